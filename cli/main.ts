@@ -1,0 +1,100 @@
+// The `hic` command line. Each command is a thin layer over the library: parse options, call
+// into core0/ or the toolchain, render. User mistakes print one line (errors.ts).
+
+import { Command, Option } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { boot } from '../core0/boot.ts';
+import { parseManifest } from '../core0/manifest.ts';
+import { HEADER_PATH, generateHeader } from '../core0/abi/gen-header.ts';
+import { UnicornMachine } from '../emulator/machine.ts';
+import { formatTime } from '../emulator/clock.ts';
+import { buildAll } from '../hicmod-toolchain/build.ts';
+import { runCommand } from './errors.ts';
+import { builtModules } from './modules.ts';
+import { renderEvent } from './render.ts';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const program = new Command('hic')
+  .description('HIC: an x86-64 capability microkernel in an emulator, built to show zero-downtime rolling update of OS services')
+  .showHelpAfterError();
+
+program
+  .command('boot')
+  .description('boot a system image: create its sandboxes, run them in virtual time, report the outcome')
+  .argument('<image>', 'image manifest (.himg)')
+  .option('-q, --quiet', 'show only guest console lines, faults and exits')
+  .option('--events <file>', 'write the event log as JSON lines to <file>')
+  .action((image: string, opts: { quiet?: boolean; events?: string }) =>
+    runCommand(async () => {
+      const manifest = parseManifest(image, readFileSync(image, 'utf8'));
+      const machine = await UnicornMachine.create({ memoryBytes: manifest.memory });
+      const wall = process.hrtime.bigint();
+      try {
+        const result = boot(manifest, machine, builtModules(REPO_ROOT), (e) => {
+          const line = renderEvent(e, { quiet: opts.quiet });
+          if (line !== undefined) process.stdout.write(line + '\n');
+        });
+        const ms = Number(process.hrtime.bigint() - wall) / 1e6;
+        const frames = machine.frames.accounting();
+        if (opts.events) writeFileSync(opts.events, result.kernel.events.toJsonLines());
+        process.stdout.write(
+          `\n${manifest.name}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
+            `${frames.allocated} frames still allocated; event log sha256 ${result.kernel.events.hash().slice(0, 16)}\n`,
+        );
+        if (manifest.expect) {
+          if (result.deviations.length === 0) process.stdout.write('outcome: as expected\n');
+          for (const d of result.deviations) process.stdout.write(`outcome DEVIATES: ${d}\n`);
+        }
+        return result.deviations.length === 0 ? 0 : 1;
+      } finally {
+        machine.dispose();
+      }
+    }),
+  );
+
+program
+  .command('build')
+  .description('build guest services from services/ into build/services/ (incremental)')
+  .option('-f, --force', 'rebuild even when nothing changed')
+  .action((opts: { force?: boolean }) =>
+    runCommand(() => {
+      for (const r of buildAll(REPO_ROOT, { force: opts.force, quiet: true })) {
+        process.stdout.write(`${r.rebuilt ? 'built  ' : 'fresh  '} ${r.name.padEnd(12)} ${relative(process.cwd(), r.object)}\n`);
+      }
+    }),
+  );
+
+program
+  .command('abi')
+  .description(`show, write or check the generated guest header ${HEADER_PATH}`)
+  .addOption(new Option('--write', 'rewrite the header from core0/abi/abi.ts').conflicts('check'))
+  .option('--check', 'exit 1 if the checked-in header differs from the generated one')
+  .action((opts: { write?: boolean; check?: boolean }) =>
+    runCommand(() => {
+      const path = join(REPO_ROOT, HEADER_PATH);
+      const text = generateHeader();
+      if (opts.write) writeFileSync(path, text);
+      else if (opts.check) {
+        if (readFileSync(path, 'utf8') !== text) {
+          process.stderr.write(`hic: ${HEADER_PATH} differs from core0/abi/abi.ts; run \`hic abi --write\`\n`);
+          return 1;
+        }
+      } else process.stdout.write(text);
+    }),
+  );
+
+program
+  .command('bench')
+  .description('run the benchmarks; print ratios against baselines measured in the same run and write bench/results/*.json')
+  .option('--only <name>', 'run one benchmark')
+  .action((opts: { only?: string }) =>
+    runCommand(async () => {
+      const { runBenchmarks } = await import('../bench/run.ts');
+      return runBenchmarks(REPO_ROOT, opts.only);
+    }),
+  );
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,41 @@
+// How a run looks on the terminal: one line per event, prefixed with virtual time and who
+// speaks — a sandbox's own console lines under its name, the kernel's events under "core0".
+
+import { formatTime } from '../emulator/clock.ts';
+import { describeFault } from '../emulator/fault.ts';
+import type { StampedEvent } from '../core0/events.ts';
+
+const hex = (n: number) => '0x' + n.toString(16);
+const kib = (bytes: number) => (bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes / 1024} KiB`);
+
+export interface RenderOptions {
+  /** Show only guest console lines, faults and exits. */
+  readonly quiet?: boolean;
+}
+
+export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string | undefined {
+  const line = (who: string, text: string) => `[${formatTime(e.t).padStart(12)}] ${who.padEnd(12)} ${text}`;
+  switch (e.kind) {
+    case 'console':
+      return line(e.sandbox, '│ ' + e.text.replace(/\n$/, ''));
+    case 'fault':
+      return line('core0', `FAULT in ${e.sandbox} (thread ${e.thread}): ${describeFault(e.fault)} — sandbox stopped, others keep running`);
+    case 'exit':
+      return line('core0', `${e.sandbox} exited with status ${e.status}`);
+  }
+  if (opts.quiet) return undefined;
+  switch (e.kind) {
+    case 'boot':
+      return line('core0', `booting image "${e.image}"`);
+    case 'sandboxCreated':
+      return line('core0', `sandbox ${e.sandbox} created (id ${e.id}, quota ${kib(e.quota)})`);
+    case 'moduleLoaded':
+      return line('core0', `${e.module} loaded into ${e.sandbox} at ${hex(e.base)} (${e.pages} pages, entry ${hex(e.entry)}, sha256 ${e.sha256.slice(0, 12)})`);
+    case 'threadStarted':
+      return line('core0', `thread ${e.thread} started in ${e.sandbox}`);
+    case 'sandboxDestroyed':
+      return line('core0', `sandbox ${e.sandbox} torn down (${e.reason}): ${e.framesReturned} frames returned to the pool`);
+    case 'halt':
+      return line('core0', e.reason === 'idle' ? 'halted: no thread left to run' : 'halted: time limit reached');
+  }
+}

@@ -1,0 +1,192 @@
+// Core-0: sandboxes, threads, the syscall trap, and the run loop. Mechanism only — which
+// sandboxes exist and what they run is decided by whoever drives the kernel (boot.ts for images).
+//
+// A sandbox that faults or exits is torn down after its CPU has returned from the run (never from
+// inside its own trap), its frames go back to the pool zeroed, and every other sandbox keeps
+// running: the host process never fails because of what a guest does.
+
+import type { Machine, StopReason } from '../emulator/types.ts';
+import { EventLog } from './events.ts';
+import { layoutImage, type ModuleImage } from './loader.ts';
+import { PAGE, Sandbox } from './objects/sandbox.ts';
+import { Thread } from './objects/thread.ts';
+import { Scheduler } from './scheduler.ts';
+import { dispatch, type SyscallContext } from './syscalls.ts';
+
+export interface SandboxSpec {
+  readonly name: string;
+  readonly quotaBytes: number;
+  /** Instructions per time slice (the CPU share); default 100,000. */
+  readonly budget?: number;
+  readonly mappingLimit?: number;
+}
+
+export interface StartSpec {
+  readonly stackBytes: number;
+  readonly arg: number;
+}
+
+export class KernelError extends Error {
+  constructor(readonly code: 'SANDBOX_EXISTS' | 'QUOTA_EXCEEDED' | 'NO_MEMORY' | 'MAPPING_LIMIT' | 'BAD_SPEC', message: string) {
+    super(message);
+  }
+}
+
+export type HaltReason = 'idle' | 'timeLimit';
+
+export const DEFAULT_BUDGET = 100_000;
+/** Page-table frames are tagged apart from the sandbox's own frames: they are the kernel's. */
+export const TABLE_TAG = 0x4000_0000;
+
+export class Kernel {
+  readonly events: EventLog;
+  private readonly scheduler = new Scheduler();
+  private readonly sandboxes = new Map<string, Sandbox>();
+  private nextSandboxId = 1;
+  private nextThreadId = 1;
+
+  constructor(readonly machine: Machine) {
+    this.events = new EventLog(() => machine.clock.now);
+  }
+
+  sandbox(name: string): Sandbox | undefined {
+    return this.sandboxes.get(name);
+  }
+
+  get liveSandboxes(): Sandbox[] {
+    return [...this.sandboxes.values()].filter((s) => s.state === 'live');
+  }
+
+  createSandbox(spec: SandboxSpec): Sandbox {
+    if (this.sandboxes.get(spec.name)?.state === 'live') throw new KernelError('SANDBOX_EXISTS', `a sandbox named ${spec.name} already runs`);
+    const quotaPages = Math.floor(spec.quotaBytes / PAGE);
+    const budget = spec.budget ?? DEFAULT_BUDGET;
+    if (!(quotaPages > 0) || !(Number.isInteger(budget) && budget > 0)) throw new KernelError('BAD_SPEC', `bad quota or budget for ${spec.name}`);
+    const id = this.nextSandboxId++;
+    const cpu = this.machine.createCpu(TABLE_TAG | id, spec.mappingLimit);
+    const s = new Sandbox(id, spec.name, quotaPages, budget, cpu, this.machine.frames);
+    this.sandboxes.set(spec.name, s);
+    this.events.emit({ kind: 'sandboxCreated', sandbox: s.name, id, quota: quotaPages * PAGE });
+    return s;
+  }
+
+  /**
+   * Places a module image in the sandbox — image pages, an unmapped guard page, then the stack,
+   * all one contiguous run — relocates it against its real address, maps each segment with its
+   * own protection, and starts the entry thread. On any refusal nothing stays claimed or mapped.
+   */
+  start(s: Sandbox, image: ModuleImage, spec: StartSpec): Thread {
+    const stackPages = Math.ceil(spec.stackBytes / PAGE);
+    const total = image.pages + 1 + stackPages;
+    const claimed = s.claim('image', total);
+    if (typeof claimed === 'string') {
+      throw new KernelError(claimed === 'QUOTA_EXCEEDED' ? 'QUOTA_EXCEEDED' : 'NO_MEMORY', `${s.name}: ${total} pages for ${image.name} (${claimed})`);
+    }
+    const base = claimed.first * PAGE;
+    try {
+      const placed = layoutImage(image, base);
+      this.machine.frames.view(base, placed.bytes.length).set(placed.bytes);
+      for (const seg of placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
+      const stackBase = base + (image.pages + 1) * PAGE;
+      s.cpu.space.map(stackBase, stackBase / PAGE, stackPages, { writable: true, executable: false });
+      const stackTop = stackBase + stackPages * PAGE - 8; // as if _start had been called
+      const t = new Thread(this.nextThreadId++, s, s.cpu.createThread(placed.entry, stackTop, spec.arg));
+      s.threads.add(t);
+      this.events.emit({ kind: 'moduleLoaded', sandbox: s.name, module: image.name, base, pages: image.pages, entry: placed.entry, sha256: image.sha256 });
+      this.events.emit({ kind: 'threadStarted', sandbox: s.name, thread: t.id, entry: placed.entry, stackTop });
+      this.scheduler.makeRunnable(t);
+      return t;
+    } catch (e) {
+      s.release(base);
+      if ((e as { code?: string }).code === 'MAPPING_LIMIT') throw new KernelError('MAPPING_LIMIT', `${s.name}: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  /** Runs until no thread is left or virtual time reaches `until`. */
+  run(until = Number.MAX_SAFE_INTEGER): HaltReason {
+    const clock = this.machine.clock;
+    for (;;) {
+      this.scheduler.wake(clock.now);
+      if (clock.now >= until) return this.halt('timeLimit');
+      const t = this.scheduler.next();
+      if (!t) {
+        const wake = this.scheduler.earliestWake();
+        if (wake === undefined) return this.halt('idle');
+        if (wake > until) {
+          clock.fastForward(until);
+          return this.halt('timeLimit');
+        }
+        clock.fastForward(wake);
+        continue;
+      }
+      this.step(t, t.sandbox.cpu.run(t.handle, t.sandbox.budget, (f) => this.trap(t, f)));
+    }
+  }
+
+  /** Ends a sandbox: its threads stop, its frames return to the pool. */
+  destroy(s: Sandbox, reason: 'exit' | 'fault' | 'shutdown'): void {
+    if (s.state !== 'live') return;
+    for (const t of s.threads) {
+      this.scheduler.remove(t);
+      t.state = 'dead';
+    }
+    const framesReturned = s.teardown();
+    this.events.emit({ kind: 'sandboxDestroyed', sandbox: s.name, framesReturned, reason });
+  }
+
+  shutdown(): void {
+    for (const s of this.liveSandboxes) this.destroy(s, 'shutdown');
+  }
+
+  private halt(reason: HaltReason): HaltReason {
+    this.events.emit({ kind: 'halt', reason });
+    return reason;
+  }
+
+  /** After a run: put the thread where its stop reason says. */
+  private step(t: Thread, stop: StopReason): void {
+    switch (stop.kind) {
+      case 'budget':
+        this.scheduler.makeRunnable(t);
+        return;
+      case 'trap':
+        if (t.state === 'exiting') this.destroy(t.sandbox, 'exit');
+        return; // yield and sleep already queued the thread
+      case 'fault':
+        this.events.emit({ kind: 'fault', sandbox: t.sandbox.name, thread: t.id, fault: stop.fault });
+        this.destroy(t.sandbox, 'fault');
+        return;
+    }
+  }
+
+  /** Inside the CPU's syscall trap: dispatch, then resume the guest or stop the engine. */
+  private trap(t: Thread, frame: Parameters<typeof dispatch>[1]): 'continue' | 'stop' {
+    const ctx: SyscallContext = {
+      thread: t,
+      sandbox: t.sandbox,
+      now: this.machine.clock.now,
+      console: (text) => this.events.emit({ kind: 'console', sandbox: t.sandbox.name, text }),
+    };
+    const out = dispatch(ctx, frame);
+    if (typeof out === 'number') {
+      frame.setResult(out);
+      return 'continue';
+    }
+    switch (out.kind) {
+      case 'yield':
+        frame.setResult(0);
+        this.scheduler.makeRunnable(t);
+        break;
+      case 'sleep':
+        frame.setResult(0);
+        this.scheduler.sleep(t, out.until);
+        break;
+      case 'exit':
+        t.state = 'exiting';
+        this.events.emit({ kind: 'exit', sandbox: t.sandbox.name, status: out.status });
+        break;
+    }
+    return 'stop';
+  }
+}

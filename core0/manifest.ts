@@ -1,0 +1,161 @@
+// System image manifests (.himg): a declarative description of a machine — which sandboxes,
+// running which modules, with what memory and CPU share — plus how long to run it and what
+// outcome to expect. JSON, validated field by field; every error names the file and the field.
+
+import { FAULT_KINDS, type FaultKind } from '../emulator/fault.ts';
+
+export interface SandboxEntry {
+  readonly name: string;
+  readonly module: string;
+  readonly quota: number;
+  readonly stack: number;
+  readonly arg: number;
+  readonly budget: number;
+}
+
+export interface Expectation {
+  readonly exits: Readonly<Record<string, number>>;
+  readonly faults: Readonly<Record<string, FaultKind>>;
+}
+
+export interface Manifest {
+  readonly file: string;
+  readonly name: string;
+  readonly description: string;
+  readonly memory: number;
+  readonly sandboxes: readonly SandboxEntry[];
+  readonly until: number;
+  readonly expect: Expectation | undefined;
+}
+
+export class ManifestError extends Error {
+  readonly code = 'HIC_BAD_MANIFEST';
+  constructor(readonly file: string, readonly field: string, detail: string) {
+    super(`${file}: ${field ? field + ': ' : ''}${detail}`);
+  }
+}
+
+const SIZE_UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+const TIME_UNITS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, min: 60e9, h: 3600e9 };
+const NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+type Obj = Record<string, unknown>;
+
+class Reader {
+  constructor(readonly file: string) {}
+
+  fail(field: string, detail: string): never {
+    throw new ManifestError(this.file, field, detail);
+  }
+
+  object(v: unknown, field: string, allowed: readonly string[]): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(field, 'expected an object');
+    for (const k of Object.keys(v)) {
+      if (!allowed.includes(k)) this.fail(field ? `${field}.${k}` : k, `unknown field (allowed: ${allowed.join(', ')})`);
+    }
+    return v as Obj;
+  }
+
+  string(v: unknown, field: string): string {
+    if (typeof v !== 'string') this.fail(field, `expected a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  name(v: unknown, field: string): string {
+    const s = this.string(v, field);
+    if (!NAME.test(s)) this.fail(field, `"${s}" is not a name (lower-case letter, then letters, digits, _ or -, at most 32)`);
+    return s;
+  }
+
+  integer(v: unknown, field: string, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(field, `expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  withUnit(v: unknown, field: string, units: Record<string, number>, what: string): number {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+    const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$/.exec(v) : null;
+    const unit = m ? units[m[2]!] : undefined;
+    if (!m || unit === undefined) this.fail(field, `expected ${what} like ${Object.keys(units).map((u) => '"1' + u + '"').join(', ')}, got ${JSON.stringify(v)}`);
+    const n = Math.round(Number(m[1]) * unit);
+    if (!Number.isSafeInteger(n)) this.fail(field, `${JSON.stringify(v)} is too large`);
+    return n;
+  }
+
+  size(v: unknown, field: string, min: number, max: number): number {
+    const n = this.withUnit(v, field, SIZE_UNITS, 'a size');
+    if (n < min || n > max) this.fail(field, `${JSON.stringify(v)} is outside [${min}, ${max}] bytes`);
+    return n;
+  }
+
+  time(v: unknown, field: string): number {
+    return this.withUnit(v, field, TIME_UNITS, 'a duration');
+  }
+}
+
+const MiB = 1024 * 1024;
+
+export function parseManifest(file: string, text: string): Manifest {
+  const r = new Reader(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    r.fail('', `not valid JSON (${(e as Error).message})`);
+  }
+  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect']);
+  if (top['hic-image'] !== 1) r.fail('hic-image', `expected 1 (the manifest format version), got ${JSON.stringify(top['hic-image'])}`);
+  const machine = r.object(top.machine ?? {}, 'machine', ['memory']);
+  const memory = machine.memory === undefined ? 256 * MiB : r.size(machine.memory, 'machine.memory', 4 * MiB, 4096 * MiB);
+  if (memory % 4096 !== 0) r.fail('machine.memory', 'must be a multiple of 4 KiB');
+
+  const list: unknown = top.sandboxes;
+  if (!Array.isArray(list) || list.length === 0) return r.fail('sandboxes', 'expected a non-empty array');
+  const seen = new Set<string>();
+  const sandboxes = list.map((v: unknown, i: number): SandboxEntry => {
+    const f = `sandboxes[${i}]`;
+    const o = r.object(v, f, ['name', 'module', 'quota', 'stack', 'arg', 'budget']);
+    const name = r.name(o.name, `${f}.name`);
+    if (seen.has(name)) r.fail(`${f}.name`, `"${name}" is used by an earlier sandbox`);
+    seen.add(name);
+    const quota = r.size(o.quota, `${f}.quota`, 16 * 1024, memory);
+    const stack = o.stack === undefined ? 64 * 1024 : r.size(o.stack, `${f}.stack`, 4096, 16 * MiB);
+    if (stack + 2 * 4096 > quota) r.fail(`${f}.quota`, `${quota} bytes cannot hold a ${stack}-byte stack and an image`);
+    return {
+      name,
+      module: r.name(o.module, `${f}.module`),
+      quota,
+      stack,
+      arg: o.arg === undefined ? 0 : r.integer(o.arg, `${f}.arg`, 0, Number.MAX_SAFE_INTEGER),
+      budget: o.budget === undefined ? 100_000 : r.integer(o.budget, `${f}.budget`, 1000, 10_000_000),
+    };
+  });
+
+  const run = r.object(top.run ?? {}, 'run', ['until']);
+  const until = run.until === undefined ? 60e9 : r.time(run.until, 'run.until');
+
+  let expect: Expectation | undefined;
+  if (top.expect !== undefined) {
+    const e = r.object(top.expect, 'expect', ['exits', 'faults']);
+    const exits: Record<string, number> = {};
+    const faults: Record<string, FaultKind> = {};
+    for (const [k, v] of Object.entries(r.object(e.exits ?? {}, 'expect.exits', [...seen]))) exits[k] = r.integer(v, `expect.exits.${k}`, -(2 ** 31), 2 ** 31 - 1);
+    const kinds = FAULT_KINDS.map((x) => x.name) as readonly string[];
+    for (const [k, v] of Object.entries(r.object(e.faults ?? {}, 'expect.faults', [...seen]))) {
+      const kind = r.string(v, `expect.faults.${k}`);
+      if (!kinds.includes(kind)) r.fail(`expect.faults.${k}`, `unknown fault kind "${kind}" (one of: ${kinds.join(', ')})`);
+      faults[k] = kind as FaultKind;
+    }
+    expect = { exits, faults };
+  }
+
+  return {
+    file,
+    name: top.name === undefined ? file : r.string(top.name, 'name'),
+    description: top.description === undefined ? '' : r.string(top.description, 'description'),
+    memory,
+    sandboxes,
+    until,
+    expect,
+  };
+}

@@ -1,0 +1,124 @@
+// A sandbox: an isolated address space on its own CPU, a memory quota, a time slice, and the
+// threads running in it. Its memory is a set of regions (the loaded image, the stack, and what
+// mem_alloc handed out), each a contiguous run of frames tagged with the sandbox id and mapped
+// at its physical address — one address space for the whole machine, so an address names the
+// same byte for whoever is allowed to see it, and relocations resolve to real physical addresses
+// as the seed's loader does.
+//
+// Invariants: usedPages = sum of owned runs (guard pages included) ≤ quotaPages; every owned
+// frame carries owner tag `id`; a dead sandbox owns no frames and has no CPU.
+
+import type { Cpu, Frames, PageFlags } from '../../emulator/types.ts';
+import type { Thread } from './thread.ts';
+
+export const PAGE = 4096;
+
+export type SandboxState = 'live' | 'dead';
+
+/** A contiguous run of frames the sandbox owns; `mapped` pages start at frame `first + skip`. */
+export interface OwnedRegion {
+  readonly kind: 'image' | 'stack' | 'alloc';
+  readonly first: number;
+  readonly pages: number;
+}
+
+export type AllocError = 'INVALID_ARGUMENT' | 'QUOTA_EXCEEDED' | 'NO_MEMORY' | 'MAPPING_LIMIT' | 'NOT_FOUND';
+
+export class Sandbox {
+  state: SandboxState = 'live';
+  readonly threads = new Set<Thread>();
+  private used = 0;
+  /** Owned regions by the physical (= virtual) address of their first frame. */
+  private readonly regions = new Map<number, OwnedRegion>();
+
+  constructor(
+    /** Never reused: frames carry it as their owner tag, so a stale id names nothing. */
+    readonly id: number,
+    readonly name: string,
+    readonly quotaPages: number,
+    /** Instructions per time slice: this sandbox's CPU share. */
+    readonly budget: number,
+    readonly cpu: Cpu,
+    private readonly frames: Frames,
+  ) {}
+
+  get usedPages(): number {
+    return this.used;
+  }
+
+  get ownedRegions(): ReadonlyMap<number, OwnedRegion> {
+    return this.regions;
+  }
+
+  /** Takes `pages` contiguous frames from the pool, charged to the quota; not yet mapped. */
+  claim(kind: OwnedRegion['kind'], pages: number): { first: number } | AllocError {
+    if (!(Number.isInteger(pages) && pages > 0)) return 'INVALID_ARGUMENT';
+    if (this.used + pages > this.quotaPages) return 'QUOTA_EXCEEDED';
+    let first: number;
+    try {
+      first = this.frames.allocate(pages, this.id);
+    } catch {
+      return 'NO_MEMORY';
+    }
+    this.regions.set(first * PAGE, { kind, first, pages });
+    this.used += pages;
+    return { first };
+  }
+
+  /** Returns a claimed region's frames to the pool (zeroed there); unmaps what is mapped. */
+  release(address: number): void {
+    const r = this.regions.get(address);
+    if (!r) throw new Error(`sandbox ${this.name}: no region at 0x${address.toString(16)}`);
+    if (this.state === 'live') this.unmapAll(address, r.pages);
+    this.frames.free(r.first, r.pages, this.id);
+    this.regions.delete(address);
+    this.used -= r.pages;
+  }
+
+  /** Unmaps the mapped pages of [va, va+pages), a run at a time. */
+  private unmapAll(va: number, pages: number): void {
+    let start = -1;
+    for (let i = 0; i <= pages; i++) {
+      const mapped = i < pages && this.cpu.space.translate(va + i * PAGE) >= 0;
+      if (mapped && start < 0) start = i;
+      if (!mapped && start >= 0) {
+        this.cpu.space.unmap(va + start * PAGE, i - start);
+        start = -1;
+      }
+    }
+  }
+
+  /** Claims and maps a region in one step; nothing is left behind on failure. */
+  allocate(pages: number, flags: PageFlags): number | AllocError {
+    const c = this.claim('alloc', pages);
+    if (typeof c === 'string') return c;
+    const va = c.first * PAGE;
+    try {
+      this.cpu.space.map(va, c.first, pages, flags);
+    } catch (e) {
+      this.release(va);
+      if ((e as { code?: string }).code === 'MAPPING_LIMIT') return 'MAPPING_LIMIT';
+      throw e;
+    }
+    return va;
+  }
+
+  /** The mem_alloc region starting exactly at va, if any. */
+  allocRegion(va: number): OwnedRegion | undefined {
+    const r = this.regions.get(va);
+    return r?.kind === 'alloc' ? r : undefined;
+  }
+
+  /** Frees every frame and the CPU. Called once, when the sandbox ends. */
+  teardown(): number {
+    // The engine goes first: with no CPU left there is nothing to unmap page by page.
+    this.cpu.destroy();
+    this.state = 'dead';
+    let returned = 0;
+    for (const [address, r] of [...this.regions]) {
+      returned += r.pages;
+      this.release(address);
+    }
+    return returned;
+  }
+}

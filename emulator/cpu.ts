@@ -1,0 +1,207 @@
+// One sandbox's CPU: a Unicorn engine, the address space mapped into it, and the threads that
+// take turns on it. A thread is a saved register context; the context resident in the engine is
+// swapped only when another thread of the same sandbox runs, so a single-threaded sandbox never
+// pays for a save/restore.
+//
+// Syscalls are handled inside the engine's trap: a call that does not block returns to the guest
+// without leaving uc_emu_start (~0.3 µs), and only blocking, yielding and exiting stop the engine.
+//
+// Virtual time (cost model): a run that uses its whole budget is charged budget × instructionNs;
+// every syscall trap is charged syscallNs. Unicorn cannot say how many instructions ran before an
+// early stop (NOTES trap 8), so the tail of a slice that ends in a blocking syscall is not charged.
+// The charge is a pure function of the guest's own execution, hence deterministic.
+
+import { AddressSpace } from './address-space.ts';
+import type { Fault, FaultKind } from './fault.ts';
+import type { Disassembler } from './disasm.ts';
+import type { PhysicalMemory } from './physmem.ts';
+import type { VirtualClock } from './clock.ts';
+import {
+  UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT,
+  UC_MEM_WRITE_UNMAPPED, type UcErrName,
+} from './unicorn/consts.ts';
+import { Engine, type CpuContext, type RegisterBatch } from './unicorn/engine.ts';
+import type { Cpu, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
+
+const MEM_FAULT: Record<number, FaultKind> = {
+  [UC_MEM_READ_UNMAPPED]: 'readUnmapped',
+  [UC_MEM_WRITE_UNMAPPED]: 'writeUnmapped',
+  [UC_MEM_FETCH_UNMAPPED]: 'fetchUnmapped',
+  [UC_MEM_WRITE_PROT]: 'writeProtected',
+  [UC_MEM_READ_PROT]: 'readProtected',
+  [UC_MEM_FETCH_PROT]: 'fetchProtected',
+};
+
+// uc_err results of uc_emu_start that a guest can cause, for when no hook saw the details.
+const ERR_FAULT: Partial<Record<UcErrName, FaultKind>> = {
+  READ_UNMAPPED: 'readUnmapped',
+  WRITE_UNMAPPED: 'writeUnmapped',
+  FETCH_UNMAPPED: 'fetchUnmapped',
+  WRITE_PROT: 'writeProtected',
+  READ_PROT: 'readProtected',
+  FETCH_PROT: 'fetchProtected',
+  INSN_INVALID: 'invalidInstruction',
+  READ_UNALIGNED: 'cpuException',
+  WRITE_UNALIGNED: 'cpuException',
+  FETCH_UNALIGNED: 'cpuException',
+  EXCEPTION: 'cpuException',
+};
+
+interface PendingFault {
+  kind: FaultKind;
+  address?: number;
+  detail?: number;
+}
+
+class Thread implements ThreadHandle {
+  pendingResult: number | undefined;
+  constructor(readonly id: number, readonly context: CpuContext) {}
+}
+
+export interface CpuCosts {
+  readonly instructionNs: number;
+  readonly syscallNs: number;
+}
+
+export class UnicornCpu implements Cpu {
+  readonly space: AddressSpace;
+  private readonly engine: Engine;
+  private readonly args: RegisterBatch;
+  private readonly result: RegisterBatch;
+  private readonly threads = new Set<Thread>();
+  private resident: Thread | undefined;
+  private nextThreadId = 1;
+  // Per-run state, set by the hooks.
+  private fault: PendingFault | undefined;
+  private trapStop = false;
+  private handler: ((frame: SyscallFrame) => TrapAction) | undefined;
+  private readonly frame: SyscallFrame;
+
+  constructor(
+    memory: PhysicalMemory,
+    private readonly clock: VirtualClock,
+    private readonly disassembler: Disassembler,
+    private readonly costs: CpuCosts,
+    owner: number,
+    mappingLimit: number | undefined,
+    private readonly onDestroy: (cpu: UnicornCpu) => void,
+  ) {
+    this.engine = Engine.open();
+    this.space = new AddressSpace(memory, this.engine, owner, mappingLimit);
+    this.args = this.engine.batch(['RAX', 'RDI', 'RSI', 'RDX', 'R10', 'R8', 'R9']);
+    this.result = this.engine.batch(['RAX']);
+    const args = this.args;
+    const result = this.result;
+    this.frame = {
+      get nr() {
+        return args.number(0);
+      },
+      arg: (i) => args.number(i + 1),
+      wideArg: (i) => args.values[i + 1]!,
+      setResult: (v) => {
+        result.values[0] = BigInt.asUintN(64, BigInt(v));
+        result.write();
+      },
+    };
+    this.engine.onSyscall(() => this.trap());
+    this.engine.onMemInvalid((type, address, size) => {
+      this.fault ??= { kind: MEM_FAULT[type] ?? 'cpuException', address, detail: size };
+    });
+    this.engine.onInterrupt((intno) => {
+      const kind: FaultKind = intno === 0 ? 'divideError' : intno === 3 ? 'breakpoint' : intno === 6 ? 'invalidInstruction' : 'cpuException';
+      this.fault ??= { kind, detail: intno };
+      this.engine.stop();
+    });
+    this.engine.onInsnInvalid(() => {
+      this.fault ??= { kind: 'invalidInstruction' };
+    });
+  }
+
+  createThread(entry: number, stackTop: number, arg: number): ThreadHandle {
+    if (this.resident) this.engine.contextSave(this.resident.context);
+    const init = this.engine.batch(['RAX', 'RBX', 'RCX', 'RDX', 'RSI', 'RDI', 'RBP', 'RSP', 'R8', 'R9', 'R10', 'R11', 'R12', 'R13', 'R14', 'R15', 'RIP', 'RFLAGS']);
+    init.values.fill(0n);
+    init.values[5] = BigInt(arg);
+    init.values[7] = BigInt(stackTop);
+    init.values[16] = BigInt(entry);
+    init.values[17] = 0x2n; // the always-one bit of RFLAGS
+    init.write();
+    init.free();
+    const t = new Thread(this.nextThreadId++, this.engine.contextAlloc());
+    this.engine.contextSave(t.context);
+    this.threads.add(t);
+    this.resident = t;
+    return t;
+  }
+
+  setResult(thread: ThreadHandle, value: number): void {
+    this.own(thread).pendingResult = value;
+  }
+
+  run(handle: ThreadHandle, budget: number, onSyscall: (frame: SyscallFrame) => TrapAction): StopReason {
+    const thread = this.own(handle);
+    if (this.resident !== thread) {
+      if (this.resident) this.engine.contextSave(this.resident.context);
+      this.engine.contextRestore(thread.context);
+      this.resident = thread;
+    }
+    if (thread.pendingResult !== undefined) {
+      this.frame.setResult(thread.pendingResult);
+      thread.pendingResult = undefined;
+    }
+    this.fault = undefined;
+    this.trapStop = false;
+    this.handler = onSyscall;
+    const rip = Number(this.engine.regRead('RIP'));
+    const err = this.engine.start(rip, budget);
+    this.handler = undefined;
+
+    if (this.fault || err !== 'OK') {
+      const pending = this.fault ?? { kind: ERR_FAULT[err] ?? 'cpuException' };
+      return { kind: 'fault', fault: this.describe(pending) };
+    }
+    if (this.trapStop) return { kind: 'trap' };
+    this.clock.advance(budget * this.costs.instructionNs);
+    return { kind: 'budget' };
+  }
+
+  destroyThread(handle: ThreadHandle): void {
+    const t = this.own(handle);
+    t.context.free();
+    this.threads.delete(t);
+    if (this.resident === t) this.resident = undefined;
+  }
+
+  destroy(): void {
+    for (const t of this.threads) t.context.free();
+    this.threads.clear();
+    this.resident = undefined;
+    this.args.free();
+    this.result.free();
+    this.engine.close();
+    this.space.destroy();
+    this.onDestroy(this);
+  }
+
+  private trap(): void {
+    this.clock.advance(this.costs.syscallNs);
+    this.args.read();
+    const action = this.handler ? this.handler(this.frame) : 'stop';
+    if (action === 'stop') {
+      this.trapStop = true;
+      this.engine.stop();
+    }
+  }
+
+  private describe(p: PendingFault): Fault {
+    const rip = Number(this.engine.regRead('RIP'));
+    const code = this.space.view(rip, 16) ?? this.space.view(rip, 4096 - (rip % 4096));
+    const instruction = code ? this.disassembler.one(code, rip) : '(unreadable)';
+    return { kind: p.kind, address: p.address ?? rip, rip, instruction, ...(p.detail !== undefined ? { detail: p.detail } : {}) };
+  }
+
+  private own(handle: ThreadHandle): Thread {
+    if (!(handle instanceof Thread) || !this.threads.has(handle)) throw new Error(`thread ${handle.id} does not belong to this CPU`);
+    return handle;
+  }
+}

@@ -1,0 +1,88 @@
+// The machine as Core-0 sees it: interfaces only, no Unicorn. core0/ imports this file (types
+// only) and receives a Machine built by whoever boots it, so the kernel can also be driven by a
+// fake CPU. machine.ts implements these on Unicorn.
+
+import type { Region } from './address-space.ts';
+import type { PageEntry, PageFlags } from './page-table.ts';
+import type { FrameAccounting } from './physmem.ts';
+import type { Fault } from './fault.ts';
+import type { Instruction } from './disasm.ts';
+
+export type { Fault, FaultKind } from './fault.ts';
+export type { PageFlags, PageEntry, Region, FrameAccounting, Instruction };
+
+export interface Frames {
+  allocate(count: number, owner: number): number;
+  free(first: number, count: number, owner: number): void;
+  retag(first: number, count: number, from: number, to: number): void;
+  ownerOf(frame: number): number;
+  runsOf(owner: number): [number, number][];
+  accounting(): FrameAccounting;
+  view(address: number, length: number): Uint8Array;
+}
+
+export interface Space {
+  readonly regions: readonly Region[];
+  readonly mappingLimit: number;
+  map(va: number, frame: number, pages: number, flags: PageFlags): void;
+  unmap(va: number, pages: number): [first: number, count: number][];
+  protect(va: number, pages: number, flags: PageFlags): void;
+  moveTo(to: Space, va: number, pages: number, toVa: number): void;
+  translate(va: number, access?: 'read' | 'write' | 'execute'): number;
+  view(va: number, length: number, access?: 'read' | 'write'): Uint8Array | undefined;
+  pageTable(): Iterable<[number, PageEntry]>;
+}
+
+/** Registers a syscall sees: number, six arguments, and a place for the result. */
+export interface SyscallFrame {
+  readonly nr: number;
+  /** Argument i (0..5) as a number, or -1 when it is 2^53 or more (never a valid value). */
+  arg(i: number): number;
+  /** Argument i as the full unsigned 64-bit value. */
+  wideArg(i: number): bigint;
+  setResult(value: number): void;
+}
+
+/** What the kernel tells the CPU after handling a syscall inside the trap. */
+export type TrapAction = 'continue' | 'stop';
+
+export type StopReason =
+  | { readonly kind: 'budget' } // the instruction budget ran out: preempted
+  | { readonly kind: 'trap' } // the syscall handler asked to stop (block, yield, exit)
+  | { readonly kind: 'fault'; readonly fault: Fault };
+
+export interface ThreadHandle {
+  readonly id: number;
+}
+
+export interface Cpu {
+  readonly space: Space;
+  /** A thread that will start at entry with rsp = stackTop and rdi = arg. */
+  createThread(entry: number, stackTop: number, arg: number): ThreadHandle;
+  /** Sets the value the thread sees in rax when it next runs (the result of a blocking syscall). */
+  setResult(thread: ThreadHandle, value: number): void;
+  /**
+   * Runs the thread for at most `budget` instructions. Syscalls are handled inside the trap by
+   * `onSyscall`; 'continue' resumes the guest without leaving the engine.
+   */
+  run(thread: ThreadHandle, budget: number, onSyscall: (frame: SyscallFrame) => TrapAction): StopReason;
+  destroyThread(thread: ThreadHandle): void;
+  /** Closes the engine and releases the page table. Mapped frames are the caller's to free. */
+  destroy(): void;
+}
+
+export interface Clock {
+  readonly now: number;
+  advance(ns: number): void;
+  fastForward(to: number): void;
+}
+
+export interface Machine {
+  readonly frames: Frames;
+  readonly clock: Clock;
+  /** Creates an empty CPU + address space whose page-table frames are charged to `owner`. */
+  createCpu(owner: number, mappingLimit?: number): Cpu;
+  disassemble(bytes: Uint8Array, address: number, count?: number): Instruction[];
+  /** Virtual nanoseconds charged per executed instruction and per syscall trap. */
+  readonly costs: { readonly instructionNs: number; readonly syscallNs: number };
+}

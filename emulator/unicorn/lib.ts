@@ -1,0 +1,76 @@
+// The raw libunicorn.so.2 entry points, declared for koffi. This file and engine.ts are the only
+// places in HIC that see native pointers; everything above them works with Engine and HostMemory.
+//
+// Pointers to memory HIC owns (register batches, host memory backing guest frames) are passed as
+// uintptr_t addresses of koffi.alloc'd blocks: no marshalling on the hot path, and the block's
+// lifetime is explicit (see NOTES on uc_mem_map_ptr not keeping buffers alive).
+
+import koffi from 'koffi';
+
+export class LibraryMissingError extends Error {
+  readonly code = 'HIC_UNICORN_MISSING';
+  constructor(cause: unknown) {
+    super(
+      'libunicorn.so.2 could not be loaded (' + String((cause as Error)?.message ?? cause) + '). ' +
+        'Install it with: apt-get install -y libunicorn2   (or run: npm run setup)',
+    );
+  }
+}
+
+function load(): ReturnType<typeof koffi.load> {
+  try {
+    return koffi.load('libunicorn.so.2');
+  } catch (e) {
+    throw new LibraryMissingError(e);
+  }
+}
+
+const lib = load();
+
+koffi.opaque('uc_engine');
+koffi.opaque('uc_context');
+
+export const uc = {
+  version: lib.func('unsigned int uc_version(_Out_ unsigned int *major, _Out_ unsigned int *minor)'),
+  open: lib.func('int uc_open(int arch, int mode, _Out_ uc_engine **uc)'),
+  close: lib.func('int uc_close(uc_engine *uc)'),
+  strerror: lib.func('const char *uc_strerror(int code)'),
+  errno: lib.func('int uc_errno(uc_engine *uc)'),
+  regRead: lib.func('int uc_reg_read(uc_engine *uc, int regid, uintptr_t value)'),
+  regWrite: lib.func('int uc_reg_write(uc_engine *uc, int regid, uintptr_t value)'),
+  regReadBatch: lib.func('int uc_reg_read_batch(uc_engine *uc, uintptr_t regs, uintptr_t vals, int count)'),
+  regWriteBatch: lib.func('int uc_reg_write_batch(uc_engine *uc, uintptr_t regs, uintptr_t vals, int count)'),
+  memMapPtr: lib.func('int uc_mem_map_ptr(uc_engine *uc, uint64_t address, size_t size, uint32_t perms, uintptr_t ptr)'),
+  memUnmap: lib.func('int uc_mem_unmap(uc_engine *uc, uint64_t address, size_t size)'),
+  memProtect: lib.func('int uc_mem_protect(uc_engine *uc, uint64_t address, size_t size, uint32_t perms)'),
+  memRead: lib.func('int uc_mem_read(uc_engine *uc, uint64_t address, _Out_ uint8_t *bytes, size_t size)'),
+  memWrite: lib.func('int uc_mem_write(uc_engine *uc, uint64_t address, const uint8_t *bytes, size_t size)'),
+  emuStart: lib.func('int uc_emu_start(uc_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout, size_t count)'),
+  emuStop: lib.func('int uc_emu_stop(uc_engine *uc)'),
+  hookAdd: lib.func(
+    'int uc_hook_add(uc_engine *uc, _Out_ size_t *hh, int type, uintptr_t callback, uint64_t user_data, uint64_t begin, uint64_t end, ...)',
+  ),
+  hookDel: lib.func('int uc_hook_del(uc_engine *uc, size_t hh)'),
+  ctl: lib.func('int uc_ctl(uc_engine *uc, uint32_t control, ...)'),
+  contextAlloc: lib.func('int uc_context_alloc(uc_engine *uc, _Out_ uc_context **context)'),
+  contextSave: lib.func('int uc_context_save(uc_engine *uc, uc_context *context)'),
+  contextRestore: lib.func('int uc_context_restore(uc_engine *uc, uc_context *context)'),
+  contextFree: lib.func('int uc_free(uc_context *context)'),
+  contextSize: lib.func('size_t uc_context_size(uc_engine *uc)'),
+};
+
+/** Callback prototypes. user_data is declared uint64_t so the engine id arrives as a number. */
+export const proto = {
+  syscall: koffi.pointer(koffi.proto('void HicSyscallCb(uintptr_t uc, uint64_t ud)')),
+  intr: koffi.pointer(koffi.proto('void HicIntrCb(uintptr_t uc, uint32_t intno, uint64_t ud)')),
+  memInvalid: koffi.pointer(
+    koffi.proto('bool HicMemInvalidCb(uintptr_t uc, int type, uint64_t address, int size, int64_t value, uint64_t ud)'),
+  ),
+  memValid: koffi.pointer(
+    koffi.proto('void HicMemCb(uintptr_t uc, int type, uint64_t address, int size, int64_t value, uint64_t ud)'),
+  ),
+  code: koffi.pointer(koffi.proto('void HicCodeCb(uintptr_t uc, uint64_t address, uint32_t size, uint64_t ud)')),
+  insnInvalid: koffi.pointer(koffi.proto('bool HicInsnInvalidCb(uintptr_t uc, uint64_t ud)')),
+};
+
+export { koffi };

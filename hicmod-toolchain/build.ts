@@ -1,0 +1,192 @@
+// Builds guest services: compiles services/<name>/*.c together with the freestanding runtime
+// (services/runtime/) and combines them with `ld -r` into one relocatable object,
+// build/services/<name>.o, which the kernel loader lays out and relocates.
+// Builds are incremental (a stamp hashes everything that can change the output) and
+// reproducible (relative source paths, no debug info, fixed input order).
+
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+export type BuildErrorCode = 'BUILD_FAILED' | 'BUILD_UNKNOWN_SERVICE' | 'BUILD_TOOL_MISSING';
+
+export class BuildError extends Error {
+  override readonly name = 'BuildError';
+  constructor(
+    readonly code: BuildErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface BuildOptions {
+  /** Where <name>.o and <name>.stamp go; default <repoRoot>/build/services. */
+  readonly outDir?: string;
+  /** Rebuild even when the stamp matches. */
+  readonly force?: boolean;
+}
+
+export interface BuildResult {
+  readonly name: string;
+  readonly object: string;
+  /** False when the stamp matched and the existing object was kept. */
+  readonly rebuilt: boolean;
+}
+
+/** Directories under services/ that hold shared code, not services. */
+const NOT_SERVICES = new Set(['runtime', 'include']);
+
+/** The guest compile flags. -nostdinc plus gcc's own include directory admits only the
+ * freestanding headers (stdint.h, stddef.h, stdarg.h), never libc's. */
+function compileFlags(repoRoot: string): string[] {
+  return [
+    '-c', '-ffreestanding', '-fno-pic', '-mcmodel=large', '-fno-asynchronous-unwind-tables',
+    '-fno-stack-protector', '-fno-common', '-nostdinc', '-isystem', gccIncludeDir(),
+    '-O2', '-std=c11', '-Wall', '-Wextra', '-Werror', '-mno-red-zone',
+    // No SSE/x87: the kernel need not enable or save vector state for guests.
+    '-mgeneral-regs-only',
+    '-fno-builtin',
+    // Keep gcc from turning the runtime's own memset/memcpy loops into calls to themselves.
+    '-fno-tree-loop-distribute-patterns',
+    `-ffile-prefix-map=${repoRoot}=.`, '-Iservices/include', '-Iservices/runtime',
+  ];
+}
+
+const LINK_FLAGS = ['-r', '-m', 'elf_x86_64'];
+
+function run(tool: string, args: readonly string[], cwd?: string): string {
+  try {
+    return execFileSync(tool, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: string };
+    if (err.code === 'ENOENT') throw new BuildError('BUILD_TOOL_MISSING', `${tool} not found on PATH; install gcc and binutils`);
+    throw e;
+  }
+}
+
+let toolIdentity: { includeDir: string; versions: string } | undefined;
+
+/** gcc's include directory and the tool versions, asked once per process. */
+function tools(): { includeDir: string; versions: string } {
+  toolIdentity ??= {
+    includeDir: run('gcc', ['-print-file-name=include']).trim(),
+    versions: run('gcc', ['--version']) + run('ld', ['--version']),
+  };
+  return toolIdentity;
+}
+
+function gccIncludeDir(): string {
+  return tools().includeDir;
+}
+
+function cFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.c')).sort().map((f) => join(dir, f));
+}
+
+/** Every file under dir, recursively, in sorted order. */
+function allFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .flatMap((e) => (e.isDirectory() ? allFiles(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+/** Names of the services: directories under services/ holding at least one .c file. */
+export function listServices(repoRoot: string): string[] {
+  const servicesDir = join(repoRoot, 'services');
+  return readdirSync(servicesDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !NOT_SERVICES.has(e.name) && cFiles(join(servicesDir, e.name)).length > 0)
+    .map((e) => e.name)
+    .sort();
+}
+
+/** The runtime's sources in link order: start.c first so _start is the first code of every image. */
+function runtimeSources(repoRoot: string): string[] {
+  const dir = join(repoRoot, 'services', 'runtime');
+  const start = join(dir, 'start.c');
+  return [start, ...cFiles(dir).filter((f) => f !== start)];
+}
+
+/** A hash of everything that can change the object: tools, flags, the sources in link order,
+ * and every header they could include. Paths are repo-relative so the stamp survives a move. */
+function stampOf(repoRoot: string, sources: readonly string[], flags: readonly string[], serviceDir: string): string {
+  const h = createHash('sha256');
+  const field = (s: string | Uint8Array) => {
+    h.update(String(s.length)).update(':').update(s);
+  };
+  field(tools().versions);
+  field(JSON.stringify([flags.map((f) => f.replaceAll(repoRoot, '.')), LINK_FLAGS]));
+  const headers = [...allFiles(join(repoRoot, 'services', 'include')), ...allFiles(join(repoRoot, 'services', 'runtime')), ...allFiles(serviceDir)];
+  for (const file of [...sources, ...new Set(headers.filter((f) => !sources.includes(f)))]) {
+    field(relative(repoRoot, file));
+    field(readFileSync(file));
+  }
+  return h.digest('hex');
+}
+
+export function buildService(repoRoot: string, name: string, options: BuildOptions = {}): BuildResult {
+  const outDir = options.outDir ?? join(repoRoot, 'build', 'services');
+  const serviceDir = join(repoRoot, 'services', name);
+  if (!listServices(repoRoot).includes(name)) {
+    throw new BuildError('BUILD_UNKNOWN_SERVICE', `no service '${name}': services/${name}/ does not exist or holds no .c file`);
+  }
+  const sources = [...runtimeSources(repoRoot), ...cFiles(serviceDir)];
+  const flags = compileFlags(repoRoot);
+  const object = join(outDir, `${name}.o`);
+  const stampFile = join(outDir, `${name}.stamp`);
+  const stamp = stampOf(repoRoot, sources, flags, serviceDir);
+  if (!options.force && existsSync(object) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
+    return { name, object, rebuilt: false };
+  }
+
+  mkdirSync(outDir, { recursive: true });
+  const work = mkdtempSync(join(outDir, `.${name}-`));
+  try {
+    // Objects are numbered, not named after their source, so a service's string.c cannot
+    // collide with the runtime's.
+    const objects = sources.map((src, i) => {
+      const obj = join(work, `${String(i).padStart(3, '0')}.o`);
+      const rel = relative(repoRoot, src);
+      try {
+        run('gcc', [...flags, rel, '-o', obj], repoRoot);
+      } catch (e) {
+        if (e instanceof BuildError) throw e;
+        const stderr = (e as { stderr?: string }).stderr ?? String(e);
+        throw new BuildError('BUILD_FAILED', `service '${name}': gcc failed on ${rel}:\n${stderr.trimEnd()}`);
+      }
+      return obj;
+    });
+    const linked = join(work, 'linked.o');
+    try {
+      run('ld', [...LINK_FLAGS, '-o', linked, ...objects]);
+    } catch (e) {
+      if (e instanceof BuildError) throw e;
+      const stderr = (e as { stderr?: string }).stderr ?? String(e);
+      throw new BuildError('BUILD_FAILED', `service '${name}': ld -r failed:\n${stderr.trimEnd()}`);
+    }
+    // Object before stamp: a crash in between leaves a stale stamp, which only forces a rebuild.
+    renameSync(linked, object);
+    writeFileSync(stampFile, stamp);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return { name, object, rebuilt: true };
+}
+
+export interface BuildAllOptions extends BuildOptions {
+  /** Print nothing; otherwise one line per service. */
+  readonly quiet?: boolean;
+}
+
+export function buildAll(repoRoot: string, options: BuildAllOptions = {}): BuildResult[] {
+  return listServices(repoRoot).map((name) => {
+    const result = buildService(repoRoot, name, options);
+    if (!options.quiet) {
+      const size = statSync(result.object).size;
+      console.log(`${result.rebuilt ? 'built' : 'up to date'}: ${result.name} -> ${result.object} (${size} bytes)`);
+    }
+    return result;
+  });
+}

@@ -1,0 +1,42 @@
+/* The freestanding runtime a HIC guest service links against (services/runtime/): entry point,
+ * string helpers and a small formatter. No libc exists in a sandbox; this is all there is. */
+#ifndef HIC_RUNTIME_H
+#define HIC_RUNTIME_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hic/abi.h"
+
+/* Every service defines this; its result becomes the exit status. */
+int hic_main(uint64_t arg);
+
+/* The entry point (start.c); declared so services can take its address. */
+__attribute__((noreturn)) void _start(uint64_t arg);
+
+/* string.c -- gcc may emit calls to the first four even with -fno-builtin. */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+size_t strnlen(const char *s, size_t max);
+int strcmp(const char *a, const char *b);
+/* Copies at most size-1 bytes and always terminates (when size > 0); returns strlen(src). */
+size_t hic_strlcpy(char *dst, const char *src, size_t size);
+
+/* fmt.c -- printf subset: %s %c %d %i %u %x %X %p %%, length modifiers l and ll,
+ * flags '-' and '0', and a field width (number or '*'). Output is always terminated when
+ * size > 0; the result is the length the full output would have had, as with snprintf. */
+#define HIC_LOG_MAX 1024
+int hic_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int hic_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Formats into a stack buffer (HIC_LOG_MAX bytes, longer output is cut) and writes it to the
+ * console with hic_debug_log. Returns the syscall's result. */
+int64_t hic_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int64_t hic_vlog(const char *fmt, va_list ap);
+#define hic_logf hic_log
+
+#endif /* HIC_RUNTIME_H */

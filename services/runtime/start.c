@@ -1,0 +1,9 @@
+/* Entry point of every HIC guest service: the loader jumps to _start with the manifest argument
+ * in RDI. It runs hic_main and turns its return value into the sandbox's exit status. */
+#include "hic/runtime.h"
+
+/* Plain .text on purpose: the build links start.o first and `ld -r` concatenates .text in input
+ * order, so _start lands at offset 0 of the image's code. */
+__attribute__((noreturn)) void _start(uint64_t arg) {
+  hic_exit(hic_main(arg));
+}
