@@ -19,7 +19,7 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
     case 'console':
       return line(e.sandbox, '│ ' + e.text.replace(/\n$/, ''));
     case 'fault':
-      return line('core0', `FAULT in ${e.sandbox} (thread ${e.thread}): ${describeFault(e.fault)} — sandbox stopped, others keep running`);
+      return line('core0', `FAULT in ${e.sandbox} (thread ${e.thread}): ${describeFault(e.fault)}${e.owner && e.owner !== e.sandbox ? ` [that page belongs to ${e.owner}]` : ''} — ${e.sandbox} stopped, the others keep running`);
     case 'exit':
       return line('core0', `${e.sandbox} exited with status ${e.status}`);
   }

@@ -14,7 +14,7 @@ export type KernelEvent =
   | { kind: 'moduleLoaded'; sandbox: string; module: string; base: number; pages: number; entry: number; sha256: string }
   | { kind: 'threadStarted'; sandbox: string; thread: number; entry: number; stackTop: number }
   | { kind: 'console'; sandbox: string; text: string }
-  | { kind: 'fault'; sandbox: string; thread: number; fault: Fault }
+  | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null }
   | { kind: 'exit'; sandbox: string; status: number }
   | { kind: 'sandboxDestroyed'; sandbox: string; framesReturned: number; reason: 'exit' | 'fault' | 'shutdown' }
   | { kind: 'halt'; reason: 'idle' | 'timeLimit' };

@@ -139,6 +139,13 @@ export class Kernel {
     for (const s of this.liveSandboxes) this.destroy(s, 'shutdown');
   }
 
+  /** Which sandbox owns the frame behind a physical (= virtual) address, for fault reports. */
+  private ownerOf(address: number): string | null {
+    const tag = this.machine.frames.ownerOf(Math.floor(address / PAGE)); // 0 when out of range
+    for (const s of this.sandboxes.values()) if (s.id === tag) return s.name;
+    return tag !== 0 && tag !== 0xffff_ffff && (tag & TABLE_TAG) !== 0 ? 'core0' : null;
+  }
+
   private halt(reason: HaltReason): HaltReason {
     this.events.emit({ kind: 'halt', reason });
     return reason;
@@ -154,7 +161,7 @@ export class Kernel {
         if (t.state === 'exiting') this.destroy(t.sandbox, 'exit');
         return; // yield and sleep already queued the thread
       case 'fault':
-        this.events.emit({ kind: 'fault', sandbox: t.sandbox.name, thread: t.id, fault: stop.fault });
+        this.events.emit({ kind: 'fault', sandbox: t.sandbox.name, thread: t.id, fault: stop.fault, owner: this.ownerOf(stop.fault.address) });
         this.destroy(t.sandbox, 'fault');
         return;
     }

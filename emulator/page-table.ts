@@ -105,7 +105,7 @@ export class PageTable {
   }
 
   private newTable(): number {
-    const f = this.memory.allocate(1, this.owner); // frames come zeroed: every entry not present
+    const f = this.memory.allocate(1, this.owner, true); // zeroed: every entry not present
     this.tableFrames.push(f);
     return f;
   }

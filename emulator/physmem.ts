@@ -54,16 +54,19 @@ export class PhysicalMemory {
   /**
    * Allocates `count` contiguous frames for `owner` (a non-zero tag) and returns the first frame
    * number. Throws OutOfFramesError when no run is long enough (there may still be free frames).
+   * Sandbox memory is taken first-fit from the bottom; the kernel's own structures (page tables)
+   * from the top (`high`), so the two never interleave.
    */
-  allocate(count: number, owner: number): number {
+  allocate(count: number, owner: number, high = false): number {
     if (!Number.isInteger(count) || count <= 0) throw new RangeError(`allocate: bad frame count ${count}`);
     if (!(owner > 0 && owner < 0xffff_ffff)) throw new RangeError(`allocate: bad owner tag ${owner}`);
     let run = 0;
-    for (let f = FIRST_FRAME; f < this.frameCount; f++) {
+    const step = high ? -1 : 1;
+    for (let f = high ? this.frameCount - 1 : FIRST_FRAME; f >= FIRST_FRAME && f < this.frameCount; f += step) {
       run = this.owner[f] === 0 ? run + 1 : 0;
       if (run === count) {
-        const first = f - count + 1;
-        this.owner.fill(owner, first, f + 1);
+        const first = high ? f : f - count + 1;
+        this.owner.fill(owner, first, first + count);
         this.freeFrames -= count;
         return first;
       }

@@ -12,7 +12,7 @@ export type { Fault, FaultKind } from './fault.ts';
 export type { PageFlags, PageEntry, Region, FrameAccounting, Instruction };
 
 export interface Frames {
-  allocate(count: number, owner: number): number;
+  allocate(count: number, owner: number, high?: boolean): number;
   free(first: number, count: number, owner: number): void;
   retag(first: number, count: number, from: number, to: number): void;
   ownerOf(frame: number): number;

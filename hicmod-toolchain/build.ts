@@ -56,9 +56,11 @@ function compileFlags(repoRoot: string): string[] {
 
 const LINK_FLAGS = ['-r', '-m', 'elf_x86_64'];
 
+/** LC_ALL=C keeps diagnostics in plain ASCII and the version text (part of the stamp) stable. */
 function run(tool: string, args: readonly string[], cwd?: string): string {
   try {
-    return execFileSync(tool, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, LC_ALL: 'C' };
+    return execFileSync(tool, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
     if (err.code === 'ENOENT') throw new BuildError('BUILD_TOOL_MISSING', `${tool} not found on PATH; install gcc and binutils`);

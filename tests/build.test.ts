@@ -123,7 +123,7 @@ describe('buildService in a scratch copy of services/', () => {
     expect(be.code).toBe('BUILD_FAILED');
     expect(be.message).toContain("service 'broken'");
     expect(be.message).toContain('services/broken/broken.c');
-    expect(be.message).toContain("'undeclared' undeclared");
+    expect(be.message).toContain("error: 'undeclared' undeclared");
   }, 60_000);
 
   it('refuses libc headers: only the freestanding ones are on the include path', () => {

@@ -95,6 +95,15 @@ static int bad_syscalls(void) {
   return failures;
 }
 
+/* 7: never yields, never calls the kernel; preemption by instruction budget must keep the other
+ * sandboxes running, and the manifest's time limit ends the run. */
+static int spin(void) {
+  hic_log("rogue: spinning forever");
+  for (volatile uint64_t i = 0;; i++) {
+  }
+  return broken("spin");
+}
+
 int hic_main(uint64_t arg) {
   switch (arg) {
   case 1: return read_peer();
@@ -103,9 +112,10 @@ int hic_main(uint64_t arg) {
   case 4: return divide_by_zero();
   case 5: return invalid_instruction();
   case 6: return bad_syscalls();
+  case 7: return spin();
   default:
     hic_log("rogue: unknown attack %lu; arg is 1 read peer, 2 write code, 3 exec data, "
-            "4 divide by zero, 5 ud2, 6 bad syscalls", arg);
+            "4 divide by zero, 5 ud2, 6 bad syscalls, 7 spin", arg);
     return 2;
   }
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// One-step set-up, run by `npm run demo`, `npm test` and `npm run bench` before anything else.
+// Plain Node with no dependencies, because it runs before the dependencies exist. Idempotent:
+// when everything is in place it checks and returns in well under a second.
+//
+//   1. Debian packages: libunicorn2 (the CPU emulator), libunicorn-dev (headers for the native
+//      benchmark harness), gcc and binutils (the guest toolchain). Installed with apt-get when
+//      running as root; otherwise it stops and prints the exact command to run.
+//   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
+//   3. Guest services, built incrementally into build/services/.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (msg) => process.stdout.write(`setup: ${msg}\n`);
+const die = (msg) => {
+  process.stderr.write(`setup: ${msg}\n`);
+  process.exit(1);
+};
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 20) die(`Node ${process.versions.node} is too old; HIC needs Node 20 or newer.`);
+
+// --- 1. Debian packages ------------------------------------------------------------------------
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const libraryPresent = (soname) => {
+  const out = spawnSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '';
+  return out.includes(soname) || ['/usr/lib/x86_64-linux-gnu', '/usr/lib', '/usr/local/lib'].some((d) => existsSync(join(d, soname)));
+};
+
+const needs = [
+  { pkg: 'libunicorn2', present: () => libraryPresent('libunicorn.so.2') },
+  { pkg: 'libunicorn-dev', present: () => existsSync('/usr/include/unicorn/unicorn.h') },
+  { pkg: 'gcc', present: () => has('gcc') },
+  { pkg: 'binutils', present: () => has('ld') },
+];
+const missing = needs.filter((n) => !n.present()).map((n) => n.pkg);
+if (missing.length > 0) {
+  const cmd = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    die(`HIC needs the Debian packages ${missing.join(', ')}. Install them with:\n\n    sudo ${cmd}\n\nthen run this command again.`);
+  }
+  say(`installing ${missing.join(', ')} from Debian`);
+  const apt = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  const install = ['install', '-y', '--no-install-recommends', ...missing];
+  if (!apt(install) && !(apt(['update']) && apt(install))) die(`could not install ${missing.join(', ')} (tried: ${cmd}, and again after apt-get update)`);
+  const still = needs.filter((n) => !n.present()).map((n) => n.pkg);
+  if (still.length > 0) die(`${still.join(', ')} still missing after apt-get install`);
+}
+
+// --- 2. npm dependencies -----------------------------------------------------------------------
+
+const lock = join(root, 'package-lock.json');
+const installed = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs) {
+  say('installing npm dependencies (npm ci)');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) die('npm ci failed');
+}
+
+// --- 3. guest services -------------------------------------------------------------------------
+
+try {
+  const out = execFileSync(process.execPath, [join(root, 'bin', 'hic.mjs'), 'build'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const built = out.split('\n').filter((l) => l.startsWith('built'));
+  if (built.length > 0) say(`built ${built.length} guest service(s): ${built.map((l) => l.split(/\s+/)[1]).join(', ')}`);
+} catch {
+  die('building the guest services failed (see above)');
+}
