@@ -26,7 +26,7 @@
 /* Page protection for mem_protect (read is implied). */
 #define HIC_PROT_READ 0 /* read only */
 #define HIC_PROT_WRITE 2 /* read and write */
-#define HIC_PROT_EXEC 4 /* read and execute */
+#define HIC_PROT_EXEC 4 /* execute: always refused at run time (W^X, code only from the loader) */
 
 /* Fault kinds Core-0 reports when it stops a thread (for reference; guests never see them). */
 #define HIC_FAULT_READ_UNMAPPED 1 /* read of an address outside the sandbox mapping */
@@ -100,7 +100,7 @@ static inline int64_t hic_mem_free(void *addr, uint64_t len) {
   return hic_syscall2(HIC_SYS_MEM_FREE, (int64_t)addr, (int64_t)len);
 }
 
-/* Changes the protection of pages of a mem_alloc region. prot is HIC_PROT_*; write and exec together are refused (W^X). Returns 0, or -HIC_ERR_*. */
+/* Changes the protection of pages inside one mem_alloc region to HIC_PROT_READ or HIC_PROT_WRITE. Execute is never granted at run time: code comes only from the verified loader. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_mem_protect(void *addr, uint64_t len, uint64_t prot) {
   return hic_syscall3(HIC_SYS_MEM_PROTECT, (int64_t)addr, (int64_t)len, (int64_t)prot);
 }

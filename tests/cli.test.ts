@@ -1,0 +1,60 @@
+// The hic command as a user runs it: output lines, exit codes, and one clear line for mistakes.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO } from './support/boot.ts';
+
+const hic = (...args: string[]) => spawnSync(process.execPath, [join(REPO, 'bin', 'hic.mjs'), ...args], { cwd: REPO, encoding: 'utf8' });
+
+describe('hic boot', () => {
+  it('boots hello: guest lines carry virtual time and sandbox name, exit 0', () => {
+    const r = hic('boot', 'images/hello.himg');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^\[\s+0\.\d{6}s\] hello\s+│ hello: hi from a HIC sandbox/m);
+    expect(r.stdout).toMatch(/hello exited with status 0/);
+    expect(r.stdout).toMatch(/outcome: as expected/);
+  });
+
+  it('boots rogue: faults are shown, contained, and hello keeps running', () => {
+    const r = hic('boot', 'images/rogue.himg', '--quiet');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/FAULT in rogue-read .*readUnmapped address 0x[0-9a-f]+ .*\[that page belongs to hello\]/);
+    expect(r.stdout.split('\n').filter((l) => l.includes('FAULT'))).toHaveLength(5);
+    const lines = r.stdout.split('\n');
+    expect(lines.findLastIndex((l) => l.includes('hello: goodbye'))).toBeGreaterThan(lines.findLastIndex((l) => l.includes('FAULT')));
+  });
+
+  it('writes the event log it hashed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hic-cli-'));
+    const r = hic('boot', 'images/hello.himg', '-q', '--events', join(dir, 'events.jsonl'));
+    expect(r.status).toBe(0);
+    const lines = execFileSync('cat', [join(dir, 'events.jsonl')], { encoding: 'utf8' }).trim().split('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ kind: 'boot', t: 0, seq: 0 });
+  });
+
+  it('a broken manifest is one line naming file and field, exit 2, no stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hic-cli-'));
+    const file = join(dir, 'bad.himg');
+    writeFileSync(file, JSON.stringify({ 'hic-image': 1, sandboxes: [{ name: 'a', module: 'hello', quota: 'lots' }] }));
+    const r = hic('boot', file);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([`hic: ${file}: sandboxes[0].quota: expected a size like "1B", "1KiB", "1MiB", "1GiB", got "lots" [HIC_BAD_MANIFEST]`]);
+  });
+
+  it('a missing image file is one line too', () => {
+    const r = hic('boot', 'images/nope.himg');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^hic: ENOENT: no such file or directory, open 'images\/nope\.himg' \[ENOENT\]\n$/);
+  });
+
+  it('every command has --help', () => {
+    for (const cmd of ['boot', 'build', 'abi', 'bench']) {
+      const r = hic(cmd, '--help');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: hic /);
+    }
+  });
+});

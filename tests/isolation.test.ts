@@ -1,0 +1,104 @@
+// Isolation and containment, with the real rogue guest: each attack faults with the right kind
+// and address, the well-behaved sandbox beside them runs to its normal exit, no two sandboxes
+// share a frame, and every frame returns to the pool.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StampedEvent } from '../core0/events.ts';
+import { bootImage, type Booted } from './support/boot.ts';
+
+let run: Booted;
+type FaultEvent = Extract<StampedEvent, { kind: 'fault' }>;
+const faultOf = (sandbox: string): FaultEvent => {
+  const f = run.kernel.events.of('fault').find((e) => e.sandbox === sandbox);
+  if (!f) throw new Error(`no fault in ${sandbox}`);
+  return f;
+};
+const loadedAt = (sandbox: string) => run.kernel.events.of('moduleLoaded').find((e) => e.sandbox === sandbox)!;
+
+beforeAll(async () => {
+  run = await bootImage('rogue');
+});
+afterAll(() => run.machine.dispose());
+
+describe('rogue image', () => {
+  it('matches the outcome its manifest expects', () => {
+    expect(run.deviations).toEqual([]);
+    expect(run.halt).toBe('idle');
+  });
+
+  it('a read of another sandbox\'s page faults, at that page, and the page is hello\'s', () => {
+    const f = faultOf('rogue-read');
+    const base = loadedAt('rogue-read').base;
+    expect(f.fault.kind).toBe('readUnmapped');
+    expect(f.fault.address).toBe(base - 4096);
+    expect(f.owner).toBe('hello');
+    expect(f.fault.instruction).toMatch(/^movzx/);
+  });
+
+  it('a write to its own code faults as a protection violation at the code address', () => {
+    const f = faultOf('rogue-code');
+    const { base, pages } = loadedAt('rogue-code');
+    expect(f.fault.kind).toBe('writeProtected');
+    expect(f.fault.address).toBeGreaterThanOrEqual(base);
+    expect(f.fault.address).toBeLessThan(base + pages * 4096);
+    expect(f.owner).toBe('rogue-code');
+  });
+
+  it('executing its own data page faults at that page, and nothing ran there', () => {
+    const f = faultOf('rogue-exec');
+    expect(f.fault.kind).toBe('fetchProtected');
+    expect(f.fault.rip).toBe(f.fault.address);
+    expect(f.fault.instruction).toBe('ret'); // what would have run
+  });
+
+  it('division by zero and ud2 are typed faults with the faulting instruction', () => {
+    expect(faultOf('rogue-div').fault).toMatchObject({ kind: 'divideError', instruction: expect.stringMatching(/^i?div/) });
+    expect(faultOf('rogue-ud2').fault).toMatchObject({ kind: 'invalidInstruction', instruction: 'ud2' });
+  });
+
+  it('every bad syscall argument got its exact error, and the guest carried on', () => {
+    const lines = run.kernel.events.of('console').filter((e) => e.sandbox === 'rogue-args').map((e) => e.text);
+    expect(lines.filter((l) => l.includes(': ok'))).toHaveLength(9);
+    expect(lines.some((l) => l.includes('FAIL'))).toBe(false);
+    expect(run.outcome.exits['rogue-args']).toBe(0);
+  });
+
+  it('hello ran to the end while the others faulted', () => {
+    const hello = run.kernel.events.all.filter((e) => e.kind === 'console' && e.sandbox === 'hello');
+    const lastFault = Math.max(...run.kernel.events.of('fault').map((e) => e.seq));
+    expect(hello.at(-1)?.seq).toBeGreaterThan(lastFault);
+    expect(run.outcome.exits.hello).toBe(0);
+  });
+
+  it('every sandbox was torn down with its frames, and the pool is whole again', () => {
+    const destroyed = run.kernel.events.of('sandboxDestroyed');
+    expect(destroyed.map((e) => e.sandbox).sort()).toEqual(['hello', 'rogue-args', 'rogue-code', 'rogue-div', 'rogue-exec', 'rogue-read', 'rogue-ud2']);
+    expect(destroyed.every((e) => e.framesReturned > 0)).toBe(true);
+    expect(run.machine.frames.accounting().allocated).toBe(0);
+  });
+});
+
+describe('two live sandboxes', () => {
+  it('share no frame: every mapped page of one is absent from the other', async () => {
+    const { UnicornMachine } = await import('../emulator/machine.ts');
+    const { Kernel } = await import('../core0/kernel.ts');
+    const { builtModules } = await import('../cli/modules.ts');
+    const { REPO } = await import('./support/boot.ts');
+    const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
+    const k = new Kernel(machine);
+    const mods = builtModules(REPO);
+    const a = k.createSandbox({ name: 'a', quotaBytes: 1 << 20 });
+    const b = k.createSandbox({ name: 'b', quotaBytes: 1 << 20 });
+    k.start(a, mods.load('hello')!, { stackBytes: 65536, arg: 0 });
+    k.start(b, mods.load('hello')!, { stackBytes: 65536, arg: 0 });
+    const frames = (s: typeof a) => new Set([...s.cpu.space.pageTable()].map(([, e]) => e.frame));
+    const fa = frames(a);
+    const fb = frames(b);
+    expect(fa.size).toBeGreaterThan(0);
+    expect([...fa].filter((f) => fb.has(f))).toEqual([]);
+    for (const f of fa) expect(machine.frames.ownerOf(f)).toBe(a.id);
+    k.shutdown();
+    expect(machine.frames.accounting().allocated).toBe(0);
+    machine.dispose();
+  });
+});

@@ -1,0 +1,72 @@
+// Image manifests: every mistake is reported with the file and the field, and nothing boots.
+
+import { describe, expect, it } from 'vitest';
+import { ManifestError, parseManifest } from '../core0/manifest.ts';
+import { boot } from '../core0/boot.ts';
+import { UnicornMachine } from '../emulator/machine.ts';
+import { builtModules } from '../cli/modules.ts';
+import { REPO } from './support/boot.ts';
+
+const good = {
+  'hic-image': 1,
+  name: 't',
+  sandboxes: [{ name: 'a', module: 'hello', quota: '1MiB' }],
+};
+const parse = (m: unknown) => parseManifest('t.himg', JSON.stringify(m));
+const mutate = (f: (m: any) => void) => {
+  const m = structuredClone(good);
+  f(m);
+  return m;
+};
+
+function refusal(m: unknown): ManifestError {
+  try {
+    parse(m);
+  } catch (e) {
+    if (e instanceof ManifestError) return e;
+    throw e;
+  }
+  throw new Error('manifest was accepted');
+}
+
+describe('manifest', () => {
+  it('accepts a minimal image and fills in defaults', () => {
+    const m = parse(good);
+    expect(m.sandboxes[0]).toEqual({ name: 'a', module: 'hello', quota: 1 << 20, stack: 65536, arg: 0, budget: 100_000 });
+    expect(m.memory).toBe(256 << 20);
+    expect(m.until).toBe(60e9);
+  });
+
+  it.each([
+    ['unknown top-level field', mutate((m) => (m.sandbox = [])), 'sandbox', /unknown field/],
+    ['unknown sandbox field', mutate((m) => (m.sandboxes[0].qouta = 1)), 'sandboxes[0].qouta', /unknown field/],
+    ['bad quota unit', mutate((m) => (m.sandboxes[0].quota = '1 MB')), 'sandboxes[0].quota', /expected a size/],
+    ['quota larger than memory', mutate((m) => (m.sandboxes[0].quota = '1GiB')), 'sandboxes[0].quota', /outside/],
+    ['quota too small for the stack', mutate((m) => (m.sandboxes[0].stack = '1MiB')), 'sandboxes[0].quota', /cannot hold/],
+    ['missing quota', mutate((m) => delete m.sandboxes[0].quota), 'sandboxes[0].quota', /expected a size/],
+    ['bad name', mutate((m) => (m.sandboxes[0].name = 'A B')), 'sandboxes[0].name', /not a name/],
+    ['duplicate name', mutate((m) => m.sandboxes.push({ ...m.sandboxes[0] })), 'sandboxes[1].name', /earlier sandbox/],
+    ['wrong format version', mutate((m) => (m['hic-image'] = 2)), 'hic-image', /expected 1/],
+    ['no sandboxes', mutate((m) => (m.sandboxes = [])), 'sandboxes', /non-empty/],
+    ['bad time', mutate((m) => (m.run = { until: '3 fortnights' })), 'run.until', /duration/],
+    ['unknown fault kind', mutate((m) => (m.expect = { faults: { a: 'oops' } })), 'expect.faults.a', /unknown fault kind/],
+    ['expectation about a sandbox that does not exist', mutate((m) => (m.expect = { exits: { b: 0 } })), 'expect.exits.b', /unknown field/],
+  ])('%s → names the field', (_what, m, field, detail) => {
+    const e = refusal(m);
+    expect(e.field).toBe(field);
+    expect(e.message).toMatch(detail);
+    expect(e.message.startsWith(`t.himg: ${field}: `)).toBe(true);
+  });
+
+  it('reports JSON syntax errors with the file', () => {
+    expect(() => parseManifest('x.himg', '{ "hic-image": 1,')).toThrow(/^x\.himg: not valid JSON/);
+  });
+
+  it('a missing module is a manifest error before any sandbox exists', async () => {
+    const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
+    const m = parse(mutate((x) => x.sandboxes.push({ name: 'b', module: 'nosuch', quota: '1MiB' })));
+    expect(() => boot(m, machine, builtModules(REPO))).toThrow(/t\.himg: sandboxes\[1\]\.module: no module "nosuch"/);
+    expect(machine.frames.accounting().allocated).toBe(0);
+    machine.dispose();
+  });
+});
