@@ -102,3 +102,20 @@ describe('two live sandboxes', () => {
     machine.dispose();
   });
 });
+
+describe('a guest that never yields', () => {
+  it('is preempted by its instruction budget: hello beside it runs to its exit, the time limit ends the spinner', async () => {
+    const run = await bootImage('spin');
+    try {
+      expect(run.deviations).toEqual([]);
+      expect(run.halt).toBe('timeLimit');
+      expect(run.outcome.exits.hello).toBe(0);
+      expect(run.outcome.exits.spinner).toBeUndefined();
+      const spinnerEnd = run.kernel.events.of('sandboxDestroyed').find((e) => e.sandbox === 'spinner');
+      expect(spinnerEnd?.reason).toBe('shutdown');
+      expect(run.machine.clock.now).toBeGreaterThanOrEqual(50e6);
+    } finally {
+      run.machine.dispose();
+    }
+  });
+});
