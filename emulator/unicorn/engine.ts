@@ -16,7 +16,7 @@ import {
   UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_MODE_64, UC_X86_INS_SYSCALL, X86,
   type UcErrName, type X86Reg,
 } from './consts.ts';
-import { HostMemory } from './host-memory.ts';
+import { HostMemory, hostAddress } from './host-memory.ts';
 
 export class UnicornError extends Error {
   readonly code: `UC_ERR_${UcErrName}`;
@@ -96,8 +96,11 @@ export class RegisterBatch {
   private readonly ids: HostMemory;
   private readonly ptrs: HostMemory;
   private readonly vals: HostMemory;
+  private readonly idsAt: bigint;
+  private readonly ptrsAt: bigint;
 
-  constructor(private readonly engine: Engine, readonly regs: readonly X86Reg[]) {
+  /** Made by Engine.batch(), which passes its native handle. */
+  constructor(private readonly uc: unknown, readonly regs: readonly X86Reg[]) {
     const n = regs.length;
     this.ids = HostMemory.allocate(4 * n);
     this.vals = HostMemory.allocate(8 * n);
@@ -106,19 +109,21 @@ export class RegisterBatch {
     const ptrs = new BigUint64Array(this.ptrs.bytes.buffer, this.ptrs.bytes.byteOffset, n);
     regs.forEach((r, i) => {
       ids[i] = X86[r];
-      ptrs[i] = this.vals.address + BigInt(8 * i);
+      ptrs[i] = hostAddress(this.vals) + BigInt(8 * i);
     });
+    this.idsAt = hostAddress(this.ids);
+    this.ptrsAt = hostAddress(this.ptrs);
     this.values = new BigUint64Array(this.vals.bytes.buffer, this.vals.bytes.byteOffset, n);
     this.halves = new Uint32Array(this.vals.bytes.buffer, this.vals.bytes.byteOffset, 2 * n);
   }
 
   read(): BigUint64Array {
-    check('uc_reg_read_batch', uc.regReadBatch(this.engine.handle, this.ids.address, this.ptrs.address, this.regs.length));
+    check('uc_reg_read_batch', uc.regReadBatch(this.uc, this.idsAt, this.ptrsAt, this.regs.length));
     return this.values;
   }
 
   write(): void {
-    check('uc_reg_write_batch', uc.regWriteBatch(this.engine.handle, this.ids.address, this.ptrs.address, this.regs.length));
+    check('uc_reg_write_batch', uc.regWriteBatch(this.uc, this.idsAt, this.ptrsAt, this.regs.length));
   }
 
   /** Value i as a number when it is below 2^53, else -1 (callers treat -1 as out of range). */
@@ -135,16 +140,22 @@ export class RegisterBatch {
   }
 }
 
+const contexts = new WeakMap<CpuContext, unknown>();
+function nativeContext(c: CpuContext): unknown {
+  const n = contexts.get(c);
+  if (n === undefined) throw new Error('CpuContext used after free');
+  return n;
+}
+
 /** A saved CPU context (all registers), restorable into the engine that allocated it. */
 export class CpuContext {
-  constructor(readonly engine: Engine, private native: unknown) {}
-  get handle(): unknown {
-    if (this.native === null) throw new Error('CpuContext used after free');
-    return this.native;
+  constructor(readonly engine: Engine, native: unknown) {
+    contexts.set(this, native);
   }
   free(): void {
-    if (this.native !== null) uc.contextFree(this.native);
-    this.native = null;
+    const n = contexts.get(this);
+    if (n !== undefined) uc.contextFree(n);
+    contexts.delete(this);
   }
 }
 
@@ -154,13 +165,14 @@ export interface HookHandle {
 
 export class Engine {
   readonly id: number;
-  /** @internal the native uc_engine*; used only by this module and RegisterBatch. */
-  handle: unknown;
+  /** The native uc_engine*; null once closed. */
+  private handle: unknown;
   /** @internal read by the native trampolines. */
   readonly handlers: Handlers = {};
   private hookError: unknown = undefined;
   private readonly scratch = HostMemory.allocate(8);
   private readonly scratchView: BigUint64Array;
+  private readonly scratchAt: bigint;
   /** Host memory blocks mapped into this engine: held so they outlive the mapping (NOTES trap 3). */
   private readonly pinned = new Set<HostMemory>();
 
@@ -168,6 +180,7 @@ export class Engine {
     this.handle = handle;
     this.id = nextEngineId++;
     this.scratchView = new BigUint64Array(this.scratch.bytes.buffer, this.scratch.bytes.byteOffset, 1);
+    this.scratchAt = hostAddress(this.scratch);
     engines.set(this.id, this);
   }
 
@@ -247,17 +260,17 @@ export class Engine {
   // --- registers ------------------------------------------------------------------------------
 
   regRead(reg: X86Reg): bigint {
-    check('uc_reg_read', uc.regRead(this.handle, X86[reg], this.scratch.address));
+    check('uc_reg_read', uc.regRead(this.handle, X86[reg], this.scratchAt));
     return this.scratchView[0]!;
   }
 
   regWrite(reg: X86Reg, value: bigint | number): void {
     this.scratchView[0] = BigInt.asUintN(64, BigInt(value));
-    check('uc_reg_write', uc.regWrite(this.handle, X86[reg], this.scratch.address));
+    check('uc_reg_write', uc.regWrite(this.handle, X86[reg], this.scratchAt));
   }
 
   batch(regs: readonly X86Reg[]): RegisterBatch {
-    return new RegisterBatch(this, regs);
+    return new RegisterBatch(this.handle, regs);
   }
 
   // --- memory ---------------------------------------------------------------------------------
@@ -265,7 +278,7 @@ export class Engine {
   /** Maps [address, address+size) onto host memory at mem[offset..]; size and address 4 KiB-aligned. */
   mapHost(address: number, size: number, perms: number, mem: HostMemory, offset: number): void {
     if (offset < 0 || offset + size > mem.size) throw new RangeError(`mapHost: [${offset}, +${size}) outside host block of ${mem.size}`);
-    check(`uc_mem_map_ptr(0x${address.toString(16)}, 0x${size.toString(16)})`, uc.memMapPtr(this.handle, address, size, perms, mem.address + BigInt(offset)));
+    check(`uc_mem_map_ptr(0x${address.toString(16)}, 0x${size.toString(16)})`, uc.memMapPtr(this.handle, address, size, perms, hostAddress(mem) + BigInt(offset)));
     this.pinned.add(mem);
   }
 
@@ -323,12 +336,12 @@ export class Engine {
   }
 
   contextSave(ctx: CpuContext): void {
-    check('uc_context_save', uc.contextSave(this.handle, ctx.handle));
+    check('uc_context_save', uc.contextSave(this.handle, nativeContext(ctx)));
   }
 
   contextRestore(ctx: CpuContext): void {
     if (ctx.engine !== this) throw new Error('contextRestore: context belongs to another engine');
-    check('uc_context_restore', uc.contextRestore(this.handle, ctx.handle));
+    check('uc_context_restore', uc.contextRestore(this.handle, nativeContext(ctx)));
   }
 }
 

@@ -9,16 +9,24 @@ const munmap = libc.func('int munmap(void *addr, size_t len)');
 const PROT_READ_WRITE = 3;
 const MAP_PRIVATE_ANONYMOUS = 0x22;
 
+// Native addresses stay inside emulator/unicorn/: only engine.ts imports hostAddress().
+const addresses = new WeakMap<HostMemory, bigint>();
+
+/** The block's native address. For the binding only; never passed above emulator/unicorn/. */
+export function hostAddress(m: HostMemory): bigint {
+  const a = addresses.get(m);
+  if (a === undefined) throw new Error('host memory used after free');
+  return a;
+}
+
 export class HostMemory {
   /** A view of the whole block. Invalid after free(). */
   readonly bytes: Uint8Array;
-  /** @internal the native address, for the binding only. */
-  readonly address: bigint;
   private native: unknown;
 
   private constructor(native: unknown, readonly size: number) {
     this.native = native;
-    this.address = koffi.address(native);
+    addresses.set(this, koffi.address(native));
     this.bytes = new Uint8Array(koffi.view(native, size));
   }
 
@@ -33,5 +41,6 @@ export class HostMemory {
     if (this.native === null) return;
     munmap(this.native, this.size);
     this.native = null;
+    addresses.delete(this);
   }
 }
