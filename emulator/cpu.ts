@@ -6,10 +6,10 @@
 // Syscalls are handled inside the engine's trap: a call that does not block returns to the guest
 // without leaving uc_emu_start (~0.3 µs), and only blocking, yielding and exiting stop the engine.
 //
-// Virtual time (cost model): a run that uses its whole budget is charged budget × instructionNs;
-// every syscall trap is charged syscallNs. Unicorn cannot say how many instructions ran before an
-// early stop (NOTES trap 8), so the tail of a slice that ends in a blocking syscall is not charged.
-// The charge is a pure function of the guest's own execution, hence deterministic.
+// Virtual time (cost model): every executed instruction costs instructionNs and every syscall trap
+// syscallNs. The engine's native counter is exact at any moment, so the clock is brought up to
+// date at each trap (a guest reading the time sees its own work) and at the end of each run. The
+// charge is a pure function of the guest's own execution, hence deterministic.
 
 import { AddressSpace } from './address-space.ts';
 import type { Fault, FaultKind } from './fault.ts';
@@ -71,6 +71,8 @@ export class UnicornCpu implements Cpu {
   private readonly threads = new Set<Thread>();
   private resident: Thread | undefined;
   private nextThreadId = 1;
+  /** Engine instruction count already charged to the clock. */
+  private charged = 0;
   // Per-run state, set by the hooks.
   private fault: PendingFault | undefined;
   private trapStop = false;
@@ -153,16 +155,30 @@ export class UnicornCpu implements Cpu {
     this.trapStop = false;
     this.handler = onSyscall;
     const rip = Number(this.engine.regRead('RIP'));
+    const before = this.engine.executed;
     const err = this.engine.start(rip, budget);
     this.handler = undefined;
+    this.charge();
 
     if (this.fault || err !== 'OK') {
       const pending = this.fault ?? { kind: ERR_FAULT[err] ?? 'cpuException' };
       return { kind: 'fault', fault: this.describe(pending) };
     }
     if (this.trapStop) return { kind: 'trap' };
-    this.clock.advance(budget * this.costs.instructionNs);
-    return { kind: 'budget' };
+    if (this.engine.executed - before >= budget) return { kind: 'budget' };
+    // Nothing else ends a run early with OK: the guest executed hlt.
+    return { kind: 'fault', fault: this.describe({ kind: 'privilegedInstruction' }, -1) };
+  }
+
+  /** Instructions this CPU has executed, exact (also inside a syscall trap). */
+  get executed(): number {
+    return this.engine.executed;
+  }
+
+  private charge(): void {
+    const now = this.engine.executed;
+    this.clock.advance((now - this.charged) * this.costs.instructionNs);
+    this.charged = now;
   }
 
   destroyThread(handle: ThreadHandle): void {
@@ -184,6 +200,7 @@ export class UnicornCpu implements Cpu {
   }
 
   private trap(): void {
+    this.charge();
     this.clock.advance(this.costs.syscallNs);
     this.args.read();
     const action = this.handler ? this.handler(this.frame) : 'stop';
@@ -193,8 +210,9 @@ export class UnicornCpu implements Cpu {
     }
   }
 
-  private describe(p: PendingFault): Fault {
-    const rip = Number(this.engine.regRead('RIP'));
+  /** ripAdjust: hlt leaves RIP after itself; the fault names the instruction. */
+  private describe(p: PendingFault, ripAdjust = 0): Fault {
+    const rip = Number(this.engine.regRead('RIP')) + ripAdjust;
     const code = this.space.view(rip, 16) ?? this.space.view(rip, 4096 - (rip % 4096));
     const instruction = code ? this.disassembler.one(code, rip) : '(unreadable)';
     return { kind: p.kind, address: p.address ?? rip, rip, instruction, ...(p.detail !== undefined ? { detail: p.detail } : {}) };

@@ -12,6 +12,7 @@ export const FAULT_KINDS = [
   { name: 'invalidInstruction', doc: 'an undefined or unsupported instruction' },
   { name: 'divideError', doc: 'integer division by zero or overflow (#DE)' },
   { name: 'breakpoint', doc: 'int3 (#BP)' },
+  { name: 'privilegedInstruction', doc: 'hlt: a ring-0 instruction (#GP in user mode on real hardware)' },
   { name: 'cpuException', doc: 'any other CPU exception' },
 ] as const;
 

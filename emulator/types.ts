@@ -67,6 +67,8 @@ export interface Cpu {
    */
   run(thread: ThreadHandle, budget: number, onSyscall: (frame: SyscallFrame) => TrapAction): StopReason;
   destroyThread(thread: ThreadHandle): void;
+  /** Instructions executed on this CPU so far (exact). */
+  readonly executed: number;
   /** Closes the engine and releases the page table. Mapped frames are the caller's to free. */
   destroy(): void;
 }

@@ -7,10 +7,11 @@
 //      benchmark harness), gcc and binutils (the guest toolchain). Installed with apt-get when
 //      running as root; otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
-//   3. Guest services, built incrementally into build/services/.
+//   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
+//   4. Guest services, built incrementally into build/services/.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,7 +63,18 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
   if (r.status !== 0) die('npm ci failed');
 }
 
-// --- 3. guest services -------------------------------------------------------------------------
+// --- 3. the native instruction counter (emulator/native/counter.c) ------------------------------
+
+const counterSrc = join(root, 'emulator', 'native', 'counter.c');
+const counterLib = join(root, 'build', 'native', 'libhiccounter.so');
+if (!existsSync(counterLib) || statSync(counterSrc).mtimeMs > statSync(counterLib).mtimeMs) {
+  say('building the native instruction counter');
+  mkdirSync(dirname(counterLib), { recursive: true });
+  const r = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-o', counterLib, counterSrc, '-lunicorn'], { stdio: 'inherit' });
+  if (r.status !== 0) die('building emulator/native/counter.c failed');
+}
+
+// --- 4. guest services -------------------------------------------------------------------------
 
 try {
   const out = execFileSync(process.execPath, [join(root, 'bin', 'hic.mjs'), 'build'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

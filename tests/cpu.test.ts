@@ -101,3 +101,22 @@ describe('cpu', () => {
     expect(stop.kind === 'fault' && stop.fault.address).toBe(code + 8192 - 8);
   });
 });
+
+describe('cpu: virtual time and privileged instructions', () => {
+  it('charges exactly the instructions executed, up to the syscall that reads the clock', () => {
+    const { code, stackTop } = place('mov ecx, 1000\n1: dec ecx\njnz 1b\nmov eax, 5\nsyscall\nhlt');
+    const t = cpu.createThread(code, stackTop, 0);
+    const start = machine.clock.now;
+    let seen = -1;
+    cpu.run(t, 100_000, () => ((seen = machine.clock.now), 'stop'));
+    // mov, 1000 × (dec, jnz), mov, syscall — then the trap's own charge.
+    expect(seen - start).toBe((1 + 2000 + 2) * machine.costs.instructionNs + machine.costs.syscallNs);
+    expect(cpu.executed).toBe(2003);
+  });
+
+  it('hlt is a privileged instruction: the thread faults at it', () => {
+    const { code, stackTop } = place('nop\nhlt');
+    const t = cpu.createThread(code, stackTop, 0);
+    expect(cpu.run(t, 100, () => 'stop')).toEqual({ kind: 'fault', fault: { kind: 'privilegedInstruction', address: code + 1, rip: code + 1, instruction: 'hlt' } });
+  });
+});

@@ -10,7 +10,7 @@
 // inside a hook does not stop the guest (NOTES trap 9): each trampoline catches it, stops the
 // engine and start() rethrows it — a throw there is a bug in HIC, never guest behaviour.
 
-import { koffi, proto, uc } from './lib.ts';
+import { COUNT_INSTRUCTION, koffi, proto, uc } from './lib.ts';
 import {
   UC_ARCH_X86, UC_CTL_TB_REMOVE_CACHE, UC_ERR_NAMES, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
   UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_MODE_64, UC_X86_INS_SYSCALL, X86,
@@ -173,6 +173,9 @@ export class Engine {
   private readonly scratch = HostMemory.allocate(8);
   private readonly scratchView: BigUint64Array;
   private readonly scratchAt: bigint;
+  /** The native instruction counter: [executed, limit] (emulator/native/counter.c). */
+  private readonly counter = HostMemory.allocate(16);
+  private readonly count: BigUint64Array;
   /** Host memory blocks mapped into this engine: held so they outlive the mapping (NOTES trap 3). */
   private readonly pinned = new Set<HostMemory>();
 
@@ -181,6 +184,7 @@ export class Engine {
     this.id = nextEngineId++;
     this.scratchView = new BigUint64Array(this.scratch.bytes.buffer, this.scratch.bytes.byteOffset, 1);
     this.scratchAt = hostAddress(this.scratch);
+    this.count = new BigUint64Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 2);
     engines.set(this.id, this);
   }
 
@@ -189,6 +193,8 @@ export class Engine {
     check('uc_open', uc.open(UC_ARCH_X86, UC_MODE_64, out));
     const e = new Engine(out[0]);
     const cb = nativeCallbacks();
+    // First, before any code is translated: the instruction counter runs before every instruction.
+    e.addHook(UC_HOOK_CODE, COUNT_INSTRUCTION, 1n, 0n, undefined, hostAddress(e.counter));
     // Exact RIP after a data fault requires some memory hook to exist (NOTES trap 6).
     e.addHook(UC_HOOK_MEM_READ, cb.memValid, 0xffff_ffff_ffff_f000n, 0xffff_ffff_ffff_ffffn);
     e.addHook(UC_HOOK_MEM_INVALID, cb.memInvalid, 1n, 0n);
@@ -204,6 +210,7 @@ export class Engine {
     this.handle = null;
     engines.delete(this.id);
     this.scratch.free();
+    this.counter.free();
     this.pinned.clear();
   }
 
@@ -241,12 +248,12 @@ export class Engine {
     check('uc_hook_del', uc.hookDel(this.handle, h.id));
   }
 
-  private addHook(type: number, cb: bigint, begin: bigint, end: bigint, insn?: number): HookHandle {
+  private addHook(type: number, cb: bigint, begin: bigint, end: bigint, insn?: number, userData: bigint | number = this.id): HookHandle {
     const out = [0];
     const err =
       insn === undefined
-        ? uc.hookAdd(this.handle, out, type, cb, this.id, begin, end)
-        : uc.hookAdd(this.handle, out, type, cb, this.id, begin, end, 'int', insn);
+        ? uc.hookAdd(this.handle, out, type, cb, userData, begin, end)
+        : uc.hookAdd(this.handle, out, type, cb, userData, begin, end, 'int', insn);
     check('uc_hook_add', err);
     return { id: out[0]! };
   }
@@ -307,14 +314,21 @@ export class Engine {
 
   // --- execution ------------------------------------------------------------------------------
 
+  /** Instructions executed by this engine since it was opened; exact, also inside a hook. */
+  get executed(): number {
+    return Number(this.count[0]);
+  }
+
   /**
-   * Runs from `begin` for at most `count` instructions (count > 0 always: NOTES trap 8). Returns
-   * 'OK' when the budget ran out or stop() was called, otherwise the uc_err that ended the run.
+   * Runs from `begin` for at most `budget` instructions, counted by the native counter (Unicorn's
+   * own count is never used, so count=0 throughout: NOTES trap 8). Returns 'OK' when the budget
+   * ran out, stop() was called or the guest executed hlt; otherwise the uc_err that ended the run.
    */
-  start(begin: number, count: number): UcErrName {
-    if (!(count > 0)) throw new RangeError('Engine.start: the instruction budget must be positive');
+  start(begin: number, budget: number): UcErrName {
+    if (!(Number.isSafeInteger(budget) && budget > 0)) throw new RangeError('Engine.start: the instruction budget must be a positive integer');
+    this.count[1] = this.count[0]! + BigInt(budget);
     // `until` is an address no guest code can reach (NOTES trap 5).
-    const err = uc.emuStart(this.handle, begin, 0xffff_ffff_ffff_fff0n, 0, count) as number;
+    const err = uc.emuStart(this.handle, begin, 0xffff_ffff_ffff_fff0n, 0, 0) as number;
     if (this.hookError !== undefined) {
       const e = this.hookError;
       this.hookError = undefined;

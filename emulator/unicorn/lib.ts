@@ -6,6 +6,7 @@
 // lifetime is explicit (see NOTES on uc_mem_map_ptr not keeping buffers alive).
 
 import koffi from 'koffi';
+import { fileURLToPath } from 'node:url';
 
 export class LibraryMissingError extends Error {
   readonly code = 'HIC_UNICORN_MISSING';
@@ -26,6 +27,32 @@ function load(): ReturnType<typeof koffi.load> {
 }
 
 const lib = load();
+
+/** Where setup builds the native instruction counter (emulator/native/counter.c). */
+export const COUNTER_LIBRARY = fileURLToPath(new URL('../../build/native/libhiccounter.so', import.meta.url));
+
+export class CounterMissingError extends Error {
+  readonly code = 'HIC_COUNTER_MISSING';
+  constructor(detail: string) {
+    super(`the native instruction counter is missing or broken (${detail}); build it with: npm run setup`);
+  }
+}
+
+/** Address of hic_count_instruction, a UC_HOOK_CODE callback in C (see counter.c). */
+function counterCallback(): bigint {
+  const libc = koffi.load('libc.so.6');
+  const dlopen = libc.func('uintptr_t dlopen(const char *file, int mode)');
+  const dlsym = libc.func('uintptr_t dlsym(uintptr_t handle, const char *name)');
+  const dlerror = libc.func('const char *dlerror(void)');
+  const RTLD_NOW = 2;
+  const handle = dlopen(COUNTER_LIBRARY, RTLD_NOW) as bigint | number;
+  if (!handle) throw new CounterMissingError(String(dlerror()));
+  const fn = dlsym(handle, 'hic_count_instruction') as bigint | number;
+  if (!fn) throw new CounterMissingError(String(dlerror()));
+  return BigInt(fn);
+}
+
+export const COUNT_INSTRUCTION = counterCallback();
 
 koffi.opaque('uc_engine');
 koffi.opaque('uc_context');

@@ -38,7 +38,8 @@
 #define HIC_FAULT_INVALID_INSTRUCTION 7 /* an undefined or unsupported instruction */
 #define HIC_FAULT_DIVIDE_ERROR 8 /* integer division by zero or overflow (#DE) */
 #define HIC_FAULT_BREAKPOINT 9 /* int3 (#BP) */
-#define HIC_FAULT_CPU_EXCEPTION 10 /* any other CPU exception */
+#define HIC_FAULT_PRIVILEGED_INSTRUCTION 10 /* hlt: a ring-0 instruction (#GP in user mode on real hardware) */
+#define HIC_FAULT_CPU_EXCEPTION 11 /* any other CPU exception */
 
 static inline int64_t hic_syscall0(int64_t nr) {
   int64_t ret;
