@@ -101,7 +101,10 @@ export class UnicornCpu implements Cpu {
       arg: (i) => args.number(i + 1),
       wideArg: (i) => args.values[i + 1]!,
       setResult: (v) => {
-        result.values[0] = BigInt.asUintN(64, BigInt(v));
+        // Two's complement in 32-bit halves: no BigInt on the syscall path.
+        const hi = Math.floor(v / 0x1_0000_0000);
+        result.halves[0] = v - hi * 0x1_0000_0000;
+        result.halves[1] = hi >>> 0;
         result.write();
       },
     };

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AddressSpace, AddressSpaceError } from '../emulator/address-space.ts';
 import { PAGE_SIZE, PhysicalMemory } from '../emulator/physmem.ts';
 import { Engine } from '../emulator/unicorn/engine.ts';
-import { assemble } from './support/asm.ts';
+import { assemble } from '../hicmod-toolchain/asm.ts';
 
 const RW = { writable: true, executable: false };
 const RX = { writable: false, executable: true };

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UnicornMachine } from '../emulator/machine.ts';
 import type { Cpu, SyscallFrame } from '../emulator/types.ts';
-import { assemble } from './support/asm.ts';
+import { assemble } from '../hicmod-toolchain/asm.ts';
 
 let machine: UnicornMachine;
 let cpu: Cpu;

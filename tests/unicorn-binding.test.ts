@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine, UnicornError, unicornVersion } from '../emulator/unicorn/engine.ts';
 import { HostMemory } from '../emulator/unicorn/host-memory.ts';
 import { UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from '../emulator/unicorn/consts.ts';
-import { assemble } from './support/asm.ts';
+import { assemble } from '../hicmod-toolchain/asm.ts';
 
 const CODE = 0x10000;
 const DATA = 0x20000;

@@ -2,7 +2,7 @@
 // scheduler has it. Invariant: a thread is in exactly one of the scheduler's run queue or sleep
 // queue while runnable or sleeping, and in neither once dead.
 
-import type { ThreadHandle } from '../../emulator/types.ts';
+import type { SyscallFrame, ThreadHandle, TrapAction } from '../../emulator/types.ts';
 import type { Sandbox } from './sandbox.ts';
 
 export type ThreadState = 'runnable' | 'sleeping' | 'exiting' | 'dead';
@@ -11,6 +11,8 @@ export class Thread {
   state: ThreadState = 'runnable';
   /** Virtual time at which a sleeping thread becomes runnable. */
   wakeAt = 0;
+  /** What the CPU calls on each syscall of this thread; set by the kernel when it starts the thread. */
+  onSyscall: (frame: SyscallFrame) => TrapAction = () => 'stop';
 
   constructor(
     /** Unique for the life of the kernel; never reused. */

@@ -176,6 +176,7 @@ export class Engine {
   /** The native instruction counter: [executed, limit] (emulator/native/counter.c). */
   private readonly counter = HostMemory.allocate(16);
   private readonly count: BigUint64Array;
+  private readonly countHalves: Uint32Array;
   /** Host memory blocks mapped into this engine: held so they outlive the mapping (NOTES trap 3). */
   private readonly pinned = new Set<HostMemory>();
 
@@ -185,6 +186,7 @@ export class Engine {
     this.scratchView = new BigUint64Array(this.scratch.bytes.buffer, this.scratch.bytes.byteOffset, 1);
     this.scratchAt = hostAddress(this.scratch);
     this.count = new BigUint64Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 2);
+    this.countHalves = new Uint32Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 2);
     engines.set(this.id, this);
   }
 
@@ -316,7 +318,7 @@ export class Engine {
 
   /** Instructions executed by this engine since it was opened; exact, also inside a hook. */
   get executed(): number {
-    return Number(this.count[0]);
+    return this.countHalves[1]! * 0x1_0000_0000 + this.countHalves[0]!; // exact below 2^53
   }
 
   /**

@@ -1,0 +1,52 @@
+// The TypeScript side of every benchmark: one run of guest programs through the real kernel path —
+// a fresh UnicornMachine and Kernel, one sandbox per program, k.start, then k.run() timed with
+// the host's monotonic clock. Only k.run() is timed; creating engines and loading is not.
+
+import { Kernel } from '../core0/kernel.ts';
+import { UnicornMachine } from '../emulator/machine.ts';
+import type { GuestProgram } from './guest.ts';
+
+export class BenchError extends Error {
+  readonly code = 'HIC_BENCH_FAILED';
+}
+
+export interface KernelRun {
+  readonly wallNs: number;
+  /** Instructions executed in all sandboxes, recovered from the virtual clock (cost model). */
+  readonly instructions: number;
+}
+
+export interface KernelRunSpec {
+  /** One sandbox per entry, started in this order (the scheduler runs them round-robin). */
+  readonly programs: readonly GuestProgram[];
+  /** Instructions per time slice. */
+  readonly budget: number;
+  /** Syscalls the programs make in total, to take the syscall charge off the clock. */
+  readonly syscalls: number;
+}
+
+export async function runOnKernel(spec: KernelRunSpec): Promise<KernelRun> {
+  const machine = await UnicornMachine.create({ memoryBytes: 64 * 1024 * 1024 });
+  try {
+    const k = new Kernel(machine);
+    spec.programs.forEach((p, i) => {
+      const s = k.createSandbox({ name: `bench-${i}`, quotaBytes: 1 << 20, budget: spec.budget });
+      k.start(s, p.image, { stackBytes: 16384, arg: 0 });
+    });
+    const t0 = process.hrtime.bigint();
+    const halt = k.run();
+    const wallNs = Number(process.hrtime.bigint() - t0);
+
+    const faults = k.events.of('fault');
+    if (faults.length > 0) throw new BenchError(`guest fault in ${faults[0]!.sandbox}: ${JSON.stringify(faults[0]!.fault)}`);
+    const exits = k.events.of('exit');
+    if (halt !== 'idle' || exits.length !== spec.programs.length || exits.some((e) => e.status !== 0)) {
+      throw new BenchError(`kernel halted '${halt}' with ${exits.length} of ${spec.programs.length} sandboxes exited`);
+    }
+    // clock = instructions * instructionNs + syscalls * syscallNs, by the CPU's cost model.
+    const { instructionNs, syscallNs } = machine.costs;
+    return { wallNs, instructions: (machine.clock.now - spec.syscalls * syscallNs) / instructionNs };
+  } finally {
+    machine.dispose();
+  }
+}

@@ -1,0 +1,71 @@
+// X.509 v3 certificates for the module-signing PKI (RFC 5280), built with der.ts and signed with
+// RSA PKCS#1 v1.5 over SHA-384. Node's crypto verifies them; it cannot create them, hence this file.
+
+import { sign, type KeyObject } from 'node:crypto';
+import { bitString, boolean, explicit, integer, nul, octetString, oid, sequence, set, time, utf8String } from './der.ts';
+
+const OID = {
+  sha384WithRSA: '1.2.840.113549.1.1.12',
+  commonName: '2.5.4.3',
+  organization: '2.5.4.10',
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+};
+
+export type CertificateRole = 'root' | 'intermediate' | 'signer' | 'timestamp';
+
+export interface CertificateSpec {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly organization: string;
+  readonly serial: bigint;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly role: CertificateRole;
+  readonly publicKey: KeyObject;
+  readonly issuerKey: KeyObject;
+}
+
+const name = (cn: string, org: string) =>
+  sequence(set(sequence(oid(OID.organization), utf8String(org))), set(sequence(oid(OID.commonName), utf8String(cn))));
+
+const extension = (id: string, critical: boolean, value: Uint8Array) => sequence(oid(id), boolean(critical), octetString(value));
+
+// KeyUsage bits, numbered from the most significant bit of the first byte (RFC 5280 §4.2.1.3).
+const DIGITAL_SIGNATURE = 0x80;
+const KEY_CERT_SIGN = 0x04;
+const CRL_SIGN = 0x02;
+
+function extensions(role: CertificateRole): Uint8Array {
+  const ca = role === 'root' || role === 'intermediate';
+  const list = [
+    extension(OID.basicConstraints, true, ca ? sequence(boolean(true), integer(role === 'root' ? 1 : 0)) : sequence()),
+    extension(OID.keyUsage, true, bitString(Uint8Array.of(ca ? KEY_CERT_SIGN | CRL_SIGN : DIGITAL_SIGNATURE))),
+  ];
+  if (role === 'signer') list.push(extension(OID.extKeyUsage, false, sequence(oid(OID.codeSigning))));
+  if (role === 'timestamp') list.push(extension(OID.extKeyUsage, true, sequence(oid(OID.timeStamping))));
+  return explicit(3, sequence(...list));
+}
+
+/** The DER bytes of a signed certificate. */
+export function makeCertificate(s: CertificateSpec): Uint8Array {
+  const algorithm = sequence(oid(OID.sha384WithRSA), nul());
+  const spki = s.publicKey.export({ type: 'spki', format: 'der' });
+  const tbs = sequence(
+    explicit(0, integer(2)), // v3
+    integer(s.serial),
+    algorithm,
+    name(s.issuer, s.organization),
+    sequence(time(s.notBefore), time(s.notAfter)),
+    name(s.subject, s.organization),
+    spki,
+    extensions(s.role),
+  );
+  const signature = sign('sha384', tbs, s.issuerKey);
+  return sequence(tbs, algorithm, bitString(signature));
+}
+
+export { OID };
