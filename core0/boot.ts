@@ -1,19 +1,30 @@
-// Booting an image: every module is resolved first (a missing one is a manifest error before
-// anything runs), then sandboxes are created and started in manifest order, the kernel runs until
-// idle or the manifest's time limit, whatever still runs is shut down, and the outcome is
-// compared with the manifest's expectation.
+// Booting an image: every module is fetched and verified first — services and the libraries they
+// depend on — so a missing or refused module stops the boot before any sandbox exists. Then
+// libraries are loaded, sandboxes created and started in manifest order, the kernel runs until
+// idle or the manifest's time limit, whatever still runs is shut down, and the outcome is compared
+// with the manifest's expectation.
 
 import type { Machine } from '../emulator/types.ts';
-import { Kernel, KernelError } from './kernel.ts';
-import type { ModuleImage } from './loader.ts';
-import { ManifestError, type Manifest } from './manifest.ts';
-import type { StampedEvent } from './events.ts';
 import type { FaultKind } from '../emulator/fault.ts';
+import type { StampedEvent } from './events.ts';
+import { Kernel, KernelError } from './kernel.ts';
+import { ManifestError, type Manifest } from './manifest.ts';
+import { ModuleError } from './module/errors.ts';
+import type { TrustStore, VerifiedModule } from './module/verify.ts';
 
-/** Where modules come from: the toolchain's build output today, the signed repository later. */
+/** A module file as a source hands it over. */
+export interface FetchedModule {
+  readonly bytes: Uint8Array;
+  /** Where it came from, for messages: a repository path or a file. */
+  readonly label: string;
+  /** The signer the source vouches for (certificate SHA-256 fingerprint), if it records one. */
+  readonly signer?: string;
+}
+
+/** Where modules come from: the trusted repository, or a directory of signed builds. */
 export interface ModuleSource {
-  /** The module's image, or undefined when there is no such module. Throws on a malformed one. */
-  load(name: string): ModuleImage | undefined;
+  /** The newest module `name` whose version satisfies `range`, or undefined when there is none. */
+  fetch(name: string, range: string): FetchedModule | undefined;
   describe(name: string): string;
 }
 
@@ -30,20 +41,37 @@ export interface BootResult {
   readonly deviations: string[];
 }
 
-export function boot(manifest: Manifest, machine: Machine, modules: ModuleSource, onEvent?: (e: StampedEvent) => void): BootResult {
-  const images = manifest.sandboxes.map((s, i) => {
-    const m = modules.load(s.module);
-    if (!m) throw new ManifestError(manifest.file, `sandboxes[${i}].module`, `no module "${s.module}" (looked for ${modules.describe(s.module)})`);
-    return m;
-  });
+/** Verifies a module and, depth first, the libraries it depends on; loads the libraries. */
+function prepare(kernel: Kernel, modules: ModuleSource, name: string, range: string, chain: readonly string[]): VerifiedModule {
+  if (chain.includes(name)) throw new ModuleError('DEPENDENCY_CYCLE', `dependency cycle: ${[...chain, name].join(' → ')}`);
+  const f = modules.fetch(name, range);
+  if (!f) throw new ModuleError('MODULE_NOT_FOUND', `no module ${name} ${range} (looked in ${modules.describe(name)})`);
+  const v = kernel.modules.verify(f.bytes, f.label, { signer: f.signer });
+  for (const d of v.meta.dependencies) {
+    const have = kernel.modules.library(d.name);
+    if (have) continue;
+    const dep = prepare(kernel, modules, d.name, d.range, [...chain, name]);
+    if (dep.meta.kind === 'library') kernel.modules.loadLibrary(dep);
+  }
+  return v;
+}
 
-  const kernel = new Kernel(machine);
+export function boot(manifest: Manifest, machine: Machine, modules: ModuleSource, trust: TrustStore, onEvent?: (e: StampedEvent) => void): BootResult {
+  const kernel = new Kernel(machine, { trust });
   if (onEvent) kernel.events.subscribe(onEvent);
   kernel.events.emit({ kind: 'boot', image: manifest.name });
+
+  const verified = manifest.sandboxes.map((s, i) => {
+    if (!modules.fetch(s.module, s.version)) {
+      throw new ManifestError(manifest.file, `sandboxes[${i}].module`, `no module "${s.module}" ${s.version} (looked in ${modules.describe(s.module)})`);
+    }
+    return prepare(kernel, modules, s.module, s.version, []);
+  });
+
   manifest.sandboxes.forEach((s, i) => {
     const sandbox = kernel.createSandbox({ name: s.name, quotaBytes: s.quota, budget: s.budget });
     try {
-      kernel.start(sandbox, images[i]!, { stackBytes: s.stack, arg: s.arg });
+      kernel.start(sandbox, verified[i]!, { stackBytes: s.stack, arg: s.arg });
     } catch (e) {
       kernel.shutdown();
       if (e instanceof KernelError) throw new ManifestError(manifest.file, `sandboxes[${i}].quota`, e.message);

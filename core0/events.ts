@@ -11,7 +11,10 @@ import type { Fault } from '../emulator/types.ts';
 export type KernelEvent =
   | { kind: 'boot'; image: string }
   | { kind: 'sandboxCreated'; sandbox: string; id: number; quota: number }
-  | { kind: 'moduleLoaded'; sandbox: string; module: string; base: number; pages: number; entry: number; sha256: string }
+  | { kind: 'moduleVerified'; module: string; version: string; hash: string; signer: string; signedAt: string; downgrade: boolean }
+  | { kind: 'moduleRejected'; source: string; code: string; reason: string }
+  | { kind: 'libraryLoaded'; module: string; version: string; base: number; pages: number }
+  | { kind: 'moduleLoaded'; sandbox: string; module: string; version: string; base: number; pages: number; entry: number; hash: string }
   | { kind: 'threadStarted'; sandbox: string; thread: number; entry: number; stackTop: number }
   | { kind: 'console'; sandbox: string; text: string }
   | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null }

@@ -7,7 +7,9 @@
 
 import type { Machine, StopReason, SyscallFrame, TrapAction } from '../emulator/types.ts';
 import { EventLog } from './events.ts';
-import { layoutImage, type ModuleImage } from './loader.ts';
+import { placeModule } from './module/loader.ts';
+import { ModuleRegistry } from './module/registry.ts';
+import type { TrustStore, VerifiedModule } from './module/verify.ts';
 import { PAGE, Sandbox } from './objects/sandbox.ts';
 import { Thread } from './objects/thread.ts';
 import { Scheduler } from './scheduler.ts';
@@ -38,15 +40,22 @@ export const DEFAULT_BUDGET = 100_000;
 /** Page-table frames are tagged apart from the sandbox's own frames: they are the kernel's. */
 export const TABLE_TAG = 0x4000_0000;
 
+export interface KernelOptions {
+  /** The roots module signatures must chain to. */
+  readonly trust: TrustStore;
+}
+
 export class Kernel {
   readonly events: EventLog;
+  readonly modules: ModuleRegistry;
   private readonly scheduler = new Scheduler();
   private readonly sandboxes = new Map<string, Sandbox>();
   private nextSandboxId = 1;
   private nextThreadId = 1;
 
-  constructor(readonly machine: Machine) {
+  constructor(readonly machine: Machine, options: KernelOptions) {
     this.events = new EventLog(() => machine.clock.now);
+    this.modules = new ModuleRegistry(machine.frames, options.trust, this.events);
   }
 
   sandbox(name: string): Sandbox | undefined {
@@ -71,29 +80,38 @@ export class Kernel {
   }
 
   /**
-   * Places a module image in the sandbox — image pages, an unmapped guard page, then the stack,
-   * all one contiguous run — relocates it against its real address, maps each segment with its
-   * own protection, and starts the entry thread. On any refusal nothing stays claimed or mapped.
+   * Loads a verified service module into the sandbox and starts it. Its dependencies must be
+   * loaded; image pages, an unmapped guard page and the stack are one contiguous run; the image is
+   * relocated against its real address and every import resolved to a shared library, each segment
+   * is mapped with its own protection (W^X), the libraries it uses are mapped read-execute, and the
+   * first thread starts at the entry of its `_service_entry` table. On any refusal nothing stays
+   * claimed or mapped.
    */
-  start(s: Sandbox, image: ModuleImage, spec: StartSpec): Thread {
+  start(s: Sandbox, m: VerifiedModule, spec: StartSpec): Thread {
+    this.modules.checkDependencies(m.meta);
     const stackPages = Math.ceil(spec.stackBytes / PAGE);
-    const total = image.pages + 1 + stackPages;
+    const total = m.pages + 1 + stackPages;
     const claimed = s.claim('image', total);
     if (typeof claimed === 'string') {
-      throw new KernelError(claimed === 'QUOTA_EXCEEDED' ? 'QUOTA_EXCEEDED' : 'NO_MEMORY', `${s.name}: ${total} pages for ${image.name} (${claimed})`);
+      throw new KernelError(claimed === 'QUOTA_EXCEEDED' ? 'QUOTA_EXCEEDED' : 'NO_MEMORY', `${s.name}: ${total} pages for ${m.meta.name} (${claimed})`);
     }
     const base = claimed.first * PAGE;
     try {
-      const placed = layoutImage(image, base);
+      const placed = placeModule(m, base, (imp) => this.modules.exportAddress(imp));
+      if (placed.entry === undefined) throw new KernelError('BAD_SPEC', `${m.meta.name} is a library, not a service`);
       this.machine.frames.view(base, placed.bytes.length).set(placed.bytes);
       for (const seg of placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
-      const stackBase = base + (image.pages + 1) * PAGE;
+      for (const lib of this.modules.librariesOf(m.meta)) {
+        for (const seg of lib.placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
+      }
+      const stackBase = base + (m.pages + 1) * PAGE;
       s.cpu.space.map(stackBase, stackBase / PAGE, stackPages, { writable: true, executable: false });
       const stackTop = stackBase + stackPages * PAGE - 8; // as if _start had been called
       const t = new Thread(this.nextThreadId++, s, s.cpu.createThread(placed.entry, stackTop, spec.arg));
       t.onSyscall = this.trapFor(t);
       s.threads.add(t);
-      this.events.emit({ kind: 'moduleLoaded', sandbox: s.name, module: image.name, base, pages: image.pages, entry: placed.entry, sha256: image.sha256 });
+      this.modules.install(m);
+      this.events.emit({ kind: 'moduleLoaded', sandbox: s.name, module: m.meta.name, version: m.meta.version, base, pages: m.pages, entry: placed.entry, hash: m.hash });
       this.events.emit({ kind: 'threadStarted', sandbox: s.name, thread: t.id, entry: placed.entry, stackTop });
       this.scheduler.makeRunnable(t);
       return t;

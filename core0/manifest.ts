@@ -2,11 +2,15 @@
 // running which modules, with what memory and CPU share — plus how long to run it and what
 // outcome to expect. JSON, validated field by field; every error names the file and the field.
 
+import semver from 'semver';
 import { FAULT_KINDS, type FaultKind } from '../emulator/fault.ts';
+import { NAME_PATTERN } from './module/format.ts';
 
 export interface SandboxEntry {
   readonly name: string;
   readonly module: string;
+  /** Semver range the module's version must satisfy; the newest match is used. */
+  readonly version: string;
   readonly quota: number;
   readonly stack: number;
   readonly arg: number;
@@ -67,6 +71,18 @@ class Reader {
     return s;
   }
 
+  moduleName(v: unknown, field: string): string {
+    const s = this.string(v, field);
+    if (!NAME_PATTERN.test(s)) this.fail(field, `"${s}" is not a module name ([a-z][a-z0-9_]*)`);
+    return s;
+  }
+
+  range(v: unknown, field: string): string {
+    const s = this.string(v, field);
+    if (semver.validRange(s) === null) this.fail(field, `"${s}" is not a version range (like ">= 1.2.0" or "= 2.0.0")`);
+    return s;
+  }
+
   integer(v: unknown, field: string, min: number, max: number): number {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(field, `expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
     return v;
@@ -114,7 +130,7 @@ export function parseManifest(file: string, text: string): Manifest {
   const seen = new Set<string>();
   const sandboxes = list.map((v: unknown, i: number): SandboxEntry => {
     const f = `sandboxes[${i}]`;
-    const o = r.object(v, f, ['name', 'module', 'quota', 'stack', 'arg', 'budget']);
+    const o = r.object(v, f, ['name', 'module', 'version', 'quota', 'stack', 'arg', 'budget']);
     const name = r.name(o.name, `${f}.name`);
     if (seen.has(name)) r.fail(`${f}.name`, `"${name}" is used by an earlier sandbox`);
     seen.add(name);
@@ -123,7 +139,8 @@ export function parseManifest(file: string, text: string): Manifest {
     if (stack + 2 * 4096 > quota) r.fail(`${f}.quota`, `${quota} bytes cannot hold a ${stack}-byte stack and an image`);
     return {
       name,
-      module: r.name(o.module, `${f}.module`),
+      module: r.moduleName(o.module, `${f}.module`),
+      version: o.version === undefined ? '*' : r.range(o.version, `${f}.version`),
       quota,
       stack,
       arg: o.arg === undefined ? 0 : r.integer(o.arg, `${f}.arg`, 0, Number.MAX_SAFE_INTEGER),

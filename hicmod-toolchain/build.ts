@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { readSpec } from './hicmod/spec.ts';
 
 export type BuildErrorCode = 'BUILD_FAILED' | 'BUILD_UNKNOWN_SERVICE' | 'BUILD_TOOL_MISSING';
 
@@ -134,7 +135,9 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
   if (!listServices(repoRoot).includes(name)) {
     throw new BuildError('BUILD_UNKNOWN_SERVICE', `no service '${name}': services/${name}/ does not exist or holds no .c file`);
   }
-  const sources = [...runtimeSources(repoRoot), ...cFiles(serviceDir)];
+  // A library is pure shared code: no runtime, no entry point, nothing it could call.
+  const library = readSpec(repoRoot, name).meta.kind === 'library';
+  const sources = [...(library ? [] : runtimeSources(repoRoot)), ...cFiles(serviceDir)];
   const flags = compileFlags(repoRoot);
   const object = join(outDir, `${name}.o`);
   const stampFile = join(outDir, `${name}.stamp`);

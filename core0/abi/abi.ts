@@ -65,3 +65,20 @@ export const Prot = { READ: 0, WRITE: 2, EXEC: 4 } as const;
 export { FAULT_KINDS, type FaultKind } from '../../emulator/fault.ts';
 
 export const SYSCALL_BY_NR: ReadonlyMap<number, SyscallSpec> = new Map(SYSCALLS.map((s) => [s.nr, s]));
+
+/**
+ * The service entry table: every service module exports it under SERVICE_ENTRY.symbol, and the
+ * loader starts the service's first thread at `start` (docs/hicmod-format.md). Later protocol
+ * functions (state migration) are appended; `abi` says how many fields a module fills in.
+ */
+export const SERVICE_ENTRY = {
+  symbol: '_service_entry',
+  magic: 0x43565348, // "HSVC"
+  abi: 1,
+  fields: [
+    ['magic', 'uint32_t', 'SERVICE_ENTRY_MAGIC'],
+    ['abi', 'uint32_t', 'SERVICE_ENTRY_ABI'],
+    ['start', 'void (*start)(uint64_t arg)', 'entry of the first thread; rdi = the manifest argument'],
+  ],
+  size: 16,
+} as const;

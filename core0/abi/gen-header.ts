@@ -2,7 +2,7 @@
 // inline wrapper per syscall. The output is checked in (services/include/hic/abi.h) so guest code
 // can be read without running anything; tests/abi-header.test.ts fails when it drifts.
 
-import { ERRORS, FAULT_KINDS, PROT, SYSCALLS, type CType, type SyscallSpec } from './abi.ts';
+import { ERRORS, FAULT_KINDS, PROT, SERVICE_ENTRY, SYSCALLS, type CType, type SyscallSpec } from './abi.ts';
 
 export const HEADER_PATH = 'services/include/hic/abi.h';
 
@@ -64,6 +64,13 @@ export function generateHeader(): string {
     '',
     '/* Fault kinds Core-0 reports when it stops a thread (for reference; guests never see them). */',
     ...FAULT_KINDS.map((f, i) => `#define HIC_FAULT_${upper(f.name)} ${i + 1} /* ${f.doc} */`),
+    '',
+    '/* The service entry table every service exports as `' + SERVICE_ENTRY.symbol + '`. */',
+    `#define HIC_SERVICE_ENTRY_MAGIC 0x${SERVICE_ENTRY.magic.toString(16)}u`,
+    `#define HIC_SERVICE_ENTRY_ABI ${SERVICE_ENTRY.abi}`,
+    'struct hic_service_entry {',
+    ...SERVICE_ENTRY.fields.map(([name, type, doc]) => `  ${type.includes('(') ? type : `${type} ${name}`}; /* ${doc} */`),
+    '};',
     '',
     ...Array.from({ length: maxArgs + 1 }, (_, n) => rawCall(n)).flatMap((s) => [s, '']),
     ...SYSCALLS.flatMap((s) => [wrapper(s), '']),

@@ -1,5 +1,6 @@
 /* hello: the smallest useful service. It exercises logging, the virtual clock and the memory
  * syscalls once each, so a boot log shows at a glance that a sandbox can do all three. */
+#include "hic/ipc_lib.h"
 #include "hic/runtime.h"
 
 #define REGION_LEN (64 * 1024)
@@ -7,18 +8,16 @@
 #define TICK_NS 1000000 /* 1 ms of virtual time */
 
 /* Fills the region with a position-dependent pattern, checks it reads back, and returns a
- * checksum; a mismatch returns -1 with the bad offset logged. */
+ * checksum computed by the shared ipc_lib library; a mismatch returns -1 with the offset logged. */
 static int64_t exercise(uint8_t *region, uint64_t len) {
   for (uint64_t i = 0; i < len; i++) region[i] = (uint8_t)(i * 31 + 7);
-  uint64_t sum = 0;
   for (uint64_t i = 0; i < len; i++) {
     if (region[i] != (uint8_t)(i * 31 + 7)) {
       hic_log("hello: pattern mismatch at offset %lu", i);
       return -1;
     }
-    sum = sum * 33 + region[i];
   }
-  return (int64_t)(sum & 0x7fffffffffffffffUL);
+  return (int64_t)(ipc_checksum(region, len) & 0x7fffffffffffffffUL);
 }
 
 int hic_main(uint64_t arg) {

@@ -1,6 +1,7 @@
 /* rogue: a hostile guest. The manifest argument picks one attack; attacks 1-5 must end with the
  * kernel stopping the sandbox with a fault, attack 6 must get an exact error from every bad
  * syscall and carry on. Any line saying "isolation broken" or "FAIL" is a kernel bug. */
+#include "hic/ipc_lib.h"
 #include "hic/runtime.h"
 
 #define PAGE 0x1000UL
@@ -104,6 +105,15 @@ static int spin(void) {
   return broken("spin");
 }
 
+/* 8: the shared library's code is mapped read-execute in every sandbox that uses it: writing it
+ * must fault, or one sandbox could change what all the others run. */
+static int write_library(void) {
+  volatile uint8_t *code = (volatile uint8_t *)(uintptr_t)&ipc_checksum;
+  hic_log("rogue: writing shared ipc_lib code at %p (ipc_lib %u)", (void *)(uintptr_t)code, ipc_version() >> 16);
+  *code = 0xc3;
+  return broken("library write");
+}
+
 int hic_main(uint64_t arg) {
   switch (arg) {
   case 1: return read_peer();
@@ -113,9 +123,10 @@ int hic_main(uint64_t arg) {
   case 5: return invalid_instruction();
   case 6: return bad_syscalls();
   case 7: return spin();
+  case 8: return write_library();
   default:
     hic_log("rogue: unknown attack %lu; arg is 1 read peer, 2 write code, 3 exec data, "
-            "4 divide by zero, 5 ud2, 6 bad syscalls, 7 spin", arg);
+            "4 divide by zero, 5 ud2, 6 bad syscalls, 7 spin, 8 write library", arg);
     return 2;
   }
 }

@@ -7,3 +7,11 @@
 __attribute__((noreturn)) void _start(uint64_t arg) {
   hic_exit(hic_main(arg));
 }
+
+/* The table the loader starts the service from. Weak, so a service that implements more of the
+ * table (the state-migration entry points) defines its own. */
+__attribute__((weak)) const struct hic_service_entry _service_entry = {
+    .magic = HIC_SERVICE_ENTRY_MAGIC,
+    .abi = HIC_SERVICE_ENTRY_ABI,
+    .start = _start,
+};

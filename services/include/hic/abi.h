@@ -41,6 +41,15 @@
 #define HIC_FAULT_PRIVILEGED_INSTRUCTION 10 /* hlt: a ring-0 instruction (#GP in user mode on real hardware) */
 #define HIC_FAULT_CPU_EXCEPTION 11 /* any other CPU exception */
 
+/* The service entry table every service exports as `_service_entry`. */
+#define HIC_SERVICE_ENTRY_MAGIC 0x43565348u
+#define HIC_SERVICE_ENTRY_ABI 1
+struct hic_service_entry {
+  uint32_t magic; /* SERVICE_ENTRY_MAGIC */
+  uint32_t abi; /* SERVICE_ENTRY_ABI */
+  void (*start)(uint64_t arg); /* entry of the first thread; rdi = the manifest argument */
+};
+
 static inline int64_t hic_syscall0(int64_t nr) {
   int64_t ret;
   __asm__ volatile("syscall" : "=a"(ret) : "a"(nr) : "rcx", "r11", "memory");

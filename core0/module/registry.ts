@@ -1,0 +1,120 @@
+// The kernel's module table: verification against the trust store (with anti-replay against what
+// is installed), the shared library modules loaded so far, and dependency checks. A refused module
+// leaves an audit event and nothing else.
+//
+// Libraries are loaded once, into frames the kernel owns, relocated at their own physical address
+// and mapped read-execute (code) and read-only (constants) into every sandbox that depends on
+// them: the same frames for all, none of them writable by anyone.
+
+import semver from 'semver';
+import type { Frames } from '../../emulator/types.ts';
+import type { EventLog } from '../events.ts';
+import { ModuleError, fail } from './errors.ts';
+import { PAGE, type Import, type ModuleMetadata } from './format.ts';
+import { placeModule, type PlacedModule } from './loader.ts';
+import { verifyModule, type Installed, type TrustStore, type VerifiedModule } from './verify.ts';
+
+/** Frames of library modules carry this tag (with the library's index). */
+export const LIBRARY_TAG = 0x2000_0000;
+
+export interface LoadedLibrary {
+  readonly module: VerifiedModule;
+  readonly base: number;
+  readonly placed: PlacedModule;
+}
+
+export interface VerifyOptions {
+  readonly allowDowngrade?: boolean;
+  readonly signer?: string;
+}
+
+export class ModuleRegistry {
+  private readonly libraries = new Map<string, LoadedLibrary>();
+  private readonly installed = new Map<string, Installed>();
+
+  constructor(
+    private readonly frames: Frames,
+    private readonly trust: TrustStore,
+    private readonly events: EventLog,
+  ) {}
+
+  /** Verifies a module file; on refusal records why and rethrows. */
+  verify(file: Uint8Array, source: string, opts: VerifyOptions = {}): VerifiedModule {
+    try {
+      const v = verifyModule(file, this.trust, { installed: (name) => this.installed.get(name), ...opts });
+      this.events.emit({
+        kind: 'moduleVerified', module: v.meta.name, version: v.meta.version, hash: v.hash, signer: v.signer.subject,
+        signedAt: new Date(v.timestamp).toISOString(), downgrade: v.downgrade,
+      });
+      return v;
+    } catch (e) {
+      if (e instanceof ModuleError) this.events.emit({ kind: 'moduleRejected', source, code: e.code, reason: e.message });
+      throw e;
+    }
+  }
+
+  /** Records a module as installed: later verifications refuse older versions and replays. */
+  install(v: VerifiedModule): void {
+    const prev = this.installed.get(v.meta.name);
+    if (!prev || semver.gt(v.meta.version, prev.version) || v.downgrade || (v.meta.version === prev.version && v.timestamp > prev.timestamp)) {
+      this.installed.set(v.meta.name, { version: v.meta.version, timestamp: v.timestamp });
+    }
+  }
+
+  installedVersion(name: string): Installed | undefined {
+    return this.installed.get(name);
+  }
+
+  library(name: string): LoadedLibrary | undefined {
+    return this.libraries.get(name);
+  }
+
+  /** Loads a verified library module into kernel-owned frames, once. */
+  loadLibrary(v: VerifiedModule): LoadedLibrary {
+    if (v.meta.kind !== 'library') fail('NOT_A_LIBRARY', `${v.meta.name} ${v.meta.version} is a ${v.meta.kind}`);
+    const have = this.libraries.get(v.meta.name);
+    if (have) {
+      if (have.module.hash === v.hash) return have;
+      fail('DEPENDENCY_CONFLICT', `library ${v.meta.name} ${have.module.meta.version} is already loaded; a second version cannot be shared beside it`);
+    }
+    this.checkDependencies(v.meta);
+    const tag = LIBRARY_TAG | (this.libraries.size + 1);
+    let first: number;
+    try {
+      first = this.frames.allocate(v.pages, tag);
+    } catch {
+      return fail('TOO_LARGE', `no room for library ${v.meta.name} (${v.pages} pages)`);
+    }
+    const base = first * PAGE;
+    try {
+      const placed = placeModule(v, base, (imp) => this.exportAddress(imp));
+      this.frames.view(base, placed.bytes.length).set(placed.bytes);
+      const lib = { module: v, base, placed };
+      this.libraries.set(v.meta.name, lib);
+      this.install(v);
+      this.events.emit({ kind: 'libraryLoaded', module: v.meta.name, version: v.meta.version, base, pages: v.pages });
+      return lib;
+    } catch (e) {
+      this.frames.free(first, v.pages, tag);
+      throw e;
+    }
+  }
+
+  /** Every dependency must be a loaded library, or an installed module, of a matching version. */
+  checkDependencies(meta: ModuleMetadata): void {
+    for (const d of meta.dependencies) {
+      const have = this.libraries.get(d.name)?.module.meta.version ?? this.installed.get(d.name)?.version;
+      if (!have) fail('UNSATISFIED_DEPENDENCY', `${meta.name} ${meta.version} needs ${d.name} ${d.range}, which is not loaded`);
+      if (!semver.satisfies(have, d.range)) fail('UNSATISFIED_DEPENDENCY', `${meta.name} ${meta.version} needs ${d.name} ${d.range}; ${d.name} ${have} is loaded`);
+    }
+  }
+
+  /** The libraries a module's dependencies name, in dependency order. */
+  librariesOf(meta: ModuleMetadata): LoadedLibrary[] {
+    return meta.dependencies.map((d) => this.libraries.get(d.name)).filter((l): l is LoadedLibrary => l !== undefined);
+  }
+
+  exportAddress(imp: Import): number | undefined {
+    return this.libraries.get(imp.module)?.placed.exports.get(imp.symbol);
+  }
+}

@@ -1,0 +1,40 @@
+// From sources to a .hicmod: compile (build.ts), link the ELF object into module content with the
+// metadata of services/<name>/module.json (link.ts), encode — and, given keys, sign. The unsigned
+// module is reproducible: the same sources give the same bytes.
+
+import { readFileSync } from 'node:fs';
+import type { ModuleContent } from '../../core0/module/format.ts';
+import { buildService, listServices } from '../build.ts';
+import { linkModule } from '../link.ts';
+import { encodeModule } from './encode.ts';
+import { signModule, type SigningKeys } from './sign.ts';
+import { readSpec } from './spec.ts';
+
+/** Which library exports a symbol, from every library's module.json. */
+function providers(repoRoot: string): (symbol: string) => string | undefined {
+  const bySymbol = new Map<string, string>();
+  for (const name of listServices(repoRoot)) {
+    const spec = readSpec(repoRoot, name);
+    if (spec.meta.kind === 'library') for (const e of spec.exports) bySymbol.set(e, spec.meta.name);
+  }
+  return (symbol) => bySymbol.get(symbol);
+}
+
+export interface BuiltModule {
+  readonly content: ModuleContent;
+  /** The unsigned .hicmod bytes (reproducible). */
+  readonly unsigned: Uint8Array;
+}
+
+export function buildModule(repoRoot: string, service: string, outDir?: string): BuiltModule {
+  const spec = readSpec(repoRoot, service);
+  const { object } = buildService(repoRoot, service, outDir ? { outDir } : {});
+  const content = linkModule({ meta: spec.meta, elf: new Uint8Array(readFileSync(object)), exports: spec.exports, provider: providers(repoRoot) });
+  return { content, unsigned: encodeModule(content) };
+}
+
+export function buildSignedModule(repoRoot: string, service: string, keys: SigningKeys, time: number): Uint8Array {
+  return signModule(buildModule(repoRoot, service).content, keys, time);
+}
+
+export const moduleFileName = (name: string, version: string) => `${name}-${version}.hicmod`;
