@@ -56,7 +56,7 @@ export interface MeasureSpec {
 }
 
 export async function measure(ctx: BenchContext, spec: MeasureSpec): Promise<Measurement> {
-  const kernelRuns: KernelRun[] = [await runOnKernel(spec.kernel)];
+  const kernelRuns: KernelRun[] = [await runOnKernel(ctx.repoRoot, spec.kernel)];
   const nativeRuns: NativeRun[] = [];
   const hookRuns: NativeRun[] = [];
   // Each native sample is the second run of a fresh harness process; the first warms it up.
@@ -68,7 +68,7 @@ export async function measure(ctx: BenchContext, spec: MeasureSpec): Promise<Mea
   for (let i = 0; i < spec.runs; i++) {
     nativeSample('uc', nativeRuns);
     nativeSample('hook', hookRuns);
-    kernelRuns.push(await runOnKernel(spec.kernel));
+    kernelRuns.push(await runOnKernel(ctx.repoRoot, spec.kernel));
   }
   const side = <Raw extends { wallNs: number }>(all: Raw[]) => measured(all, spec.unit, spec.metric);
   return { hic: side(kernelRuns), native: side(nativeRuns), nativeHicCounter: side(hookRuns) };

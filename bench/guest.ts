@@ -1,11 +1,12 @@
 // The benchmarks' guest programs: raw x86-64 loops written as readable assembly in bench/guest/,
 // assembled with GNU as into build/bench/ when the source is newer than the binary, and wrapped
-// as a ModuleImage for the kernel. The native harness is handed the very same .bin file.
+// as a signed service module for the kernel. The native harness is handed the very same .bin file.
 
 import { assembleFile } from '../hicmod-toolchain/asm.ts';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { PAGE, sha256, type ModuleImage } from '../core0/loader.ts';
+import { rawServiceModule } from '../hicmod-toolchain/hicmod/raw.ts';
+import type { ModuleContent } from '../core0/module/format.ts';
 
 /** Instructions a program executes: fixed set-up and exit, plus a loop of known length. */
 interface Shape {
@@ -31,7 +32,8 @@ export interface GuestProgram {
   readonly bytes: Uint8Array;
   /** Instructions one run of the program executes, the exit syscall included. */
   readonly instructions: number;
-  readonly image: ModuleImage;
+  /** The program as module content; kernel-run.ts signs it with the workspace PKI. */
+  readonly module: ModuleContent;
 }
 
 const newer = (a: string, b: string) => !existsSync(b) || statSync(a).mtimeMs > statSync(b).mtimeMs;
@@ -48,19 +50,5 @@ export function guestProgram(repoRoot: string, name: GuestName, iterations: numb
   }
   const bytes = new Uint8Array(readFileSync(binPath));
   const shape: Shape = SHAPES[name];
-  return { name, iterations, binPath, bytes, instructions: shape.fixed + shape.perIteration * iterations, image: moduleImage(`bench-${name}`, bytes) };
-}
-
-/** One executable text segment, entry at its first byte, no relocations: the code is position-independent. */
-function moduleImage(name: string, bytes: Uint8Array): ModuleImage {
-  const pages = Math.max(1, Math.ceil(bytes.length / PAGE));
-  return {
-    name,
-    pages,
-    segments: [{ name: 'text', offset: 0, pages, writable: false, executable: true }],
-    bytes,
-    relocations: [],
-    entry: 0,
-    sha256: sha256(bytes),
-  };
+  return { name, iterations, binPath, bytes, instructions: shape.fixed + shape.perIteration * iterations, module: rawServiceModule({ name: `bench_${name}`, version: '1.0.0', uuid: '00000000-0000-4000-8000-00000000be00' }, bytes) };
 }

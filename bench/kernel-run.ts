@@ -4,6 +4,9 @@
 
 import { Kernel } from '../core0/kernel.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
+import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
+import { identity, rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
+import { workspacePki } from '../cli/modules.ts';
 import type { GuestProgram } from './guest.ts';
 
 export class BenchError extends Error {
@@ -25,13 +28,15 @@ export interface KernelRunSpec {
   readonly syscalls: number;
 }
 
-export async function runOnKernel(spec: KernelRunSpec): Promise<KernelRun> {
+export async function runOnKernel(repoRoot: string, spec: KernelRunSpec): Promise<KernelRun> {
+  const pki = workspacePki(repoRoot);
+  const keys = { signer: identity(pki, 'signer'), timestamp: identity(pki, 'timestamp') };
   const machine = await UnicornMachine.create({ memoryBytes: 64 * 1024 * 1024 });
   try {
-    const k = new Kernel(machine);
+    const k = new Kernel(machine, { trust: { roots: [rootCertificate(pki)] } });
     spec.programs.forEach((p, i) => {
       const s = k.createSandbox({ name: `bench-${i}`, quotaBytes: 1 << 20, budget: spec.budget });
-      k.start(s, p.image, { stackBytes: 16384, arg: 0 });
+      k.start(s, k.modules.verify(signModule(p.module, keys, Date.now()), p.name), { stackBytes: 16384, arg: 0 });
     });
     const t0 = process.hrtime.bigint();
     const halt = k.run();

@@ -12,7 +12,7 @@ import { UnicornMachine } from '../emulator/machine.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { buildAll } from '../hicmod-toolchain/build.ts';
 import { runCommand } from './errors.ts';
-import { builtModules } from './modules.ts';
+import { workspace, workspaceModules } from './modules.ts';
 import { renderEvent } from './render.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,7 +33,8 @@ program
       const machine = await UnicornMachine.create({ memoryBytes: manifest.memory });
       const wall = process.hrtime.bigint();
       try {
-        const result = boot(manifest, machine, builtModules(REPO_ROOT), (e) => {
+        const ws = workspace(REPO_ROOT);
+        const result = boot(manifest, machine, workspaceModules(ws), ws.trust, (e) => {
           const line = renderEvent(e, { quiet: opts.quiet });
           if (line !== undefined) process.stdout.write(line + '\n');
         });

@@ -30,7 +30,15 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
     case 'sandboxCreated':
       return line('core0', `sandbox ${e.sandbox} created (id ${e.id}, quota ${kib(e.quota)})`);
     case 'moduleLoaded':
-      return line('core0', `${e.module} loaded into ${e.sandbox} at ${hex(e.base)} (${e.pages} pages, entry ${hex(e.entry)}, sha256 ${e.sha256.slice(0, 12)})`);
+      return line('core0', `${e.module} ${e.version} loaded into ${e.sandbox} at ${hex(e.base)} (${e.pages} pages, entry ${hex(e.entry)})`);
+    case 'moduleVerified':
+      return line('core0', `module ${e.module} ${e.version} verified: sha384 ${e.hash.slice(0, 16)}…, signed by ${e.signer} at ${e.signedAt}${e.downgrade ? ' (DOWNGRADE, allowed)' : ''}`);
+    case 'moduleRejected':
+      return line('core0', `module ${e.source} REJECTED [${e.code}]: ${e.reason}`);
+    case 'libraryUnloaded':
+      return line('core0', `library ${e.module} unloaded: ${e.framesReturned} frames returned to the pool`);
+    case 'libraryLoaded':
+      return line('core0', `library ${e.module} ${e.version} loaded at ${hex(e.base)} (${e.pages} pages, shared read-execute)`);
     case 'threadStarted':
       return line('core0', `thread ${e.thread} started in ${e.sandbox}`);
     case 'sandboxDestroyed':

@@ -41,17 +41,19 @@ export interface BootResult {
   readonly deviations: string[];
 }
 
-/** Verifies a module and, depth first, the libraries it depends on; loads the libraries. */
-function prepare(kernel: Kernel, modules: ModuleSource, name: string, range: string, chain: readonly string[]): VerifiedModule {
+/**
+ * Verifies a module and, depth first, everything it depends on, collecting libraries in load
+ * order (dependencies first). Nothing is loaded here: a refusal anywhere leaves no trace.
+ */
+function verifyClosure(kernel: Kernel, modules: ModuleSource, name: string, range: string, chain: readonly string[], libraries: Map<string, VerifiedModule>): VerifiedModule {
   if (chain.includes(name)) throw new ModuleError('DEPENDENCY_CYCLE', `dependency cycle: ${[...chain, name].join(' → ')}`);
   const f = modules.fetch(name, range);
   if (!f) throw new ModuleError('MODULE_NOT_FOUND', `no module ${name} ${range} (looked in ${modules.describe(name)})`);
   const v = kernel.modules.verify(f.bytes, f.label, { signer: f.signer });
   for (const d of v.meta.dependencies) {
-    const have = kernel.modules.library(d.name);
-    if (have) continue;
-    const dep = prepare(kernel, modules, d.name, d.range, [...chain, name]);
-    if (dep.meta.kind === 'library') kernel.modules.loadLibrary(dep);
+    if (libraries.has(d.name)) continue;
+    const dep = verifyClosure(kernel, modules, d.name, d.range, [...chain, name], libraries);
+    if (dep.meta.kind === 'library') libraries.set(d.name, dep);
   }
   return v;
 }
@@ -61,23 +63,27 @@ export function boot(manifest: Manifest, machine: Machine, modules: ModuleSource
   if (onEvent) kernel.events.subscribe(onEvent);
   kernel.events.emit({ kind: 'boot', image: manifest.name });
 
-  const verified = manifest.sandboxes.map((s, i) => {
+  manifest.sandboxes.forEach((s, i) => {
     if (!modules.fetch(s.module, s.version)) {
       throw new ManifestError(manifest.file, `sandboxes[${i}].module`, `no module "${s.module}" ${s.version} (looked in ${modules.describe(s.module)})`);
     }
-    return prepare(kernel, modules, s.module, s.version, []);
   });
+  const libraries = new Map<string, VerifiedModule>();
+  const verified = manifest.sandboxes.map((s) => verifyClosure(kernel, modules, s.module, s.version, [], libraries));
 
-  manifest.sandboxes.forEach((s, i) => {
-    const sandbox = kernel.createSandbox({ name: s.name, quotaBytes: s.quota, budget: s.budget });
-    try {
+  let i = 0;
+  try {
+    for (const lib of libraries.values()) kernel.modules.loadLibrary(lib);
+    for (; i < manifest.sandboxes.length; i++) {
+      const s = manifest.sandboxes[i]!;
+      const sandbox = kernel.createSandbox({ name: s.name, quotaBytes: s.quota, budget: s.budget });
       kernel.start(sandbox, verified[i]!, { stackBytes: s.stack, arg: s.arg });
-    } catch (e) {
-      kernel.shutdown();
-      if (e instanceof KernelError) throw new ManifestError(manifest.file, `sandboxes[${i}].quota`, e.message);
-      throw e;
     }
-  });
+  } catch (e) {
+    kernel.shutdown();
+    if (e instanceof KernelError) throw new ManifestError(manifest.file, `sandboxes[${i}].quota`, e.message);
+    throw e;
+  }
 
   const halt = kernel.run(manifest.until);
   kernel.shutdown();

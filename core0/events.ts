@@ -14,6 +14,7 @@ export type KernelEvent =
   | { kind: 'moduleVerified'; module: string; version: string; hash: string; signer: string; signedAt: string; downgrade: boolean }
   | { kind: 'moduleRejected'; source: string; code: string; reason: string }
   | { kind: 'libraryLoaded'; module: string; version: string; base: number; pages: number }
+  | { kind: 'libraryUnloaded'; module: string; framesReturned: number }
   | { kind: 'moduleLoaded'; sandbox: string; module: string; version: string; base: number; pages: number; entry: number; hash: string }
   | { kind: 'threadStarted'; sandbox: string; thread: number; entry: number; stackTop: number }
   | { kind: 'console'; sandbox: string; text: string }

@@ -154,14 +154,18 @@ export class Kernel {
     this.events.emit({ kind: 'sandboxDestroyed', sandbox: s.name, framesReturned, reason });
   }
 
+  /** Ends every sandbox, then unloads the libraries nobody uses any more. */
   shutdown(): void {
     for (const s of this.liveSandboxes) this.destroy(s, 'shutdown');
+    this.modules.unloadLibraries();
   }
 
   /** Which sandbox owns the frame behind a physical (= virtual) address, for fault reports. */
   private ownerOf(address: number): string | null {
     const tag = this.machine.frames.ownerOf(Math.floor(address / PAGE)); // 0 when out of range
     for (const s of this.sandboxes.values()) if (s.id === tag) return s.name;
+    const lib = this.modules.libraryAt(address);
+    if (lib) return `${lib} (shared library)`;
     return tag !== 0 && tag !== 0xffff_ffff && (tag & TABLE_TAG) !== 0 ? 'core0' : null;
   }
 

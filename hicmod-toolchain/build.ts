@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { readSpec } from './hicmod/spec.ts';
+import { readSpec, specPath } from './hicmod/spec.ts';
 
 export type BuildErrorCode = 'BUILD_FAILED' | 'BUILD_UNKNOWN_SERVICE' | 'BUILD_TOOL_MISSING';
 
@@ -136,7 +136,7 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
     throw new BuildError('BUILD_UNKNOWN_SERVICE', `no service '${name}': services/${name}/ does not exist or holds no .c file`);
   }
   // A library is pure shared code: no runtime, no entry point, nothing it could call.
-  const library = readSpec(repoRoot, name).meta.kind === 'library';
+  const library = existsSync(specPath(repoRoot, name)) && readSpec(repoRoot, name).meta.kind === 'library';
   const sources = [...(library ? [] : runtimeSources(repoRoot)), ...cFiles(serviceDir)];
   const flags = compileFlags(repoRoot);
   const object = join(outDir, `${name}.o`);

@@ -21,7 +21,7 @@ describe('bench machinery', () => {
     it(`${name}: the kernel and the native harness execute the counted instructions and syscalls`, async () => {
       const program = guestProgram(REPO_ROOT, name, ITERATIONS);
       // A small budget, so preemption and resumption are part of what is checked.
-      const kernel = await runOnKernel({ programs: [program], budget: 1000, syscalls: SYSCALLS[name] });
+      const kernel = await runOnKernel(REPO_ROOT, { programs: [program], budget: 1000, syscalls: SYSCALLS[name] });
       expect(kernel.instructions).toBe(program.instructions);
       for (const counter of ['uc', 'hook', 'none'] as const) {
         const native = runNative(harness, program, { engines: 1, budget: 1000, runs: 1, counter });

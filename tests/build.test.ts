@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSpec } from '../hicmod-toolchain/hicmod/spec.ts';
 import { BuildError, buildAll, buildService, listServices, type BuildResult } from '../hicmod-toolchain/build.ts';
 import { EM_X86_64, ET, findGlobal, findSection, parseElf, R_X86_64, SHN, STT } from '../hicmod-toolchain/elf.ts';
 
@@ -42,6 +43,14 @@ describe('buildAll', () => {
       const elf = parseElf(readFileSync(object));
       expect(elf.header.type, name).toBe(ET.REL);
       expect(elf.header.machine, name).toBe(EM_X86_64);
+      const spec = readSpec(repoRoot, name);
+      if (spec.meta.kind === 'library') {
+        // A library is its own code only: no runtime, no entry, nothing undefined.
+        expect(findGlobal(elf, '_start'), name).toBeUndefined();
+        expect(elf.symbols.filter((s) => s.index > 0 && s.shndx === SHN.UNDEF), name).toEqual([]);
+        for (const e of spec.exports) expect(findGlobal(elf, e), `${name}: ${e}`).toBeDefined();
+        continue;
+      }
 
       for (const sym of ['_start', 'hic_main']) {
         const s = findGlobal(elf, sym);
@@ -58,9 +67,11 @@ describe('buildAll', () => {
       const types = new Set(elf.relocations.map((r) => r.type));
       expect([...types], name).toEqual([R_X86_64._64]);
 
-      // The runtime is linked in, so only the null symbol is undefined.
+      // The runtime is linked in, so only symbols of the libraries the service depends on stay
+      // undefined — they become imports.
+      const libraryExports = spec.meta.dependencies.flatMap((d) => readSpec(repoRoot, d.name).exports);
       const undefinedSymbols = elf.symbols.filter((s) => s.index > 0 && s.shndx === SHN.UNDEF).map((s) => s.name);
-      expect(undefinedSymbols, name).toEqual([]);
+      expect(undefinedSymbols.filter((u) => !libraryExports.includes(u)), name).toEqual([]);
       expect(findSection(elf, '.text')!.size, name).toBeGreaterThan(0);
     }
   });

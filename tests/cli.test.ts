@@ -22,7 +22,7 @@ describe('hic boot', () => {
     const r = hic('boot', 'images/rogue.himg', '--quiet');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/FAULT in rogue-read .*readUnmapped address 0x[0-9a-f]+ .*\[that page belongs to hello\]/);
-    expect(r.stdout.split('\n').filter((l) => l.includes('FAULT'))).toHaveLength(5);
+    expect(r.stdout.split('\n').filter((l) => l.includes('FAULT'))).toHaveLength(6);
     const lines = r.stdout.split('\n');
     expect(lines.findLastIndex((l) => l.includes('hello: goodbye'))).toBeGreaterThan(lines.findLastIndex((l) => l.includes('FAULT')));
   });

@@ -51,6 +51,15 @@ describe('rogue image', () => {
     expect(f.fault.instruction).toBe('ret'); // what would have run
   });
 
+  it('writing the shared library\'s code faults: no sandbox can change what the others run', () => {
+    const f = faultOf('rogue-lib');
+    expect(f.fault.kind).toBe('writeProtected');
+    expect(f.owner).toBe('ipc_lib (shared library)');
+    const lib = run.kernel.events.of('libraryLoaded').find((e) => e.module === 'ipc_lib')!;
+    expect(f.fault.address).toBeGreaterThanOrEqual(lib.base);
+    expect(f.fault.address).toBeLessThan(lib.base + lib.pages * 4096);
+  });
+
   it('division by zero and ud2 are typed faults with the faulting instruction', () => {
     expect(faultOf('rogue-div').fault).toMatchObject({ kind: 'divideError', instruction: expect.stringMatching(/^i?div/) });
     expect(faultOf('rogue-ud2').fault).toMatchObject({ kind: 'invalidInstruction', instruction: 'ud2' });
@@ -72,7 +81,7 @@ describe('rogue image', () => {
 
   it('every sandbox was torn down with its frames, and the pool is whole again', () => {
     const destroyed = run.kernel.events.of('sandboxDestroyed');
-    expect(destroyed.map((e) => e.sandbox).sort()).toEqual(['hello', 'rogue-args', 'rogue-code', 'rogue-div', 'rogue-exec', 'rogue-read', 'rogue-ud2']);
+    expect(destroyed.map((e) => e.sandbox).sort()).toEqual(['hello', 'rogue-args', 'rogue-code', 'rogue-div', 'rogue-exec', 'rogue-lib', 'rogue-read', 'rogue-ud2']);
     expect(destroyed.every((e) => e.framesReturned > 0)).toBe(true);
     expect(run.machine.frames.accounting().allocated).toBe(0);
   });
@@ -82,21 +91,31 @@ describe('two live sandboxes', () => {
   it('share no frame: every mapped page of one is absent from the other', async () => {
     const { UnicornMachine } = await import('../emulator/machine.ts');
     const { Kernel } = await import('../core0/kernel.ts');
-    const { builtModules } = await import('../cli/modules.ts');
+    const { workspace, workspaceModules } = await import('../cli/modules.ts');
     const { REPO } = await import('./support/boot.ts');
     const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
-    const k = new Kernel(machine);
-    const mods = builtModules(REPO);
+    const ws = workspace(REPO);
+    const mods = workspaceModules(ws);
+    const k = new Kernel(machine, { trust: ws.trust });
+    const lib = k.modules.loadLibrary(k.modules.verify(mods.fetch('ipc_lib', '*')!.bytes, 'ipc_lib'));
+    const hello = k.modules.verify(mods.fetch('hello', '*')!.bytes, 'hello');
     const a = k.createSandbox({ name: 'a', quotaBytes: 1 << 20 });
     const b = k.createSandbox({ name: 'b', quotaBytes: 1 << 20 });
-    k.start(a, mods.load('hello')!, { stackBytes: 65536, arg: 0 });
-    k.start(b, mods.load('hello')!, { stackBytes: 65536, arg: 0 });
-    const frames = (s: typeof a) => new Set([...s.cpu.space.pageTable()].map(([, e]) => e.frame));
+    k.start(a, hello, { stackBytes: 65536, arg: 0 });
+    k.start(b, hello, { stackBytes: 65536, arg: 0 });
+    const libFrames = new Set(lib.placed.segments.flatMap((s) => Array.from({ length: s.pages }, (_, i) => s.va / 4096 + i)));
+    const frames = (s: typeof a) => new Set([...s.cpu.space.pageTable()].map(([, e]) => e.frame).filter((f) => !libFrames.has(f)));
     const fa = frames(a);
     const fb = frames(b);
     expect(fa.size).toBeGreaterThan(0);
     expect([...fa].filter((f) => fb.has(f))).toEqual([]);
     for (const f of fa) expect(machine.frames.ownerOf(f)).toBe(a.id);
+    // The one thing they share: the library's code, read-execute in both, writable in neither.
+    for (const s of [a, b]) {
+      const shared = [...s.cpu.space.pageTable()].filter(([, e]) => libFrames.has(e.frame));
+      expect(shared.length).toBe(libFrames.size);
+      expect(shared.every(([, e]) => !e.writable)).toBe(true);
+    }
     k.shutdown();
     expect(machine.frames.accounting().allocated).toBe(0);
     machine.dispose();

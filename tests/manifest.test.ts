@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ManifestError, parseManifest } from '../core0/manifest.ts';
 import { boot } from '../core0/boot.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { builtModules } from '../cli/modules.ts';
+import { workspace, workspaceModules } from '../cli/modules.ts';
 import { REPO } from './support/boot.ts';
 
 const good = {
@@ -32,7 +32,7 @@ function refusal(m: unknown): ManifestError {
 describe('manifest', () => {
   it('accepts a minimal image and fills in defaults', () => {
     const m = parse(good);
-    expect(m.sandboxes[0]).toEqual({ name: 'a', module: 'hello', quota: 1 << 20, stack: 65536, arg: 0, budget: 100_000 });
+    expect(m.sandboxes[0]).toEqual({ name: 'a', module: 'hello', version: '*', quota: 1 << 20, stack: 65536, arg: 0, budget: 100_000 });
     expect(m.memory).toBe(256 << 20);
     expect(m.until).toBe(60e9);
   });
@@ -65,7 +65,8 @@ describe('manifest', () => {
   it('a missing module is a manifest error before any sandbox exists', async () => {
     const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
     const m = parse(mutate((x) => x.sandboxes.push({ name: 'b', module: 'nosuch', quota: '1MiB' })));
-    expect(() => boot(m, machine, builtModules(REPO))).toThrow(/t\.himg: sandboxes\[1\]\.module: no module "nosuch"/);
+    const ws = workspace(REPO);
+    expect(() => boot(m, machine, workspaceModules(ws), ws.trust)).toThrow(/t\.himg: sandboxes\[1\]\.module: no module "nosuch"/);
     expect(machine.frames.accounting().allocated).toBe(0);
     machine.dispose();
   });

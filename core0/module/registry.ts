@@ -100,6 +100,16 @@ export class ModuleRegistry {
     }
   }
 
+  /** Frees every library's frames; called when no sandbox is left to use them. */
+  unloadLibraries(): void {
+    for (const [name, lib] of this.libraries) {
+      const first = lib.base / PAGE;
+      this.frames.free(first, lib.module.pages, this.frames.ownerOf(first));
+      this.events.emit({ kind: 'libraryUnloaded', module: name, framesReturned: lib.module.pages });
+    }
+    this.libraries.clear();
+  }
+
   /** Every dependency must be a loaded library, or an installed module, of a matching version. */
   checkDependencies(meta: ModuleMetadata): void {
     for (const d of meta.dependencies) {
@@ -112,6 +122,12 @@ export class ModuleRegistry {
   /** The libraries a module's dependencies name, in dependency order. */
   librariesOf(meta: ModuleMetadata): LoadedLibrary[] {
     return meta.dependencies.map((d) => this.libraries.get(d.name)).filter((l): l is LoadedLibrary => l !== undefined);
+  }
+
+  /** The library whose image holds this address, if any. */
+  libraryAt(address: number): string | undefined {
+    for (const [name, l] of this.libraries) if (address >= l.base && address < l.base + l.module.pages * PAGE) return name;
+    return undefined;
   }
 
   exportAddress(imp: Import): number | undefined {

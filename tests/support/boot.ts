@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { boot, type BootResult } from '../../core0/boot.ts';
 import { parseManifest } from '../../core0/manifest.ts';
 import { UnicornMachine } from '../../emulator/machine.ts';
-import { builtModules } from '../../cli/modules.ts';
+import { workspace, workspaceModules } from '../../cli/modules.ts';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 
@@ -19,5 +19,6 @@ export async function bootImage(name: string): Promise<Booted> {
   const file = join('images', `${name}.himg`);
   const manifest = parseManifest(file, readFileSync(join(REPO, file), 'utf8'));
   const machine = await UnicornMachine.create({ memoryBytes: manifest.memory });
-  return { ...boot(manifest, machine, builtModules(REPO)), machine };
+  const ws = workspace(REPO);
+  return { ...boot(manifest, machine, workspaceModules(ws), ws.trust), machine };
 }
