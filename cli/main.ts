@@ -14,6 +14,7 @@ import { buildAll } from '../hicmod-toolchain/build.ts';
 import { runCommand } from './errors.ts';
 import { workspace, workspaceModules } from './modules.ts';
 import { renderEvent } from './render.ts';
+import { registerModCommands } from './mod.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -86,6 +87,8 @@ program
       } else process.stdout.write(text);
     }),
   );
+
+registerModCommands(program.command('mod').description('the module toolchain: build, pki, sign, verify, inspect (also the `hicmod` command)'), REPO_ROOT);
 
 program
   .command('bench')

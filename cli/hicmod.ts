@@ -1,0 +1,9 @@
+// The `hicmod` command: the module toolchain on its own (cli/mod.ts has the commands).
+import { Command } from 'commander';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { registerModCommands } from './mod.ts';
+
+const program = new Command('hicmod').description('build, sign, verify and inspect HIC .hicmod modules').showHelpAfterError();
+registerModCommands(program, join(dirname(fileURLToPath(import.meta.url)), '..'));
+await program.parseAsync(process.argv);
