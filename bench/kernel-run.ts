@@ -35,8 +35,7 @@ export async function runOnKernel(repoRoot: string, spec: KernelRunSpec): Promis
   try {
     const k = new Kernel(machine, { trust: { roots: [rootCertificate(pki)] } });
     spec.programs.forEach((p, i) => {
-      const s = k.createSandbox({ name: `bench-${i}`, quotaBytes: 1 << 20, budget: spec.budget });
-      k.start(s, k.modules.verify(signModule(p.module, keys, Date.now()), p.name), { stackBytes: 16384, arg: 0 });
+      k.spawn({ name: `bench-${i}`, quotaBytes: 1 << 20, budget: spec.budget, stackBytes: 16384, arg: 0 }, k.modules.verify(signModule(p.module, keys, Date.now()), p.name));
     });
     const t0 = process.hrtime.bigint();
     const halt = k.run();

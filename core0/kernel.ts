@@ -7,6 +7,7 @@
 
 import type { Machine, StopReason, SyscallFrame, TrapAction } from '../emulator/types.ts';
 import { EventLog } from './events.ts';
+import { ModuleError } from './module/errors.ts';
 import { placeModule } from './module/loader.ts';
 import { ModuleRegistry } from './module/registry.ts';
 import type { TrustStore, VerifiedModule } from './module/verify.ts';
@@ -66,29 +67,53 @@ export class Kernel {
     return [...this.sandboxes.values()].filter((s) => s.state === 'live');
   }
 
-  createSandbox(spec: SandboxSpec): Sandbox {
-    if (this.sandboxes.get(spec.name)?.state === 'live') throw new KernelError('SANDBOX_EXISTS', `a sandbox named ${spec.name} already runs`);
+  /**
+   * Creates a sandbox and starts a verified service module in it, or changes nothing. The
+   * module's dependencies must be loaded; image pages, an unmapped guard page and the stack are one
+   * contiguous run; the image is relocated against its real address and every import resolved to
+   * a shared library; each segment is mapped with its own protection (W^X), the libraries it uses
+   * read-execute; the first thread starts at the entry of its `_service_entry` table. On any
+   * refusal the sandbox, its frames and its mappings are gone again and only an audit event says
+   * what happened.
+   */
+  spawn(spec: SandboxSpec & StartSpec, m: VerifiedModule): Sandbox {
     const quotaPages = Math.floor(spec.quotaBytes / PAGE);
     const budget = spec.budget ?? DEFAULT_BUDGET;
-    if (!(quotaPages > 0) || !(Number.isInteger(budget) && budget > 0)) throw new KernelError('BAD_SPEC', `bad quota or budget for ${spec.name}`);
+    const refuse = (e: unknown): never => {
+      const code = (e as { code?: string }).code ?? 'INTERNAL';
+      this.events.emit({ kind: 'moduleRejected', source: `${m.meta.name} ${m.meta.version} for ${spec.name}`, code, reason: (e as Error).message });
+      throw e;
+    };
+    if (this.sandboxes.get(spec.name)?.state === 'live') refuse(new KernelError('SANDBOX_EXISTS', `a sandbox named ${spec.name} already runs`));
+    if (!(quotaPages > 0) || !(Number.isInteger(budget) && budget > 0)) refuse(new KernelError('BAD_SPEC', `bad quota or budget for ${spec.name}`));
+    try {
+      this.modules.checkDependencies(m.meta);
+    } catch (e) {
+      refuse(e);
+    }
+
     const id = this.nextSandboxId++;
-    const cpu = this.machine.createCpu(TABLE_TAG | id, spec.mappingLimit);
-    const s = new Sandbox(id, spec.name, quotaPages, budget, cpu, this.machine.frames);
+    const s = new Sandbox(id, spec.name, quotaPages, budget, this.machine.createCpu(TABLE_TAG | id, spec.mappingLimit), this.machine.frames);
+    let t: Thread;
+    let placedAt: { base: number; entry: number; stackTop: number };
+    try {
+      ({ t, placedAt } = this.load(s, m, spec));
+    } catch (e) {
+      s.teardown();
+      refuse((e as { code?: string }).code === 'MAPPING_LIMIT' ? new KernelError('MAPPING_LIMIT', `${s.name}: ${(e as Error).message}`) : e);
+      throw e; // unreachable: refuse throws
+    }
     this.sandboxes.set(spec.name, s);
+    this.modules.install(m);
     this.events.emit({ kind: 'sandboxCreated', sandbox: s.name, id, quota: quotaPages * PAGE });
+    this.events.emit({ kind: 'moduleLoaded', sandbox: s.name, module: m.meta.name, version: m.meta.version, base: placedAt.base, pages: m.pages, entry: placedAt.entry, hash: m.hash });
+    this.events.emit({ kind: 'threadStarted', sandbox: s.name, thread: t.id, entry: placedAt.entry, stackTop: placedAt.stackTop });
+    this.scheduler.makeRunnable(t);
     return s;
   }
 
-  /**
-   * Loads a verified service module into the sandbox and starts it. Its dependencies must be
-   * loaded; image pages, an unmapped guard page and the stack are one contiguous run; the image is
-   * relocated against its real address and every import resolved to a shared library, each segment
-   * is mapped with its own protection (W^X), the libraries it uses are mapped read-execute, and the
-   * first thread starts at the entry of its `_service_entry` table. On any refusal nothing stays
-   * claimed or mapped.
-   */
-  start(s: Sandbox, m: VerifiedModule, spec: StartSpec): Thread {
-    this.modules.checkDependencies(m.meta);
+  /** Claims, places, maps and makes the first thread; the caller tears down on a throw. */
+  private load(s: Sandbox, m: VerifiedModule, spec: StartSpec): { t: Thread; placedAt: { base: number; entry: number; stackTop: number } } {
     const stackPages = Math.ceil(spec.stackBytes / PAGE);
     const total = m.pages + 1 + stackPages;
     const claimed = s.claim('image', total);
@@ -96,30 +121,20 @@ export class Kernel {
       throw new KernelError(claimed === 'QUOTA_EXCEEDED' ? 'QUOTA_EXCEEDED' : 'NO_MEMORY', `${s.name}: ${total} pages for ${m.meta.name} (${claimed})`);
     }
     const base = claimed.first * PAGE;
-    try {
-      const placed = placeModule(m, base, (imp) => this.modules.exportAddress(imp));
-      if (placed.entry === undefined) throw new KernelError('BAD_SPEC', `${m.meta.name} is a library, not a service`);
-      this.machine.frames.view(base, placed.bytes.length).set(placed.bytes);
-      for (const seg of placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
-      for (const lib of this.modules.librariesOf(m.meta)) {
-        for (const seg of lib.placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
-      }
-      const stackBase = base + (m.pages + 1) * PAGE;
-      s.cpu.space.map(stackBase, stackBase / PAGE, stackPages, { writable: true, executable: false });
-      const stackTop = stackBase + stackPages * PAGE - 8; // as if _start had been called
-      const t = new Thread(this.nextThreadId++, s, s.cpu.createThread(placed.entry, stackTop, spec.arg));
-      t.onSyscall = this.trapFor(t);
-      s.threads.add(t);
-      this.modules.install(m);
-      this.events.emit({ kind: 'moduleLoaded', sandbox: s.name, module: m.meta.name, version: m.meta.version, base, pages: m.pages, entry: placed.entry, hash: m.hash });
-      this.events.emit({ kind: 'threadStarted', sandbox: s.name, thread: t.id, entry: placed.entry, stackTop });
-      this.scheduler.makeRunnable(t);
-      return t;
-    } catch (e) {
-      s.release(base);
-      if ((e as { code?: string }).code === 'MAPPING_LIMIT') throw new KernelError('MAPPING_LIMIT', `${s.name}: ${(e as Error).message}`);
-      throw e;
+    const placed = placeModule(m, base, (imp) => this.modules.exportAddress(imp));
+    if (placed.entry === undefined) throw new ModuleError('NOT_A_SERVICE', `${m.meta.name} ${m.meta.version} is a library, not a service`);
+    this.machine.frames.view(base, placed.bytes.length).set(placed.bytes);
+    for (const seg of placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
+    for (const lib of this.modules.librariesOf(m.meta)) {
+      for (const seg of lib.placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
     }
+    const stackBase = base + (m.pages + 1) * PAGE;
+    s.cpu.space.map(stackBase, stackBase / PAGE, stackPages, { writable: true, executable: false });
+    const stackTop = stackBase + stackPages * PAGE - 8; // as if _start had been called
+    const t = new Thread(this.nextThreadId++, s, s.cpu.createThread(placed.entry, stackTop, spec.arg));
+    t.onSyscall = this.trapFor(t);
+    s.threads.add(t);
+    return { t, placedAt: { base, entry: placed.entry, stackTop } };
   }
 
   /** Runs until no thread is left or virtual time reaches `until`. */

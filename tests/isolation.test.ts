@@ -99,10 +99,8 @@ describe('two live sandboxes', () => {
     const k = new Kernel(machine, { trust: ws.trust });
     const lib = k.modules.loadLibrary(k.modules.verify(mods.fetch('ipc_lib', '*')!.bytes, 'ipc_lib'));
     const hello = k.modules.verify(mods.fetch('hello', '*')!.bytes, 'hello');
-    const a = k.createSandbox({ name: 'a', quotaBytes: 1 << 20 });
-    const b = k.createSandbox({ name: 'b', quotaBytes: 1 << 20 });
-    k.start(a, hello, { stackBytes: 65536, arg: 0 });
-    k.start(b, hello, { stackBytes: 65536, arg: 0 });
+    const a = k.spawn({ name: 'a', quotaBytes: 1 << 20, stackBytes: 65536, arg: 0 }, hello);
+    const b = k.spawn({ name: 'b', quotaBytes: 1 << 20, stackBytes: 65536, arg: 0 }, hello);
     const libFrames = new Set(lib.placed.segments.flatMap((s) => Array.from({ length: s.pages }, (_, i) => s.va / 4096 + i)));
     const frames = (s: typeof a) => new Set([...s.cpu.space.pageTable()].map(([, e]) => e.frame).filter((f) => !libFrames.has(f)));
     const fa = frames(a);

@@ -13,6 +13,8 @@ export const MODULE_ERROR_CODES = [
   // loading and dependencies
   'UNRESOLVED_IMPORT', 'NOT_A_SERVICE', 'NOT_A_LIBRARY', 'UNSATISFIED_DEPENDENCY', 'DEPENDENCY_CYCLE', 'DEPENDENCY_CONFLICT',
   'MODULE_NOT_FOUND', 'BAD_REPOSITORY',
+  // repository freshness and publishing
+  'METADATA_EXPIRED', 'VERSION_EXISTS',
 ] as const;
 
 export type ModuleErrorCode = (typeof MODULE_ERROR_CODES)[number];

@@ -69,8 +69,17 @@ export class ModuleRegistry {
     return this.libraries.get(name);
   }
 
-  /** Loads a verified library module into kernel-owned frames, once. */
+  /** Loads a verified library module into kernel-owned frames, once; a refusal is audited. */
   loadLibrary(v: VerifiedModule): LoadedLibrary {
+    try {
+      return this.placeLibrary(v);
+    } catch (e) {
+      if (e instanceof ModuleError) this.events.emit({ kind: 'moduleRejected', source: `${v.meta.name} ${v.meta.version} as a library`, code: e.code, reason: e.message });
+      throw e;
+    }
+  }
+
+  private placeLibrary(v: VerifiedModule): LoadedLibrary {
     if (v.meta.kind !== 'library') fail('NOT_A_LIBRARY', `${v.meta.name} ${v.meta.version} is a ${v.meta.kind}`);
     const have = this.libraries.get(v.meta.name);
     if (have) {

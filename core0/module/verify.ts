@@ -26,7 +26,7 @@ export interface Installed {
 export interface VerifyPolicy {
   /** What is installed under a module name now, for anti-replay. */
   readonly installed?: (name: string) => Installed | undefined;
-  /** Accept an older version (rollback). The caller audits it. */
+  /** Accept an older version or an older signature (a rollback). The caller audits it. */
   readonly allowDowngrade?: boolean;
   /** Require this signer certificate (SHA-256 fingerprint, as the repository index records it). */
   readonly signer?: string;
@@ -101,8 +101,8 @@ export function verifyModule(file: Uint8Array, trust: TrustStore, policy: Verify
   if (inst) {
     const older = semver.lt(decoded.meta.version, inst.version);
     if (older && !policy.allowDowngrade) fail('DOWNGRADE', `${decoded.meta.name} ${decoded.meta.version} is older than the installed ${inst.version}; a downgrade must be asked for explicitly`);
-    if (!older && ts.time < inst.timestamp) fail('REPLAYED', `${decoded.meta.name} ${decoded.meta.version} was signed ${new Date(ts.time).toISOString()}, before the installed module (${new Date(inst.timestamp).toISOString()}): a replay`);
-    downgrade = older;
+    if (!older && ts.time < inst.timestamp && !policy.allowDowngrade) fail('REPLAYED', `${decoded.meta.name} ${decoded.meta.version} was signed ${new Date(ts.time).toISOString()}, before the installed module (${new Date(inst.timestamp).toISOString()}): a replay`);
+    downgrade = older || ts.time < inst.timestamp;
   }
   return {
     ...decoded,
