@@ -78,6 +78,16 @@ function writeMetadata(dir: string, files: MetadataFiles): void {
   for (const role of METADATA_ROLES) writeAtomic(join(dir, metadataPath(role)), files[role]);
 }
 
+/** Runs `fn`, naming `label` in a ModuleError it throws. */
+function withLabel<T>(label: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ModuleError) throw new ModuleError(e.code, `${label}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Creates an empty signed repository in `dir`, which must not hold one already. */
 export function initRepository(dir: string, pkiDir: string, nowMs: number, opts: PublishOptions = {}): RepositoryState {
   const existing = METADATA_ROLES.map((r) => join(dir, metadataPath(r))).find((f) => existsSync(f));
@@ -99,13 +109,7 @@ export function publish(dir: string, pkiDir: string, files: readonly Uint8Array[
 
   files.forEach((bytes, i) => {
     const label = opts.labels?.[i] ?? `module ${i + 1}`;
-    let v;
-    try {
-      v = verifyModule(bytes, trust);
-    } catch (e) {
-      if (e instanceof ModuleError) throw new ModuleError(e.code, `${label}: ${e.message}`);
-      throw e;
-    }
+    const v = withLabel(label, () => verifyModule(bytes, trust));
     const { name, version, uuid, kind, dependencies } = v.meta;
     // Repository keys sign metadata only: a module signed with one is refused, so a stolen
     // timestamp key cannot also pass for a module signer.
