@@ -15,9 +15,10 @@ export function summarize(samples: readonly number[]): Summary {
   return { median, min: s[0]!, max: s[s.length - 1]! };
 }
 
-/** ns → "312 ns" / "1.84 µs". */
+/** ns → "312 ns" / "1.84 µs" / "2.10 ms". */
 export function formatNs(ns: number): string {
-  return ns < 1000 ? `${ns.toFixed(0)} ns` : `${(ns / 1000).toFixed(2)} µs`;
+  if (ns < 1000) return `${ns.toFixed(0)} ns`;
+  return ns < 1e6 ? `${(ns / 1000).toFixed(2)} µs` : `${(ns / 1e6).toFixed(2)} ms`;
 }
 
 export function formatMips(mips: number): string {

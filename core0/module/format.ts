@@ -109,6 +109,8 @@ export interface DecodedModule extends ModuleContent {
   readonly pages: number;
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** A cursor over little-endian bytes that refuses to read past its end. */
 export class Reader {
   private readonly view: DataView;
@@ -140,8 +142,11 @@ export class Reader {
   string(): string {
     const n = this.u16();
     const b = this.take(n);
-    const s = new TextDecoder('utf-8', { fatal: true }).decode(b);
-    return s;
+    try {
+      return utf8.decode(b);
+    } catch {
+      return fail('BAD_METADATA', `${this.what}: a string at ${this.pos - n} is not UTF-8`);
+    }
   }
   zero(n: number, field: string): void {
     if (this.take(n).some((b) => b !== 0)) fail('BAD_HEADER', `${this.what}: reserved ${field} is not zero`);

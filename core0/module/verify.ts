@@ -41,12 +41,23 @@ export interface VerifiedModule extends DecodedModule {
   readonly downgrade: boolean;
 }
 
+// Parsing a certificate costs ~100 µs and the same few certificates sign every module, so parsed
+// certificates are kept by their DER bytes. Only the parse is cached; every check still runs.
+const parsed = new Map<string, X509Certificate>();
+
 function certificate(der: Uint8Array, what: string): X509Certificate {
+  const key = Buffer.from(der).toString('base64');
+  const hit = parsed.get(key);
+  if (hit) return hit;
+  let cert: X509Certificate;
   try {
-    return new X509Certificate(der);
+    cert = new X509Certificate(der);
   } catch (e) {
     return fail('BAD_CERTIFICATE', `${what}: not a valid X.509 certificate (${(e as Error).message})`);
   }
+  if (parsed.size >= 256) parsed.clear();
+  parsed.set(key, cert);
+  return cert;
 }
 
 function validAt(cert: X509Certificate, time: number, what: string): void {
