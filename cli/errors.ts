@@ -19,3 +19,11 @@ export async function runCommand(fn: () => Promise<number | void> | number | voi
     throw e;
   }
 }
+
+/** `hic boot … | head` closes the pipe early: that is the reader's choice, not an error. */
+export function exitQuietlyOnClosedPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}

@@ -11,8 +11,9 @@ import { HEADER_PATH, generateHeader } from '../core0/abi/gen-header.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { buildAll } from '../hicmod-toolchain/build.ts';
-import { runCommand } from './errors.ts';
-import { workspace, workspaceModules } from './modules.ts';
+import { exitQuietlyOnClosedPipe, runCommand } from './errors.ts';
+import { workspace } from './modules.ts';
+import { registerRepoCommands } from './repo.ts';
 import { renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
 
@@ -35,7 +36,7 @@ program
       const wall = process.hrtime.bigint();
       try {
         const ws = workspace(REPO_ROOT);
-        const result = boot(manifest, machine, workspaceModules(ws), ws.trust, (e) => {
+        const result = boot(manifest, machine, ws.repository, ws.trust, (e) => {
           const line = renderEvent(e, { quiet: opts.quiet });
           if (line !== undefined) process.stdout.write(line + '\n');
         });
@@ -59,12 +60,15 @@ program
 
 program
   .command('build')
-  .description('build guest services from services/ into build/services/ (incremental)')
-  .option('-f, --force', 'rebuild even when nothing changed')
+  .description('build every service and library under services/, sign them with the workspace PKI (build/pki) and publish them to the workspace repository (build/repo); incremental')
+  .option('-f, --force', 'recompile even when nothing changed')
   .action((opts: { force?: boolean }) =>
     runCommand(() => {
-      for (const r of buildAll(REPO_ROOT, { force: opts.force, quiet: true })) {
-        process.stdout.write(`${r.rebuilt ? 'built  ' : 'fresh  '} ${r.name.padEnd(12)} ${relative(process.cwd(), r.object)}\n`);
+      if (opts.force) buildAll(REPO_ROOT, { force: true, quiet: true });
+      const ws = workspace(REPO_ROOT);
+      for (const name of ws.repository.names()) {
+        const version = ws.repository.latest(name)!;
+        process.stdout.write(`${ws.rebuilt.includes(name) ? 'built  ' : 'fresh  '} ${name.padEnd(12)} ${version.padEnd(8)} ${relative(process.cwd(), ws.repository.targetPath(name, version))}\n`);
       }
     }),
   );
@@ -88,6 +92,7 @@ program
     }),
   );
 
+registerRepoCommands(program, REPO_ROOT);
 registerModCommands(program.command('mod').description('the module toolchain: build, pki, sign, verify, inspect (also the `hicmod` command)'), REPO_ROOT);
 
 program
@@ -101,4 +106,5 @@ program
     }),
   );
 
+exitQuietlyOnClosedPipe();
 await program.parseAsync(process.argv);

@@ -1,24 +1,26 @@
-// The workspace's modules: every service and library under services/ built into a signed .hicmod
-// with the workspace's test PKI (build/pki, made on first use), kept in build/modules/. A module is
-// re-signed only when its unsigned bytes change, so boots of the same sources see the same files.
+// The workspace: every service and library under services/ built into a signed .hicmod with the
+// workspace's test PKI (build/pki, made on first use), and published into the workspace's trusted
+// repository (build/repo), which is what images boot from. A module is re-signed only when its
+// unsigned bytes change, and the repository is rebuilt only then — so boots of the same sources
+// see the same files and the same event log.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModuleSource } from '../core0/boot.ts';
 import type { TrustStore } from '../core0/module/verify.ts';
-import semver from 'semver';
 import { listServices } from '../hicmod-toolchain/build.ts';
 import { buildModule, moduleFileName } from '../hicmod-toolchain/hicmod/module-build.ts';
 import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
 import { identity, initPki, rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
+import { Repository, initRepository, publish } from '../hicmod-toolchain/repository/index.ts';
 
 export interface Workspace {
   readonly pkiDir: string;
-  readonly modulesDir: string;
+  readonly repoDir: string;
   readonly trust: TrustStore;
-  /** name → version → signed module file path */
-  readonly files: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  readonly repository: Repository;
+  /** Modules (re)built and signed by this call: empty when everything was up to date. */
+  readonly rebuilt: readonly string[];
 }
 
 export function workspacePki(repoRoot: string): string {
@@ -30,9 +32,11 @@ export function workspacePki(repoRoot: string): string {
 export function workspace(repoRoot: string): Workspace {
   const pkiDir = workspacePki(repoRoot);
   const modulesDir = join(repoRoot, 'build', 'modules');
+  const repoDir = join(repoRoot, 'build', 'repo');
   mkdirSync(modulesDir, { recursive: true });
   const keys = { signer: identity(pkiDir, 'signer'), timestamp: identity(pkiDir, 'timestamp') };
-  const files = new Map<string, Map<string, string>>();
+  const files: string[] = [];
+  const rebuilt: string[] = [];
   for (const service of listServices(repoRoot)) {
     const built = buildModule(repoRoot, service);
     const { name, version } = built.content.meta;
@@ -42,23 +46,18 @@ export function workspace(repoRoot: string): Workspace {
     if (!existsSync(file) || !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) {
       writeFileSync(file, signModule(built.content, keys, Date.now()));
       writeFileSync(stampFile, stamp);
+      rebuilt.push(name);
     }
-    files.set(name, new Map([...(files.get(name) ?? []), [version, file]]));
+    files.push(file);
   }
-  return { pkiDir, modulesDir, trust: { roots: [rootCertificate(pkiDir)] }, files };
+  const trust = { roots: [rootCertificate(pkiDir)] };
+  // The workspace repository is derived from the builds: a changed module (same version, new
+  // bytes) would be refused by a real repository, so here the repository is made anew.
+  if (rebuilt.length > 0 || !existsSync(join(repoDir, 'metadata', 'timestamp.json'))) {
+    rmSync(repoDir, { recursive: true, force: true });
+    const now = Date.now();
+    initRepository(repoDir, pkiDir, now);
+    publish(repoDir, pkiDir, files.map((f) => new Uint8Array(readFileSync(f))), now, { labels: files });
+  }
+  return { pkiDir, repoDir, trust, repository: Repository.open(repoDir, trust), rebuilt };
 }
-
-/** A module source over the workspace's signed builds. */
-export function workspaceModules(ws: Workspace): ModuleSource {
-  return {
-    fetch(name, range) {
-      const versions = ws.files.get(name);
-      const best = versions ? semver.maxSatisfying([...versions.keys()], range) : null;
-      if (!versions || !best) return undefined;
-      const path = versions.get(best)!;
-      return { bytes: new Uint8Array(readFileSync(path)), label: `build/modules/${moduleFileName(name, best)}` };
-    },
-    describe: (name) => `build/modules/${name}-*.hicmod, built from services/${name}/`,
-  };
-}
-

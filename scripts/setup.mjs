@@ -8,7 +8,8 @@
 //      running as root; otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
 //   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
-//   4. Guest services, built incrementally into build/services/.
+//   4. Guest modules: built, signed with the workspace test PKI (build/pki, created on first run)
+//      and published to the workspace repository (build/repo), incrementally.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -79,7 +80,7 @@ if (!existsSync(counterLib) || statSync(counterSrc).mtimeMs > statSync(counterLi
 try {
   const out = execFileSync(process.execPath, [join(root, 'bin', 'hic.mjs'), 'build'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const built = out.split('\n').filter((l) => l.startsWith('built'));
-  if (built.length > 0) say(`built ${built.length} guest service(s): ${built.map((l) => l.split(/\s+/)[1]).join(', ')}`);
+  if (built.length > 0) say(`built, signed and published ${built.length} module(s): ${built.map((l) => l.split(/\s+/)[1]).join(', ')}`);
 } catch {
-  die('building the guest services failed (see above)');
+  die('building the guest modules failed (see above)');
 }

@@ -109,6 +109,11 @@ describe('signature', () => {
     expect(refusal(() => verify(sign(small, NOW, keys))).code).toBe('WRONG_SIGNER');
   });
 
+  it('a repository metadata key cannot sign modules: its usage is not code signing', () => {
+    const keys = { signer: identity(pki.dir, 'repo-targets'), timestamp: pki.keys.timestamp };
+    expect(refusal(() => verify(sign(small, NOW, keys))).code).toBe('WRONG_SIGNER');
+  });
+
   it('a signer other than the one the repository records is the wrong signer', () => {
     expect(refusal(() => verify(sign(small), { signer: 'AA:BB' })).code).toBe('WRONG_SIGNER');
   });

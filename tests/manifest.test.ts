@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ManifestError, parseManifest } from '../core0/manifest.ts';
 import { boot } from '../core0/boot.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { workspace, workspaceModules } from '../cli/modules.ts';
+import { workspace } from '../cli/modules.ts';
 import { REPO } from './support/boot.ts';
 
 const good = {
@@ -66,7 +66,7 @@ describe('manifest', () => {
     const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
     const m = parse(mutate((x) => x.sandboxes.push({ name: 'b', module: 'nosuch', quota: '1MiB' })));
     const ws = workspace(REPO);
-    expect(() => boot(m, machine, workspaceModules(ws), ws.trust)).toThrow(/t\.himg: sandboxes\[1\]\.module: no module "nosuch"/);
+    expect(() => boot(m, machine, ws.repository, ws.trust)).toThrow(/t\.himg: sandboxes\[1\]\.module: no module "nosuch"/);
     expect(machine.frames.accounting().allocated).toBe(0);
     machine.dispose();
   });

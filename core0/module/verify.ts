@@ -12,6 +12,8 @@ import { decodeSignatureBlock, timestampMessage } from './signature.ts';
 
 export const CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 export const TIME_STAMPING = '1.3.6.1.5.5.7.3.8';
+/** HIC's repository-metadata usage (hicmod-toolchain/pki/x509.ts says where the number comes from). */
+export const REPOSITORY_METADATA = '2.25.166482441982619763102172686304689416723';
 
 export interface TrustStore {
   readonly roots: readonly X509Certificate[];
@@ -70,9 +72,11 @@ function validAt(cert: X509Certificate, time: number, what: string): void {
  * marked CA, the leaf carrying the extended key usage its job needs, all valid at `time`.
  */
 export function checkChain(ders: readonly Uint8Array[], trust: TrustStore, usage: string, time: number, what: string): X509Certificate {
+  if (ders.length === 0) fail('BAD_CERTIFICATE', `${what}: no certificate`);
   const chain = ders.map((d, i) => certificate(d, `${what} certificate ${i}`));
   const leaf = chain[0]!;
-  if (leaf.ca || !(leaf.keyUsage ?? []).includes(usage)) fail('WRONG_SIGNER', `${what}: ${leaf.subject.replace(/\n/g, ', ')} is not authorised for ${usage === CODE_SIGNING ? 'code signing' : 'timestamping'}`);
+  const purpose = usage === CODE_SIGNING ? 'code signing' : usage === TIME_STAMPING ? 'timestamping' : 'repository metadata';
+  if (leaf.ca || !(leaf.keyUsage ?? []).includes(usage)) fail('WRONG_SIGNER', `${what}: ${leaf.subject.replace(/\n/g, ', ')} is not authorised for ${purpose}`);
   for (let i = 0; i < chain.length; i++) {
     validAt(chain[i]!, time, `${what} certificate ${i}`);
     const issuer = chain[i + 1];

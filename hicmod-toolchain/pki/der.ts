@@ -39,16 +39,17 @@ export function integer(v: bigint | number): Bytes {
   return tlv(0x02, Uint8Array.from(out));
 }
 
+/** An OBJECT IDENTIFIER; arcs may be arbitrarily large (the UUID arc 2.25 has 128-bit ones). */
 export function oid(dotted: string): Bytes {
-  const parts = dotted.split('.').map(Number);
-  const out: number[] = [40 * parts[0]! + parts[1]!];
-  for (const p of parts.slice(2)) {
+  const parts = dotted.split('.').map(BigInt);
+  const out: number[] = [];
+  for (const p of [40n * parts[0]! + parts[1]!, ...parts.slice(2)]) {
     const chunk: number[] = [];
     let v = p;
     do {
-      chunk.unshift(v & 0x7f);
-      v = Math.floor(v / 128);
-    } while (v > 0);
+      chunk.unshift(Number(v & 0x7fn));
+      v >>= 7n;
+    } while (v > 0n);
     for (let i = 0; i < chunk.length - 1; i++) chunk[i]! |= 0x80;
     out.push(...chunk);
   }

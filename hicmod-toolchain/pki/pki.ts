@@ -3,7 +3,7 @@
 // a timestamp authority directly under the root. RSA-3072 keys, SHA-384 signatures.
 //
 //   root ─┬─ intermediate ─┬─ signer            (signs modules: codeSigning)
-//         │                ├─ repo-targets      (signs the repository's targets index)
+//         │                ├─ repo-targets      (signs the repository's targets index: HIC repository-metadata usage)
 //         │                ├─ repo-snapshot     (signs the snapshot of the index)
 //         │                └─ repo-timestamp    (signs the freshness statement)
 //         └─ timestamp                          (signs module timestamps: timeStamping)
@@ -32,9 +32,9 @@ const CERT_ROLE: Record<Role, CertificateRole> = {
   intermediate: 'intermediate',
   signer: 'signer',
   timestamp: 'timestamp',
-  'repo-targets': 'signer',
-  'repo-snapshot': 'signer',
-  'repo-timestamp': 'signer',
+  'repo-targets': 'repository',
+  'repo-snapshot': 'repository',
+  'repo-timestamp': 'repository',
 };
 const YEARS: Record<Role, number> = { root: 20, intermediate: 10, signer: 3, timestamp: 10, 'repo-targets': 3, 'repo-snapshot': 3, 'repo-timestamp': 3 };
 

@@ -13,9 +13,15 @@ const OID = {
   extKeyUsage: '2.5.29.37',
   codeSigning: '1.3.6.1.5.5.7.3.3',
   timeStamping: '1.3.6.1.5.5.7.3.8',
+  /**
+   * Extended key usage of the repository's metadata roles: HIC's own purpose, so a repository key
+   * can never pass as a module signer. An OID under the UUID arc 2.25 (ITU-T X.667), which needs
+   * no registration; the UUID is 7d3f5a1e-2c4b-4e8a-9f61-0b8d2c4e6a13.
+   */
+  repositoryMetadata: '2.25.166482441982619763102172686304689416723',
 };
 
-export type CertificateRole = 'root' | 'intermediate' | 'signer' | 'timestamp';
+export type CertificateRole = 'root' | 'intermediate' | 'signer' | 'timestamp' | 'repository';
 
 export interface CertificateSpec {
   readonly subject: string;
@@ -47,6 +53,7 @@ function extensions(role: CertificateRole): Uint8Array {
   ];
   if (role === 'signer') list.push(extension(OID.extKeyUsage, false, sequence(oid(OID.codeSigning))));
   if (role === 'timestamp') list.push(extension(OID.extKeyUsage, true, sequence(oid(OID.timeStamping))));
+  if (role === 'repository') list.push(extension(OID.extKeyUsage, true, sequence(oid(OID.repositoryMetadata))));
   return explicit(3, sequence(...list));
 }
 

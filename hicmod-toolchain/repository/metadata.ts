@@ -9,7 +9,7 @@
 
 import { createHash, sign, verify, type X509Certificate } from 'node:crypto';
 import { fail } from '../../core0/module/errors.ts';
-import { CODE_SIGNING, checkChain, type TrustStore } from '../../core0/module/verify.ts';
+import { REPOSITORY_METADATA, checkChain, type TrustStore } from '../../core0/module/verify.ts';
 import type { Identity } from '../pki/pki.ts';
 
 export const METADATA_ROLES = ['targets', 'snapshot', 'timestamp'] as const;
@@ -134,7 +134,7 @@ export function openEnvelope(bytes: Uint8Array, role: MetadataRole, trust: Trust
   const value = base64(signature.value, file, 'signature.value');
 
   // Chain problems keep checkChain's own codes (UNTRUSTED_ROOT, CERT_EXPIRED, …), naming the file.
-  const leaf = checkChain(ders, trust, CODE_SIGNING, signedAt, file);
+  const leaf = checkChain(ders, trust, REPOSITORY_METADATA, signedAt, file);
   const cn = commonName(leaf);
   const want = signingRole(role);
   if (cn !== want && !cn.endsWith(` ${want}`)) bad(file, `is signed by "${cn}", not by the ${want} key`);

@@ -17,7 +17,7 @@ import type { FetchedModule, ModuleSource } from '../../core0/boot.ts';
 import { fail } from '../../core0/module/errors.ts';
 import type { TrustStore } from '../../core0/module/verify.ts';
 import { moduleFileName } from '../hicmod/module-build.ts';
-import { MAX_METADATA, METADATA_ROLES, checkFresh, metadataPath, openEnvelope, sha384Hex, type MetadataRole } from './metadata.ts';
+import { MAX_METADATA, checkFresh, metadataPath, openEnvelope, sha384Hex, type MetadataRole } from './metadata.ts';
 import { snapshotBody, targetsBody, timestampBody, type FileRef, type TargetEntry, type TargetsSigned } from './schema.ts';
 
 export interface RepositoryState {
@@ -57,23 +57,30 @@ export function verifyMetadata(files: MetadataFiles, trust: TrustStore, opts: Op
   const sameVersion = (version: number, ref: FileRef, role: MetadataRole, by: MetadataRole) => {
     if (version !== ref.version) fail('BAD_REPOSITORY', `${path(role)} is version ${version}; ${path(by)} says version ${ref.version}`);
   };
+  const notOlder = (version: number, role: MetadataRole) => {
+    const seen = opts.lastSeen?.[role];
+    if (seen !== undefined && version < seen) fail('REPLAYED', `${path(role)} is version ${version}, older than version ${seen} seen before: a replayed repository`);
+  };
 
   const tsEnv = openEnvelope(files.timestamp, 'timestamp', trust, path('timestamp'));
   const ts = timestampBody(tsEnv, path('timestamp'));
   const now = opts.now ?? tsEnv.signedAt;
   checkFresh(tsEnv, now, path('timestamp'));
+  notOlder(ts.version, 'timestamp');
 
   pinned(ts.snapshot, 'snapshot', 'timestamp');
   const snapEnv = openEnvelope(files.snapshot, 'snapshot', trust, path('snapshot'));
   const snap = snapshotBody(snapEnv, path('snapshot'));
   sameVersion(snap.version, ts.snapshot, 'snapshot', 'timestamp');
   checkFresh(snapEnv, now, path('snapshot'));
+  notOlder(snap.version, 'snapshot');
 
   pinned(snap.targets, 'targets', 'snapshot');
   const targetsEnv = openEnvelope(files.targets, 'targets', trust, path('targets'));
   const targets = targetsBody(targetsEnv, path('targets'));
   sameVersion(targets.version, snap.targets, 'targets', 'snapshot');
   checkFresh(targetsEnv, now, path('targets'));
+  notOlder(targets.version, 'targets');
 
   const state: RepositoryState = {
     targets: targets.version,
@@ -82,10 +89,6 @@ export function verifyMetadata(files: MetadataFiles, trust: TrustStore, opts: Op
     signedAt: ts.signedAt,
     expires: { targets: targets.expires, snapshot: snap.expires, timestamp: ts.expires },
   };
-  for (const role of METADATA_ROLES) {
-    const seen = opts.lastSeen?.[role];
-    if (seen !== undefined && state[role] < seen) fail('REPLAYED', `${path(role)} is version ${state[role]}, older than version ${seen} seen before: a replayed repository`);
-  }
   return { state, targets };
 }
 
@@ -98,7 +101,10 @@ export function readMetadataFiles(dir: string): MetadataFiles {
     if (size > MAX_METADATA) fail('BAD_REPOSITORY', `${file} is ${size} bytes; metadata is at most ${MAX_METADATA}`);
     return new Uint8Array(readFileSync(file));
   };
-  return { targets: read('targets'), snapshot: read('snapshot'), timestamp: read('timestamp') };
+  // Top down, so an empty or wrong directory is reported by its timestamp.json.
+  const timestamp = read('timestamp');
+  const snapshot = read('snapshot');
+  return { targets: read('targets'), snapshot, timestamp };
 }
 
 /** An opened, verified repository: the index is believed; module files are checked when read. */

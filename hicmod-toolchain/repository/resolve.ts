@@ -38,7 +38,7 @@ export interface PlanTarget {
 
 interface Constraint {
   readonly range: string;
-  /** Who asks, for messages: "netstack 1.3.0" or "app 1.0.0 (installed)". */
+  /** Who asks, for messages: "netstack 1.3.0" or "installed app 1.0.0". */
   readonly by: string;
 }
 
@@ -153,7 +153,7 @@ class Pass {
       for (const d of this.index.metadata(name, version)?.dependencies ?? []) {
         const after = this.chosen.get(d.name);
         if (after === undefined || after === this.installed.get(d.name)) continue; // not changed by the plan
-        if (!semver.satisfies(after, d.range)) this.tooLate(d.name, { range: d.range, by: `${name} ${version} (installed)` });
+        if (!semver.satisfies(after, d.range)) this.tooLate(d.name, { range: d.range, by: `installed ${name} ${version}` });
       }
     }
   }

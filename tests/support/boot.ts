@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { boot, type BootResult } from '../../core0/boot.ts';
 import { parseManifest } from '../../core0/manifest.ts';
 import { UnicornMachine } from '../../emulator/machine.ts';
-import { workspace, workspaceModules } from '../../cli/modules.ts';
+import { workspace } from '../../cli/modules.ts';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 
@@ -20,5 +20,5 @@ export async function bootImage(name: string): Promise<Booted> {
   const manifest = parseManifest(file, readFileSync(join(REPO, file), 'utf8'));
   const machine = await UnicornMachine.create({ memoryBytes: manifest.memory });
   const ws = workspace(REPO);
-  return { ...boot(manifest, machine, workspaceModules(ws), ws.trust), machine };
+  return { ...boot(manifest, machine, ws.repository, ws.trust), machine };
 }
