@@ -14,6 +14,7 @@ import { identity } from '../hicmod-toolchain/pki/pki.ts';
 import { assemble } from '../hicmod-toolchain/asm.ts';
 import { makePki, type TestPki } from './support/pki.ts';
 import { REPO } from './support/boot.ts';
+import { refusal } from './support/refusal.ts';
 
 let pki: TestPki;
 let other: TestPki;
@@ -26,15 +27,6 @@ beforeAll(() => {
   small = rawServiceModule({ name: 'tiny', version: '1.0.0', uuid: '11111111-2222-4333-8444-555555555555' }, assemble('mov eax, 4\nxor edi, edi\nsyscall'));
 });
 
-function refusal(f: () => unknown): ModuleError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ModuleError) return e;
-    throw e;
-  }
-  throw new Error('accepted');
-}
 const sign = (c: ModuleContent, time = NOW, keys = pki.keys) => signModule(c, keys, time);
 const verify = (file: Uint8Array, policy = {}) => verifyModule(file, pki.trust, policy);
 

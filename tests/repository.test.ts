@@ -16,6 +16,7 @@ import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
 import { identity, initPki, rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
 import { Repository, canonicalJson, initRepository, planInstall, publish } from '../hicmod-toolchain/repository/index.ts';
 import { encodeEnvelope, sha384Hex, signEnvelope, type MetadataRole, type SignedCommon } from '../hicmod-toolchain/repository/metadata.ts';
+import { refusal } from './support/refusal.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const DAY = 86_400_000;
@@ -56,17 +57,6 @@ const seed = () => ({
   net130: mod('netstack', '1.3.0', { eth_driver: '>= 1.2.0', ipc_lib: '= 2.0.0' }),
 });
 let m: ReturnType<typeof seed>;
-
-/** The ModuleError code `fn` throws, with its message. */
-function refusal(fn: () => unknown): { code: ModuleErrorCode; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ModuleError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a ModuleError, nothing was thrown');
-}
 
 let n = 0;
 /** A fresh repository holding the seed modules, published in two rounds. */

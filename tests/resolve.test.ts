@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModuleError, type ModuleErrorCode } from '../core0/module/errors.ts';
 import { planInstall, type ModuleIndex, type PlanStep } from '../hicmod-toolchain/repository/resolve.ts';
+import { refusal } from './support/refusal.ts';
 
 /** name → version → dependency name → range */
 type Spec = Record<string, Record<string, Record<string, string>>>;
@@ -33,16 +34,6 @@ const plan = (spec: Spec, target: string, installed: Record<string, string> = {}
   const [name, version] = target.split('@') as [string, string];
   return planInstall(index(spec), { name, version }, new Map(Object.entries(installed)));
 };
-
-function refusal(fn: () => unknown): { code: ModuleErrorCode; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ModuleError) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a ModuleError, nothing was thrown');
-}
 
 describe('planInstall', () => {
   it('the seed example: keep ipc_lib, upgrade eth_driver, then netstack', () => {
