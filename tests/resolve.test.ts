@@ -80,15 +80,15 @@ describe('planInstall', () => {
   });
 
   it('MODULE_NOT_FOUND: no such target, no such version, no such dependency', () => {
-    expect(refusal(() => plan(SEED, 'nope@1.0.0'))).toEqual({ code: 'MODULE_NOT_FOUND', message: 'the repository has no module nope' });
-    expect(refusal(() => plan(SEED, 'netstack@9.0.0'))).toEqual({ code: 'MODULE_NOT_FOUND', message: 'the repository has no netstack 9.0.0; it has 1.2.0, 1.3.0' });
+    expect(refusal(() => plan(SEED, 'nope@1.0.0'))).toMatchObject({ code: 'MODULE_NOT_FOUND', message: 'the repository has no module nope' });
+    expect(refusal(() => plan(SEED, 'netstack@9.0.0'))).toMatchObject({ code: 'MODULE_NOT_FOUND', message: 'the repository has no netstack 9.0.0; it has 1.2.0, 1.3.0' });
     const spec: Spec = { ...SEED, app: { '1.0.0': { missing_lib: '^1.0.0' } } };
-    expect(refusal(() => plan(spec, 'app@1.0.0'))).toEqual({ code: 'MODULE_NOT_FOUND', message: 'the repository has no module missing_lib (needed by app 1.0.0)' });
+    expect(refusal(() => plan(spec, 'app@1.0.0'))).toMatchObject({ code: 'MODULE_NOT_FOUND', message: 'the repository has no module missing_lib (needed by app 1.0.0)' });
   });
 
   it('MODULE_NOT_FOUND: no version satisfies the range, saying which range and who asks', () => {
     const spec: Spec = { ...SEED, app: { '1.0.0': { eth_driver: '>= 2.0.0' } } };
-    expect(refusal(() => plan(spec, 'app@1.0.0'))).toEqual({
+    expect(refusal(() => plan(spec, 'app@1.0.0'))).toMatchObject({
       code: 'MODULE_NOT_FOUND',
       message: 'no version of eth_driver satisfies >= 2.0.0 (needed by app 1.0.0); the repository has 1.1.0, 1.2.0',
     });
@@ -96,14 +96,14 @@ describe('planInstall', () => {
 
   it('DEPENDENCY_CYCLE: names the cycle', () => {
     const spec: Spec = { t: { '1.0.0': { a: '*' } }, a: { '1.0.0': { b: '*' } }, b: { '1.0.0': { a: '^1.0.0' } } };
-    expect(refusal(() => plan(spec, 't@1.0.0'))).toEqual({ code: 'DEPENDENCY_CYCLE', message: 'dependency cycle: a → b → a' });
+    expect(refusal(() => plan(spec, 't@1.0.0'))).toMatchObject({ code: 'DEPENDENCY_CYCLE', message: 'dependency cycle: a → b → a' });
     const self: Spec = { ...SEED, eth_driver: { '1.2.0': { netstack: '*' } } };
-    expect(refusal(() => plan(self, 'netstack@1.3.0'))).toEqual({ code: 'DEPENDENCY_CYCLE', message: 'dependency cycle: netstack → eth_driver → netstack' });
+    expect(refusal(() => plan(self, 'netstack@1.3.0'))).toMatchObject({ code: 'DEPENDENCY_CYCLE', message: 'dependency cycle: netstack → eth_driver → netstack' });
   });
 
   it('DEPENDENCY_CONFLICT: two dependents whose ranges exclude each other', () => {
     const spec: Spec = { ...SEED, tool: { '1.0.0': { eth_driver: '< 1.2.0' } }, app: { '1.0.0': { netstack: '1.3.0', tool: '*' } } };
-    expect(refusal(() => plan(spec, 'app@1.0.0'))).toEqual({
+    expect(refusal(() => plan(spec, 'app@1.0.0'))).toMatchObject({
       code: 'DEPENDENCY_CONFLICT',
       message: 'no version of eth_driver satisfies all of: < 1.2.0 (tool 1.0.0), >= 1.2.0 (netstack 1.3.0); the repository has 1.1.0, 1.2.0',
     });
@@ -111,12 +111,12 @@ describe('planInstall', () => {
 
   it('DEPENDENCY_CONFLICT: an upgrade an installed module forbids', () => {
     const spec: Spec = { ...SEED, monitor: { '1.0.0': { eth_driver: '< 1.2.0' } } };
-    expect(refusal(() => plan(spec, 'netstack@1.3.0', { eth_driver: '1.1.0', monitor: '1.0.0' }))).toEqual({
+    expect(refusal(() => plan(spec, 'netstack@1.3.0', { eth_driver: '1.1.0', monitor: '1.0.0' }))).toMatchObject({
       code: 'DEPENDENCY_CONFLICT',
       message: 'no version of eth_driver satisfies all of: < 1.2.0 (installed monitor 1.0.0), >= 1.2.0 (netstack 1.3.0); the repository has 1.1.0, 1.2.0',
     });
     const pinned: Spec = { ...SEED, app: { '1.0.0': { netstack: '< 1.3.0' } } };
-    expect(refusal(() => plan(pinned, 'netstack@1.3.0', { netstack: '1.2.0', app: '1.0.0' }))).toEqual({
+    expect(refusal(() => plan(pinned, 'netstack@1.3.0', { netstack: '1.2.0', app: '1.0.0' }))).toMatchObject({
       code: 'DEPENDENCY_CONFLICT',
       message: 'netstack 1.3.0 is asked for, but installed app 1.0.0 needs netstack < 1.3.0',
     });
@@ -125,7 +125,7 @@ describe('planInstall', () => {
   it('DOWNGRADE: never plans one, for the target or a dependency', () => {
     expect(refusal(() => plan(SEED, 'netstack@1.2.0', { netstack: '1.3.0' })).code).toBe('DOWNGRADE');
     const spec: Spec = { ...SEED, app: { '1.0.0': { eth_driver: '= 1.1.0' } } };
-    expect(refusal(() => plan(spec, 'app@1.0.0', { eth_driver: '1.2.0' }))).toEqual({
+    expect(refusal(() => plan(spec, 'app@1.0.0', { eth_driver: '1.2.0' }))).toMatchObject({
       code: 'DOWNGRADE',
       message: 'eth_driver 1.2.0 is installed; = 1.1.0 (app 1.0.0) would need a downgrade to 1.1.0',
     });
