@@ -1,7 +1,7 @@
 // The hic command as a user runs it: output lines, exit codes, and one clear line for mistakes.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,5 +56,35 @@ describe('hic boot', () => {
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/^Usage: hic /);
     }
+  });
+});
+
+describe('hicmod', () => {
+  const hicmod = (...args: string[]) => spawnSync(process.execPath, [join(REPO, 'bin', 'hicmod.mjs'), ...args], { cwd: REPO, encoding: 'utf8' });
+
+  it('build → sign → verify → inspect, and a tampered copy is refused in one line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hic-cli-'));
+    const unsigned = join(dir, 'hello.unsigned.hicmod');
+    expect(hicmod('build', 'hello', '-o', unsigned).status).toBe(0);
+    const signed = join(dir, 'hello.hicmod');
+    expect(hicmod('sign', unsigned, '--pki', 'build/pki', '-o', signed).status).toBe(0);
+    const ok = hicmod('verify', signed, '--pki', 'build/pki');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/OK — service hello 1\.0\.0/);
+    const older = hicmod('verify', signed, '--pki', 'build/pki', '--installed', '1.1.0@2026-01-01T00:00:00Z');
+    expect(older.status).toBe(2);
+    expect(older.stderr).toMatch(/^hic: .*older than the installed 1\.1\.0.*\[DOWNGRADE\]\n$/);
+    const insp = hic('mod', 'inspect', signed);
+    expect(insp.status).toBe(0);
+    expect(insp.stdout).toMatch(/depends on {4}ipc_lib = 2\.0\.0/);
+    expect(insp.stdout).toMatch(/imports {7}ipc_lib\.ipc_checksum/);
+    expect(insp.stdout).toMatch(/entry at 0x00000/);
+    const bytes = readFileSync(signed);
+    bytes[200]! ^= 0x40;
+    writeFileSync(join(dir, 'bad.hicmod'), bytes);
+    const bad = hicmod('verify', join(dir, 'bad.hicmod'), '--pki', 'build/pki');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/\[HASH_MISMATCH\]/);
   });
 });
