@@ -20,8 +20,15 @@ export type KernelEvent =
   | { kind: 'console'; sandbox: string; text: string }
   | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null }
   | { kind: 'exit'; sandbox: string; status: number }
-  | { kind: 'sandboxDestroyed'; sandbox: string; framesReturned: number; reason: 'exit' | 'fault' | 'shutdown' }
-  | { kind: 'halt'; reason: 'idle' | 'timeLimit' };
+  | { kind: 'sandboxDestroyed'; sandbox: string; framesReturned: number; reason: 'exit' | 'fault' | 'shutdown' | 'destroyed' }
+  | { kind: 'halt'; reason: 'idle' | 'timeLimit' }
+  | { kind: 'endpointRegistered'; sandbox: string; name: string; alias: string; isDefault: boolean }
+  | { kind: 'endpointSwitched'; alias: string; from: string; to: string; by: string }
+  | { kind: 'capTransferred'; from: string; to: string; type: string; rights: number; moved: boolean }
+  | { kind: 'capRevoked'; sandbox: string; type: string; revoked: number }
+  | { kind: 'irqRouted'; line: number; sandbox: string; bits: number; pending: number }
+  | { kind: 'sandboxSuspended'; sandbox: string; by: string }
+  | { kind: 'sandboxResumed'; sandbox: string; by: string };
 
 export type StampedEvent = KernelEvent & { readonly t: number; readonly seq: number };
 

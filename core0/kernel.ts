@@ -13,6 +13,11 @@ import { ModuleRegistry } from './module/registry.ts';
 import type { TrustStore, VerifiedModule } from './module/verify.ts';
 import { PAGE, Sandbox } from './objects/sandbox.ts';
 import { Thread } from './objects/thread.ts';
+import { Err, Right } from './abi/abi.ts';
+import { cancelWait } from './ipc.ts';
+import { ObjectServices } from './object-services.ts';
+import { destroyCapability, originalCapability, type Capability } from './objects/capability.ts';
+import { SandboxControl } from './objects/sandbox.ts';
 import { Scheduler } from './scheduler.ts';
 import { dispatch, type SyscallContext } from './syscalls.ts';
 
@@ -46,10 +51,23 @@ export interface KernelOptions {
   readonly trust: TrustStore;
 }
 
+/** Capabilities a sandbox starts with, in this slot order: registry (slot 0), IRQ lines, sandbox controls. */
+export interface InitialCaps {
+  /** Rights on the service registry (default R|W: look up and register; G also switches aliases). */
+  readonly registry?: number;
+  readonly irqs?: readonly number[];
+  /** Sandboxes this one may suspend, resume and destroy. */
+  readonly control?: readonly string[];
+}
+
 export class Kernel {
   readonly events: EventLog;
   readonly modules: ModuleRegistry;
+  readonly objects: ObjectServices;
   private readonly scheduler = new Scheduler();
+  /** Host-side events in virtual time (devices, scenario steps), in (time, order) order. */
+  private readonly timers: { at: number; seq: number; fn: () => void }[] = [];
+  private timerSeq = 0;
   private readonly sandboxes = new Map<string, Sandbox>();
   private nextSandboxId = 1;
   private nextThreadId = 1;
@@ -57,6 +75,22 @@ export class Kernel {
   constructor(readonly machine: Machine, options: KernelOptions) {
     this.events = new EventLog(() => machine.clock.now);
     this.modules = new ModuleRegistry(machine.frames, options.trust, this.events);
+    this.objects = new ObjectServices({
+      clock: machine.clock,
+      frames: machine.frames,
+      events: this.events,
+      scheduler: this.scheduler,
+      sandboxById: (id) => [...this.sandboxes.values()].find((s) => s.id === id && s.state === 'live'),
+      control: (target, op, by) => this.control(target, op, by),
+    });
+  }
+
+  /** Runs fn when virtual time reaches `at` (a device raising an IRQ, a scenario step). */
+  at(at: number, fn: () => void): void {
+    const entry = { at, seq: this.timerSeq++, fn };
+    let i = this.timers.length;
+    while (i > 0 && this.timers[i - 1]!.at > at) i--;
+    this.timers.splice(i, 0, entry);
   }
 
   sandbox(name: string): Sandbox | undefined {
@@ -76,7 +110,7 @@ export class Kernel {
    * refusal the sandbox, its frames and its mappings are gone again and only an audit event says
    * what happened.
    */
-  spawn(spec: SandboxSpec & StartSpec, m: VerifiedModule): Sandbox {
+  spawn(spec: SandboxSpec & StartSpec & { readonly caps?: InitialCaps }, m: VerifiedModule): Sandbox {
     const quotaPages = Math.floor(spec.quotaBytes / PAGE);
     const budget = spec.budget ?? DEFAULT_BUDGET;
     const refuse = (e: unknown): never => {
@@ -97,6 +131,7 @@ export class Kernel {
     let t: Thread;
     let placedAt: { base: number; entry: number; stackTop: number };
     try {
+      this.grantInitial(s, spec.caps ?? {});
       ({ t, placedAt } = this.load(s, m, spec));
     } catch (e) {
       s.teardown();
@@ -110,6 +145,19 @@ export class Kernel {
     this.events.emit({ kind: 'threadStarted', sandbox: s.name, thread: t.id, entry: placedAt.entry, stackTop: placedAt.stackTop });
     this.scheduler.makeRunnable(t);
     return s;
+  }
+
+  private grantInitial(s: Sandbox, caps: InitialCaps): void {
+    const give = (c: Capability | undefined, what: string) => {
+      if (!c || s.cspace.insert(c) === 'NO_SLOT') throw new KernelError('BAD_SPEC', `${s.name}: cannot grant ${what}`);
+    };
+    give(this.objects.registryRoot.derive(caps.registry ?? Right.R | Right.W), 'the registry capability');
+    for (const line of caps.irqs ?? []) give(this.objects.irqRoot(line).derive(Right.W), `IRQ ${line}`);
+    for (const name of caps.control ?? []) {
+      const target = this.sandboxes.get(name);
+      if (target?.state !== 'live') throw new KernelError('BAD_SPEC', `${s.name}: no live sandbox ${name} to control`);
+      give(originalCapability(new SandboxControl(target)), `control of ${name}`);
+    }
   }
 
   /** Claims, places, maps and makes the first thread; the caller tears down on a throw. */
@@ -141,11 +189,13 @@ export class Kernel {
   run(until = Number.MAX_SAFE_INTEGER): HaltReason {
     const clock = this.machine.clock;
     for (;;) {
-      this.scheduler.wake(clock.now);
+      while (this.timers.length > 0 && this.timers[0]!.at <= clock.now) this.timers.shift()!.fn();
+      this.scheduler.wake(clock.now, (t) => this.objects.timedOut(t));
       if (clock.now >= until) return this.halt('timeLimit');
       const t = this.scheduler.next();
       if (!t) {
-        const wake = this.scheduler.earliestWake();
+        const times = [this.scheduler.earliestWake(), this.timers[0]?.at].filter((x): x is number => x !== undefined);
+        const wake = times.length > 0 ? Math.min(...times) : undefined;
         if (wake === undefined) return this.halt('idle');
         if (wake > until) {
           clock.fastForward(until);
@@ -158,13 +208,22 @@ export class Kernel {
     }
   }
 
-  /** Ends a sandbox: its threads stop, its frames return to the pool. */
-  destroy(s: Sandbox, reason: 'exit' | 'fault' | 'shutdown'): void {
+  /**
+   * Ends a sandbox: its threads stop and leave every queue, callers waiting on its replies learn
+   * the peer is gone, every capability it held is deleted (revoking what was derived from them,
+   * everywhere), IRQ lines routed to it go pending, and its frames return to the pool.
+   */
+  destroy(s: Sandbox, reason: 'exit' | 'fault' | 'shutdown' | 'destroyed'): void {
     if (s.state !== 'live') return;
     for (const t of s.threads) {
+      cancelWait(t);
       this.scheduler.remove(t);
       t.state = 'dead';
     }
+    for (const other of this.liveSandboxes) {
+      for (const t of other.threads) if (t.waiting?.kind === 'reply' && t.waiting.on.sandbox === s) this.objects.wake(t, -Err.PEER_GONE);
+    }
+    for (const c of [...s.cspace.all()]) if (c.live) destroyCapability(c);
     const framesReturned = s.teardown();
     this.events.emit({ kind: 'sandboxDestroyed', sandbox: s.name, framesReturned, reason });
   }
@@ -182,6 +241,25 @@ export class Kernel {
     const lib = this.modules.libraryAt(address);
     if (lib) return `${lib} (shared library)`;
     return tag !== 0 && tag !== 0xffff_ffff && (tag & TABLE_TAG) !== 0 ? 'core0' : null;
+  }
+
+  /** Sandbox control, from a guest's capability or the host. */
+  private control(target: Sandbox, op: 'suspend' | 'resume' | 'destroy', by: Thread): number | { kind: 'exit'; status: number } {
+    if (op === 'destroy') {
+      if (target === by.sandbox) return { kind: 'exit', status: 0 };
+      this.destroy(target, 'destroyed');
+      return 0;
+    }
+    if (op === 'suspend' && !target.suspended) {
+      target.suspended = true;
+      for (const t of target.threads) if (t.state === 'runnable') this.scheduler.remove(t);
+      this.events.emit({ kind: 'sandboxSuspended', sandbox: target.name, by: by.sandbox.name });
+    } else if (op === 'resume' && target.suspended) {
+      target.suspended = false;
+      for (const t of target.threads) if (t.state === 'runnable') this.scheduler.makeRunnable(t);
+      this.events.emit({ kind: 'sandboxResumed', sandbox: target.name, by: by.sandbox.name });
+    }
+    return target === by.sandbox && op === 'suspend' ? { kind: 'exit', status: 0 } : 0;
   }
 
   private halt(reason: HaltReason): HaltReason {
@@ -215,6 +293,7 @@ export class Kernel {
     const ctx: SyscallContext = {
       thread: t,
       sandbox: t.sandbox,
+      k: this.objects,
       get now() {
         return clock.now;
       },
@@ -245,6 +324,8 @@ export class Kernel {
         t.state = 'exiting';
         this.events.emit({ kind: 'exit', sandbox: t.sandbox.name, status: out.status });
         break;
+      case 'block':
+        break; // parked by the verb; woken with its result
     }
     return 'stop';
   }

@@ -29,9 +29,16 @@ export class Scheduler {
     }
   }
 
-  /** Moves every sleeper due at `now` to the run queue, earliest first. */
-  wake(now: number): void {
-    while (this.sleepers.length > 0 && this.sleepers[0]!.wakeAt <= now) this.makeRunnable(this.sleepers.shift()!);
+  /**
+   * Moves every sleeper due at `now` to the run queue, earliest first. A thread that was blocked
+   * with a deadline (IPC, wait) is handed to `timedOut` first, which cancels what it waited for.
+   */
+  wake(now: number, timedOut?: (t: Thread) => void): void {
+    while (this.sleepers.length > 0 && this.sleepers[0]!.wakeAt <= now) {
+      const t = this.sleepers.shift()!;
+      if (t.waiting) timedOut?.(t);
+      this.makeRunnable(t);
+    }
   }
 
   next(): Thread | undefined {

@@ -9,17 +9,21 @@ import { Err, Prot, SYSCALLS, type SyscallName } from './abi/abi.ts';
 import type { SyscallFrame } from '../emulator/types.ts';
 import { PAGE, type Sandbox } from './objects/sandbox.ts';
 import type { Thread } from './objects/thread.ts';
+import { objectVerbs, type KernelServices } from './verbs.ts';
 
 export type Outcome =
   | number
   | { readonly kind: 'yield' }
   | { readonly kind: 'sleep'; readonly until: number }
-  | { readonly kind: 'exit'; readonly status: number };
+  | { readonly kind: 'exit'; readonly status: number }
+  /** The verb parked the thread (IPC, wait); the kernel sets its result when it wakes. */
+  | { readonly kind: 'block' };
 
 export interface SyscallContext {
   readonly thread: Thread;
   readonly sandbox: Sandbox;
   readonly now: number;
+  readonly k: KernelServices;
   console(text: string): void;
 }
 
@@ -35,6 +39,8 @@ function pagesFor(len: number): number {
 }
 
 const verbs: Record<SyscallName, Verb> = {
+  ...objectVerbs,
+
   debug_log(c, f) {
     const ptr = f.arg(0);
     const len = f.arg(1);

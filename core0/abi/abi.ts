@@ -36,6 +36,66 @@ export const SYSCALLS = [
     doc: 'Returns a whole region obtained from mem_alloc; its frames are zeroed and freed.' },
   { nr: 8, name: 'mem_protect', args: [['addr', 'ptr'], ['len', 'u64'], ['prot', 'u64']], returns: '0',
     doc: 'Changes the protection of pages inside one mem_alloc region to HIC_PROT_READ or HIC_PROT_WRITE. Execute is never granted at run time: code comes only from the verified loader.' },
+
+  // Capabilities: named by slot in the caller's own capability space.
+  { nr: 10, name: 'cap_copy', args: [['slot', 'u64'], ['rights', 'u64']], returns: 'the new slot',
+    doc: 'Derives a copy of a capability with the given rights, which must be a subset of its own. The copy is revoked with the original.' },
+  { nr: 11, name: 'cap_delete', args: [['slot', 'u64']], returns: '0',
+    doc: 'Deletes a capability and revokes everything derived from it.' },
+  { nr: 12, name: 'cap_revoke', args: [['slot', 'u64']], returns: 'how many capabilities were revoked',
+    doc: 'Revokes every capability derived from this one, in every sandbox; keeps this one.' },
+  { nr: 13, name: 'cap_info', args: [['slot', 'u64']], returns: '(type << 8) | rights',
+    doc: 'Describes the capability in a slot: HIC_CAP_* type and HIC_RIGHT_* rights.' },
+
+  // IPC: synchronous endpoints with message registers, payload and capability transfer.
+  { nr: 20, name: 'endpoint_create', args: [], returns: 'slot of a new endpoint capability with all rights',
+    doc: 'Creates an IPC endpoint.' },
+  { nr: 21, name: 'send', args: [['slot', 'u64'], ['msg', 'cptr'], ['flags', 'u64']], returns: '0',
+    doc: 'Sends msg (struct hic_msg) on an endpoint (right W), blocking until a receiver takes it unless HIC_NONBLOCK (then -HIC_ERR_WOULD_BLOCK).' },
+  { nr: 22, name: 'recv', args: [['slot', 'u64'], ['msg', 'ptr'], ['flags', 'u64'], ['timeout_ns', 'u64']], returns: '0',
+    doc: 'Receives a message on an endpoint (right R) into msg; if it came from call, the next reply answers it. timeout_ns 0 waits forever.' },
+  { nr: 23, name: 'call', args: [['slot', 'u64'], ['msg', 'ptr'], ['flags', 'u64'], ['timeout_ns', 'u64']], returns: '0',
+    doc: 'Sends msg and waits for the reply, which overwrites msg. timeout_ns 0 waits forever.' },
+  { nr: 24, name: 'reply', args: [['msg', 'cptr']], returns: '0',
+    doc: 'Answers the call this thread received last.' },
+
+  // Notifications: asynchronous bitmask signals, for interrupts and events.
+  { nr: 30, name: 'notification_create', args: [], returns: 'slot of a new notification capability with all rights',
+    doc: 'Creates a notification object.' },
+  { nr: 31, name: 'notify', args: [['slot', 'u64'], ['bits', 'u64']], returns: '0',
+    doc: 'ORs bits into the notification (right W) and wakes a waiter.' },
+  { nr: 32, name: 'wait', args: [['slot', 'u64'], ['flags', 'u64'], ['timeout_ns', 'u64']], returns: 'the bits, which are cleared',
+    doc: 'Waits until any bit is set (right R); HIC_NONBLOCK polls. timeout_ns 0 waits forever.' },
+
+  // Memory objects: frames named by a capability, mapped where the holder may, moved without a copy.
+  { nr: 40, name: 'memory_create', args: [['len', 'u64']], returns: 'slot of a new memory capability with all rights',
+    doc: 'Allocates zeroed frames (rounded up to pages) within the quota, as a memory object; not mapped yet.' },
+  { nr: 41, name: 'memory_map', args: [['slot', 'u64']], returns: 'the address it is mapped at',
+    doc: 'Maps the memory object: readable with right R, writable too with right W, never executable.' },
+  { nr: 42, name: 'memory_unmap', args: [['slot', 'u64']], returns: '0',
+    doc: 'Unmaps a memory object mapped through this capability.' },
+
+  // The service registry: versioned endpoint names and default aliases.
+  { nr: 50, name: 'registry_register', args: [['slot', 'u64'], ['name', 'cptr'], ['len', 'u64'], ['endpoint', 'u64']], returns: '0',
+    doc: 'Registers an endpoint (needs right W on the registry) as cap://<service>/v<version>/<name>; the first version registered also becomes the default alias cap://<service>/<name>.' },
+  { nr: 51, name: 'registry_lookup', args: [['slot', 'u64'], ['name', 'cptr'], ['len', 'u64']], returns: 'slot of a send capability for the name',
+    doc: 'Looks a name up (right R): a versioned name gives that endpoint, an alias gives a capability that always reaches the alias\'s current target.' },
+  { nr: 52, name: 'registry_switch', args: [['slot', 'u64'], ['alias', 'cptr'], ['alias_len', 'u64'], ['target', 'cptr'], ['target_len', 'u64']], returns: '0',
+    doc: 'Atomically points an alias at another versioned endpoint of the same service (right G).' },
+
+  // Interrupts.
+  { nr: 60, name: 'irq_bind', args: [['irq', 'u64'], ['notification', 'u64'], ['bits', 'u64']], returns: '0',
+    doc: 'Delivers the IRQ line of the irq capability as bits on the notification.' },
+  { nr: 61, name: 'irq_ack', args: [['irq', 'u64']], returns: '0',
+    doc: 'Acknowledges the last interrupt of the line, unmasking it; a pending one is delivered at once.' },
+
+  // Sandbox control.
+  { nr: 70, name: 'sandbox_suspend', args: [['slot', 'u64']], returns: '0',
+    doc: 'Stops scheduling the sandbox (right W on its sandbox capability).' },
+  { nr: 71, name: 'sandbox_resume', args: [['slot', 'u64']], returns: '0',
+    doc: 'Schedules a suspended sandbox again.' },
+  { nr: 72, name: 'sandbox_destroy', args: [['slot', 'u64']], returns: '0',
+    doc: 'Destroys the sandbox: revokes its capabilities, cancels its IPC, releases its IRQs, frees its memory.' },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof SYSCALLS)[number]['name'];
@@ -48,7 +108,15 @@ export const ERRORS = [
   { code: 4, name: 'NO_MEMORY', doc: 'No contiguous run of free frames is large enough.' },
   { code: 5, name: 'QUOTA_EXCEEDED', doc: 'The request would take the sandbox past its memory quota.' },
   { code: 6, name: 'MAPPING_LIMIT', doc: 'The request would exceed the per-sandbox limit on engine mappings.' },
-  { code: 7, name: 'NOT_FOUND', doc: 'The address is not the start of a region the call applies to.' },
+  { code: 7, name: 'NOT_FOUND', doc: 'No such region, name or pending call.' },
+  { code: 8, name: 'BAD_SLOT', doc: 'The slot is out of range or empty.' },
+  { code: 9, name: 'WRONG_TYPE', doc: 'The capability in the slot is not of the type the call needs.' },
+  { code: 10, name: 'NO_RIGHT', doc: 'The capability lacks a right the call needs, or a derivation asked for more rights.' },
+  { code: 11, name: 'NO_SLOT', doc: 'The capability space is full.' },
+  { code: 12, name: 'WOULD_BLOCK', doc: 'A non-blocking call found nobody to talk to.' },
+  { code: 13, name: 'TIMEOUT', doc: 'The timeout passed before the other side came.' },
+  { code: 14, name: 'PEER_GONE', doc: 'The other side was destroyed or its capability revoked while we waited.' },
+  { code: 15, name: 'NAME_TAKEN', doc: 'The registry already holds this name.' },
 ] as const;
 
 export type ErrorName = (typeof ERRORS)[number]['name'];
@@ -65,6 +133,47 @@ export const Prot = { READ: 0, WRITE: 2, EXEC: 4 } as const;
 export { FAULT_KINDS, type FaultKind } from '../../emulator/fault.ts';
 
 export const SYSCALL_BY_NR: ReadonlyMap<number, SyscallSpec> = new Map(SYSCALLS.map((s) => [s.nr, s]));
+
+/** Capability types, as cap_info reports them. */
+export const CAP_TYPES = [
+  { name: 'ENDPOINT', value: 1, doc: 'IPC endpoint: R receive, W send, G transfer capabilities through it' },
+  { name: 'NOTIFICATION', value: 2, doc: 'signal bits: R wait, W notify' },
+  { name: 'MEMORY', value: 3, doc: 'memory object: R map readable, W map writable, G transfer' },
+  { name: 'MMIO', value: 4, doc: 'device register region: R read, W write' },
+  { name: 'IRQ', value: 5, doc: 'interrupt line: W bind and acknowledge' },
+  { name: 'SANDBOX', value: 6, doc: 'sandbox control: W suspend, resume, destroy' },
+  { name: 'REGISTRY', value: 7, doc: 'service registry: R look up, W register, G switch aliases' },
+] as const;
+export type CapTypeName = (typeof CAP_TYPES)[number]['name'];
+export const CapType = Object.fromEntries(CAP_TYPES.map((t) => [t.name, t.value])) as { readonly [K in CapTypeName]: number };
+
+export const RIGHTS = [
+  { name: 'R', value: 1, doc: 'read / receive / wait / look up' },
+  { name: 'W', value: 2, doc: 'write / send / notify / register / control' },
+  { name: 'G', value: 4, doc: 'grant: pass on through IPC; switch registry aliases' },
+] as const;
+export const Right = { R: 1, W: 2, G: 4, ALL: 7 } as const;
+
+export const FLAGS = [{ name: 'NONBLOCK', value: 1, doc: 'fail with WOULD_BLOCK instead of waiting' }] as const;
+export const Flag = { NONBLOCK: 1 } as const;
+
+/**
+ * struct hic_msg, the IPC message in guest memory: message registers, one capability to pass,
+ * and a payload copied by the kernel. Larger data goes through a memory object both sides map.
+ */
+export const MESSAGE = {
+  payloadMax: 1024,
+  fields: [
+    ['label', 'uint64_t', 0, 'what the message is (the protocol\'s operation code)'],
+    ['words[4]', 'uint64_t', 8, 'message registers'],
+    ['cap', 'int64_t', 40, 'send: slot of a capability to pass, or -1; received: the slot it arrived in, or -1'],
+    ['cap_move', 'uint64_t', 48, 'send: 0 passes a derived copy (needs right G), 1 moves the capability'],
+    ['badge', 'uint64_t', 56, 'received: badge of the capability the sender used'],
+    ['len', 'uint64_t', 64, 'payload bytes, at most HIC_MSG_PAYLOAD_MAX'],
+    ['payload[HIC_MSG_PAYLOAD_MAX]', 'uint8_t', 72, 'payload'],
+  ],
+  size: 72 + 1024,
+} as const;
 
 /**
  * The service entry table: every service module exports it under SERVICE_ENTRY.symbol, and the

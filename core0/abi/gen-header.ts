@@ -2,7 +2,7 @@
 // inline wrapper per syscall. The output is checked in (services/include/hic/abi.h) so guest code
 // can be read without running anything; tests/abi-header.test.ts fails when it drifts.
 
-import { ERRORS, FAULT_KINDS, PROT, SERVICE_ENTRY, SYSCALLS, type CType, type SyscallSpec } from './abi.ts';
+import { CAP_TYPES, ERRORS, FAULT_KINDS, FLAGS, MESSAGE, PROT, RIGHTS, SERVICE_ENTRY, SYSCALLS, type CType, type SyscallSpec } from './abi.ts';
 
 export const HEADER_PATH = 'services/include/hic/abi.h';
 
@@ -64,6 +64,22 @@ export function generateHeader(): string {
     '',
     '/* Fault kinds Core-0 reports when it stops a thread (for reference; guests never see them). */',
     ...FAULT_KINDS.map((f, i) => `#define HIC_FAULT_${upper(f.name)} ${i + 1} /* ${f.doc} */`),
+    '',
+    '/* Capability types (cap_info >> 8) and rights (cap_info & 0xff). */',
+    ...CAP_TYPES.map((t) => `#define HIC_CAP_${t.name} ${t.value} /* ${t.doc} */`),
+    ...RIGHTS.map((r) => `#define HIC_RIGHT_${r.name} ${r.value} /* ${r.doc} */`),
+    '#define HIC_RIGHTS_ALL 7',
+    '',
+    '/* Flags for send, recv, call and wait. */',
+    ...FLAGS.map((f) => `#define HIC_${f.name} ${f.value} /* ${f.doc} */`),
+    '',
+    '/* The IPC message, in guest memory. */',
+    `#define HIC_MSG_PAYLOAD_MAX ${MESSAGE.payloadMax}`,
+    '#define HIC_NO_CAP (-1)',
+    'struct hic_msg {',
+    ...MESSAGE.fields.map(([name, type, offset, doc]) => `  ${type} ${name}; /* +${offset}: ${doc} */`),
+    '};',
+    `_Static_assert(sizeof(struct hic_msg) == ${MESSAGE.size}, "struct hic_msg layout");`,
     '',
     '/* The service entry table every service exports as `' + SERVICE_ENTRY.symbol + '`. */',
     `#define HIC_SERVICE_ENTRY_MAGIC 0x${SERVICE_ENTRY.magic.toString(16)}u`,

@@ -9,6 +9,8 @@
 // frame carries owner tag `id`; a dead sandbox owns no frames and has no CPU.
 
 import type { Cpu, Frames, PageFlags } from '../../emulator/types.ts';
+import { CSpace, type Capability, type CapabilityOwner, type KernelObject } from './capability.ts';
+import { MemoryObject } from './memory-object.ts';
 import type { Thread } from './thread.ts';
 
 export const PAGE = 4096;
@@ -24,9 +26,12 @@ export interface OwnedRegion {
 
 export type AllocError = 'INVALID_ARGUMENT' | 'QUOTA_EXCEEDED' | 'NO_MEMORY' | 'MAPPING_LIMIT' | 'NOT_FOUND';
 
-export class Sandbox {
+export class Sandbox implements CapabilityOwner {
   state: SandboxState = 'live';
+  /** Suspended sandboxes keep their state but are not scheduled. */
+  suspended = false;
   readonly threads = new Set<Thread>();
+  readonly cspace: CSpace = new CSpace(this);
   private used = 0;
   /** Owned regions by the physical (= virtual) address of their first frame. */
   private readonly regions = new Map<number, OwnedRegion>();
@@ -44,6 +49,25 @@ export class Sandbox {
 
   get usedPages(): number {
     return this.used;
+  }
+
+  /** Counts pages held outside the regions (memory objects) against the quota. */
+  charge(pages: number): boolean {
+    if (this.used + pages > this.quotaPages) return false;
+    this.used += pages;
+    return true;
+  }
+
+  uncharge(pages: number): void {
+    this.used -= pages;
+  }
+
+  /** A capability left this sandbox's CSpace: a memory mapping made through it goes too. */
+  capabilityRemoved(c: Capability): void {
+    if (c.mappedAt !== undefined && c.object instanceof MemoryObject && this.state === 'live') {
+      this.cpu.space.unmap(c.mappedAt, c.object.pages);
+    }
+    c.mappedAt = undefined;
   }
 
   get ownedRegions(): ReadonlyMap<number, OwnedRegion> {
@@ -121,4 +145,10 @@ export class Sandbox {
     }
     return returned;
   }
+}
+
+/** The object a sandbox-control capability names: whoever holds it may suspend, resume, destroy. */
+export class SandboxControl implements KernelObject {
+  readonly capType = 'SANDBOX' as const;
+  constructor(readonly sandbox: Sandbox) {}
 }

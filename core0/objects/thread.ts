@@ -3,14 +3,26 @@
 // queue while runnable or sleeping, and in neither once dead.
 
 import type { SyscallFrame, ThreadHandle, TrapAction } from '../../emulator/types.ts';
+import type { Endpoint } from './endpoint.ts';
+import type { Notification } from './notification.ts';
 import type { Sandbox } from './sandbox.ts';
 
-export type ThreadState = 'runnable' | 'sleeping' | 'exiting' | 'dead';
+export type ThreadState = 'runnable' | 'sleeping' | 'blocked' | 'exiting' | 'dead';
+
+/** What a blocked thread waits for; the kernel cancels it on timeout or destruction. */
+export type Waiting =
+  | { readonly kind: 'send' | 'recv'; readonly on: Endpoint }
+  | { readonly kind: 'reply'; readonly on: Thread; readonly msgAt: number }
+  | { readonly kind: 'wait'; readonly on: Notification };
 
 export class Thread {
   state: ThreadState = 'runnable';
   /** Virtual time at which a sleeping thread becomes runnable. */
   wakeAt = 0;
+  /** Set while blocked in IPC or wait; a deadline, if any, is in the scheduler's sleep queue. */
+  waiting: Waiting | undefined;
+  /** The caller this thread owes a reply to (the last call it received). */
+  replyTo: Thread | undefined;
   /** What the CPU calls on each syscall of this thread; set by the kernel when it starts the thread. */
   onSyscall: (frame: SyscallFrame) => TrapAction = () => 'stop';
 

@@ -13,6 +13,29 @@
 #define HIC_SYS_MEM_ALLOC 6
 #define HIC_SYS_MEM_FREE 7
 #define HIC_SYS_MEM_PROTECT 8
+#define HIC_SYS_CAP_COPY 10
+#define HIC_SYS_CAP_DELETE 11
+#define HIC_SYS_CAP_REVOKE 12
+#define HIC_SYS_CAP_INFO 13
+#define HIC_SYS_ENDPOINT_CREATE 20
+#define HIC_SYS_SEND 21
+#define HIC_SYS_RECV 22
+#define HIC_SYS_CALL 23
+#define HIC_SYS_REPLY 24
+#define HIC_SYS_NOTIFICATION_CREATE 30
+#define HIC_SYS_NOTIFY 31
+#define HIC_SYS_WAIT 32
+#define HIC_SYS_MEMORY_CREATE 40
+#define HIC_SYS_MEMORY_MAP 41
+#define HIC_SYS_MEMORY_UNMAP 42
+#define HIC_SYS_REGISTRY_REGISTER 50
+#define HIC_SYS_REGISTRY_LOOKUP 51
+#define HIC_SYS_REGISTRY_SWITCH 52
+#define HIC_SYS_IRQ_BIND 60
+#define HIC_SYS_IRQ_ACK 61
+#define HIC_SYS_SANDBOX_SUSPEND 70
+#define HIC_SYS_SANDBOX_RESUME 71
+#define HIC_SYS_SANDBOX_DESTROY 72
 
 /* Error codes; a failing syscall returns -(code). */
 #define HIC_ERR_UNKNOWN_SYSCALL 1 /* No syscall has this number. */
@@ -21,7 +44,15 @@
 #define HIC_ERR_NO_MEMORY 4 /* No contiguous run of free frames is large enough. */
 #define HIC_ERR_QUOTA_EXCEEDED 5 /* The request would take the sandbox past its memory quota. */
 #define HIC_ERR_MAPPING_LIMIT 6 /* The request would exceed the per-sandbox limit on engine mappings. */
-#define HIC_ERR_NOT_FOUND 7 /* The address is not the start of a region the call applies to. */
+#define HIC_ERR_NOT_FOUND 7 /* No such region, name or pending call. */
+#define HIC_ERR_BAD_SLOT 8 /* The slot is out of range or empty. */
+#define HIC_ERR_WRONG_TYPE 9 /* The capability in the slot is not of the type the call needs. */
+#define HIC_ERR_NO_RIGHT 10 /* The capability lacks a right the call needs, or a derivation asked for more rights. */
+#define HIC_ERR_NO_SLOT 11 /* The capability space is full. */
+#define HIC_ERR_WOULD_BLOCK 12 /* A non-blocking call found nobody to talk to. */
+#define HIC_ERR_TIMEOUT 13 /* The timeout passed before the other side came. */
+#define HIC_ERR_PEER_GONE 14 /* The other side was destroyed or its capability revoked while we waited. */
+#define HIC_ERR_NAME_TAKEN 15 /* The registry already holds this name. */
 
 /* Page protection for mem_protect (read is implied). */
 #define HIC_PROT_READ 0 /* read only */
@@ -40,6 +71,36 @@
 #define HIC_FAULT_BREAKPOINT 9 /* int3 (#BP) */
 #define HIC_FAULT_PRIVILEGED_INSTRUCTION 10 /* hlt: a ring-0 instruction (#GP in user mode on real hardware) */
 #define HIC_FAULT_CPU_EXCEPTION 11 /* any other CPU exception */
+
+/* Capability types (cap_info >> 8) and rights (cap_info & 0xff). */
+#define HIC_CAP_ENDPOINT 1 /* IPC endpoint: R receive, W send, G transfer capabilities through it */
+#define HIC_CAP_NOTIFICATION 2 /* signal bits: R wait, W notify */
+#define HIC_CAP_MEMORY 3 /* memory object: R map readable, W map writable, G transfer */
+#define HIC_CAP_MMIO 4 /* device register region: R read, W write */
+#define HIC_CAP_IRQ 5 /* interrupt line: W bind and acknowledge */
+#define HIC_CAP_SANDBOX 6 /* sandbox control: W suspend, resume, destroy */
+#define HIC_CAP_REGISTRY 7 /* service registry: R look up, W register, G switch aliases */
+#define HIC_RIGHT_R 1 /* read / receive / wait / look up */
+#define HIC_RIGHT_W 2 /* write / send / notify / register / control */
+#define HIC_RIGHT_G 4 /* grant: pass on through IPC; switch registry aliases */
+#define HIC_RIGHTS_ALL 7
+
+/* Flags for send, recv, call and wait. */
+#define HIC_NONBLOCK 1 /* fail with WOULD_BLOCK instead of waiting */
+
+/* The IPC message, in guest memory. */
+#define HIC_MSG_PAYLOAD_MAX 1024
+#define HIC_NO_CAP (-1)
+struct hic_msg {
+  uint64_t label; /* +0: what the message is (the protocol's operation code) */
+  uint64_t words[4]; /* +8: message registers */
+  int64_t cap; /* +40: send: slot of a capability to pass, or -1; received: the slot it arrived in, or -1 */
+  uint64_t cap_move; /* +48: send: 0 passes a derived copy (needs right G), 1 moves the capability */
+  uint64_t badge; /* +56: received: badge of the capability the sender used */
+  uint64_t len; /* +64: payload bytes, at most HIC_MSG_PAYLOAD_MAX */
+  uint8_t payload[HIC_MSG_PAYLOAD_MAX]; /* +72: payload */
+};
+_Static_assert(sizeof(struct hic_msg) == 1096, "struct hic_msg layout");
 
 /* The service entry table every service exports as `_service_entry`. */
 #define HIC_SERVICE_ENTRY_MAGIC 0x43565348u
@@ -71,6 +132,21 @@ static inline int64_t hic_syscall2(int64_t nr, int64_t a0, int64_t a1) {
 static inline int64_t hic_syscall3(int64_t nr, int64_t a0, int64_t a1, int64_t a2) {
   int64_t ret;
   __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a0), "S"(a1), "d"(a2) : "rcx", "r11", "memory");
+  return ret;
+}
+
+static inline int64_t hic_syscall4(int64_t nr, int64_t a0, int64_t a1, int64_t a2, int64_t a3) {
+  register int64_t r10 __asm__("r10") = a3;
+  int64_t ret;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10) : "rcx", "r11", "memory");
+  return ret;
+}
+
+static inline int64_t hic_syscall5(int64_t nr, int64_t a0, int64_t a1, int64_t a2, int64_t a3, int64_t a4) {
+  register int64_t r10 __asm__("r10") = a3;
+  register int64_t r8 __asm__("r8") = a4;
+  int64_t ret;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
   return ret;
 }
 
@@ -113,6 +189,121 @@ static inline int64_t hic_mem_free(void *addr, uint64_t len) {
 /* Changes the protection of pages inside one mem_alloc region to HIC_PROT_READ or HIC_PROT_WRITE. Execute is never granted at run time: code comes only from the verified loader. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_mem_protect(void *addr, uint64_t len, uint64_t prot) {
   return hic_syscall3(HIC_SYS_MEM_PROTECT, (int64_t)addr, (int64_t)len, (int64_t)prot);
+}
+
+/* Derives a copy of a capability with the given rights, which must be a subset of its own. The copy is revoked with the original. Returns the new slot, or -HIC_ERR_*. */
+static inline int64_t hic_cap_copy(uint64_t slot, uint64_t rights) {
+  return hic_syscall2(HIC_SYS_CAP_COPY, (int64_t)slot, (int64_t)rights);
+}
+
+/* Deletes a capability and revokes everything derived from it. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_cap_delete(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_CAP_DELETE, (int64_t)slot);
+}
+
+/* Revokes every capability derived from this one, in every sandbox; keeps this one. Returns how many capabilities were revoked, or -HIC_ERR_*. */
+static inline int64_t hic_cap_revoke(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_CAP_REVOKE, (int64_t)slot);
+}
+
+/* Describes the capability in a slot: HIC_CAP_* type and HIC_RIGHT_* rights. Returns (type << 8) | rights, or -HIC_ERR_*. */
+static inline int64_t hic_cap_info(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_CAP_INFO, (int64_t)slot);
+}
+
+/* Creates an IPC endpoint. Returns slot of a new endpoint capability with all rights, or -HIC_ERR_*. */
+static inline int64_t hic_endpoint_create(void) {
+  return hic_syscall0(HIC_SYS_ENDPOINT_CREATE);
+}
+
+/* Sends msg (struct hic_msg) on an endpoint (right W), blocking until a receiver takes it unless HIC_NONBLOCK (then -HIC_ERR_WOULD_BLOCK). Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_send(uint64_t slot, const void *msg, uint64_t flags) {
+  return hic_syscall3(HIC_SYS_SEND, (int64_t)slot, (int64_t)msg, (int64_t)flags);
+}
+
+/* Receives a message on an endpoint (right R) into msg; if it came from call, the next reply answers it. timeout_ns 0 waits forever. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_recv(uint64_t slot, void *msg, uint64_t flags, uint64_t timeout_ns) {
+  return hic_syscall4(HIC_SYS_RECV, (int64_t)slot, (int64_t)msg, (int64_t)flags, (int64_t)timeout_ns);
+}
+
+/* Sends msg and waits for the reply, which overwrites msg. timeout_ns 0 waits forever. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_call(uint64_t slot, void *msg, uint64_t flags, uint64_t timeout_ns) {
+  return hic_syscall4(HIC_SYS_CALL, (int64_t)slot, (int64_t)msg, (int64_t)flags, (int64_t)timeout_ns);
+}
+
+/* Answers the call this thread received last. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_reply(const void *msg) {
+  return hic_syscall1(HIC_SYS_REPLY, (int64_t)msg);
+}
+
+/* Creates a notification object. Returns slot of a new notification capability with all rights, or -HIC_ERR_*. */
+static inline int64_t hic_notification_create(void) {
+  return hic_syscall0(HIC_SYS_NOTIFICATION_CREATE);
+}
+
+/* ORs bits into the notification (right W) and wakes a waiter. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_notify(uint64_t slot, uint64_t bits) {
+  return hic_syscall2(HIC_SYS_NOTIFY, (int64_t)slot, (int64_t)bits);
+}
+
+/* Waits until any bit is set (right R); HIC_NONBLOCK polls. timeout_ns 0 waits forever. Returns the bits, which are cleared, or -HIC_ERR_*. */
+static inline int64_t hic_wait(uint64_t slot, uint64_t flags, uint64_t timeout_ns) {
+  return hic_syscall3(HIC_SYS_WAIT, (int64_t)slot, (int64_t)flags, (int64_t)timeout_ns);
+}
+
+/* Allocates zeroed frames (rounded up to pages) within the quota, as a memory object; not mapped yet. Returns slot of a new memory capability with all rights, or -HIC_ERR_*. */
+static inline int64_t hic_memory_create(uint64_t len) {
+  return hic_syscall1(HIC_SYS_MEMORY_CREATE, (int64_t)len);
+}
+
+/* Maps the memory object: readable with right R, writable too with right W, never executable. Returns the address it is mapped at, or -HIC_ERR_*. */
+static inline int64_t hic_memory_map(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_MEMORY_MAP, (int64_t)slot);
+}
+
+/* Unmaps a memory object mapped through this capability. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_memory_unmap(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_MEMORY_UNMAP, (int64_t)slot);
+}
+
+/* Registers an endpoint (needs right W on the registry) as cap://<service>/v<version>/<name>; the first version registered also becomes the default alias cap://<service>/<name>. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_registry_register(uint64_t slot, const void *name, uint64_t len, uint64_t endpoint) {
+  return hic_syscall4(HIC_SYS_REGISTRY_REGISTER, (int64_t)slot, (int64_t)name, (int64_t)len, (int64_t)endpoint);
+}
+
+/* Looks a name up (right R): a versioned name gives that endpoint, an alias gives a capability that always reaches the alias's current target. Returns slot of a send capability for the name, or -HIC_ERR_*. */
+static inline int64_t hic_registry_lookup(uint64_t slot, const void *name, uint64_t len) {
+  return hic_syscall3(HIC_SYS_REGISTRY_LOOKUP, (int64_t)slot, (int64_t)name, (int64_t)len);
+}
+
+/* Atomically points an alias at another versioned endpoint of the same service (right G). Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_registry_switch(uint64_t slot, const void *alias, uint64_t alias_len, const void *target, uint64_t target_len) {
+  return hic_syscall5(HIC_SYS_REGISTRY_SWITCH, (int64_t)slot, (int64_t)alias, (int64_t)alias_len, (int64_t)target, (int64_t)target_len);
+}
+
+/* Delivers the IRQ line of the irq capability as bits on the notification. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_irq_bind(uint64_t irq, uint64_t notification, uint64_t bits) {
+  return hic_syscall3(HIC_SYS_IRQ_BIND, (int64_t)irq, (int64_t)notification, (int64_t)bits);
+}
+
+/* Acknowledges the last interrupt of the line, unmasking it; a pending one is delivered at once. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_irq_ack(uint64_t irq) {
+  return hic_syscall1(HIC_SYS_IRQ_ACK, (int64_t)irq);
+}
+
+/* Stops scheduling the sandbox (right W on its sandbox capability). Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_sandbox_suspend(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_SANDBOX_SUSPEND, (int64_t)slot);
+}
+
+/* Schedules a suspended sandbox again. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_sandbox_resume(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_SANDBOX_RESUME, (int64_t)slot);
+}
+
+/* Destroys the sandbox: revokes its capabilities, cancels its IPC, releases its IRQs, frees its memory. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_sandbox_destroy(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_SANDBOX_DESTROY, (int64_t)slot);
 }
 
 #endif /* HIC_ABI_H */

@@ -1,0 +1,209 @@
+// IPC mechanics: messages between guest memories, capability transfer, and the blocking and
+// waking of threads on endpoints and notifications. Every entry point decodes and checks first
+// (slots, rights, memory, payload size, the receiver's room for a capability) and only then
+// changes anything, so a refused operation has no effect.
+//
+// A message passes directly from the sender's memory to the receiver's: the kernel reads it when
+// it is sent and writes it when it is received. A call leaves the caller waiting for the reply of
+// whichever thread received it; a timeout or the death of either side ends the wait with an error.
+
+import { Err, Flag, MESSAGE, Right } from './abi/abi.ts';
+import type { EventLog } from './events.ts';
+import { destroyCapability, revoke, type Capability, type ErrName } from './objects/capability.ts';
+import type { Endpoint, Message } from './objects/endpoint.ts';
+import { MemoryObject } from './objects/memory-object.ts';
+import type { Notification } from './objects/notification.ts';
+import type { Sandbox } from './objects/sandbox.ts';
+import type { Thread, Waiting } from './objects/thread.ts';
+
+export type Blocked = { readonly kind: 'block' };
+export const BLOCK: Blocked = { kind: 'block' };
+
+/** What IPC needs from the kernel. */
+export interface Core {
+  readonly now: number;
+  readonly events: EventLog;
+  /** Parks t until wake(); with timeoutNs > 0 it is woken with TIMEOUT at now + timeoutNs. */
+  block(t: Thread, waiting: Waiting, timeoutNs: number): void;
+  wake(t: Thread, result: number): void;
+}
+
+const err = (e: ErrName) => -Err[e];
+
+/** Reads struct hic_msg at `at` in the sender's memory, with the capability it passes. */
+export function readMessage(s: Sandbox, at: number, badge: number): Message | ErrName {
+  const b = at < 0 ? undefined : s.cpu.space.view(at, MESSAGE.size);
+  if (!b) return 'BAD_ADDRESS';
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const len = v.getBigUint64(64, true);
+  if (len > BigInt(MESSAGE.payloadMax)) return 'INVALID_ARGUMENT';
+  const capSlot = v.getBigInt64(40, true);
+  const capMove = v.getBigUint64(48, true);
+  if (capMove > 1n) return 'INVALID_ARGUMENT';
+  let cap: Capability | undefined;
+  if (capSlot !== -1n) {
+    const c = s.cspace.lookup(Number(BigInt.asIntN(32, capSlot)), undefined, Right.G);
+    if (typeof c === 'string') return capSlot < 0n || capSlot > 1024n ? 'BAD_SLOT' : c;
+    cap = c;
+  }
+  return {
+    label: v.getBigUint64(0, true),
+    words: [8, 16, 24, 32].map((o) => v.getBigUint64(o, true)),
+    payload: b.slice(72, 72 + Number(len)),
+    cap,
+    capMove: capMove === 1n,
+    badge,
+  };
+}
+
+/** Is there room and quota on the receiving side for the capability a message carries? */
+function canReceive(m: Message, to: Sandbox): ErrName | undefined {
+  if (!m.cap) return undefined;
+  if (!m.cap.live) return 'PEER_GONE';
+  if (to.cspace.free === 0) return 'NO_SLOT';
+  if (m.capMove && m.cap.object instanceof MemoryObject && m.cap.holder?.owner !== to && !to.charge(m.cap.object.pages)) return 'QUOTA_EXCEEDED'; // charged now: passCapability follows at once
+  return undefined;
+}
+
+/** Moves or copies the message's capability into `to` (canReceive said it fits); returns the slot. */
+function passCapability(m: Message, to: Sandbox): number {
+  const c = m.cap!;
+  if (!m.capMove) return to.cspace.insert(c.derive(c.rights, c.badge)!) as number;
+  const from = c.holder!.owner as Sandbox;
+  if (c.object instanceof MemoryObject) {
+    // Moving memory makes the receiver its only holder: copies derived from it are revoked, and
+    // the mover's mapping leaves with the capability. The quota was charged by canReceive.
+    revoke(c);
+    from.uncharge(c.object.pages);
+    c.object.retag(to.id);
+  }
+  c.holder!.take(c);
+  return to.cspace.insert(c) as number;
+}
+
+/** Writes a delivered message into the receiver's struct hic_msg (checked writable at recv). */
+function writeMessage(s: Sandbox, at: number, m: Message, capSlot: number): void {
+  const b = s.cpu.space.view(at, MESSAGE.size, 'write')!;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  v.setBigUint64(0, m.label, true);
+  m.words.forEach((w, i) => v.setBigUint64(8 + 8 * i, w, true));
+  v.setBigInt64(40, BigInt(capSlot), true);
+  v.setBigUint64(48, 0n, true);
+  v.setBigUint64(56, BigInt(m.badge), true);
+  v.setBigUint64(64, BigInt(m.payload.length), true);
+  b.set(m.payload, 72);
+}
+
+function writable(s: Sandbox, at: number): boolean {
+  return at >= 0 && s.cpu.space.view(at, MESSAGE.size, 'write') !== undefined;
+}
+
+/** Delivers m from `sender` to the thread waiting in recv, or says why it cannot. */
+function deliver(core: Core, m: Message, receiver: Thread, msgAt: number): ErrName | undefined {
+  const refused = canReceive(m, receiver.sandbox);
+  if (refused) return refused;
+  let slot = -1;
+  if (m.cap) {
+    const from = (m.cap.holder!.owner as Sandbox).name;
+    slot = passCapability(m, receiver.sandbox);
+    core.events.emit({ kind: 'capTransferred', from, to: receiver.sandbox.name, type: m.cap.object.capType, rights: m.cap.rights, moved: m.capMove });
+  }
+  writeMessage(receiver.sandbox, msgAt, m, slot);
+  return undefined;
+}
+
+export interface SendArgs {
+  readonly endpoint: Endpoint;
+  readonly msgAt: number;
+  readonly nonblock: boolean;
+  /** call: wait for the reply (written back over the message) with this timeout. */
+  readonly call?: { readonly timeoutNs: number };
+  readonly badge: number;
+}
+
+export function send(core: Core, t: Thread, a: SendArgs): number | Blocked {
+  const m = readMessage(t.sandbox, a.msgAt, a.badge);
+  if (typeof m === 'string') return err(m);
+  if (a.call && !writable(t.sandbox, a.msgAt)) return err('BAD_ADDRESS');
+  const ep = a.endpoint;
+  const r = ep.receivers[0];
+  if (r) {
+    const refused = deliver(core, m, r.thread, r.msgAt);
+    if (refused) return err(refused);
+    ep.receivers.shift();
+    if (a.call) r.thread.replyTo = t;
+    core.wake(r.thread, 0);
+    if (!a.call) return 0;
+    core.block(t, { kind: 'reply', on: r.thread, msgAt: a.msgAt }, a.call.timeoutNs);
+    return BLOCK;
+  }
+  if (a.nonblock) return err('WOULD_BLOCK');
+  ep.senders.push({ thread: t, message: m, replyTo: a.call ? a.msgAt : undefined });
+  core.block(t, { kind: 'send', on: ep }, a.call?.timeoutNs ?? 0);
+  return BLOCK;
+}
+
+export function recv(core: Core, t: Thread, ep: Endpoint, msgAt: number, flags: number, timeoutNs: number): number | Blocked {
+  if (!writable(t.sandbox, msgAt)) return err('BAD_ADDRESS');
+  for (;;) {
+    const s = ep.senders[0];
+    if (!s) break;
+    const refused = deliver(core, s.message, t, msgAt);
+    ep.senders.shift();
+    if (refused) {
+      core.wake(s.thread, err(refused)); // the sender learns why; this receiver tries the next one
+      continue;
+    }
+    if (s.replyTo !== undefined) {
+      t.replyTo = s.thread;
+      s.thread.waiting = { kind: 'reply', on: t, msgAt: s.replyTo }; // still blocked, same deadline
+    } else core.wake(s.thread, 0);
+    return 0;
+  }
+  if (flags & Flag.NONBLOCK) return err('WOULD_BLOCK');
+  ep.receivers.push({ thread: t, msgAt });
+  core.block(t, { kind: 'recv', on: ep }, timeoutNs);
+  return BLOCK;
+}
+
+export function reply(core: Core, t: Thread, msgAt: number): number {
+  const caller = t.replyTo;
+  if (!caller) return err('NOT_FOUND');
+  const m = readMessage(t.sandbox, msgAt, 0);
+  if (typeof m === 'string') return err(m);
+  const w = caller.waiting;
+  if (w?.kind !== 'reply' || w.on !== t) {
+    t.replyTo = undefined;
+    return err('PEER_GONE'); // the caller timed out or was destroyed
+  }
+  const refused = deliver(core, m, caller, w.msgAt);
+  if (refused) return err(refused);
+  t.replyTo = undefined;
+  core.wake(caller, 0);
+  return 0;
+}
+
+export function wait(core: Core, t: Thread, n: Notification, flags: number, timeoutNs: number): number | Blocked {
+  const bits = n.take();
+  if (bits !== 0n) return Number(bits);
+  if (flags & Flag.NONBLOCK) return err('WOULD_BLOCK');
+  n.waiters.push(t);
+  core.block(t, { kind: 'wait', on: n }, timeoutNs);
+  return BLOCK;
+}
+
+export function notify(core: Core, n: Notification, bits: bigint): void {
+  const woken = n.signal(bits);
+  if (woken) core.wake(woken.thread, Number(woken.bits));
+}
+
+/** Ends whatever t waits for (timeout, destruction of t or of what it waited on). */
+export function cancelWait(t: Thread): void {
+  const w = t.waiting;
+  if (!w) return;
+  if (w.kind === 'send' || w.kind === 'recv') w.on.cancel(t);
+  else if (w.kind === 'wait') w.on.cancel(t);
+  t.waiting = undefined;
+}
+
+export { destroyCapability };

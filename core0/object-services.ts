@@ -1,0 +1,157 @@
+// Core-0's kernel objects and the blocking primitives the syscall verbs use: creating endpoints,
+// notifications and memory objects; the service registry with its aliases; interrupt lines and
+// their routing; parking and waking threads. The Kernel owns one of these; TypeScript system
+// services reach the same operations through the kernel's host API, with the same checks.
+
+import { Err, Right } from './abi/abi.ts';
+import type { Clock, Frames } from '../emulator/types.ts';
+import type { EventLog } from './events.ts';
+import { cancelWait, notify } from './ipc.ts';
+import { originalCapability, type Capability, type ErrName } from './objects/capability.ts';
+import { Alias, Endpoint } from './objects/endpoint.ts';
+import { IrqLine } from './objects/irq-line.ts';
+import { MemoryObject } from './objects/memory-object.ts';
+import { Notification } from './objects/notification.ts';
+import type { Sandbox } from './objects/sandbox.ts';
+import { ServiceRegistry } from './objects/service-registry.ts';
+import type { Thread, Waiting } from './objects/thread.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { KernelServices } from './verbs.ts';
+
+export interface ObjectHost {
+  readonly clock: Clock;
+  readonly frames: Frames;
+  readonly events: EventLog;
+  readonly scheduler: Scheduler;
+  sandboxById(id: number): Sandbox | undefined;
+  control: KernelServices['control'];
+}
+
+export class ObjectServices implements KernelServices {
+  readonly registry = new ServiceRegistry();
+  readonly registryRoot: Capability = originalCapability(this.registry);
+  readonly registered = new Map<string, Capability>();
+  private readonly aliasRoots = new Map<Alias, Capability>();
+  private readonly irqs = new Map<number, { line: IrqLine; root: Capability }>();
+  private nextObjectId = 1;
+
+  constructor(private readonly host: ObjectHost) {}
+
+  get now(): number {
+    return this.host.clock.now;
+  }
+
+  get events(): EventLog {
+    return this.host.events;
+  }
+
+  control: KernelServices['control'] = (target, op, by) => this.host.control(target, op, by);
+
+  // --- blocking --------------------------------------------------------------------------------
+
+  block(t: Thread, waiting: Waiting, timeoutNs: number): void {
+    t.waiting = waiting;
+    t.state = 'blocked';
+    if (timeoutNs > 0) this.host.scheduler.sleep(t, this.now + timeoutNs);
+  }
+
+  wake(t: Thread, result: number): void {
+    if (t.state === 'dead' || t.state === 'exiting') return;
+    t.waiting = undefined;
+    this.host.scheduler.remove(t);
+    t.sandbox.cpu.setResult(t.handle, result);
+    if (t.sandbox.suspended) t.state = 'runnable';
+    else this.host.scheduler.makeRunnable(t);
+  }
+
+  /** The scheduler found a blocked thread's deadline passed. */
+  timedOut(t: Thread): void {
+    cancelWait(t);
+    t.sandbox.cpu.setResult(t.handle, -Err.TIMEOUT);
+  }
+
+  // --- objects ---------------------------------------------------------------------------------
+
+  newEndpoint(): Capability {
+    const ep = new Endpoint(this.nextObjectId++);
+    ep.onRelease = (e) => {
+      // Nobody can reach or serve this endpoint any more: everyone waiting on it learns so.
+      for (const w of [...e.senders, ...e.receivers]) this.wake(w.thread, -Err.PEER_GONE);
+      e.senders.length = 0;
+      e.receivers.length = 0;
+    };
+    return originalCapability(ep);
+  }
+
+  newNotification(): Capability {
+    const n = new Notification(this.nextObjectId++);
+    n.onRelease = (x) => {
+      for (const t of x.waiters.splice(0)) this.wake(t, -Err.PEER_GONE);
+    };
+    return originalCapability(n);
+  }
+
+  newMemory(s: Sandbox, pages: number): Capability | ErrName {
+    if (!s.charge(pages)) return 'QUOTA_EXCEEDED';
+    let first: number;
+    try {
+      first = this.host.frames.allocate(pages, s.id);
+    } catch {
+      s.uncharge(pages);
+      return 'NO_MEMORY';
+    }
+    const m = new MemoryObject(first, pages, s.id, this.host.frames, (obj) => this.host.sandboxById(obj.tag)?.uncharge(obj.pages));
+    return originalCapability(m);
+  }
+
+  aliasCapability(a: Alias): Capability {
+    let root = this.aliasRoots.get(a);
+    if (!root) {
+      root = originalCapability(a, Right.W | Right.G);
+      this.aliasRoots.set(a, root);
+    }
+    return root;
+  }
+
+  endpointSwitched(alias: string, from: string, to: string, by: string): void {
+    this.events.emit({ kind: 'endpointSwitched', alias, from, to, by });
+  }
+
+  // --- interrupts ------------------------------------------------------------------------------
+
+  /** The capability root of an IRQ line; lines exist from the first time they are named. */
+  irqRoot(line: number): Capability {
+    let l = this.irqs.get(line);
+    if (!l) {
+      const obj = new IrqLine(line);
+      l = { line: obj, root: originalCapability(obj, Right.W) };
+      this.irqs.set(line, l);
+    }
+    return l.root;
+  }
+
+  irqLine(line: number): IrqLine | undefined {
+    return this.irqs.get(line)?.line;
+  }
+
+  /** Routes the line to n (atomically: the mask and pending count stay with the line). */
+  bindIrq(line: IrqLine, n: Notification, bits: bigint, by: string): void {
+    line.route = { notification: n, bits };
+    this.events.emit({ kind: 'irqRouted', line: line.line, sandbox: by, bits: Number(bits), pending: line.pending });
+    if (!line.masked && line.pending > 0) this.deliverIrq(line, line.ack());
+  }
+
+  ackIrq(line: IrqLine): void {
+    this.deliverIrq(line, line.ack());
+  }
+
+  /** A device raised the line. */
+  raiseIrq(line: number): void {
+    const l = this.irqs.get(line)?.line ?? (this.irqRoot(line), this.irqs.get(line)!.line);
+    this.deliverIrq(l, l.raise());
+  }
+
+  private deliverIrq(_line: IrqLine, route: IrqLine['route']): void {
+    if (route) notify(this, route.notification, route.bits);
+  }
+}

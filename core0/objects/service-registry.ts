@@ -1,0 +1,77 @@
+// The service registry: versioned endpoint names and default aliases.
+//
+//   cap://netstack/v1.2.0/tcp   one instance's endpoint (registered by that instance)
+//   cap://netstack/tcp          the alias clients hold; points at one versioned name
+//
+// The first version registered for an alias becomes its default. switch() repoints an alias in
+// one step; the versioned names stay, so switching back (rollback) is the same operation.
+
+import semver from 'semver';
+import type { KernelObject } from './capability.ts';
+import { Alias, type Endpoint } from './endpoint.ts';
+
+const VERSIONED = /^cap:\/\/([a-z][a-z0-9_]{0,31})\/v(\d+\.\d+\.\d+(?:-[0-9a-z.-]+)?)\/([a-z][a-z0-9_]{0,31})$/;
+const ALIAS = /^cap:\/\/([a-z][a-z0-9_]{0,31})\/([a-z][a-z0-9_]{0,31})$/;
+
+export type RegistryError = 'INVALID_ARGUMENT' | 'NAME_TAKEN' | 'NOT_FOUND';
+
+export interface SwitchRecord {
+  readonly alias: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export class ServiceRegistry implements KernelObject {
+  readonly capType = 'REGISTRY' as const;
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly targets = new Map<string, string>();
+  private readonly aliases = new Map<string, Alias>();
+
+  static parse(name: string): { service: string; version?: string; endpoint: string } | undefined {
+    const v = VERSIONED.exec(name);
+    if (v && semver.valid(v[2]!)) return { service: v[1]!, version: v[2]!, endpoint: v[3]! };
+    const a = ALIAS.exec(name);
+    return a ? { service: a[1]!, endpoint: a[2]! } : undefined;
+  }
+
+  register(name: string, ep: Endpoint): RegistryError | { alias: string; defaulted: boolean } {
+    const p = ServiceRegistry.parse(name);
+    if (!p?.version) return 'INVALID_ARGUMENT';
+    if (this.endpoints.get(name)?.resolve()) return 'NAME_TAKEN';
+    this.endpoints.set(name, ep);
+    const alias = `cap://${p.service}/${p.endpoint}`;
+    const defaulted = !this.targets.has(alias);
+    if (defaulted) this.targets.set(alias, name);
+    return { alias, defaulted };
+  }
+
+  /** A versioned name's endpoint, or the alias object for an alias name. */
+  lookup(name: string): Endpoint | Alias | RegistryError {
+    const p = ServiceRegistry.parse(name);
+    if (!p) return 'INVALID_ARGUMENT';
+    if (p.version) return this.endpoints.get(name)?.resolve() ?? 'NOT_FOUND';
+    if (!this.targets.has(name)) return 'NOT_FOUND';
+    let a = this.aliases.get(name);
+    if (!a) {
+      a = new Alias(name, (n) => this.endpoints.get(this.targets.get(n) ?? ''));
+      this.aliases.set(name, a);
+    }
+    return a;
+  }
+
+  /** What an alias points at now. */
+  target(alias: string): string | undefined {
+    return this.targets.get(alias);
+  }
+
+  /** Repoints `alias` at `to`, a registered versioned name of the same service and endpoint. */
+  switch(alias: string, to: string): RegistryError | SwitchRecord {
+    const a = ServiceRegistry.parse(alias);
+    const t = ServiceRegistry.parse(to);
+    const from = this.targets.get(alias);
+    if (!a || a.version || !t?.version || a.service !== t.service || a.endpoint !== t.endpoint) return 'INVALID_ARGUMENT';
+    if (from === undefined || !this.endpoints.get(to)?.resolve()) return 'NOT_FOUND';
+    this.targets.set(alias, to);
+    return { alias, from, to };
+  }
+}

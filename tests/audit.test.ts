@@ -1,0 +1,284 @@
+// The audit log: its chain, its persistence, its determinism, and every way of tampering with
+// the file that the chain must catch — each with the exact code and 1-based line.
+
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AuditError, AuditLog, GENESIS_HASH, canonicalJson, verifyAuditFile, verifyAuditText, type AuditEntry } from '../core0/audit.ts';
+import { registerAuditCommands } from '../cli/audit.ts';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'hic-audit-'));
+
+const entry = (i: number): AuditEntry => ({
+  t: i * 1_000_003,
+  kind: i % 3 === 0 ? 'capGrant' : 'moduleVerified',
+  sandbox: `s${i}`,
+  detail: { rights: ['read', 'write'], n: i },
+});
+
+/** A log file of n records, and its text and head. */
+function fixture(n = 20): { path: string; text: string; lines: string[]; head: string } {
+  const path = join(tmp(), 'audit.jsonl');
+  const log = AuditLog.open(path);
+  for (let i = 0; i < n; i++) log.append(entry(i));
+  const text = readFileSync(path, 'utf8');
+  return { path, text, lines: text.split('\n').slice(0, -1), head: log.head };
+}
+const join1 = (lines: string[]) => lines.map((l) => l + '\n').join('');
+
+function refusal(fn: () => unknown): AuditError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AuditError) return e;
+    throw e;
+  }
+  throw new Error('expected an AuditError, nothing was thrown');
+}
+
+describe('audit log: chain', () => {
+  it('links each record to the one before, from the genesis hash', () => {
+    const log = AuditLog.inMemory();
+    expect(log.head).toBe(GENESIS_HASH);
+    const a = log.append({ t: 5, kind: 'boot', image: 'hello' });
+    const b = log.append({ t: 9, kind: 'capGrant', to: 'netstack' });
+    expect([a.seq, b.seq]).toEqual([0, 1]);
+    expect(a.prev).toBe(GENESIS_HASH);
+    expect(b.prev).toBe(a.hash);
+    expect(log.head).toBe(b.hash);
+    const { hash, ...body } = b;
+    expect(hash).toBe(createHash('sha256').update(a.hash + canonicalJson(body)).digest('hex'));
+    expect(log.records).toEqual([a, b]);
+  });
+
+  it('records are copies: changing the entry afterwards changes nothing', () => {
+    const log = AuditLog.inMemory();
+    const e = { t: 1, kind: 'k', detail: { x: 1 } };
+    const r = log.append(e);
+    e.detail.x = 2;
+    expect(r.detail).toEqual({ x: 1 });
+    expect(Object.isFrozen(r)).toBe(true);
+  });
+
+  it('key order does not matter: {b:1,a:2} and {a:2,b:1} hash the same', () => {
+    const x = AuditLog.inMemory().append({ t: 0, kind: 'k', b: 1, a: 2, n: { z: [1, { y: 1, x: 2 }], w: null } });
+    const y = AuditLog.inMemory().append({ kind: 'k', n: { w: null, z: [1, { x: 2, y: 1 }] }, a: 2, t: 0, b: 1 });
+    expect(x.hash).toBe(y.hash);
+    expect(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":1}');
+  });
+
+  it.each([
+    ['NaN', { v: NaN }, /\$\.v is NaN/],
+    ['Infinity', { v: [1, Infinity] }, /\$\.v\[1\] is Infinity/],
+    ['undefined', { v: undefined }, /\$\.v is a undefined/],
+    ['bigint', { v: 1n }, /\$\.v is a bigint/],
+    ['a class instance', { v: new Date(0) }, /\$\.v is a Date/],
+  ])('refuses %s as a plain Error (a kernel bug, not a user mistake)', (_, fields, message) => {
+    const log = AuditLog.inMemory();
+    let thrown: unknown;
+    try {
+      log.append({ t: 0, kind: 'k', ...fields });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(Error);
+    expect(thrown).not.toBeInstanceOf(AuditError);
+    expect((thrown as Error).message).toMatch(message);
+    expect(log.head).toBe(GENESIS_HASH);
+  });
+
+  it('refuses a cycle, reserved fields and a time that is not ns', () => {
+    const log = AuditLog.inMemory();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => log.append({ t: 0, kind: 'k', cyclic })).toThrow(/refers back to itself/);
+    expect(() => log.append({ t: 0, kind: 'k', seq: 7 })).toThrow(/"seq" is set by the log/);
+    expect(() => log.append({ t: 0, kind: 'k', hash: 'x' })).toThrow(/"hash" is set by the log/);
+    expect(() => log.append({ t: 1.5, kind: 'k' })).toThrow(/not a virtual time/);
+    expect(() => log.append({ t: 0, kind: '' })).toThrow(/non-empty kind/);
+    expect(log.records).toHaveLength(0);
+  });
+});
+
+describe('audit log: persistence', () => {
+  it('creates parent directories; reopening continues seq and chain', () => {
+    const path = join(tmp(), 'deep', 'er', 'audit.jsonl');
+    const first = AuditLog.open(path);
+    for (let i = 0; i < 3; i++) first.append(entry(i));
+    const second = AuditLog.open(path);
+    expect(second.head).toBe(first.head);
+    const r = second.append(entry(3));
+    expect(r.seq).toBe(3);
+    expect(r.prev).toBe(first.head);
+    expect(second.records).toEqual([r]);
+    expect(verifyAuditFile(path)).toEqual({ ok: true, records: 4, head: r.hash });
+  });
+
+  it('writes each record at once as one canonical line', () => {
+    const path = join(tmp(), 'audit.jsonl');
+    const log = AuditLog.open(path);
+    const r = log.append({ t: 3, kind: 'k', b: 1, a: 'x' });
+    expect(readFileSync(path, 'utf8')).toBe(canonicalJson(r) + '\n');
+    expect(readFileSync(path, 'utf8')).toMatch(/^\{"a":"x","b":1,"hash":"[0-9a-f]{64}","kind":"k","prev":"0{64}","seq":0,"t":3\}\n$/);
+  });
+
+  it('is deterministic: the same appends give the same bytes', () => {
+    expect(fixture().text).toBe(fixture().text);
+    const a = AuditLog.inMemory();
+    const b = AuditLog.inMemory();
+    for (let i = 0; i < 5; i++) {
+      a.append(entry(i));
+      b.append(entry(i));
+    }
+    expect(a.head).toBe(b.head);
+    expect(fixture(5).head).toBe(a.head);
+  });
+
+  it('an empty file is an empty log', () => {
+    const path = join(tmp(), 'audit.jsonl');
+    writeFileSync(path, '');
+    expect(AuditLog.open(path).head).toBe(GENESIS_HASH);
+    expect(verifyAuditText('')).toEqual({ ok: true, records: 0, head: GENESIS_HASH });
+  });
+
+  it('stops after a failed write rather than leave a hole in the chain', () => {
+    const path = join(tmp(), 'audit.jsonl');
+    const log = AuditLog.open(path);
+    log.append(entry(0));
+    rmSync(path);
+    mkdirSync(path); // the next append hits EISDIR
+    expect(refusal(() => log.append(entry(1))).code).toBe('AUDIT_WRITE_FAILED');
+    rmSync(path, { recursive: true });
+    expect(refusal(() => log.append(entry(1))).code).toBe('AUDIT_WRITE_FAILED');
+    expect(log.records).toHaveLength(1);
+  });
+});
+
+describe('audit log: tampering', () => {
+  const k = 8; // 1-based line under attack
+  const f = fixture();
+  const verify = (text: string, head?: string) => verifyAuditText(text, { head });
+  /** The fixture's text after `fn` changed its lines. */
+  const edited = (fn: (lines: string[]) => void) => {
+    const copy = [...f.lines];
+    fn(copy);
+    return join1(copy);
+  };
+  type Attack = string | { text: string; head: string };
+
+  it('the untouched file verifies, with and without its head', () => {
+    expect(verify(f.text)).toEqual({ ok: true, records: 20, head: f.head });
+    expect(verify(f.text, f.head)).toEqual({ ok: true, records: 20, head: f.head });
+    expect(verifyAuditFile(f.path)).toEqual({ ok: true, records: 20, head: f.head });
+  });
+
+  it.each<[string, () => Attack, string, number, RegExp]>([
+    ['a field of line k edited', () => edited((l) => (l[k - 1] = l[k - 1]!.replace('"s7"', '"s99"'))), 'AUDIT_EDITED', k, /record #7 does not match its hash/],
+    ['line k edited and re-hashed', () => edited((l) => (l[k - 1] = rehash(l[k - 1]!, { sandbox: 's99' }))), 'AUDIT_EDITED', k + 1, /does not chain to line 8/],
+    ['line k deleted', () => edited((l) => l.splice(k - 1, 1)), 'AUDIT_REMOVED', k, /record #7 is missing before record #8/],
+    ['lines k..k+2 deleted', () => edited((l) => l.splice(k - 1, 3)), 'AUDIT_REMOVED', k, /records #7..#9 are missing/],
+    ['the first line deleted', () => edited((l) => l.shift()), 'AUDIT_REMOVED', 1, /record #0 is missing/],
+    ['lines k and k+1 swapped', () => edited((l) => ([l[k - 1], l[k]] = [l[k]!, l[k - 1]!])), 'AUDIT_REORDERED', k, /record #8 comes before #7 \(line 9\)/],
+    ['line k moved to the end', () => edited((l) => l.push(...l.splice(k - 1, 1))), 'AUDIT_REORDERED', k, /record #8 comes before #7 \(line 20\)/],
+    ['line k duplicated', () => edited((l) => l.splice(k, 0, l[k - 1]!)), 'AUDIT_REORDERED', k + 1, /record #7 appears again \(first at line 8\)/],
+    ['the last line cut mid-way', () => f.text.slice(0, f.text.length - 40), 'AUDIT_TORN', 20, /incomplete/],
+    ['only the final newline lost', () => f.text.slice(0, -1), 'AUDIT_TORN', 20, /incomplete/],
+    ['garbage appended', () => f.text + 'rm -rf /\n', 'AUDIT_MALFORMED', 21, /not JSON/],
+    ['an empty line inserted', () => edited((l) => l.splice(k - 1, 0, '')), 'AUDIT_MALFORMED', k, /empty line/],
+    ['a field removed', () => edited((l) => (l[k - 1] = JSON.stringify({ ...JSON.parse(l[k - 1]!), kind: undefined }))), 'AUDIT_MALFORMED', k, /"kind"/],
+    ['CRLF line endings', () => f.text.replaceAll('\n', '\r\n'), 'AUDIT_MALFORMED', 1, /canonical form/],
+    ['the last two lines removed, head given', () => ({ text: join1(f.lines.slice(0, -2)), head: f.head }), 'AUDIT_TRUNCATED', 19, /trusted head is not in the file/],
+    ['records after the trusted head', () => ({ text: f.text, head: JSON.parse(f.lines[14]!).hash }), 'AUDIT_EXTENDED', 16, /5 record\(s\) follow the trusted head \(line 15\)/],
+  ])('%s', (_, make, code, line, reason) => {
+    const attack = make();
+    const v = typeof attack === 'string' ? verify(attack) : verify(attack.text, attack.head);
+    expect(v).toMatchObject({ ok: false, code, line });
+    expect(v.ok || v.reason).toMatch(reason);
+  });
+
+  it('open() refuses a corrupted file, naming the line, and leaves it untouched', () => {
+    for (const [text, where] of [
+      [edited((l) => (l[k - 1] = l[k - 1]!.replace('"s7"', '"s99"'))), /:8: .*\[AUDIT_EDITED\]/],
+      [f.text.slice(0, -10), /:20: last line is incomplete.*\[AUDIT_TORN\]/],
+    ] as const) {
+      const path = join(tmp(), 'audit.jsonl');
+      writeFileSync(path, text);
+      const e = refusal(() => AuditLog.open(path));
+      expect(e.code).toBe('AUDIT_CORRUPT');
+      expect(e.message).toMatch(where);
+      expect(readFileSync(path, 'utf8')).toBe(text);
+    }
+  });
+
+  /** What a forger who knows the format does: change a field and recompute the record's hash. */
+  function rehash(line: string, change: Record<string, unknown>): string {
+    const { hash: _, ...body } = { ...JSON.parse(line), ...change };
+    return canonicalJson({ ...body, hash: createHash('sha256').update(body.prev + canonicalJson(body)).digest('hex') });
+  }
+});
+
+describe('hic audit', () => {
+  const f = fixture();
+  let stdout = '';
+  let stderr = '';
+
+  async function hic(...args: string[]): Promise<number> {
+    stdout = stderr = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
+    const program = new Command('hic').exitOverride();
+    registerAuditCommands(program);
+    try {
+      await program.parseAsync(['node', 'hic', ...args]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const code = Number(process.exitCode ?? 0);
+    process.exitCode = 0;
+    return code;
+  }
+  afterEach(() => {
+    process.exitCode = 0;
+  });
+
+  it('verify: OK line and exit 0', async () => {
+    expect(await hic('audit', 'verify', f.path)).toBe(0);
+    expect(stdout).toBe(`${f.path}: OK, 20 records, head ${f.head}\n`);
+    expect(await hic('audit', 'verify', f.path, '--head', f.head.toUpperCase())).toBe(0);
+  });
+
+  it('verify: one line naming file and line, exit 1', async () => {
+    const path = join(tmp(), 'cut.jsonl');
+    writeFileSync(path, join1(f.lines.slice(0, -1)));
+    expect(await hic('audit', 'verify', path)).toBe(0);
+    expect(await hic('audit', 'verify', path, '--head', f.head)).toBe(1);
+    expect(stderr).toMatch(new RegExp(`^hic: ${path}:20: the trusted head is not in the file .*\\[AUDIT_TRUNCATED\\]\\n$`));
+    expect(stdout).toBe('');
+  });
+
+  it('verify: a malformed --head is a usage error, exit 2', async () => {
+    expect(await hic('audit', 'verify', f.path, '--head', 'abc')).toBe(2);
+    expect(stderr).toBe('hic: --head: "abc" is not a SHA-256 hash (64 hex digits) [BAD_ARGUMENT]\n');
+  });
+
+  it('show: one record per line in virtual time, filtered by kind', async () => {
+    expect(await hic('audit', 'show', f.path)).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(20);
+    expect(lines[0]).toBe('[   0.000000s] #0 capGrant detail={"n":0,"rights":["read","write"]} sandbox=s0');
+    expect(lines[19]).toBe('[   0.019000s] #19 moduleVerified detail={"n":19,"rights":["read","write"]} sandbox=s19');
+    expect(await hic('audit', 'show', f.path, '--kind', 'capGrant')).toBe(0);
+    expect(stdout.trimEnd().split('\n').map((l) => l.split(' ')[4])).toEqual(['#0', '#3', '#6', '#9', '#12', '#15', '#18']);
+  });
+
+  it('show: still prints a tampered file, then reports it and exits 1', async () => {
+    const path = join(tmp(), 'torn.jsonl');
+    writeFileSync(path, f.text.slice(0, -1));
+    expect(await hic('audit', 'show', path)).toBe(1);
+    expect(stdout.trimEnd().split('\n')).toHaveLength(20);
+    expect(stderr).toMatch(/:20: last line is incomplete .*\[AUDIT_TORN\]/);
+  });
+});
