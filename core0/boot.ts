@@ -76,7 +76,7 @@ export function boot(manifest: Manifest, machine: Machine, modules: ModuleSource
     for (const lib of libraries.values()) kernel.modules.loadLibrary(lib);
     for (; i < manifest.sandboxes.length; i++) {
       const s = manifest.sandboxes[i]!;
-      kernel.spawn({ name: s.name, quotaBytes: s.quota, budget: s.budget, stackBytes: s.stack, arg: s.arg }, verified[i]!);
+      kernel.spawn({ name: s.name, quotaBytes: s.quota, budget: s.budget, stackBytes: s.stack, arg: s.arg, caps: s.caps }, verified[i]!);
     }
   } catch (e) {
     kernel.shutdown();

@@ -85,6 +85,21 @@ export class Kernel {
     });
   }
 
+  // --- the host API: what TypeScript system services and devices use, with the same checks ---
+
+  /** Repoints a registry alias (what a guest does with registry_switch and right G). */
+  switchEndpoint(alias: string, to: string, by = 'host'): { from: string; to: string } {
+    const r = this.objects.registry.switch(alias, to);
+    if (typeof r === 'string') throw new KernelError('BAD_SPEC', `switch ${alias} → ${to}: ${r}`);
+    this.objects.endpointSwitched(r.alias, r.from, r.to, by);
+    return { from: r.from, to: r.to };
+  }
+
+  /** A device raises an interrupt line. */
+  raiseIrq(line: number): void {
+    this.objects.raiseIrq(line);
+  }
+
   /** Runs fn when virtual time reaches `at` (a device raising an IRQ, a scenario step). */
   at(at: number, fn: () => void): void {
     const entry = { at, seq: this.timerSeq++, fn };

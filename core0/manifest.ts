@@ -15,6 +15,8 @@ export interface SandboxEntry {
   readonly stack: number;
   readonly arg: number;
   readonly budget: number;
+  /** Initial capabilities: registry rights, IRQ lines, sandboxes it may control (in that slot order). */
+  readonly caps: { readonly registry: number; readonly irqs: readonly number[]; readonly control: readonly string[] };
 }
 
 export interface Expectation {
@@ -111,6 +113,28 @@ class Reader {
 
 const MiB = 1024 * 1024;
 
+/** `caps`: { registry: "rw" | "r" | "rwg" …, irqs: [line…], control: [earlier sandbox…] }. */
+function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>, self: string): SandboxEntry['caps'] {
+  const o = r.object(v ?? {}, field, ['registry', 'irqs', 'control']);
+  let registry = 3;
+  if (o.registry !== undefined) {
+    const s = r.string(o.registry, `${field}.registry`);
+    if (!/^r?w?g?$/.test(s) || s === '') r.fail(`${field}.registry`, `expected rights as letters from "rwg" (like "rw"), got "${s}"`);
+    registry = (s.includes('r') ? 1 : 0) | (s.includes('w') ? 2 : 0) | (s.includes('g') ? 4 : 0);
+  }
+  const irqs = o.irqs === undefined ? [] : o.irqs;
+  if (!Array.isArray(irqs)) r.fail(`${field}.irqs`, 'expected a list of IRQ line numbers');
+  const lines = irqs.map((x: unknown, i: number) => r.integer(x, `${field}.irqs[${i}]`, 0, 255));
+  const control = o.control === undefined ? [] : o.control;
+  if (!Array.isArray(control)) r.fail(`${field}.control`, 'expected a list of sandbox names');
+  const targets = control.map((x: unknown, i: number) => {
+    const n = r.name(x, `${field}.control[${i}]`);
+    if (!earlier.has(n) || n === self) r.fail(`${field}.control[${i}]`, `"${n}" is not a sandbox listed before this one`);
+    return n;
+  });
+  return { registry, irqs: lines, control: targets };
+}
+
 export function parseManifest(file: string, text: string): Manifest {
   const r = new Reader(file);
   let raw: unknown;
@@ -130,7 +154,7 @@ export function parseManifest(file: string, text: string): Manifest {
   const seen = new Set<string>();
   const sandboxes = list.map((v: unknown, i: number): SandboxEntry => {
     const f = `sandboxes[${i}]`;
-    const o = r.object(v, f, ['name', 'module', 'version', 'quota', 'stack', 'arg', 'budget']);
+    const o = r.object(v, f, ['name', 'module', 'version', 'quota', 'stack', 'arg', 'budget', 'caps']);
     const name = r.name(o.name, `${f}.name`);
     if (seen.has(name)) r.fail(`${f}.name`, `"${name}" is used by an earlier sandbox`);
     seen.add(name);
@@ -145,6 +169,7 @@ export function parseManifest(file: string, text: string): Manifest {
       stack,
       arg: o.arg === undefined ? 0 : r.integer(o.arg, `${f}.arg`, 0, Number.MAX_SAFE_INTEGER),
       budget: o.budget === undefined ? 100_000 : r.integer(o.budget, `${f}.budget`, 1000, 10_000_000),
+      caps: caps(r, o.caps, `${f}.caps`, seen, name),
     };
   });
 
