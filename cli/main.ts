@@ -14,6 +14,8 @@ import { buildAll } from '../hicmod-toolchain/build.ts';
 import { exitQuietlyOnClosedPipe, runCommand } from './errors.ts';
 import { workspace } from './modules.ts';
 import { registerRepoCommands } from './repo.ts';
+import { registerAuditCommands } from './audit.ts';
+import { AuditLog } from '../core0/audit.ts';
 import { renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
 
@@ -29,23 +31,29 @@ program
   .argument('<image>', 'image manifest (.himg)')
   .option('-q, --quiet', 'show only guest console lines, faults and exits')
   .option('--events <file>', 'write the event log as JSON lines to <file>')
-  .action((image: string, opts: { quiet?: boolean; events?: string }) =>
+  .option('--data-dir <dir>', 'where persistent state goes: the hash-chained audit log (audit.jsonl)', 'build/data')
+  .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string }) =>
     runCommand(async () => {
       const manifest = parseManifest(image, readFileSync(image, 'utf8'));
       const machine = await UnicornMachine.create({ memoryBytes: manifest.memory });
       const wall = process.hrtime.bigint();
       try {
         const ws = workspace(REPO_ROOT);
-        const result = boot(manifest, machine, ws.repository, ws.trust, (e) => {
-          const line = renderEvent(e, { quiet: opts.quiet });
-          if (line !== undefined) process.stdout.write(line + '\n');
+        const audit = AuditLog.open(join(opts.dataDir, 'audit.jsonl'));
+        const result = boot(manifest, machine, ws.repository, ws.trust, {
+          audit,
+          onEvent: (e) => {
+            const line = renderEvent(e, { quiet: opts.quiet });
+            if (line !== undefined) process.stdout.write(line + '\n');
+          },
         });
         const ms = Number(process.hrtime.bigint() - wall) / 1e6;
         const frames = machine.frames.accounting();
         if (opts.events) writeFileSync(opts.events, result.kernel.events.toJsonLines());
         process.stdout.write(
           `\n${manifest.name}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
-            `${frames.allocated} frames still allocated; event log sha256 ${result.kernel.events.hash().slice(0, 16)}\n`,
+            `${frames.allocated} frames still allocated; event log sha256 ${result.kernel.events.hash().slice(0, 16)}\n` +
+            `audit: ${audit.records.length} records appended to ${join(opts.dataDir, 'audit.jsonl')}, head ${audit.head.slice(0, 16)}\n`,
         );
         if (manifest.expect) {
           if (result.deviations.length === 0) process.stdout.write('outcome: as expected\n');
@@ -93,6 +101,7 @@ program
   );
 
 registerRepoCommands(program, REPO_ROOT);
+registerAuditCommands(program);
 registerModCommands(program.command('mod').description('the module toolchain: build, pki, sign, verify, inspect (also the `hicmod` command)'), REPO_ROOT);
 
 program

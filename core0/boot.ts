@@ -10,6 +10,7 @@ import type { StampedEvent } from './events.ts';
 import { Kernel, KernelError } from './kernel.ts';
 import { ManifestError, type Manifest } from './manifest.ts';
 import { ModuleError } from './module/errors.ts';
+import type { AuditLog } from './audit.ts';
 import type { TrustStore, VerifiedModule } from './module/verify.ts';
 
 /** A module file as a source hands it over. */
@@ -58,8 +59,14 @@ function verifyClosure(kernel: Kernel, modules: ModuleSource, name: string, rang
   return v;
 }
 
-export function boot(manifest: Manifest, machine: Machine, modules: ModuleSource, trust: TrustStore, onEvent?: (e: StampedEvent) => void): BootResult {
-  const kernel = new Kernel(machine, { trust });
+export interface BootOptions {
+  readonly onEvent?: (e: StampedEvent) => void;
+  readonly audit?: AuditLog;
+}
+
+export function boot(manifest: Manifest, machine: Machine, modules: ModuleSource, trust: TrustStore, options: BootOptions = {}): BootResult {
+  const kernel = new Kernel(machine, { trust, ...(options.audit ? { audit: options.audit } : {}) });
+  const onEvent = options.onEvent;
   if (onEvent) kernel.events.subscribe(onEvent);
   kernel.events.emit({ kind: 'boot', image: manifest.name });
 

@@ -11,11 +11,11 @@ import type { Fault } from '../emulator/types.ts';
 export type KernelEvent =
   | { kind: 'boot'; image: string }
   | { kind: 'sandboxCreated'; sandbox: string; id: number; quota: number }
-  | { kind: 'moduleVerified'; module: string; version: string; hash: string; signer: string; signedAt: string; downgrade: boolean }
+  | { kind: 'moduleVerified'; module: string; version: string; sha384: string; signer: string; signedAt: string; downgrade: boolean }
   | { kind: 'moduleRejected'; source: string; code: string; reason: string }
   | { kind: 'libraryLoaded'; module: string; version: string; base: number; pages: number }
   | { kind: 'libraryUnloaded'; module: string; framesReturned: number }
-  | { kind: 'moduleLoaded'; sandbox: string; module: string; version: string; base: number; pages: number; entry: number; hash: string }
+  | { kind: 'moduleLoaded'; sandbox: string; module: string; version: string; base: number; pages: number; entry: number; sha384: string }
   | { kind: 'threadStarted'; sandbox: string; thread: number; entry: number; stackTop: number }
   | { kind: 'console'; sandbox: string; text: string }
   | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null }

@@ -6,6 +6,7 @@
 // running: the host process never fails because of what a guest does.
 
 import type { Machine, StopReason, SyscallFrame, TrapAction } from '../emulator/types.ts';
+import { AuditLog } from './audit.ts';
 import { EventLog } from './events.ts';
 import { ModuleError } from './module/errors.ts';
 import { placeModule } from './module/loader.ts';
@@ -49,7 +50,16 @@ export const TABLE_TAG = 0x4000_0000;
 export interface KernelOptions {
   /** The roots module signatures must chain to. */
   readonly trust: TrustStore;
+  /** Where security-relevant events are recorded, hash-chained (default: in memory). */
+  readonly audit?: AuditLog;
 }
+
+/** Event kinds the audit log records: who exists, who may do what, what runs, what was refused. */
+const AUDITED: ReadonlySet<string> = new Set([
+  'boot', 'sandboxCreated', 'sandboxDestroyed', 'sandboxSuspended', 'sandboxResumed', 'fault',
+  'capTransferred', 'capRevoked', 'endpointRegistered', 'endpointSwitched', 'irqRouted',
+  'moduleVerified', 'moduleRejected', 'moduleLoaded', 'libraryLoaded', 'libraryUnloaded',
+]);
 
 /** Capabilities a sandbox starts with, in this slot order: registry (slot 0), IRQ lines, sandbox controls. */
 export interface InitialCaps {
@@ -64,6 +74,7 @@ export class Kernel {
   readonly events: EventLog;
   readonly modules: ModuleRegistry;
   readonly objects: ObjectServices;
+  readonly audit: AuditLog;
   private readonly scheduler = new Scheduler();
   /** Host-side events in virtual time (devices, scenario steps), in (time, order) order. */
   private readonly timers: { at: number; seq: number; fn: () => void }[] = [];
@@ -74,6 +85,12 @@ export class Kernel {
 
   constructor(readonly machine: Machine, options: KernelOptions) {
     this.events = new EventLog(() => machine.clock.now);
+    this.audit = options.audit ?? AuditLog.inMemory();
+    this.events.subscribe((e) => {
+      if (!AUDITED.has(e.kind)) return;
+      const { t, seq: _seq, kind, ...fields } = e;
+      this.audit.append({ t, kind, ...fields });
+    });
     this.modules = new ModuleRegistry(machine.frames, options.trust, this.events);
     this.objects = new ObjectServices({
       clock: machine.clock,
@@ -156,7 +173,7 @@ export class Kernel {
     this.sandboxes.set(spec.name, s);
     this.modules.install(m);
     this.events.emit({ kind: 'sandboxCreated', sandbox: s.name, id, quota: quotaPages * PAGE });
-    this.events.emit({ kind: 'moduleLoaded', sandbox: s.name, module: m.meta.name, version: m.meta.version, base: placedAt.base, pages: m.pages, entry: placedAt.entry, hash: m.hash });
+    this.events.emit({ kind: 'moduleLoaded', sandbox: s.name, module: m.meta.name, version: m.meta.version, base: placedAt.base, pages: m.pages, entry: placedAt.entry, sha384: m.hash });
     this.events.emit({ kind: 'threadStarted', sandbox: s.name, thread: t.id, entry: placedAt.entry, stackTop: placedAt.stackTop });
     this.scheduler.makeRunnable(t);
     return s;

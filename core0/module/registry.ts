@@ -43,7 +43,7 @@ export class ModuleRegistry {
     try {
       const v = verifyModule(file, this.trust, { installed: (name) => this.installed.get(name), ...opts });
       this.events.emit({
-        kind: 'moduleVerified', module: v.meta.name, version: v.meta.version, hash: v.hash, signer: v.signer.subject,
+        kind: 'moduleVerified', module: v.meta.name, version: v.meta.version, sha384: v.hash, signer: v.signer.subject,
         signedAt: new Date(v.timestamp).toISOString(), downgrade: v.downgrade,
       });
       return v;
