@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { boot } from '../core0/boot.ts';
 import { parseManifest } from '../core0/manifest.ts';
 import { HEADER_PATH, generateHeader } from '../core0/abi/gen-header.ts';
+import { DOCS_PATH, generateDocs } from '../core0/abi/gen-docs.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { buildAll } from '../hicmod-toolchain/build.ts';
@@ -83,20 +84,22 @@ program
 
 program
   .command('abi')
-  .description(`show, write or check the generated guest header ${HEADER_PATH}`)
+  .description(`show, write or check what is generated from core0/abi/abi.ts: ${HEADER_PATH} and ${DOCS_PATH}`)
   .addOption(new Option('--write', 'rewrite the header from core0/abi/abi.ts').conflicts('check'))
   .option('--check', 'exit 1 if the checked-in header differs from the generated one')
   .action((opts: { write?: boolean; check?: boolean }) =>
     runCommand(() => {
-      const path = join(REPO_ROOT, HEADER_PATH);
-      const text = generateHeader();
-      if (opts.write) writeFileSync(path, text);
-      else if (opts.check) {
-        if (readFileSync(path, 'utf8') !== text) {
-          process.stderr.write(`hic: ${HEADER_PATH} differs from core0/abi/abi.ts; run \`hic abi --write\`\n`);
-          return 1;
-        }
-      } else process.stdout.write(text);
+      const outputs: [string, string][] = [[HEADER_PATH, generateHeader()], [DOCS_PATH, generateDocs()]];
+      for (const [rel, text] of outputs) {
+        const path = join(REPO_ROOT, rel);
+        if (opts.write) writeFileSync(path, text);
+        else if (opts.check) {
+          if (readFileSync(path, 'utf8') !== text) {
+            process.stderr.write(`hic: ${rel} differs from core0/abi/abi.ts; run \`hic abi --write\`\n`);
+            return 1;
+          }
+        } else if (rel === HEADER_PATH) process.stdout.write(text);
+      }
     }),
   );
 
