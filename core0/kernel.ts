@@ -20,7 +20,7 @@ import { ObjectServices } from './object-services.ts';
 import { destroyCapability, originalCapability, type Capability } from './objects/capability.ts';
 import { SandboxControl } from './objects/sandbox.ts';
 import { Scheduler } from './scheduler.ts';
-import { dispatch, type SyscallContext } from './syscalls.ts';
+import { dispatch, type Outcome, type SyscallContext } from './syscalls.ts';
 
 export interface SandboxSpec {
   readonly name: string;
@@ -192,6 +192,32 @@ export class Kernel {
     }
   }
 
+  /**
+   * A sandbox for a TypeScript system service (Module Manager, Monitor): a capability space and
+   * a scratch page for message structures, but no code of its own. Its calls go through the same
+   * dispatch table as a guest's, with the same checks (host-client.ts); it is never scheduled.
+   */
+  spawnHost(name: string, caps: InitialCaps): { sandbox: Sandbox; thread: Thread; scratch: number; call: (frame: SyscallFrame) => Outcome } {
+    if (this.sandboxes.get(name)?.state === 'live') throw new KernelError('SANDBOX_EXISTS', `a sandbox named ${name} already runs`);
+    const id = this.nextSandboxId++;
+    const s = new Sandbox(id, name, 16, 1, this.machine.createCpu(TABLE_TAG | id), this.machine.frames);
+    try {
+      this.grantInitial(s, caps);
+    } catch (e) {
+      s.teardown();
+      throw e;
+    }
+    const scratch = s.allocate(2, { writable: true, executable: false });
+    if (typeof scratch === 'string') throw new KernelError('NO_MEMORY', `${name}: no scratch page (${scratch})`);
+    const t = new Thread(this.nextThreadId++, s, s.cpu.createThread(scratch, scratch + 8192 - 8, 0));
+    t.state = 'blocked'; // never scheduled: the host calls in directly
+    s.threads.add(t);
+    this.sandboxes.set(name, s);
+    this.events.emit({ kind: 'sandboxCreated', sandbox: name, id, quota: s.quotaPages * PAGE });
+    const ctx = this.contextFor(t);
+    return { sandbox: s, thread: t, scratch, call: (frame) => dispatch(ctx, frame) };
+  }
+
   /** Claims, places, maps and makes the first thread; the caller tears down on a throw. */
   private load(s: Sandbox, m: VerifiedModule, spec: StartSpec): { t: Thread; placedAt: { base: number; entry: number; stackTop: number } } {
     const stackPages = Math.ceil(spec.stackBytes / PAGE);
@@ -320,9 +346,14 @@ export class Kernel {
    * nothing per call (it runs for every syscall, ~0.3 µs in all).
    */
   private trapFor(t: Thread): (frame: SyscallFrame) => TrapAction {
+    const ctx = this.contextFor(t);
+    return (frame) => this.trap(t, ctx, frame);
+  }
+
+  private contextFor(t: Thread): SyscallContext {
     const clock = this.machine.clock;
     const events = this.events;
-    const ctx: SyscallContext = {
+    return {
       thread: t,
       sandbox: t.sandbox,
       k: this.objects,
@@ -333,7 +364,6 @@ export class Kernel {
         events.emit({ kind: 'console', sandbox: t.sandbox.name, text });
       },
     };
-    return (frame) => this.trap(t, ctx, frame);
   }
 
   /** Inside the CPU's syscall trap: dispatch, then resume the guest or stop the engine. */
