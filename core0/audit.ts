@@ -72,32 +72,47 @@ export class AuditError extends Error {
  * throw a plain Error: the kernel handed the log something it cannot record faithfully.
  */
 export function canonicalJson(value: unknown): string {
-  return encode(value, '$', new Set());
+  return encode(value, () => '$', new Set());
 }
 
-function encode(v: unknown, path: string, open: Set<object>): string {
+// The path of a value is only needed to name it in an error, so it is built only then: the
+// audit log encodes every record on the kernel's path, and building strings there shows.
+type Path = () => string;
+
+function encode(v: unknown, path: Path, open: Set<object>): string {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new Error(`audit: ${path} is ${v}, not a JSON number`);
+    if (!Number.isFinite(v)) throw new Error(`audit: ${path()} is ${v}, not a JSON number`);
     return JSON.stringify(v);
   }
-  if (typeof v !== 'object') throw new Error(`audit: ${path} is a ${typeof v}, not a JSON value`);
-  if (open.has(v)) throw new Error(`audit: ${path} refers back to itself`);
+  if (typeof v !== 'object') throw new Error(`audit: ${path()} is a ${typeof v}, not a JSON value`);
+  if (open.has(v)) throw new Error(`audit: ${path()} refers back to itself`);
   open.add(v);
   let out: string;
   if (Array.isArray(v)) {
-    out = '[' + v.map((x, i) => encode(x, `${path}[${i}]`, open)).join(',') + ']';
+    out = '[' + v.map((x, i) => encode(x, () => `${path()}[${i}]`, open)).join(',') + ']';
   } else {
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {
-      throw new Error(`audit: ${path} is a ${proto?.constructor?.name ?? 'class instance'}, not a plain object`);
+      throw new Error(`audit: ${path()} is a ${proto?.constructor?.name ?? 'class instance'}, not a plain object`);
     }
-    const o = v as Record<string, unknown>;
-    // Default sort compares UTF-16 code units: fixed by the language, not by locale.
-    out = '{' + Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${encode(o[k], `${path}.${k}`, open)}`).join(',') + '}';
+    out = '{' + sortedMembers(v as Record<string, unknown>, path, open).map(([k, e]) => `${JSON.stringify(k)}:${e}`).join(',') + '}';
   }
   open.delete(v);
   return out;
+}
+
+const rootPath: Path = () => '$';
+
+function join(members: [string, string][]): string {
+  return '{' + members.map(([k, e]) => `${JSON.stringify(k)}:${e}`).join(',') + '}';
+}
+
+/** [key, encoded value] in canonical order. Default sort compares UTF-16 code units: fixed by the language, not by locale. */
+function sortedMembers(o: Record<string, unknown>, path: Path, open: Set<object>): [string, string][] {
+  return Object.keys(o)
+    .sort()
+    .map((k) => [k, encode(o[k], () => `${path()}.${k}`, open)]);
 }
 
 function recordHash(prev: string, withoutHash: object): string {
@@ -142,8 +157,12 @@ export class AuditLog {
     if (typeof entry.kind !== 'string' || entry.kind === '') throw new Error('audit: entry needs a non-empty kind');
 
     const body = { ...entry, seq: this.nextSeq, prev: this.last };
-    const hash = recordHash(this.last, body);
-    const line = canonicalJson({ ...body, hash });
+    // Encode the members once: the hashed form is them without "hash", the line them with it.
+    const members = sortedMembers(body, rootPath, new Set());
+    const hash = createHash('sha256').update(this.last + join(members)).digest('hex');
+    const at = members.findIndex(([k]) => k > 'hash');
+    members.splice(at < 0 ? members.length : at, 0, ['hash', JSON.stringify(hash)]);
+    const line = join(members);
     if (this.path !== null) {
       try {
         appendFileSync(this.path, line + '\n');
@@ -154,8 +173,10 @@ export class AuditLog {
         throw new AuditError('AUDIT_WRITE_FAILED', `audit log ${this.path}: record #${this.nextSeq} not written: ${this.broken}`);
       }
     }
-    // A copy from the line itself: later changes to the caller's objects cannot alter it.
-    const { seq, t, kind, prev, hash: h, ...fields } = JSON.parse(line) as AuditRecord;
+    // A copy, so later changes to the caller's objects cannot alter it: flat entries (nearly all)
+    // are copied as they are, nested ones through the line itself.
+    const nested = Object.values(entry).some((v) => typeof v === 'object' && v !== null);
+    const { seq, t, kind, prev, hash: h, ...fields } = nested ? (JSON.parse(line) as AuditRecord) : ({ ...body, hash } as AuditRecord);
     const record: AuditRecord = Object.freeze({ seq, t, kind, ...fields, prev, hash: h });
     this.appended.push(record);
     this.nextSeq++;

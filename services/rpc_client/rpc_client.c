@@ -4,8 +4,8 @@
  * a copy of a memory object: afterwards the shared buffer must read "echo vN was here".
  *
  * It logs a line whenever the answering version changes -- with the call, when it was sent and
- * when the previous call was answered, so a test can place an alias switch between two calls --
- * and exactly one summary line at the end:
+ * answered, and when the call before it was sent, so a test can place an alias switch between
+ * two calls -- and exactly one summary line at the end:
  *
  *   rpc_client: K calls, A answered, v1 X, v2 Y, lost L, duplicated D, bad B
  *
@@ -45,7 +45,7 @@ int hic_main(uint64_t calls) {
   char *buffer = (char *)(uintptr_t)shared_at;
 
   uint64_t answered = 0, lost = 0, duplicated = 0, bad = 0, by[VERSIONS + 1] = {0};
-  uint64_t last_version = 0, last_answer_at = 0, highest = 0;
+  uint64_t last_version = 0, last_sent_at = 0, highest = 0;
   int64_t failed = 0;
   for (uint64_t seq = 1; seq <= calls; seq++) {
     char want[32];
@@ -82,10 +82,11 @@ int hic_main(uint64_t calls) {
     answered++;
     by[version]++;
     if (version != last_version) {
-      hic_log("rpc_client: call %lu answered by v%lu (sent at %lu ns; previous answer at %lu ns)", seq, version, sent_at, last_answer_at);
+      hic_log("rpc_client: call %lu answered by v%lu (sent at %lu ns, answered at %lu ns; call before sent at %lu ns)", seq, version, sent_at,
+              answer_at, last_sent_at);
       last_version = version;
     }
-    last_answer_at = answer_at;
+    last_sent_at = sent_at;
     if (seq == 1) {
       char expect[32];
       hic_snprintf(expect, sizeof expect, "echo v%lu was here", version);
