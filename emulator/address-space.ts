@@ -42,6 +42,8 @@ const end = (r: Region) => r.va + r.pages * PAGE_SIZE;
 export class AddressSpace {
   readonly table: PageTable;
   private regionList: Region[] = [];
+  /** Recent page-table lookups, as a TLB would keep them; emptied on every change. */
+  private readonly tlb = new Map<number, PageEntry | undefined>();
 
   constructor(
     private readonly memory: PhysicalMemory,
@@ -116,7 +118,12 @@ export class AddressSpace {
   translate(va: number, access: 'read' | 'write' | 'execute' = 'read'): number {
     if (!(va >= 0 && va < 0x0000_8000_0000_0000)) return -1;
     const page = va - (va % PAGE_SIZE);
-    const e = this.table.lookup(page);
+    let e = this.tlb.get(page);
+    if (e === undefined && !this.tlb.has(page)) {
+      e = this.table.lookup(page);
+      if (this.tlb.size >= 256) this.tlb.clear();
+      this.tlb.set(page, e);
+    }
     if (!e) return -1;
     if (access === 'write' && !e.writable) return -1;
     if (access === 'execute' && !e.executable) return -1;
@@ -167,6 +174,7 @@ export class AddressSpace {
    * mapping of the window the edit can affect. Over the limit: the table edits are undone.
    */
   private change(va: number, pages: number, edit: (page: number, index: number) => void): void {
+    this.tlb.clear();
     const saved: (PageEntry | undefined)[] = [];
     for (let i = 0; i < pages; i++) saved.push(this.table.lookup(va + i * PAGE_SIZE));
     for (let i = 0; i < pages; i++) edit(va + i * PAGE_SIZE, i);
