@@ -9,7 +9,7 @@
 
 import { Err, Flag, MESSAGE, Right } from './abi/abi.ts';
 import type { EventLog } from './events.ts';
-import { destroyCapability, revoke, type Capability, type ErrName } from './objects/capability.ts';
+import { destroyCapability, hasLiveCapability, type Capability, type ErrName } from './objects/capability.ts';
 import type { Endpoint, Message } from './objects/endpoint.ts';
 import { MemoryObject } from './objects/memory-object.ts';
 import type { Notification } from './objects/notification.ts';
@@ -60,6 +60,9 @@ export function readMessage(s: Sandbox, at: number, badge: number): Message | Er
 function canReceive(m: Message, to: Sandbox): ErrName | undefined {
   if (!m.cap) return undefined;
   if (!m.cap.live) return 'PEER_GONE';
+  // Moving memory must leave the mover with no way back to the pages: only the sole capability
+  // to a memory object moves (revoke the others first).
+  if (m.capMove && m.cap.object instanceof MemoryObject && hasLiveCapability(m.cap.object, m.cap)) return 'NOT_SOLE';
   if (to.cspace.free === 0) return 'NO_SLOT';
   if (m.capMove && m.cap.object instanceof MemoryObject && m.cap.holder?.owner !== to && !to.charge(m.cap.object.pages)) return 'QUOTA_EXCEEDED'; // charged now: passCapability follows at once
   return undefined;
@@ -71,9 +74,8 @@ function passCapability(m: Message, to: Sandbox): number {
   if (!m.capMove) return to.cspace.insert(c.derive(c.rights, c.badge)!) as number;
   const from = c.holder!.owner as Sandbox;
   if (c.object instanceof MemoryObject) {
-    // Moving memory makes the receiver its only holder: copies derived from it are revoked, and
-    // the mover's mapping leaves with the capability. The quota was charged by canReceive.
-    revoke(c);
+    // It is the object's sole capability (canReceive), so with it go the mover's mapping and
+    // every way back. The quota was charged by canReceive.
     from.uncharge(c.object.pages);
     c.object.retag(to.id);
   }

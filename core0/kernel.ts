@@ -251,6 +251,7 @@ export class Kernel {
       this.scheduler.wake(clock.now, (t) => this.objects.timedOut(t));
       if (clock.now >= until) return this.halt('timeLimit');
       const t = this.scheduler.next();
+      if (t?.sandbox.suspended) continue; // stays runnable; resume queues it again
       if (!t) {
         const times = [this.scheduler.earliestWake(), this.timers[0]?.at].filter((x): x is number => x !== undefined);
         const wake = times.length > 0 ? Math.min(...times) : undefined;
@@ -281,8 +282,12 @@ export class Kernel {
     for (const other of this.liveSandboxes) {
       for (const t of other.threads) if (t.waiting?.kind === 'reply' && t.waiting.on.sandbox === s) this.objects.wake(t, -Err.PEER_GONE);
     }
+    const owned = () => this.machine.frames.runsOf(s.id).reduce((n, [, count]) => n + count, 0);
+    const before = owned();
     for (const c of [...s.cspace.all()]) if (c.live) destroyCapability(c);
-    const framesReturned = s.teardown();
+    s.teardown();
+    // Everything that carried its tag and is free now: regions, and memory objects nobody else holds.
+    const framesReturned = before - owned();
     this.events.emit({ kind: 'sandboxDestroyed', sandbox: s.name, framesReturned, reason });
   }
 
@@ -302,7 +307,7 @@ export class Kernel {
   }
 
   /** Sandbox control, from a guest's capability or the host. */
-  private control(target: Sandbox, op: 'suspend' | 'resume' | 'destroy', by: Thread): number | { kind: 'exit'; status: number } {
+  private control(target: Sandbox, op: 'suspend' | 'resume' | 'destroy', by: Thread): number | { kind: 'exit'; status: number } | { kind: 'yield' } {
     if (op === 'destroy') {
       if (target === by.sandbox) return { kind: 'exit', status: 0 };
       this.destroy(target, 'destroyed');
@@ -314,10 +319,15 @@ export class Kernel {
       this.events.emit({ kind: 'sandboxSuspended', sandbox: target.name, by: by.sandbox.name });
     } else if (op === 'resume' && target.suspended) {
       target.suspended = false;
-      for (const t of target.threads) if (t.state === 'runnable') this.scheduler.makeRunnable(t);
+      for (const t of target.threads) {
+        if (t.state !== 'runnable') continue;
+        this.scheduler.remove(t); // it may still sit in the queue from a wake-up while suspended
+        this.scheduler.makeRunnable(t);
+      }
       this.events.emit({ kind: 'sandboxResumed', sandbox: target.name, by: by.sandbox.name });
     }
-    return target === by.sandbox && op === 'suspend' ? { kind: 'exit', status: 0 } : 0;
+    // Suspending itself: the calling thread stops here and is not scheduled until resumed.
+    return target === by.sandbox && op === 'suspend' ? { kind: 'yield' } : 0;
   }
 
   private halt(reason: HaltReason): HaltReason {

@@ -87,6 +87,17 @@ export class ObjectServices implements KernelServices {
     const n = new Notification(this.nextObjectId++);
     n.onRelease = (x) => {
       for (const t of x.waiters.splice(0)) this.wake(t, -Err.PEER_GONE);
+      // Lines routed here lose their route; one delivered but never acknowledged goes back to
+      // pending, so the next handler to bind the line receives it.
+      for (const { line } of this.irqs.values()) {
+        if (line.route?.notification !== x) continue;
+        line.route = undefined;
+        if (line.masked) {
+          line.masked = false;
+          line.delivered--;
+          line.pending++;
+        }
+      }
     };
     return originalCapability(n);
   }

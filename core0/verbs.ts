@@ -26,7 +26,7 @@ export interface KernelServices extends Core {
   endpointSwitched(alias: string, from: string, to: string, by: string): void;
   bindIrq(line: IrqLine, n: Notification, bits: bigint, by: string): void;
   ackIrq(line: IrqLine): void;
-  control(target: Sandbox, op: 'suspend' | 'resume' | 'destroy', by: Thread): number | { readonly kind: 'exit'; readonly status: number };
+  control(target: Sandbox, op: 'suspend' | 'resume' | 'destroy', by: Thread): number | { readonly kind: 'exit'; readonly status: number } | { readonly kind: 'yield' };
 }
 
 export interface ObjectContext {
@@ -35,7 +35,7 @@ export interface ObjectContext {
   readonly k: KernelServices;
 }
 
-export type ObjectOutcome = number | Blocked | { readonly kind: 'exit'; readonly status: number };
+export type ObjectOutcome = number | Blocked | { readonly kind: 'exit'; readonly status: number } | { readonly kind: 'yield' };
 type Verb = (c: ObjectContext, f: SyscallFrame) => ObjectOutcome;
 
 const err = (e: ErrName) => -Err[e];
@@ -211,8 +211,10 @@ export const objectVerbs = {
     if (typeof n === 'string') return err(n);
     const found = c.k.registry.lookup(n.name);
     if (typeof found === 'string') return err(found);
+    // An alias's capabilities derive from a root the registry keeps (held by no sandbox); a
+    // versioned name's from the capability its server registered, which must still be live.
     const from = found instanceof Alias ? c.k.aliasCapability(found) : c.k.registered.get(n.name);
-    if (!from?.live) return err('NOT_FOUND');
+    if (!from || (!(found instanceof Alias) && !from.live)) return err('NOT_FOUND');
     return insert(c.sandbox, from.derive(Right.W | Right.G, from.badge));
   },
 

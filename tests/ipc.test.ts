@@ -1,7 +1,7 @@
 // IPC with real guests (images/ipc.himg): rpc_client calls echo through the registry alias
 // cap://echo/rpc 200 times, the first call passing a memory capability as a shared buffer, while
 // cap_forger tries forged, stale and under-privileged capabilities and must get the exact error
-// for each.
+// for each; it also passes a capability to cap_holder and revokes it there.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootImage, type Booted } from './support/boot.ts';
@@ -58,9 +58,17 @@ describe('ipc image', () => {
     expect(lines.at(-1)).toBe('cap_forger: 0 check(s) failed');
   });
 
-  it('the forger\'s revocations are in the event log: revoke A took B and C', () => {
-    const revoked = run.kernel.events.of('capRevoked').filter((e) => e.sandbox === 'cap_forger' && e.type === 'ENDPOINT');
-    expect(revoked.map((e) => e.revoked)).toContain(2);
+  it('revoking A took B and C with it, within one CSpace and across two sandboxes', () => {
+    const revoked = run.kernel.events.of('capRevoked').filter((e) => e.sandbox === 'cap_forger');
+    expect(revoked).toContainEqual(expect.objectContaining({ type: 'ENDPOINT', revoked: 2 }));
+    expect(revoked).toContainEqual(expect.objectContaining({ type: 'NOTIFICATION', revoked: 2 }));
+    // B reached the holder by IPC, C was derived there; after the revoke both slots are empty.
+    expect(run.kernel.events.of('capTransferred')).toContainEqual(expect.objectContaining({ from: 'cap_forger', to: 'cap_holder', type: 'NOTIFICATION', moved: false }));
+    const granter = consoleOf(run.kernel, 'cap_forger').map((l) => l.text);
+    const holder = consoleOf(run.kernel, 'cap_holder').map((l) => l.text);
+    for (const name of ['revoke A across sandboxes', 'A survives', 'holder lost B and C']) expect(granter).toContain(`cap_forger: check ${name}: ok`);
+    for (const name of ['copy C from B', 'B gone', 'C gone', 'notify through C']) expect(holder).toContain(`cap_forger: check ${name}: ok`);
+    expect(holder.at(-1)).toBe('cap_forger: 0 check(s) failed');
   });
 
   it('no frame is left allocated after the run', () => {

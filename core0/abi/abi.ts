@@ -117,6 +117,7 @@ export const ERRORS = [
   { code: 13, name: 'TIMEOUT', doc: 'The timeout passed before the other side came.' },
   { code: 14, name: 'PEER_GONE', doc: 'The other side was destroyed or its capability revoked while we waited.' },
   { code: 15, name: 'NAME_TAKEN', doc: 'The registry already holds this name.' },
+  { code: 16, name: 'NOT_SOLE', doc: 'A memory object moves only as its sole capability: revoke the others first.' },
 ] as const;
 
 export type ErrorName = (typeof ERRORS)[number]['name'];

@@ -137,7 +137,8 @@ export function originalCapability(object: KernelObject, rights: number = Right.
   return c;
 }
 
-function hasLiveCapability(object: KernelObject, except: Capability): boolean {
+/** Is any capability to `object` other than `except` held anywhere? */
+export function hasLiveCapability(object: KernelObject, except: Capability): boolean {
   const root = roots.get(object);
   if (!root) return false;
   const stack = [root];

@@ -5,19 +5,19 @@
  *
  *   cap_forger: check <name>: ok       or       cap_forger: check <name>: FAIL got X want Y
  *
- * The exit status is the number of failed checks. It needs only the registry capability in
- * slot 0 with the default rights (R|W, no G). */
-#include "hic/runtime.h"
+ * The argument: 0 runs the checks in this file; 2 also grants a capability to a holder and
+ * revokes it (cascade.c); 1 is that holder. The exit status is the number of failed checks. It
+ * needs only the registry capability in slot 0 with the default rights (R|W, no G). */
+#include "forger.h"
 
-#define REGISTRY 0
 #define SLOTS 64 /* CSPACE_SLOTS */
 #define TIMEOUT_NS 2000000 /* 2 ms */
 #define INFO(type, rights) (((int64_t)(type) << 8) | (rights))
 
-static int failures;
+int failures;
 static struct hic_msg msg;
 
-static void check(const char *name, int64_t got, int64_t want) {
+void check(const char *name, int64_t got, int64_t want) {
   if (got == want) {
     hic_log("cap_forger: check %s: ok", name);
   } else {
@@ -60,6 +60,23 @@ static void rights(int64_t ep) {
   check("delete copy", hic_cap_delete((uint64_t)send_only), 0);
   check("info after delete", hic_cap_info((uint64_t)send_only), -HIC_ERR_BAD_SLOT);
   check("send after delete", hic_send((uint64_t)send_only, &msg, HIC_NONBLOCK), -HIC_ERR_BAD_SLOT);
+}
+
+/* Malformed messages are refused before anything is sent or received. */
+static void messages(int64_t ep) {
+  memset(&msg, 0, sizeof msg);
+  msg.cap = HIC_NO_CAP;
+  msg.len = HIC_MSG_PAYLOAD_MAX + 1;
+  check("send payload too long", hic_send((uint64_t)ep, &msg, HIC_NONBLOCK), -HIC_ERR_INVALID_ARGUMENT);
+  msg.len = 0;
+  msg.cap_move = 2;
+  check("send cap_move 2", hic_send((uint64_t)ep, &msg, HIC_NONBLOCK), -HIC_ERR_INVALID_ARGUMENT);
+  msg.cap_move = 0;
+  check("send bad flags", hic_send((uint64_t)ep, &msg, 2), -HIC_ERR_INVALID_ARGUMENT);
+  check("send unmapped message", hic_send((uint64_t)ep, (const void *)0x10, HIC_NONBLOCK), -HIC_ERR_BAD_ADDRESS);
+  /* Our own code is mapped read-only: no message can be received into it. */
+  check("recv into code", hic_recv((uint64_t)ep, (void *)(uintptr_t)&hic_main, HIC_NONBLOCK, 0), -HIC_ERR_BAD_ADDRESS);
+  check("reply without a caller", hic_reply(&msg), -HIC_ERR_NOT_FOUND);
 }
 
 /* A -> B -> C inside one CSpace: revoking A takes B and C, and keeps A. */
@@ -113,6 +130,9 @@ static void blocking(int64_t ep) {
   int64_t n = need("notification", hic_notification_create());
   check("info notification", hic_cap_info((uint64_t)n), INFO(HIC_CAP_NOTIFICATION, HIC_RIGHTS_ALL));
   check("wait nonblocking", hic_wait((uint64_t)n, HIC_NONBLOCK, 0), -HIC_ERR_WOULD_BLOCK);
+  check("notify no bits", hic_notify((uint64_t)n, 0), -HIC_ERR_INVALID_ARGUMENT);
+  check("notify", hic_notify((uint64_t)n, 6), 0);
+  check("wait takes the bits", hic_wait((uint64_t)n, 0, TIMEOUT_NS), 6);
   check("wait on endpoint", hic_wait((uint64_t)ep, 0, TIMEOUT_NS), -HIC_ERR_WRONG_TYPE);
   check("delete notification", hic_cap_delete((uint64_t)n), 0);
   check("wait after delete", hic_wait((uint64_t)n, HIC_NONBLOCK, 0), -HIC_ERR_BAD_SLOT);
@@ -133,7 +153,11 @@ static void memory(void) {
 }
 
 int hic_main(uint64_t arg) {
-  (void)arg;
+  if (arg == 1) {
+    cascade_hold();
+    hic_log("cap_forger: %d check(s) failed", failures);
+    return failures;
+  }
   int64_t ep = hic_endpoint_create();
   if (ep < 0) {
     hic_log("cap_forger: endpoint_create failed: %ld", ep);
@@ -141,11 +165,13 @@ int hic_main(uint64_t arg) {
   }
   forged_slots(ep);
   rights(ep);
+  messages(ep);
   revocation(ep);
   registry(ep);
   fill(ep);
   blocking(ep);
   memory();
+  if (arg == 2) cascade_grant();
   hic_log("cap_forger: %d check(s) failed", failures);
   return failures;
 }

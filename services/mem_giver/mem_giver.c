@@ -1,7 +1,12 @@
 /* mem_giver: the giving half of the memory grant image. It fills a 64 KiB memory object with a
  * pattern, moves the capability to cap://taker/in (cap_move = 1), and then touches its old
  * mapping -- which left with the capability, so the read must fault (readUnmapped) and this
- * sandbox never exits normally. Exiting 1 means the kernel let it keep the pages. */
+ * sandbox never exits normally. Exiting 1 means the kernel let it keep the pages.
+ *
+ * With arg 1 it cheats: it maps the object through the original capability and moves only a
+ * derived copy, keeping the original. The kernel must then either refuse the move (the giver
+ * exits 2) or take the mapping anyway (the read faults): after a move the receiver is the only
+ * holder of those frames. */
 #include "hic/runtime.h"
 
 #define REGISTRY 0
@@ -15,12 +20,12 @@ static uint8_t pattern(uint64_t i) {
 static struct hic_msg msg;
 
 int hic_main(uint64_t arg) {
-  (void)arg;
   static const char name[] = "cap://taker/in";
   int64_t mem = hic_memory_create(GRANT_LEN);
   int64_t at = mem < 0 ? mem : hic_memory_map((uint64_t)mem);
-  if (at < 0) {
-    hic_log("mem_giver: no memory object: %ld", at);
+  int64_t moved = arg == 1 && at >= 0 ? hic_cap_copy((uint64_t)mem, HIC_RIGHTS_ALL) : mem;
+  if (at < 0 || moved < 0) {
+    hic_log("mem_giver: no memory object: %ld", at < 0 ? at : moved);
     return 1;
   }
   volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)at;
@@ -34,9 +39,13 @@ int hic_main(uint64_t arg) {
     return 1;
   }
   msg.label = 1;
-  msg.cap = mem;
+  msg.cap = moved;
   msg.cap_move = 1;
   int64_t r = hic_send((uint64_t)taker, &msg, 0);
+  if (r < 0 && moved != mem) {
+    hic_log("mem_giver: move of a derived copy refused: %ld", r);
+    return 2;
+  }
   if (r < 0) {
     hic_log("mem_giver: send failed: %ld", r);
     return 1;

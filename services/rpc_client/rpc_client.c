@@ -66,8 +66,9 @@ int hic_main(uint64_t calls) {
     }
     uint64_t answer_at = (uint64_t)hic_time_now();
     uint64_t got = msg.words[0], version = msg.words[1];
-    if (got <= highest) {
+    if (got <= highest) { /* an earlier call's answer again: this call's own never came */
       duplicated++;
+      lost++;
       continue;
     }
     highest = got;

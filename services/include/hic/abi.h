@@ -53,6 +53,7 @@
 #define HIC_ERR_TIMEOUT 13 /* The timeout passed before the other side came. */
 #define HIC_ERR_PEER_GONE 14 /* The other side was destroyed or its capability revoked while we waited. */
 #define HIC_ERR_NAME_TAKEN 15 /* The registry already holds this name. */
+#define HIC_ERR_NOT_SOLE 16 /* A memory object moves only as its sole capability: revoke the others first. */
 
 /* Page protection for mem_protect (read is implied). */
 #define HIC_PROT_READ 0 /* read only */
