@@ -4,18 +4,13 @@
  * sandbox never exits normally. Exiting 1 means the kernel let it keep the pages.
  *
  * With arg 1 it cheats: it maps the object through the original capability and moves only a
- * derived copy, keeping the original. The kernel must then either refuse the move (the giver
- * exits 2) or take the mapping anyway (the read faults): after a move the receiver is the only
- * holder of those frames. */
+ * derived copy, keeping the original. The kernel must refuse the move (NOT_SOLE: only a memory
+ * object's sole capability moves), and the giver exits 2: after a move the receiver must be the
+ * only holder of those frames. */
+#include "hic/grant_pattern.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
-#define GRANT_LEN (64 * 1024)
-
-/* Must match mem_taker's. */
-static uint8_t pattern(uint64_t i) {
-  return (uint8_t)(i * 131 + (i >> 12) + 5);
-}
 
 static struct hic_msg msg;
 
@@ -29,7 +24,7 @@ int hic_main(uint64_t arg) {
     return 1;
   }
   volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)at;
-  for (uint64_t i = 0; i < GRANT_LEN; i++) p[i] = pattern(i);
+  for (uint64_t i = 0; i < GRANT_LEN; i++) p[i] = grant_pattern(i);
   hic_log("mem_giver: wrote %d bytes at 0x%lx", GRANT_LEN, (uint64_t)at);
 
   int64_t taker;

@@ -2,15 +2,10 @@
  * receives one message carrying a moved memory capability, maps it and checks the pattern
  * mem_giver wrote. The memory object is mapped at its physical address, so the address it gets
  * is the giver's old one: the same frames changed hands, no byte was copied. */
+#include "hic/grant_pattern.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
-#define GRANT_LEN (64 * 1024)
-
-/* Must match mem_giver's. */
-static uint8_t pattern(uint64_t i) {
-  return (uint8_t)(i * 131 + (i >> 12) + 5);
-}
 
 static struct hic_msg msg;
 
@@ -40,7 +35,7 @@ int hic_main(uint64_t arg) {
   }
   const uint8_t *p = (const uint8_t *)(uintptr_t)at;
   for (uint64_t i = 0; i < GRANT_LEN; i++) {
-    if (p[i] != pattern(i)) {
+    if (p[i] != grant_pattern(i)) {
       hic_log("mem_taker: pattern mismatch at offset %lu: 0x%x", i, p[i]);
       return 1;
     }
