@@ -19,6 +19,7 @@ import { registerAuditCommands } from './audit.ts';
 import { AuditLog } from '../core0/audit.ts';
 import { renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
+import { DEVICE_FACTORIES } from '../emulator/device.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -36,7 +37,7 @@ program
   .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string }) =>
     runCommand(async () => {
       const manifest = parseManifest(image, readFileSync(image, 'utf8'));
-      const machine = await UnicornMachine.create({ memoryBytes: manifest.memory });
+      const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
       const wall = process.hrtime.bigint();
       try {
         const ws = workspace(REPO_ROOT);

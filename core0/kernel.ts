@@ -19,6 +19,7 @@ import { cancelWait } from './ipc.ts';
 import { ObjectServices } from './object-services.ts';
 import { destroyCapability, originalCapability, type Capability } from './objects/capability.ts';
 import { SandboxControl } from './objects/sandbox.ts';
+import { MmioRegion } from './objects/mmio-region.ts';
 import { Scheduler } from './scheduler.ts';
 import { dispatch, type Outcome, type SyscallContext } from './syscalls.ts';
 
@@ -61,11 +62,13 @@ const AUDITED: ReadonlySet<string> = new Set([
   'moduleVerified', 'moduleRejected', 'moduleLoaded', 'libraryLoaded', 'libraryUnloaded',
 ]);
 
-/** Capabilities a sandbox starts with, in this slot order: registry (slot 0), IRQ lines, sandbox controls. */
+/** Capabilities a sandbox starts with, in this slot order: registry (slot 0), IRQ lines, device windows, sandbox controls. */
 export interface InitialCaps {
   /** Rights on the service registry (default R|W: look up and register; G also switches aliases). */
   readonly registry?: number;
   readonly irqs?: readonly number[];
+  /** Device register windows it may map: device name and rights (R, or R|W). */
+  readonly mmio?: readonly { readonly device: string; readonly rights: number }[];
   /** Sandboxes this one may suspend, resume and destroy. */
   readonly control?: readonly string[];
 }
@@ -79,6 +82,8 @@ export class Kernel {
   /** Host-side events in virtual time (devices, scenario steps), in (time, order) order. */
   private readonly timers: { at: number; seq: number; fn: () => void }[] = [];
   private timerSeq = 0;
+  /** The capability roots of the machine's device windows, by device name. */
+  private readonly mmioRoots = new Map<string, Capability>();
   private readonly sandboxes = new Map<string, Sandbox>();
   private nextSandboxId = 1;
   private nextThreadId = 1;
@@ -100,6 +105,10 @@ export class Kernel {
       sandboxById: (id) => [...this.sandboxes.values()].find((s) => s.id === id && s.state === 'live'),
       control: (target, op, by) => this.control(target, op, by),
     });
+    for (const d of machine.devices) {
+      this.mmioRoots.set(d.device.name, originalCapability(new MmioRegion(d), Right.R | Right.W));
+      d.device.raise = () => this.raiseIrq(d.irq);
+    }
   }
 
   // --- the host API: what TypeScript system services and devices use, with the same checks ---
@@ -185,6 +194,11 @@ export class Kernel {
     };
     give(this.objects.registryRoot.derive(caps.registry ?? Right.R | Right.W), 'the registry capability');
     for (const line of caps.irqs ?? []) give(this.objects.irqRoot(line).derive(Right.W), `IRQ ${line}`);
+    for (const m of caps.mmio ?? []) {
+      const root = this.mmioRoots.get(m.device);
+      if (!root) throw new KernelError('BAD_SPEC', `${s.name}: the machine has no device ${m.device}`);
+      give(root.derive(m.rights), `the ${m.device} registers`);
+    }
     for (const name of caps.control ?? []) {
       const target = this.sandboxes.get(name);
       if (target?.state !== 'live') throw new KernelError('BAD_SPEC', `${s.name}: no live sandbox ${name} to control`);

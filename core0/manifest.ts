@@ -4,6 +4,7 @@
 
 import semver from 'semver';
 import { FAULT_KINDS, type FaultKind } from '../emulator/fault.ts';
+import { DEVICE_FACTORIES } from '../emulator/device.ts';
 import { NAME_PATTERN } from './module/format.ts';
 
 export interface SandboxEntry {
@@ -16,7 +17,12 @@ export interface SandboxEntry {
   readonly arg: number;
   readonly budget: number;
   /** Initial capabilities: registry rights, IRQ lines, sandboxes it may control (in that slot order). */
-  readonly caps: { readonly registry: number; readonly irqs: readonly number[]; readonly control: readonly string[] };
+  readonly caps: {
+    readonly registry: number;
+    readonly irqs: readonly number[];
+    readonly mmio: readonly { readonly device: string; readonly rights: number }[];
+    readonly control: readonly string[];
+  };
 }
 
 export interface Expectation {
@@ -29,6 +35,8 @@ export interface Manifest {
   readonly name: string;
   readonly description: string;
   readonly memory: number;
+  /** Devices attached to the machine, by kind; device n's IRQ line is 16 + n. */
+  readonly devices: readonly string[];
   readonly sandboxes: readonly SandboxEntry[];
   readonly until: number;
   readonly expect: Expectation | undefined;
@@ -112,10 +120,12 @@ class Reader {
 }
 
 const MiB = 1024 * 1024;
+/** Device kinds a manifest may attach (emulator/device.ts). */
+const DEVICE_KINDS: readonly string[] = Object.keys(DEVICE_FACTORIES);
 
-/** `caps`: { registry: "rw" | "r" | "rwg" …, irqs: [line…], control: [earlier sandbox…] }. */
-function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>, self: string): SandboxEntry['caps'] {
-  const o = r.object(v ?? {}, field, ['registry', 'irqs', 'control']);
+/** `caps`: { registry: "rw" | "r" | "rwg" …, irqs: [line…], mmio: ["device" | "device:r"…], control: [earlier sandbox…] }. */
+function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>, self: string, devices: readonly string[]): SandboxEntry['caps'] {
+  const o = r.object(v ?? {}, field, ['registry', 'irqs', 'mmio', 'control']);
   let registry = 3;
   if (o.registry !== undefined) {
     const s = r.string(o.registry, `${field}.registry`);
@@ -125,6 +135,15 @@ function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>
   const irqs = o.irqs === undefined ? [] : o.irqs;
   if (!Array.isArray(irqs)) r.fail(`${field}.irqs`, 'expected a list of IRQ line numbers');
   const lines = irqs.map((x: unknown, i: number) => r.integer(x, `${field}.irqs[${i}]`, 0, 255));
+  const mmioList = o.mmio === undefined ? [] : o.mmio;
+  if (!Array.isArray(mmioList)) r.fail(`${field}.mmio`, 'expected a list of device names ("nic", or "nic:r" for read-only)');
+  const mmio = mmioList.map((x: unknown, i: number) => {
+    const s = r.string(x, `${field}.mmio[${i}]`);
+    const [device, rights] = s.split(':');
+    if (!devices.includes(device!)) r.fail(`${field}.mmio[${i}]`, `no device "${device}" in machine.devices (${devices.join(', ') || 'none'})`);
+    if (rights !== undefined && rights !== 'r' && rights !== 'rw') r.fail(`${field}.mmio[${i}]`, `rights must be "r" or "rw", got "${rights}"`);
+    return { device: device!, rights: rights === 'r' ? 1 : 3 };
+  });
   const control = o.control === undefined ? [] : o.control;
   if (!Array.isArray(control)) r.fail(`${field}.control`, 'expected a list of sandbox names');
   const targets = control.map((x: unknown, i: number) => {
@@ -132,7 +151,7 @@ function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>
     if (!earlier.has(n) || n === self) r.fail(`${field}.control[${i}]`, `"${n}" is not a sandbox listed before this one`);
     return n;
   });
-  return { registry, irqs: lines, control: targets };
+  return { registry, irqs: lines, mmio, control: targets };
 }
 
 export function parseManifest(file: string, text: string): Manifest {
@@ -145,7 +164,14 @@ export function parseManifest(file: string, text: string): Manifest {
   }
   const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect']);
   if (top['hic-image'] !== 1) r.fail('hic-image', `expected 1 (the manifest format version), got ${JSON.stringify(top['hic-image'])}`);
-  const machine = r.object(top.machine ?? {}, 'machine', ['memory']);
+  const machine = r.object(top.machine ?? {}, 'machine', ['memory', 'devices']);
+  const deviceList: unknown = machine.devices === undefined ? [] : machine.devices;
+  if (!Array.isArray(deviceList)) return r.fail('machine.devices', `expected a list of device kinds (${DEVICE_KINDS.join(', ')})`);
+  const devices = deviceList.map((x: unknown, i: number) => {
+    const d = r.string(x, `machine.devices[${i}]`);
+    if (!DEVICE_KINDS.includes(d)) r.fail(`machine.devices[${i}]`, `unknown device "${d}" (one of: ${DEVICE_KINDS.join(', ')})`);
+    return d;
+  });
   const memory = machine.memory === undefined ? 256 * MiB : r.size(machine.memory, 'machine.memory', 4 * MiB, 4096 * MiB);
   if (memory % 4096 !== 0) r.fail('machine.memory', 'must be a multiple of 4 KiB');
 
@@ -169,7 +195,7 @@ export function parseManifest(file: string, text: string): Manifest {
       stack,
       arg: o.arg === undefined ? 0 : r.integer(o.arg, `${f}.arg`, 0, Number.MAX_SAFE_INTEGER),
       budget: o.budget === undefined ? 100_000 : r.integer(o.budget, `${f}.budget`, 1000, 10_000_000),
-      caps: caps(r, o.caps, `${f}.caps`, seen, name),
+      caps: caps(r, o.caps, `${f}.caps`, seen, name, devices),
     };
   });
 
@@ -196,6 +222,7 @@ export function parseManifest(file: string, text: string): Manifest {
     name: top.name === undefined ? file : r.string(top.name, 'name'),
     description: top.description === undefined ? '' : r.string(top.description, 'description'),
     memory,
+    devices,
     sandboxes,
     until,
     expect,

@@ -9,6 +9,7 @@ import { destroyCapability, revoke, type Capability, type ErrName } from './obje
 import { Endpoint, Alias } from './objects/endpoint.ts';
 import type { IrqLine } from './objects/irq-line.ts';
 import { MemoryObject } from './objects/memory-object.ts';
+import type { MmioRegion } from './objects/mmio-region.ts';
 import type { Notification } from './objects/notification.ts';
 import type { Sandbox, SandboxControl } from './objects/sandbox.ts';
 import type { ServiceRegistry } from './objects/service-registry.ts';
@@ -187,6 +188,23 @@ export const objectVerbs = {
     c.sandbox.cpu.space.unmap(cap.mappedAt, (cap.object as MemoryObject).pages);
     cap.mappedAt = undefined;
     return 0;
+  },
+
+  mmio_map(c, f) {
+    const cap = c.sandbox.cspace.lookup(slot(f, 0), 'MMIO', Right.R);
+    if (typeof cap === 'string') return err(cap);
+    const d = (cap.object as MmioRegion).attached;
+    if (cap.mappedAt !== undefined) return cap.mappedAt;
+    try {
+      c.sandbox.cpu.mapDevice(d.base, d.device, cap.has(Right.W));
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'MAPPING_LIMIT') return err('MAPPING_LIMIT');
+      if (code === 'UC_ERR_MAP') return err('INVALID_ARGUMENT'); // already mapped through another capability
+      throw e;
+    }
+    cap.mappedAt = d.base;
+    return d.base;
   },
 
   registry_register(c, f) {

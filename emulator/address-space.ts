@@ -42,6 +42,8 @@ const end = (r: Region) => r.va + r.pages * PAGE_SIZE;
 export class AddressSpace {
   readonly table: PageTable;
   private regionList: Region[] = [];
+  /** Engine mappings that are not memory (device register windows): they count against the limit too. */
+  private extra = 0;
   /** Recent page-table lookups, as a TLB would keep them; emptied on every change. */
   private readonly tlb = new Map<number, PageEntry | undefined>();
 
@@ -56,6 +58,14 @@ export class AddressSpace {
 
   get regions(): readonly Region[] {
     return this.regionList;
+  }
+
+  /** Accounts for `n` more (or, negative, fewer) non-memory engine mappings; refuses past the limit. */
+  reserveMappings(n: number): void {
+    if (n > 0 && this.regionList.length + this.extra + n > this.mappingLimit) {
+      throw new AddressSpaceError('MAPPING_LIMIT', `${this.regionList.length + this.extra + n} engine mappings would exceed this sandbox's limit of ${this.mappingLimit}`);
+    }
+    this.extra += n;
   }
 
   pageTable(): Iterable<[number, PageEntry]> {
@@ -189,7 +199,7 @@ export class AddressSpace {
     }
     lo = Math.max(lo, 0);
     const fresh = this.scan(lo, hi);
-    const count = this.regionList.length - touched.length + fresh.length;
+    const count = this.regionList.length - touched.length + fresh.length + this.extra;
     if (count > this.mappingLimit) {
       saved.forEach((e, i) => (e ? this.table.set(va + i * PAGE_SIZE, e.frame, e) : this.table.clear(va + i * PAGE_SIZE)));
       throw new AddressSpaceError('MAPPING_LIMIT', `${count} engine mappings would exceed this sandbox's limit of ${this.mappingLimit}`);

@@ -21,7 +21,7 @@ import {
   UC_MEM_WRITE_UNMAPPED, type UcErrName,
 } from './unicorn/consts.ts';
 import { Engine, type CpuContext, type RegisterBatch } from './unicorn/engine.ts';
-import type { Cpu, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
+import type { Cpu, Device, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
 
 const MEM_FAULT: Record<number, FaultKind> = {
   [UC_MEM_READ_UNMAPPED]: 'readUnmapped',
@@ -69,6 +69,7 @@ export class UnicornCpu implements Cpu {
   private readonly args: RegisterBatch;
   private readonly result: RegisterBatch;
   private readonly threads = new Set<Thread>();
+  private readonly devices = new Map<number, { id: number; size: number }>();
   private resident: Thread | undefined;
   private nextThreadId = 1;
   /** Engine instruction count already charged to the clock. */
@@ -182,6 +183,32 @@ export class UnicornCpu implements Cpu {
     const now = this.engine.executed;
     this.clock.advance((now - this.charged) * this.costs.instructionNs);
     this.charged = now;
+  }
+
+  mapDevice(va: number, device: Device, writable: boolean): void {
+    this.space.reserveMappings(1);
+    try {
+      const id = this.engine.mapMmio(va, device.size, {
+        read: (offset, size) => device.read(offset, size),
+        write: (offset, size, value) => {
+          if (writable) return device.write(offset, size, value);
+          this.fault ??= { kind: 'writeProtected', address: va + offset, detail: size };
+          this.engine.stop();
+        },
+      });
+      this.devices.set(va, { id, size: device.size });
+    } catch (e) {
+      this.space.reserveMappings(-1);
+      throw e;
+    }
+  }
+
+  unmapDevice(va: number): void {
+    const d = this.devices.get(va);
+    if (!d) return;
+    this.engine.unmapMmio(d.id, va, d.size);
+    this.devices.delete(va);
+    this.space.reserveMappings(-1);
   }
 
   destroyThread(handle: ThreadHandle): void {

@@ -6,10 +6,13 @@ import { UnicornCpu, type CpuCosts } from './cpu.ts';
 import { Disassembler, type Instruction } from './disasm.ts';
 import { PhysicalMemory } from './physmem.ts';
 import type { Cpu, Machine } from './types.ts';
+import { DEVICE_BASE, DEVICE_SLOT, type AttachedDevice, type Device } from './device.ts';
 
 export interface MachineOptions {
   /** Physical memory in bytes (default 256 MiB; host pages are only touched when used). */
   memoryBytes?: number;
+  /** Devices to attach, in order: slot n's window is at DEVICE_BASE + n × 64 KiB, its IRQ line 16 + n. */
+  devices?: readonly Device[];
   costs?: Partial<CpuCosts>;
 }
 
@@ -20,11 +23,13 @@ export class UnicornMachine implements Machine {
   readonly clock = new VirtualClock();
   readonly frames: PhysicalMemory;
   readonly costs: CpuCosts;
+  readonly devices: readonly AttachedDevice[];
   private readonly cpus = new Set<UnicornCpu>();
 
   private constructor(private readonly disassembler: Disassembler, options: MachineOptions) {
     this.frames = new PhysicalMemory(options.memoryBytes ?? 256 * 1024 * 1024);
     this.costs = { ...DEFAULT_COSTS, ...options.costs };
+    this.devices = (options.devices ?? []).map((device, n) => ({ device, base: DEVICE_BASE + n * DEVICE_SLOT, irq: 16 + n }));
   }
 
   static async create(options: MachineOptions = {}): Promise<UnicornMachine> {

@@ -7,6 +7,9 @@ import type { PageEntry, PageFlags } from './page-table.ts';
 import type { FrameAccounting } from './physmem.ts';
 import type { Fault } from './fault.ts';
 import type { Instruction } from './disasm.ts';
+import type { AttachedDevice, Device } from './device.ts';
+
+export type { AttachedDevice, Device } from './device.ts';
 
 export type { Fault, FaultKind } from './fault.ts';
 export type { PageFlags, PageEntry, Region, FrameAccounting, Instruction };
@@ -67,6 +70,12 @@ export interface Cpu {
    */
   run(thread: ThreadHandle, budget: number, onSyscall: (frame: SyscallFrame) => TrapAction): StopReason;
   destroyThread(thread: ThreadHandle): void;
+  /**
+   * Maps a device's register window at va. Without `writable`, a store into it is a
+   * writeProtected fault and never reaches the device. Counts against the mapping limit.
+   */
+  mapDevice(va: number, device: Device, writable: boolean): void;
+  unmapDevice(va: number): void;
   /** Instructions executed on this CPU so far (exact). */
   readonly executed: number;
   /** Closes the engine and releases the page table. Mapped frames are the caller's to free. */
@@ -81,6 +90,8 @@ export interface Clock {
 
 export interface Machine {
   readonly frames: Frames;
+  /** Devices attached to the machine, each with its register window and IRQ line. */
+  readonly devices: readonly AttachedDevice[];
   readonly clock: Clock;
   /** Creates an empty CPU + address space whose page-table frames are charged to `owner`. */
   createCpu(owner: number, mappingLimit?: number): Cpu;

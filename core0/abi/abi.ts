@@ -75,6 +75,9 @@ export const SYSCALLS = [
   { nr: 42, name: 'memory_unmap', args: [['slot', 'u64']], returns: '0',
     doc: 'Unmaps a memory object mapped through this capability.' },
 
+  { nr: 43, name: 'mmio_map', args: [['slot', 'u64']], returns: 'the address of the register window',
+    doc: 'Maps a device register window (right R; stores need right W, else they fault). Unmapped when the capability goes.' },
+
   // The service registry: versioned endpoint names and default aliases.
   { nr: 50, name: 'registry_register', args: [['slot', 'u64'], ['name', 'cptr'], ['len', 'u64'], ['endpoint', 'u64']], returns: '0',
     doc: 'Registers an endpoint (needs right W on the registry) as cap://<service>/v<version>/<name>; the first version registered also becomes the default alias cap://<service>/<name>.' },

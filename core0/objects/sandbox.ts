@@ -64,8 +64,9 @@ export class Sandbox implements CapabilityOwner {
 
   /** A capability left this sandbox's CSpace: a memory mapping made through it goes too. */
   capabilityRemoved(c: Capability): void {
-    if (c.mappedAt !== undefined && c.object instanceof MemoryObject && this.state === 'live') {
-      this.cpu.space.unmap(c.mappedAt, c.object.pages);
+    if (c.mappedAt !== undefined && this.state === 'live') {
+      if (c.object instanceof MemoryObject) this.cpu.space.unmap(c.mappedAt, c.object.pages);
+      else if (c.object.capType === 'MMIO') this.cpu.unmapDevice(c.mappedAt);
     }
     c.mappedAt = undefined;
   }

@@ -44,6 +44,14 @@ interface Handlers {
 const engines = new Map<number, Engine>();
 let nextEngineId = 1;
 
+/** Device register windows mapped with uc_mmio_map, by the id passed as user_data. */
+export interface MmioHandlers {
+  read(offset: number, size: number): number | bigint;
+  write(offset: number, size: number, value: number): void;
+}
+const mmioRegions = new Map<number, { engine: Engine; handlers: MmioHandlers }>();
+let nextMmioId = 1;
+
 function trampoline<A extends unknown[], R>(run: (e: Engine, ...a: A) => R, fallback: R) {
   return (ud: number | bigint, ...a: A): R => {
     const e = engines.get(Number(ud));
@@ -58,7 +66,7 @@ function trampoline<A extends unknown[], R>(run: (e: Engine, ...a: A) => R, fall
 }
 
 // Registered lazily once; user_data is the last native argument, moved first for the trampoline.
-let callbacks: Record<'syscall' | 'intr' | 'memInvalid' | 'memValid' | 'code' | 'insnInvalid', bigint> | undefined;
+let callbacks: Record<'syscall' | 'intr' | 'memInvalid' | 'memValid' | 'code' | 'insnInvalid' | 'mmioRead' | 'mmioWrite', bigint> | undefined;
 function nativeCallbacks() {
   if (callbacks) return callbacks;
   const syscall = trampoline((e) => e.handlers.syscall?.(), undefined);
@@ -83,6 +91,25 @@ function nativeCallbacks() {
     memValid: koffi.register(() => undefined, proto.memValid),
     code: koffi.register((_uc: unknown, address: number, size: number, ud: number) => code(ud, address, size), proto.code),
     insnInvalid: koffi.register((_uc: unknown, ud: number) => insnInvalid(ud), proto.insnInvalid),
+    mmioRead: koffi.register((_uc: unknown, offset: number | bigint, size: number, ud: number | bigint) => {
+      const r = mmioRegions.get(Number(ud));
+      if (!r) return 0;
+      try {
+        return BigInt(r.handlers.read(Number(offset), size));
+      } catch (err) {
+        r.engine.recordHookError(err);
+        return 0;
+      }
+    }, proto.mmioRead),
+    mmioWrite: koffi.register((_uc: unknown, offset: number | bigint, size: number, value: number | bigint, ud: number | bigint) => {
+      const r = mmioRegions.get(Number(ud));
+      if (!r) return;
+      try {
+        r.handlers.write(Number(offset), size, Number(BigInt.asUintN(64, BigInt(value))));
+      } catch (err) {
+        r.engine.recordHookError(err);
+      }
+    }, proto.mmioWrite),
   };
   return callbacks;
 }
@@ -211,6 +238,7 @@ export class Engine {
     uc.close(this.handle);
     this.handle = null;
     engines.delete(this.id);
+    for (const [id, r] of mmioRegions) if (r.engine === this) mmioRegions.delete(id);
     this.scratch.free();
     this.counter.free();
     this.pinned.clear();
@@ -289,6 +317,25 @@ export class Engine {
     if (offset < 0 || offset + size > mem.size) throw new RangeError(`mapHost: [${offset}, +${size}) outside host block of ${mem.size}`);
     check(`uc_mem_map_ptr(0x${address.toString(16)}, 0x${size.toString(16)})`, uc.memMapPtr(this.handle, address, size, perms, hostAddress(mem) + BigInt(offset)));
     this.pinned.add(mem);
+  }
+
+  /**
+   * Maps a device register window: every guest load or store in [address, address+size) calls
+   * the handlers instead of touching memory. Returns the id to pass to unmapMmio.
+   */
+  mapMmio(address: number, size: number, handlers: MmioHandlers): number {
+    const id = nextMmioId++;
+    const cb = nativeCallbacks();
+    mmioRegions.set(id, { engine: this, handlers });
+    const err = uc.mmioMap(this.handle, address, size, cb.mmioRead, id, cb.mmioWrite, id);
+    if (err !== 0) mmioRegions.delete(id);
+    check(`uc_mmio_map(0x${address.toString(16)}, 0x${size.toString(16)})`, err);
+    return id;
+  }
+
+  unmapMmio(id: number, address: number, size: number): void {
+    mmioRegions.delete(id);
+    this.unmap(address, size);
   }
 
   unmap(address: number, size: number): void {

@@ -69,6 +69,7 @@ export const uc = {
   regWriteBatch: lib.func('int uc_reg_write_batch(uc_engine *uc, uintptr_t regs, uintptr_t vals, int count)'),
   memMapPtr: lib.func('int uc_mem_map_ptr(uc_engine *uc, uint64_t address, size_t size, uint32_t perms, uintptr_t ptr)'),
   memUnmap: lib.func('int uc_mem_unmap(uc_engine *uc, uint64_t address, size_t size)'),
+  mmioMap: lib.func('int uc_mmio_map(uc_engine *uc, uint64_t address, size_t size, uintptr_t read_cb, uint64_t user_data_read, uintptr_t write_cb, uint64_t user_data_write)'),
   memProtect: lib.func('int uc_mem_protect(uc_engine *uc, uint64_t address, size_t size, uint32_t perms)'),
   memRead: lib.func('int uc_mem_read(uc_engine *uc, uint64_t address, _Out_ uint8_t *bytes, size_t size)'),
   memWrite: lib.func('int uc_mem_write(uc_engine *uc, uint64_t address, const uint8_t *bytes, size_t size)'),
@@ -98,6 +99,8 @@ export const proto = {
   ),
   code: koffi.pointer(koffi.proto('void HicCodeCb(uintptr_t uc, uint64_t address, uint32_t size, uint64_t ud)')),
   insnInvalid: koffi.pointer(koffi.proto('bool HicInsnInvalidCb(uintptr_t uc, uint64_t ud)')),
+  mmioRead: koffi.pointer(koffi.proto('uint64_t HicMmioReadCb(uintptr_t uc, uint64_t offset, unsigned int size, uint64_t ud)')),
+  mmioWrite: koffi.pointer(koffi.proto('void HicMmioWriteCb(uintptr_t uc, uint64_t offset, unsigned int size, uint64_t value, uint64_t ud)')),
 };
 
 export { koffi };

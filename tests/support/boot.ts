@@ -7,6 +7,7 @@ import { boot, type BootResult } from '../../core0/boot.ts';
 import { parseManifest } from '../../core0/manifest.ts';
 import { UnicornMachine } from '../../emulator/machine.ts';
 import { workspace } from '../../cli/modules.ts';
+import { DEVICE_FACTORIES } from '../../emulator/device.ts';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 
@@ -18,7 +19,7 @@ export interface Booted extends BootResult {
 export async function bootImage(name: string): Promise<Booted> {
   const file = join('images', `${name}.himg`);
   const manifest = parseManifest(file, readFileSync(join(REPO, file), 'utf8'));
-  const machine = await UnicornMachine.create({ memoryBytes: manifest.memory });
+  const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
   const ws = workspace(REPO);
   return { ...boot(manifest, machine, ws.repository, ws.trust), machine };
 }

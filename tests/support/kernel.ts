@@ -12,6 +12,7 @@ import type { VerifiedModule } from '../../core0/module/verify.ts';
 import { UnicornMachine } from '../../emulator/machine.ts';
 import { workspace } from '../../cli/modules.ts';
 import { REPO } from './boot.ts';
+import { DEVICE_FACTORIES } from '../../emulator/device.ts';
 
 export interface Staged {
   readonly kernel: Kernel;
@@ -38,7 +39,7 @@ export function loadManifest(source: string | { label: string; image: object }):
 /** Creates every sandbox of the manifest, not yet run; the caller disposes the machine. */
 export async function stage(source: string | { label: string; image: object }): Promise<Staged> {
   const manifest = loadManifest(source);
-  const machine = await UnicornMachine.create({ memoryBytes: manifest.memory });
+  const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
   const ws = workspace(REPO);
   const kernel = new Kernel(machine, { trust: ws.trust });
   kernel.events.emit({ kind: 'boot', image: manifest.name });

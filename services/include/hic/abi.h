@@ -28,6 +28,7 @@
 #define HIC_SYS_MEMORY_CREATE 40
 #define HIC_SYS_MEMORY_MAP 41
 #define HIC_SYS_MEMORY_UNMAP 42
+#define HIC_SYS_MMIO_MAP 43
 #define HIC_SYS_REGISTRY_REGISTER 50
 #define HIC_SYS_REGISTRY_LOOKUP 51
 #define HIC_SYS_REGISTRY_SWITCH 52
@@ -265,6 +266,11 @@ static inline int64_t hic_memory_map(uint64_t slot) {
 /* Unmaps a memory object mapped through this capability. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_memory_unmap(uint64_t slot) {
   return hic_syscall1(HIC_SYS_MEMORY_UNMAP, (int64_t)slot);
+}
+
+/* Maps a device register window (right R; stores need right W, else they fault). Unmapped when the capability goes. Returns the address of the register window, or -HIC_ERR_*. */
+static inline int64_t hic_mmio_map(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_MMIO_MAP, (int64_t)slot);
 }
 
 /* Registers an endpoint (needs right W on the registry) as cap://<service>/v<version>/<name>; the first version registered also becomes the default alias cap://<service>/<name>. Returns 0, or -HIC_ERR_*. */
