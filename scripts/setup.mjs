@@ -4,7 +4,8 @@
 // when everything is in place it checks and returns in well under a second.
 //
 //   1. Debian packages: libunicorn2 (the CPU emulator), libunicorn-dev (headers for the native
-//      benchmark harness), gcc and binutils (the guest toolchain). Installed with apt-get when
+//      benchmark harness and the instruction counter), gcc and binutils (the guest toolchain),
+//      tshark (the tests read packet captures of the emulated wire with it). Installed with apt-get when
 //      running as root; otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
 //   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
@@ -39,6 +40,8 @@ const needs = [
   { pkg: 'libunicorn-dev', present: () => existsSync('/usr/include/unicorn/unicorn.h') },
   { pkg: 'gcc', present: () => has('gcc') },
   { pkg: 'binutils', present: () => has('ld') },
+  // The tests open packet captures of the emulated wire with tshark (no malformed frame, no bad checksum).
+  { pkg: 'tshark', present: () => has('tshark') },
 ];
 const missing = needs.filter((n) => !n.present()).map((n) => n.pkg);
 if (missing.length > 0) {
