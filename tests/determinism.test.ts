@@ -14,7 +14,7 @@ async function logOf(image: string): Promise<{ hash: string; lines: string }> {
 }
 
 describe('determinism', () => {
-  for (const image of ['hello', 'rogue', 'spin']) {
+  for (const image of ['hello', 'rogue', 'spin', 'ipc', 'memgrant', 'mmio']) {
     it(`${image}: two boots give the same event log`, async () => {
       const a = await logOf(image);
       const b = await logOf(image);
