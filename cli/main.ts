@@ -14,6 +14,7 @@ import { formatTime } from '../emulator/clock.ts';
 import { buildAll } from '../hicmod-toolchain/build.ts';
 import { exitQuietlyOnClosedPipe, runCommand } from './errors.ts';
 import { workspace } from './modules.ts';
+import { junit, testImages } from './test-images.ts';
 import { registerRepoCommands } from './repo.ts';
 import { registerAuditCommands } from './audit.ts';
 import { AuditLog } from '../core0/audit.ts';
@@ -65,6 +66,25 @@ program
       } finally {
         machine.dispose();
       }
+    }),
+  );
+
+program
+  .command('test')
+  .description('boot every image in <dir> that states an expected outcome; exit 1 if any deviates')
+  .argument('[dir]', 'directory of .himg manifests', 'images')
+  .option('--junit <file>', 'also write a JUnit XML report')
+  .action((dir: string, opts: { junit?: string }) =>
+    runCommand(async () => {
+      const results = await testImages(REPO_ROOT, dir);
+      for (const r of results) {
+        process.stdout.write(`${r.ok ? 'pass' : 'FAIL'}  ${r.image.padEnd(20)} ${r.wallMs.toFixed(0).padStart(6)} ms${r.logSha256 ? `  log ${r.logSha256.slice(0, 16)}` : ''}\n`);
+        for (const p of r.problems) process.stdout.write(`      ${p}\n`);
+      }
+      if (opts.junit) writeFileSync(opts.junit, junit(results));
+      const failed = results.filter((r) => !r.ok).length;
+      process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
+      return failed === 0 ? 0 : 1;
     }),
   );
 

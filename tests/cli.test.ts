@@ -88,3 +88,22 @@ describe('hicmod', () => {
     expect(bad.stderr).toMatch(/\[HASH_MISMATCH\]/);
   });
 });
+
+describe('hic test', () => {
+  it('boots every image with an expectation, reports deviations, and writes JUnit', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hic-images-'));
+    const image = (expectExit: number) => JSON.stringify({ 'hic-image': 1, name: 'h', sandboxes: [{ name: 'hello', module: 'hello', quota: '1MiB' }], expect: { exits: { hello: expectExit } } });
+    writeFileSync(join(dir, 'a-good.himg'), image(0));
+    writeFileSync(join(dir, 'b-bad.himg'), image(3));
+    writeFileSync(join(dir, 'c-no-expectation.himg'), JSON.stringify({ 'hic-image': 1, sandboxes: [{ name: 'hello', module: 'hello', quota: '1MiB' }] }));
+    const report = join(dir, 'junit.xml');
+    const r = hic('test', dir, '--junit', report);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^pass {2}a-good\.himg/m);
+    expect(r.stdout).toMatch(/^FAIL {2}b-bad\.himg[\s\S]*hello: expected exit 3, it exited 0/m);
+    expect(r.stdout).not.toMatch(/c-no-expectation/);
+    const xml = readFileSync(report, 'utf8');
+    expect(xml).toMatch(/<testsuite name="hic images" tests="2" failures="1">/);
+    expect(xml).toMatch(/<testcase classname="images" name="b-bad.himg"[^>]*><failure message="hello: expected exit 3, it exited 0">/);
+  });
+});
