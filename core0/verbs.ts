@@ -204,6 +204,8 @@ export const objectVerbs = {
       throw e;
     }
     cap.mappedAt = d.base;
+    // Its driver: a DMA-capable device now reaches this sandbox's own memory, and only that.
+    if (cap.has(Right.W)) d.device.bind?.((at, length, access) => c.sandbox.dmaView(at, length, access));
     return d.base;
   },
 

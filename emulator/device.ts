@@ -1,6 +1,18 @@
 // Devices: register windows the guest reaches by ordinary loads and stores (MMIO), and the IRQ
 // line a device raises. The machine places each device at a physical address above RAM; Core-0
-// decides, by capability, which sandbox may map its window and with what rights.
+// decides, by capability, which sandbox may map its window and with what rights. A device that
+// does DMA reaches memory only through the window the kernel binds when its driver maps it.
+
+import { NicDevice } from './devices/nic.ts';
+
+/** How a device touches memory: reading it (a frame to send) or writing it (a frame received). */
+export type DmaAccess = 'read' | 'write';
+
+/**
+ * The physical bytes [physical, physical+length) a device may touch with that access, or
+ * undefined when it may not (an IOMMU in spirit): the kernel decides, per driver.
+ */
+export type DmaWindow = (physical: number, length: number, access: DmaAccess) => Uint8Array | undefined;
 
 export interface Device {
   readonly name: string;
@@ -10,6 +22,11 @@ export interface Device {
   write(offset: number, size: number, value: number): void;
   /** Set by whoever routes the device's interrupt line; the device calls it to raise it. */
   raise: (() => void) | undefined;
+  /**
+   * Devices that do DMA: the kernel binds the window of the sandbox that maps the registers
+   * read-write (its driver). Until then the device reaches no memory at all.
+   */
+  bind?(dma: DmaWindow): void;
 }
 
 /** Where devices live: one 64 KiB slot each, from 4 GiB up, never overlapping RAM. */
@@ -70,4 +87,5 @@ export class DoorbellDevice implements Device {
 /** Device kinds an image manifest can attach, by name. */
 export const DEVICE_FACTORIES: Readonly<Record<string, () => Device>> = {
   doorbell: () => new DoorbellDevice(),
+  nic: () => new NicDevice(),
 };

@@ -134,6 +134,23 @@ export class Sandbox implements CapabilityOwner {
     return r?.kind === 'alloc' ? r : undefined;
   }
 
+  /**
+   * The physical bytes [address, address+length) a device this sandbox drives may reach by DMA,
+   * or undefined: only while the sandbox lives, and only where every frame carries its tag and is
+   * mapped in its own space with that access — so a device reaches neither another sandbox's
+   * memory nor a page its driver could not write itself (its code: W^X).
+   */
+  dmaView(address: number, length: number, access: 'read' | 'write'): Uint8Array | undefined {
+    if (this.state !== 'live' || !(length > 0)) return undefined;
+    // space.view checks the range (safe integers, no wrap); virtual = physical in HIC's mappings.
+    const bytes = this.cpu.space.view(address, length, access);
+    if (!bytes || this.cpu.space.translate(address, access) !== address) return undefined;
+    for (let f = Math.floor(address / PAGE); f * PAGE < address + length; f++) {
+      if (this.frames.ownerOf(f) !== this.id) return undefined;
+    }
+    return bytes;
+  }
+
   /** Frees every frame and the CPU. Called once, when the sandbox ends. */
   teardown(): number {
     // The engine goes first: with no CPU left there is nothing to unmap page by page.
