@@ -18,6 +18,8 @@ import { junit, testImages } from './test-images.ts';
 import { registerRepoCommands } from './repo.ts';
 import { registerAuditCommands } from './audit.ts';
 import { AuditLog } from '../core0/audit.ts';
+import { PcapWriter } from '../emulator/net/pcap.ts';
+import { NicDevice } from '../emulator/devices/nic.ts';
 import { renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
 import { DEVICE_FACTORIES } from '../emulator/device.ts';
@@ -35,7 +37,8 @@ program
   .option('-q, --quiet', 'show only guest console lines, faults and exits')
   .option('--events <file>', 'write the event log as JSON lines to <file>')
   .option('--data-dir <dir>', 'where persistent state goes: the hash-chained audit log (audit.jsonl)', 'build/data')
-  .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string }) =>
+  .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
+  .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string; pcap?: string }) =>
     runCommand(async () => {
       const manifest = parseManifest(image, readFileSync(image, 'utf8'));
       const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
@@ -43,6 +46,8 @@ program
       try {
         const ws = workspace(REPO_ROOT);
         const audit = AuditLog.open(join(opts.dataDir, 'audit.jsonl'));
+        const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
+        for (const d of machine.devices) if (pcap && d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);
         const result = boot(manifest, machine, ws.repository, ws.trust, {
           audit,
           onEvent: (e) => {
@@ -53,6 +58,7 @@ program
         const ms = Number(process.hrtime.bigint() - wall) / 1e6;
         const frames = machine.frames.accounting();
         if (opts.events) writeFileSync(opts.events, result.kernel.events.toJsonLines());
+        pcap?.close();
         process.stdout.write(
           `\n${manifest.name}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
             `${frames.allocated} frames still allocated; event log sha256 ${result.kernel.events.hash().slice(0, 16)}\n` +
