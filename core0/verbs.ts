@@ -181,6 +181,12 @@ export const objectVerbs = {
     return m.address;
   },
 
+  memory_size(c, f) {
+    const cap = c.sandbox.cspace.lookup(slot(f, 0), 'MEMORY');
+    if (typeof cap === 'string') return err(cap);
+    return (cap.object as MemoryObject).pages * 4096;
+  },
+
   memory_unmap(c, f) {
     const cap = c.sandbox.cspace.lookup(slot(f, 0), 'MEMORY');
     if (typeof cap === 'string') return err(cap);

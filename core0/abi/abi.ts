@@ -75,6 +75,8 @@ export const SYSCALLS = [
   { nr: 42, name: 'memory_unmap', args: [['slot', 'u64']], returns: '0',
     doc: 'Unmaps a memory object mapped through this capability.' },
 
+  { nr: 44, name: 'memory_size', args: [['slot', 'u64']], returns: 'the object\'s size in bytes',
+    doc: 'How large a memory object is, before mapping it: a receiver checks what it was handed.' },
   { nr: 43, name: 'mmio_map', args: [['slot', 'u64']], returns: 'the address of the register window',
     doc: 'Maps a device register window (right R; stores need right W, else they fault). Unmapped when the capability goes.' },
 

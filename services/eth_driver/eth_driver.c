@@ -210,6 +210,11 @@ static uint64_t attach(void) {
   if (bad) return bad;
   if (id >= ETH_INSTANCES || slots > FC_MAX_SLOTS || !fc_valid_slots((uint32_t)slots)) return HIC_ERR_INVALID_ARGUMENT;
   if (inst[id].state != FREE) return HIC_ERR_NAME_TAKEN;
+  /* The channel must hold both rings before anything of it is read: an instance could hand over a
+   * smaller object than it claims. */
+  int64_t size = hic_memory_size((uint64_t)msg.cap);
+  if (size < 0) return (uint64_t)-size;
+  if ((uint64_t)size < 2 * (uint64_t)fc_ring_bytes((uint32_t)slots)) return HIC_ERR_INVALID_ARGUMENT;
   int64_t at = hic_memory_map((uint64_t)msg.cap);
   if (at < 0) return (uint64_t)-at;
   struct instance *in = &inst[id];

@@ -28,6 +28,7 @@
 #define HIC_SYS_MEMORY_CREATE 40
 #define HIC_SYS_MEMORY_MAP 41
 #define HIC_SYS_MEMORY_UNMAP 42
+#define HIC_SYS_MEMORY_SIZE 44
 #define HIC_SYS_MMIO_MAP 43
 #define HIC_SYS_REGISTRY_REGISTER 50
 #define HIC_SYS_REGISTRY_LOOKUP 51
@@ -266,6 +267,11 @@ static inline int64_t hic_memory_map(uint64_t slot) {
 /* Unmaps a memory object mapped through this capability. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_memory_unmap(uint64_t slot) {
   return hic_syscall1(HIC_SYS_MEMORY_UNMAP, (int64_t)slot);
+}
+
+/* How large a memory object is, before mapping it: a receiver checks what it was handed. Returns the object's size in bytes, or -HIC_ERR_*. */
+static inline int64_t hic_memory_size(uint64_t slot) {
+  return hic_syscall1(HIC_SYS_MEMORY_SIZE, (int64_t)slot);
 }
 
 /* Maps a device register window (right R; stores need right W, else they fault). Unmapped when the capability goes. Returns the address of the register window, or -HIC_ERR_*. */
