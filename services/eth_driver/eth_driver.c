@@ -20,6 +20,7 @@
  * includes this file with ETH_VERSION_MINOR 2; the version is in the names it registers. */
 #include "hic/eth.h"
 #include "hic/frame_channel.h"
+#include "hic/nic.h"
 #include "hic/runtime.h"
 #include "steer.h"
 
@@ -37,21 +38,7 @@
 #define POLL_NS 100000ull /* 100 µs: how late an attach or control call may be answered */
 
 /* NIC registers, as indices of 64-bit words (emulator/devices/nic.ts). */
-enum { ID, CTRL, STATUS, MAC, RX_RING, RX_SIZE, RX_HEAD, RX_TAIL, TX_RING, TX_SIZE, TX_HEAD, TX_TAIL, IRQ_STATUS, IRQ_MASK, RX_DROPPED, TX_COUNT, RX_COUNT };
-#define NIC_ID 0x4849434e49433031ULL /* "HICNIC01" */
-#define CTRL_RX 1
-#define CTRL_TX 2
-#define CTRL_RESET 4
-#define IRQ_RX 1
-#define DONE 1
-#define EOP 2
 
-struct desc {
-  uint64_t addr;
-  uint16_t len;
-  uint16_t flags;
-  uint32_t reserved;
-};
 
 #define RX_N 128
 #define TX_N 64

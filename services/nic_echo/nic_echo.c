@@ -9,6 +9,7 @@
  * arg 1: a hostile driver. It points the RX ring at the page just below its own image (memory
  * it does not own), then, after a reset, a descriptor's buffer there; each time the device must
  * refuse the DMA (STATUS bit 1, RX stopped) and write nothing. Exits 0 when both were refused. */
+#include "hic/nic.h"
 #include "hic/runtime.h"
 
 #define IRQ_SLOT 1
@@ -17,22 +18,7 @@
 #define QUIET_NS 50000000ULL /* 50 ms without an interrupt: the traffic is over */
 
 /* Registers, as indices of 64-bit words. */
-enum { ID, CTRL, STATUS, MAC, RX_RING, RX_SIZE, RX_HEAD, RX_TAIL, TX_RING, TX_SIZE, TX_HEAD, TX_TAIL, IRQ_STATUS, IRQ_MASK, RX_DROPPED, TX_COUNT, RX_COUNT };
-#define NIC_ID 0x4849434e49433031ULL /* "HICNIC01" */
-#define CTRL_RX 1
-#define CTRL_TX 2
-#define CTRL_RESET 4
-#define STATUS_DMA_ERROR 2
-#define IRQ_RX 1
 
-struct desc {
-  uint64_t addr;
-  uint16_t len;
-  uint16_t flags;
-  uint32_t reserved;
-};
-#define DONE 1
-#define EOP 2
 
 #define RX_N 32
 #define TX_N 32
