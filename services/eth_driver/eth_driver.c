@@ -37,9 +37,7 @@
 #define BIT_IRQ 1ull
 #define POLL_NS 100000ull /* 100 µs: how late an attach or control call may be answered */
 
-/* NIC registers, as indices of 64-bit words (emulator/devices/nic.ts). */
-
-
+/* The NIC's registers and descriptors: hic/nic.h. */
 #define RX_N 128
 #define TX_N 64
 #define BUF 2048

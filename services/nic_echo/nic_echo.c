@@ -17,9 +17,7 @@
 #define IRQ_BIT 1
 #define QUIET_NS 50000000ULL /* 50 ms without an interrupt: the traffic is over */
 
-/* Registers, as indices of 64-bit words. */
-
-
+/* The NIC's registers and descriptors: hic/nic.h. */
 #define RX_N 32
 #define TX_N 32
 #define BUF 2048
