@@ -51,6 +51,9 @@ function compileFlags(repoRoot: string): string[] {
     '-fno-builtin',
     // Keep gcc from turning the runtime's own memset/memcpy loops into calls to themselves.
     '-fno-tree-loop-distribute-patterns',
+    // No hot/cold splitting: a jump into a .text.unlikely part is a 32-bit PC-relative
+    // relocation, which the loader refuses (every relocation must be R_X86_64_64).
+    '-fno-reorder-blocks-and-partition',
     `-ffile-prefix-map=${repoRoot}=.`, '-Iservices/include', '-Iservices/runtime',
   ];
 }

@@ -1,0 +1,384 @@
+/* netstack: the network stack service. It wraps the protocol core (core/, built into this one
+ * object: the toolchain compiles only the .c files directly in services/netstack/) around a frame
+ * channel to eth_driver (hic/eth.h), attaching as instance 1: frames from the rx ring go through
+ * ns_input with the virtual time, frames the core emits go onto the tx ring, and the driver's
+ * doorbell is rung once per batch. A wait times out every POLL_NS so timers (ns_poll) and output
+ * that waited for send-buffer room make progress while the wire is quiet.
+ *
+ * The applications run in-process for now: echo on 5432, 1194 and 8080; an HTTP/1.1 responder on
+ * 80 (each complete request gets 200 with a body of /bulk/N's N bytes, else 64..1563 by a hash of
+ * the path); DNS on UDP 53 answering every A question with our address. Each closes its side once
+ * the client has closed and everything owed is sent. ARP and ICMP echo are the core's.
+ *
+ * The core's send buffer is 8 KiB per connection and our receive window is fixed, so an echo of a
+ * large upload or a bulk response cannot always be handed over at once: what does not fit waits
+ * in an application buffer (a pool of OUT_BUFS rings, one held per connection only while it has
+ * bytes waiting) and is retried after every batch of input. arg: unused. */
+
+#include "core/arp.c"
+#include "core/checksum.c"
+#include "core/conn.c"
+#include "core/crc32.c"
+#include "core/icmp.c"
+#include "core/ip.c"
+#include "core/migrate.c"
+#include "core/stack.c"
+#include "core/tcp_in.c"
+#include "core/tcp_out.c"
+#include "core/tcp_user.c"
+#include "core/udp.c"
+
+#include "hic/eth.h"
+#include "hic/frame_channel.h"
+#include "hic/runtime.h"
+
+#define REGISTRY 0
+#define INSTANCE 1
+#define SLOTS 256
+#define POLL_NS 1000000ull /* 1 ms */
+#define IP_ADDR 0x0a000002u /* 10.0.0.2 */
+#define NETMASK 0xffff0000u /* the generator's clients (10.0.1.x) are on-link */
+#define DNS_PORT 53
+#define OUT_BUFS 32
+#define OUT_SIZE 65536u /* a power of two: one echo exchange is at most 40 KiB */
+#define BODY_FIFO 8     /* responses owed, in request order (clients wait, but pipelining is legal) */
+
+static const uint8_t nic_mac[6] = {0x02, 0x48, 0x49, 0x43, 0x00, 0x01};
+
+enum app_kind { APP_ECHO = 1, APP_HTTP = 2 };
+
+/* One connection, as the applications see it; indexed by the connection's slot. */
+struct app {
+  uint32_t id; /* the core's connection id; 0: unused */
+  uint8_t kind;
+  bool peer_done, close_sent, busy;
+  uint16_t out;                    /* pool index + 1; 0: nothing waits */
+  uint32_t out_head, out_len;      /* the ring of bytes ns_send has not taken yet */
+  uint32_t body_left;              /* HTTP: bytes of the current body still to generate */
+  uint32_t body_sent;              /* ... and already generated (the pattern's position) */
+  uint32_t bodies[BODY_FIFO];      /* HTTP: body sizes of complete requests not yet answered */
+  uint8_t owed, first;
+  uint8_t match;                   /* how much of "\r\n\r\n" the request so far ends with */
+  uint8_t line_len;                /* bytes of the request line kept; 0xff once it ended */
+  char line[96];
+};
+
+static struct ns_stack stack;
+static struct app apps[NS_MAX_CONNS];
+static uint16_t busy_list[NS_MAX_CONNS];
+static uint32_t busy_count;
+static uint8_t out_pool[OUT_BUFS][OUT_SIZE];
+static bool out_used[OUT_BUFS];
+static uint8_t frame[FC_FRAME_MAX];
+static uint8_t chunk[1024];
+static struct fc_channel ch;
+static int64_t doorbell;
+static uint64_t bell, now_ns;
+static bool rung_owed;
+static uint64_t tx_full, overflows, rx_bad, dns_answered;
+static struct hic_msg msg;
+
+static void emit(void *ctx, const uint8_t *f, size_t len) {
+  (void)ctx;
+  while (!fc_push(&ch.tx, f, (uint32_t)len)) { /* the driver drains it once rung */
+    tx_full++;
+    hic_notify((uint64_t)doorbell, bell);
+    hic_yield();
+  }
+  rung_owed = true;
+}
+
+static struct app *app_of(uint32_t id) {
+  struct app *a = &apps[id % NS_MAX_CONNS];
+  return a->id == id ? a : 0;
+}
+
+static void mark_busy(struct app *a) {
+  if (a->busy) return;
+  a->busy = true;
+  busy_list[busy_count++] = (uint16_t)(a - apps);
+}
+
+/* Queues bytes behind whatever already waits; false if the pool or the ring has no room. */
+static bool out_append(struct app *a, const uint8_t *data, uint32_t len) {
+  if (len == 0) return true;
+  if (!a->out) {
+    for (uint16_t i = 0; i < OUT_BUFS && !a->out; i++)
+      if (!out_used[i]) out_used[i] = true, a->out = (uint16_t)(i + 1);
+    if (!a->out) return false;
+    a->out_head = a->out_len = 0;
+  }
+  if (OUT_SIZE - a->out_len < len) return false;
+  uint8_t *ring = out_pool[a->out - 1];
+  for (uint32_t i = 0; i < len; i++) ring[(a->out_head + a->out_len + i) & (OUT_SIZE - 1)] = data[i];
+  a->out_len += len;
+  mark_busy(a);
+  return true;
+}
+
+/* Hands ns_send what it takes; returns the bytes taken, or -1 if the connection cannot send. */
+static int send_some(struct app *a, const uint8_t *data, uint32_t len) {
+  int n = ns_send(&stack, a->id, data, len, now_ns, emit, 0);
+  if (n == -NS_ERR_NO_BUFS) return 0;
+  return n;
+}
+
+static uint32_t body_size(const char *line, uint32_t n) {
+  /* "GET <path> HTTP/1.1": the path runs from the first space to the next. */
+  uint32_t i = 0, start, end;
+  while (i < n && line[i] != ' ') i++;
+  start = ++i;
+  while (i < n && line[i] != ' ') i++;
+  end = i;
+  static const char bulk[] = "/bulk/";
+  if (end > start + 6 && memcmp(line + start, bulk, 6) == 0) {
+    uint32_t v = 0;
+    for (uint32_t k = start + 6; k < end && k < start + 13; k++) {
+      if (line[k] < '0' || line[k] > '9') return 64;
+      v = v * 10 + (uint32_t)(line[k] - '0');
+    }
+    return v > (1u << 20) ? 1u << 20 : v;
+  }
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (uint32_t k = start; k < end; k++) h = (h ^ (uint8_t)line[k]) * 16777619u;
+  return 64 + h % 1500;
+}
+
+static uint32_t decimal(char *out, uint32_t v) {
+  char tmp[12];
+  uint32_t n = 0, k = 0;
+  do tmp[n++] = (char)('0' + v % 10), v /= 10;
+  while (v);
+  while (n) out[k++] = tmp[--n];
+  return k;
+}
+
+/* Moves waiting output into the core as far as it takes it, starts the next HTTP response when
+ * the previous one is all handed over, and closes once the client has closed and nothing waits. */
+static void flush(struct app *a) {
+  for (;;) {
+    if (a->out_len) {
+      uint8_t *ring = out_pool[a->out - 1];
+      uint32_t n = OUT_SIZE - a->out_head < a->out_len ? OUT_SIZE - a->out_head : a->out_len;
+      int took = send_some(a, ring + a->out_head, n);
+      if (took < 0) return;
+      a->out_head = (a->out_head + (uint32_t)took) & (OUT_SIZE - 1);
+      a->out_len -= (uint32_t)took;
+      if ((uint32_t)took < n) return;
+      continue;
+    }
+    if (a->body_left) {
+      uint32_t n = a->body_left < sizeof chunk ? a->body_left : (uint32_t)sizeof chunk;
+      for (uint32_t i = 0; i < n; i++) chunk[i] = (uint8_t)('a' + (a->body_sent + i) % 26);
+      int took = send_some(a, chunk, n);
+      if (took < 0) return;
+      a->body_left -= (uint32_t)took;
+      a->body_sent += (uint32_t)took;
+      if ((uint32_t)took < n) return;
+      continue;
+    }
+    if (a->owed) {
+      static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ";
+      char h[sizeof head + 16];
+      uint32_t size = a->bodies[a->first], n = sizeof head - 1;
+      memcpy(h, head, n);
+      n += decimal(h + n, size);
+      memcpy(h + n, "\r\n\r\n", 4);
+      a->first = (uint8_t)((a->first + 1) % BODY_FIFO);
+      a->owed--;
+      a->body_left = size;
+      a->body_sent = 0;
+      if (!out_append(a, (const uint8_t *)h, n + 4)) overflows++;
+      continue;
+    }
+    break;
+  }
+  if (a->out) out_used[a->out - 1] = false, a->out = 0;
+  if (a->peer_done && !a->close_sent) {
+    a->close_sent = true;
+    ns_close(&stack, a->id, now_ns, emit, 0);
+  }
+}
+
+static void http_input(struct app *a, const uint8_t *data, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    uint8_t c = data[i];
+    if (a->line_len != 0xff) {
+      if (c == '\r' || c == '\n') {
+        if (a->line_len) a->bodies[(a->first + a->owed) % BODY_FIFO] = body_size(a->line, a->line_len), a->line_len = 0xff;
+      } else if (a->line_len < sizeof a->line) {
+        a->line[a->line_len++] = (char)c;
+      }
+    }
+    a->match = c == "\r\n\r\n"[a->match] ? (uint8_t)(a->match + 1) : c == '\r' ? 1 : 0;
+    if (a->match == 4) { /* a complete request: its body size is recorded above */
+      a->match = 0;
+      a->line_len = 0;
+      if (a->owed < BODY_FIFO) a->owed++;
+      else overflows++;
+    }
+  }
+}
+
+static void on_accept(void *ctx, uint32_t id) {
+  (void)ctx;
+  struct ns_conn *c = ns_conn_get(&stack, id);
+  struct app *a = &apps[id % NS_MAX_CONNS];
+  if (a->out) out_used[a->out - 1] = false;
+  bool busy = a->busy; /* a stale entry in busy_list stays valid for the new occupant */
+  memset(a, 0, sizeof *a);
+  a->busy = busy;
+  a->id = id;
+  a->kind = c && c->local_port == 80 ? APP_HTTP : APP_ECHO;
+}
+
+static void on_deliver(void *ctx, uint32_t id, const uint8_t *data, size_t len) {
+  (void)ctx;
+  struct app *a = app_of(id);
+  if (!a) return;
+  if (len == 0) a->peer_done = true;
+  else if (a->kind == APP_HTTP) http_input(a, data, len);
+  else {
+    uint32_t took = 0; /* straight to the core when nothing waits ahead of it */
+    if (!a->out_len) {
+      int n = send_some(a, data, (uint32_t)len);
+      took = n > 0 ? (uint32_t)n : 0;
+    }
+    if (!out_append(a, data + took, (uint32_t)len - took)) overflows++;
+  }
+  mark_busy(a);
+}
+
+static void on_closed(void *ctx, uint32_t id, enum ns_close_reason why) {
+  (void)ctx;
+  (void)why;
+  struct app *a = app_of(id);
+  if (!a) return;
+  if (a->out) out_used[a->out - 1] = false;
+  a->out = 0;
+  a->id = 0;
+}
+
+/* A DNS query (RFC 1035): one question, answered with an A record of our address whatever the
+ * name; a question of another type gets no answer record. Malformed queries are ignored. */
+static void on_dns(void *ctx, uint32_t src_ip, uint16_t src_port, uint16_t dst_port, const uint8_t *q, size_t len) {
+  (void)ctx;
+  (void)dst_port;
+  static uint8_t r[512];
+  if (len < 12 || len > sizeof r - 16 || (q[2] & 0x80) || eth_be16(q + 4) < 1) return;
+  size_t at = 12;
+  while (at < len && q[at] != 0) {
+    if (q[at] & 0xc0) return; /* a query's name is never compressed */
+    at += 1u + q[at];
+  }
+  if (at + 5 > len) return;
+  size_t end = at + 5; /* the root label, type, class */
+  bool a_in = eth_be16(q + at + 1) == 1 && eth_be16(q + at + 3) == 1;
+  memcpy(r, q, end);
+  r[2] = (uint8_t)(0x84 | (q[2] & 0x01)); /* QR, AA, RD copied; opcode 0 */
+  r[3] = 0;                               /* RA 0, rcode NOERROR */
+  r[4] = 0, r[5] = 1;
+  r[6] = 0, r[7] = a_in ? 1 : 0;
+  memset(r + 8, 0, 4);
+  size_t n = end;
+  if (a_in) {
+    static const uint8_t rr[16] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
+                                   IP_ADDR >> 24, IP_ADDR >> 16 & 0xff, IP_ADDR >> 8 & 0xff, IP_ADDR & 0xff};
+    memcpy(r + n, rr, sizeof rr);
+    n += sizeof rr;
+  }
+  if (ns_udp_send(&stack, DNS_PORT, src_ip, src_port, r, n, now_ns, emit, 0) >= 0) dns_answered++;
+}
+
+static int64_t find(const char *name) {
+  for (;;) {
+    int64_t slot = hic_registry_lookup(REGISTRY, name, strlen(name));
+    if (slot != -HIC_ERR_NOT_FOUND) return slot;
+    hic_sleep(100000);
+  }
+}
+
+static uint64_t call(int64_t ep, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap) {
+  memset(&msg, 0, sizeof msg);
+  msg.label = label;
+  msg.words[0] = w0;
+  msg.words[1] = w1;
+  msg.cap = cap;
+  int64_t r = hic_call((uint64_t)ep, &msg, 0, 0);
+  return r < 0 ? (uint64_t)-r : msg.label;
+}
+
+/* Attaches to eth_driver as INSTANCE: channel, notification, ATTACH, NOTIFY. Returns the
+ * notification to wait on, or a negative error. */
+static int64_t attach(void) {
+  int64_t mem = hic_memory_create(fc_channel_bytes(SLOTS));
+  int64_t at = mem < 0 ? mem : hic_memory_map((uint64_t)mem);
+  if (at < 0 || !fc_init((void *)(uintptr_t)at, SLOTS) || !fc_open((void *)(uintptr_t)at, SLOTS, &ch)) return hic_log("netstack: no channel: %ld", at), -1;
+  int64_t note = hic_notification_create();
+  int64_t note_w = note < 0 ? note : hic_cap_copy((uint64_t)note, HIC_RIGHT_W | HIC_RIGHT_G);
+  if (note_w < 0) return hic_log("netstack: no notification: %ld", note_w), -1;
+  int64_t ep = find("cap://eth/attach");
+  if (ep < 0) return hic_log("netstack: lookup failed: %ld", ep), -1;
+  uint64_t status = call(ep, ETH_ATTACH, INSTANCE, SLOTS, mem);
+  if (status != ETH_OK || msg.cap < 0) return hic_log("netstack: ATTACH refused: %lu", status), -1;
+  doorbell = msg.cap;
+  bell = msg.words[0];
+  status = call(ep, ETH_NOTIFY, INSTANCE, 0, note_w);
+  if (status != ETH_OK) return hic_log("netstack: NOTIFY refused: %lu", status), -1;
+  return note;
+}
+
+int hic_main(uint64_t arg) {
+  (void)arg;
+  struct ns_config cfg = {
+    .ip = IP_ADDR, .netmask = NETMASK, .mtu = NS_MTU_MAX, .tcp_ports = {80, 5432, 1194, 8080},
+    .isn_seed = 0x6869632d6e6574ull, .time_wait_ns = 100000000ull,
+  };
+  memcpy(cfg.mac, nic_mac, 6);
+  ns_init(&stack, &cfg);
+  ns_set_app(&stack, &(struct ns_app){.accept = on_accept, .deliver = on_deliver, .closed = on_closed});
+  if (ns_udp_bind(&stack, DNS_PORT, on_dns, 0) < 0) return hic_log("netstack: cannot bind DNS"), 1;
+  int64_t note = attach();
+  if (note < 0) return 1;
+  hic_log("netstack: instance %d live, 10.0.0.2/16, listening on 80 5432 1194 8080, dns 53", INSTANCE);
+
+  uint64_t last_report = 0;
+  for (;;) {
+    int64_t bits = hic_wait((uint64_t)note, 0, POLL_NS);
+    if (bits < 0 && bits != -HIC_ERR_TIMEOUT) return hic_log("netstack: wait failed: %ld", bits), 1;
+    int32_t len;
+    while ((len = fc_pop(&ch.rx, frame, sizeof frame)) != 0) {
+      if (len < 0) {
+        rx_bad++;
+        continue;
+      }
+      now_ns = (uint64_t)hic_time_now();
+      ns_input(&stack, frame, (size_t)len, now_ns, emit, 0);
+    }
+    now_ns = (uint64_t)hic_time_now();
+    /* Output that waited: entries are dropped once nothing is left to do for them. */
+    for (uint32_t i = 0; i < busy_count;) {
+      struct app *a = &apps[busy_list[i]];
+      if (a->id) flush(a);
+      if (!a->id || (!a->out_len && !a->body_left && !a->owed)) {
+        a->busy = false;
+        busy_list[i] = busy_list[--busy_count];
+      } else {
+        i++;
+      }
+    }
+    ns_poll(&stack, now_ns);
+    if (rung_owed) {
+      rung_owed = false;
+      hic_notify((uint64_t)doorbell, bell);
+    }
+    if (now_ns - last_report >= 1000000000ull) {
+      last_report = now_ns;
+      const struct ns_counters *s = &stack.stats;
+      hic_log("netstack: rx %lu tx %lu, tcp accepted %lu rx %lu retransmits %lu rst %lu/%lu, conns %u, dns %lu, icmp %lu, arp %lu, "
+              "app overflows %lu, tx full %lu, rx bad %lu",
+              s->rx_frames, s->tx_frames, s->tcp_accepted, s->tcp_rx, s->tcp_retransmits, s->tcp_rst_rx, s->tcp_rst_sent, stack.conn_count,
+              dns_answered, s->icmp_echo_replies, s->arp_replies, overflows, tx_full, rx_bad);
+    }
+  }
+}
