@@ -16,6 +16,7 @@ import { exitQuietlyOnClosedPipe, runCommand } from './errors.ts';
 import { workspace } from './modules.ts';
 import { junit, testImages } from './test-images.ts';
 import { registerRepoCommands } from './repo.ts';
+import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic } from './traffic.ts';
 import { registerAuditCommands } from './audit.ts';
 import { AuditLog } from '../core0/audit.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
@@ -48,8 +49,12 @@ program
         const audit = AuditLog.open(join(opts.dataDir, 'audit.jsonl'));
         const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
         for (const d of machine.devices) if (pcap && d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);
+        let traffic: AttachedTraffic | undefined;
         const result = boot(manifest, machine, ws.repository, ws.trust, {
           audit,
+          beforeRun: (k) => {
+            if (manifest.traffic) traffic = attachTraffic(k, machine, trafficConfig(manifest.traffic));
+          },
           onEvent: (e) => {
             const line = renderEvent(e, { quiet: opts.quiet });
             if (line !== undefined) process.stdout.write(line + '\n');
@@ -64,11 +69,13 @@ program
             `${frames.allocated} frames still allocated; event log sha256 ${result.kernel.events.hash().slice(0, 16)}\n` +
             `audit: ${audit.records.length} records appended to ${join(opts.dataDir, 'audit.jsonl')}, head ${audit.head.slice(0, 16)}\n`,
         );
-        if (manifest.expect) {
-          if (result.deviations.length === 0) process.stdout.write('outcome: as expected\n');
-          for (const d of result.deviations) process.stdout.write(`outcome DEVIATES: ${d}\n`);
+        const deviations = [...result.deviations, ...(traffic ? trafficDeviations(traffic) : [])];
+        if (traffic) process.stdout.write(`${traffic.generator.summaryLine()}; rx ring drops ${traffic.dropped()}\n`);
+        if (manifest.expect || traffic) {
+          if (deviations.length === 0) process.stdout.write('outcome: as expected\n');
+          for (const d of deviations) process.stdout.write(`outcome DEVIATES: ${d}\n`);
         }
-        return result.deviations.length === 0 ? 0 : 1;
+        return deviations.length === 0 ? 0 : 1;
       } finally {
         machine.dispose();
       }

@@ -10,6 +10,7 @@ import { parseManifest } from '../core0/manifest.ts';
 import { DEVICE_FACTORIES } from '../emulator/device.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
 import { workspace } from './modules.ts';
+import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic } from './traffic.ts';
 
 export interface ImageResult {
   readonly image: string;
@@ -47,8 +48,16 @@ export async function testImages(repoRoot: string, dir: string): Promise<ImageRe
     if (!manifest.expect) continue; // only images that state what should happen
     const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
     try {
-      const r = boot(manifest, machine, ws.repository, ws.trust, { audit: AuditLog.inMemory() });
-      results.push({ image: f, ok: r.deviations.length === 0, wallMs: wallMs(), problems: r.deviations, logSha256: r.kernel.events.hash() });
+      let traffic: AttachedTraffic | undefined;
+      const m = manifest;
+      const r = boot(m, machine, ws.repository, ws.trust, {
+        audit: AuditLog.inMemory(),
+        beforeRun: (k) => {
+          if (m.traffic) traffic = attachTraffic(k, machine, trafficConfig(m.traffic));
+        },
+      });
+      const problems = [...r.deviations, ...(traffic ? trafficDeviations(traffic) : [])];
+      results.push({ image: f, ok: problems.length === 0, wallMs: wallMs(), problems, logSha256: r.kernel.events.hash() });
     } catch (e) {
       results.push({ image: f, ok: false, wallMs: wallMs(), problems: [(e as Error).message] });
     } finally {

@@ -62,6 +62,8 @@ function verifyClosure(kernel: Kernel, modules: ModuleSource, name: string, rang
 export interface BootOptions {
   readonly onEvent?: (e: StampedEvent) => void;
   readonly audit?: AuditLog;
+  /** Called once every sandbox is running, before the clock starts: devices, scenario steps. */
+  readonly beforeRun?: (kernel: Kernel) => void;
 }
 
 export function boot(manifest: Manifest, machine: Machine, modules: ModuleSource, trust: TrustStore, options: BootOptions = {}): BootResult {
@@ -91,6 +93,7 @@ export function boot(manifest: Manifest, machine: Machine, modules: ModuleSource
     throw e;
   }
 
+  options.beforeRun?.(kernel);
   const halt = kernel.run(manifest.until);
   kernel.shutdown();
 

@@ -40,6 +40,18 @@ export interface Manifest {
   readonly sandboxes: readonly SandboxEntry[];
   readonly until: number;
   readonly expect: Expectation | undefined;
+  /** Emulated remote clients on the NIC's wire (the traffic generator), if any. */
+  readonly traffic: TrafficSpec | undefined;
+}
+
+export interface TrafficSpec {
+  readonly seed: string;
+  /** The stack's address the clients talk to. */
+  readonly server: string;
+  readonly connections: number;
+  readonly clients: number;
+  readonly dns: number;
+  readonly pings: number;
 }
 
 export class ManifestError extends Error {
@@ -162,7 +174,7 @@ export function parseManifest(file: string, text: string): Manifest {
   } catch (e) {
     r.fail('', `not valid JSON (${(e as Error).message})`);
   }
-  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect']);
+  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect', 'traffic']);
   if (top['hic-image'] !== 1) r.fail('hic-image', `expected 1 (the manifest format version), got ${JSON.stringify(top['hic-image'])}`);
   const machine = r.object(top.machine ?? {}, 'machine', ['memory', 'devices']);
   const deviceList: unknown = machine.devices === undefined ? [] : machine.devices;
@@ -217,8 +229,25 @@ export function parseManifest(file: string, text: string): Manifest {
     expect = { exits, faults };
   }
 
+  let traffic: TrafficSpec | undefined;
+  if (top.traffic !== undefined) {
+    const t = r.object(top.traffic, 'traffic', ['seed', 'server', 'connections', 'clients', 'dns', 'pings']);
+    if (!devices.includes('nic')) r.fail('traffic', 'emulated clients need a NIC: add "nic" to machine.devices');
+    const server = r.string(t.server, 'traffic.server');
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(server)) r.fail('traffic.server', `"${server}" is not an IPv4 address`);
+    traffic = {
+      seed: t.seed === undefined ? 'hic' : r.string(t.seed, 'traffic.seed'),
+      server,
+      connections: r.integer(t.connections, 'traffic.connections', 0, 10_000),
+      clients: t.clients === undefined ? 10 : r.integer(t.clients, 'traffic.clients', 1, 250),
+      dns: t.dns === undefined ? 0 : r.integer(t.dns, 'traffic.dns', 0, 10_000),
+      pings: t.pings === undefined ? 0 : r.integer(t.pings, 'traffic.pings', 0, 10_000),
+    };
+  }
+
   return {
     file,
+    traffic,
     name: top.name === undefined ? file : r.string(top.name, 'name'),
     description: top.description === undefined ? '' : r.string(top.description, 'description'),
     memory,

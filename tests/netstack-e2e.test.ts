@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NicDevice } from '../emulator/devices/nic.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
-import { TrafficGenerator, type TrafficConfig } from '../emulator/net/traffic/generator.ts';
+import type { TrafficConfig, TrafficGenerator } from '../emulator/net/traffic/generator.ts';
+import { attachTraffic } from '../cli/traffic.ts';
 import { consoleOf, stage, type Finished, type Staged } from './support/kernel.ts';
 
 const TSHARK = '/usr/bin/tshark';
@@ -54,31 +55,13 @@ describe('netstack image: the traffic generator against eth_driver and netstack'
       captured++;
       pcap.write(clock.now, frame);
     };
-    gen = new TrafficGenerator(CONFIG, { send: (f) => void (nic.receive(f) || dropped++) });
-
-    // One kernel timer for the generator's earliest wake-up; a later one already pending is
-    // superseded by an earlier one, and a stale one merely ticks early.
-    let armed: number | undefined;
-    const arm = () => {
-      if (gen.done) return void (doneAt ??= clock.now);
-      const w = gen.nextWake();
-      if (w === undefined || (armed !== undefined && armed <= w)) return;
-      const at = Math.max(w, clock.now);
-      armed = at;
-      kernel.at(at, () => {
-        if (armed === at) armed = undefined;
-        gen.tick(clock.now);
-        arm();
-      });
-    };
-    nic.onTransmit = (f) => {
-      gen.receive(f, clock.now);
-      arm();
-    };
-    arm();
+    const traffic = attachTraffic(kernel, staged.machine, CONFIG);
+    gen = traffic.generator;
     done = staged.finish();
     pcap.close();
     console.log(gen.summaryLine());
+    doneAt = traffic.doneAt();
+    dropped = traffic.dropped();
     console.log(`netstack-e2e: generator done at ${doneAt === undefined ? 'never' : `${(doneAt / 1e6).toFixed(3)} ms`}, rx ring drops ${dropped}, ${captured} frames captured`);
     for (const l of consoleOf(kernel, 'netstack')) console.log(`  [${(l.t / 1e6).toFixed(3)} ms] ${l.text}`);
   }, 600_000);
