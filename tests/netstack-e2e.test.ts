@@ -104,3 +104,4 @@ describe('netstack image: the traffic generator against eth_driver and netstack'
     expect(tshark(file, '-Y', 'dns.flags.response == 1 && dns.a == 10.0.0.2', '-T', 'fields', '-e', 'frame.number').length).toBeGreaterThanOrEqual(8);
   });
 });
+

@@ -232,6 +232,19 @@ static void on_accept(void *ctx, uint32_t id) {
   a->kind = c && c->local_port == 80 ? APP_HTTP : APP_ECHO;
 }
 
+/* Room for more input on a connection: what its output can still buffer. An echo needs room for
+ * what it echoes; an HTTP request for a whole response. Input beyond it is not acknowledged, so
+ * the client retransmits it later instead of the service dropping it. */
+static size_t on_room(void *ctx, uint32_t id) {
+  (void)ctx;
+  struct app *a = app_of(id);
+  if (!a) return (size_t)-1;
+  bool free_buffer = false;
+  for (uint16_t i = 0; i < OUT_BUFS && !free_buffer; i++) free_buffer = !out_used[i];
+  if (a->kind == APP_HTTP) return a->out || !free_buffer ? 0 : OUT_SIZE;
+  return a->out ? OUT_SIZE - a->out_len : free_buffer ? OUT_SIZE : 0;
+}
+
 static void on_deliver(void *ctx, uint32_t id, const uint8_t *data, size_t len) {
   (void)ctx;
   struct app *a = app_of(id);
@@ -336,7 +349,7 @@ int hic_main(uint64_t arg) {
   };
   memcpy(cfg.mac, nic_mac, 6);
   ns_init(&stack, &cfg);
-  ns_set_app(&stack, &(struct ns_app){.accept = on_accept, .deliver = on_deliver, .closed = on_closed});
+  ns_set_app(&stack, &(struct ns_app){.accept = on_accept, .deliver = on_deliver, .closed = on_closed, .room = on_room});
   if (ns_udp_bind(&stack, DNS_PORT, on_dns, 0) < 0) return hic_log("netstack: cannot bind DNS"), 1;
   int64_t note = attach();
   if (note < 0) return 1;
@@ -376,9 +389,9 @@ int hic_main(uint64_t arg) {
       last_report = now_ns;
       const struct ns_counters *s = &stack.stats;
       hic_log("netstack: rx %lu tx %lu, tcp accepted %lu rx %lu retransmits %lu rst %lu/%lu, conns %u, dns %lu, icmp %lu, arp %lu, "
-              "app overflows %lu, tx full %lu, rx bad %lu",
+              "app overflows %lu, app full %lu, tx full %lu, rx bad %lu",
               s->rx_frames, s->tx_frames, s->tcp_accepted, s->tcp_rx, s->tcp_retransmits, s->tcp_rst_rx, s->tcp_rst_sent, stack.conn_count,
-              dns_answered, s->icmp_echo_replies, s->arp_replies, overflows, tx_full, rx_bad);
+              dns_answered, s->icmp_echo_replies, s->arp_replies, overflows, s->tcp_app_full, tx_full, rx_bad);
     }
   }
 }

@@ -103,11 +103,16 @@ struct ns_config {
 typedef void (*ns_accept_fn)(void *ctx, uint32_t conn_id);
 typedef void (*ns_deliver_fn)(void *ctx, uint32_t conn_id, const uint8_t *data, size_t len);
 typedef void (*ns_closed_fn)(void *ctx, uint32_t conn_id, enum ns_close_reason why);
+/* How many more bytes the application can take on a connection now. Optional: without it every
+ * in-window byte is taken. With it, the stack accepts (and acknowledges) no more than that, so an
+ * application that cannot keep up makes the peer retransmit instead of losing data. */
+typedef size_t (*ns_room_fn)(void *ctx, uint32_t conn_id);
 struct ns_app {
   ns_accept_fn accept;
   ns_deliver_fn deliver;
   ns_closed_fn closed;
   void *ctx;
+  ns_room_fn room;
 };
 
 typedef void (*ns_udp_fn)(void *ctx, uint32_t src_ip, uint16_t src_port, uint16_t dst_port,
@@ -153,6 +158,7 @@ struct ns_counters {
   uint64_t udp_rx, udp_bad_header, udp_bad_checksum, udp_no_port, udp_tx;
   uint64_t tcp_rx, tcp_bad_header, tcp_bad_checksum, tcp_rst_rx, tcp_rst_sent;
   uint64_t tcp_accepted, tcp_conn_full, tcp_dup_segments, tcp_ooo_segments;
+  uint64_t tcp_app_full; /* segments cut short because the application had no room */
   uint64_t tcp_dup_acks, tcp_retransmits, tcp_frozen_queued, tcp_frozen_dropped;
 };
 

@@ -167,6 +167,14 @@ static void data_arrives(struct ns_stack *s, struct ns_conn *c, const struct tcp
     len = c->rcv_wnd;
     fin = false;
   }
+  if (len > 0 && s->app.room) { /* the application's room: what is not taken is not acknowledged */
+    size_t room = s->app.room(s->app.ctx, id);
+    if (len > room) {
+      len = (uint32_t)room;
+      fin = false;
+      s->stats.tcp_app_full++;
+    }
+  }
   if (len > 0) {
     c->rcv_nxt += len;
     c->bytes_in += len;

@@ -78,7 +78,7 @@ void world_init(struct world *w, uint64_t seed, uint32_t ip) {
   memcpy(cfg.mac, OUR_MAC, 6);
   ns_init(w->s, &cfg);
   w->app.w = w;
-  struct ns_app app = {app_accept, app_deliver, app_closed, &w->app};
+  struct ns_app app = {app_accept, app_deliver, app_closed, &w->app, NULL};
   ns_set_app(w->s, &app);
   w->now = 1000000000; /* virtual time starts at 1 s */
   w->cl = (struct peer){.ip = PEER_IP, .port = 40000, .server_port = 80, .seq = CLIENT_ISN, .wnd = 65535};
