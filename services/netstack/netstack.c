@@ -99,6 +99,13 @@ static void mark_busy(struct app *a) {
   busy_list[busy_count++] = (uint16_t)(a - apps);
 }
 
+/* Is an output buffer free in the pool? */
+static bool out_free(void) {
+  for (uint16_t i = 0; i < OUT_BUFS; i++)
+    if (!out_used[i]) return true;
+  return false;
+}
+
 /* Queues bytes behind whatever already waits; false if the pool or the ring has no room. */
 static bool out_append(struct app *a, const uint8_t *data, uint32_t len) {
   if (len == 0) return true;
@@ -178,6 +185,9 @@ static void flush(struct app *a) {
       continue;
     }
     if (a->owed) {
+      /* The header is staged in an output buffer; with none to be had, the response waits (and
+       * is not dequeued) until one frees up — it must never be skipped. */
+      if (!a->out && !out_free()) break;
       static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ";
       char h[sizeof head + 16];
       uint32_t size = a->bodies[a->first], n = sizeof head - 1;
@@ -239,9 +249,10 @@ static size_t on_room(void *ctx, uint32_t id) {
   (void)ctx;
   struct app *a = app_of(id);
   if (!a) return (size_t)-1;
-  bool free_buffer = false;
-  for (uint16_t i = 0; i < OUT_BUFS && !free_buffer; i++) free_buffer = !out_used[i];
-  if (a->kind == APP_HTTP) return a->out || !free_buffer ? 0 : OUT_SIZE;
+  bool free_buffer = out_free();
+  /* HTTP: take requests only while fewer than BODY_FIFO responses are owed (a request is small;
+   * what must not overflow is the queue of responses it creates). */
+  if (a->kind == APP_HTTP) return a->owed + 1 < BODY_FIFO ? OUT_SIZE : 0;
   return a->out ? OUT_SIZE - a->out_len : free_buffer ? OUT_SIZE : 0;
 }
 
