@@ -1,7 +1,10 @@
 // The netstack's protocol core (services/netstack/core/) on the host. The core is pure C with no
 // I/O, so it is compiled natively together with a C driver (tests/support/netstack-core/) that
 // feeds it crafted frames and checks every frame it emits -- one scenario per case, each check a
-// line of output. Then it is compiled again with the guest flags, to prove it stays freestanding.
+// line of output. It is compiled twice, once per connection-record schema (NS_SCHEMA 1: netstack
+// 1.2.0; 2: 1.3.0), every scenario runs in both, and a connection is handed from one binary to
+// the other through a file. Then it is compiled again with the guest flags, to prove it stays
+// freestanding.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +22,9 @@ const SCENARIOS = [
   'handshake', 'data', 'dup-ooo', 'fin-passive', 'fin-active', 'rst', 'dupack-retransmit',
   'migrate', 'frozen',
 ];
+/** Scenarios that take a file and run across two binaries (t_handoff.c). */
+const HANDOFF = ['handoff-export', 'handoff-import'];
+const SCHEMAS = [1, 2] as const;
 
 const ENV = { ...process.env, LC_ALL: 'C', ASAN_OPTIONS: 'detect_leaks=0' };
 
@@ -41,27 +47,52 @@ function sanitizerFlags(dir: string): string[] {
 
 describe('netstack core, native with the C driver', () => {
   let dir = '';
-  let driver = '';
-  const run = (arg: string) => spawnSync(driver, [arg], { encoding: 'utf8', env: ENV });
-
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'netstack-core-'));
-    driver = join(dir, 'driver');
-    const warnings = ['-std=c11', '-O1', '-g', '-Wall', '-Wextra', '-Werror'];
-    gcc([...warnings, ...sanitizerFlags(dir), `-I${CORE}`, ...cFiles(CORE), ...cFiles(DRIVER), '-o', driver]);
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('the driver runs exactly the scenarios listed here', () => {
-    expect(run('--list').stdout.trim().split('\n')).toEqual(SCENARIOS);
-  });
-
-  it.each(SCENARIOS)('scenario %s: every check passes', (name) => {
-    const r = run(name);
+  const drivers: Record<number, string> = {};
+  const run = (schema: number, ...args: string[]) => spawnSync(drivers[schema]!, args, { encoding: 'utf8', env: ENV });
+  const passes = (r: ReturnType<typeof run>) => {
     const output = `${r.stdout}${r.stderr}`;
     expect(r.stdout.split('\n').filter((l) => l.startsWith('not ok')), output).toEqual([]);
     expect(r.status, output).toBe(0);
     expect(r.stdout, output).toMatch(/^ok - /m);
+    return r.stdout;
+  };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'netstack-core-'));
+    const warnings = ['-std=c11', '-O1', '-g', '-Wall', '-Wextra', '-Werror'];
+    const sanitizers = sanitizerFlags(dir);
+    for (const schema of SCHEMAS) {
+      drivers[schema] = join(dir, `driver-schema${schema}`);
+      gcc([...warnings, ...sanitizers, `-DNS_SCHEMA=${schema}`, `-I${CORE}`, ...cFiles(CORE), ...cFiles(DRIVER), '-o', drivers[schema]!]);
+    }
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the driver runs exactly the scenarios listed here', () => {
+    expect(run(1, '--list').stdout.trim().split('\n')).toEqual([...SCENARIOS, ...HANDOFF]);
+  });
+
+  describe.each(SCHEMAS)('schema %i', (schema) => {
+    it.each(SCENARIOS)('scenario %s: every check passes', (name) => {
+      passes(run(schema, name));
+    });
+  });
+
+  // A rolling update from 1.2.0 to 1.3.0 moves connections from schema 1 to schema 2; a rollback
+  // would try the reverse, which a schema-1 build must refuse without changing anything.
+  it.each([
+    [1, 1, 'continues'], [1, 2, 'continues'], [2, 2, 'continues'], [2, 1, 'refused'],
+  ] as const)('a schema-%i export imported by the schema-%i build: %s', (from, to, outcome) => {
+    const file = join(dir, `record-${from}-${to}.bin`);
+    passes(run(from, 'handoff-export', file));
+    const out = passes(run(to, 'handoff-import', file));
+    if (outcome === 'refused') {
+      expect(out).toMatch(/^ok - refused: schema 2 into a schema-1 stack changes nothing$/m);
+    } else {
+      expect(out).toMatch(new RegExp(`^ok - schema ${from} -> ${to}: state, flags`, 'm'));
+      expect(out).toMatch(/^ok - B's new data continues the byte stream/m);
+    }
+    if (from === 1 && to === 2) expect(out).toMatch(/^ok - fields schema 1 lacks get their defaults/m);
   });
 });
 
@@ -74,10 +105,10 @@ describe('netstack core, freestanding', () => {
     '-nostdinc', '-isystem', execFileSync('gcc', ['-print-file-name=include'], { encoding: 'utf8' }).trim(),
   ];
 
-  it('compiles with the guest flags and needs nothing but memcpy, memset and memcmp', () => {
+  it.each(SCHEMAS)('schema %i: compiles with the guest flags and needs nothing but memcpy, memset and memcmp', (schema) => {
     const dir = mkdtempSync(join(tmpdir(), 'netstack-core-guest-'));
     try {
-      const flags = guestFlags();
+      const flags = [...guestFlags(), `-DNS_SCHEMA=${schema}`];
       const objects = cFiles(CORE).map((src) => {
         const obj = join(dir, `${basename(src, '.c')}.o`);
         gcc([...flags, '-c', src, '-o', obj]);

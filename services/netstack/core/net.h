@@ -31,6 +31,14 @@
 #ifndef NS_QSLOT_COUNT
 #define NS_QSLOT_COUNT 64 /* slots for segments that arrive on frozen connections */
 #endif
+/* The connection-record schema this build exports (migrate.c): 1 (netstack 1.2.0) or 2 (1.3.0).
+ * A schema-2 build also imports schema 1, converting it; a schema-1 build refuses schema 2. */
+#ifndef NS_SCHEMA
+#define NS_SCHEMA 1
+#endif
+#if NS_SCHEMA != 1 && NS_SCHEMA != 2
+#error "NS_SCHEMA must be 1 or 2"
+#endif
 
 #define NS_MAX_ARP 64
 #define NS_MAX_ROUTES 16
@@ -45,6 +53,11 @@
 #define NS_FRAME_MAX (14 + NS_MTU_MAX) /* Ethernet header + largest IP datagram, no FCS */
 #define NS_SEG_MAX (NS_MTU_MAX - 20)   /* largest TCP segment (header + payload) we queue */
 #define NS_DEFAULT_WINDOW 8192
+/* Priority classes of a connection (struct ns_conn.prio). The core only records the class and
+ * carries it across a migration; a scheduler in the service may use it. */
+#define NS_PRIO_NORMAL 0 /* the default for ports >= 1024 */
+#define NS_PRIO_SYSTEM 1 /* the default for well-known ports (< 1024) */
+#define NS_PRIO_MAX 3    /* classes 0..3 are valid; the application may set any of them */
 
 typedef void (*ns_emit_fn)(void *ctx, const uint8_t *frame, size_t len);
 
@@ -130,6 +143,7 @@ struct ns_conn {
   bool accepted;      /* the application was told; it will be told of the close too */
   bool ack_now;       /* an ACK is owed; any segment we send pays it (piggybacking) */
   uint8_t q_count;    /* queued segments in qslot[], oldest first */
+  uint8_t prio;       /* priority class, NS_PRIO_*: from the local port at open; the app's after */
   uint32_t local_ip, remote_ip; /* with the ports and TCP: the 5-tuple */
   uint16_t local_port, remote_port;
   uint8_t remote_mac[6]; /* next hop, learned from the SYN; travels with the connection so an
@@ -145,6 +159,8 @@ struct ns_conn {
   uint16_t hash_next; /* next slot + 1 in this hash bucket; 0 ends the chain */
   uint16_t qslot[NS_QUEUE_PER_CONN]; /* queue-slot index + 1 */
   uint64_t last_activity; /* virtual ns of the last segment in or data out; TIME_WAIT start */
+  uint64_t established_at; /* virtual ns the handshake completed; 0: unknown (still SYN_RCVD,
+                            * or imported from a schema-1 record, which does not carry it) */
   uint64_t bytes_in;      /* payload bytes delivered to the application */
   uint64_t bytes_out;     /* payload bytes the application handed to ns_send */
   uint8_t app_ctx[NS_APP_CTX_SIZE]; /* the application's; migrates with the connection */
@@ -244,8 +260,10 @@ int ns_release(struct ns_stack *s, uint32_t conn_id);
 /* Timers: reaps TIME_WAIT connections older than cfg.time_wait_ns. */
 void ns_poll(struct ns_stack *s, uint64_t now);
 
-/* migrate.c -- one connection's serialized form (layout in migrate.c). */
-#define NS_CONN_SCHEMA 1
+/* migrate.c -- one connection's serialized form (layouts in migrate.c). */
+#define NS_CONN_SCHEMA NS_SCHEMA /* the schema ns_export_conn writes */
+/* The default priority class of a connection on that local port (what a schema-1 import gets). */
+uint8_t ns_prio_class(uint16_t local_port);
 size_t ns_export_size(const struct ns_stack *s, uint32_t conn_id); /* 0: no such connection */
 /* Returns the bytes written, or 0 if there is no such connection or cap is too small. */
 size_t ns_export_conn(const struct ns_stack *s, uint32_t conn_id, uint8_t *out, size_t cap);

@@ -75,6 +75,7 @@ static void passive_open(struct ns_stack *s, const uint8_t *src_mac, uint32_t sr
   uint16_t peer_mss = g->mss ? g->mss : 536; /* RFC 1122 §4.2.2.6's default */
   c->mss = peer_mss < ns_mss(s) ? peer_mss : ns_mss(s);
   c->last_activity = io->now;
+  c->prio = ns_prio_class(dport);
   tcp_send_ack(s, c, io); /* the SYN-ACK */
 }
 
@@ -103,6 +104,7 @@ static bool ack_arrives(struct ns_stack *s, struct ns_conn *c, const struct tcp_
     c->snd_una = g->ack;
     c->snd_wnd = g->wnd;
     c->state = NS_TCP_ESTABLISHED;
+    c->established_at = io->now;
     c->accepted = true;
     s->stats.tcp_accepted++;
     if (s->app.accept) s->app.accept(s->app.ctx, id);

@@ -1,5 +1,6 @@
 /* main.c -- runs one scenario by name (`driver handshake`) and exits 1 if any check failed;
- * `driver --list` prints the names, so the vitest file can tell when the two lists drift. */
+ * `driver --list` prints the names, so the vitest file can tell when the two lists drift. The
+ * handoff scenarios take a file (`driver handoff-export FILE`): they run across two binaries. */
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,8 @@ static const struct {
     {"dupack-retransmit", t_dupack},
     {"migrate", t_migrate},
     {"frozen", t_frozen},
+    {"handoff-export", t_handoff_export},
+    {"handoff-import", t_handoff_import},
 };
 #define N_SCENARIOS (sizeof SCENARIOS / sizeof SCENARIOS[0])
 
@@ -32,12 +35,13 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < N_SCENARIOS; i++) puts(SCENARIOS[i].name);
     return 0;
   }
-  for (size_t i = 0; argc == 2 && i < N_SCENARIOS; i++) {
+  if (argc == 3) scenario_arg = argv[2];
+  for (size_t i = 0; (argc == 2 || argc == 3) && i < N_SCENARIOS; i++) {
     if (strcmp(argv[1], SCENARIOS[i].name) == 0) {
       SCENARIOS[i].run();
       return failures ? 1 : 0;
     }
   }
-  fprintf(stderr, "usage: %s --list | <scenario>\n", argv[0]);
+  fprintf(stderr, "usage: %s --list | <scenario> [file]\n", argv[0]);
   return 2;
 }

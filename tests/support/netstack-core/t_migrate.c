@@ -11,6 +11,21 @@ static uint32_t le32_at(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Where this build's export puts the fields the checks look at (migrate.c's layouts). */
+#if NS_CONN_SCHEMA == 1
+#define HDR 160
+#define OFF_UNA 48
+#define OFF_NXT 52
+#define OFF_RCV 56
+#define OFF_SBLEN 152
+#else
+#define HDR 176
+#define OFF_UNA 64
+#define OFF_NXT 68
+#define OFF_RCV 72
+#define OFF_SBLEN 164
+#endif
+
 /* Fixes the trailing CRC after a test edits a record, so the edit itself is what is judged. */
 static void reseal(uint8_t *rec, size_t len) {
   uint32_t crc = ns_crc32(0, rec, len - 4);
@@ -47,14 +62,22 @@ void t_migrate(void) {
   check(ns_export_conn(a.s, id, rec, size - 1) == 0, "export into too small a buffer: 0");
   check(ns_export_conn(a.s, id + 1, rec, size) == 0, "export of an unknown id: 0");
   size_t n = ns_export_conn(a.s, id, rec, size);
-  check_u64("export size (160 header + 2000 buffered + 2+24 queued segment + 4 CRC)", n,
-            160 + 2000 + 2 + 24 + 4);
-  check(memcmp(rec, "HNSC", 4) == 0 && rec[4] == NS_CONN_SCHEMA && rec[5] == 0 && le32_at(rec + 8) == n &&
-            le32_at(rec + 12) == id,
-        "record: magic HNSC, schema 1, its own size, the connection id (little-endian)");
-  check(le32_at(rec + 48) == ca->snd_una && le32_at(rec + 52) == ca->snd_nxt &&
-            le32_at(rec + 56) == ca->rcv_nxt && memcmp(rec + 160, data, 2000) == 0,
-        "SND.UNA, SND.NXT, RCV.NXT at 48/52/56; the unacknowledged bytes at 160");
+  check_u64("export size (header + 2000 buffered + 2+24 queued segment + 4 CRC)", n, HDR + 2000 + 2 + 24 + 4);
+  check(memcmp(rec, "HNSC", 4) == 0 && rec[4] == NS_CONN_SCHEMA && rec[5] == 0 && rec[6] == HDR &&
+            le32_at(rec + 8) == n && le32_at(rec + 12) == id,
+        "record: magic HNSC, schema %d, header %d, its own size, the connection id (little-endian)",
+        NS_CONN_SCHEMA, HDR);
+  check(le32_at(rec + OFF_UNA) == ca->snd_una && le32_at(rec + OFF_NXT) == ca->snd_nxt &&
+            le32_at(rec + OFF_RCV) == ca->rcv_nxt && memcmp(rec + HDR, data, 2000) == 0,
+        "SND.UNA, SND.NXT, RCV.NXT at %d/%d/%d; the unacknowledged bytes at %d", OFF_UNA, OFF_NXT,
+        OFF_RCV, HDR);
+#if NS_CONN_SCHEMA == 2
+  check(rec[19] == NS_PRIO_SYSTEM && le32_at(rec + 20) == (uint32_t)ca->established_at &&
+            ca->established_at != 0 && le32_at(rec + 76) == ca->snd_wnd && le32_at(rec + 80) == ca->rcv_wnd &&
+            memcmp(rec + 100, "session-42", 11) == 0,
+        "schema 2: priority class at 19 (port 80: system), established-at at 20, 32-bit windows at "
+        "76/80, application context at 100");
+#endif
 
   /* Refusals first: each leaves B exactly as it was. */
   memcpy(bad, rec, n);
@@ -62,19 +85,33 @@ void t_migrate(void) {
   check_u64("import of a damaged record (CRC)", (uint64_t)-ns_import_conn(b.s, bad, n), NS_ERR_FORMAT);
   check_u64("import of a truncated record", (uint64_t)-ns_import_conn(b.s, rec, n - 10), NS_ERR_FORMAT);
   memcpy(bad, rec, n);
-  bad[4] = 2;
+  bad[4] = NS_CONN_SCHEMA + 1;
   reseal(bad, n);
-  check_u64("import of schema 2", (uint64_t)-ns_import_conn(b.s, bad, n), NS_ERR_VERSION);
+  check_u64("import of the next schema", (uint64_t)-ns_import_conn(b.s, bad, n), NS_ERR_VERSION);
   memcpy(bad, rec, n);
   bad[17] = 9;
   reseal(bad, n);
   check_u64("import with an unknown TCP state", (uint64_t)-ns_import_conn(b.s, bad, n), NS_ERR_FORMAT);
   memcpy(bad, rec, n);
-  bad[152] = 0x10; /* claims 16 buffered bytes but 2000 are in flight */
-  bad[153] = 0;
+  bad[OFF_SBLEN] = 0x10; /* claims 16 buffered bytes but 2000 are in flight */
+  bad[OFF_SBLEN + 1] = 0;
   reseal(bad, n);
   check_u64("import whose buffer does not cover the bytes in flight", (uint64_t)-ns_import_conn(b.s, bad, n),
             NS_ERR_FORMAT);
+#if NS_CONN_SCHEMA == 2
+  memcpy(bad, rec, n);
+  bad[19] = NS_PRIO_MAX + 1;
+  reseal(bad, n);
+  check_u64("import with an unknown priority class", (uint64_t)-ns_import_conn(b.s, bad, n), NS_ERR_FORMAT);
+  memcpy(bad, rec, n);
+  bad[78] = 1; /* SND.WND 65536 + ...: wider than this build takes */
+  reseal(bad, n);
+  check_u64("import with a window over 65535", (uint64_t)-ns_import_conn(b.s, bad, n), NS_ERR_FORMAT);
+  memcpy(bad, rec, n);
+  bad[172] = 1;
+  reseal(bad, n);
+  check_u64("import with a reserved byte set", (uint64_t)-ns_import_conn(b.s, bad, n), NS_ERR_FORMAT);
+#endif
   struct world other;
   world_init(&other, 42, 0x0a000003);
   check_u64("import into a stack with another address", (uint64_t)-ns_import_conn(other.s, rec, n), NS_ERR_ADDR);
@@ -91,8 +128,10 @@ void t_migrate(void) {
             cb->iss == ca->iss && cb->snd_wnd == ca->snd_wnd && cb->mss == ca->mss,
         "sequence numbers, window and MSS carried over");
   check(memcmp(cb->app_ctx, "session-42", 11) == 0 && cb->last_activity == ca->last_activity &&
-            cb->bytes_in == 5 && cb->bytes_out == 2000 && cb->accepted,
-        "application context, last activity, byte counters carried over");
+            cb->bytes_in == 5 && cb->bytes_out == 2000 && cb->accepted && cb->prio == ca->prio &&
+            cb->established_at == (NS_CONN_SCHEMA == 1 ? 0 : ca->established_at),
+        "application context, last activity, byte counters, priority class carried over (and, in "
+        "schema 2, established-at; schema 1 lacks it: 0)");
 
   check(ns_release(a.s, id) == 0 && ns_conn_get(a.s, id) == NULL && a.app.last_reason == NS_CLOSE_RELEASED,
         "A releases its record (the application hears 'released')");
