@@ -99,6 +99,18 @@ function allFiles(dir: string): string[] {
     .flatMap((e) => (e.isDirectory() ? allFiles(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
+/**
+ * Files of other service directories a service's sources include (`#include "../netstack/…"`:
+ * a second version built from the first one's source), so the stamp sees their changes too.
+ */
+function siblingSources(repoRoot: string, serviceDir: string): string[] {
+  const dirs = new Set<string>();
+  for (const file of cFiles(serviceDir)) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/#\s*include\s+"\.\.\/([a-z0-9_]+)\//g)) dirs.add(m[1]!);
+  }
+  return [...dirs].sort().flatMap((d) => allFiles(join(repoRoot, 'services', d)));
+}
+
 /** Names of the services: directories under services/ holding at least one .c file. */
 export function listServices(repoRoot: string): string[] {
   const servicesDir = join(repoRoot, 'services');
@@ -124,7 +136,12 @@ function stampOf(repoRoot: string, sources: readonly string[], flags: readonly s
   };
   field(tools().versions);
   field(JSON.stringify([flags.map((f) => f.replaceAll(repoRoot, '.')), LINK_FLAGS]));
-  const headers = [...allFiles(join(repoRoot, 'services', 'include')), ...allFiles(join(repoRoot, 'services', 'runtime')), ...allFiles(serviceDir)];
+  const headers = [
+    ...allFiles(join(repoRoot, 'services', 'include')),
+    ...allFiles(join(repoRoot, 'services', 'runtime')),
+    ...allFiles(serviceDir),
+    ...siblingSources(repoRoot, serviceDir),
+  ];
   for (const file of [...sources, ...new Set(headers.filter((f) => !sources.includes(f)))]) {
     field(relative(repoRoot, file));
     field(readFileSync(file));
