@@ -74,5 +74,7 @@ export function trafficConfig(t: TrafficSpec): TrafficConfig {
     connections: t.connections,
     ...(t.dns > 0 ? { dns: { queries: t.dns } } : {}),
     ...(t.pings > 0 ? { ping: { streams: Math.min(2, t.pings), count: Math.ceil(t.pings / Math.min(2, t.pings)) } } : {}),
+    ...(t.durationNs !== undefined ? { durationNs: t.durationNs } : {}),
+    ...(t.shares !== undefined ? { shares: t.shares } : {}),
   };
 }

@@ -26,6 +26,7 @@ export type KernelEvent =
   | { kind: 'endpointSwitched'; alias: string; from: string; to: string; by: string }
   | { kind: 'capTransferred'; from: string; to: string; type: string; rights: number; moved: boolean }
   | { kind: 'capRevoked'; sandbox: string; type: string; revoked: number }
+  | { kind: 'channelGranted'; channel: string; sandbox: string; rights: number }
   | { kind: 'irqRouted'; line: number; sandbox: string; bits: number; pending: number }
   | { kind: 'sandboxSuspended'; sandbox: string; by: string }
   | { kind: 'sandboxResumed'; sandbox: string; by: string };

@@ -58,11 +58,11 @@ export interface KernelOptions {
 /** Event kinds the audit log records: who exists, who may do what, what runs, what was refused. */
 const AUDITED: ReadonlySet<string> = new Set([
   'boot', 'sandboxCreated', 'sandboxDestroyed', 'sandboxSuspended', 'sandboxResumed', 'fault',
-  'capTransferred', 'capRevoked', 'endpointRegistered', 'endpointSwitched', 'irqRouted',
+  'capTransferred', 'capRevoked', 'endpointRegistered', 'endpointSwitched', 'irqRouted', 'channelGranted',
   'moduleVerified', 'moduleRejected', 'moduleLoaded', 'libraryLoaded', 'libraryUnloaded',
 ]);
 
-/** Capabilities a sandbox starts with, in this slot order: registry (slot 0), IRQ lines, device windows, sandbox controls. */
+/** Capabilities a sandbox starts with, in this slot order: registry (slot 0), IRQ lines, device windows, sandbox controls, channels. */
 export interface InitialCaps {
   /** Rights on the service registry (default R|W: look up and register; G also switches aliases). */
   readonly registry?: number;
@@ -71,6 +71,12 @@ export interface InitialCaps {
   readonly mmio?: readonly { readonly device: string; readonly rights: number }[];
   /** Sandboxes this one may suspend, resume and destroy. */
   readonly control?: readonly string[];
+  /**
+   * Channels: endpoints Core-0 creates by name, the first time a sandbox lists one, and shares
+   * only with the sandboxes that list it (rights R: receive on it, W: call and send on it). The
+   * migration control channel of a rolling update is one (docs/migration-protocol.md).
+   */
+  readonly channels?: readonly { readonly name: string; readonly rights: number }[];
 }
 
 export class Kernel {
@@ -85,6 +91,8 @@ export class Kernel {
   /** The capability roots of the machine's device windows, by device name. */
   private readonly mmioRoots = new Map<string, Capability>();
   private readonly sandboxes = new Map<string, Sandbox>();
+  /** The roots of the channels Core-0 created, by name (InitialCaps.channels). */
+  private readonly channels = new Map<string, Capability>();
   private nextSandboxId = 1;
   private nextThreadId = 1;
 
@@ -203,6 +211,12 @@ export class Kernel {
       const target = this.sandboxes.get(name);
       if (target?.state !== 'live') throw new KernelError('BAD_SPEC', `${s.name}: no live sandbox ${name} to control`);
       give(originalCapability(new SandboxControl(target)), `control of ${name}`);
+    }
+    for (const { name, rights } of caps.channels ?? []) {
+      let root = this.channels.get(name);
+      if (!root) this.channels.set(name, (root = this.objects.newEndpoint()));
+      give(root.derive(rights), `channel ${name}`);
+      this.events.emit({ kind: 'channelGranted', channel: name, sandbox: s.name, rights });
     }
   }
 

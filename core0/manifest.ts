@@ -5,6 +5,7 @@
 import semver from 'semver';
 import { FAULT_KINDS, type FaultKind } from '../emulator/fault.ts';
 import { DEVICE_FACTORIES } from '../emulator/device.ts';
+import { TRAFFIC_CLASSES } from '../emulator/net/traffic/classes.ts';
 import { NAME_PATTERN } from './module/format.ts';
 
 export interface SandboxEntry {
@@ -16,12 +17,13 @@ export interface SandboxEntry {
   readonly stack: number;
   readonly arg: number;
   readonly budget: number;
-  /** Initial capabilities: registry rights, IRQ lines, sandboxes it may control (in that slot order). */
+  /** Initial capabilities: registry rights, IRQ lines, device windows, sandboxes it may control, channels (in that slot order). */
   readonly caps: {
     readonly registry: number;
     readonly irqs: readonly number[];
     readonly mmio: readonly { readonly device: string; readonly rights: number }[];
     readonly control: readonly string[];
+    readonly channels: readonly { readonly name: string; readonly rights: number }[];
   };
 }
 
@@ -52,6 +54,10 @@ export interface TrafficSpec {
   readonly clients: number;
   readonly dns: number;
   readonly pings: number;
+  /** The length of the clients' activity (connections start in its first quarter); default 1 s. */
+  readonly durationNs: number | undefined;
+  /** Relative weights of the connection classes; omitted classes keep the generator's default. */
+  readonly shares: Readonly<Record<string, number>> | undefined;
 }
 
 export class ManifestError extends Error {
@@ -135,9 +141,12 @@ const MiB = 1024 * 1024;
 /** Device kinds a manifest may attach (emulator/device.ts). */
 const DEVICE_KINDS: readonly string[] = Object.keys(DEVICE_FACTORIES);
 
-/** `caps`: { registry: "rw" | "r" | "rwg" …, irqs: [line…], mmio: ["device" | "device:r"…], control: [earlier sandbox…] }. */
+/**
+ * `caps`: { registry: "rw" | "r" | "rwg" …, irqs: [line…], mmio: ["device" | "device:r"…],
+ * control: [earlier sandbox…], channels: ["name:r" | "name:w" | "name:rw"…] }.
+ */
 function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>, self: string, devices: readonly string[]): SandboxEntry['caps'] {
-  const o = r.object(v ?? {}, field, ['registry', 'irqs', 'mmio', 'control']);
+  const o = r.object(v ?? {}, field, ['registry', 'irqs', 'mmio', 'control', 'channels']);
   let registry = 3;
   if (o.registry !== undefined) {
     const s = r.string(o.registry, `${field}.registry`);
@@ -163,7 +172,23 @@ function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>
     if (!earlier.has(n) || n === self) r.fail(`${field}.control[${i}]`, `"${n}" is not a sandbox listed before this one`);
     return n;
   });
-  return { registry, irqs: lines, mmio, control: targets };
+  const channelList = o.channels === undefined ? [] : o.channels;
+  if (!Array.isArray(channelList)) r.fail(`${field}.channels`, 'expected a list of channels ("name:r" to receive, "name:w" to call, "name:rw")');
+  const channels = channelList.map((x: unknown, i: number) => {
+    const s = r.string(x, `${field}.channels[${i}]`);
+    const m = /^([a-z][a-z0-9_-]{0,31}):(r|w|rw)$/.exec(s);
+    if (!m) r.fail(`${field}.channels[${i}]`, `expected "name:r", "name:w" or "name:rw" (name: lowercase letters, digits, - and _), got "${s}"`);
+    return { name: m![1]!, rights: (m![2]!.includes('r') ? 1 : 0) | (m![2]!.includes('w') ? 2 : 0) };
+  });
+  return { registry, irqs: lines, mmio, control: targets, channels };
+}
+
+/** `traffic.shares`: { class: weight… } over the generator's classes. */
+function shares(r: Reader, v: unknown): Record<string, number> {
+  const o = r.object(v, 'traffic.shares', TRAFFIC_CLASSES);
+  const out: Record<string, number> = {};
+  for (const [k, w] of Object.entries(o)) out[k] = r.integer(w, `traffic.shares.${k}`, 0, 1000);
+  return out;
 }
 
 export function parseManifest(file: string, text: string): Manifest {
@@ -231,7 +256,7 @@ export function parseManifest(file: string, text: string): Manifest {
 
   let traffic: TrafficSpec | undefined;
   if (top.traffic !== undefined) {
-    const t = r.object(top.traffic, 'traffic', ['seed', 'server', 'connections', 'clients', 'dns', 'pings']);
+    const t = r.object(top.traffic, 'traffic', ['seed', 'server', 'connections', 'clients', 'dns', 'pings', 'duration', 'shares']);
     if (!devices.includes('nic')) r.fail('traffic', 'emulated clients need a NIC: add "nic" to machine.devices');
     const server = r.string(t.server, 'traffic.server');
     if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(server)) r.fail('traffic.server', `"${server}" is not an IPv4 address`);
@@ -242,6 +267,8 @@ export function parseManifest(file: string, text: string): Manifest {
       clients: t.clients === undefined ? 10 : r.integer(t.clients, 'traffic.clients', 1, 250),
       dns: t.dns === undefined ? 0 : r.integer(t.dns, 'traffic.dns', 0, 10_000),
       pings: t.pings === undefined ? 0 : r.integer(t.pings, 'traffic.pings', 0, 10_000),
+      durationNs: t.duration === undefined ? undefined : r.time(t.duration, 'traffic.duration'),
+      shares: t.shares === undefined ? undefined : shares(r, t.shares),
     };
   }
 

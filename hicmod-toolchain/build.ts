@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { readSpec, specPath } from './hicmod/spec.ts';
+import { type ModuleSpec, readSpec, specPath } from './hicmod/spec.ts';
 
 export type BuildErrorCode = 'BUILD_FAILED' | 'BUILD_UNKNOWN_SERVICE' | 'BUILD_TOOL_MISSING';
 
@@ -59,6 +59,29 @@ function compileFlags(repoRoot: string): string[] {
 }
 
 const LINK_FLAGS = ['-r', '-m', 'elf_x86_64'];
+
+/**
+ * The module's identity from its module.json, as macros, so what a service says about itself at
+ * run time (the migration handshake's HELLO) is what its signed metadata says:
+ * HIC_MODULE_NAME "netstack", HIC_MODULE_VERSION "1.2.0", HIC_MODULE_VERSION_NUM 0x010200,
+ * HIC_MODULE_UUID the 16 bytes as an initializer list, HIC_MODULE_PROTOCOLS the protocol
+ * versions as major << 8 | minor (an initializer list; {0} when none), HIC_MODULE_SCHEMA.
+ */
+function identityDefines(spec: ModuleSpec): string[] {
+  const { name, version, uuid, protocols, stateSchema } = spec.meta;
+  const [major, minor, patch] = version.split(/[.+-]/).map(Number) as [number, number, number];
+  const bytes = uuid.replaceAll('-', '').match(/../g)!.map((h) => `0x${h}`);
+  const proto = protocols.map((p) => {
+    const [a, b] = p.split('.').map(Number) as [number, number];
+    return `0x${((a << 8) | b).toString(16)}`;
+  });
+  return [
+    `-DHIC_MODULE_NAME="${name}"`, `-DHIC_MODULE_VERSION="${version}"`,
+    `-DHIC_MODULE_VERSION_NUM=0x${((major << 16) | (minor << 8) | patch).toString(16)}`,
+    `-DHIC_MODULE_UUID={${bytes.join(',')}}`, `-DHIC_MODULE_PROTOCOLS={${proto.length ? proto.join(',') : '0'}}`,
+    `-DHIC_MODULE_SCHEMA=${stateSchema}`,
+  ];
+}
 
 /** LC_ALL=C keeps diagnostics in plain ASCII and the version text (part of the stamp) stable. */
 function run(tool: string, args: readonly string[], cwd?: string): string {
@@ -158,7 +181,7 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
   // A library is pure shared code: no runtime, no entry point, nothing it could call.
   const library = existsSync(specPath(repoRoot, name)) && readSpec(repoRoot, name).meta.kind === 'library';
   const sources = [...(library ? [] : runtimeSources(repoRoot)), ...cFiles(serviceDir)];
-  const flags = compileFlags(repoRoot);
+  const flags = [...compileFlags(repoRoot), ...(existsSync(specPath(repoRoot, name)) ? identityDefines(readSpec(repoRoot, name)) : [])];
   const object = join(outDir, `${name}.o`);
   const stampFile = join(outDir, `${name}.stamp`);
   const stamp = stampOf(repoRoot, sources, flags, serviceDir);

@@ -267,6 +267,15 @@ static void fill_stats(void) {
   st.version = 1 << 16 | ETH_VERSION_MINOR << 8;
 }
 
+static uint64_t kick_call(void) {
+  int64_t copy = hic_cap_copy((uint64_t)doorbell, HIC_RIGHT_W | HIC_RIGHT_G); /* G: it can be passed on */
+  if (copy < 0) return (uint64_t)-copy;
+  msg.cap = copy;
+  msg.cap_move = 1; /* the copy is the caller's; we keep none */
+  msg.words[0] = ETH_KICK_BIT;
+  return ETH_OK;
+}
+
 static uint64_t stats_call(void) {
   fill_stats();
   msg.words[0] = st.frames_in;
@@ -294,11 +303,12 @@ static void serve(int64_t ep, bool control) {
     else if (control && label == ETH_STEER) status = steer_call();
     else if (control && label == ETH_DEFAULT) status = default_call();
     else if (control && label == ETH_STATS) status = stats_call();
+    else if (control && label == ETH_KICK) status = kick_call();
     bool kept = status == ETH_OK && (label == ETH_ATTACH || label == ETH_NOTIFY);
     if (came >= 0 && !kept) hic_cap_delete((uint64_t)came); /* a refused call keeps nothing */
     if (status != ETH_OK) msg.cap = HIC_NO_CAP;
     msg.label = status;
-    msg.cap_move = 0;
+    if (label != ETH_KICK || status != ETH_OK) msg.cap_move = 0;
     int64_t sent = hic_reply(&msg);
     if (sent < 0 && label == ETH_ATTACH && status == ETH_OK) {
       /* The doorbell did not fit (the caller's capability space is full): undo, and say why. */

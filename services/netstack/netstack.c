@@ -13,7 +13,11 @@
  * The core's send buffer is 8 KiB per connection and our receive window is fixed, so an echo of a
  * large upload or a bulk response cannot always be handed over at once: what does not fit waits
  * in an application buffer (a pool of OUT_BUFS rings, one held per connection only while it has
- * bytes waiting) and is retried after every batch of input. arg: unused. */
+ * bytes waiting) and is retried after every batch of input.
+ *
+ * Rolling update: update/migration.c answers the state migration protocol on the control
+ * channel the image grants (arg, at hic_main), so a successor version can take every connection
+ * over while traffic flows. */
 
 #include "core/arp.c"
 #include "core/checksum.c"
@@ -33,7 +37,6 @@
 #include "hic/runtime.h"
 
 #define REGISTRY 0
-#define INSTANCE 1
 #define SLOTS 256
 #define POLL_NS 1000000ull /* 1 ms */
 #define IP_ADDR 0x0a000002u /* 10.0.0.2 */
@@ -61,6 +64,7 @@ struct app {
   uint8_t match;                   /* how much of "\r\n\r\n" the request so far ends with */
   uint8_t line_len;                /* bytes of the request line kept; 0xff once it ended */
   char line[96];
+  bool moving;                     /* exported for a migration: left alone until it is settled */
 };
 
 static struct ns_stack stack;
@@ -77,6 +81,10 @@ static uint64_t bell, now_ns;
 static bool rung_owed;
 static uint64_t tx_full, overflows, rx_bad, dns_answered;
 static struct hic_msg msg;
+static uint32_t instance; /* our eth_driver instance id */
+uint32_t fw_hash;         /* the firewall rules' hash (0: none); the migration handshake compares it */
+
+static void mig_closed(enum ns_close_reason why);
 
 static void emit(void *ctx, const uint8_t *f, size_t len) {
   (void)ctx;
@@ -275,12 +283,13 @@ static void on_deliver(void *ctx, uint32_t id, const uint8_t *data, size_t len) 
 
 static void on_closed(void *ctx, uint32_t id, enum ns_close_reason why) {
   (void)ctx;
-  (void)why;
+  mig_closed(why);
   struct app *a = app_of(id);
   if (!a) return;
   if (a->out) out_used[a->out - 1] = false;
   a->out = 0;
   a->id = 0;
+  a->moving = false;
 }
 
 /* A DNS query (RFC 1035): one question, answered with an A record of our address whatever the
@@ -332,7 +341,25 @@ static uint64_t call(int64_t ep, uint64_t label, uint64_t w0, uint64_t w1, int64
   return r < 0 ? (uint64_t)-r : msg.label;
 }
 
-/* Attaches to eth_driver as INSTANCE: channel, notification, ATTACH, NOTIFY. Returns the
+static bool mig_intercept(const uint8_t *f, uint32_t len);
+
+/* Every frame the driver has pushed so far, through the core. */
+static void drain_rx(void) {
+  int32_t len;
+  while ((len = fc_pop(&ch.rx, frame, sizeof frame)) != 0) {
+    if (len < 0) {
+      rx_bad++;
+      continue;
+    }
+    now_ns = (uint64_t)hic_time_now();
+    if (mig_intercept(frame, (uint32_t)len)) continue;
+    ns_input(&stack, frame, (size_t)len, now_ns, emit, 0);
+  }
+}
+
+#include "update/migration.c"
+
+/* Attaches to eth_driver as `instance`: channel, notification, ATTACH, NOTIFY. Returns the
  * notification to wait on, or a negative error. */
 static int64_t attach(void) {
   int64_t mem = hic_memory_create(fc_channel_bytes(SLOTS));
@@ -343,17 +370,51 @@ static int64_t attach(void) {
   if (note_w < 0) return hic_log("netstack: no notification: %ld", note_w), -1;
   int64_t ep = find("cap://eth/attach");
   if (ep < 0) return hic_log("netstack: lookup failed: %ld", ep), -1;
-  uint64_t status = call(ep, ETH_ATTACH, INSTANCE, SLOTS, mem);
+  uint64_t status = call(ep, ETH_ATTACH, instance, SLOTS, mem);
   if (status != ETH_OK || msg.cap < 0) return hic_log("netstack: ATTACH refused: %lu", status), -1;
   doorbell = msg.cap;
   bell = msg.words[0];
-  status = call(ep, ETH_NOTIFY, INSTANCE, 0, note_w);
+  status = call(ep, ETH_NOTIFY, instance, 0, note_w);
   if (status != ETH_OK) return hic_log("netstack: NOTIFY refused: %lu", status), -1;
   return note;
 }
 
+/* The stats endpoint (cap://netstack/v<version>/stats, the alias cap://netstack/stats follows the
+ * instance in service): NS_STATS answers words[0] connections, words[1] TCP connections
+ * accepted, words[2] version (MIG_VERSION), payload the core's struct ns_counters. */
+#define NS_STATS 1
+static int64_t stats_ep = -1;
+
+static int64_t serve_stats_name(void) {
+  char name[64];
+  int len = hic_snprintf(name, sizeof name, "cap://netstack/v%s/stats", HIC_MODULE_VERSION);
+  stats_ep = hic_endpoint_create();
+  return stats_ep < 0 ? stats_ep : hic_registry_register(REGISTRY, name, (uint64_t)len, (uint64_t)stats_ep);
+}
+
+static void serve_stats(void) {
+  while (hic_recv((uint64_t)stats_ep, &msg, HIC_NONBLOCK, 0) == 0) {
+    if (msg.cap >= 0) hic_cap_delete((uint64_t)msg.cap);
+    bool ok = msg.label == NS_STATS;
+    memset(&msg, 0, sizeof msg);
+    msg.cap = HIC_NO_CAP;
+    msg.label = ok ? 0 : HIC_ERR_INVALID_ARGUMENT;
+    if (ok) {
+      msg.words[0] = stack.conn_count;
+      msg.words[1] = stack.stats.tcp_accepted;
+      msg.words[2] = HIC_MODULE_VERSION_NUM;
+      memcpy(msg.payload, &stack.stats, sizeof stack.stats);
+      msg.len = sizeof stack.stats;
+    }
+    hic_reply(&msg);
+  }
+}
+
+/* arg: bits 0..7 the eth_driver instance to attach as (0 means 1), bits 8..15 the slot of the
+ * migration control channel the image granted (0: none; slot 0 is always the registry). */
 int hic_main(uint64_t arg) {
-  (void)arg;
+  instance = arg & 0xff ? (uint32_t)(arg & 0xff) : 1;
+  int64_t channel = arg >> 8 & 0xff ? (int64_t)(arg >> 8 & 0xff) : -1;
   struct ns_config cfg = {
     .ip = IP_ADDR, .netmask = NETMASK, .mtu = NS_MTU_MAX, .tcp_ports = {80, 5432, 1194, 8080},
     .isn_seed = 0x6869632d6e6574ull, .time_wait_ns = 100000000ull,
@@ -362,29 +423,24 @@ int hic_main(uint64_t arg) {
   ns_init(&stack, &cfg);
   ns_set_app(&stack, &(struct ns_app){.accept = on_accept, .deliver = on_deliver, .closed = on_closed, .room = on_room});
   if (ns_udp_bind(&stack, DNS_PORT, on_dns, 0) < 0) return hic_log("netstack: cannot bind DNS"), 1;
+  if (serve_stats_name() < 0) return hic_log("netstack: cannot register its stats endpoint"), 1;
   int64_t note = attach();
   if (note < 0) return 1;
-  hic_log("netstack: instance %d live, 10.0.0.2/16, listening on 80 5432 1194 8080, dns 53", INSTANCE);
+  mig_init(channel, (uint64_t)hic_time_now());
+  hic_log("netstack %s: instance %u live, 10.0.0.2/16, listening on 80 5432 1194 8080, dns 53%s", HIC_MODULE_VERSION, instance,
+          channel >= 0 ? ", migration channel open" : "");
 
   uint64_t last_report = 0;
   for (;;) {
     int64_t bits = hic_wait((uint64_t)note, 0, POLL_NS);
     if (bits < 0 && bits != -HIC_ERR_TIMEOUT) return hic_log("netstack: wait failed: %ld", bits), 1;
-    int32_t len;
-    while ((len = fc_pop(&ch.rx, frame, sizeof frame)) != 0) {
-      if (len < 0) {
-        rx_bad++;
-        continue;
-      }
-      now_ns = (uint64_t)hic_time_now();
-      ns_input(&stack, frame, (size_t)len, now_ns, emit, 0);
-    }
+    drain_rx();
     now_ns = (uint64_t)hic_time_now();
     /* Output that waited: entries are dropped once nothing is left to do for them. */
     for (uint32_t i = 0; i < busy_count;) {
       struct app *a = &apps[busy_list[i]];
-      if (a->id) flush(a);
-      if (!a->id || (!a->out_len && !a->body_left && !a->owed)) {
+      if (a->id && !a->moving) flush(a);
+      if (!a->id || a->moving || (!a->out_len && !a->body_left && !a->owed)) {
         a->busy = false;
         busy_list[i] = busy_list[--busy_count];
       } else {
@@ -392,6 +448,8 @@ int hic_main(uint64_t arg) {
       }
     }
     ns_poll(&stack, now_ns);
+    mig_serve(note);
+    serve_stats();
     if (rung_owed) {
       rung_owed = false;
       hic_notify((uint64_t)doorbell, bell);
@@ -399,9 +457,9 @@ int hic_main(uint64_t arg) {
     if (now_ns - last_report >= 1000000000ull) {
       last_report = now_ns;
       const struct ns_counters *s = &stack.stats;
-      hic_log("netstack: rx %lu tx %lu, tcp accepted %lu rx %lu retransmits %lu rst %lu/%lu, conns %u, dns %lu, icmp %lu, arp %lu, "
+      hic_log("netstack %s: rx %lu tx %lu, tcp accepted %lu rx %lu retransmits %lu rst %lu/%lu, conns %u, dns %lu, icmp %lu, arp %lu, "
               "app overflows %lu, app full %lu, tx full %lu, rx bad %lu",
-              s->rx_frames, s->tx_frames, s->tcp_accepted, s->tcp_rx, s->tcp_retransmits, s->tcp_rst_rx, s->tcp_rst_sent, stack.conn_count,
+              HIC_MODULE_VERSION, s->rx_frames, s->tx_frames, s->tcp_accepted, s->tcp_rx, s->tcp_retransmits, s->tcp_rst_rx, s->tcp_rst_sent, stack.conn_count,
               dns_answered, s->icmp_echo_replies, s->arp_replies, overflows, s->tcp_app_full, tx_full, rx_bad);
     }
   }

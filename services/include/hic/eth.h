@@ -20,6 +20,10 @@
  *               traffic that is not TCP. Reply words[0]: the previous default.
  *   ETH_STATS   Reply words[0..3]: frames in, frames out, steering table size, misses; the
  *               payload is a struct eth_stats with everything.
+ *   ETH_KICK    Reply: cap = a copy of the driver's notification (W), words[0] = the bits
+ *               (ETH_KICK_BIT) that wake it to answer control calls at once. A caller that
+ *               notifies them before a control call is answered without the polling delay below
+ *               (the migration harness steers every connection this way).
  * Every reply's label is ETH_OK or a HIC_ERR_* code (INVALID_ARGUMENT for a bad id or label,
  * WRONG_TYPE / NO_RIGHT for an unusable capability, NAME_TAKEN for an id already attached,
  * NOT_FOUND for a NOTIFY without an ATTACH, a STEER or DEFAULT to an instance that is not live, or
@@ -41,11 +45,13 @@
 #define ETH_STEER 3
 #define ETH_DEFAULT 4
 #define ETH_STATS 5
+#define ETH_KICK 6
 
 #define ETH_INSTANCES 8
 #define ETH_NO_INSTANCE 0xff
 #define ETH_RX_BIT 1 /* the bit the driver notifies an instance with */
 #define ETH_DOORBELL_BIT(id) (1ull << (1 + (id)))
+#define ETH_KICK_BIT (1ull << (1 + ETH_INSTANCES))
 
 /** What STATS returns in its payload; counters since the driver started. */
 struct eth_stats {

@@ -41,6 +41,10 @@ bool ns_arp_lookup(const struct ns_stack *s, uint32_t ip, uint8_t mac[6]) {
   return false;
 }
 
+void ns_arp_learn(struct ns_stack *s, uint32_t ip, const uint8_t mac[6], uint64_t now) {
+  arp_store(s, arp_find(s, ip), ip, mac, now);
+}
+
 /* Writes an ARP packet for IPv4 over Ethernet at s->tx + ETH_HLEN. */
 static void arp_build(struct ns_stack *s, uint16_t op, const uint8_t *tha, uint32_t tpa) {
   uint8_t *p = s->tx + ETH_HLEN;

@@ -100,18 +100,18 @@ uint8_t ns_prio_class(uint16_t local_port) {
   return local_port < 1024 ? NS_PRIO_SYSTEM : NS_PRIO_NORMAL;
 }
 
-#if NS_CONN_SCHEMA == 1
-#define HDR_SIZE HDR1_SIZE
-#else
-#define HDR_SIZE HDR2_SIZE
-#endif
+static size_t header_size(uint16_t schema) { return schema == 1 ? HDR1_SIZE : HDR2_SIZE; }
 
-size_t ns_export_size(const struct ns_stack *s, uint32_t conn_id) {
+size_t ns_export_size_as(const struct ns_stack *s, uint32_t conn_id, uint16_t schema) {
   const struct ns_conn *c = conn_find(s, conn_id);
-  if (!c) return 0;
-  size_t n = HDR_SIZE + c->sb_len + 4;
+  if (!c || schema < 1 || schema > NS_CONN_SCHEMA) return 0;
+  size_t n = header_size(schema) + c->sb_len + 4;
   for (int i = 0; i < c->q_count; i++) n += 2 + s->qslots[c->qslot[i] - 1].len;
   return n;
+}
+
+size_t ns_export_size(const struct ns_stack *s, uint32_t conn_id) {
+  return ns_export_size_as(s, conn_id, NS_CONN_SCHEMA);
 }
 
 static uint8_t flags_of(const struct ns_conn *c) {
@@ -119,8 +119,10 @@ static uint8_t flags_of(const struct ns_conn *c) {
                    (c->accepted ? FLAG_ACCEPTED : 0));
 }
 
-#if NS_CONN_SCHEMA == 1
-static void write_header(uint8_t *out, const struct ns_conn *c) {
+/* Schema 1: what a 1.2.0 instance reads. A schema-2 build writes it too, for a rollback to 1.2.0;
+ * the fields schema 1 lacks (priority class, established-at) are lost, and a 1.2.0 importer gives
+ * them their defaults. */
+static void write_header_v1(uint8_t *out, const struct ns_conn *c) {
   out[18] = flags_of(c);
   le32(out + 20, c->local_ip);
   le32(out + 24, c->remote_ip);
@@ -142,8 +144,9 @@ static void write_header(uint8_t *out, const struct ns_conn *c) {
   le32(out + 152, c->sb_len);
   le16(out + 156, c->q_count);
 }
-#else
-static void write_header(uint8_t *out, const struct ns_conn *c) {
+
+#if NS_CONN_SCHEMA >= 2
+static void write_header_v2(uint8_t *out, const struct ns_conn *c) {
   out[18] = flags_of(c);
   out[19] = c->prio;
   le64(out + 20, c->established_at);
@@ -169,21 +172,26 @@ static void write_header(uint8_t *out, const struct ns_conn *c) {
 }
 #endif
 
-size_t ns_export_conn(const struct ns_stack *s, uint32_t conn_id, uint8_t *out, size_t cap) {
-  size_t total = ns_export_size(s, conn_id);
+size_t ns_export_conn_as(const struct ns_stack *s, uint32_t conn_id, uint16_t schema, uint8_t *out, size_t cap) {
+  size_t total = ns_export_size_as(s, conn_id, schema);
   if (total == 0 || total > cap) return 0;
   const struct ns_conn *c = conn_find(s, conn_id);
-  memset(out, 0, HDR_SIZE);
+  size_t hdr = header_size(schema);
+  memset(out, 0, hdr);
   memcpy(out, MAGIC, 4);
-  le16(out + 4, NS_CONN_SCHEMA);
-  le16(out + 6, HDR_SIZE);
+  le16(out + 4, schema);
+  le16(out + 6, (uint16_t)hdr);
   le32(out + 8, (uint32_t)total);
   le32(out + 12, c->id);
   out[16] = IPPROTO_TCP;
   out[17] = c->state;
-  write_header(out, c);
+#if NS_CONN_SCHEMA >= 2
+  if (schema == 2) write_header_v2(out, c);
+  else
+#endif
+    write_header_v1(out, c);
 
-  uint8_t *p = out + HDR_SIZE;
+  uint8_t *p = out + hdr;
   sndbuf_read(s, c, 0, p, c->sb_len);
   p += c->sb_len;
   for (int i = 0; i < c->q_count; i++) {
@@ -194,6 +202,10 @@ size_t ns_export_conn(const struct ns_stack *s, uint32_t conn_id, uint8_t *out, 
   }
   le32(p, ns_crc32(0, out, total - 4));
   return total;
+}
+
+size_t ns_export_conn(const struct ns_stack *s, uint32_t conn_id, uint8_t *out, size_t cap) {
+  return ns_export_conn_as(s, conn_id, NS_CONN_SCHEMA, out, cap);
 }
 
 /* A record of either schema, converted to one set of values; the pointers point into the
@@ -320,6 +332,14 @@ static int decode(const uint8_t *in, size_t len, struct record *r) {
     p += 2 + l;
   }
   return p == end ? NS_OK : -NS_ERR_FORMAT;
+}
+
+int ns_check_conn(const uint8_t *in, size_t len, uint64_t *key) {
+  struct record r;
+  int err = decode(in, len, &r);
+  if (err) return err;
+  if (key) *key = (uint64_t)r.remote_ip << 32 | (uint64_t)r.remote_port << 16 | r.local_port;
+  return rd16(in + 4);
 }
 
 int ns_import_conn(struct ns_stack *s, const uint8_t *in, size_t len) {

@@ -228,6 +228,9 @@ int ns_route_add(struct ns_stack *s, uint32_t dest, uint32_t mask, uint32_t gate
 
 /* arp.c */
 bool ns_arp_lookup(const struct ns_stack *s, uint32_t ip, uint8_t mac[6]);
+/* Enters (or refreshes) an entry, as a reply would: a successor instance takes over its
+ * predecessor's table this way (the migration snapshot's config block). */
+void ns_arp_learn(struct ns_stack *s, uint32_t ip, const uint8_t mac[6], uint64_t now);
 
 /* udp.c */
 int ns_udp_bind(struct ns_stack *s, uint16_t port, ns_udp_fn fn, void *ctx);
@@ -267,6 +270,14 @@ uint8_t ns_prio_class(uint16_t local_port);
 size_t ns_export_size(const struct ns_stack *s, uint32_t conn_id); /* 0: no such connection */
 /* Returns the bytes written, or 0 if there is no such connection or cap is too small. */
 size_t ns_export_conn(const struct ns_stack *s, uint32_t conn_id, uint8_t *out, size_t cap);
+/* The same in an older schema (1..NS_CONN_SCHEMA), for a rollback to the version that reads only
+ * that one; 0 also for a schema this build cannot write. */
+size_t ns_export_size_as(const struct ns_stack *s, uint32_t conn_id, uint16_t schema);
+size_t ns_export_conn_as(const struct ns_stack *s, uint32_t conn_id, uint16_t schema, uint8_t *out, size_t cap);
+/* Checks a record as ns_import_conn would, changing nothing: its schema, or -NS_ERR_*. `key`
+ * (may be NULL) gets the connection's remote address, remote port and local port as the Ethernet
+ * driver's steering key (hic/eth.h eth_key). */
+int ns_check_conn(const uint8_t *in, size_t len, uint64_t *key);
 /* Returns the connection's id in this stack -- the exported id when its slot is free here, a
  * fresh one otherwise -- or -NS_ERR_*. On error nothing changed. The application is not called
  * back: whoever imports tells it. */
