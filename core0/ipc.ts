@@ -18,6 +18,9 @@ import type { Thread, Waiting } from './objects/thread.ts';
 
 export type Blocked = { readonly kind: 'block' };
 export const BLOCK: Blocked = { kind: 'block' };
+/** A reply that woke its caller to the front of the run queue: the replier steps aside for it. */
+export type Handoff = { readonly kind: 'handoff' };
+export const HANDOFF: Handoff = { kind: 'handoff' };
 
 /** What IPC needs from the kernel. */
 export interface Core {
@@ -25,7 +28,8 @@ export interface Core {
   readonly events: EventLog;
   /** Parks t until wake(); with timeoutNs > 0 it is woken with TIMEOUT at now + timeoutNs. */
   block(t: Thread, waiting: Waiting, timeoutNs: number): void;
-  wake(t: Thread, result: number): void;
+  /** Wakes a blocked thread with its result; true if it runs next (Scheduler.wakeUp). */
+  wake(t: Thread, result: number): boolean;
 }
 
 const err = (e: ErrName) => -Err[e];
@@ -168,7 +172,12 @@ export function recv(core: Core, t: Thread, ep: Endpoint, msgAt: number, flags: 
   return BLOCK;
 }
 
-export function reply(core: Core, t: Thread, msgAt: number): number {
+/**
+ * Answers the last call received. The caller usually runs next (Scheduler.wakeUp): then the
+ * replier stops here and runs right after it, as a synchronous microkernel's reply switches to
+ * the caller -- without it the answer would wait for the rest of the replier's slice.
+ */
+export function reply(core: Core, t: Thread, msgAt: number): number | Handoff {
   const caller = t.replyTo;
   if (!caller) return err('NOT_FOUND');
   const m = readMessage(t.sandbox, msgAt, 0);
@@ -181,8 +190,7 @@ export function reply(core: Core, t: Thread, msgAt: number): number {
   const refused = deliver(core, m, caller, w.msgAt);
   if (refused) return err(refused);
   t.replyTo = undefined;
-  core.wake(caller, 0);
-  return 0;
+  return core.wake(caller, 0) ? HANDOFF : 0;
 }
 
 export function wait(core: Core, t: Thread, n: Notification, flags: number, timeoutNs: number): number | Blocked {

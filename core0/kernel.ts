@@ -426,6 +426,10 @@ export class Kernel {
         break;
       case 'block':
         break; // parked by the verb; woken with its result
+      case 'handoff':
+        frame.setResult(0);
+        this.scheduler.stepAside(t);
+        break;
     }
     return 'stop';
   }

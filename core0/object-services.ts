@@ -55,13 +55,16 @@ export class ObjectServices implements KernelServices {
     if (timeoutNs > 0) this.host.scheduler.sleep(t, this.now + timeoutNs);
   }
 
-  wake(t: Thread, result: number): void {
-    if (t.state === 'dead' || t.state === 'exiting') return;
+  wake(t: Thread, result: number): boolean {
+    if (t.state === 'dead' || t.state === 'exiting') return false;
     t.waiting = undefined;
     this.host.scheduler.remove(t);
     t.sandbox.cpu.setResult(t.handle, result);
-    if (t.sandbox.suspended) t.state = 'runnable';
-    else this.host.scheduler.makeRunnable(t);
+    if (t.sandbox.suspended) {
+      t.state = 'runnable';
+      return false;
+    }
+    return this.host.scheduler.wakeUp(t);
   }
 
   /** The scheduler found a blocked thread's deadline passed. */

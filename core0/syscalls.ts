@@ -17,7 +17,9 @@ export type Outcome =
   | { readonly kind: 'sleep'; readonly until: number }
   | { readonly kind: 'exit'; readonly status: number }
   /** The verb parked the thread (IPC, wait); the kernel sets its result when it wakes. */
-  | { readonly kind: 'block' };
+  | { readonly kind: 'block' }
+  /** Done (result 0), and the thread it woke runs first (ipc.ts reply). */
+  | { readonly kind: 'handoff' };
 
 export interface SyscallContext {
   readonly thread: Thread;

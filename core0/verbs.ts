@@ -4,7 +4,7 @@
 
 import { Err, Flag, Right } from './abi/abi.ts';
 import type { SyscallFrame } from '../emulator/types.ts';
-import { BLOCK, notify, recv, reply, send, wait, type Blocked, type Core } from './ipc.ts';
+import { BLOCK, notify, recv, reply, send, wait, type Blocked, type Core, type Handoff } from './ipc.ts';
 import { destroyCapability, revoke, type Capability, type ErrName } from './objects/capability.ts';
 import { Endpoint, Alias } from './objects/endpoint.ts';
 import type { IrqLine } from './objects/irq-line.ts';
@@ -36,7 +36,7 @@ export interface ObjectContext {
   readonly k: KernelServices;
 }
 
-export type ObjectOutcome = number | Blocked | { readonly kind: 'exit'; readonly status: number } | { readonly kind: 'yield' };
+export type ObjectOutcome = number | Blocked | Handoff | { readonly kind: 'exit'; readonly status: number } | { readonly kind: 'yield' };
 type Verb = (c: ObjectContext, f: SyscallFrame) => ObjectOutcome;
 
 const err = (e: ErrName) => -Err[e];

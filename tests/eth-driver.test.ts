@@ -43,6 +43,8 @@ interface Step {
   readonly conn: number;
   /** handover: the instance the connection goes to. */
   readonly to?: number;
+  /** syn: a new connection on the addresses and ports of an earlier one (another ISN). */
+  readonly reopen?: boolean;
 }
 
 interface Planned extends Step {
@@ -64,6 +66,7 @@ function script(): Step[] {
   steps.push({ t: at(66, 5), kind: 'handover', conn: DROPPED, to: NO_INSTANCE });
   for (let c = OLD; c < CONNECTIONS; c++) steps.push({ t: at(70, c - OLD), kind: 'syn', conn: c });
   steps.push({ t: 76 * ms, kind: 'syn', conn: 3 }); // now instance 2's
+  steps.push({ t: 77 * ms, kind: 'syn', conn: 10, reopen: true }); // instance 1's, reopened: to the default
   for (let c = 0; c < CONNECTIONS; c++) steps.push({ t: at(80, c), kind: 'data', conn: c });
   others.forEach((kind, i) => steps.push({ t: at(95, i), kind, conn: -1 }));
   for (let c = 0; c < CONNECTIONS; c++) steps.push({ t: at(100, c), kind: 'data', conn: c });
@@ -76,8 +79,8 @@ function frameOf(s: Step, i: number): Uint8Array {
   const tcp = (srcIp: number, srcPort: number, flags: number, payload?: Uint8Array) =>
     tcpFrame({ ...link, srcIp, dstIp: LOCAL_IP, srcPort, dstPort: LOCAL_PORT, seq: 1000 * i, ack: flags & TcpFlag.ACK ? 1 : 0, flags, window: 65535, payload });
   switch (s.kind) {
-    case 'syn':
-      return tcp(remoteIp(s.conn), remotePort(s.conn), TcpFlag.SYN);
+    case 'syn': // a connection's SYN always carries its ISN, so a second one is a retransmission (the window tells them apart)
+      return tcpFrame({ ...link, srcIp: remoteIp(s.conn), dstIp: LOCAL_IP, srcPort: remotePort(s.conn), dstPort: LOCAL_PORT, seq: 7000 * (s.conn + 1) + (s.reopen ? 1 : 0), ack: 0, flags: TcpFlag.SYN, window: 65535 - i });
     case 'data':
       return tcp(remoteIp(s.conn), remotePort(s.conn), TcpFlag.ACK | TcpFlag.PSH, new TextEncoder().encode(`segment ${i} of connection ${s.conn}`));
     case 'handover':
@@ -94,15 +97,17 @@ function frameOf(s: Step, i: number): Uint8Array {
 }
 
 /** The steering the driver must do, step by step: the table, the default, the misses. */
-function model(steps: Step[]): { planned: Planned[]; table: number; misses: number } {
+function model(steps: Step[]): { planned: Planned[]; table: number; misses: number; reopened: number } {
   const table = new Map<number, number>();
   let misses = 0;
+  let reopened = 0;
   const planned = steps.map((s, i): Planned => {
     if (s.t > SWITCH_AT - 5 * ms && s.t < SWITCH_AT + 5 * ms) throw new Error('the script must leave the default switch alone');
     const fallback = s.t < SWITCH_AT ? 1 : 2;
     let expect = fallback;
     if (s.kind === 'syn') {
-      if (!table.has(s.conn)) table.set(s.conn, fallback);
+      if (s.reopen && table.has(s.conn) && table.get(s.conn) !== fallback) reopened++;
+      if (!table.has(s.conn) || s.reopen) table.set(s.conn, fallback);
       expect = table.get(s.conn)!;
     } else if (s.kind === 'data' || s.kind === 'handover') {
       if (table.has(s.conn)) expect = table.get(s.conn)!;
@@ -114,7 +119,7 @@ function model(steps: Step[]): { planned: Planned[]; table: number; misses: numb
     }
     return { ...s, frame: frameOf(s, i), expect };
   });
-  return { planned, table: table.size, misses };
+  return { planned, table: table.size, misses, reopened };
 }
 
 /** A transmitted frame turned back into the received one it answers (the stamp byte zeroed). */
@@ -143,7 +148,7 @@ const keyOf = (rx: Uint8Array) => {
 
 describe('ethdrv image: steering frames to two stack instances through a rolling update', () => {
   const steps = script();
-  const { planned, table, misses } = model(steps);
+  const { planned, table, misses, reopened } = model(steps);
   const byKey = new Map(planned.map((p, i) => [keyOf(p.frame), i]));
   let staged: Staged;
   let done: Finished;
@@ -170,7 +175,8 @@ describe('ethdrv image: steering frames to two stack instances through a rolling
     expect(new Set(planned.filter((p) => p.kind === 'syn').map((p) => p.conn)).size).toBe(CONNECTIONS);
     expect(byKey.size).toBe(planned.length); // every frame distinct
     expect([table, misses]).toEqual([CONNECTIONS - 1, 4]); // conn 5 left the table; 2 strays + its 2 later segments
-    expect([count(1), count(2), count(1) + count(2)]).toEqual([199, 167, planned.length]);
+    expect([count(1), count(2), count(1) + count(2)]).toEqual([197, 170, planned.length]); // connection 10 moves to instance 2 when reopened
+    expect(reopened).toBe(1);
   });
 
   it('the driver, both sinks and every call ran to their normal exits', () => {
@@ -225,7 +231,7 @@ describe('ethdrv image: steering frames to two stack instances through a rolling
     const n = planned.length;
     const summary = consoleOf(staged.kernel, 'driver').at(-1)!.text;
     expect(summary).toBe(
-      `eth_driver 1.1.0: in ${n}, out ${n}, dropped 0, no instance 0, bad 0, table ${table}, misses ${misses}, table full 0, default 2; ` +
+      `eth_driver 1.1.0: in ${n}, out ${n}, dropped 0, no instance 0, bad 0, table ${table}, misses ${misses}, table full 0, reopened ${reopened}, default 2; ` +
         `instance 1: delivered ${count(1)}, sent ${count(1)}, dropped 0; instance 2: delivered ${count(2)}, sent ${count(2)}, dropped 0`,
     );
     for (const k of [1, 2]) {

@@ -32,7 +32,7 @@ function refusal(m: unknown): ManifestError {
 describe('manifest', () => {
   it('accepts a minimal image and fills in defaults', () => {
     const m = parse(good);
-    expect(m.sandboxes[0]).toEqual({ name: 'a', module: 'hello', version: '*', quota: 1 << 20, stack: 65536, arg: 0, budget: 100_000, caps: { registry: 3, irqs: [], mmio: [], control: [] } });
+    expect(m.sandboxes[0]).toEqual({ name: 'a', module: 'hello', version: '*', quota: 1 << 20, stack: 65536, arg: 0, budget: 100_000, caps: { registry: 3, irqs: [], mmio: [], control: [], channels: [] } });
     expect(m.memory).toBe(256 << 20);
     expect(m.until).toBe(60e9);
   });

@@ -18,7 +18,7 @@ const DRIVER = join(REPO, 'tests', 'support', 'netstack-core');
 
 /** The driver's scenarios, in its order (main.c); the first case fails if the lists drift. */
 const SCENARIOS = [
-  'arp', 'icmp', 'udp', 'bad-input', 'crc32',
+  'arp', 'icmp', 'udp', 'bad-input', 'crc32', 'firewall',
   'handshake', 'data', 'dup-ooo', 'fin-passive', 'fin-active', 'rst', 'dupack-retransmit',
   'migrate', 'frozen',
 ];

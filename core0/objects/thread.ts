@@ -23,6 +23,9 @@ export class Thread {
   waiting: Waiting | undefined;
   /** The caller this thread owes a reply to (the last call it received). */
   replyTo: Thread | undefined;
+  /** Scheduler.wakeUp: front-of-queue wakes since it last ran from the back, and whether this one was. */
+  frontWakes = 0;
+  wokenToFront = false;
   /** What the CPU calls on each syscall of this thread; set by the kernel when it starts the thread. */
   onSyscall: (frame: SyscallFrame) => TrapAction = () => 'stop';
 

@@ -225,7 +225,7 @@ static uint64_t notify(void) {
   inst[id].notify_slot = msg.cap;
   inst[id].state = LIVE;
   attached_ever++;
-  if (steer.default_instance == ETH_NO_INSTANCE) steer.default_instance = (uint8_t)id;
+  if (steer.default_instance == ETH_NO_INSTANCE && msg.words[1] != ETH_STANDBY) steer.default_instance = (uint8_t)id;
   msg.cap = HIC_NO_CAP;
   hic_log("eth_driver: instance %lu live (default %u)", id, steer.default_instance);
   return ETH_OK;
@@ -263,6 +263,7 @@ static void fill_stats(void) {
   st.table_size = steer.size;
   st.misses = steer.misses;
   st.table_full = steer.table_full;
+  st.reopened = steer.reopened;
   st.default_instance = steer.default_instance;
   st.version = 1 << 16 | ETH_VERSION_MINOR << 8;
 }
@@ -332,8 +333,9 @@ static void summary(void) {
   char line[HIC_LOG_MAX];
   uint64_t dropped = 0;
   for (int k = 0; k < ETH_INSTANCES; k++) dropped += st.dropped[k];
-  int at = hic_snprintf(line, sizeof line, "eth_driver " ETH_VERSION ": in %lu, out %lu, dropped %lu, no instance %lu, bad %lu, table %lu, misses %lu, table full %lu, default %u",
-                        st.frames_in, st.frames_out, dropped, st.no_instance, st.bad, st.table_size, st.misses, st.table_full, st.default_instance);
+  int at = hic_snprintf(line, sizeof line, "eth_driver " ETH_VERSION ": in %lu, out %lu, dropped %lu, no instance %lu, bad %lu, table %lu, misses %lu, table full %lu, reopened %lu, default %u",
+                        st.frames_in, st.frames_out, dropped, st.no_instance, st.bad, st.table_size, st.misses, st.table_full, st.reopened,
+                        st.default_instance);
   for (int k = 0; k < ETH_INSTANCES && at < (int)sizeof line; k++) {
     if (st.delivered[k] || st.sent[k] || st.dropped[k]) {
       at += hic_snprintf(line + at, sizeof line - (uint64_t)at, "; instance %d: delivered %lu, sent %lu, dropped %lu", k, st.delivered[k], st.sent[k], st.dropped[k]);

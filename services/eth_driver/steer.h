@@ -9,9 +9,14 @@
  * The decision for one frame (steer_decide):
  *   a TCP segment of a connection in the table  -> its instance
  *   a SYN without ACK (a new connection)        -> the default instance, entered in the table
+ *                                                  with the SYN's sequence number (the ISN)
  *   anything else (ARP, ICMP, UDP, unknown TCP) -> the default instance
- * A SYN of a connection already in the table (a retransmission) keeps its entry. Entries leave
- * only by an explicit STEER to ETH_NO_INSTANCE.
+ * A SYN of a connection already in the table is a retransmission when it carries the ISN the
+ * entry recorded: it keeps its instance. With another ISN it opens a new connection on the same
+ * addresses and ports (a client reusing a port after a close): the entry moves to the default
+ * instance, which is where new connections belong. An entry made by an explicit STEER knows no
+ * ISN (0) and keeps its instance for every SYN. Entries leave only by an explicit STEER to
+ * ETH_NO_INSTANCE.
  *
  * Freestanding and self-contained (storage comes from the caller), so the benchmark of
  * bench/benchmarks/steering.ts compiles this same file natively as its baseline. */
@@ -23,29 +28,32 @@
 
 #include "hic/eth.h"
 
-#define STEER_BITS 13
-#define STEER_ENTRIES (1u << STEER_BITS) /* 8192 */
+#define STEER_BITS 14
+#define STEER_ENTRIES (1u << STEER_BITS) /* 16384: 12288 connections at most (3/4 load) */
 #define STEER_MASK (STEER_ENTRIES - 1)
 #define STEER_MAX_LOAD (STEER_ENTRIES / 4 * 3)
-/** Bytes of storage steer_init needs: the keys, then one instance byte per entry. */
-#define STEER_STORAGE (STEER_ENTRIES * 9u)
+/** Bytes of storage steer_init needs: the keys, one instance byte and one ISN per entry. */
+#define STEER_STORAGE (STEER_ENTRIES * 13u)
 
 struct steer {
   uint64_t *keys;
   uint8_t *instance;
+  uint32_t *isn; /* the opening SYN's sequence number; 0: not known */
   uint32_t size;
   uint8_t default_instance;
   uint64_t misses;
   uint64_t table_full;
+  uint64_t reopened; /* SYNs with a new ISN on a known connection's addresses: to the default */
 };
 
 /** `storage`: STEER_STORAGE zeroed bytes, 8-byte aligned. */
 static inline void steer_init(struct steer *s, void *storage) {
   s->keys = (uint64_t *)storage;
   s->instance = (uint8_t *)storage + STEER_ENTRIES * sizeof(uint64_t);
+  s->isn = (uint32_t *)(s->instance + STEER_ENTRIES);
   s->size = 0;
   s->default_instance = ETH_NO_INSTANCE;
-  s->misses = s->table_full = 0;
+  s->misses = s->table_full = s->reopened = 0;
 }
 
 static inline uint32_t steer_home(uint64_t key) {
@@ -77,6 +85,7 @@ static inline int steer_put(struct steer *s, uint64_t key, uint8_t instance) {
   if (s->size >= STEER_MAX_LOAD) return -2;
   s->keys[i] = key;
   s->instance[i] = instance;
+  s->isn[i] = 0;
   s->size++;
   return -1;
 }
@@ -93,6 +102,7 @@ static inline int steer_remove(struct steer *s, uint64_t key) {
     if (((j - home) & STEER_MASK) >= ((j - i) & STEER_MASK)) {
       s->keys[i] = s->keys[j];
       s->instance[i] = s->instance[j];
+      s->isn[i] = s->isn[j];
       i = j;
     }
   }
@@ -105,19 +115,29 @@ static inline int steer_remove(struct steer *s, uint64_t key) {
 static inline uint8_t steer_decide(struct steer *s, const uint8_t *frame, uint32_t len) {
   struct eth_tcp t;
   if (!eth_parse_tcp(frame, len, true, &t)) return s->default_instance;
-  int known = steer_get(s, t.key);
-  if (known >= 0) return (uint8_t)known;
-  if ((t.flags & (TCP_SYN | TCP_ACK)) != TCP_SYN) {
+  bool syn = (t.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+  uint32_t i = steer_probe(s, t.key);
+  if (s->keys[i] == t.key) {
+    if (!syn || s->isn[i] == 0 || s->isn[i] == t.seq || s->default_instance == ETH_NO_INSTANCE) return s->instance[i];
+    s->reopened++; /* a new connection on old addresses */
+    s->instance[i] = s->default_instance;
+    s->isn[i] = t.seq;
+    return s->default_instance;
+  }
+  if (!syn) {
     s->misses++;
     return s->default_instance;
   }
-  if (s->default_instance != ETH_NO_INSTANCE && steer_put(s, t.key, s->default_instance) == -2) s->table_full++;
+  if (s->default_instance != ETH_NO_INSTANCE) {
+    if (steer_put(s, t.key, s->default_instance) == -2) s->table_full++;
+    else s->isn[steer_probe(s, t.key)] = t.seq;
+  }
   return s->default_instance;
 }
 
 /* --- the steering benchmark (eth_driver arg 2; natively in bench/benchmarks/steering.ts) --- */
 
-#define STEER_BENCH_CONNECTIONS 4096 /* half the table: every other decision is a miss */
+#define STEER_BENCH_CONNECTIONS (STEER_ENTRIES / 2) /* half the table: every other decision is a miss */
 
 /** A TCP ACK from 10.0.0.0:0 to 192.0.2.1:80 with an IPv4 header the parser accepts (54 bytes). */
 static inline void steer_bench_frame(uint8_t *f) {
@@ -140,7 +160,7 @@ static inline void steer_bench_address(uint8_t *f, uint32_t c) {
   f[35] = (uint8_t)port;
 }
 
-/** Enters STEER_BENCH_CONNECTIONS connections (0..4095), alternately on instances 1 and 2. */
+/** Enters STEER_BENCH_CONNECTIONS connections (0..8191), alternately on instances 1 and 2. */
 static inline void steer_bench_setup(struct steer *s, uint8_t *frame) {
   steer_bench_frame(frame);
   for (uint32_t c = 0; c < STEER_BENCH_CONNECTIONS; c++) {
@@ -152,9 +172,10 @@ static inline void steer_bench_setup(struct steer *s, uint8_t *frame) {
 }
 
 /**
- * n decisions, each on a frame of connection (i * 2654435761) % 8192 -- half of them known, half
- * misses that go to the default (3). Returns the sum of the instances chosen, which the benchmark
- * checks (every decision must really have been made): c < 4096 gives 1 + c % 2, others 3.
+ * n decisions, each on a frame of connection (i * 2654435761) % STEER_ENTRIES -- half of them
+ * known, half misses that go to the default (3). Returns the sum of the instances chosen, which the
+ * benchmark checks (every decision must really have been made): c < STEER_BENCH_CONNECTIONS gives
+ * 1 + c % 2, others 3.
  */
 static inline uint64_t steer_bench_run(struct steer *s, uint8_t *frame, uint64_t n) {
   uint64_t sum = 0;

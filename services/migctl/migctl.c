@@ -132,7 +132,8 @@ static int64_t export_state(uint64_t *bytes, uint64_t *conns) {
 
 struct move_stats {
   uint32_t moved, gone, failed;
-  uint64_t ns_total, ns_max;
+  uint64_t ns_total, ns_max;       /* the whole sequence, EXPECT to CONN_DONE */
+  uint64_t frozen_total, frozen_max; /* CONN_OUT to CONN_IN: while its segments wait */
 };
 
 /** One connection from `from` to `to` (seed 步骤3.3). */
@@ -145,6 +146,7 @@ static void move(struct side *from, struct side *to, const struct mig_conn_ref *
     call(to, MIG_EXPECT, key, 1, HIC_NO_CAP, 0, 0);
     return (void)(hic_log("migctl: STEER: %lu", st), ms->failed++);
   }
+  uint64_t f0 = (uint64_t)hic_time_now();
   st = call(from, MIG_CONN_OUT, c->id, 0, HIC_NO_CAP, 0, 0);
   if (st != MIG_OK) {
     /* It closed before its turn: its segments go to whoever has the default again. */
@@ -162,6 +164,9 @@ static void move(struct side *from, struct side *to, const struct mig_conn_ref *
     call(from, MIG_CONN_BACK, c->id, 0, HIC_NO_CAP, 0, 0);
     return (void)ms->failed++;
   }
+  uint64_t frozen = (uint64_t)hic_time_now() - f0;
+  ms->frozen_total += frozen;
+  if (frozen > ms->frozen_max) ms->frozen_max = frozen;
   check(call(from, MIG_CONN_DONE, c->id, 0, HIC_NO_CAP, 0, 0) == MIG_OK, "CONN_DONE after a successful CONN_IN");
   uint64_t took = (uint64_t)hic_time_now() - t0;
   ms->moved++;
@@ -193,14 +198,18 @@ static bool begin(uint16_t *agreed, uint32_t *snapshot_conns) {
   if (!(*agreed = handshake())) return false;
   check(call(&side[OLD], MIG_PREPARE, 0, 0, HIC_NO_CAP, 0, 0) == MIG_OK, "PREPARE at the source");
   uint64_t bytes, conns;
+  hic_log("migctl: exporting the snapshot");
+  uint64_t t0 = (uint64_t)hic_time_now();
   int64_t snap = export_state(&bytes, &conns);
   if (snap < 0) return false;
+  uint64_t t1 = (uint64_t)hic_time_now();
   uint64_t st = call(&side[NEW], MIG_IMPORT_STATE, 0, 0, snap, 0, 0);
   if (st != MIG_OK) return hic_log("migctl: IMPORT_STATE: %lu", st), false;
+  uint64_t t2 = (uint64_t)hic_time_now();
   *snapshot_conns = (uint32_t)msg.words[0];
   check(msg.words[0] == conns, "the target imported every connection of the snapshot");
-  hic_log("migctl: snapshot: %lu bytes, %u shards, %lu connections, schema %u read by the target (schema %u)", bytes,
-          MIG_SHARDS, conns, side[OLD].hello.schema, side[NEW].hello.schema);
+  hic_log("migctl: snapshot: %lu bytes, %u shards, %lu connections, schema %u read by the target (schema %u), export %lu ns, import %lu ns",
+          bytes, MIG_SHARDS, conns, side[OLD].hello.schema, side[NEW].hello.schema, t1 - t0, t2 - t1);
   check(eth_call(ETH_DEFAULT, side[NEW].hello.instance, 0, 0, 0) == ETH_OK, "DEFAULT to the target");
   return true;
 }
@@ -212,6 +221,7 @@ static int migrate(bool abort_halfway) {
   if (!begin(&agreed, &snapshot_conns)) return hic_log("migctl: RESULT FAILED: the update could not begin"), 1;
   struct mig_status old_at_default = status_of(&side[OLD]);
   struct move_stats ms = {0};
+  t0 = (uint64_t)hic_time_now(); /* the connections' phase */
   move_all(&side[OLD], &side[NEW], abort_halfway ? snapshot_conns / 2 : 0xffffffffu, &ms);
   uint64_t moved_ns = (uint64_t)hic_time_now() - t0;
 
@@ -235,7 +245,7 @@ static int migrate(bool abort_halfway) {
 
   struct mig_status o = status_of(&side[OLD]);
   check(call(&side[OLD], MIG_COMPLETE, 0, 0, HIC_NO_CAP, 0, 0) == MIG_OK, "COMPLETE at the source");
-  uint64_t dropped = msg.words[0], closed_waiting = msg.words[1];
+  uint64_t dropped = msg.words[0], closed_from_snapshot = msg.words[1];
   check(call(&side[NEW], MIG_COMPLETE, 0, 0, HIC_NO_CAP, 0, 0) == MIG_OK, "COMPLETE at the target");
   struct mig_status n = status_of(&side[NEW]);
   static const char alias[] = "cap://netstack/stats";
@@ -246,14 +256,16 @@ static int migrate(bool abort_halfway) {
   check(sw == 0, "the alias switch to the target's endpoint");
   /* Seed 步骤3.5's consistency check: every connection in the snapshot arrived, or closed at the
    * source before its turn came (those opened later went to the target directly). */
-  check(n.snapshot_received + closed_waiting >= n.snapshot_connections, "every snapshot connection arrived or closed first");
+  check(n.snapshot_received + closed_from_snapshot == n.snapshot_connections, "every snapshot connection arrived or closed first");
   check(dropped == 0, "the source held nothing at COMPLETE");
-  check(o.accepted == old_at_default.accepted, "no new connection reached the source after DEFAULT");
+  check(o.opened == old_at_default.opened, "no new connection reached the source after DEFAULT");
   check(ms.failed == 0, "no connection failed to move");
-  hic_log("migctl: RESULT migrated %u (%u closed first), failed %u, protocol %u.%u, snapshot %u received %u, "
-          "source accepted after default %lu, target accepted %lu, per connection avg %lu ns max %lu ns, all %lu ns, %u checks %s%s",
-          ms.moved, ms.gone, ms.failed, agreed >> 8, agreed & 0xff, n.snapshot_connections, n.snapshot_received,
-          o.accepted - old_at_default.accepted, n.accepted, ms.moved ? ms.ns_total / ms.moved : 0, ms.ns_max, moved_ns, checks,
+  hic_log("migctl: RESULT migrated %u (%u closed first), failed %u, protocol %u.%u, snapshot %u received %u closed first %lu, "
+          "source opened after default %lu, target opened %lu, per connection avg %lu ns max %lu ns, frozen avg %lu ns max %lu ns, "
+          "all %lu ns, %u checks %s%s",
+          ms.moved, ms.gone, ms.failed, agreed >> 8, agreed & 0xff, n.snapshot_connections, n.snapshot_received, closed_from_snapshot,
+          o.opened - old_at_default.opened, n.opened, ms.moved ? ms.ns_total / ms.moved : 0, ms.ns_max,
+          ms.moved ? ms.frozen_total / ms.moved : 0, ms.frozen_max, moved_ns, checks,
           failed ? "FAILED: " : "ok", failed ? failed : "");
   return failed ? 1 : 0;
 }

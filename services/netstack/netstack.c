@@ -1,14 +1,15 @@
 /* netstack: the network stack service. It wraps the protocol core (core/, built into this one
  * object: the toolchain compiles only the .c files directly in services/netstack/) around a frame
- * channel to eth_driver (hic/eth.h), attaching as instance 1: frames from the rx ring go through
+ * channel to eth_driver (hic/eth.h), attaching as instance arg & 0xff: frames from the rx ring go through
  * ns_input with the virtual time, frames the core emits go onto the tx ring, and the driver's
  * doorbell is rung once per batch. A wait times out every POLL_NS so timers (ns_poll) and output
  * that waited for send-buffer room make progress while the wire is quiet.
  *
- * The applications run in-process for now: echo on 5432, 1194 and 8080; an HTTP/1.1 responder on
- * 80 (each complete request gets 200 with a body of /bulk/N's N bytes, else 64..1563 by a hash of
- * the path); DNS on UDP 53 answering every A question with our address. Each closes its side once
- * the client has closed and everything owed is sent. ARP and ICMP echo are the core's.
+ * The applications: echo on 5432, 1194 and 8080 in-process; HTTP/1.1 on 80, whose responses the
+ * web_server service makes (head and body, fetched over IPC as the connection can take them); DNS
+ * on UDP 53, answered by the dns_resolver service; and the firewall service's rules, which the
+ * core enforces (app/upper.c is the client side of all three). Each connection closes its side
+ * once the client has closed and everything owed is sent. ARP and ICMP echo are the core's.
  *
  * The core's send buffer is 8 KiB per connection and our receive window is fixed, so an echo of a
  * large upload or a bulk response cannot always be handed over at once: what does not fit waits
@@ -19,10 +20,16 @@
  * channel the image grants (arg, at hic_main), so a successor version can take every connection
  * over while traffic flows. */
 
+/* Tables for up to 16384 connections (the 10,000-connection migration benchmark); every core
+ * file is compiled in this one unit, so the sizes are the same everywhere (core/net.h). */
+#define NS_MAX_CONNS 16384
+#define NS_CONN_HASH 16384
+
 #include "core/arp.c"
 #include "core/checksum.c"
 #include "core/conn.c"
 #include "core/crc32.c"
+#include "core/firewall.c"
 #include "core/icmp.c"
 #include "core/ip.c"
 #include "core/migrate.c"
@@ -35,6 +42,8 @@
 #include "hic/eth.h"
 #include "hic/frame_channel.h"
 #include "hic/runtime.h"
+
+#include "app/upper.c"
 
 #define REGISTRY 0
 #define SLOTS 256
@@ -65,6 +74,8 @@ struct app {
   uint8_t line_len;                /* bytes of the request line kept; 0xff once it ended */
   char line[96];
   bool moving;                     /* exported for a migration: left alone until it is settled */
+  uint64_t token;                  /* HTTP: the web server's token for the body being sent */
+  uint64_t tokens[BODY_FIFO];      /* ... and for each response owed (0: the server was not reached) */
 };
 
 static struct ns_stack stack;
@@ -82,9 +93,9 @@ static bool rung_owed;
 static uint64_t tx_full, overflows, rx_bad, dns_answered;
 static struct hic_msg msg;
 static uint32_t instance; /* our eth_driver instance id */
-uint32_t fw_hash;         /* the firewall rules' hash (0: none); the migration handshake compares it */
+static bool standby;      /* a successor waiting for a rolling update: not the driver's default */
 
-static void mig_closed(enum ns_close_reason why);
+static void mig_closed(uint32_t id, enum ns_close_reason why);
 
 static void emit(void *ctx, const uint8_t *f, size_t len) {
   (void)ctx;
@@ -138,34 +149,25 @@ static int send_some(struct app *a, const uint8_t *data, uint32_t len) {
   return n;
 }
 
-static uint32_t body_size(const char *line, uint32_t n) {
-  /* "GET <path> HTTP/1.1": the path runs from the first space to the next. */
-  uint32_t i = 0, start, end;
-  while (i < n && line[i] != ' ') i++;
-  start = ++i;
-  while (i < n && line[i] != ' ') i++;
-  end = i;
-  static const char bulk[] = "/bulk/";
-  if (end > start + 6 && memcmp(line + start, bulk, 6) == 0) {
-    uint32_t v = 0;
-    for (uint32_t k = start + 6; k < end && k < start + 13; k++) {
-      if (line[k] < '0' || line[k] > '9') return 64;
-      v = v * 10 + (uint32_t)(line[k] - '0');
-    }
-    return v > (1u << 20) ? 1u << 20 : v;
-  }
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (uint32_t k = start; k < end; k++) h = (h ^ (uint8_t)line[k]) * 16777619u;
-  return 64 + h % 1500;
+/* A request line just ended: the web server says how long its response's body is and names the
+ * response by a token; both wait with the response owed for it. A server that cannot be asked
+ * leaves token 0, and that response becomes a 503 (flush): the client still gets one answer per
+ * request, so the responses after it stay in step. */
+static void take_request_line(struct app *a) {
+  uint32_t at = (a->first + a->owed) % BODY_FIFO, length = 0;
+  uint64_t token = 0; /* both stay 0 when the server is not reached */
+  upper_http_request(a->line, a->line_len, &length, &token);
+  a->bodies[at] = length;
+  a->tokens[at] = token;
 }
 
-static uint32_t decimal(char *out, uint32_t v) {
-  char tmp[12];
-  uint32_t n = 0, k = 0;
-  do tmp[n++] = (char)('0' + v % 10), v /= 10;
-  while (v);
-  while (n) out[k++] = tmp[--n];
-  return k;
+static const char UNAVAILABLE[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+
+/* What the core's send buffer still takes on the connection: a body chunk is asked for only as
+ * large as will be taken, so no chunk is fetched twice. */
+static uint32_t send_room(const struct app *a) {
+  const struct ns_conn *c = ns_conn_get(&stack, a->id);
+  return c ? NS_SNDBUF_SIZE - c->sb_len : 0;
 }
 
 /* Moves waiting output into the core as far as it takes it, starts the next HTTP response when
@@ -183,8 +185,10 @@ static void flush(struct app *a) {
       continue;
     }
     if (a->body_left) {
-      uint32_t n = a->body_left < sizeof chunk ? a->body_left : (uint32_t)sizeof chunk;
-      for (uint32_t i = 0; i < n; i++) chunk[i] = (uint8_t)('a' + (a->body_sent + i) % 26);
+      uint32_t n = a->body_left < sizeof chunk ? a->body_left : (uint32_t)sizeof chunk, room = send_room(a);
+      if (room < n) n = room;
+      /* No room yet, or no answer from the web server: the rest waits for the next pass. */
+      if (n == 0 || !upper_http_body(a->token, a->body_sent, chunk, n)) return;
       int took = send_some(a, chunk, n);
       if (took < 0) return;
       a->body_left -= (uint32_t)took;
@@ -193,20 +197,21 @@ static void flush(struct app *a) {
       continue;
     }
     if (a->owed) {
-      /* The header is staged in an output buffer; with none to be had, the response waits (and
-       * is not dequeued) until one frees up — it must never be skipped. */
-      if (!a->out && !out_free()) break;
-      static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ";
-      char h[sizeof head + 16];
-      uint32_t size = a->bodies[a->first], n = sizeof head - 1;
-      memcpy(h, head, n);
-      n += decimal(h + n, size);
-      memcpy(h + n, "\r\n\r\n", 4);
+      /* The head is staged in an output buffer; with none to be had, or no answer from the web
+       * server, the response waits (and is not dequeued, nor the connection closed) until the
+       * next pass -- it must never be skipped. */
+      if (!a->out && !out_free()) return;
+      uint64_t token = a->tokens[a->first];
+      char h[WEB_HEAD_MAX];
+      uint32_t n = token ? upper_http_head(token, h, sizeof h) : (uint32_t)sizeof UNAVAILABLE - 1;
+      if (n == 0) return;
+      if (!token) memcpy(h, UNAVAILABLE, n);
+      a->token = token;
+      a->body_left = token ? a->bodies[a->first] : 0;
+      a->body_sent = 0;
       a->first = (uint8_t)((a->first + 1) % BODY_FIFO);
       a->owed--;
-      a->body_left = size;
-      a->body_sent = 0;
-      if (!out_append(a, (const uint8_t *)h, n + 4)) overflows++;
+      if (!out_append(a, (const uint8_t *)h, n)) overflows++;
       continue;
     }
     break;
@@ -223,7 +228,7 @@ static void http_input(struct app *a, const uint8_t *data, size_t len) {
     uint8_t c = data[i];
     if (a->line_len != 0xff) {
       if (c == '\r' || c == '\n') {
-        if (a->line_len) a->bodies[(a->first + a->owed) % BODY_FIFO] = body_size(a->line, a->line_len), a->line_len = 0xff;
+        if (a->line_len) take_request_line(a), a->line_len = 0xff;
       } else if (a->line_len < sizeof a->line) {
         a->line[a->line_len++] = (char)c;
       }
@@ -283,7 +288,7 @@ static void on_deliver(void *ctx, uint32_t id, const uint8_t *data, size_t len) 
 
 static void on_closed(void *ctx, uint32_t id, enum ns_close_reason why) {
   (void)ctx;
-  mig_closed(why);
+  mig_closed(id, why);
   struct app *a = app_of(id);
   if (!a) return;
   if (a->out) out_used[a->out - 1] = false;
@@ -292,35 +297,14 @@ static void on_closed(void *ctx, uint32_t id, enum ns_close_reason why) {
   a->moving = false;
 }
 
-/* A DNS query (RFC 1035): one question, answered with an A record of our address whatever the
- * name; a question of another type gets no answer record. Malformed queries are ignored. */
+/* A DNS query: the resolver (dns_resolver, app/upper.c) writes the response. A query it refuses as
+ * malformed, or one it could not be asked about, gets none; the client asks again. */
 static void on_dns(void *ctx, uint32_t src_ip, uint16_t src_port, uint16_t dst_port, const uint8_t *q, size_t len) {
   (void)ctx;
   (void)dst_port;
-  static uint8_t r[512];
-  if (len < 12 || len > sizeof r - 16 || (q[2] & 0x80) || eth_be16(q + 4) < 1) return;
-  size_t at = 12;
-  while (at < len && q[at] != 0) {
-    if (q[at] & 0xc0) return; /* a query's name is never compressed */
-    at += 1u + q[at];
-  }
-  if (at + 5 > len) return;
-  size_t end = at + 5; /* the root label, type, class */
-  bool a_in = eth_be16(q + at + 1) == 1 && eth_be16(q + at + 3) == 1;
-  memcpy(r, q, end);
-  r[2] = (uint8_t)(0x84 | (q[2] & 0x01)); /* QR, AA, RD copied; opcode 0 */
-  r[3] = 0;                               /* RA 0, rcode NOERROR */
-  r[4] = 0, r[5] = 1;
-  r[6] = 0, r[7] = a_in ? 1 : 0;
-  memset(r + 8, 0, 4);
-  size_t n = end;
-  if (a_in) {
-    static const uint8_t rr[16] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
-                                   IP_ADDR >> 24, IP_ADDR >> 16 & 0xff, IP_ADDR >> 8 & 0xff, IP_ADDR & 0xff};
-    memcpy(r + n, rr, sizeof rr);
-    n += sizeof rr;
-  }
-  if (ns_udp_send(&stack, DNS_PORT, src_ip, src_port, r, n, now_ns, emit, 0) >= 0) dns_answered++;
+  static uint8_t r[DNS_MSG_MAX];
+  size_t n = upper_dns(q, len, r, sizeof r);
+  if (n && ns_udp_send(&stack, DNS_PORT, src_ip, src_port, r, n, now_ns, emit, 0) >= 0) dns_answered++;
 }
 
 static int64_t find(const char *name) {
@@ -374,7 +358,7 @@ static int64_t attach(void) {
   if (status != ETH_OK || msg.cap < 0) return hic_log("netstack: ATTACH refused: %lu", status), -1;
   doorbell = msg.cap;
   bell = msg.words[0];
-  status = call(ep, ETH_NOTIFY, instance, 0, note_w);
+  status = call(ep, ETH_NOTIFY, instance, standby ? ETH_STANDBY : 0, note_w);
   if (status != ETH_OK) return hic_log("netstack: NOTIFY refused: %lu", status), -1;
   return note;
 }
@@ -411,9 +395,11 @@ static void serve_stats(void) {
 }
 
 /* arg: bits 0..7 the eth_driver instance to attach as (0 means 1), bits 8..15 the slot of the
- * migration control channel the image granted (0: none; slot 0 is always the registry). */
+ * migration control channel the image granted (0: none; slot 0 is always the registry), bit 16
+ * standby (a successor: it does not become the driver's default by attaching first). */
 int hic_main(uint64_t arg) {
   instance = arg & 0xff ? (uint32_t)(arg & 0xff) : 1;
+  standby = (arg >> 16 & 1) != 0;
   int64_t channel = arg >> 8 & 0xff ? (int64_t)(arg >> 8 & 0xff) : -1;
   struct ns_config cfg = {
     .ip = IP_ADDR, .netmask = NETMASK, .mtu = NS_MTU_MAX, .tcp_ports = {80, 5432, 1194, 8080},
@@ -422,6 +408,7 @@ int hic_main(uint64_t arg) {
   memcpy(cfg.mac, nic_mac, 6);
   ns_init(&stack, &cfg);
   ns_set_app(&stack, &(struct ns_app){.accept = on_accept, .deliver = on_deliver, .closed = on_closed, .room = on_room});
+  if (upper_init(&stack) != 0) return 1;
   if (ns_udp_bind(&stack, DNS_PORT, on_dns, 0) < 0) return hic_log("netstack: cannot bind DNS"), 1;
   if (serve_stats_name() < 0) return hic_log("netstack: cannot register its stats endpoint"), 1;
   int64_t note = attach();
@@ -434,10 +421,12 @@ int hic_main(uint64_t arg) {
   for (;;) {
     int64_t bits = hic_wait((uint64_t)note, 0, POLL_NS);
     if (bits < 0 && bits != -HIC_ERR_TIMEOUT) return hic_log("netstack: wait failed: %ld", bits), 1;
+    mig_serve(note); /* the control channel first: a migration step waits for nothing else */
     drain_rx();
     now_ns = (uint64_t)hic_time_now();
     /* Output that waited: entries are dropped once nothing is left to do for them. */
-    for (uint32_t i = 0; i < busy_count;) {
+    for (uint32_t i = 0, served = 0; i < busy_count;) {
+      if (++served % 16 == 0) mig_serve(note); /* and between applications, when many have output */
       struct app *a = &apps[busy_list[i]];
       if (a->id && !a->moving) flush(a);
       if (!a->id || a->moving || (!a->out_len && !a->body_left && !a->owed)) {
@@ -458,9 +447,10 @@ int hic_main(uint64_t arg) {
       last_report = now_ns;
       const struct ns_counters *s = &stack.stats;
       hic_log("netstack %s: rx %lu tx %lu, tcp accepted %lu rx %lu retransmits %lu rst %lu/%lu, conns %u, dns %lu, icmp %lu, arp %lu, "
-              "app overflows %lu, app full %lu, tx full %lu, rx bad %lu",
+              "app overflows %lu, app full %lu, tx full %lu, rx bad %lu, fw denied %lu/%lu/%lu",
               HIC_MODULE_VERSION, s->rx_frames, s->tx_frames, s->tcp_accepted, s->tcp_rx, s->tcp_retransmits, s->tcp_rst_rx, s->tcp_rst_sent, stack.conn_count,
-              dns_answered, s->icmp_echo_replies, s->arp_replies, overflows, s->tcp_app_full, tx_full, rx_bad);
+              dns_answered, s->icmp_echo_replies, s->arp_replies, overflows, s->tcp_app_full, tx_full, rx_bad, s->tcp_fw_denied,
+              s->udp_fw_denied, s->icmp_fw_denied);
     }
   }
 }

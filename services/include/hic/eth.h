@@ -9,8 +9,11 @@
  *               notification (W), words[0] = the bits to notify it with after pushing tx frames
  *               (1 << (1 + id)), words[1] = the slot count.
  *   ETH_NOTIFY  words[0] the same id, cap = a copy of the instance's notification (W), which the
- *               driver notifies (bit 0) after pushing rx frames. From this reply on the instance
- *               is live: frames are steered to it. The first live instance becomes the default.
+ *               driver notifies (bit 0) after pushing rx frames; words[1] ETH_STANDBY or 0. From
+ *               this reply on the instance is live: frames are steered to it. The first live
+ *               instance not on standby becomes the default (a successor waiting for a rolling
+ *               update is on standby: it gets traffic only once it is steered some or made the
+ *               default).
  * cap://eth/v<version>/control:
  *   ETH_STEER   words[0] remote IPv4 address (a.b.c.d as a << 24 | b << 16 | c << 8 | d),
  *               words[1] remote port, words[2] local port, words[3] a live instance, or
@@ -49,6 +52,7 @@
 
 #define ETH_INSTANCES 8
 #define ETH_NO_INSTANCE 0xff
+#define ETH_STANDBY 1 /* ETH_NOTIFY words[1]: do not become the default */
 #define ETH_RX_BIT 1 /* the bit the driver notifies an instance with */
 #define ETH_DOORBELL_BIT(id) (1ull << (1 + (id)))
 #define ETH_KICK_BIT (1ull << (1 + ETH_INSTANCES))
@@ -67,6 +71,7 @@ struct eth_stats {
   uint64_t table_full;                /* SYNs that found no room in the table: default, not entered */
   uint32_t default_instance;          /* or ETH_NO_INSTANCE */
   uint32_t version;                   /* major << 16 | minor << 8 | patch */
+  uint64_t reopened;                  /* SYNs with a new ISN on a known connection's addresses: default */
 };
 
 #define ETHERTYPE_IPV4 0x0800
@@ -93,6 +98,7 @@ static inline uint32_t eth_be32(const uint8_t *p) {
 struct eth_tcp {
   uint64_t key;      /* eth_key of the connection, seen from this host */
   uint8_t flags;     /* TCP_* */
+  uint32_t seq;      /* the segment's sequence number (a SYN's: the sender's ISN) */
   uint16_t payload;  /* offset of the TCP payload in the frame */
   uint16_t payload_len;
 };
@@ -117,6 +123,7 @@ static inline bool eth_parse_tcp(const uint8_t *f, uint32_t len, bool incoming, 
   uint16_t sport = (uint16_t)eth_be16(tcp), dport = (uint16_t)eth_be16(tcp + 2);
   out->key = incoming ? eth_key(src, sport, dport) : eth_key(dst, dport, sport);
   out->flags = tcp[13];
+  out->seq = eth_be32(tcp + 4);
   out->payload = (uint16_t)(14 + ihl + doff);
   out->payload_len = (uint16_t)(total - ihl - doff);
   return true;

@@ -40,7 +40,8 @@
  *   MIG_CONN_BACK  (the exporting side) words[0] connection id: the import failed; thaw it
  *                     here again (the segments it queued while frozen are processed in order).
  *   MIG_COMPLETE   (source) -> the target owns everything: the source drops what is left
- *                     (words[0] connections dropped, words[1] closed before their turn).
+ *                     (words[0] connections dropped, words[1] connections of the snapshot that
+ *                     closed before their turn). (target) -> the update is over: serving.
  *   MIG_ABORT      (either) -> back to normal service, as before HELLO. MIG_ERR_STATE while the
  *                     instance still holds connections it imported for the update.
  *   MIG_STATUS     -> payload struct mig_status.
@@ -122,8 +123,10 @@ struct mig_status {
   uint32_t snapshot_received; /* target: of those, how many arrived by MIG_CONN_IN */
   uint32_t exported, imported, released, thawed_back; /* MIG_CONN_OUT / IN / DONE / BACK done */
   uint32_t closed_waiting;    /* source: closed after PREPARE, before their turn */
+  uint32_t closed_from_snapshot; /* source: of those, how many the last snapshot holds */
   uint32_t held, held_dropped; /* target: segments held for an expected connection */
   uint64_t accepted;          /* TCP connections this instance accepted since it started */
+  uint64_t opened;            /* ... and opened (SYNs that made a connection): new arrivals */
 };
 
 #define MIG_PHASE_SERVING 0  /* no update in progress */

@@ -1,5 +1,5 @@
-/* icmp.c -- ICMP (RFC 792), echo only: a request to our address gets its reply, every other
- * type is counted and ignored. */
+/* icmp.c -- ICMP (RFC 792), echo only: a request to our address gets its reply unless the
+ * firewall's rules deny its type, every other type is counted and ignored. */
 #include "internal.h"
 
 #define ICMP_ECHO_REPLY 0
@@ -9,6 +9,10 @@ void icmp_input(struct ns_stack *s, const uint8_t *src_mac, uint32_t src_ip, con
                 size_t len, const struct ns_io *io) {
   if (len < 8 || csum_fold(csum_add(0, msg, len)) != 0) {
     s->stats.icmp_bad_checksum++;
+    return;
+  }
+  if (!ns_fw_allows(s, IPPROTO_ICMP, msg[0])) {
+    s->stats.icmp_fw_denied++;
     return;
   }
   /* A request larger than our MTU allows could not have its reply sent unfragmented. */

@@ -44,7 +44,10 @@
 #define NS_MAX_ROUTES 16
 #define NS_MAX_LISTEN 8
 #define NS_MAX_UDP_BINDS 8
-#define NS_CONN_HASH 4096       /* buckets of the 4-tuple -> connection hash; a power of two */
+#define NS_MAX_FW_RULES 32      /* the firewall service's FW_MAX_RULES (hic/firewall.h) */
+#ifndef NS_CONN_HASH
+#define NS_CONN_HASH 4096 /* buckets of the 4-tuple -> connection hash; a power of two */
+#endif
 #define NS_SNDBUF_SIZE 8192     /* one connection's unacknowledged plus not-yet-sent data */
 #define NS_QUEUE_PER_CONN 8     /* segments a frozen connection keeps, in arrival order */
 #define NS_APP_CTX_SIZE 64      /* bytes per connection that belong to the application */
@@ -68,9 +71,9 @@ enum ns_err {
   NS_ERR_STATE = 2,        /* the connection's TCP state does not allow the call */
   NS_ERR_FROZEN = 3,       /* the connection is frozen for migration */
   NS_ERR_NO_BUFS = 4,      /* the send-buffer or queue-slot pool is exhausted */
-  NS_ERR_TABLE_FULL = 5,   /* no free connection slot, route or UDP binding */
+  NS_ERR_TABLE_FULL = 5,   /* no free connection slot, route or UDP binding; too many rules */
   NS_ERR_EXISTS = 6,       /* import: that 4-tuple is already a connection; bind: port taken */
-  NS_ERR_FORMAT = 7,       /* import: truncated, malformed, inconsistent or CRC mismatch */
+  NS_ERR_FORMAT = 7,       /* import, firewall table: truncated, malformed, inconsistent, bad CRC */
   NS_ERR_VERSION = 8,      /* import: a schema version this build does not read */
   NS_ERR_ADDR = 9,         /* import: the connection's local address is not this stack's */
   NS_ERR_ARP_PENDING = 10, /* the next hop's MAC is unknown; an ARP request went out */
@@ -176,6 +179,8 @@ struct ns_counters {
   uint64_t tcp_accepted, tcp_conn_full, tcp_dup_segments, tcp_ooo_segments;
   uint64_t tcp_app_full; /* segments cut short because the application had no room */
   uint64_t tcp_dup_acks, tcp_retransmits, tcp_frozen_queued, tcp_frozen_dropped;
+  uint64_t tcp_fw_denied, udp_fw_denied, icmp_fw_denied; /* refused by the firewall's rules */
+  uint64_t tcp_opened; /* SYNs that opened a connection (tcp_accepted counts completed handshakes) */
 };
 
 struct ns_arp_entry {
@@ -196,6 +201,15 @@ struct ns_udp_binding {
   void *ctx;
 };
 
+/* One firewall rule (firewall.c): new inbound traffic of IP protocol `proto` (1 ICMP, 6 TCP,
+ * 17 UDP) to a local port in [first, last] -- ICMP: of a message type in it -- gets `action`. */
+#define NS_FW_DENY 0
+#define NS_FW_ALLOW 1
+struct ns_fw_rule {
+  uint8_t proto, action;
+  uint16_t first, last;
+};
+
 struct ns_qslot {
   uint16_t len; /* 0: free (a TCP segment is never shorter than 20 bytes) */
   uint8_t seg[NS_SEG_MAX];
@@ -208,6 +222,10 @@ struct ns_stack {
   struct ns_arp_entry arp[NS_MAX_ARP];
   struct ns_route routes[NS_MAX_ROUTES];
   struct ns_udp_binding udp[NS_MAX_UDP_BINDS];
+  bool fw_on;         /* a rule table is set: what no rule allows is refused */
+  uint16_t fw_count;
+  uint32_t fw_hash;   /* CRC-32 of the table's wire form, as the firewall service hashes it */
+  struct ns_fw_rule fw[NS_MAX_FW_RULES];
   uint32_t conn_count;
   uint16_t conn_hash[NS_CONN_HASH]; /* slot + 1 of each bucket's first connection */
   struct ns_conn conns[NS_MAX_CONNS];
@@ -282,6 +300,16 @@ int ns_check_conn(const uint8_t *in, size_t len, uint64_t *key);
  * fresh one otherwise -- or -NS_ERR_*. On error nothing changed. The application is not called
  * back: whoever imports tells it. */
 int ns_import_conn(struct ns_stack *s, const uint8_t *in, size_t len);
+
+/* firewall.c -- the rules new inbound traffic is judged by: a TCP SYN that would open a
+ * connection (refused: RST, as from a closed port), a UDP datagram, an ICMP message (refused:
+ * dropped); each refusal is counted (stats.*_fw_denied). Rules are tried in order, the first match
+ * decides, and what none matches is refused. Without a table nothing is refused. */
+/* Sets the table from its wire form (hic/firewall.h, the firewall service's FW_RULES reply), whole
+ * or not at all: returns the rule count, or -NS_ERR_FORMAT / -NS_ERR_TABLE_FULL and changes
+ * nothing. A NULL table removes the rules. */
+int ns_set_firewall(struct ns_stack *s, const uint8_t *table, size_t len);
+bool ns_fw_allows(const struct ns_stack *s, uint8_t proto, uint16_t port);
 
 /* crc32.c -- CRC-32/IEEE exactly as zlib's crc32(): pass 0 first, then the previous result. */
 uint32_t ns_crc32(uint32_t crc, const uint8_t *data, size_t len);

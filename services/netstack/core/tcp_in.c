@@ -1,6 +1,7 @@
 /* tcp_in.c -- TCP segment arrival for a server (RFC 793 §3.9 "SEGMENT ARRIVES", in its order:
  * sequence check, RST, SYN, ACK, data, FIN). Deliberately a subset:
- *   - passive open only, on the config's ports; no window scaling, SACK or timestamps;
+ *   - passive open only, on the config's ports the firewall's rules (firewall.c) allow; no
+ *     window scaling, SACK or timestamps;
  *   - in-order data only: a segment past a gap is not kept, just re-ACKed (the peer resends);
  *   - data is handed to the application as it arrives, so the window we advertise stays fixed;
  *   - no timers except TIME_WAIT's (ns_poll): our retransmissions are triggered by the peer's
@@ -62,6 +63,7 @@ static void passive_open(struct ns_stack *s, const uint8_t *src_mac, uint32_t sr
     s->stats.tcp_conn_full++;
     return;
   }
+  s->stats.tcp_opened++;
   c->state = NS_TCP_SYN_RCVD;
   c->local_ip = dst_ip;
   memcpy(c->remote_mac, src_mac, 6);
@@ -229,6 +231,17 @@ void tcp_segment(struct ns_stack *s, struct ns_conn *c, const uint8_t *seg, size
   segment_arrives(s, c, &g, io);
 }
 
+/* A segment for no connection: reset (RFC 793 §3.4). Echo the ACK as our sequence number, or, if
+ * there was none, acknowledge exactly what the segment occupied. */
+static void reset_stranger(struct ns_stack *s, const uint8_t *src_mac, uint32_t src_ip,
+                           uint16_t sport, uint16_t dport, const struct tcp_seg *g,
+                           const struct ns_io *io) {
+  uint32_t seg_len = g->len + ((g->flags & TCP_SYN) ? 1u : 0u) + ((g->flags & TCP_FIN) ? 1u : 0u);
+  bool had_ack = (g->flags & TCP_ACK) != 0;
+  tcp_send_rst(s, src_mac, src_ip, dport, sport, had_ack ? g->ack : 0, g->seq + seg_len, !had_ack,
+               io);
+}
+
 void tcp_input(struct ns_stack *s, const uint8_t *src_mac, uint32_t src_ip, uint32_t dst_ip,
                const uint8_t *seg, size_t len, const struct ns_io *io) {
   s->stats.tcp_rx++;
@@ -256,14 +269,12 @@ void tcp_input(struct ns_stack *s, const uint8_t *src_mac, uint32_t src_ip, uint
     else s->stats.tcp_frozen_dropped++;
   } else if (c) {
     segment_arrives(s, c, &g, io);
+  } else if (syn_only == TCP_SYN && !ns_fw_allows(s, IPPROTO_TCP, dport)) {
+    s->stats.tcp_fw_denied++; /* refused as a closed port refuses it */
+    reset_stranger(s, src_mac, src_ip, sport, dport, &g, io);
   } else if (syn_only == TCP_SYN && listening(s, dport)) {
     passive_open(s, src_mac, src_ip, dst_ip, sport, dport, &g, io);
   } else if (!(g.flags & TCP_RST)) {
-    /* No connection: reset (RFC 793 §3.4). Echo the ACK as our sequence number, or, if there
-     * was none, acknowledge exactly what the segment occupied. */
-    uint32_t seg_len = g.len + ((g.flags & TCP_SYN) ? 1u : 0u) + ((g.flags & TCP_FIN) ? 1u : 0u);
-    bool had_ack = (g.flags & TCP_ACK) != 0;
-    tcp_send_rst(s, src_mac, src_ip, dport, sport, had_ack ? g.ack : 0, g.seq + seg_len, !had_ack,
-                 io);
+    reset_stranger(s, src_mac, src_ip, sport, dport, &g, io);
   }
 }

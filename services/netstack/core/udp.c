@@ -30,6 +30,10 @@ void udp_input(struct ns_stack *s, uint32_t src_ip, uint32_t dst_ip, const uint8
     return;
   }
   uint16_t port = get16(d + 2);
+  if (!ns_fw_allows(s, IPPROTO_UDP, port)) {
+    s->stats.udp_fw_denied++;
+    return;
+  }
   for (int i = 0; i < NS_MAX_UDP_BINDS; i++) {
     if (s->udp[i].port == port) {
       s->udp[i].fn(s->udp[i].ctx, src_ip, get16(d), port, d + UDP_HLEN, ulen - UDP_HLEN);

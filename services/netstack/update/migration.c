@@ -30,7 +30,7 @@ _Static_assert(sizeof(struct mig_snapshot) == 40, "struct mig_snapshot layout");
 #define EXPECT_MAX 16   /* connections a target holds segments for at once */
 #define HOLD_MAX 64     /* segments held in all */
 #define APP_RECORD_VERSION 1
-#define APP_RECORD_FIXED 144 /* the application record before its pending output */
+#define APP_RECORD_FIXED 216 /* the application record before its pending output */
 #define CONFIG_FIXED 56      /* the config block before its ARP entries and routes */
 
 static const uint8_t module_uuid[16] = HIC_MODULE_UUID;
@@ -55,6 +55,7 @@ static uint8_t held[HOLD_MAX][FC_FRAME_MAX];
 static uint64_t snap_keys[NS_MAX_CONNS];
 static uint8_t snap_got[NS_MAX_CONNS];
 static uint16_t shard_of_slot[NS_MAX_CONNS];
+static uint32_t snap_ids[NS_MAX_CONNS]; /* source: the id in each slot when the last snapshot was taken */
 static uint32_t shard_conns[MIG_SHARDS], shard_bytes[MIG_SHARDS], shard_fill[MIG_SHARDS];
 static struct hic_msg cmsg;
 
@@ -113,9 +114,13 @@ static int64_t new_object(uint64_t bytes, uint8_t **at) {
  *    15    1  request-line length (0xff: the line ended)
  *    16   32  the owed responses' body sizes (BODY_FIFO x 4)
  *    48   96  the request line so far
- *   144    4  pending output length N, then the N bytes in order */
+ *   144    8  the web server's token of the body being sent
+ *   152   64  the tokens of the owed responses (BODY_FIFO x 8)
+ *   216    4  pending output length N, then the N bytes in order */
 #define APP_LINE_AT 48
-_Static_assert(APP_LINE_AT + sizeof(((struct app *)0)->line) == APP_RECORD_FIXED, "application record layout");
+#define APP_TOKEN_AT 144
+_Static_assert(APP_LINE_AT + sizeof(((struct app *)0)->line) == APP_TOKEN_AT, "application record layout");
+_Static_assert(APP_TOKEN_AT + 8 + BODY_FIFO * 8 == APP_RECORD_FIXED, "application record layout");
 _Static_assert(16 + BODY_FIFO * 4 == APP_LINE_AT, "application record layout");
 
 static uint32_t app_record_size(const struct app *a) { return APP_RECORD_FIXED + 4 + a->out_len; }
@@ -130,6 +135,8 @@ static void app_record_write(const struct app *a, uint8_t *p) {
   p[12] = a->owed, p[13] = a->first, p[14] = a->match, p[15] = a->line_len;
   for (int i = 0; i < BODY_FIFO; i++) le32(p + 16 + 4 * i, a->bodies[i]);
   memcpy(p + APP_LINE_AT, a->line, sizeof a->line);
+  le64(p + APP_TOKEN_AT, a->token);
+  for (int i = 0; i < BODY_FIFO; i++) le64(p + APP_TOKEN_AT + 8 + 8 * i, a->tokens[i]);
   le32(p + APP_RECORD_FIXED, a->out_len);
   const uint8_t *ring = a->out ? out_pool[a->out - 1] : 0;
   for (uint32_t i = 0; i < a->out_len; i++) p[APP_RECORD_FIXED + 4 + i] = ring[(a->out_head + i) & (OUT_SIZE - 1)];
@@ -160,6 +167,8 @@ static bool app_record_load(struct app *a, uint32_t id, const uint8_t *p) {
   a->owed = p[12], a->first = p[13], a->match = p[14], a->line_len = p[15];
   for (int i = 0; i < BODY_FIFO; i++) a->bodies[i] = rd32(p + 16 + 4 * i);
   memcpy(a->line, p + APP_LINE_AT, sizeof a->line);
+  a->token = rd64(p + APP_TOKEN_AT);
+  for (int i = 0; i < BODY_FIFO; i++) a->tokens[i] = rd64(p + APP_TOKEN_AT + 8 + 8 * i);
   if (!out_append(a, p + APP_RECORD_FIXED + 4, out)) return false;
   mark_busy(a);
   return true;
@@ -277,12 +286,15 @@ static uint64_t on_export_state(void) {
   if (mig.phase != MIG_PHASE_SOURCE) return MIG_ERR_STATE;
   memset(shard_conns, 0, sizeof shard_conns);
   memset(shard_bytes, 0, sizeof shard_bytes);
+  memset(snap_ids, 0, sizeof snap_ids);
+  mig.st.closed_from_snapshot = 0;
   uint32_t conns = 0;
   for (uint32_t i = 0; i < NS_MAX_CONNS; i++) {
     const struct ns_conn *c = &stack.conns[i];
     if (c->state == NS_TCP_FREE) continue;
     uint32_t k = shard_of(key_of(c));
     shard_of_slot[i] = (uint16_t)k;
+    snap_ids[i] = c->id;
     shard_conns[k]++;
     shard_bytes[k] += (uint32_t)ns_export_size(&stack, c->id);
     conns++;
@@ -592,8 +604,9 @@ static uint64_t on_complete(void) {
   }
   mig.phase = MIG_PHASE_RETIRED;
   cmsg.words[0] = dropped;
-  cmsg.words[1] = mig.st.closed_waiting;
-  hic_log("netstack %s: retired; %u connections dropped, %u closed before their turn", HIC_MODULE_VERSION, dropped, mig.st.closed_waiting);
+  cmsg.words[1] = mig.st.closed_from_snapshot;
+  hic_log("netstack %s: retired; %u connections dropped, %u closed before their turn (%u of them in the snapshot)", HIC_MODULE_VERSION,
+          dropped, mig.st.closed_waiting, mig.st.closed_from_snapshot);
   return MIG_OK;
 }
 
@@ -618,6 +631,7 @@ static uint64_t on_abort(void) {
 }
 
 static uint64_t on_status(void) {
+  drain_rx(); /* counts include every frame the driver steered here before this call */
   struct mig_status *s = (struct mig_status *)cmsg.payload;
   *s = mig.st;
   s->phase = mig.phase;
@@ -627,6 +641,7 @@ static uint64_t on_status(void) {
   s->connections = stack.conn_count;
   s->held = mig.held_count;
   s->accepted = stack.stats.tcp_accepted;
+  s->opened = stack.stats.tcp_opened;
   cmsg.len = sizeof *s;
   return MIG_OK;
 }
@@ -655,9 +670,12 @@ static bool mig_intercept(const uint8_t *f, uint32_t len) {
   return false;
 }
 
-/** A connection closed by itself (not released): a source counts those that never got their turn. */
-static void mig_closed(enum ns_close_reason why) {
-  if (mig.phase == MIG_PHASE_SOURCE && why != NS_CLOSE_RELEASED) mig.st.closed_waiting++;
+/** A connection closed by itself (not released): a source counts those that never got their
+ * turn, and which of them the snapshot holds (the consistency check at the end). */
+static void mig_closed(uint32_t id, enum ns_close_reason why) {
+  if (mig.phase != MIG_PHASE_SOURCE || why == NS_CLOSE_RELEASED) return;
+  mig.st.closed_waiting++;
+  if (snap_ids[id % NS_MAX_CONNS] == id) mig.st.closed_from_snapshot++;
 }
 
 /** The instance UUID: the module's, with its last 8 bytes keyed by version, instance and start time. */

@@ -16,6 +16,7 @@ static const struct {
     {"udp", t_udp},
     {"bad-input", t_bad_input},
     {"crc32", t_crc32},
+    {"firewall", t_firewall},
     {"handshake", t_handshake},
     {"data", t_data},
     {"dup-ooo", t_dup_ooo},

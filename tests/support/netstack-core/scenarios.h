@@ -7,6 +7,7 @@ void t_icmp(void);
 void t_udp(void);
 void t_bad_input(void);
 void t_crc32(void);
+void t_firewall(void); /* t_firewall.c */
 void t_handshake(void);
 void t_data(void);
 void t_dup_ooo(void);

@@ -1,0 +1,224 @@
+// Benchmark `migration`: the rolling update of images/migration.himg -- netstack 1.2.0 hands every
+// live connection to 1.3.0 one at a time while the traffic generator keeps them busy -- at 1,000
+// and 10,000 connections. migctl (the harness) reports the virtual time of each step; the host
+// clock is read when its console lines arrive, so the wall time of the snapshot (export + import)
+// and of the connection phase come from the same run.
+//
+//   connections migrated per second   migrated / the connection phase (virtual and wall)
+//   added latency per connection      the whole five-call sequence, and the frozen window (from
+//                                     CONN_OUT to CONN_IN: how long its segments wait), virtual
+//   export + import of the whole state  EXPORT_STATE + IMPORT_STATE of the snapshot
+//
+// Baseline, in the same run: the same core code doing the same work natively -- N connections
+// established in one stack, then each frozen, exported as schema 1, imported by a schema-2 stack
+// (converted), thawed and released (services/netstack/core compiled by gcc with the core's test
+// driver). The ratio is what the protocol around that work costs here: IPC, capability moves,
+// memory objects, the driver's steering calls and the scheduling between four sandboxes.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { boot } from '../../core0/boot.ts';
+import { parseManifest } from '../../core0/manifest.ts';
+import { DEVICE_FACTORIES } from '../../emulator/device.ts';
+import { UnicornMachine } from '../../emulator/machine.ts';
+import { workspace } from '../../cli/modules.ts';
+import { attachTraffic, trafficConfig, type AttachedTraffic } from '../../cli/traffic.ts';
+import type { Benchmark } from '../benchmark.ts';
+import { BenchError } from '../kernel-run.ts';
+import { formatNs, formatRatio, formatRow } from '../stats.ts';
+
+interface Size {
+  readonly connections: number;
+  /** The traffic's activity (connections start in its first quarter) and when migctl begins. */
+  readonly durationS: number;
+  readonly startMs: number;
+  readonly untilS: number;
+}
+
+const SIZES: readonly Size[] = [
+  { connections: 1_000, durationS: 2.4, startMs: 620, untilS: 3 },
+  { connections: 10_000, durationS: 16, startMs: 4_100, untilS: 17 },
+];
+/** Mostly long-lived connections, so that most are still open when the update reaches them. */
+const SHARES = { idle: 6, background: 0, http: 1, realtime: 1, vpn: 1, db: 1, ws: 1 };
+
+const RESULT = /^migctl: RESULT migrated (\d+) \((\d+) closed first\), failed (\d+).* per connection avg (\d+) ns max (\d+) ns, frozen avg (\d+) ns max (\d+) ns, all (\d+) ns, \d+ checks (\S+)/;
+const SNAPSHOT = /^migctl: snapshot: (\d+) bytes, \d+ shards, (\d+) connections.* export (\d+) ns, import (\d+) ns$/;
+
+interface GuestRun {
+  readonly migrated: number;
+  readonly failed: number;
+  readonly perConnVirtualNs: number;
+  readonly maxConnVirtualNs: number;
+  readonly frozenVirtualNs: number;
+  readonly frozenMaxVirtualNs: number;
+  readonly phaseVirtualNs: number;
+  readonly phaseWallNs: number;
+  readonly snapshotBytes: number;
+  readonly snapshotConnections: number;
+  readonly exportVirtualNs: number;
+  readonly importVirtualNs: number;
+  readonly snapshotWallNs: number;
+  readonly traffic: string;
+  readonly lost: number;
+}
+
+async function onKernel(repoRoot: string, size: Size): Promise<GuestRun> {
+  const file = join('images', 'migration.himg');
+  const image = JSON.parse(readFileSync(join(repoRoot, file), 'utf8'));
+  image.run.until = `${size.untilS}s`;
+  image.traffic = { ...image.traffic, connections: size.connections, clients: 250, duration: `${size.durationS}s`, shares: SHARES };
+  const migctl = image.sandboxes.find((s: { name: string }) => s.name === 'migctl');
+  migctl.arg = 1 | (size.startMs << 16);
+  const manifest = parseManifest(`${file} (${size.connections} connections)`, JSON.stringify(image));
+  const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
+  const ws = workspace(repoRoot);
+  const wall = new Map<string, bigint>();
+  const lines: string[] = [];
+  let traffic: AttachedTraffic | undefined;
+  try {
+    boot(manifest, machine, ws.repository, ws.trust, {
+      onEvent: (e) => {
+        if (e.kind !== 'console' || e.sandbox !== 'migctl') return;
+        lines.push(e.text);
+        const key = /^migctl: (exporting|snapshot:|RESULT)/.exec(e.text)?.[1];
+        if (key) wall.set(key, process.hrtime.bigint());
+      },
+      beforeRun: (k) => {
+        traffic = attachTraffic(k, machine, trafficConfig(manifest.traffic!));
+      },
+    });
+  } finally {
+    machine.dispose();
+  }
+  const r = lines.map((l) => RESULT.exec(l)).find((m) => m !== null);
+  const s = lines.map((l) => SNAPSHOT.exec(l)).find((m) => m !== null);
+  if (!r || !s || r[9] !== 'ok') throw new BenchError(`the migration of ${size.connections} connections did not finish cleanly: ${lines.at(-1) ?? 'no output'}`);
+  const summary = traffic!.generator.summary();
+  const ns = (a: string, b: string) => Number(wall.get(b)! - wall.get(a)!);
+  return {
+    migrated: Number(r[1]), failed: Number(r[3]),
+    perConnVirtualNs: Number(r[4]), maxConnVirtualNs: Number(r[5]), frozenVirtualNs: Number(r[6]), frozenMaxVirtualNs: Number(r[7]),
+    phaseVirtualNs: Number(r[8]), phaseWallNs: ns('snapshot:', 'RESULT'),
+    snapshotBytes: Number(s[1]), snapshotConnections: Number(s[2]), exportVirtualNs: Number(s[3]), importVirtualNs: Number(s[4]),
+    snapshotWallNs: ns('exporting', 'snapshot:'),
+    traffic: traffic!.generator.summaryLine(),
+    lost: summary.lost + summary.duplicated + summary.reordered + summary.failed,
+  };
+}
+
+/** The native baseline's main: the same core work per connection, timed in-process. */
+const NATIVE_MAIN = `/* Generated by bench/benchmarks/migration.ts: the migration benchmark's native baseline. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "harness.h"
+
+static uint8_t record[NS_SNDBUF_SIZE + 8 * (NS_SEG_MAX + 2) + 512];
+
+int main(int argc, char **argv) {
+  uint32_t n = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 1000, moved = 0;
+  struct world a, b;
+  world_init(&a, 42, OUR_IP);
+  world_init(&b, 43, OUR_IP);
+  uint32_t *ids = calloc(n, sizeof *ids);
+  for (uint32_t i = 0; i < n; i++) {
+    a.cl.port = (uint16_t)(1024 + i % 60000);
+    a.cl.ip = PEER_IP + i / 60000;
+    a.cl.seq = CLIENT_ISN;
+    ids[i] = tcp_connect(&a);
+  }
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (uint32_t i = 0; i < n; i++) {
+    if (!ids[i] || ns_freeze(a.s, ids[i]) < 0) continue;
+    size_t len = ns_export_conn_as(a.s, ids[i], 1, record, sizeof record);
+    int id = len ? ns_import_conn(b.s, record, len) : -1;
+    if (id < 0) continue;
+    cap_reset(&b.cap);
+    ns_thaw(b.s, (uint32_t)id, b.now, cap_emit, &b.cap);
+    ns_release(a.s, ids[i]);
+    moved++;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+  printf("{\\"moved\\": %u, \\"wallNs\\": %lld}\\n", moved, ns);
+  return 0;
+}
+`;
+
+function buildNative(repoRoot: string): string {
+  const dir = join(repoRoot, 'build', 'bench');
+  const source = join(dir, 'migration-native.c');
+  const binary = join(dir, 'migration-native');
+  const core = join(repoRoot, 'services', 'netstack', 'core');
+  const driver = join(repoRoot, 'tests', 'support', 'netstack-core');
+  const cFiles = (d: string) => readdirSync(d).filter((f) => f.endsWith('.c')).map((f) => join(d, f));
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(source) || readFileSync(source, 'utf8') !== NATIVE_MAIN) writeFileSync(source, NATIVE_MAIN);
+  const inputs = [source, ...cFiles(core), join(core, 'net.h'), join(core, 'internal.h'), join(driver, 'harness.c'), join(driver, 'harness.h')];
+  const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs));
+  if (!existsSync(binary) || statSync(binary).mtimeMs < newest) {
+    const flags = ['-O2', '-std=c11', '-mgeneral-regs-only', '-DNS_SCHEMA=2', '-DNS_MAX_CONNS=16384', '-DNS_CONN_HASH=16384', `-I${core}`, `-I${driver}`];
+    try {
+      execFileSync('gcc', [...flags, '-o', binary, source, join(driver, 'harness.c'), ...cFiles(core)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    } catch {
+      throw new BenchError('building the native migration baseline failed (needs gcc)');
+    }
+  }
+  return binary;
+}
+
+function onNative(binary: string, connections: number): { moved: number; wallNs: number } {
+  const out = execFileSync(binary, [String(connections)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as { moved: number; wallNs: number };
+}
+
+const perSecond = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M/s` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k/s` : `${n.toFixed(0)}/s`);
+
+export const migration: Benchmark = {
+  name: 'migration',
+  title: 'rolling update under load: connections migrated per second, added latency per connection, snapshot export + import',
+  async run(ctx) {
+    const native = buildNative(ctx.repoRoot);
+    const lines: string[] = [];
+    const results: Record<string, unknown>[] = [];
+    for (const size of SIZES) {
+      const g = await onKernel(ctx.repoRoot, size);
+      const n = onNative(native, g.migrated);
+      const perConnWall = g.phaseWallNs / g.migrated;
+      const perConnNative = n.wallNs / n.moved;
+      const k = `${size.connections / 1000}k`;
+      lines.push(
+        formatRow({
+          label: `migrate ${k}: connections per second`,
+          hic: `${perSecond((g.migrated / g.phaseWallNs) * 1e9)} wall`,
+          range: `${perSecond((g.migrated / g.phaseVirtualNs) * 1e9)} virtual`,
+          native: perSecond((n.moved / n.wallNs) * 1e9),
+          ratio: formatRatio(perConnWall / perConnNative),
+          note: `${g.migrated} migrated, ${g.failed} failed; traffic lost+dup+reordered+failed ${g.lost}`,
+        }),
+        formatRow({
+          label: `migrate ${k}: added latency per connection`,
+          hic: `${formatNs(g.perConnVirtualNs)} virtual`,
+          range: `max ${formatNs(g.maxConnVirtualNs)}`,
+          native: formatNs(perConnNative),
+          ratio: formatRatio(perConnWall / perConnNative),
+          note: `frozen ${formatNs(g.frozenVirtualNs)} avg, ${formatNs(g.frozenMaxVirtualNs)} max (virtual); ${formatNs(perConnWall)} wall per connection`,
+        }),
+        formatRow({
+          label: `migrate ${k}: export + import of the state`,
+          hic: `${formatNs(g.snapshotWallNs)} wall`,
+          range: `${formatNs(g.exportVirtualNs + g.importVirtualNs)} virtual`,
+          native: '',
+          ratio: '',
+          note: `${g.snapshotConnections} connections, ${(g.snapshotBytes / 1024).toFixed(0)} KiB, 1024 shards (export ${formatNs(g.exportVirtualNs)}, import ${formatNs(g.importVirtualNs)} virtual)`,
+        }),
+      );
+      results.push({ connections: size.connections, guest: g, native: n });
+    }
+    return { lines, json: { parameters: { sizes: SIZES, shares: SHARES }, results } };
+  },
+};

@@ -1,0 +1,67 @@
+/* The life of a pure server (firewall, dns_resolver, web_server): one endpoint registered as
+ * cap://<service>/v<version>/<endpoint> -- the first version registered also becomes the alias
+ * cap://<service>/<endpoint> that clients look up -- and every call answered at once by a handler.
+ * Such a server keeps no state between calls that a client could depend on, so it never waits
+ * on anyone and never needs its state migrated.
+ *
+ * The handler gets the call in msg and returns the reply's label: 0 with the reply's words and
+ * payload written into msg, or a HIC_ERR_* code -- then the reply carries nothing else, and the
+ * handler must have changed nothing. A call that brings a capability is refused here, before the
+ * handler sees it, and the capability is deleted. A one-line report follows every second of
+ * virtual time in which calls came. HIC_MODULE_NAME and HIC_MODULE_VERSION are the module.json's,
+ * defined by the toolchain (hicmod-toolchain/build.ts). */
+#ifndef HIC_SERVE_H
+#define HIC_SERVE_H
+
+#include <stdbool.h>
+
+#include "hic/runtime.h"
+
+#define HIC_SERVE_REGISTRY 0              /* slot 0: the service registry, from the manifest */
+#define HIC_SERVE_REPORT_NS 1000000000ull /* 1 s */
+
+typedef uint64_t (*hic_serve_fn)(struct hic_msg *msg);
+
+static uint64_t hic_serve_refused; /* calls refused, for whatever reason: for the report */
+
+/* Registers the endpoint and serves forever; returns (nonzero) only when that fails. */
+static inline int hic_serve(const char *service, const char *endpoint, struct hic_msg *msg, hic_serve_fn answer, void (*report)(void)) {
+  char name[64];
+  int len = hic_snprintf(name, sizeof name, "cap://%s/v%s/%s", service, HIC_MODULE_VERSION, endpoint);
+  int64_t ep = hic_endpoint_create();
+  int64_t r = ep < 0 ? ep : hic_registry_register(HIC_SERVE_REGISTRY, name, (uint64_t)len, (uint64_t)ep);
+  if (r < 0) return hic_log(HIC_MODULE_NAME ": registering %s failed: %ld", name, r), 1;
+  hic_log(HIC_MODULE_NAME " " HIC_MODULE_VERSION ": serving %s and cap://%s/%s", name, service, endpoint);
+  report();
+
+  uint64_t last_report = (uint64_t)hic_time_now(), calls = 0;
+  for (;;) {
+    /* Waiting at most a report period, so the last calls of a busy second get their report. */
+    r = hic_recv((uint64_t)ep, msg, 0, HIC_SERVE_REPORT_NS);
+    if (r < 0 && r != -HIC_ERR_TIMEOUT) return hic_log(HIC_MODULE_NAME ": recv failed: %ld", r), 2;
+    if (r == 0) {
+      calls++;
+      uint64_t status = HIC_ERR_INVALID_ARGUMENT;
+      if (msg->cap >= 0) hic_cap_delete((uint64_t)msg->cap);
+      else status = answer(msg);
+      if (status != 0) {
+        hic_serve_refused++;
+        memset(msg->words, 0, sizeof msg->words);
+        msg->len = 0;
+      }
+      msg->label = status;
+      msg->cap = HIC_NO_CAP;
+      msg->cap_move = 0;
+      r = hic_reply(msg);
+      if (r < 0) hic_log(HIC_MODULE_NAME ": reply failed: %ld", r);
+    }
+    uint64_t now = (uint64_t)hic_time_now();
+    if (calls && now - last_report >= HIC_SERVE_REPORT_NS) {
+      report();
+      last_report = now;
+      calls = 0;
+    }
+  }
+}
+
+#endif /* HIC_SERVE_H */
