@@ -51,11 +51,26 @@ describe('manifest', () => {
     ['bad time', mutate((m) => (m.run = { until: '3 fortnights' })), 'run.until', /duration/],
     ['unknown fault kind', mutate((m) => (m.expect = { faults: { a: 'oops' } })), 'expect.faults.a', /unknown fault kind/],
     ['expectation about a sandbox that does not exist', mutate((m) => (m.expect = { exits: { b: 0 } })), 'expect.exits.b', /unknown field/],
+    ['channel without rights', mutate((m) => (m.sandboxes[0].caps = { channels: ['mig'] })), 'sandboxes[0].caps.channels[0]', /"name:r"/],
+    ['channel with a bad right', mutate((m) => (m.sandboxes[0].caps = { channels: ['mig:g'] })), 'sandboxes[0].caps.channels[0]', /"name:r"/],
+    ['channels not a list', mutate((m) => (m.sandboxes[0].caps = { channels: 'mig:r' })), 'sandboxes[0].caps.channels', /list of channels/],
+    ['traffic share of an unknown class', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, shares: { bulk: 1 } }; }), 'traffic.shares.bulk', /unknown field/],
+    ['traffic duration that is not a time', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, duration: '5 fortnights' }; }), 'traffic.duration', /duration/],
   ])('%s → names the field', (_what, m, field, detail) => {
     const e = refusal(m);
     expect(e.field).toBe(field);
     expect(e.message).toMatch(detail);
     expect(e.message.startsWith(`t.himg: ${field}: `)).toBe(true);
+  });
+
+  it('reads channels in slot order after the other capabilities, and the traffic\'s duration and class shares', () => {
+    const m = parse(mutate((x) => {
+      x.machine = { devices: ['nic'] };
+      x.sandboxes[0].caps = { registry: 'rwg', channels: ['mig-old:r', 'mig-new:rw'] };
+      x.traffic = { server: '10.0.0.2', connections: 10, duration: '2.4s', shares: { idle: 3, http: 1 } };
+    }));
+    expect(m.sandboxes[0]!.caps.channels).toEqual([{ name: 'mig-old', rights: 1 }, { name: 'mig-new', rights: 3 }]);
+    expect(m.traffic).toMatchObject({ durationNs: 2.4e9, shares: { idle: 3, http: 1 } });
   });
 
   it('reports JSON syntax errors with the file', () => {

@@ -27,6 +27,7 @@ interface Run {
   readonly netstacks: string[];
   readonly driver: string[];
   readonly switched: { alias: string; to: string; by: string }[];
+  readonly grants: { channel: string; sandbox: string; rights: number }[];
   readonly result: string;
 }
 
@@ -57,6 +58,7 @@ async function run(mode: number, pcap?: string): Promise<Run> {
       netstacks: [...consoleOf(kernel, 'netstack'), ...consoleOf(kernel, 'netstack-next')].map((l) => l.text),
       driver: consoleOf(kernel, 'driver').map((l) => l.text),
       switched: kernel.events.of('endpointSwitched'),
+      grants: kernel.events.of('channelGranted').map(({ channel, sandbox, rights }) => ({ channel, sandbox, rights })),
       result: migctl.find((l) => l.startsWith('migctl: RESULT')) ?? '(no RESULT line)',
     };
   } finally {
@@ -94,6 +96,15 @@ describe('rolling update of netstack 1.2.0 to 1.3.0 under 1000 connections', () 
     expect(r.done.deviations).toEqual([]);
     expect(r.done.outcome.faults).toEqual({});
     expect(r.result).toMatch(/ checks ok$/);
+  });
+
+  it('gives the control channels only to the coordinator (W) and each one instance (R)', () => {
+    expect(r.grants).toEqual([
+      { channel: 'mig-old', sandbox: 'netstack', rights: 1 },
+      { channel: 'mig-new', sandbox: 'netstack-next', rights: 1 },
+      { channel: 'mig-old', sandbox: 'migctl', rights: 2 },
+      { channel: 'mig-new', sandbox: 'migctl', rights: 2 },
+    ]);
   });
 
   it('negotiates 1.3 between 1.2.0 (1.2, 1.3) and 1.3.0 (1.3, 1.4), and moves a 1024-shard snapshot of schema 1 to schema 2', () => {

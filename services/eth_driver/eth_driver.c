@@ -17,19 +17,15 @@
  * decisions (1,000,000 when 0) on synthetic frames, then exit (bench/benchmarks/steering.ts).
  *
  * Built twice: services/eth_driver (version 1.1.0) and services/eth_driver_v2 (1.2.0), which
- * includes this file with ETH_VERSION_MINOR 2; the version is in the names it registers. */
+ * includes this file; the version (HIC_MODULE_VERSION, from each one's module.json) is in the
+ * names it registers and in its STATS. */
 #include "hic/eth.h"
 #include "hic/frame_channel.h"
 #include "hic/nic.h"
 #include "hic/runtime.h"
 #include "steer.h"
 
-#ifndef ETH_VERSION_MINOR
-#define ETH_VERSION_MINOR 1
-#endif
-#define ETH_STR2(x) #x
-#define ETH_STR(x) ETH_STR2(x)
-#define ETH_VERSION "1." ETH_STR(ETH_VERSION_MINOR) ".0"
+#define ETH_VERSION HIC_MODULE_VERSION
 
 #define REGISTRY 0
 #define IRQ_SLOT 1
@@ -265,7 +261,7 @@ static void fill_stats(void) {
   st.table_full = steer.table_full;
   st.reopened = steer.reopened;
   st.default_instance = steer.default_instance;
-  st.version = 1 << 16 | ETH_VERSION_MINOR << 8;
+  st.version = HIC_MODULE_VERSION_NUM;
 }
 
 static uint64_t kick_call(void) {
