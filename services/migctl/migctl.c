@@ -169,7 +169,7 @@ static void move(struct side *from, struct side *to, const struct mig_conn_ref *
   if (frozen > ms->frozen_max) ms->frozen_max = frozen;
   check(call(from, MIG_CONN_DONE, c->id, 0, HIC_NO_CAP, 0, 0) == MIG_OK, "CONN_DONE after a successful CONN_IN");
   uint64_t took = (uint64_t)hic_time_now() - t0;
-  ms->moved++;
+  if (++ms->moved % 1000 == 0) hic_log("migctl: %u connections moved from the %s", ms->moved, from->name);
   ms->ns_total += took;
   if (took > ms->ns_max) ms->ns_max = took;
 }

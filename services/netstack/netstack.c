@@ -417,7 +417,7 @@ int hic_main(uint64_t arg) {
   hic_log("netstack %s: instance %u live, 10.0.0.2/16, listening on 80 5432 1194 8080, dns 53%s", HIC_MODULE_VERSION, instance,
           channel >= 0 ? ", migration channel open" : "");
 
-  uint64_t last_report = 0;
+  uint64_t last_report = 0, last_poll = 0;
   for (;;) {
     int64_t bits = hic_wait((uint64_t)note, 0, POLL_NS);
     if (bits < 0 && bits != -HIC_ERR_TIMEOUT) return hic_log("netstack: wait failed: %ld", bits), 1;
@@ -436,7 +436,10 @@ int hic_main(uint64_t arg) {
         i++;
       }
     }
-    ns_poll(&stack, now_ns);
+    if (now_ns - last_poll >= POLL_NS) { /* timers: a walk over every connection slot, once a millisecond */
+      last_poll = now_ns;
+      ns_poll(&stack, now_ns);
+    }
     mig_serve(note);
     serve_stats();
     if (rung_owed) {

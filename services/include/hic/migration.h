@@ -6,7 +6,9 @@
  * The control channel is an endpoint Core-0 creates for the update (a manifest `channels` entry):
  * the instance holds it with R and serves it, the coordinator holds it with W and calls it.
  * Nobody else holds it. Every reply's label is MIG_OK or one MIG_ERR_* code; a refused call
- * changes nothing and keeps no capability it carried.
+ * changes nothing and keeps no capability it carried. A reply whose capability cannot reach the
+ * caller (its quota cannot take the memory object) is MIG_ERR_NO_MEMORY with words[0] the
+ * HIC_ERR_* code, and nothing moved: a connection packaged for it is taken up again.
  *
  *   MIG_HELLO      -> payload struct mig_hello (who this instance is, what it speaks);
  *                     cap = a copy of the instance's wake-up notification (W): notify it with
@@ -31,7 +33,8 @@
  *                     that connection from now until it is imported. words[1] = 1 cancels.
  *   MIG_CONN_OUT   (source, or target during an abort) words[0] connection id -> freezes it,
  *                     cap = its package (struct mig_package header, the core's connection record,
- *                     the application record), moved; words[0] bytes. MIG_ERR_NO_CONN.
+ *                     the application record), moved; words[0] bytes, words[1] the id.
+ *                     MIG_ERR_NO_CONN.
  *   MIG_CONN_IN    (target, or source during an abort) cap = a package, moved in -> words[0]
  *                     the connection's id here. Imports, thaws, delivers the held segments in
  *                     arrival order. MIG_ERR_FORMAT / MIG_ERR_SCHEMA / MIG_ERR_EXISTS / ...

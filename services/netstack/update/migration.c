@@ -511,6 +511,7 @@ static uint64_t on_conn_out(void) {
   cmsg.cap = mem;
   cmsg.cap_move = 1;
   cmsg.words[0] = sizeof *pk + core + app_len;
+  cmsg.words[1] = id;
   return MIG_OK;
 }
 
@@ -726,6 +727,24 @@ static void mig_serve(int64_t wake) {
     if (status != MIG_OK && status != MIG_ERR_CORRUPT_SHARD) cmsg.words[0] = 0;
     cmsg.label = status;
     int64_t sent = hic_reply(&cmsg);
-    if (sent < 0 && cmsg.cap >= 0) hic_cap_delete((uint64_t)cmsg.cap);
+    if (sent < 0 && cmsg.cap >= 0) {
+      /* The capability could not go (the caller's quota cannot take the memory object, or its
+       * capability space is full): what it carried is dropped, and the caller, still waiting,
+       * is told so instead. A connection packaged for it is taken up here again. */
+      hic_cap_delete((uint64_t)cmsg.cap);
+      if (label == MIG_CONN_OUT) {
+        uint32_t id = (uint32_t)cmsg.words[1];
+        struct app *a = app_of(id);
+        if (a) a->moving = false, mark_busy(a);
+        ns_thaw(&stack, id, now_ns, emit, 0);
+        mig.st.exported--;
+      }
+      memset(cmsg.words, 0, sizeof cmsg.words);
+      cmsg.words[0] = (uint64_t)-sent;
+      cmsg.label = MIG_ERR_NO_MEMORY;
+      cmsg.cap = HIC_NO_CAP;
+      cmsg.cap_move = 0;
+      hic_reply(&cmsg);
+    }
   }
 }
