@@ -325,7 +325,23 @@ static int refusals(void) {
   expect_refusal(err, MIG_ERR_PEER, "a peer of another module");
   peer(&side[OLD], &side[OLD].hello, MIG_ROLE_SOURCE, &err);
   expect_refusal(err, MIG_ERR_PEER, "the instance itself as its peer");
+  struct mig_hello older = side[NEW].hello;
+  older.version = MIG_VERSION(1, 1, 0);
+  peer(&side[OLD], &older, MIG_ROLE_SOURCE, &err);
+  expect_refusal(err, MIG_ERR_PEER, "a successor older than the source");
   check(unchanged(&o0, &n0), "bad peers: nothing changed");
+
+  /* A successor enforcing other firewall rules (seed 步骤2.2's consistency check), and one that
+   * cannot read the source's schema. */
+  struct mig_hello rules = side[NEW].hello;
+  rules.rule_hash ^= 1;
+  peer(&side[OLD], &rules, MIG_ROLE_SOURCE, &err);
+  expect_refusal(err, MIG_ERR_CONFIG, "a peer with other firewall rules");
+  struct mig_hello reader = side[NEW].hello;
+  reader.imports = 1u << 2;
+  peer(&side[OLD], &reader, MIG_ROLE_SOURCE, &err);
+  expect_refusal(err, MIG_ERR_SCHEMA, "a successor that cannot read the source's schema");
+  check(unchanged(&o0, &n0), "config and schema mismatches: nothing changed");
 
   /* Calls out of order: no snapshot before PEER, no connection out before PREPARE. */
   expect_refusal(call(&side[OLD], MIG_EXPORT_STATE, 0, 0, HIC_NO_CAP, 0, 0), MIG_ERR_STATE, "EXPORT_STATE before PEER");
