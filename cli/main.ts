@@ -44,9 +44,10 @@ program
       const manifest = parseManifest(image, readFileSync(image, 'utf8'));
       const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
       const wall = process.hrtime.bigint();
+      let audit: AuditLog | undefined;
       try {
         const ws = workspace(REPO_ROOT);
-        const audit = AuditLog.open(join(opts.dataDir, 'audit.jsonl'));
+        audit = AuditLog.open(join(opts.dataDir, 'audit.jsonl'));
         const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
         for (const d of machine.devices) if (pcap && d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);
         let traffic: AttachedTraffic | undefined;
@@ -77,6 +78,7 @@ program
         }
         return deviations.length === 0 ? 0 : 1;
       } finally {
+        audit?.close();
         machine.dispose();
       }
     }),

@@ -11,7 +11,7 @@
 // can also append well-formed records. Time `t` is the caller's virtual time; this file never
 // reads a clock, so the same appends give the same bytes.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 
@@ -59,7 +59,7 @@ export interface VerifyOptions {
 /** Refusals of the audit log itself (not of its contents: those are verdicts). */
 export class AuditError extends Error {
   constructor(
-    readonly code: 'AUDIT_CORRUPT' | 'AUDIT_WRITE_FAILED',
+    readonly code: 'AUDIT_CORRUPT' | 'AUDIT_WRITE_FAILED' | 'AUDIT_BUSY',
     message: string,
   ) {
     super(message);
@@ -129,18 +129,36 @@ export class AuditLog {
     private last: string,
   ) {}
 
-  /** Opens (or creates) a log file; an existing file must verify, and the chain continues it. */
+  /**
+   * Opens (or creates) a log file; an existing file must verify, and the chain continues it. One
+   * process appends at a time: `<path>.lock` holds its pid until close() (or its exit), and a
+   * second process is refused with AUDIT_BUSY rather than interleaving its records into the chain.
+   * A lock whose process is gone is taken over.
+   */
   static open(path: string): AuditLog {
-    if (!existsSync(path)) {
-      mkdirSync(dirname(path), { recursive: true });
-      appendFileSync(path, '');
-      return new AuditLog(path, 0, GENESIS_HASH);
+    mkdirSync(dirname(path), { recursive: true });
+    const lock = lockAudit(path);
+    try {
+      if (!existsSync(path)) {
+        appendFileSync(path, '');
+        return new AuditLog(path, 0, GENESIS_HASH);
+      }
+      const verdict = verifyAuditText(readFileSync(path, 'utf8'));
+      if (!verdict.ok) {
+        throw new AuditError('AUDIT_CORRUPT', `${path}:${verdict.line}: ${verdict.reason} [${verdict.code}]; refusing to append to a log that does not verify`);
+      }
+      return new AuditLog(path, verdict.records, verdict.head);
+    } catch (e) {
+      lock.release();
+      throw e;
     }
-    const verdict = verifyAuditText(readFileSync(path, 'utf8'));
-    if (!verdict.ok) {
-      throw new AuditError('AUDIT_CORRUPT', `${path}:${verdict.line}: ${verdict.reason} [${verdict.code}]; refusing to append to a log that does not verify`);
-    }
-    return new AuditLog(path, verdict.records, verdict.head);
+  }
+
+  /** Releases the file for the next process; appending afterwards is refused. */
+  close(): void {
+    if (this.path === null || this.broken !== null) return;
+    this.broken = 'closed';
+    unlockAudit(this.path);
   }
 
   /** The same chain without a file: for tests and for a kernel run without a data directory. */
@@ -192,6 +210,47 @@ export class AuditLog {
   /** Hash of the last record in the whole chain, or the genesis hash if there is none. */
   get head(): string {
     return this.last;
+  }
+}
+
+const held = new Set<string>();
+let exitHookInstalled = false;
+
+function lockAudit(path: string): { release(): void } {
+  const file = `${path}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      held.add(path);
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.on('exit', () => {
+          for (const p of held) rmSync(`${p}.lock`, { force: true });
+        });
+      }
+      return { release: () => unlockAudit(path) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new AuditError('AUDIT_BUSY', `${path}: process ${pid} is appending to this log (${file}); wait for it, or use another --data-dir`);
+      }
+      rmSync(file, { force: true }); // its process is gone: a stale lock
+    }
+  }
+  throw new AuditError('AUDIT_BUSY', `${path}: could not take ${file}`);
+}
+
+function unlockAudit(path: string): void {
+  if (held.delete(path)) rmSync(`${path}.lock`, { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -2,7 +2,8 @@
 // the file that the chain must catch — each with the exact code and 1-based line.
 
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -115,6 +116,25 @@ describe('audit log: persistence', () => {
     expect(r.prev).toBe(first.head);
     expect(second.records).toEqual([r]);
     expect(verifyAuditFile(path)).toEqual({ ok: true, records: 4, head: r.hash });
+  });
+
+  it('lets one process append at a time: a live holder of the lock refuses the next, a dead one is taken over', () => {
+    const path = join(tmp(), 'audit.jsonl');
+    writeFileSync(`${path}.lock`, `${process.ppid}\n`); // the process that started this one: alive
+    const busy = refusal(() => AuditLog.open(path));
+    expect(busy.code).toBe('AUDIT_BUSY');
+    expect(busy.message).toMatch(new RegExp(`process ${process.ppid} is appending to this log`));
+    expect(existsSync(path)).toBe(false); // nothing was created or written
+
+    const gone = spawnSync('true').pid!; // has exited
+    writeFileSync(`${path}.lock`, `${gone}\n`);
+    const log = AuditLog.open(path);
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(`${process.pid}\n`);
+    log.append(entry(0));
+    log.close();
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    expect(refusal(() => log.append(entry(1))).code).toBe('AUDIT_WRITE_FAILED');
+    expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: 1 });
   });
 
   it('writes each record at once as one canonical line', () => {
