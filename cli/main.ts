@@ -2,6 +2,7 @@
 // into core0/ or the toolchain, render. User mistakes print one line (errors.ts).
 
 import { Command, Option } from 'commander';
+import semver from 'semver';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,9 +112,9 @@ program
     runCommand(() => {
       if (opts.force) buildAll(REPO_ROOT, { force: true, quiet: true });
       const ws = workspace(REPO_ROOT);
-      for (const name of ws.repository.names()) {
-        const version = ws.repository.latest(name)!;
-        process.stdout.write(`${ws.rebuilt.includes(name) ? 'built  ' : 'fresh  '} ${name.padEnd(12)} ${version.padEnd(8)} ${relative(process.cwd(), ws.repository.targetPath(name, version))}\n`);
+      const order = (a: { name: string; version: string }, b: { name: string; version: string }) => a.name.localeCompare(b.name) || semver.compare(a.version, b.version);
+      for (const { name, version, rebuilt } of [...ws.modules].sort(order)) {
+        process.stdout.write(`${rebuilt ? 'built  ' : 'fresh  '} ${name.padEnd(12)} ${version.padEnd(8)} ${relative(process.cwd(), ws.repository.targetPath(name, version))}\n`);
       }
     }),
   );

@@ -19,8 +19,8 @@ export interface Workspace {
   readonly repoDir: string;
   readonly trust: TrustStore;
   readonly repository: Repository;
-  /** Modules (re)built and signed by this call: empty when everything was up to date. */
-  readonly rebuilt: readonly string[];
+  /** Every module built from services/, in service order, and whether this call (re)signed it. */
+  readonly modules: readonly { readonly name: string; readonly version: string; readonly rebuilt: boolean }[];
 }
 
 export function workspacePki(repoRoot: string): string {
@@ -36,28 +36,29 @@ export function workspace(repoRoot: string): Workspace {
   mkdirSync(modulesDir, { recursive: true });
   const keys = { signer: identity(pkiDir, 'signer'), timestamp: identity(pkiDir, 'timestamp') };
   const files: string[] = [];
-  const rebuilt: string[] = [];
+  const modules: { name: string; version: string; rebuilt: boolean }[] = [];
   for (const service of listServices(repoRoot)) {
     const built = buildModule(repoRoot, service);
     const { name, version } = built.content.meta;
     const file = join(modulesDir, moduleFileName(name, version));
     const stampFile = file + '.stamp';
     const stamp = createHash('sha256').update(built.unsigned).digest('hex');
-    if (!existsSync(file) || !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) {
+    const stale = !existsSync(file) || !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp;
+    if (stale) {
       writeFileSync(file, signModule(built.content, keys, Date.now()));
       writeFileSync(stampFile, stamp);
-      rebuilt.push(name);
     }
+    modules.push({ name, version, rebuilt: stale });
     files.push(file);
   }
   const trust = { roots: [rootCertificate(pkiDir)] };
   // The workspace repository is derived from the builds: a changed module (same version, new
   // bytes) would be refused by a real repository, so here the repository is made anew.
-  if (rebuilt.length > 0 || !existsSync(join(repoDir, 'metadata', 'timestamp.json'))) {
+  if (modules.some((m) => m.rebuilt) || !existsSync(join(repoDir, 'metadata', 'timestamp.json'))) {
     rmSync(repoDir, { recursive: true, force: true });
     const now = Date.now();
     initRepository(repoDir, pkiDir, now);
     publish(repoDir, pkiDir, files.map((f) => new Uint8Array(readFileSync(f))), now, { labels: files });
   }
-  return { pkiDir, repoDir, trust, repository: Repository.open(repoDir, trust), rebuilt };
+  return { pkiDir, repoDir, trust, repository: Repository.open(repoDir, trust), modules };
 }

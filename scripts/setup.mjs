@@ -83,7 +83,7 @@ if (!existsSync(counterLib) || statSync(counterSrc).mtimeMs > statSync(counterLi
 try {
   const out = execFileSync(process.execPath, [join(root, 'bin', 'hic.mjs'), 'build'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const built = out.split('\n').filter((l) => l.startsWith('built'));
-  if (built.length > 0) say(`built, signed and published ${built.length} module(s): ${built.map((l) => l.split(/\s+/)[1]).join(', ')}`);
+  if (built.length > 0) say(`built, signed and published ${built.length} module(s): ${built.map((l) => l.split(/\s+/).slice(1, 3).join(' ')).join(', ')}`);
 } catch {
   die('building the guest modules failed (see above)');
 }
