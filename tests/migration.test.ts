@@ -93,7 +93,11 @@ describe('rolling update of netstack 1.2.0 to 1.3.0 under 1000 connections', () 
   let r: Run;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hic-migration-'));
-    r = await run(1, join(dir, 'wire.pcap'));
+    // For the first 100 connections migctl waits 2 ms between steering one to 1.3.0 and taking
+    // it from 1.2.0, so that segments arrive in between and must be held (arg bits 8..15).
+    r = await run(1, join(dir, 'wire.pcap'), (image) => {
+      image.sandboxes[MIGCTL]!.arg |= 20 << 8;
+    });
   }, 600_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -137,6 +141,11 @@ describe('rolling update of netstack 1.2.0 to 1.3.0 under 1000 connections', () 
     expect(r.netstacks).toContainEqual(expect.stringMatching(/^netstack 1\.2\.0: retired; 0 connections dropped/));
   });
 
+  it('holds the segments that arrive while a connection is on its way, and delivers every one after the import', () => {
+    expect(number(r.result, /segments held (\d+)/)).toBeGreaterThan(0);
+    expect(number(r.result, /segments held \d+ dropped (\d+)/)).toBe(0);
+  });
+
   it('sends new connections to 1.3.0 from the moment it becomes the default', () => {
     expect(r.driver).toContain('eth_driver: default instance 2 (was 1)');
     expect(number(r.result, /source opened after default (\d+)/)).toBe(0);
@@ -165,11 +174,11 @@ describe('1000 long-lived connections, every one of them migrated', () => {
   beforeAll(async () => {
     // Only the persistent classes, all started in the first 1.5 s and none closing before 1.8 s;
     // the update begins at 1.51 s, so the snapshot holds all 1000 and each is moved while its
-    // traffic flows.
+    // traffic flows; the first 100 with migctl's 2 ms wait between steer and freeze.
     r = await run(1, undefined, (image) => {
       image.run.until = '6.5s';
       image.traffic = { ...image.traffic, duration: '6s', shares: { idle: 1, realtime: 1, vpn: 1, db: 1, ws: 1 } };
-      image.sandboxes[MIGCTL]!.arg = 1 | (1510 << 16);
+      image.sandboxes[MIGCTL]!.arg = 1 | (20 << 8) | (1510 << 16);
     });
   }, 600_000);
 
@@ -180,6 +189,8 @@ describe('1000 long-lived connections, every one of them migrated', () => {
     expect(number(r.result, /migrated (\d+)/)).toBe(1000);
     expect(number(r.result, /received (\d+)/)).toBe(1000);
     expect(number(r.result, /failed (\d+)/)).toBe(0);
+    expect(number(r.result, /segments held (\d+)/)).toBeGreaterThan(0);
+    expect(number(r.result, /segments held \d+ dropped (\d+)/)).toBe(0);
     expectCleanTraffic(r.summary);
   });
 });

@@ -18,7 +18,10 @@
  * arg bits 0..7, the mode: 1 migrate everything; 2 migrate half, then abort: every connection
  * (also those opened at the target meanwhile) goes back to the source, which serves on as if
  * nothing happened; 3 the protocol's refusals, each checked for its error and for no change.
- * Bits 16..31: when to begin, in ms of virtual time.
+ * Bits 8..15: a linger, in units of 100 µs, between steering a connection to the target and
+ * taking it from the source, for the first LINGERED connections: segments that arrive meanwhile
+ * must be held at the target and delivered after the import (0: none). Bits 16..31: when to
+ * begin, in ms of virtual time.
  *
  * Everything it finds is logged; the last line is "migctl: RESULT ..." with the counts the tests
  * check, and "ok" or "FAILED" with the first check that failed. */
@@ -43,6 +46,8 @@ static int64_t eth = -1, eth_wake = -1;
 static uint64_t eth_bits;
 static struct hic_msg msg;
 static const char *failed; /* the first check that failed */
+static uint64_t linger_ns;  /* arg bits 8..15 */
+#define LINGERED 100
 static uint32_t checks;
 
 static void check(bool ok, const char *what) {
@@ -113,6 +118,13 @@ static uint16_t handshake(void) {
   uint16_t at_old = peer(&side[OLD], &side[NEW].hello, MIG_ROLE_SOURCE, &err);
   if (!at_old) return hic_log("migctl: the source refused its peer: %lu", err), 0;
   check(at_new == at_old, "both sides negotiate the same version");
+  check(memcmp(side[OLD].hello.instance_uuid, side[NEW].hello.instance_uuid, 16) != 0, "two instances, two instance UUIDs");
+  hic_log("migctl: instances %02x%02x%02x%02x-…-%02x%02x%02x%02x (source) and %02x%02x%02x%02x-…-%02x%02x%02x%02x (target) of module %s",
+          side[OLD].hello.instance_uuid[0], side[OLD].hello.instance_uuid[1], side[OLD].hello.instance_uuid[2], side[OLD].hello.instance_uuid[3],
+          side[OLD].hello.instance_uuid[12], side[OLD].hello.instance_uuid[13], side[OLD].hello.instance_uuid[14], side[OLD].hello.instance_uuid[15],
+          side[NEW].hello.instance_uuid[0], side[NEW].hello.instance_uuid[1], side[NEW].hello.instance_uuid[2], side[NEW].hello.instance_uuid[3],
+          side[NEW].hello.instance_uuid[12], side[NEW].hello.instance_uuid[13], side[NEW].hello.instance_uuid[14], side[NEW].hello.instance_uuid[15],
+          side[OLD].hello.module);
   hic_log("migctl: handshake: source %u.%u.%u speaks %x %x, target %u.%u.%u speaks %x %x: agreed %u.%u",
           side[OLD].hello.version >> 16, side[OLD].hello.version >> 8 & 0xff, side[OLD].hello.version & 0xff,
           side[OLD].hello.protocols[0], side[OLD].hello.protocols[1], side[NEW].hello.version >> 16,
@@ -146,6 +158,7 @@ static void move(struct side *from, struct side *to, const struct mig_conn_ref *
     call(to, MIG_EXPECT, key, 1, HIC_NO_CAP, 0, 0);
     return (void)(hic_log("migctl: STEER: %lu", st), ms->failed++);
   }
+  if (linger_ns && ms->moved < LINGERED) hic_sleep(linger_ns);
   uint64_t f0 = (uint64_t)hic_time_now();
   st = call(from, MIG_CONN_OUT, c->id, 0, HIC_NO_CAP, 0, 0);
   if (st != MIG_OK) {
@@ -260,11 +273,12 @@ static int migrate(bool abort_halfway) {
   check(dropped == 0, "the source held nothing at COMPLETE");
   check(o.opened == old_at_default.opened, "no new connection reached the source after DEFAULT");
   check(ms.failed == 0, "no connection failed to move");
+  check(n.held_dropped == 0, "no segment held for a moving connection was dropped");
   hic_log("migctl: RESULT migrated %u (%u closed first), failed %u, protocol %u.%u, snapshot %u received %u closed first %lu, "
-          "source opened after default %lu, target opened %lu, per connection avg %lu ns max %lu ns, frozen avg %lu ns max %lu ns, "
+          "source opened after default %lu, target opened %lu, segments held %u dropped %u, per connection avg %lu ns max %lu ns, frozen avg %lu ns max %lu ns, "
           "all %lu ns, %u checks %s%s",
           ms.moved, ms.gone, ms.failed, agreed >> 8, agreed & 0xff, n.snapshot_connections, n.snapshot_received, closed_from_snapshot,
-          o.opened - old_at_default.opened, n.opened, ms.moved ? ms.ns_total / ms.moved : 0, ms.ns_max,
+          o.opened - old_at_default.opened, n.opened, n.held, n.held_dropped, ms.moved ? ms.ns_total / ms.moved : 0, ms.ns_max,
           ms.moved ? ms.frozen_total / ms.moved : 0, ms.frozen_max, moved_ns, checks,
           failed ? "FAILED: " : "ok", failed ? failed : "");
   return failed ? 1 : 0;
@@ -387,6 +401,7 @@ static int refusals(void) {
 
 int hic_main(uint64_t arg) {
   uint64_t mode = arg & 0xff, start_ms = arg >> 16 & 0xffff;
+  linger_ns = (arg >> 8 & 0xff) * 100000;
   eth = lookup("cap://eth/control");
   memset(&msg, 0, sizeof msg);
   msg.label = ETH_KICK;

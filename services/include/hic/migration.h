@@ -127,7 +127,8 @@ struct mig_status {
   uint32_t exported, imported, released, thawed_back; /* MIG_CONN_OUT / IN / DONE / BACK done */
   uint32_t closed_waiting;    /* source: closed after PREPARE, before their turn */
   uint32_t closed_from_snapshot; /* source: of those, how many the last snapshot holds */
-  uint32_t held, held_dropped; /* target: segments held for an expected connection */
+  uint32_t held, held_dropped; /* target: segments held for an expected connection (all so far),
+                                * and of them dropped (the hold was full, or cancelled) */
   uint64_t accepted;          /* TCP connections this instance accepted since it started */
   uint64_t opened;            /* ... and opened (SYNs that made a connection): new arrivals */
 };

@@ -640,7 +640,6 @@ static uint64_t on_status(void) {
   s->agreed = mig.agreed;
   s->peer_schema = mig.peer_schema;
   s->connections = stack.conn_count;
-  s->held = mig.held_count;
   s->accepted = stack.stats.tcp_accepted;
   s->opened = stack.stats.tcp_opened;
   cmsg.len = sizeof *s;
