@@ -446,6 +446,31 @@ static uint64_t on_list(void) {
   return MIG_OK;
 }
 
+/** Takes a frozen connection up here again: the application resumes and the segments queued
+ * while it was frozen are processed in arrival order. */
+static void take_back(uint32_t id) {
+  struct app *a = app_of(id);
+  if (a) a->moving = false, mark_busy(a);
+  ns_thaw(&stack, id, now_ns, emit, 0);
+}
+
+/** Removes the segments held for `key`: through the core in arrival order (`deliver`), or
+ * dropped -- they were never acknowledged, so the client sends them again to whoever owns the
+ * connection then. */
+static void release_held(uint64_t key, bool deliver) {
+  uint32_t kept = 0;
+  for (uint32_t j = 0; j < mig.held_count; j++) {
+    if (held_key[j] == key) {
+      if (deliver) ns_input(&stack, held[j], held_len[j], now_ns, emit, 0);
+      else mig.st.held_dropped++;
+      continue;
+    }
+    if (kept != j) held_key[kept] = held_key[j], held_len[kept] = held_len[j], memcpy(held[kept], held[j], held_len[j]);
+    kept++;
+  }
+  mig.held_count = kept;
+}
+
 static uint64_t on_expect(void) {
   uint64_t key = cmsg.words[0];
   if (!owns_connections()) return MIG_ERR_STATE;
@@ -453,18 +478,7 @@ static uint64_t on_expect(void) {
     if (mig.expect[i] != key) continue;
     if (cmsg.words[1] != 1) return MIG_OK;
     mig.expect[i] = mig.expect[--mig.expect_count];
-    /* Held segments of a connection that is not coming are dropped: they were never
-     * acknowledged, so the client sends them again to whoever owns the connection then. */
-    uint32_t kept = 0;
-    for (uint32_t j = 0; j < mig.held_count; j++) {
-      if (held_key[j] == key) {
-        mig.st.held_dropped++;
-        continue;
-      }
-      if (kept != j) held_key[kept] = held_key[j], held_len[kept] = held_len[j], memcpy(held[kept], held[j], held_len[j]);
-      kept++;
-    }
-    mig.held_count = kept;
+    release_held(key, false); /* the connection is not coming */
     return MIG_OK;
   }
   if (cmsg.words[1] == 1) return MIG_ERR_NO_CONN;
@@ -550,16 +564,7 @@ static uint64_t on_conn_in(int64_t cap) {
     /* The segments the source queued while the connection was frozen, then those held here
      * since the driver steered it to us: arrival order. */
     ns_thaw(&stack, (uint32_t)id, now_ns, emit, 0);
-    uint32_t kept = 0;
-    for (uint32_t j = 0; j < mig.held_count; j++) {
-      if (held_key[j] == key) {
-        ns_input(&stack, held[j], held_len[j], now_ns, emit, 0);
-        continue;
-      }
-      if (kept != j) held_key[kept] = held_key[j], held_len[kept] = held_len[j], memcpy(held[kept], held[j], held_len[j]);
-      kept++;
-    }
-    mig.held_count = kept;
+    release_held(key, true);
     for (uint32_t i = 0; i < mig.expect_count; i++)
       if (mig.expect[i] == key) mig.expect[i] = mig.expect[--mig.expect_count];
     int32_t s = mig.phase == MIG_PHASE_TARGET ? snap_find(key) : -1;
@@ -575,15 +580,13 @@ static uint64_t on_conn_in(int64_t cap) {
 static uint64_t on_conn_settle(bool done) {
   uint32_t id = (uint32_t)cmsg.words[0];
   struct ns_conn *c = ns_conn_get(&stack, id);
-  struct app *a = app_of(id);
   if (!owns_connections()) return MIG_ERR_STATE;
   if (!c || !c->frozen) return MIG_ERR_NO_CONN;
   if (done) {
     ns_release(&stack, id); /* on_closed clears the application's side */
     mig.st.released++;
   } else {
-    if (a) a->moving = false, mark_busy(a);
-    ns_thaw(&stack, id, now_ns, emit, 0);
+    take_back(id);
     mig.st.thawed_back++;
   }
   return MIG_OK;
@@ -617,9 +620,7 @@ static uint64_t on_abort(void) {
   for (uint32_t i = 0; i < NS_MAX_CONNS; i++) { /* anything frozen half-way is taken up again */
     struct ns_conn *c = &stack.conns[i];
     if (c->state == NS_TCP_FREE || !c->frozen) continue;
-    struct app *a = app_of(c->id);
-    if (a) a->moving = false, mark_busy(a);
-    ns_thaw(&stack, c->id, now_ns, emit, 0);
+    take_back(c->id);
     mig.st.thawed_back++;
   }
   mig.st.held_dropped += mig.held_count;
@@ -732,10 +733,7 @@ static void mig_serve(int64_t wake) {
        * is told so instead. A connection packaged for it is taken up here again. */
       hic_cap_delete((uint64_t)cmsg.cap);
       if (label == MIG_CONN_OUT) {
-        uint32_t id = (uint32_t)cmsg.words[1];
-        struct app *a = app_of(id);
-        if (a) a->moving = false, mark_busy(a);
-        ns_thaw(&stack, id, now_ns, emit, 0);
+        take_back((uint32_t)cmsg.words[1]);
         mig.st.exported--;
       }
       memset(cmsg.words, 0, sizeof cmsg.words);
