@@ -14,11 +14,6 @@
 #define UPPER_CALL_NS 100000000ull  /* a pure server that has not answered in 100 ms is stuck */
 #define UPPER_LOGGED 8              /* failed calls logged one by one; the rest only counted */
 
-/* The firewall rules in force: their hash (0: none) and count. The migration handshake compares
- * the hash with the other instance's (update/migration.c). */
-uint32_t fw_hash;
-uint16_t fw_rules;
-
 static int64_t fw_ep = -1, dns_ep = -1, web_ep = -1;
 static struct hic_msg upper_msg; /* not netstack.c's msg: a DNS call can come in the middle of a migration step */
 static uint64_t upper_failures;
@@ -66,9 +61,7 @@ static int upper_init(struct ns_stack *s) {
     ns_set_firewall(s, 0, 0);
     return -1;
   }
-  fw_hash = s->fw_hash;
-  fw_rules = s->fw_count;
-  hic_log("netstack " HIC_MODULE_VERSION ": firewall rules applied: %u rules, hash 0x%08x; dns and web servers found", fw_rules, fw_hash);
+  hic_log("netstack " HIC_MODULE_VERSION ": firewall rules applied: %u rules, hash 0x%08x; dns and web servers found", s->fw_count, s->fw_hash);
   return 0;
 }
 

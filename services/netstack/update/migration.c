@@ -185,7 +185,7 @@ static void hello_fill(struct mig_hello *h) {
   for (uint32_t i = 0; i < sizeof module_protocols / sizeof module_protocols[0] && i < MIG_MAX_PROTOCOLS; i++) h->protocols[i] = module_protocols[i];
   h->schema = NS_SCHEMA;
   h->imports = import_mask();
-  h->rule_hash = fw_hash;
+  h->rule_hash = stack.fw_hash; /* the firewall rules in force (core/firewall.c); 0: none */
   h->connections = stack.conn_count;
   h->instance = instance;
 }
@@ -230,7 +230,7 @@ static uint64_t on_peer(uint64_t len) {
   bool readable = role == MIG_ROLE_SOURCE ? (peer.imports & (1u << NS_SCHEMA)) != 0
                                           : peer.schema < 16 && (import_mask() & (1u << peer.schema)) && (peer.imports & import_mask());
   if (!readable) return MIG_ERR_SCHEMA;
-  if (peer.rule_hash != fw_hash) return MIG_ERR_CONFIG;
+  if (peer.rule_hash != stack.fw_hash) return MIG_ERR_CONFIG;
   mig.role = (uint32_t)role;
   mig.agreed = agreed;
   mig.peer_schema = peer.schema;
@@ -268,7 +268,7 @@ static void config_write(uint8_t *p) {
   le16(p + 16, c->mtu), le16(p + 18, c->tcp_window);
   for (int i = 0; i < NS_MAX_LISTEN; i++) le16(p + 20 + 2 * i, c->tcp_ports[i]);
   le64(p + 36, c->time_wait_ns);
-  le32(p + 44, fw_hash);
+  le32(p + 44, stack.fw_hash);
   uint16_t arps = 0, routes = 0;
   uint8_t *q = p + CONFIG_FIXED;
   for (int i = 0; i < NS_MAX_ARP; i++) {
