@@ -47,7 +47,7 @@ describe('hic boot', () => {
   it('a missing image file is one line too', () => {
     const r = hic('boot', 'images/nope.himg');
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^hic: ENOENT: no such file or directory, open 'images\/nope\.himg' \[ENOENT\]\n$/);
+    expect(r.stderr).toMatch(/^hic: images\/nope\.himg: no such file \[HIC_BAD_MANIFEST\]\n$/);
   });
 
   it('every command has --help', () => {

@@ -1,10 +1,11 @@
 // Image manifests: every mistake is reported with the file and the field, and nothing boots.
 
 import { describe, expect, it } from 'vitest';
-import { ManifestError, parseManifest } from '../core0/manifest.ts';
-import { boot } from '../core0/boot.ts';
+import { ManifestError, parseManifest } from '../system/manifest.ts';
+import { bootSandboxes } from '../system/boot.ts';
+import { Kernel } from '../core0/kernel.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { workspace } from '../cli/modules.ts';
+import { workspace } from '../hicmod-toolchain/workspace.ts';
 import { REPO } from './support/boot.ts';
 
 const good = {
@@ -81,7 +82,7 @@ describe('manifest', () => {
     const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
     const m = parse(mutate((x) => x.sandboxes.push({ name: 'b', module: 'nosuch', quota: '1MiB' })));
     const ws = workspace(REPO);
-    expect(() => boot(m, machine, ws.repository, ws.trust)).toThrow(/t\.himg: sandboxes\[1\]\.module: no module "nosuch"/);
+    expect(() => bootSandboxes(new Kernel(machine, { trust: ws.trust }), m, ws.repository)).toThrow(/t\.himg: sandboxes\[1\]\.module: no module "nosuch"/);
     expect(machine.frames.accounting().allocated).toBe(0);
     machine.dispose();
   });

@@ -12,16 +12,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NicDevice } from '../emulator/devices/nic.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
-import type { TrafficSummary } from '../emulator/net/traffic/summary.ts';
-import { attachTraffic, trafficConfig } from '../cli/traffic.ts';
-import { consoleOf, stage, type Finished } from './support/kernel.ts';
+import type { TrafficSummary } from '../traffic/summary.ts';
+import { consoleOf } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
+import { type RunResult } from '../system/run-image.ts';
 import { REPO } from './support/boot.ts';
 
 const TSHARK = '/usr/bin/tshark';
 const MIGCTL = 6; // the manifest's seventh sandbox
 
 interface Run {
-  readonly done: Finished;
+  readonly done: RunResult;
   readonly summary: TrafficSummary;
   readonly migctl: string[];
   readonly netstacks: string[];
@@ -51,8 +52,8 @@ async function run(mode: number, pcap?: string, adjust?: (image: Image) => void)
       const w = writer;
       (machine.devices[0]!.device as NicDevice).tap = (_direction, frame) => w.write(kernel.machine.clock.now, frame);
     }
-    const traffic = attachTraffic(kernel, machine, trafficConfig(staged.manifest.traffic!));
-    const done = staged.finish();
+    const traffic = staged.traffic!;
+    const done = await staged.run();
     writer?.close();
     const summary = traffic.generator.summary();
     console.log(`mode ${mode}: ${traffic.generator.summaryLine()}`);

@@ -15,12 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NicDevice } from '../emulator/devices/nic.ts';
 import { ipToString, parseIp } from '../emulator/net/ipv4.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
-import { serviceZone } from '../emulator/net/traffic/probes.ts';
-import type { TrafficConfig, TrafficGenerator } from '../emulator/net/traffic/generator.ts';
-import { attachTraffic } from '../cli/traffic.ts';
+import { serviceZone } from '../traffic/probes.ts';
+import type { TrafficConfig, TrafficGenerator } from '../traffic/generator.ts';
 import type { Kernel } from '../core0/kernel.ts';
 import { HostClient } from '../core0/host-client.ts';
-import { consoleOf, stage, type Finished, type Staged } from './support/kernel.ts';
+import { consoleOf } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
+import { type System, type RunResult } from '../system/run-image.ts';
 import { REPO } from './support/boot.ts';
 
 const TSHARK = '/usr/bin/tshark';
@@ -84,8 +85,8 @@ function tshark(file: string, ...args: string[]): string[] {
 describe('netstack image: the traffic generator against eth_driver and netstack', () => {
   let dir: string;
   let file: string;
-  let staged: Staged;
-  let done: Finished;
+  let staged: System;
+  let done: RunResult;
   let gen: TrafficGenerator;
   let dropped = 0;
   let captured = 0;
@@ -94,7 +95,7 @@ describe('netstack image: the traffic generator against eth_driver and netstack'
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hic-netstack-e2e-'));
     file = join(dir, 'wire.pcap');
-    staged = await stage('netstack');
+    staged = await stage('netstack', { traffic: CONFIG });
     const { kernel } = staged;
     const clock = kernel.machine.clock;
     const nic = staged.machine.devices[0]!.device as NicDevice;
@@ -103,9 +104,9 @@ describe('netstack image: the traffic generator against eth_driver and netstack'
       captured++;
       pcap.write(clock.now, frame);
     };
-    const traffic = attachTraffic(kernel, staged.machine, CONFIG);
+    const traffic = staged.traffic!;
     gen = traffic.generator;
-    done = staged.finish();
+    done = await staged.run();
     pcap.close();
     console.log(gen.summaryLine());
     doneAt = traffic.doneAt();
@@ -172,13 +173,15 @@ describe('1000 connections across the classes, plus DNS and ping', () => {
     // The image, given ten seconds of virtual time: a thousand clients need longer than fifty.
     const image = JSON.parse(readFileSync(join(REPO, 'images', 'netstack.himg'), 'utf8')) as { run: { until: string } };
     image.run.until = '10s';
-    const staged = await stage({ label: 'images/netstack.himg (10 s)', image });
-    try {
-      const t = attachTraffic(staged.kernel, staged.machine, {
+    const staged = await stage({ label: 'images/netstack.himg (10 s)', image }, {
+      traffic: {
         seed: 'netstack-1000', server: { ip: '10.0.0.2' }, clients: { count: 50 }, connections: 1000,
         dns: { queries: 40, zone: ZONE }, ping: { streams: 2, count: 10 },
-      });
-      staged.finish();
+      },
+    });
+    try {
+      const t = staged.traffic!;
+      await staged.run();
       const s = t.generator.summary();
       console.log(t.generator.summaryLine());
       expect(t.generator.done).toBe(true);
@@ -210,13 +213,15 @@ describe('the firewall: a port its rules deny', () => {
     // "firewall") shows a denied port that is listening refused the same way, and counted.
     const image = JSON.parse(readFileSync(join(REPO, 'images', 'netstack.himg'), 'utf8')) as { run: { until: string } };
     image.run.until = '1.5s'; // past the netstack's report at 1 s
-    const staged = await stage({ label: 'images/netstack.himg (port 23)', image });
-    try {
-      const t = attachTraffic(staged.kernel, staged.machine, {
+    const staged = await stage({ label: 'images/netstack.himg (port 23)', image }, {
+      traffic: {
         seed: 'netstack-fw', server: { ip: '10.0.0.2', ports: { db: 23 } }, clients: { count: 4 }, connections: 6, shares: { db: 1 },
         durationNs: 200e6, dns: { queries: 4, zone: ZONE }, ping: { streams: 1, count: 3 },
-      });
-      staged.finish();
+      },
+    });
+    try {
+      const t = staged.traffic!;
+      await staged.run();
       const s = t.generator.summary();
       console.log(t.generator.summaryLine());
       expect(t.generator.done).toBe(true);
@@ -243,9 +248,9 @@ describe('the upper services refuse bad calls', () => {
     image.sandboxes.push({ name: 'probe', module: 'upper_probe', version: '1.0.0', quota: '256KiB', stack: '16KiB', arg: 0 });
     image.run.until = '1.2s';
     image.expect.exits = { probe: 0 };
-    const staged = await stage({ label: 'images/netstack.himg (+ upper_probe)', image });
+    const staged = await stage({ label: 'images/netstack.himg (+ upper_probe)', image }, { traffic: 'none' });
     try {
-      const done = staged.finish();
+      const done = await staged.run();
       const lines = consoleOf(staged.kernel, 'probe').map((l) => l.text);
       expect(lines.filter((l) => !l.startsWith('upper_probe: ok - ')).filter((l) => !/^upper_probe: \d+ checks/.test(l))).toEqual([]);
       expect(lines.at(-1)).toMatch(/^upper_probe: \d+ checks, 0 failed$/);
@@ -269,7 +274,11 @@ describe('a stalled driver: the NIC overflows its receive ring', () => {
     // end: the generator's clients retransmit what was never acknowledged.
     const image = JSON.parse(readFileSync(join(REPO, 'images', 'netstack.himg'), 'utf8')) as { run: { until: string } };
     image.run.until = '4s';
-    const staged = await stage({ label: 'images/netstack.himg (driver stalled)', image });
+    const staged = await stage({ label: 'images/netstack.himg (driver stalled)', image }, {
+      traffic: {
+        seed: 'netstack-stall', server: { ip: '10.0.0.2' }, clients: { count: 20 }, connections: 200, dns: { queries: 10, zone: ZONE }, ping: { streams: 2, count: 5 },
+      },
+    });
     try {
       const ops = HostClient.attach(staged.kernel, 'ops', { control: ['driver'] });
       const stalled: number[] = [];
@@ -281,10 +290,8 @@ describe('a stalled driver: the NIC overflows its receive ring', () => {
         ops.syscall('sandbox_resume', 1);
         stalled.push(staged.kernel.machine.clock.now);
       });
-      const t = attachTraffic(staged.kernel, staged.machine, {
-        seed: 'netstack-stall', server: { ip: '10.0.0.2' }, clients: { count: 20 }, connections: 200, dns: { queries: 10, zone: ZONE }, ping: { streams: 2, count: 5 },
-      });
-      const done = staged.finish();
+      const t = staged.traffic!;
+      const done = await staged.run();
       const s = t.generator.summary();
       console.log(`${t.generator.summaryLine()}; rx ring drops ${t.dropped()}`);
       expect(done.deviations).toEqual([]);

@@ -2,7 +2,7 @@
 // are caller mistakes (a bad configuration, an unknown connection id); traffic that goes wrong on
 // the wire is never thrown — it is counted in the summary.
 
-export type TrafficErrorCode = 'TRAFFIC_BAD_CONFIG' | 'TRAFFIC_NO_CONNECTION';
+export type TrafficErrorCode = 'TRAFFIC_BAD_CONFIG' | 'TRAFFIC_NO_CONNECTION' | 'TRAFFIC_NO_NIC';
 
 export class TrafficError extends Error {
   override readonly name = 'TrafficError';

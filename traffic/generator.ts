@@ -8,10 +8,10 @@
 // connection and stream), time only from the caller (tick / receive), timers in a queue the caller
 // drains. The same seed against the same stack gives the same frames in the same order.
 
-import type { Mac } from '../ethernet.ts';
-import { parseMac } from '../ethernet.ts';
-import { icmpEchoFrame, tcpFrame, udpFrame } from '../frames.ts';
-import { ipToString, parseIp } from '../ipv4.ts';
+import type { Mac } from '../emulator/net/ethernet.ts';
+import { parseMac } from '../emulator/net/ethernet.ts';
+import { icmpEchoFrame, tcpFrame, udpFrame } from '../emulator/net/frames.ts';
+import { ipToString, parseIp } from '../emulator/net/ipv4.ts';
 import { assignClasses, CLASS_PRIORITY, DEFAULT_PORTS, DEFAULT_SHARES, planFor, TRAFFIC_CLASSES, type ServerPorts, type TrafficClass } from './classes.ts';
 import { badConfig, TrafficError } from './errors.ts';
 import { ClientHosts, type ClientHost } from './hosts.ts';

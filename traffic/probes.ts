@@ -3,8 +3,9 @@
 // (ping) at a steady interval, each reply checked against its request. Both report what was sent
 // and what came back.
 
-import type { IcmpEchoPacket } from '../icmp.ts';
-import type { UdpDatagram } from '../udp.ts';
+import type { IcmpEchoPacket } from '../emulator/net/icmp.ts';
+import type { UdpDatagram } from '../emulator/net/udp.ts';
+import { NetError } from '../emulator/net/errors.ts';
 import * as dns from './dns.ts';
 import type { ClientHost, ClientHosts } from './hosts.ts';
 import type { Prng } from './prng.ts';
@@ -72,7 +73,8 @@ export class DnsQuery {
     let m: dns.DnsMessage;
     try {
       m = dns.decode(d.payload);
-    } catch {
+    } catch (e) {
+      if (!(e instanceof NetError)) throw e; // a bug in the decoder, not a bad answer
       this.ctx.counters.dnsBad++;
       return;
     }

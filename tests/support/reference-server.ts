@@ -5,16 +5,16 @@
 // (reference-tcp.ts). Optionally the wire in front of it is lossy (impair.ts: drops, duplicates
 // and reorders frames both ways, seeded), or its echo service is deliberately broken.
 
-import { macEquals, BROADCAST_MAC, type Mac } from '../ethernet.ts';
-import { arpFrame, icmpEchoFrame, tcpFrame, udpFrame } from '../frames.ts';
-import { TcpFlag, type TcpSegment } from '../tcp.ts';
-import { DEFAULT_PORTS, type ServerPorts } from './classes.ts';
-import * as dns from './dns.ts';
+import { macEquals, BROADCAST_MAC, type Mac } from '../../emulator/net/ethernet.ts';
+import { arpFrame, icmpEchoFrame, tcpFrame, udpFrame } from '../../emulator/net/frames.ts';
+import { TcpFlag, type TcpSegment } from '../../emulator/net/tcp.ts';
+import { DEFAULT_PORTS, type ServerPorts } from '../../traffic/classes.ts';
+import * as dns from '../../traffic/dns.ts';
 import { Impairment, type LossyOptions } from './impair.ts';
-import { hash32 } from './prng.ts';
+import { hash32 } from '../../traffic/prng.ts';
 import { ServerConn, type BrokenMode, type ServerTcpCounters } from './reference-tcp.ts';
-import { Timer, TimerQueue } from './timers.ts';
-import { parsed, type WireEndpoint, type WirePort } from './wire.ts';
+import { Timer, TimerQueue } from '../../traffic/timers.ts';
+import { parsed, type WireEndpoint, type WirePort } from '../../traffic/wire.ts';
 
 export interface ReferenceServerConfig {
   readonly mac: Mac;

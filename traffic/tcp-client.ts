@@ -10,7 +10,7 @@
 // here: a hole never filled before the end, a FIN that moves, data past the FIN, a changed ISN or
 // an ACK for bytes never sent are all counted.
 
-import { seqAdd, seqDiff, TcpFlag, type TcpSegment } from '../tcp.ts';
+import { seqAdd, seqDiff, TcpFlag, type TcpSegment } from '../emulator/net/tcp.ts';
 import { Reassembly, SendBuffer } from './stream.ts';
 import { Timer, type TimerQueue } from './timers.ts';
 

@@ -3,8 +3,8 @@
 // compression pointer to the question. The decoder follows compression pointers anywhere and
 // refuses, with a NetError, anything truncated or looping.
 
-import { get16, get32, need, put16, put32 } from '../bytes.ts';
-import { netFail } from '../errors.ts';
+import { get16, get32, need, put16, put32 } from '../emulator/net/bytes.ts';
+import { netFail } from '../emulator/net/errors.ts';
 
 export const DNS_PORT = 53;
 export const DNS_TYPE_A = 1;

@@ -11,11 +11,11 @@
 // swapped, or one sequence number skipped (a hole nothing ever fills); or, on HTTP, every
 // Content-Length one more than the body.
 
-import { seqAdd, seqDiff, TcpFlag, type TcpSegment } from '../tcp.ts';
-import { hash32 } from './prng.ts';
-import { pattern } from './stream-check.ts';
-import { Reassembly, SendBuffer } from './stream.ts';
-import type { SegmentOut } from './tcp-client.ts';
+import { seqAdd, seqDiff, TcpFlag, type TcpSegment } from '../../emulator/net/tcp.ts';
+import { hash32 } from '../../traffic/prng.ts';
+import { pattern } from '../../traffic/stream-check.ts';
+import { Reassembly, SendBuffer } from '../../traffic/stream.ts';
+import type { SegmentOut } from '../../traffic/tcp-client.ts';
 
 const { SYN, ACK, FIN, RST, PSH } = TcpFlag;
 

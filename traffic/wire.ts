@@ -7,8 +7,8 @@
 // delay per frame (a link of finite speed, so a bulk transfer queues ahead of a small message as
 // on a real wire), and runs both in one deterministic loop.
 
-import { NetError } from '../errors.ts';
-import { parseFrame, type ParsedFrame } from '../frames.ts';
+import { NetError } from '../emulator/net/errors.ts';
+import { parseFrame, type ParsedFrame } from '../emulator/net/frames.ts';
 
 export interface WirePort {
   send(frame: Uint8Array): void;

@@ -4,10 +4,11 @@
 // the end-to-end tests. Host-side glue: the generator itself knows nothing of the kernel.
 
 import type { Kernel } from '../core0/kernel.ts';
-import type { TrafficSpec } from '../core0/manifest.ts';
+import type { TrafficSpec } from './manifest.ts';
 import type { Machine } from '../emulator/types.ts';
 import { NicDevice } from '../emulator/devices/nic.ts';
-import { TrafficGenerator, type TrafficConfig } from '../emulator/net/traffic/generator.ts';
+import { TrafficError } from '../traffic/errors.ts';
+import { TrafficGenerator, type TrafficConfig } from '../traffic/generator.ts';
 
 export interface AttachedTraffic {
   readonly generator: TrafficGenerator;
@@ -18,13 +19,9 @@ export interface AttachedTraffic {
   readonly doneAt: () => number | undefined;
 }
 
-export class TrafficError extends Error {
-  readonly code = 'HIC_NO_NIC';
-}
-
 export function attachTraffic(kernel: Kernel, machine: Machine, config: TrafficConfig): AttachedTraffic {
   const nic = machine.devices.map((d) => d.device).find((d): d is NicDevice => d instanceof NicDevice);
-  if (!nic) throw new TrafficError('the image has traffic but no NIC (machine.devices must include "nic")');
+  if (!nic) throw new TrafficError('TRAFFIC_NO_NIC', 'the image has traffic but no NIC (machine.devices must include "nic")');
   const clock = machine.clock;
   let dropped = 0;
   let doneAt: number | undefined;

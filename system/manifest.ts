@@ -2,11 +2,12 @@
 // running which modules, with what memory and CPU share — plus how long to run it and what
 // outcome to expect. JSON, validated field by field; every error names the file and the field.
 
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import semver from 'semver';
 import { FAULT_KINDS, type FaultKind } from '../emulator/fault.ts';
-import { DEVICE_FACTORIES } from '../emulator/device.ts';
-import { TRAFFIC_CLASSES } from '../emulator/net/traffic/classes.ts';
-import { NAME_PATTERN } from './module/format.ts';
+import { DEVICE_FACTORIES } from '../emulator/devices/index.ts';
+import { TRAFFIC_CLASSES } from '../traffic/classes.ts';
+import { NAME_PATTERN } from '../core0/module/format.ts';
 
 export interface SandboxEntry {
   readonly name: string;
@@ -283,4 +284,37 @@ export function parseManifest(file: string, text: string): Manifest {
     until,
     expect,
   };
+}
+
+/** A manifest is a few KiB; anything past this is not one (a device file, a log, a mistake). */
+export const MANIFEST_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Reads and parses a manifest file, refusing what is not a regular file or is larger than any
+ * manifest, before reading it (so `/dev/zero` is an error, not an allocation).
+ */
+export function readManifest(file: string): Manifest {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    throw new ManifestError(file, '', code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot open it (${code})`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ManifestError(file, '', st.isDirectory() ? 'a directory, not a manifest file' : 'not a regular file');
+    if (st.size > MANIFEST_MAX_BYTES) throw new ManifestError(file, '', `${st.size} bytes; a manifest is at most ${MANIFEST_MAX_BYTES}`);
+    const bytes = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, bytes, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return parseManifest(file, bytes.subarray(0, got).toString('utf8'));
+  } finally {
+    closeSync(fd);
+  }
 }

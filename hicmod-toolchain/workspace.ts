@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrustStore } from '../core0/module/verify.ts';
-import { listServices } from '../hicmod-toolchain/build.ts';
-import { buildModule, moduleFileName } from '../hicmod-toolchain/hicmod/module-build.ts';
-import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
-import { identity, initPki, rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
-import { Repository, initRepository, publish } from '../hicmod-toolchain/repository/index.ts';
+import { listServices } from './build.ts';
+import { buildModule, moduleFileName } from './hicmod/module-build.ts';
+import { signModule } from './hicmod/sign.ts';
+import { identity, initPki, rootCertificate } from './pki/pki.ts';
+import { Repository, initRepository, publish } from './repository/index.ts';
 
 export interface Workspace {
   readonly pkiDir: string;

@@ -3,9 +3,9 @@
 // resolves the server's MAC by ARP before its first packet, retrying on the RTO, and answers the
 // server's ARP requests for its address — a stack under test that asks before replying is served.
 
-import type { ArpPacket } from '../arp.ts';
-import { macEquals, type Mac } from '../ethernet.ts';
-import { arpFrame } from '../frames.ts';
+import type { ArpPacket } from '../emulator/net/arp.ts';
+import { macEquals, type Mac } from '../emulator/net/ethernet.ts';
+import { arpFrame } from '../emulator/net/frames.ts';
 import { badConfig } from './errors.ts';
 import { Timer, type TimerQueue } from './timers.ts';
 

@@ -2,9 +2,9 @@
 // duplicated or held back (so later frames overtake it) with the given probabilities, decided by
 // a seeded PRNG in the order frames pass — so the same run loses the same frames every time.
 
-import { badConfig } from './errors.ts';
-import { Prng } from './prng.ts';
-import type { TimerQueue } from './timers.ts';
+import { badConfig } from '../../traffic/errors.ts';
+import { Prng } from '../../traffic/prng.ts';
+import type { TimerQueue } from '../../traffic/timers.ts';
 
 export interface LossyOptions {
   readonly seed: number | string;
