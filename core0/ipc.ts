@@ -24,15 +24,19 @@ export const HANDOFF: Handoff = { kind: 'handoff' };
 
 const err = (e: ErrName) => -Err[e];
 
+/** Where struct hic_msg's fields are (abi.ts, the same table the C header is generated from). */
+const AT = MESSAGE.at;
+const WORD_OFFSETS: readonly number[] = Array.from({ length: MESSAGE.words }, (_, i) => AT.words + 8 * i);
+
 /** Reads struct hic_msg at `at` in the sender's memory, with the capability it passes. */
 export function readMessage(s: Sandbox, at: number, badge: number): Message | ErrName {
   const b = at < 0 ? undefined : s.cpu.space.view(at, MESSAGE.size);
   if (!b) return 'BAD_ADDRESS';
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const len = v.getBigUint64(64, true);
+  const len = v.getBigUint64(AT.len, true);
   if (len > BigInt(MESSAGE.payloadMax)) return 'INVALID_ARGUMENT';
-  const capSlot = v.getBigInt64(40, true);
-  const capMove = v.getBigUint64(48, true);
+  const capSlot = v.getBigInt64(AT.cap, true);
+  const capMove = v.getBigUint64(AT.cap_move, true);
   if (capMove > 1n) return 'INVALID_ARGUMENT';
   let cap: Capability | undefined;
   if (capSlot !== -1n) {
@@ -41,9 +45,9 @@ export function readMessage(s: Sandbox, at: number, badge: number): Message | Er
     cap = c;
   }
   return {
-    label: v.getBigUint64(0, true),
-    words: [8, 16, 24, 32].map((o) => v.getBigUint64(o, true)),
-    payload: b.slice(72, 72 + Number(len)),
+    label: v.getBigUint64(AT.label, true),
+    words: WORD_OFFSETS.map((o) => v.getBigUint64(o, true)),
+    payload: b.slice(AT.payload, AT.payload + Number(len)),
     cap,
     capMove: capMove === 1n,
     badge,
@@ -81,13 +85,13 @@ function passCapability(m: Message, to: Sandbox): number {
 function writeMessage(s: Sandbox, at: number, m: Message, capSlot: number): void {
   const b = s.cpu.space.view(at, MESSAGE.size, 'write')!;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  v.setBigUint64(0, m.label, true);
-  m.words.forEach((w, i) => v.setBigUint64(8 + 8 * i, w, true));
-  v.setBigInt64(40, BigInt(capSlot), true);
-  v.setBigUint64(48, 0n, true);
-  v.setBigUint64(56, BigInt(m.badge), true);
-  v.setBigUint64(64, BigInt(m.payload.length), true);
-  b.set(m.payload, 72);
+  v.setBigUint64(AT.label, m.label, true);
+  m.words.forEach((w, i) => v.setBigUint64(WORD_OFFSETS[i]!, w, true));
+  v.setBigInt64(AT.cap, BigInt(capSlot), true);
+  v.setBigUint64(AT.cap_move, 0n, true);
+  v.setBigUint64(AT.badge, BigInt(m.badge), true);
+  v.setBigUint64(AT.len, BigInt(m.payload.length), true);
+  b.set(m.payload, AT.payload);
 }
 
 function writable(s: Sandbox, at: number): boolean {

@@ -3,7 +3,7 @@
 // capability lets its holder do is checked by that object's own verbs.
 
 import type { SyscallFrame } from '../../emulator/types.ts';
-import { Right } from '../abi/abi.ts';
+import { CapType, Right } from '../abi/abi.ts';
 import { destroyCapability, revoke } from '../objects/capability.ts';
 import { err, insert, slot, type Outcome, type SyscallContext } from './verb.ts';
 
@@ -36,6 +36,5 @@ export function capRevoke(c: SyscallContext, f: SyscallFrame): Outcome {
 export function capInfo(c: SyscallContext, f: SyscallFrame): Outcome {
   const cap = c.sandbox.cspace.lookup(slot(f, 0), undefined);
   if (typeof cap === 'string') return err(cap);
-  const type = { ENDPOINT: 1, NOTIFICATION: 2, MEMORY: 3, MMIO: 4, IRQ: 5, SANDBOX: 6, REGISTRY: 7 }[cap.object.capType];
-  return (type << 8) | cap.rights;
+  return (CapType[cap.object.capType] << 8) | cap.rights;
 }
