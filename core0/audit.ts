@@ -185,9 +185,11 @@ export class AuditLog {
       try {
         appendFileSync(this.path, line + '\n');
       } catch (e) {
+        // Only the file system's refusals (ENOSPC, EISDIR, EACCES, ...): anything else is a bug.
+        if (!isSystemError(e)) throw e;
         // Part of the line may have reached the file; appending after it would bury a torn
         // line mid-file. Stop here: a log that silently skipped a record is worse than none.
-        this.broken = (e as Error).message;
+        this.broken = e.message;
         throw new AuditError('AUDIT_WRITE_FAILED', `audit log ${this.path}: record #${this.nextSeq} not written: ${this.broken}`);
       }
     }
@@ -250,8 +252,16 @@ function alive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    const code = isSystemError(e) ? e.code : undefined;
+    if (code === 'ESRCH') return false;
+    if (code === 'EPERM') return true; // it exists, it is just not ours to signal
+    throw e;
   }
+}
+
+/** An error the operating system reported (it names the call that failed), as opposed to a bug. */
+function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string';
 }
 
 export function verifyAuditFile(path: string, options: VerifyOptions = {}): AuditVerdict {
@@ -269,7 +279,8 @@ function parseLine(text: string): Parsed {
   let v: unknown;
   try {
     v = JSON.parse(text);
-  } catch {
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e; // JSON.parse of a string refuses only this way
     return bad('AUDIT_MALFORMED', text === '' ? 'empty line' : 'not JSON');
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad('AUDIT_MALFORMED', 'not a JSON object');

@@ -9,6 +9,7 @@ import type { Clock, Frames } from '../emulator/types.ts';
 import type { EventLog } from './events.ts';
 import { cancelWait, notify } from './ipc.ts';
 import type { KernelServices } from './kernel-services.ts';
+import { isRefusal } from './machine-errors.ts';
 import { originalCapability, type Capability, type ErrName } from './objects/capability.ts';
 import { Alias, Endpoint } from './objects/endpoint.ts';
 import { IrqLine } from './objects/irq-line.ts';
@@ -115,9 +116,10 @@ export class ObjectServices implements KernelServices {
     let first: number;
     try {
       first = this.host.frames.allocate(pages, s.id);
-    } catch {
+    } catch (e) {
       s.uncharge(pages);
-      return 'NO_MEMORY';
+      if (isRefusal(e, 'HIC_OUT_OF_FRAMES')) return 'NO_MEMORY';
+      throw e;
     }
     const m = new MemoryObject(first, pages, s.id, this.host.frames, (obj) => this.host.sandboxById(obj.tag)?.uncharge(obj.pages));
     return originalCapability(m);

@@ -5,6 +5,7 @@
 
 import type { SyscallFrame } from '../../emulator/types.ts';
 import { Prot, Right } from '../abi/abi.ts';
+import { isRefusal } from '../machine-errors.ts';
 import type { MemoryObject } from '../objects/memory-object.ts';
 import { PAGE } from '../objects/sandbox.ts';
 import { err, insert, slot, type Outcome, type SyscallContext } from './verb.ts';
@@ -48,7 +49,7 @@ export function memProtect(c: SyscallContext, f: SyscallFrame): Outcome {
   try {
     c.sandbox.cpu.space.protect(va, pages, { writable: prot === Prot.WRITE, executable: false });
   } catch (e) {
-    if ((e as { code?: string }).code === 'MAPPING_LIMIT') return err('MAPPING_LIMIT');
+    if (isRefusal(e, 'MAPPING_LIMIT')) return err('MAPPING_LIMIT');
     throw e;
   }
   return 0;
@@ -73,7 +74,7 @@ export function memoryMap(c: SyscallContext, f: SyscallFrame): Outcome {
   try {
     c.sandbox.cpu.space.map(m.address, m.first, m.pages, { writable: cap.has(Right.W), executable: false });
   } catch (e) {
-    if ((e as { code?: string }).code === 'MAPPING_LIMIT') return err('MAPPING_LIMIT');
+    if (isRefusal(e, 'MAPPING_LIMIT')) return err('MAPPING_LIMIT');
     throw e;
   }
   cap.mappedAt = m.address;

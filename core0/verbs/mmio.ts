@@ -4,6 +4,7 @@
 
 import type { SyscallFrame } from '../../emulator/types.ts';
 import { Right } from '../abi/abi.ts';
+import { isRefusal } from '../machine-errors.ts';
 import type { MmioRegion } from '../objects/mmio-region.ts';
 import { err, slot, type Outcome, type SyscallContext } from './verb.ts';
 
@@ -16,9 +17,8 @@ export function mmioMap(c: SyscallContext, f: SyscallFrame): Outcome {
   try {
     c.sandbox.cpu.mapDevice(d.base, d.device, cap.has(Right.W));
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'MAPPING_LIMIT') return err('MAPPING_LIMIT');
-    if (code === 'UC_ERR_MAP') return err('INVALID_ARGUMENT'); // already mapped through another capability
+    if (isRefusal(e, 'MAPPING_LIMIT')) return err('MAPPING_LIMIT');
+    if (isRefusal(e, 'UC_ERR_MAP')) return err('INVALID_ARGUMENT'); // already mapped through another capability
     throw e;
   }
   cap.mappedAt = d.base;
