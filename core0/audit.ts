@@ -56,10 +56,21 @@ export interface VerifyOptions {
   readonly head?: string;
 }
 
-/** Refusals of the audit log itself (not of its contents: those are verdicts). */
+/**
+ * Why the audit log refused (what a file contains is judged by a verdict, not thrown). Two kinds:
+ * the log cannot be used -- AUDIT_CORRUPT (an existing file does not verify), AUDIT_WRITE_FAILED,
+ * AUDIT_BUSY (another process appends) -- and the caller handed it something it must not record,
+ * which is the caller's bug: AUDIT_BAD_ENTRY (a reserved field, a time that is not ns, no kind) and
+ * AUDIT_UNENCODABLE (a value outside JSON: NaN, undefined, bigint, a class instance, a cycle).
+ */
+export type AuditErrorCode = 'AUDIT_CORRUPT' | 'AUDIT_WRITE_FAILED' | 'AUDIT_BUSY' | 'AUDIT_BAD_ENTRY' | 'AUDIT_UNENCODABLE';
+
+/** The codes that mean the caller is at fault, not the file or the machine (see AuditErrorCode). */
+export const AUDIT_CALLER_BUGS: ReadonlySet<AuditErrorCode> = new Set(['AUDIT_BAD_ENTRY', 'AUDIT_UNENCODABLE']);
+
 export class AuditError extends Error {
   constructor(
-    readonly code: 'AUDIT_CORRUPT' | 'AUDIT_WRITE_FAILED' | 'AUDIT_BUSY',
+    readonly code: AuditErrorCode,
     message: string,
   ) {
     super(message);
@@ -69,7 +80,7 @@ export class AuditError extends Error {
 /**
  * JSON with object keys sorted at every depth and no whitespace, so a record's hash depends on
  * its content only. Values outside JSON (undefined, bigint, NaN, functions, class instances)
- * throw a plain Error: the kernel handed the log something it cannot record faithfully.
+ * throw AUDIT_UNENCODABLE: the caller handed the log something it cannot record faithfully.
  */
 export function canonicalJson(value: unknown): string {
   return encode(value, () => '$', new Set());
@@ -82,11 +93,11 @@ type Path = () => string;
 function encode(v: unknown, path: Path, open: Set<object>): string {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new Error(`audit: ${path()} is ${v}, not a JSON number`);
+    if (!Number.isFinite(v)) throw new AuditError('AUDIT_UNENCODABLE', `audit: ${path()} is ${v}, not a JSON number`);
     return JSON.stringify(v);
   }
-  if (typeof v !== 'object') throw new Error(`audit: ${path()} is a ${typeof v}, not a JSON value`);
-  if (open.has(v)) throw new Error(`audit: ${path()} refers back to itself`);
+  if (typeof v !== 'object') throw new AuditError('AUDIT_UNENCODABLE', `audit: ${path()} is a ${typeof v}, not a JSON value`);
+  if (open.has(v)) throw new AuditError('AUDIT_UNENCODABLE', `audit: ${path()} refers back to itself`);
   open.add(v);
   let out: string;
   if (Array.isArray(v)) {
@@ -94,7 +105,7 @@ function encode(v: unknown, path: Path, open: Set<object>): string {
   } else {
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {
-      throw new Error(`audit: ${path()} is a ${proto?.constructor?.name ?? 'class instance'}, not a plain object`);
+      throw new AuditError('AUDIT_UNENCODABLE', `audit: ${path()} is a ${proto?.constructor?.name ?? 'class instance'}, not a plain object`);
     }
     out = '{' + sortedMembers(v as Record<string, unknown>, path, open).map(([k, e]) => `${JSON.stringify(k)}:${e}`).join(',') + '}';
   }
@@ -169,10 +180,10 @@ export class AuditLog {
   append(entry: AuditEntry): AuditRecord {
     if (this.broken !== null) throw new AuditError('AUDIT_WRITE_FAILED', `audit log ${this.path} is unusable: ${this.broken}`);
     for (const k of RESERVED) {
-      if (Object.hasOwn(entry, k)) throw new Error(`audit: entry field "${k}" is set by the log, not the caller`);
+      if (Object.hasOwn(entry, k)) throw new AuditError('AUDIT_BAD_ENTRY', `audit: entry field "${k}" is set by the log, not the caller`);
     }
-    if (!Number.isSafeInteger(entry.t) || entry.t < 0) throw new Error(`audit: t=${entry.t} is not a virtual time in ns`);
-    if (typeof entry.kind !== 'string' || entry.kind === '') throw new Error('audit: entry needs a non-empty kind');
+    if (!Number.isSafeInteger(entry.t) || entry.t < 0) throw new AuditError('AUDIT_BAD_ENTRY', `audit: t=${entry.t} is not a virtual time in ns`);
+    if (typeof entry.kind !== 'string' || entry.kind === '') throw new AuditError('AUDIT_BAD_ENTRY', 'audit: entry needs a non-empty kind');
 
     const body = { ...entry, seq: this.nextSeq, prev: this.last };
     // Encode the members once: the hashed form is them without "hash", the line them with it.
