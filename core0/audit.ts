@@ -302,10 +302,18 @@ function parseLine(text: string): Parsed {
   if (typeof r.prev !== 'string' || !HASH_PATTERN.test(r.prev)) return bad('AUDIT_MALFORMED', 'missing or invalid "prev"');
   if (typeof r.hash !== 'string' || !HASH_PATTERN.test(r.hash)) return bad('AUDIT_MALFORMED', 'missing or invalid "hash"');
   const record = r as unknown as AuditRecord;
+  let canonical: string;
+  try {
+    canonical = canonicalJson(record);
+  } catch (e) {
+    // JSON.parse reads 1e999 as Infinity, which no record the log wrote can hold: the file's fault.
+    if (!(e instanceof AuditError && e.code === 'AUDIT_UNENCODABLE')) throw e;
+    return bad('AUDIT_MALFORMED', `record #${record.seq} cannot be re-encoded (${e.message})`, record);
+  }
   const { hash, ...body } = record;
   if (recordHash(record.prev, body) !== hash) return bad('AUDIT_EDITED', `record #${record.seq} does not match its hash`, record);
   // Same content, other bytes (CRLF, pretty-printing, a duplicated key): re-serialised by hand.
-  if (canonicalJson(record) !== text) return bad('AUDIT_MALFORMED', `record #${record.seq} is not in canonical form`, record);
+  if (canonical !== text) return bad('AUDIT_MALFORMED', `record #${record.seq} is not in canonical form`, record);
   return { record, problem: null };
 }
 

@@ -212,6 +212,7 @@ describe('audit log: tampering', () => {
     ['an empty line inserted', () => edited((l) => l.splice(k - 1, 0, '')), 'AUDIT_MALFORMED', k, /empty line/],
     ['a field removed', () => edited((l) => (l[k - 1] = JSON.stringify({ ...JSON.parse(l[k - 1]!), kind: undefined }))), 'AUDIT_MALFORMED', k, /"kind"/],
     ['CRLF line endings', () => f.text.replaceAll('\n', '\r\n'), 'AUDIT_MALFORMED', 1, /canonical form/],
+    ['a number beyond JSON\'s range (1e999, read as Infinity)', () => edited((l) => (l[k - 1] = l[k - 1]!.replace('{', '{"big":1e999,'))), 'AUDIT_MALFORMED', k, /record #7 cannot be re-encoded .*\$\.big is Infinity/],
     ['the last two lines removed, head given', () => ({ text: join1(f.lines.slice(0, -2)), head: f.head }), 'AUDIT_TRUNCATED', 19, /trusted head is not in the file/],
     ['records after the trusted head', () => ({ text: f.text, head: JSON.parse(f.lines[14]!).hash }), 'AUDIT_EXTENDED', 16, /5 record\(s\) follow the trusted head \(line 15\)/],
   ])('%s', (_, make, code, line, reason) => {
