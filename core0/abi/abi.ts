@@ -128,13 +128,23 @@ export const ERRORS = [
 export type ErrorName = (typeof ERRORS)[number]['name'];
 export const Err = Object.fromEntries(ERRORS.map((e) => [e.name, e.code])) as { readonly [K in ErrorName]: number };
 
+/**
+ * One of the tables below as the constant object the kernel uses (name → value, each value's
+ * literal type kept), so no value is written twice: header, docs and kernel read the same row.
+ */
+type Row = { readonly name: string; readonly value: number };
+type ByName<T extends readonly Row[]> = { readonly [R in T[number] as R['name']]: R['value'] };
+function byName<T extends readonly Row[]>(rows: T): ByName<T> {
+  return Object.fromEntries(rows.map((r) => [r.name, r.value])) as ByName<T>;
+}
+
 /** Page protection for mem_protect. Read is implied. */
 export const PROT = [
   { name: 'READ', value: 0, doc: 'read only' },
   { name: 'WRITE', value: 2, doc: 'read and write' },
   { name: 'EXEC', value: 4, doc: 'execute: always refused at run time (W^X, code only from the loader)' },
 ] as const;
-export const Prot = { READ: 0, WRITE: 2, EXEC: 4 } as const;
+export const Prot = byName(PROT);
 
 export { FAULT_KINDS, type FaultKind } from '../../emulator/fault.ts';
 
@@ -151,34 +161,50 @@ export const CAP_TYPES = [
   { name: 'REGISTRY', value: 7, doc: 'service registry: R look up, W register, G switch aliases' },
 ] as const;
 export type CapTypeName = (typeof CAP_TYPES)[number]['name'];
-export const CapType = Object.fromEntries(CAP_TYPES.map((t) => [t.name, t.value])) as { readonly [K in CapTypeName]: number };
+export const CapType = byName(CAP_TYPES);
 
 export const RIGHTS = [
   { name: 'R', value: 1, doc: 'read / receive / wait / look up' },
   { name: 'W', value: 2, doc: 'write / send / notify / register / control' },
   { name: 'G', value: 4, doc: 'grant: pass on through IPC; switch registry aliases' },
 ] as const;
-export const Right = { R: 1, W: 2, G: 4, ALL: 7 } as const;
+/** The rights, and ALL of them at once (what a new object's original capability has). */
+export const Right = { ...byName(RIGHTS), ALL: RIGHTS.reduce((all, r) => all | r.value, 0) } as const;
 
 export const FLAGS = [{ name: 'NONBLOCK', value: 1, doc: 'fail with WOULD_BLOCK instead of waiting' }] as const;
-export const Flag = { NONBLOCK: 1 } as const;
+export const Flag = byName(FLAGS);
+
+/** Message registers and the most payload bytes in one struct hic_msg. */
+const MSG_WORDS = 4;
+const MSG_PAYLOAD_MAX = 1024;
+
+/** struct hic_msg's fields: C name (with its array bound), C type, byte offset, meaning. */
+const MSG_FIELDS = [
+  ['label', 'uint64_t', 0, 'what the message is (the protocol\'s operation code)'],
+  [`words[${MSG_WORDS}]`, 'uint64_t', 8, 'message registers'],
+  ['cap', 'int64_t', 40, 'send: slot of a capability to pass, or -1; received: the slot it arrived in, or -1'],
+  ['cap_move', 'uint64_t', 48, 'send: 0 passes a derived copy (needs right G), 1 moves the capability'],
+  ['badge', 'uint64_t', 56, 'received: badge of the capability the sender used'],
+  ['len', 'uint64_t', 64, 'payload bytes, at most HIC_MSG_PAYLOAD_MAX'],
+  ['payload[HIC_MSG_PAYLOAD_MAX]', 'uint8_t', 72, 'payload'],
+] as const;
+
+/** A field's name without its array bound: `words[4]` → `words`. */
+type FieldName<S extends string> = S extends `${infer N}[${string}` ? N : S;
+type MsgOffsets = { readonly [F in (typeof MSG_FIELDS)[number] as FieldName<F[0]>]: F[2] };
 
 /**
  * struct hic_msg, the IPC message in guest memory: message registers, one capability to pass,
  * and a payload copied by the kernel. Larger data goes through a memory object both sides map.
+ * The kernel reads and writes it at `at.<field>`; the C header declares the same fields.
  */
 export const MESSAGE = {
-  payloadMax: 1024,
-  fields: [
-    ['label', 'uint64_t', 0, 'what the message is (the protocol\'s operation code)'],
-    ['words[4]', 'uint64_t', 8, 'message registers'],
-    ['cap', 'int64_t', 40, 'send: slot of a capability to pass, or -1; received: the slot it arrived in, or -1'],
-    ['cap_move', 'uint64_t', 48, 'send: 0 passes a derived copy (needs right G), 1 moves the capability'],
-    ['badge', 'uint64_t', 56, 'received: badge of the capability the sender used'],
-    ['len', 'uint64_t', 64, 'payload bytes, at most HIC_MSG_PAYLOAD_MAX'],
-    ['payload[HIC_MSG_PAYLOAD_MAX]', 'uint8_t', 72, 'payload'],
-  ],
-  size: 72 + 1024,
+  payloadMax: MSG_PAYLOAD_MAX,
+  words: MSG_WORDS,
+  fields: MSG_FIELDS,
+  at: Object.fromEntries(MSG_FIELDS.map(([name, , offset]) => [name.replace(/\[.*$/, ''), offset])) as MsgOffsets,
+  /** The payload is the last field. */
+  size: MSG_FIELDS[MSG_FIELDS.length - 1]![2] + MSG_PAYLOAD_MAX,
 } as const;
 
 /**

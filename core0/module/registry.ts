@@ -9,6 +9,7 @@
 import semver from 'semver';
 import type { Frames } from '../../emulator/types.ts';
 import type { EventLog } from '../events.ts';
+import { isRefusal } from '../machine-errors.ts';
 import { ModuleError, fail } from './errors.ts';
 import { PAGE, type Import, type ModuleMetadata } from './format.ts';
 import { placeModule, type PlacedModule } from './loader.ts';
@@ -91,8 +92,9 @@ export class ModuleRegistry {
     let first: number;
     try {
       first = this.frames.allocate(v.pages, tag);
-    } catch {
-      return fail('TOO_LARGE', `no room for library ${v.meta.name} (${v.pages} pages)`);
+    } catch (e) {
+      if (isRefusal(e, 'HIC_OUT_OF_FRAMES')) return fail('TOO_LARGE', `no room for library ${v.meta.name} (${v.pages} pages)`);
+      throw e;
     }
     const base = first * PAGE;
     try {

@@ -55,6 +55,8 @@ function certificate(der: Uint8Array, what: string): X509Certificate {
   try {
     cert = new X509Certificate(der);
   } catch (e) {
+    // OpenSSL's parse refusals carry ERR_OSSL_* codes; a TypeError (say, not a buffer) is our bug.
+    if (!String((e as { code?: unknown }).code).startsWith('ERR_OSSL_')) throw e;
     return fail('BAD_CERTIFICATE', `${what}: not a valid X.509 certificate (${(e as Error).message})`);
   }
   if (parsed.size >= 256) parsed.clear();

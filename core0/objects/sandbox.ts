@@ -9,6 +9,7 @@
 // frame carries owner tag `id`; a dead sandbox owns no frames and has no CPU.
 
 import type { Cpu, Frames, PageFlags } from '../../emulator/types.ts';
+import { isRefusal } from '../machine-errors.ts';
 import { CSpace, type Capability, type CapabilityOwner, type KernelObject } from './capability.ts';
 import { MemoryObject } from './memory-object.ts';
 import type { Thread } from './thread.ts';
@@ -82,8 +83,9 @@ export class Sandbox implements CapabilityOwner {
     let first: number;
     try {
       first = this.frames.allocate(pages, this.id);
-    } catch {
-      return 'NO_MEMORY';
+    } catch (e) {
+      if (isRefusal(e, 'HIC_OUT_OF_FRAMES')) return 'NO_MEMORY';
+      throw e;
     }
     this.regions.set(first * PAGE, { kind, first, pages });
     this.used += pages;
@@ -122,7 +124,7 @@ export class Sandbox implements CapabilityOwner {
       this.cpu.space.map(va, c.first, pages, flags);
     } catch (e) {
       this.release(va);
-      if ((e as { code?: string }).code === 'MAPPING_LIMIT') return 'MAPPING_LIMIT';
+      if (isRefusal(e, 'MAPPING_LIMIT')) return 'MAPPING_LIMIT';
       throw e;
     }
     return va;
