@@ -6,6 +6,7 @@
 // kernel's refusals — except the JavaScript engine's own TypeError and RangeError.
 
 import { CommanderError, type Command } from 'commander';
+import { AUDIT_CALLER_BUGS, AuditError } from '../core0/audit.ts';
 
 export const EXIT = {
   ok: 0,
@@ -30,7 +31,11 @@ export class UsageError extends Error {
 }
 
 export function isUserError(e: unknown): e is Error & { code: string } {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && !(e instanceof TypeError) && !(e instanceof RangeError);
+  if (!(e instanceof Error) || e instanceof TypeError || e instanceof RangeError) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  // The audit log's refusals of what only a bug in HIC would hand it.
+  return !(e instanceof AuditError && AUDIT_CALLER_BUGS.has(e.code));
 }
 
 /** Prints an internal error as a bug and sets exit code 70. */

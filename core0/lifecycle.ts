@@ -12,6 +12,7 @@ import type { VerifiedModule } from './module/verify.ts';
 import { destroyCapability, originalCapability, type Capability } from './objects/capability.ts';
 import { PAGE, Sandbox, SandboxControl } from './objects/sandbox.ts';
 import { Thread } from './objects/thread.ts';
+import type { ControlOp, ControlResult } from './kernel-services.ts';
 import { liveSandboxes, TABLE_TAG, type DestroyReason, type KernelState } from './state.ts';
 import { dispatch, type Outcome } from './syscalls.ts';
 import { contextFor, type TrapFactory } from './trap.ts';
@@ -228,7 +229,7 @@ export function shutdown(k: KernelState): void {
 
 
 /** Sandbox control, from a guest's capability or the host. */
-export function control(k: KernelState, target: Sandbox, op: 'suspend' | 'resume' | 'destroy', by: Thread): number | { kind: 'exit'; status: number } | { kind: 'yield' } {
+export function control(k: KernelState, target: Sandbox, op: ControlOp, by: Thread): ControlResult {
   if (op === 'destroy') {
     if (target === by.sandbox) return { kind: 'exit', status: 0 };
     destroy(k, target, 'destroyed');

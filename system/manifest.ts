@@ -7,6 +7,7 @@ import semver from 'semver';
 import { FAULT_KINDS, type FaultKind } from '../emulator/fault.ts';
 import { DEVICE_FACTORIES } from '../emulator/devices/index.ts';
 import { TRAFFIC_CLASSES } from '../traffic/classes.ts';
+import { Right } from '../core0/abi/abi.ts';
 import { NAME_PATTERN } from '../core0/module/format.ts';
 
 export interface SandboxEntry {
@@ -148,11 +149,11 @@ const DEVICE_KINDS: readonly string[] = Object.keys(DEVICE_FACTORIES);
  */
 function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>, self: string, devices: readonly string[]): SandboxEntry['caps'] {
   const o = r.object(v ?? {}, field, ['registry', 'irqs', 'mmio', 'control', 'channels']);
-  let registry = 3;
+  let registry = Right.R | Right.W;
   if (o.registry !== undefined) {
     const s = r.string(o.registry, `${field}.registry`);
     if (!/^r?w?g?$/.test(s) || s === '') r.fail(`${field}.registry`, `expected rights as letters from "rwg" (like "rw"), got "${s}"`);
-    registry = (s.includes('r') ? 1 : 0) | (s.includes('w') ? 2 : 0) | (s.includes('g') ? 4 : 0);
+    registry = (s.includes('r') ? Right.R : 0) | (s.includes('w') ? Right.W : 0) | (s.includes('g') ? Right.G : 0);
   }
   const irqs = o.irqs === undefined ? [] : o.irqs;
   if (!Array.isArray(irqs)) r.fail(`${field}.irqs`, 'expected a list of IRQ line numbers');
@@ -164,7 +165,7 @@ function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>
     const [device, rights] = s.split(':');
     if (!devices.includes(device!)) r.fail(`${field}.mmio[${i}]`, `no device "${device}" in machine.devices (${devices.join(', ') || 'none'})`);
     if (rights !== undefined && rights !== 'r' && rights !== 'rw') r.fail(`${field}.mmio[${i}]`, `rights must be "r" or "rw", got "${rights}"`);
-    return { device: device!, rights: rights === 'r' ? 1 : 3 };
+    return { device: device!, rights: rights === 'r' ? Right.R : Right.R | Right.W };
   });
   const control = o.control === undefined ? [] : o.control;
   if (!Array.isArray(control)) r.fail(`${field}.control`, 'expected a list of sandbox names');
@@ -179,7 +180,7 @@ function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>
     const s = r.string(x, `${field}.channels[${i}]`);
     const m = /^([a-z][a-z0-9_-]{0,31}):(r|w|rw)$/.exec(s);
     if (!m) r.fail(`${field}.channels[${i}]`, `expected "name:r", "name:w" or "name:rw" (name: lowercase letters, digits, - and _), got "${s}"`);
-    return { name: m![1]!, rights: (m![2]!.includes('r') ? 1 : 0) | (m![2]!.includes('w') ? 2 : 0) };
+    return { name: m![1]!, rights: (m![2]!.includes('r') ? Right.R : 0) | (m![2]!.includes('w') ? Right.W : 0) };
   });
   return { registry, irqs: lines, mmio, control: targets, channels };
 }
@@ -198,6 +199,7 @@ export function parseManifest(file: string, text: string): Manifest {
   try {
     raw = JSON.parse(text);
   } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
     r.fail('', `not valid JSON (${(e as Error).message})`);
   }
   const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect', 'traffic']);
