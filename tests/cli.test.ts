@@ -107,3 +107,44 @@ describe('hic test', () => {
     expect(xml).toMatch(/<testcase classname="images" name="b-bad.himg"[^>]*><failure message="hello: expected exit 3, it exited 0">/);
   });
 });
+
+describe('exit codes', () => {
+  it('a bad command line is a user mistake: exit 2, like a bad manifest', () => {
+    for (const args of [['--nosuch'], ['nosuch'], ['boot'], ['boot', 'images/hello.himg', '--nosuch'], ['boot', 'images/hello.himg', '--data-dir', ''], ['boot', 'images/hello.himg', '--data-dir', '/proc/x'], ['boot', '/dev/zero'], ['boot', 'images']]) {
+      const r = hic(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/^(error|hic): /);
+    }
+  });
+
+  it('--help lists the exit codes and exits 0', () => {
+    const r = hic('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Exit codes:\n {2}0 .*\n {2}1 .*deviates.*\n {2}2 .*mistake.*\n {2}70 .*bug/);
+  });
+
+  it('an internal error prints as a bug, with its stack, and exits 70; a mistake prints one line and exits 2', async () => {
+    const { runCommand } = await import('../cli/errors.ts');
+    const written: string[] = [];
+    const write = process.stderr.write;
+    const code = process.exitCode;
+    process.stderr.write = ((s: string) => (written.push(String(s)), true)) as typeof process.stderr.write;
+    try {
+      await runCommand(() => {
+        const a: number[] = [];
+        a.length = -1; // RangeError: a bug, whatever its message
+      });
+      expect(process.exitCode).toBe(70);
+      expect(written.join('')).toMatch(/^hic: internal error — a bug in HIC, not in your input:\nRangeError: Invalid array length\n\s+at /);
+      written.length = 0;
+      await runCommand(() => {
+        throw Object.assign(new Error('images/x.himg: sandboxes[0].quota: too small'), { code: 'HIC_BAD_MANIFEST' });
+      });
+      expect(process.exitCode).toBe(2);
+      expect(written).toEqual(['hic: images/x.himg: sandboxes[0].quota: too small [HIC_BAD_MANIFEST]\n']);
+    } finally {
+      process.stderr.write = write;
+      process.exitCode = code;
+    }
+  });
+});

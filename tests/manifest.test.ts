@@ -86,4 +86,23 @@ describe('manifest', () => {
     expect(machine.frames.accounting().allocated).toBe(0);
     machine.dispose();
   });
+
+  it('a kernel refusal names the manifest field it concerns, not always the quota', async () => {
+    const ws = workspace(REPO);
+    const cases: [string, (x: any) => void][] = [
+      ['sandboxes[0].caps.channels', (x) => (x.sandboxes[0].caps = { channels: Array.from({ length: 100 }, (_, i) => `ch${i}:r`) })],
+      ['sandboxes[0].caps.irqs', (x) => (x.sandboxes[0].caps = { irqs: Array.from({ length: 200 }, (_, i) => i) })],
+      ['sandboxes[0].quota', (x) => Object.assign(x.sandboxes[0], { quota: '20KiB', stack: '12KiB' })],
+    ];
+    for (const [field, change] of cases) {
+      const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
+      try {
+        const m = parse(mutate(change));
+        expect(() => bootSandboxes(new Kernel(machine, { trust: ws.trust }), m, ws.repository), field).toThrow(expect.objectContaining({ code: 'HIC_BAD_MANIFEST', field }));
+        expect(machine.frames.accounting().allocated, field).toBe(0);
+      } finally {
+        machine.dispose();
+      }
+    }
+  });
 });
