@@ -19,7 +19,7 @@ import { registerRepoCommands } from './repo.ts';
 import { registerAuditCommands } from './audit.ts';
 import { AuditLog } from '../core0/audit.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
-import { renderEvent } from './render.ts';
+import { printable, renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,7 +72,7 @@ program
         const frames = machine.frames.accounting();
         if (opts.events) writeFileSync(opts.events, kernel.events.toJsonLines());
         process.stdout.write(
-          `\n${manifest.name}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
+          `\n${printable(manifest.name)}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
             `${frames.allocated} frames still allocated; event log sha256 ${result.logHash.slice(0, 16)}\n` +
             `audit: ${audit.records.length} records appended to ${join(opts.dataDir, 'audit.jsonl')}, head ${audit.head.slice(0, 16)}\n`,
         );
