@@ -148,3 +148,22 @@ describe('exit codes', () => {
     }
   });
 });
+
+describe('module files', () => {
+  it('every refusal names the file: garbage, a directory, a missing file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hic-mod-'));
+    const garbage = join(dir, 'x.hicmod');
+    writeFileSync(garbage, 'garbage\n');
+    const cases: [string[], RegExp][] = [
+      [['mod', 'verify', '--pki', 'build/pki', garbage], new RegExp(`^hic: ${garbage}: module is 8 bytes.*\\[TRUNCATED\\]\\n$`)],
+      [['mod', 'inspect', garbage], new RegExp(`^hic: ${garbage}: module is 8 bytes.*\\[TRUNCATED\\]\\n$`)],
+      [['mod', 'verify', '--pki', 'build/pki', dir], new RegExp(`^hic: ${dir}: a directory, not a module \\[NOT_A_FILE\\]\\n$`)],
+      [['mod', 'inspect', join(dir, 'nope.hicmod')], new RegExp(`^hic: ${dir}/nope\\.hicmod: no such file \\[ENOENT\\]\\n$`)],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = hic(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(stderr);
+    }
+  });
+});
