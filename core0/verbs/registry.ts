@@ -5,7 +5,7 @@
 import type { SyscallFrame } from '../../emulator/types.ts';
 import { Right } from '../abi/abi.ts';
 import { Alias, Endpoint } from '../objects/endpoint.ts';
-import { err, guestName, insert, slot, type Outcome, type SyscallContext } from './verb.ts';
+import { err, guestName, place, slot, type Outcome, type SyscallContext } from './verb.ts';
 
 export function registryRegister(c: SyscallContext, f: SyscallFrame): Outcome {
   const reg = c.sandbox.cspace.lookup(slot(f, 0), 'REGISTRY', Right.W);
@@ -34,7 +34,7 @@ export function registryLookup(c: SyscallContext, f: SyscallFrame): Outcome {
   // versioned name's from the capability its server registered, which must still be live.
   const from = found instanceof Alias ? c.k.aliasCapability(found) : c.k.registered.get(n.name);
   if (!from || (!(found instanceof Alias) && !from.live)) return err('NOT_FOUND');
-  return insert(c.sandbox, from.derive(Right.W | Right.G, from.badge));
+  return place(c.sandbox, () => from.derive(Right.W | Right.G, from.badge));
 }
 
 export function registrySwitch(c: SyscallContext, f: SyscallFrame): Outcome {
