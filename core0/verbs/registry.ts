@@ -5,6 +5,8 @@
 import type { SyscallFrame } from '../../emulator/types.ts';
 import { Right } from '../abi/abi.ts';
 import { Alias, Endpoint } from '../objects/endpoint.ts';
+import { REGISTRATIONS_MAX } from '../objects/sandbox.ts';
+import { ServiceRegistry } from '../objects/service-registry.ts';
 import { err, guestName, place, slot, type Outcome, type SyscallContext } from './verb.ts';
 
 export function registryRegister(c: SyscallContext, f: SyscallFrame): Outcome {
@@ -15,8 +17,15 @@ export function registryRegister(c: SyscallContext, f: SyscallFrame): Outcome {
   const ep = c.sandbox.cspace.lookup(slot(f, 3), 'ENDPOINT', Right.R);
   if (typeof ep === 'string') return err(ep);
   if (!(ep.object instanceof Endpoint)) return err('WRONG_TYPE'); // an alias names someone else's endpoint
+  // A sandbox registers under its own module's name (or one its signed metadata lists as
+  // registry:<service>), unless its registry capability carries G, the right to run the registry.
+  const service = ServiceRegistry.parse(n.name)?.service;
+  const mine = c.sandbox.declared.services;
+  if (service !== undefined && mine !== undefined && !mine.has(service) && !reg.has(Right.G)) return err('NOT_DECLARED');
+  if (c.sandbox.registrations >= REGISTRATIONS_MAX) return err('QUOTA_EXCEEDED');
   const r = c.k.registry.register(n.name, ep.object);
   if (typeof r === 'string') return err(r);
+  c.sandbox.registrations++;
   c.k.registered.set(n.name, ep);
   c.k.events.emit({ kind: 'endpointRegistered', sandbox: c.sandbox.name, name: n.name, alias: r.alias, isDefault: r.defaulted });
   return 0;

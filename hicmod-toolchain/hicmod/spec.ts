@@ -3,6 +3,8 @@
 // for, and what it exports. The toolchain reads it to build the module's metadata; every mistake
 // is reported with the file and the field.
 
+import { FAMILIES } from '../../core0/abi/abi.ts';
+import { isKnownCapability } from '../../core0/module/declared.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
@@ -69,7 +71,7 @@ export function parseSpec(file: string, text: string): ModuleSpec {
       stateSchema: int('stateSchema', 0, 0xffff_ffff, 0),
       memory: int('memory', 0, 1 << 30, 1 << 20),
       cpuPermille: int('cpuPermille', 1, 1000, 100),
-      capabilities: list('capabilities', (s) => /^[a-z][a-z0-9_:.-]{0,63}$/.test(s), 'capability names'),
+      capabilities: list('capabilities', isKnownCapability, `capability names (${FAMILIES.map((f) => f.name).join(', ')}, or registry:<service>)`),
     },
     exports: list('exports', (s) => s.length > 0, 'symbol names'),
   };
