@@ -32,7 +32,7 @@
 #include "core/firewall.c"
 #include "core/icmp.c"
 #include "core/ip.c"
-#include "core/migrate.c"
+#include "core/conn_record.c"
 #include "core/stack.c"
 #include "core/tcp_in.c"
 #include "core/tcp_out.c"

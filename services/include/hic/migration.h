@@ -141,7 +141,7 @@ struct mig_status {
 #define MIG_PHASE_RETIRED 5  /* COMPLETEd: owns nothing, serves nothing */
 
 /** A connection package (MIG_CONN_OUT's memory object): this header, then the core's record
- * (services/netstack/core/migrate.c), then the application's record. */
+ * (services/netstack/core/conn_record.c), then the application's record. */
 struct mig_package {
   uint32_t magic;    /* MIG_PACKAGE_MAGIC */
   uint32_t core_len; /* bytes of the core's record, right after this header */

@@ -61,7 +61,7 @@ static struct hic_msg cmsg;
 
 /* --- little helpers -------------------------------------------------------------------------- */
 
-/* le16/le32/le64 and rd16/rd32/rd64 (little-endian) come from core/migrate.c, in this same unit. */
+/* le16/le32/le64 and rd16/rd32/rd64 (little-endian) come from core/conn_record.c, in this same unit. */
 
 /** The shard of a connection: CRC-32 of its steering key (8 bytes, little-endian), mod MIG_SHARDS. */
 static uint32_t shard_of(uint64_t key) {
