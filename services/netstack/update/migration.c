@@ -1,6 +1,7 @@
 /* migration.c -- the netstack's side of the state migration protocol (hic/migration.h has the
- * calls, docs/migration-protocol.md the whole exchange). netstack.c includes this file after its
- * applications, whose per-connection state (struct app) travels with the core's connection record.
+ * calls, docs/migration-protocol.md the whole exchange). What it needs of the rest of the service
+ * is declared in netstack.h: the clock, the frame path, and the applications, whose record
+ * (app/app_record.c) travels with the core's connection record.
  *
  * One instance plays the source (the running version) and one the target (its successor); a
  * coordinator drives both over their control channels. The pieces here:
@@ -21,7 +22,12 @@
  * deleted. The two phases that own connections, SOURCE and TARGET, can also give them back
  * (abort): a target exports in the newest schema its source reads. */
 
+#include "../netstack.h"
+
+#include "hic/eth.h"
+#include "hic/frame_channel.h"
 #include "hic/migration.h"
+#include "hic/runtime.h"
 
 _Static_assert(NS_SCHEMA == HIC_MODULE_SCHEMA, "module.json's stateSchema must be the schema the core exports");
 _Static_assert(sizeof(struct mig_hello) == 76, "struct mig_hello layout");
@@ -29,15 +35,16 @@ _Static_assert(sizeof(struct mig_snapshot) == 40, "struct mig_snapshot layout");
 
 #define EXPECT_MAX 16   /* connections a target holds segments for at once */
 #define HOLD_MAX 64     /* segments held in all */
-#define APP_RECORD_VERSION 1
-#define APP_RECORD_FIXED 216 /* the application record before its pending output */
 #define CONFIG_FIXED 56      /* the config block before its ARP entries and routes */
 
 static const uint8_t module_uuid[16] = HIC_MODULE_UUID;
 static const uint16_t module_protocols[] = HIC_MODULE_PROTOCOLS;
 
+static struct ns_stack *stack;
+
 static struct {
   int64_t channel; /* the control channel (R), -1 when the image gave none */
+  uint32_t instance; /* our eth_driver instance id */
   uint32_t phase, role;
   uint16_t agreed;
   uint16_t peer_schema, peer_imports;
@@ -60,8 +67,6 @@ static uint32_t shard_conns[MIG_SHARDS], shard_bytes[MIG_SHARDS], shard_fill[MIG
 static struct hic_msg cmsg;
 
 /* --- little helpers -------------------------------------------------------------------------- */
-
-/* le16/le32/le64 and rd16/rd32/rd64 (little-endian) come from core/conn_record.c, in this same unit. */
 
 /** The shard of a connection: CRC-32 of its steering key (8 bytes, little-endian), mod MIG_SHARDS. */
 static uint32_t shard_of(uint64_t key) {
@@ -104,76 +109,6 @@ static int64_t new_object(uint64_t bytes, uint8_t **at) {
   return mem;
 }
 
-/* --- the application's record ------------------------------------------------------------------
- *   off size  field
- *     0    2  version, APP_RECORD_VERSION
- *     2    1  kind (APP_ECHO, APP_HTTP)
- *     3    1  flags: bit 0 the peer closed, bit 1 our close was sent
- *     4    4  HTTP: body bytes still to send     8  4  body bytes sent
- *    12    1  responses owed   13  1  the first owed   14  1  "\r\n\r\n" matched so far
- *    15    1  request-line length (0xff: the line ended)
- *    16   32  the owed responses' body sizes (BODY_FIFO x 4)
- *    48   96  the request line so far
- *   144    8  the web server's token of the body being sent
- *   152   64  the tokens of the owed responses (BODY_FIFO x 8)
- *   216    4  pending output length N, then the N bytes in order */
-#define APP_LINE_AT 48
-#define APP_TOKEN_AT 144
-_Static_assert(APP_LINE_AT + sizeof(((struct app *)0)->line) == APP_TOKEN_AT, "application record layout");
-_Static_assert(APP_TOKEN_AT + 8 + BODY_FIFO * 8 == APP_RECORD_FIXED, "application record layout");
-_Static_assert(16 + BODY_FIFO * 4 == APP_LINE_AT, "application record layout");
-
-static uint32_t app_record_size(const struct app *a) { return APP_RECORD_FIXED + 4 + a->out_len; }
-
-static void app_record_write(const struct app *a, uint8_t *p) {
-  memset(p, 0, APP_RECORD_FIXED);
-  le16(p, APP_RECORD_VERSION);
-  p[2] = a->kind;
-  p[3] = (uint8_t)((a->peer_done ? 1 : 0) | (a->close_sent ? 2 : 0));
-  le32(p + 4, a->body_left);
-  le32(p + 8, a->body_sent);
-  p[12] = a->owed, p[13] = a->first, p[14] = a->match, p[15] = a->line_len;
-  for (int i = 0; i < BODY_FIFO; i++) le32(p + 16 + 4 * i, a->bodies[i]);
-  memcpy(p + APP_LINE_AT, a->line, sizeof a->line);
-  le64(p + APP_TOKEN_AT, a->token);
-  for (int i = 0; i < BODY_FIFO; i++) le64(p + APP_TOKEN_AT + 8 + 8 * i, a->tokens[i]);
-  le32(p + APP_RECORD_FIXED, a->out_len);
-  const uint8_t *ring = a->out ? out_pool[a->out - 1] : 0;
-  for (uint32_t i = 0; i < a->out_len; i++) p[APP_RECORD_FIXED + 4 + i] = ring[(a->out_head + i) & (OUT_SIZE - 1)];
-}
-
-/** Checks a record against its length; false if it is malformed. */
-static bool app_record_ok(const uint8_t *p, uint32_t len) {
-  if (len < APP_RECORD_FIXED + 4 || rd16(p) != APP_RECORD_VERSION) return false;
-  uint32_t out = rd32(p + APP_RECORD_FIXED);
-  return (p[2] == APP_ECHO || p[2] == APP_HTTP) && (p[3] & ~3u) == 0 && p[12] <= BODY_FIFO && p[13] < BODY_FIFO &&
-         p[14] < 4 && (p[15] <= sizeof(((struct app *)0)->line) || p[15] == 0xff) && out <= OUT_SIZE &&
-         len == APP_RECORD_FIXED + 4 + out;
-}
-
-/** The application's state of connection `id` from a checked record; false if no output buffer is free. */
-static bool app_record_load(struct app *a, uint32_t id, const uint8_t *p) {
-  uint32_t out = rd32(p + APP_RECORD_FIXED);
-  bool busy = a->busy;
-  if (a->out) out_used[a->out - 1] = false;
-  memset(a, 0, sizeof *a);
-  a->busy = busy;
-  a->id = id;
-  a->kind = p[2];
-  a->peer_done = (p[3] & 1) != 0;
-  a->close_sent = (p[3] & 2) != 0;
-  a->body_left = rd32(p + 4);
-  a->body_sent = rd32(p + 8);
-  a->owed = p[12], a->first = p[13], a->match = p[14], a->line_len = p[15];
-  for (int i = 0; i < BODY_FIFO; i++) a->bodies[i] = rd32(p + 16 + 4 * i);
-  memcpy(a->line, p + APP_LINE_AT, sizeof a->line);
-  a->token = rd64(p + APP_TOKEN_AT);
-  for (int i = 0; i < BODY_FIFO; i++) a->tokens[i] = rd64(p + APP_TOKEN_AT + 8 + 8 * i);
-  if (!out_append(a, p + APP_RECORD_FIXED + 4, out)) return false;
-  mark_busy(a);
-  return true;
-}
-
 /* --- identity and negotiation ------------------------------------------------------------------ */
 
 static void hello_fill(struct mig_hello *h) {
@@ -185,9 +120,9 @@ static void hello_fill(struct mig_hello *h) {
   for (uint32_t i = 0; i < sizeof module_protocols / sizeof module_protocols[0] && i < MIG_MAX_PROTOCOLS; i++) h->protocols[i] = module_protocols[i];
   h->schema = NS_SCHEMA;
   h->imports = import_mask();
-  h->rule_hash = stack.fw_hash; /* the firewall rules in force (core/firewall.c); 0: none */
-  h->connections = stack.conn_count;
-  h->instance = instance;
+  h->rule_hash = stack->fw_hash; /* the firewall rules in force (core/firewall.c); 0: none */
+  h->connections = stack->conn_count;
+  h->instance = mig.instance;
 }
 
 /** The highest version both lists hold, or 0. */
@@ -230,7 +165,7 @@ static uint64_t on_peer(uint64_t len) {
   bool readable = role == MIG_ROLE_SOURCE ? (peer.imports & (1u << NS_SCHEMA)) != 0
                                           : peer.schema < 16 && (import_mask() & (1u << peer.schema)) && (peer.imports & import_mask());
   if (!readable) return MIG_ERR_SCHEMA;
-  if (peer.rule_hash != stack.fw_hash) return MIG_ERR_CONFIG;
+  if (peer.rule_hash != stack->fw_hash) return MIG_ERR_CONFIG;
   mig.role = (uint32_t)role;
   mig.agreed = agreed;
   mig.peer_schema = peer.schema;
@@ -244,7 +179,7 @@ static uint64_t on_prepare(void) {
   if (mig.phase != MIG_PHASE_AGREED || mig.role != MIG_ROLE_SOURCE) return MIG_ERR_STATE;
   mig.phase = MIG_PHASE_SOURCE;
   cmsg.words[0] = NS_SCHEMA;
-  cmsg.words[1] = stack.conn_count;
+  cmsg.words[1] = stack->conn_count;
   return MIG_OK;
 }
 
@@ -256,28 +191,28 @@ static uint64_t on_prepare(void) {
 
 static uint32_t config_size(void) {
   uint32_t n = CONFIG_FIXED;
-  for (int i = 0; i < NS_MAX_ARP; i++) n += stack.arp[i].used ? 10 : 0;
-  for (int i = 0; i < NS_MAX_ROUTES; i++) n += stack.routes[i].used ? 12 : 0;
+  for (int i = 0; i < NS_MAX_ARP; i++) n += stack->arp[i].used ? 10 : 0;
+  for (int i = 0; i < NS_MAX_ROUTES; i++) n += stack->routes[i].used ? 12 : 0;
   return n;
 }
 
 static void config_write(uint8_t *p) {
-  const struct ns_config *c = &stack.cfg;
+  const struct ns_config *c = &stack->cfg;
   memset(p, 0, CONFIG_FIXED);
   le32(p, c->ip), le32(p + 4, c->netmask), le32(p + 8, c->gateway), le32(p + 12, c->dns);
   le16(p + 16, c->mtu), le16(p + 18, c->tcp_window);
   for (int i = 0; i < NS_MAX_LISTEN; i++) le16(p + 20 + 2 * i, c->tcp_ports[i]);
   le64(p + 36, c->time_wait_ns);
-  le32(p + 44, stack.fw_hash);
+  le32(p + 44, stack->fw_hash);
   uint16_t arps = 0, routes = 0;
   uint8_t *q = p + CONFIG_FIXED;
   for (int i = 0; i < NS_MAX_ARP; i++) {
-    if (!stack.arp[i].used) continue;
-    le32(q, stack.arp[i].ip), memcpy(q + 4, stack.arp[i].mac, 6), q += 10, arps++;
+    if (!stack->arp[i].used) continue;
+    le32(q, stack->arp[i].ip), memcpy(q + 4, stack->arp[i].mac, 6), q += 10, arps++;
   }
   for (int i = 0; i < NS_MAX_ROUTES; i++) {
-    if (!stack.routes[i].used) continue;
-    le32(q, stack.routes[i].dest), le32(q + 4, stack.routes[i].mask), le32(q + 8, stack.routes[i].gateway), q += 12, routes++;
+    if (!stack->routes[i].used) continue;
+    le32(q, stack->routes[i].dest), le32(q + 4, stack->routes[i].mask), le32(q + 8, stack->routes[i].gateway), q += 12, routes++;
   }
   le16(p + 48, arps), le16(p + 50, routes);
 }
@@ -290,13 +225,13 @@ static uint64_t on_export_state(void) {
   mig.st.closed_from_snapshot = 0;
   uint32_t conns = 0;
   for (uint32_t i = 0; i < NS_MAX_CONNS; i++) {
-    const struct ns_conn *c = &stack.conns[i];
+    const struct ns_conn *c = &stack->conns[i];
     if (c->state == NS_TCP_FREE) continue;
     uint32_t k = shard_of(key_of(c));
     shard_of_slot[i] = (uint16_t)k;
     snap_ids[i] = c->id;
     shard_conns[k]++;
-    shard_bytes[k] += (uint32_t)ns_export_size(&stack, c->id);
+    shard_bytes[k] += (uint32_t)ns_export_size(stack, c->id);
     conns++;
   }
   uint32_t config = config_size();
@@ -307,7 +242,7 @@ static uint64_t on_export_state(void) {
   if (mem < 0) return MIG_ERR_NO_MEMORY;
 
   struct mig_snapshot *h = (struct mig_snapshot *)at;
-  *h = (struct mig_snapshot){.magic = MIG_SNAPSHOT_MAGIC, .protocol = mig.agreed, .schema = NS_SCHEMA, .taken_at = now_ns,
+  *h = (struct mig_snapshot){.magic = MIG_SNAPSHOT_MAGIC, .protocol = mig.agreed, .schema = NS_SCHEMA, .taken_at = netstack_now(),
                              .shards = MIG_SHARDS, .connections = conns, .config_len = config, .total = total};
   config_write(at + sizeof *h);
   h->config_crc = ns_crc32(0, at + sizeof *h, config);
@@ -319,10 +254,10 @@ static uint64_t on_export_state(void) {
     off += sizeof(struct mig_shard) + shard_bytes[k];
   }
   for (uint32_t i = 0; i < NS_MAX_CONNS; i++) {
-    const struct ns_conn *c = &stack.conns[i];
+    const struct ns_conn *c = &stack->conns[i];
     if (c->state == NS_TCP_FREE) continue;
     uint32_t k = shard_of_slot[i];
-    shard_fill[k] += (uint32_t)ns_export_conn(&stack, c->id, shards + shard_fill[k], shard_bytes[k]);
+    shard_fill[k] += (uint32_t)ns_export_conn(stack, c->id, shards + shard_fill[k], shard_bytes[k]);
   }
   off = 0;
   for (uint32_t k = 0; k < MIG_SHARDS; k++) {
@@ -411,8 +346,8 @@ static uint64_t on_import_state(int64_t cap) {
      * image's, and the firewall rules were compared in PEER). */
     const struct mig_snapshot *h = (const struct mig_snapshot *)at;
     const uint8_t *c = at + sizeof *h, *q = c + CONFIG_FIXED;
-    for (uint16_t i = 0; i < rd16(c + 48); i++, q += 10) ns_arp_learn(&stack, rd32(q), q + 4, now_ns);
-    for (uint16_t i = 0; i < rd16(c + 50); i++, q += 12) ns_route_add(&stack, rd32(q), rd32(q + 4), rd32(q + 8));
+    for (uint16_t i = 0; i < rd16(c + 48); i++, q += 10) ns_arp_learn(stack, rd32(q), q + 4, netstack_now());
+    for (uint16_t i = 0; i < rd16(c + 50); i++, q += 12) ns_route_add(stack, rd32(q), rd32(q + 4), rd32(q + 8));
     sort_keys(snap_keys, n);
     memset(snap_got, 0, sizeof snap_got);
     mig.snap_count = n;
@@ -435,23 +370,22 @@ static uint64_t on_list(void) {
   struct mig_conn_ref *out = (struct mig_conn_ref *)cmsg.payload;
   uint32_t slot = cursor;
   for (; slot < NS_MAX_CONNS && n < MIG_LIST_MAX; slot++) {
-    const struct ns_conn *c = &stack.conns[slot];
+    const struct ns_conn *c = &stack->conns[slot];
     if (c->state == NS_TCP_FREE || c->frozen) continue; /* a frozen one is on its way */
     out[n++] = (struct mig_conn_ref){.id = c->id, .remote_ip = c->remote_ip, .remote_port = c->remote_port, .local_port = c->local_port};
   }
   cmsg.len = n * sizeof *out;
   cmsg.words[0] = n;
   cmsg.words[1] = slot < NS_MAX_CONNS ? slot : 0; /* the next cursor; 0: the end */
-  cmsg.words[2] = stack.conn_count;
+  cmsg.words[2] = stack->conn_count;
   return MIG_OK;
 }
 
 /** Takes a frozen connection up here again: the application resumes and the segments queued
  * while it was frozen are processed in arrival order. */
 static void take_back(uint32_t id) {
-  struct app *a = app_of(id);
-  if (a) a->moving = false, mark_busy(a);
-  ns_thaw(&stack, id, now_ns, emit, 0);
+  app_resume(id);
+  ns_thaw(stack, id, netstack_now(), netstack_emit, 0);
 }
 
 /** Removes the segments held for `key`: through the core in arrival order (`deliver`), or
@@ -461,7 +395,7 @@ static void release_held(uint64_t key, bool deliver) {
   uint32_t kept = 0;
   for (uint32_t j = 0; j < mig.held_count; j++) {
     if (held_key[j] == key) {
-      if (deliver) ns_input(&stack, held[j], held_len[j], now_ns, emit, 0);
+      if (deliver) ns_input(stack, held[j], held_len[j], netstack_now(), netstack_emit, 0);
       else mig.st.held_dropped++;
       continue;
     }
@@ -490,37 +424,33 @@ static uint64_t on_expect(void) {
 static uint64_t on_conn_out(void) {
   uint32_t id = (uint32_t)cmsg.words[0];
   if (!owns_connections()) return MIG_ERR_STATE;
-  struct ns_conn *c = ns_conn_get(&stack, id);
+  struct ns_conn *c = ns_conn_get(stack, id);
   if (!c || c->frozen) return MIG_ERR_NO_CONN;
   uint16_t schema = mig.phase == MIG_PHASE_SOURCE ? NS_SCHEMA : export_schema();
   if (!schema) return MIG_ERR_SCHEMA;
   /* Frames the driver pushed before it began steering the connection away are in our ring:
    * they are processed first, so none is left behind. Then the application hands the core
    * what it can before the freeze. */
-  drain_rx();
-  struct app *mine = app_of(id);
-  if (mine) flush(mine);
-  c = ns_conn_get(&stack, id);
+  netstack_drain_rx();
+  app_flush(id);
+  c = ns_conn_get(stack, id);
   if (!c) return MIG_ERR_NO_CONN; /* it closed meanwhile and is gone */
-  struct app *a = app_of(id);
-  ns_freeze(&stack, id);
-  uint32_t core = (uint32_t)ns_export_size_as(&stack, id, schema);
-  struct app none = {.kind = APP_ECHO};
-  const struct app *app = a ? a : &none;
-  uint32_t app_len = app_record_size(app);
+  ns_freeze(stack, id);
+  uint32_t core = (uint32_t)ns_export_size_as(stack, id, schema);
+  uint32_t app_len = app_record_size(id);
   uint8_t *at;
   int64_t mem = new_object(sizeof(struct mig_package) + core + app_len, &at);
   if (mem < 0) {
-    ns_thaw(&stack, id, now_ns, emit, 0);
+    ns_thaw(stack, id, netstack_now(), netstack_emit, 0);
     return MIG_ERR_NO_MEMORY;
   }
   struct mig_package *pk = (struct mig_package *)at;
-  ns_export_conn_as(&stack, id, schema, at + sizeof *pk, core);
-  app_record_write(app, at + sizeof *pk + core);
+  ns_export_conn_as(stack, id, schema, at + sizeof *pk, core);
+  app_record_write(id, at + sizeof *pk + core);
   *pk = (struct mig_package){.magic = MIG_PACKAGE_MAGIC, .core_len = core, .app_len = app_len,
                              .crc = ns_crc32(0, at + sizeof *pk, core + app_len)};
   hic_memory_unmap((uint64_t)mem);
-  if (a) a->moving = true;
+  app_moving(id);
   mig.st.exported++;
   cmsg.cap = mem;
   cmsg.cap_move = 1;
@@ -554,16 +484,15 @@ static uint64_t on_conn_in(int64_t cap) {
     err = MIG_ERR_FORMAT;
   } else if ((id = ns_check_conn(core, pk->core_len, &key)) < 0) {
     err = import_error(id);
-  } else if (!out_free() && rd32(core + pk->core_len + APP_RECORD_FIXED) > 0) {
+  } else if (!app_record_fits(core + pk->core_len)) {
     err = MIG_ERR_NO_MEMORY; /* its pending output needs a buffer */
-  } else if ((id = ns_import_conn(&stack, core, pk->core_len)) < 0) {
+  } else if ((id = ns_import_conn(stack, core, pk->core_len)) < 0) {
     err = import_error(id);
   } else {
-    struct app *a = &apps[(uint32_t)id % NS_MAX_CONNS];
-    app_record_load(a, (uint32_t)id, core + pk->core_len); /* a free buffer was checked above */
+    app_record_load((uint32_t)id, core + pk->core_len); /* a free buffer was checked above */
     /* The segments the source queued while the connection was frozen, then those held here
      * since the driver steered it to us: arrival order. */
-    ns_thaw(&stack, (uint32_t)id, now_ns, emit, 0);
+    ns_thaw(stack, (uint32_t)id, netstack_now(), netstack_emit, 0);
     release_held(key, true);
     for (uint32_t i = 0; i < mig.expect_count; i++)
       if (mig.expect[i] == key) mig.expect[i] = mig.expect[--mig.expect_count];
@@ -579,11 +508,11 @@ static uint64_t on_conn_in(int64_t cap) {
 /** DONE: forget it (the importer has it); BACK: take it up again (the import failed). */
 static uint64_t on_conn_settle(bool done) {
   uint32_t id = (uint32_t)cmsg.words[0];
-  struct ns_conn *c = ns_conn_get(&stack, id);
+  struct ns_conn *c = ns_conn_get(stack, id);
   if (!owns_connections()) return MIG_ERR_STATE;
   if (!c || !c->frozen) return MIG_ERR_NO_CONN;
   if (done) {
-    ns_release(&stack, id); /* on_closed clears the application's side */
+    ns_release(stack, id); /* on_closed clears the application's side */
     mig.st.released++;
   } else {
     take_back(id);
@@ -601,9 +530,9 @@ static uint64_t on_complete(void) {
   if (mig.phase != MIG_PHASE_SOURCE) return MIG_ERR_STATE;
   uint32_t dropped = 0;
   for (uint32_t i = 0; i < NS_MAX_CONNS; i++) {
-    struct ns_conn *c = &stack.conns[i];
+    struct ns_conn *c = &stack->conns[i];
     if (c->state == NS_TCP_FREE) continue;
-    ns_release(&stack, c->id);
+    ns_release(stack, c->id);
     dropped++;
   }
   mig.phase = MIG_PHASE_RETIRED;
@@ -616,9 +545,9 @@ static uint64_t on_complete(void) {
 
 static uint64_t on_abort(void) {
   if (mig.phase == MIG_PHASE_RETIRED) return MIG_ERR_STATE;
-  if (mig.phase == MIG_PHASE_TARGET && stack.conn_count > 0) return MIG_ERR_STATE;
+  if (mig.phase == MIG_PHASE_TARGET && stack->conn_count > 0) return MIG_ERR_STATE;
   for (uint32_t i = 0; i < NS_MAX_CONNS; i++) { /* anything frozen half-way is taken up again */
-    struct ns_conn *c = &stack.conns[i];
+    struct ns_conn *c = &stack->conns[i];
     if (c->state == NS_TCP_FREE || !c->frozen) continue;
     take_back(c->id);
     mig.st.thawed_back++;
@@ -633,16 +562,16 @@ static uint64_t on_abort(void) {
 }
 
 static uint64_t on_status(void) {
-  drain_rx(); /* counts include every frame the driver steered here before this call */
+  netstack_drain_rx(); /* counts include every frame the driver steered here before this call */
   struct mig_status *s = (struct mig_status *)cmsg.payload;
   *s = mig.st;
   s->phase = mig.phase;
   s->role = mig.role;
   s->agreed = mig.agreed;
   s->peer_schema = mig.peer_schema;
-  s->connections = stack.conn_count;
-  s->accepted = stack.stats.tcp_accepted;
-  s->opened = stack.stats.tcp_opened;
+  s->connections = stack->conn_count;
+  s->accepted = stack->stats.tcp_accepted;
+  s->opened = stack->stats.tcp_opened;
   cmsg.len = sizeof *s;
   return MIG_OK;
 }
@@ -651,7 +580,7 @@ static uint64_t on_status(void) {
 
 /** Before the core sees a received frame: true if it was taken (held for an expected
  * connection, or dropped because this instance retired). */
-static bool mig_intercept(const uint8_t *f, uint32_t len) {
+bool mig_intercept(const uint8_t *f, uint32_t len) {
   if (mig.phase == MIG_PHASE_RETIRED) return true;
   if (mig.expect_count == 0) return false;
   struct eth_tcp t;
@@ -673,15 +602,17 @@ static bool mig_intercept(const uint8_t *f, uint32_t len) {
 
 /** A connection closed by itself (not released): a source counts those that never got their
  * turn, and which of them the snapshot holds (the consistency check at the end). */
-static void mig_closed(uint32_t id, enum ns_close_reason why) {
+void mig_closed(uint32_t id, enum ns_close_reason why) {
   if (mig.phase != MIG_PHASE_SOURCE || why == NS_CLOSE_RELEASED) return;
   mig.st.closed_waiting++;
   if (snap_ids[id % NS_MAX_CONNS] == id) mig.st.closed_from_snapshot++;
 }
 
 /** The instance UUID: the module's, with its last 8 bytes keyed by version, instance and start time. */
-static void mig_init(int64_t channel, uint64_t started) {
+void mig_init(struct ns_stack *s, int64_t channel, uint32_t instance, uint64_t started) {
+  stack = s;
   mig.channel = channel;
+  mig.instance = instance;
   memcpy(mig.instance_uuid, module_uuid, 16);
   uint64_t h = 14695981039346656037ull; /* FNV-1a */
   uint64_t parts[3] = {HIC_MODULE_VERSION_NUM, instance, started};
@@ -692,13 +623,13 @@ static void mig_init(int64_t channel, uint64_t started) {
 }
 
 /** Answers every call waiting on the control channel. */
-static void mig_serve(int64_t wake) {
+void mig_serve(int64_t wake) {
   if (mig.channel < 0) return;
   for (;;) {
     int64_t got = hic_recv((uint64_t)mig.channel, &cmsg, HIC_NONBLOCK, 0);
     if (got == -HIC_ERR_WOULD_BLOCK) return;
     if (got < 0) return (void)hic_log("netstack: control channel: %ld", got);
-    now_ns = (uint64_t)hic_time_now();
+    netstack_tick();
     int64_t came = cmsg.cap;
     uint64_t label = cmsg.label, status;
     cmsg.cap = HIC_NO_CAP;
