@@ -133,6 +133,7 @@ static void serve_stats(void) {
   }
 }
 
+/* The migration's control channel, answered at several points of each pass of the loop. */
 static void serve_control(void) { mig_serve(note); }
 
 /* arg: bits 0..7 the eth_driver instance to attach as (0 means 1), bits 8..15 the slot of the
