@@ -178,7 +178,7 @@ describe('a service of several files in subdirectories', () => {
     try {
       const k = new Kernel(machine, { trust: pki.trust });
       k.spawn({ name, quotaBytes: 1 << 20, stackBytes: 65536, arg: 0 }, k.modules.verify(signModule(content, pki.keys, Date.parse('2026-11-27T12:00:00Z')), name));
-      expect(k.run()).toBe('idle');
+      expect(await k.run()).toBe('idle');
       return { status: k.events.of('exit')[0]?.status, console: k.events.of('console').map((e) => e.text) };
     } finally {
       machine.dispose();
