@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readManifest } from '../system/manifest.ts';
+import { EventFile } from '../system/event-file.ts';
 import { runImage, type System } from '../system/run-image.ts';
 import { HEADER_PATH, generateHeader } from '../core0/abi/gen-header.ts';
 import { DOCS_PATH, generateDocs } from '../core0/abi/gen-docs.ts';
@@ -36,6 +37,9 @@ function dataDirectory(dir: string): string {
   return dir;
 }
 
+/** Events `hic boot` keeps in memory; the rest reach the terminal and --events only. */
+const RETAINED_EVENTS = 100_000;
+
 const program = usageExitsTwo(new Command('hic')).description('HIC: an x86-64 capability microkernel in an emulator, built to show zero-downtime rolling update of OS services');
 
 program
@@ -53,6 +57,7 @@ program
       const wall = process.hrtime.bigint();
       const audit = AuditLog.open(join(dataDirectory(opts.dataDir), 'audit.jsonl'));
       const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
+      const eventFile = opts.events ? EventFile.open(opts.events) : undefined;
       let system: System | undefined;
       try {
         const ran = await runImage(manifest, {
@@ -60,18 +65,19 @@ program
           trust: ws.trust,
           audit,
           ...(pcap ? { pcap } : {}),
+          // The whole log goes to the terminal and the file as it is made; memory keeps the latest.
+          retainEvents: RETAINED_EVENTS,
           onEvent: (e) => {
+            eventFile?.write(e);
             const line = renderEvent(e, { quiet: opts.quiet });
             if (line !== undefined) process.stdout.write(line + '\n');
           },
         });
         system = ran.system;
         const { result } = ran;
-        const { machine, kernel, traffic } = system;
+        const { machine, traffic } = system;
         const ms = Number(process.hrtime.bigint() - wall) / 1e6;
         const frames = machine.frames.accounting();
-        // The log as hashed: sha256sum of the file is the hash printed below.
-        if (opts.events) writeFileSync(opts.events, kernel.events.toJsonLines({ provenance: false }));
         process.stdout.write(
           `\n${printable(manifest.name)}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
             `${frames.allocated} frames still allocated; event log sha256 ${result.logHash.slice(0, 16)}\n` +
@@ -84,6 +90,7 @@ program
         }
         return result.deviations.length === 0 ? 0 : 1;
       } finally {
+        eventFile?.close();
         pcap?.close();
         audit.close();
         system?.dispose();

@@ -40,6 +40,8 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
       return line('core0', `FAULT in ${e.sandbox} (thread ${e.thread}): ${describeFault(e.fault)}${e.owner && e.owner !== e.sandbox ? ` [that page belongs to ${e.owner}]` : ''} — ${e.sandbox} stopped, the others keep running`);
     case 'exit':
       return line('core0', `${e.sandbox} exited with status ${e.status}`);
+    case 'consoleDropped':
+      return line('core0', `${e.sandbox}: ${e.lines} console line(s), ${e.bytes} bytes, dropped over its rate limit`);
   }
   if (opts.quiet) return undefined;
   switch (e.kind) {

@@ -33,6 +33,8 @@ export type KernelEvent =
   | { kind: 'moduleLoaded'; sandbox: string; module: string; version: string; base: number; pages: number; entry: number; sha384: string }
   | { kind: 'threadStarted'; sandbox: string; thread: number; entry: number; stackTop: number }
   | { kind: 'console'; sandbox: string; text: string }
+  /** Console output over the sandbox's rate limit (console-budget.ts), counted instead of kept. */
+  | { kind: 'consoleDropped'; sandbox: string; lines: number; bytes: number }
   | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null }
   | { kind: 'exit'; sandbox: string; status: number }
   | { kind: 'sandboxDestroyed'; sandbox: string; framesReturned: number; reason: 'exit' | 'fault' | 'shutdown' | 'destroyed' }
@@ -48,15 +50,36 @@ export type KernelEvent =
 
 export type StampedEvent = KernelEvent & { readonly t: number; readonly seq: number };
 
-export class EventLog {
-  private readonly events: StampedEvent[] = [];
-  private readonly listeners: ((e: StampedEvent) => void)[] = [];
+export interface EventLogOptions {
+  /**
+   * How many of the latest events stay in memory for `all` and `of` (default: every one). The
+   * hash always covers the whole log, and a subscriber (a file, the terminal) sees every event, so
+   * a long run keeps memory bounded without losing anything it writes out.
+   */
+  readonly retain?: number;
+}
 
-  constructor(private readonly now: () => number) {}
+export class EventLog {
+  private events: StampedEvent[] = [];
+  private readonly listeners: ((e: StampedEvent) => void)[] = [];
+  /** SHA-256 over every event's line so far, provenance left out (see hash()). */
+  private readonly running = createHash('sha256');
+  private count = 0;
+  private readonly retain: number;
+
+  constructor(
+    private readonly now: () => number,
+    options: EventLogOptions = {},
+  ) {
+    this.retain = options.retain ?? Infinity;
+  }
 
   emit(e: KernelEvent): void {
-    const stamped = { t: this.now(), seq: this.events.length, ...e } as StampedEvent;
+    const stamped = { t: this.now(), seq: this.count++, ...e } as StampedEvent;
+    this.running.update(JSON.stringify(withoutProvenance(stamped)) + '\n');
     this.events.push(stamped);
+    // Dropped in chunks, so the array is not shifted on every event.
+    if (this.events.length > this.retain + 1024) this.events = this.events.slice(this.events.length - this.retain);
     for (const l of this.listeners) l(stamped);
   }
 
@@ -64,6 +87,12 @@ export class EventLog {
     this.listeners.push(listener);
   }
 
+  /** Events emitted so far, retained or not. */
+  get length(): number {
+    return this.count;
+  }
+
+  /** The events still in memory: all of them unless `retain` bounds the log. */
   get all(): readonly StampedEvent[] {
     return this.events;
   }
@@ -72,19 +101,24 @@ export class EventLog {
     return this.events.filter((e): e is Extract<StampedEvent, { kind: K }> => e.kind === kind);
   }
 
-  /** One JSON object per line, keys in emission order; `provenance` too unless left out. */
+  /** The retained events, one JSON object per line, keys in emission order; `provenance` too unless left out. */
   toJsonLines(opts: { readonly provenance?: boolean } = {}): string {
     const keep = opts.provenance ?? true;
-    return this.events.map((e) => JSON.stringify(keep ? e : withoutProvenance(e))).join('\n') + '\n';
+    return this.events.map((e) => eventLine(e, keep)).join('');
   }
 
   /**
-   * SHA-256 of the log without provenance: equal hashes mean identical runs, whichever build
-   * supplied the modules.
+   * SHA-256 of the whole log without provenance — each event as one JSON line — computed as the
+   * events come: equal hashes mean identical runs, whichever build supplied the modules.
    */
   hash(): string {
-    return createHash('sha256').update(this.toJsonLines({ provenance: false })).digest('hex');
+    return this.running.copy().digest('hex');
   }
+}
+
+/** One event as the line a log file holds (and the hash covers, with provenance left out). */
+export function eventLine(e: StampedEvent, provenance = false): string {
+  return JSON.stringify(provenance ? e : withoutProvenance(e)) + '\n';
 }
 
 function withoutProvenance(e: StampedEvent): object {

@@ -12,7 +12,7 @@
 
 import type { Machine, StopReason, SyscallFrame } from '../emulator/types.ts';
 import { AuditLog } from './audit.ts';
-import { EventLog } from './events.ts';
+import { EventLog, type EventLogOptions } from './events.ts';
 import { ModuleRegistry } from './module/registry.ts';
 import type { TrustStore, VerifiedModule } from './module/verify.ts';
 import { ObjectServices } from './object-services.ts';
@@ -47,6 +47,8 @@ export interface KernelOptions {
   readonly trust: TrustStore;
   /** Where security-relevant events are recorded, hash-chained (default: in memory). */
   readonly audit?: AuditLog;
+  /** How much of the event log stays in memory (EventLogOptions.retain; default all). */
+  readonly events?: EventLogOptions;
 }
 
 /** Event kinds the audit log records: who exists, who may do what, what runs, what was refused. */
@@ -68,7 +70,7 @@ export class Kernel {
   private readonly trap = (t: Thread) => trapFor(this.state, t);
 
   constructor(readonly machine: Machine, options: KernelOptions) {
-    this.events = new EventLog(() => machine.clock.now);
+    this.events = new EventLog(() => machine.clock.now, options.events);
     this.audit = options.audit ?? AuditLog.inMemory();
     this.events.subscribe((e) => {
       if (!AUDITED.has(e.kind)) return;

@@ -229,6 +229,7 @@ export function destroy(k: KernelState, s: Sandbox, reason: DestroyReason): void
   for (const other of liveSandboxes(k)) {
     for (const t of other.threads) if (t.waiting?.kind === 'reply' && t.waiting.on.sandbox === s) k.objects.wake(t, -Err.PEER_GONE);
   }
+  s.console.flush((lines, bytes) => k.events.emit({ kind: 'consoleDropped', sandbox: s.name, lines, bytes }));
   const owned = () => k.machine.frames.runsOf(s.id).reduce((n, [, count]) => n + count, 0);
   const before = owned();
   for (const c of [...s.cspace.all()]) if (c.live) destroyCapability(c);

@@ -31,7 +31,10 @@ export function contextFor(k: KernelState, t: Thread): SyscallContext {
       return clock.now;
     },
     console(text) {
-      events.emit({ kind: 'console', sandbox: t.sandbox.name, text });
+      const s = t.sandbox;
+      if (s.console.take(clock.now, text.length, (lines, bytes) => events.emit({ kind: 'consoleDropped', sandbox: s.name, lines, bytes }))) {
+        events.emit({ kind: 'console', sandbox: s.name, text });
+      }
     },
   };
 }

@@ -10,10 +10,13 @@ export interface Outcome {
   readonly faults: Record<string, FaultKind>;
 }
 
-export function outcomeOf(events: EventLog): Outcome {
+/** Records exits and faults as they happen, so the outcome needs no event kept in memory. */
+export function recordOutcome(events: EventLog): Outcome {
   const outcome: Outcome = { exits: {}, faults: {} };
-  for (const e of events.of('exit')) outcome.exits[e.sandbox] = e.status;
-  for (const e of events.of('fault')) outcome.faults[e.sandbox] = e.fault.kind;
+  events.subscribe((e) => {
+    if (e.kind === 'exit') outcome.exits[e.sandbox] = e.status;
+    else if (e.kind === 'fault') outcome.faults[e.sandbox] = e.fault.kind;
+  });
   return outcome;
 }
 

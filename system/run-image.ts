@@ -22,7 +22,7 @@ import type { PcapWriter } from '../emulator/net/pcap.ts';
 import { bootSandboxes } from './boot.ts';
 import type { Manifest } from './manifest.ts';
 import type { TrafficConfig } from '../traffic/generator.ts';
-import { deviationsFrom, outcomeOf, type Outcome } from './outcome.ts';
+import { deviationsFrom, recordOutcome, type Outcome } from './outcome.ts';
 import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic } from './traffic.ts';
 
 export interface SystemOptions {
@@ -42,6 +42,8 @@ export interface SystemOptions {
   readonly pcap?: PcapWriter;
   /** Wall milliseconds between turns of the host's event loop (Kernel.run). */
   readonly sliceMs?: number;
+  /** Events kept in memory (EventLogOptions.retain); the rest reach only subscribers. Default: all. */
+  readonly retainEvents?: number;
 }
 
 export interface RunResult {
@@ -66,20 +68,26 @@ export class System {
     /** The emulated clients on the wire, when the image has a `traffic` section. */
     readonly traffic: AttachedTraffic | undefined,
     private readonly sliceMs: number | undefined,
+    private readonly outcome: Outcome,
   ) {}
 
   /** A machine with every sandbox of the manifest created and started, not yet run. */
   static async assemble(manifest: Manifest, options: SystemOptions): Promise<System> {
     const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
     try {
-      const kernel = new Kernel(machine, { trust: options.trust, ...(options.audit ? { audit: options.audit } : {}) });
+      const kernel = new Kernel(machine, {
+        trust: options.trust,
+        ...(options.audit ? { audit: options.audit } : {}),
+        ...(options.retainEvents !== undefined ? { events: { retain: options.retainEvents } } : {}),
+      });
+      const outcome = recordOutcome(kernel.events);
       if (options.onEvent) kernel.events.subscribe(options.onEvent);
       const pcap = options.pcap;
       if (pcap) for (const d of machine.devices) if (d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);
       bootSandboxes(kernel, manifest, options.modules);
       const config = options.traffic ?? (manifest.traffic ? trafficConfig(manifest.traffic) : 'none');
       const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);
-      return new System(manifest, machine, kernel, traffic, options.sliceMs);
+      return new System(manifest, machine, kernel, traffic, options.sliceMs, outcome);
     } catch (e) {
       machine.dispose();
       throw e;
@@ -92,7 +100,7 @@ export class System {
     this.ran = true;
     const halt = await this.kernel.run(this.manifest.until, this.sliceMs === undefined ? {} : { sliceMs: this.sliceMs });
     this.kernel.shutdown();
-    const outcome = outcomeOf(this.kernel.events);
+    const outcome = this.outcome;
     const deviations = [...deviationsFrom(this.manifest, outcome), ...(this.traffic ? trafficDeviations(this.traffic) : [])];
     return { halt, outcome, deviations, logHash: this.kernel.events.hash() };
   }

@@ -9,6 +9,7 @@
 // frame carries owner tag `id`; a dead sandbox owns no frames and has no CPU.
 
 import type { Cpu, Frames, PageFlags } from '../../emulator/types.ts';
+import { ConsoleBudget } from '../console-budget.ts';
 import { HOST_DECLARED, type Declared } from '../module/declared.ts';
 import { isRefusal } from '../machine-errors.ts';
 import { CSpace, type Capability, type CapabilityOwner, type KernelObject } from './capability.ts';
@@ -36,6 +37,8 @@ export class Sandbox implements CapabilityOwner {
   suspended = false;
   readonly threads = new Set<Thread>();
   readonly cspace: CSpace = new CSpace(this);
+  /** What it may still write to the console (console-budget.ts). */
+  readonly console = new ConsoleBudget();
   /** Versioned names it has registered: bounded (REGISTRATIONS_MAX), so a guest cannot grow the registry without end. */
   registrations = 0;
   private used = 0;
