@@ -17,7 +17,7 @@ import { MemoryObject } from './memory-object.ts';
 import type { Thread } from './thread.ts';
 
 export const PAGE = 4096;
-/** Versioned registry names one sandbox may hold at once. */
+/** Versioned registry names one sandbox may hold at once, so a guest cannot grow the registry without end. */
 export const REGISTRATIONS_MAX = 32;
 
 export type SandboxState = 'live' | 'dead';
@@ -39,8 +39,6 @@ export class Sandbox implements CapabilityOwner {
   readonly cspace: CSpace = new CSpace(this);
   /** What it may still write to the console (console-budget.ts). */
   readonly console = new ConsoleBudget();
-  /** Versioned names it has registered: bounded (REGISTRATIONS_MAX), so a guest cannot grow the registry without end. */
-  registrations = 0;
   private used = 0;
   /** Owned regions by the physical (= virtual) address of their first frame. */
   private readonly regions = new Map<number, OwnedRegion>();

@@ -24,6 +24,8 @@ export interface SwitchRecord {
 export class ServiceRegistry implements KernelObject {
   readonly capType = 'REGISTRY' as const;
   private readonly endpoints = new Map<string, Endpoint>();
+  /** Who registered each versioned name (a sandbox id), for the per-sandbox bound. */
+  private readonly holders = new Map<string, number>();
   private readonly targets = new Map<string, string>();
   private readonly aliases = new Map<string, Alias>();
 
@@ -34,11 +36,12 @@ export class ServiceRegistry implements KernelObject {
     return a ? { service: a[1]!, endpoint: a[2]! } : undefined;
   }
 
-  register(name: string, ep: Endpoint): RegistryError | { alias: string; defaulted: boolean } {
+  register(name: string, ep: Endpoint, holder: number): RegistryError | { alias: string; defaulted: boolean } {
     const p = ServiceRegistry.parse(name);
     if (!p?.version) return 'INVALID_ARGUMENT';
     if (this.endpoints.get(name)?.resolve()) return 'NAME_TAKEN';
     this.endpoints.set(name, ep);
+    this.holders.set(name, holder);
     const alias = `cap://${p.service}/${p.endpoint}`;
     // The first version of an alias becomes its default, and so does a version registered while
     // the default's holder is gone: an alias never stays pointed at nobody when someone answers.
@@ -68,6 +71,27 @@ export class ServiceRegistry implements KernelObject {
       made.push({ alias, from: target, to: best.name });
     }
     return made;
+  }
+
+  /** Live versioned names a sandbox holds now. */
+  heldBy(holder: number): number {
+    let n = 0;
+    for (const [name, h] of this.holders) if (h === holder && this.live(name)) n++;
+    return n;
+  }
+
+  /**
+   * Forgets versioned names whose endpoint is gone and that no alias points at, so names that
+   * come and go do not pile up. Returns the names forgotten.
+   */
+  prune(): string[] {
+    const targeted = new Set(this.targets.values());
+    const gone = [...this.endpoints.keys()].filter((n) => !this.live(n) && !targeted.has(n));
+    for (const n of gone) {
+      this.endpoints.delete(n);
+      this.holders.delete(n);
+    }
+    return gone;
   }
 
   private live(name: string): boolean {

@@ -22,10 +22,10 @@ export function registryRegister(c: SyscallContext, f: SyscallFrame): Outcome {
   const service = ServiceRegistry.parse(n.name)?.service;
   const mine = c.sandbox.declared.services;
   if (service !== undefined && mine !== undefined && !mine.has(service) && !reg.has(Right.G)) return err('NOT_DECLARED');
-  if (c.sandbox.registrations >= REGISTRATIONS_MAX) return err('QUOTA_EXCEEDED');
-  const r = c.k.registry.register(n.name, ep.object);
+  if (c.k.registry.heldBy(c.sandbox.id) >= REGISTRATIONS_MAX) return err('QUOTA_EXCEEDED');
+  for (const gone of c.k.registry.prune()) c.k.registered.delete(gone);
+  const r = c.k.registry.register(n.name, ep.object, c.sandbox.id);
   if (typeof r === 'string') return err(r);
-  c.sandbox.registrations++;
   c.k.registered.set(n.name, ep);
   c.k.events.emit({ kind: 'endpointRegistered', sandbox: c.sandbox.name, name: n.name, alias: r.alias, isDefault: r.defaulted });
   return 0;
