@@ -234,8 +234,9 @@ export function destroy(k: KernelState, s: Sandbox, reason: DestroyReason): void
   const before = owned();
   for (const c of [...s.cspace.all()]) if (c.live) destroyCapability(c);
   s.teardown();
-  // Aliases it answered fall back to a live version of the same service, if one runs.
-  for (const r of k.objects.registry.fallBack()) k.objects.endpointSwitched(r.alias, r.from, r.to, 'core0');
+  // Aliases it answered fall back to a live version of the same service, if one runs — not when
+  // the whole machine is going down, where nobody is left to call them.
+  if (reason !== 'shutdown') for (const r of k.objects.registry.fallBack()) k.objects.endpointSwitched(r.alias, r.from, r.to, 'core0');
   // Everything that carried its tag and is free now: regions, and memory objects nobody else holds.
   const framesReturned = before - owned();
   k.events.emit({ kind: 'sandboxDestroyed', sandbox: s.name, framesReturned, reason });
