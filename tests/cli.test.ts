@@ -1,6 +1,6 @@
 // The hic command as a user runs it: output lines, exit codes, and one clear line for mistakes.
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,19 +8,34 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO } from './support/boot.ts';
 
-const hic = (...args: string[]) => spawnSync(process.execPath, [join(REPO, 'bin', 'hic.mjs'), ...args], { cwd: REPO, encoding: 'utf8' });
+/** Runs the hic command beside the event loop (a run takes seconds); its exit status and output. */
+function hic(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return run('hic.mjs', args);
+}
+
+function run(command: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO, 'bin', command), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 describe('hic boot', () => {
-  it('boots hello: guest lines carry virtual time and sandbox name, exit 0', () => {
-    const r = hic('boot', 'images/hello.himg');
+  it('boots hello: guest lines carry virtual time and sandbox name, exit 0', async () => {
+    const r = await hic('boot', 'images/hello.himg');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^\[\s+0\.\d{6}s\] hello\s+│ hello: hi from a HIC sandbox/m);
     expect(r.stdout).toMatch(/hello exited with status 0/);
     expect(r.stdout).toMatch(/outcome: as expected/);
   });
 
-  it('boots rogue: faults are shown, contained, and hello keeps running', () => {
-    const r = hic('boot', 'images/rogue.himg', '--quiet');
+  it('boots rogue: faults are shown, contained, and hello keeps running', async () => {
+    const r = await hic('boot', 'images/rogue.himg', '--quiet');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/FAULT in rogue-read .*readUnmapped address 0x[0-9a-f]+ .*\[that page belongs to hello\]/);
     expect(r.stdout.split('\n').filter((l) => l.includes('FAULT'))).toHaveLength(6);
@@ -28,9 +43,9 @@ describe('hic boot', () => {
     expect(lines.findLastIndex((l) => l.includes('hello: goodbye'))).toBeGreaterThan(lines.findLastIndex((l) => l.includes('FAULT')));
   });
 
-  it('writes the event log it hashed', () => {
+  it('writes the event log it hashed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hic-cli-'));
-    const r = hic('boot', 'images/hello.himg', '-q', '--events', join(dir, 'events.jsonl'));
+    const r = await hic('boot', 'images/hello.himg', '-q', '--events', join(dir, 'events.jsonl'));
     expect(r.status).toBe(0);
     const text = readFileSync(join(dir, 'events.jsonl'), 'utf8');
     const lines = text.trim().split('\n');
@@ -39,24 +54,24 @@ describe('hic boot', () => {
     expect(createHash('sha256').update(text).digest('hex').slice(0, 16)).toBe(printed);
   });
 
-  it('a broken manifest is one line naming file and field, exit 2, no stack trace', () => {
+  it('a broken manifest is one line naming file and field, exit 2, no stack trace', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hic-cli-'));
     const file = join(dir, 'bad.himg');
     writeFileSync(file, JSON.stringify({ 'hic-image': 1, sandboxes: [{ name: 'a', module: 'hello', quota: 'lots' }] }));
-    const r = hic('boot', file);
+    const r = await hic('boot', file);
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([`hic: ${file}: sandboxes[0].quota: expected a size like "1B", "1KiB", "1MiB", "1GiB", got "lots" [HIC_BAD_MANIFEST]`]);
   });
 
-  it('a missing image file is one line too', () => {
-    const r = hic('boot', 'images/nope.himg');
+  it('a missing image file is one line too', async () => {
+    const r = await hic('boot', 'images/nope.himg');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^hic: images\/nope\.himg: no such file \[HIC_BAD_MANIFEST\]\n$/);
   });
 
-  it('every command has --help', () => {
+  it('every command has --help', async () => {
     for (const cmd of ['boot', 'build', 'abi', 'bench']) {
-      const r = hic(cmd, '--help');
+      const r = await hic(cmd, '--help');
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/^Usage: hic /);
     }
@@ -64,21 +79,21 @@ describe('hic boot', () => {
 });
 
 describe('hicmod', () => {
-  const hicmod = (...args: string[]) => spawnSync(process.execPath, [join(REPO, 'bin', 'hicmod.mjs'), ...args], { cwd: REPO, encoding: 'utf8' });
+  const hicmod = (...args: string[]) => run('hicmod.mjs', args);
 
-  it('build → sign → verify → inspect, and a tampered copy is refused in one line', () => {
+  it('build → sign → verify → inspect, and a tampered copy is refused in one line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hic-cli-'));
     const unsigned = join(dir, 'hello.unsigned.hicmod');
-    expect(hicmod('build', 'hello', '-o', unsigned).status).toBe(0);
+    expect((await hicmod('build', 'hello', '-o', unsigned)).status).toBe(0);
     const signed = join(dir, 'hello.hicmod');
-    expect(hicmod('sign', unsigned, '--pki', 'build/pki', '-o', signed).status).toBe(0);
-    const ok = hicmod('verify', signed, '--pki', 'build/pki');
+    expect((await hicmod('sign', unsigned, '--pki', 'build/pki', '-o', signed)).status).toBe(0);
+    const ok = await hicmod('verify', signed, '--pki', 'build/pki');
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/OK — service hello 1\.0\.0/);
-    const older = hicmod('verify', signed, '--pki', 'build/pki', '--installed', '1.1.0@2026-01-01T00:00:00Z');
+    const older = await hicmod('verify', signed, '--pki', 'build/pki', '--installed', '1.1.0@2026-01-01T00:00:00Z');
     expect(older.status).toBe(2);
     expect(older.stderr).toMatch(/^hic: .*older than the installed 1\.1\.0.*\[DOWNGRADE\]\n$/);
-    const insp = hic('mod', 'inspect', signed);
+    const insp = await hic('mod', 'inspect', signed);
     expect(insp.status).toBe(0);
     expect(insp.stdout).toMatch(/depends on {4}ipc_lib = 2\.0\.0/);
     expect(insp.stdout).toMatch(/imports {7}ipc_lib\.ipc_checksum/);
@@ -86,7 +101,7 @@ describe('hicmod', () => {
     const bytes = readFileSync(signed);
     bytes[200]! ^= 0x40;
     writeFileSync(join(dir, 'bad.hicmod'), bytes);
-    const bad = hicmod('verify', join(dir, 'bad.hicmod'), '--pki', 'build/pki');
+    const bad = await hicmod('verify', join(dir, 'bad.hicmod'), '--pki', 'build/pki');
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/\[HASH_MISMATCH\]/);
@@ -94,14 +109,14 @@ describe('hicmod', () => {
 });
 
 describe('hic test', () => {
-  it('boots every image with an expectation, reports deviations, and writes JUnit', () => {
+  it('boots every image with an expectation, reports deviations, and writes JUnit', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hic-images-'));
     const image = (expectExit: number) => JSON.stringify({ 'hic-image': 1, name: 'h', sandboxes: [{ name: 'hello', module: 'hello', quota: '1MiB' }], expect: { exits: { hello: expectExit } } });
     writeFileSync(join(dir, 'a-good.himg'), image(0));
     writeFileSync(join(dir, 'b-bad.himg'), image(3));
     writeFileSync(join(dir, 'c-no-expectation.himg'), JSON.stringify({ 'hic-image': 1, sandboxes: [{ name: 'hello', module: 'hello', quota: '1MiB' }] }));
     const report = join(dir, 'junit.xml');
-    const r = hic('test', dir, '--junit', report);
+    const r = await hic('test', dir, '--junit', report);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/^pass {2}a-good\.himg/m);
     expect(r.stdout).toMatch(/^FAIL {2}b-bad\.himg[\s\S]*hello: expected exit 3, it exited 0/m);
@@ -113,16 +128,16 @@ describe('hic test', () => {
 });
 
 describe('exit codes', () => {
-  it('a bad command line is a user mistake: exit 2, like a bad manifest', () => {
+  it('a bad command line is a user mistake: exit 2, like a bad manifest', async () => {
     for (const args of [['--nosuch'], ['nosuch'], ['boot'], ['boot', 'images/hello.himg', '--nosuch'], ['boot', 'images/hello.himg', '--data-dir', ''], ['boot', 'images/hello.himg', '--data-dir', '/proc/x'], ['boot', '/dev/zero'], ['boot', 'images']]) {
-      const r = hic(...args);
+      const r = await hic(...args);
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(/^(error|hic): /);
     }
   });
 
-  it('--help lists the exit codes and exits 0', () => {
-    const r = hic('--help');
+  it('--help lists the exit codes and exits 0', async () => {
+    const r = await hic('--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Exit codes:\n {2}0 .*\n {2}1 .*deviates.*\n {2}2 .*mistake.*\n {2}70 .*bug/);
   });
@@ -154,7 +169,7 @@ describe('exit codes', () => {
 });
 
 describe('module files', () => {
-  it('every refusal names the file: garbage, a directory, a missing file', () => {
+  it('every refusal names the file: garbage, a directory, a missing file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hic-mod-'));
     const garbage = join(dir, 'x.hicmod');
     writeFileSync(garbage, 'garbage\n');
@@ -165,7 +180,7 @@ describe('module files', () => {
       [['mod', 'inspect', join(dir, 'nope.hicmod')], new RegExp(`^hic: ${dir}/nope\\.hicmod: no such file \\[ENOENT\\]\\n$`)],
     ];
     for (const [args, stderr] of cases) {
-      const r = hic(...args);
+      const r = await hic(...args);
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(stderr);
     }
