@@ -8,7 +8,9 @@
  *   3 rdtsc / rdtscp                     -> virtual time, never the host's counter
  *   4 cpuid                              -> HIC's fixed answer
  *   5 rdrand / rdseed                    -> invalidInstruction (HIC's CPU has neither)
- *   6 mem_alloc / mem_free of one page, (arg >> 8) thousand times, then exit 0
+ *   6 mem_alloc / mem_free of one page, (arg >> 8 & 0xff) thousand times, then exit 0; first
+ *     (arg >> 16) pages are allocated and made alternately read-only and writable, so the
+ *     sandbox holds that many more engine mappings (what makes each mapping change dearer)
  *
  * Each attack is a tiny routine in assembly so its faulting instruction has a known address (its
  * symbol) and nothing the compiler adds sits between the log line and the instruction. */
@@ -150,8 +152,16 @@ static int cpu_identity(void) {
   return 0;
 }
 
-static int alloc_free(uint64_t thousands) {
+static int alloc_free(uint64_t thousands, uint64_t fragments) {
   uint64_t n = thousands * 1000;
+  if (fragments > 0) {
+    int64_t region = hic_mem_alloc(fragments * 0x1000);
+    if (region < 0) return check("mem_alloc fragments", (uint64_t)region, 0);
+    for (uint64_t i = 0; i < fragments; i += 2) {
+      int64_t r = hic_mem_protect((void *)(uintptr_t)(region + i * 0x1000), 0x1000, HIC_PROT_READ);
+      if (r != 0) return check("mem_protect", (uint64_t)r, 0);
+    }
+  }
   int64_t start = hic_time_now();
   for (uint64_t i = 0; i < n; i++) {
     int64_t p = hic_mem_alloc(0x1000);
@@ -160,7 +170,7 @@ static int alloc_free(uint64_t thousands) {
     int64_t r = hic_mem_free((void *)(uintptr_t)p, 0x1000);
     if (r != 0) return check("mem_free", (uint64_t)r, 0);
   }
-  hic_log("rogue_cpu: %lu mem_alloc/mem_free pairs in %ld ns", n, hic_time_now() - start);
+  hic_log("rogue_cpu: %lu mem_alloc/mem_free pairs beside %lu split pages in %ld ns", n, fragments, hic_time_now() - start);
   return 0;
 }
 
@@ -172,7 +182,7 @@ int hic_main(uint64_t arg) {
   case 3: return time_stamps();
   case 4: return cpu_identity();
   case 5: return attack(randomness, COUNT(randomness), variant);
-  case 6: return alloc_free(variant);
+  case 6: return alloc_free(variant & 0xff, arg >> 16);
   default:
     hic_log("rogue_cpu: unknown class %lu; low byte 1 undecodable, 2 privileged, 3 rdtsc, 4 cpuid, "
             "5 rdrand, 6 mem_alloc/mem_free loop; next byte the variant",
