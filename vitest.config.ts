@@ -6,6 +6,7 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     pool: 'forks',
+    setupFiles: ['tests/support/event-loop.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -6,7 +6,7 @@ import { Kernel } from '../core0/kernel.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
 import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
 import { identity, rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
-import { workspacePki } from '../cli/modules.ts';
+import { workspacePki } from '../hicmod-toolchain/workspace.ts';
 import type { GuestProgram } from './guest.ts';
 
 export class BenchError extends Error {
@@ -26,6 +26,8 @@ export interface KernelRunSpec {
   readonly budget: number;
   /** Syscalls the programs make in total, to take the syscall charge off the clock. */
   readonly syscalls: number;
+  /** Wall milliseconds between turns of the host's event loop (Kernel.run); default the kernel's. */
+  readonly sliceMs?: number;
 }
 
 export async function runOnKernel(repoRoot: string, spec: KernelRunSpec): Promise<KernelRun> {
@@ -38,7 +40,7 @@ export async function runOnKernel(repoRoot: string, spec: KernelRunSpec): Promis
       k.spawn({ name: `bench-${i}`, quotaBytes: 1 << 20, budget: spec.budget, stackBytes: 16384, arg: 0 }, k.modules.verify(signModule(p.module, keys, Date.now()), p.name));
     });
     const t0 = process.hrtime.bigint();
-    const halt = k.run();
+    const halt = await k.run(undefined, spec.sliceMs === undefined ? {} : { sliceMs: spec.sliceMs });
     const wallNs = Number(process.hrtime.bigint() - t0);
 
     const faults = k.events.of('fault');

@@ -4,7 +4,7 @@
 
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { canonicalJson, verifyAuditFile, verifyAuditText, type AuditVerdict } from '../core0/audit.ts';
+import { AuditError, canonicalJson, verifyAuditFile, verifyAuditText, type AuditVerdict } from '../core0/audit.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { runCommand } from './errors.ts';
 
@@ -26,7 +26,13 @@ function reportFailure(file: string, v: Extract<AuditVerdict, { ok: false }>): v
 function renderValue(v: unknown): string {
   // Bare when unambiguous, JSON otherwise, so `key=value` pairs split back apart.
   if (typeof v === 'string' && /^[^\s"=]+$/.test(v)) return v;
-  return canonicalJson(v);
+  try {
+    return canonicalJson(v);
+  } catch (e) {
+    // A tampered record can hold what no appender writes (1e999 parses as Infinity): show it raw.
+    if (e instanceof AuditError && e.code === 'AUDIT_UNENCODABLE') return String(v);
+    throw e;
+  }
 }
 
 /** `[   1.234567s] #seq kind key=value …`, fields in the file's (sorted) order. */
@@ -48,7 +54,8 @@ function readableRecords(text: string): Record<string, unknown>[] {
         const r = v as Record<string, unknown>;
         if (Number.isSafeInteger(r.t) && (r.t as number) >= 0 && typeof r.kind === 'string') records.push(r);
       }
-    } catch {
+    } catch (e) {
+      if (!(e instanceof SyntaxError)) throw e;
       // Unreadable lines are verify's to report.
     }
   }

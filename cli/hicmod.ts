@@ -2,10 +2,9 @@
 import { Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exitQuietlyOnClosedPipe } from './errors.ts';
+import { parseCommandLine, usageExitsTwo } from './errors.ts';
 import { registerModCommands } from './mod.ts';
 
-const program = new Command('hicmod').description('build, sign, verify and inspect HIC .hicmod modules').showHelpAfterError();
+const program = usageExitsTwo(new Command('hicmod')).description('build, sign, verify and inspect HIC .hicmod modules');
 registerModCommands(program, join(dirname(fileURLToPath(import.meta.url)), '..'));
-exitQuietlyOnClosedPipe();
-await program.parseAsync(process.argv);
+await parseCommandLine(program, process.argv);

@@ -2,15 +2,13 @@
 // each on a fresh machine, and reports which deviate — on the terminal and, with --junit, as a
 // JUnit XML file a CI system reads. Exit code 1 when any image deviates or fails to boot.
 
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog } from '../core0/audit.ts';
-import { boot } from '../core0/boot.ts';
-import { parseManifest } from '../core0/manifest.ts';
-import { DEVICE_FACTORIES } from '../emulator/device.ts';
-import { UnicornMachine } from '../emulator/machine.ts';
-import { workspace } from './modules.ts';
-import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic } from './traffic.ts';
+import { workspace } from '../hicmod-toolchain/workspace.ts';
+import { readManifest } from '../system/manifest.ts';
+import { runImage } from '../system/run-image.ts';
+import { isUserError } from './errors.ts';
 
 export interface ImageResult {
   readonly image: string;
@@ -40,28 +38,20 @@ export async function testImages(repoRoot: string, dir: string): Promise<ImageRe
     const wallMs = () => Number(process.hrtime.bigint() - started) / 1e6;
     let manifest;
     try {
-      manifest = parseManifest(file, readFileSync(file, 'utf8'));
+      manifest = readManifest(file);
     } catch (e) {
-      results.push({ image: f, ok: false, wallMs: wallMs(), problems: [(e as Error).message] });
+      if (!isUserError(e)) throw e;
+      results.push({ image: f, ok: false, wallMs: wallMs(), problems: [e.message] });
       continue;
     }
     if (!manifest.expect) continue; // only images that state what should happen
-    const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
     try {
-      let traffic: AttachedTraffic | undefined;
-      const m = manifest;
-      const r = boot(m, machine, ws.repository, ws.trust, {
-        audit: AuditLog.inMemory(),
-        beforeRun: (k) => {
-          if (m.traffic) traffic = attachTraffic(k, machine, trafficConfig(m.traffic));
-        },
-      });
-      const problems = [...r.deviations, ...(traffic ? trafficDeviations(traffic) : [])];
-      results.push({ image: f, ok: problems.length === 0, wallMs: wallMs(), problems, logSha256: r.kernel.events.hash() });
+      const { system, result } = await runImage(manifest, { modules: ws.repository, trust: ws.trust, audit: AuditLog.inMemory() });
+      system.dispose();
+      results.push({ image: f, ok: result.deviations.length === 0, wallMs: wallMs(), problems: result.deviations, logSha256: result.logHash });
     } catch (e) {
-      results.push({ image: f, ok: false, wallMs: wallMs(), problems: [(e as Error).message] });
-    } finally {
-      machine.dispose();
+      if (!isUserError(e)) throw e;
+      results.push({ image: f, ok: false, wallMs: wallMs(), problems: [e.message] });
     }
   }
   return results;

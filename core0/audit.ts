@@ -56,10 +56,21 @@ export interface VerifyOptions {
   readonly head?: string;
 }
 
-/** Refusals of the audit log itself (not of its contents: those are verdicts). */
+/**
+ * Why the audit log refused (what a file contains is judged by a verdict, not thrown). Two kinds:
+ * the log cannot be used -- AUDIT_CORRUPT (an existing file does not verify), AUDIT_WRITE_FAILED,
+ * AUDIT_BUSY (another process appends) -- and the caller handed it something it must not record,
+ * which is the caller's bug: AUDIT_BAD_ENTRY (a reserved field, a time that is not ns, no kind) and
+ * AUDIT_UNENCODABLE (a value outside JSON: NaN, undefined, bigint, a class instance, a cycle).
+ */
+export type AuditErrorCode = 'AUDIT_CORRUPT' | 'AUDIT_WRITE_FAILED' | 'AUDIT_BUSY' | 'AUDIT_BAD_ENTRY' | 'AUDIT_UNENCODABLE';
+
+/** The codes that mean the caller is at fault, not the file or the machine (see AuditErrorCode). */
+export const AUDIT_CALLER_BUGS: ReadonlySet<AuditErrorCode> = new Set(['AUDIT_BAD_ENTRY', 'AUDIT_UNENCODABLE']);
+
 export class AuditError extends Error {
   constructor(
-    readonly code: 'AUDIT_CORRUPT' | 'AUDIT_WRITE_FAILED' | 'AUDIT_BUSY',
+    readonly code: AuditErrorCode,
     message: string,
   ) {
     super(message);
@@ -69,7 +80,7 @@ export class AuditError extends Error {
 /**
  * JSON with object keys sorted at every depth and no whitespace, so a record's hash depends on
  * its content only. Values outside JSON (undefined, bigint, NaN, functions, class instances)
- * throw a plain Error: the kernel handed the log something it cannot record faithfully.
+ * throw AUDIT_UNENCODABLE: the caller handed the log something it cannot record faithfully.
  */
 export function canonicalJson(value: unknown): string {
   return encode(value, () => '$', new Set());
@@ -82,11 +93,11 @@ type Path = () => string;
 function encode(v: unknown, path: Path, open: Set<object>): string {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new Error(`audit: ${path()} is ${v}, not a JSON number`);
+    if (!Number.isFinite(v)) throw new AuditError('AUDIT_UNENCODABLE', `audit: ${path()} is ${v}, not a JSON number`);
     return JSON.stringify(v);
   }
-  if (typeof v !== 'object') throw new Error(`audit: ${path()} is a ${typeof v}, not a JSON value`);
-  if (open.has(v)) throw new Error(`audit: ${path()} refers back to itself`);
+  if (typeof v !== 'object') throw new AuditError('AUDIT_UNENCODABLE', `audit: ${path()} is a ${typeof v}, not a JSON value`);
+  if (open.has(v)) throw new AuditError('AUDIT_UNENCODABLE', `audit: ${path()} refers back to itself`);
   open.add(v);
   let out: string;
   if (Array.isArray(v)) {
@@ -94,7 +105,7 @@ function encode(v: unknown, path: Path, open: Set<object>): string {
   } else {
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {
-      throw new Error(`audit: ${path()} is a ${proto?.constructor?.name ?? 'class instance'}, not a plain object`);
+      throw new AuditError('AUDIT_UNENCODABLE', `audit: ${path()} is a ${proto?.constructor?.name ?? 'class instance'}, not a plain object`);
     }
     out = '{' + sortedMembers(v as Record<string, unknown>, path, open).map(([k, e]) => `${JSON.stringify(k)}:${e}`).join(',') + '}';
   }
@@ -169,10 +180,10 @@ export class AuditLog {
   append(entry: AuditEntry): AuditRecord {
     if (this.broken !== null) throw new AuditError('AUDIT_WRITE_FAILED', `audit log ${this.path} is unusable: ${this.broken}`);
     for (const k of RESERVED) {
-      if (Object.hasOwn(entry, k)) throw new Error(`audit: entry field "${k}" is set by the log, not the caller`);
+      if (Object.hasOwn(entry, k)) throw new AuditError('AUDIT_BAD_ENTRY', `audit: entry field "${k}" is set by the log, not the caller`);
     }
-    if (!Number.isSafeInteger(entry.t) || entry.t < 0) throw new Error(`audit: t=${entry.t} is not a virtual time in ns`);
-    if (typeof entry.kind !== 'string' || entry.kind === '') throw new Error('audit: entry needs a non-empty kind');
+    if (!Number.isSafeInteger(entry.t) || entry.t < 0) throw new AuditError('AUDIT_BAD_ENTRY', `audit: t=${entry.t} is not a virtual time in ns`);
+    if (typeof entry.kind !== 'string' || entry.kind === '') throw new AuditError('AUDIT_BAD_ENTRY', 'audit: entry needs a non-empty kind');
 
     const body = { ...entry, seq: this.nextSeq, prev: this.last };
     // Encode the members once: the hashed form is them without "hash", the line them with it.
@@ -185,9 +196,11 @@ export class AuditLog {
       try {
         appendFileSync(this.path, line + '\n');
       } catch (e) {
+        // Only the file system's refusals (ENOSPC, EISDIR, EACCES, ...): anything else is a bug.
+        if (!isSystemError(e)) throw e;
         // Part of the line may have reached the file; appending after it would bury a torn
         // line mid-file. Stop here: a log that silently skipped a record is worse than none.
-        this.broken = (e as Error).message;
+        this.broken = e.message;
         throw new AuditError('AUDIT_WRITE_FAILED', `audit log ${this.path}: record #${this.nextSeq} not written: ${this.broken}`);
       }
     }
@@ -250,8 +263,16 @@ function alive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    const code = isSystemError(e) ? e.code : undefined;
+    if (code === 'ESRCH') return false;
+    if (code === 'EPERM') return true; // it exists, it is just not ours to signal
+    throw e;
   }
+}
+
+/** An error the operating system reported (it names the call that failed), as opposed to a bug. */
+function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string';
 }
 
 export function verifyAuditFile(path: string, options: VerifyOptions = {}): AuditVerdict {
@@ -269,7 +290,8 @@ function parseLine(text: string): Parsed {
   let v: unknown;
   try {
     v = JSON.parse(text);
-  } catch {
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e; // JSON.parse of a string refuses only this way
     return bad('AUDIT_MALFORMED', text === '' ? 'empty line' : 'not JSON');
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad('AUDIT_MALFORMED', 'not a JSON object');
@@ -280,10 +302,18 @@ function parseLine(text: string): Parsed {
   if (typeof r.prev !== 'string' || !HASH_PATTERN.test(r.prev)) return bad('AUDIT_MALFORMED', 'missing or invalid "prev"');
   if (typeof r.hash !== 'string' || !HASH_PATTERN.test(r.hash)) return bad('AUDIT_MALFORMED', 'missing or invalid "hash"');
   const record = r as unknown as AuditRecord;
+  let canonical: string;
+  try {
+    canonical = canonicalJson(record);
+  } catch (e) {
+    // JSON.parse reads 1e999 as Infinity, which no record the log wrote can hold: the file's fault.
+    if (!(e instanceof AuditError && e.code === 'AUDIT_UNENCODABLE')) throw e;
+    return bad('AUDIT_MALFORMED', `record #${record.seq} cannot be re-encoded (${e.message})`, record);
+  }
   const { hash, ...body } = record;
   if (recordHash(record.prev, body) !== hash) return bad('AUDIT_EDITED', `record #${record.seq} does not match its hash`, record);
   // Same content, other bytes (CRLF, pretty-printing, a duplicated key): re-serialised by hand.
-  if (canonicalJson(record) !== text) return bad('AUDIT_MALFORMED', `record #${record.seq} is not in canonical form`, record);
+  if (canonical !== text) return bad('AUDIT_MALFORMED', `record #${record.seq} is not in canonical form`, record);
   return { record, problem: null };
 }
 

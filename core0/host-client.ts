@@ -87,12 +87,13 @@ export class HostClient {
     const b = this.bytes(this.scratch, MESSAGE.size);
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     b.fill(0);
-    v.setBigUint64(0, m.label ?? 0n, true);
-    (m.words ?? []).forEach((w, i) => v.setBigUint64(8 + 8 * i, w, true));
-    v.setBigInt64(40, BigInt(m.cap ?? -1), true);
-    v.setBigUint64(48, m.capMove ? 1n : 0n, true);
-    v.setBigUint64(64, BigInt(m.payload?.length ?? 0), true);
-    if (m.payload) b.set(m.payload, 72);
+    const at = MESSAGE.at;
+    v.setBigUint64(at.label, m.label ?? 0n, true);
+    (m.words ?? []).forEach((w, i) => v.setBigUint64(at.words + 8 * i, w, true));
+    v.setBigInt64(at.cap, BigInt(m.cap ?? -1), true);
+    v.setBigUint64(at.cap_move, m.capMove ? 1n : 0n, true);
+    v.setBigUint64(at.len, BigInt(m.payload?.length ?? 0), true);
+    if (m.payload) b.set(m.payload, at.payload);
     this.syscall('send', slot, this.scratch, Flag.NONBLOCK);
   }
 }

@@ -8,13 +8,13 @@
 // whichever thread received it; a timeout or the death of either side ends the wait with an error.
 
 import { Err, Flag, MESSAGE, Right } from './abi/abi.ts';
-import type { EventLog } from './events.ts';
-import { destroyCapability, hasLiveCapability, type Capability, type ErrName } from './objects/capability.ts';
+import type { KernelServices } from './kernel-services.ts';
+import { hasLiveCapability, type Capability, type ErrName } from './objects/capability.ts';
 import type { Endpoint, Message } from './objects/endpoint.ts';
 import { MemoryObject } from './objects/memory-object.ts';
 import type { Notification } from './objects/notification.ts';
 import type { Sandbox } from './objects/sandbox.ts';
-import type { Thread, Waiting } from './objects/thread.ts';
+import type { Thread } from './objects/thread.ts';
 
 export type Blocked = { readonly kind: 'block' };
 export const BLOCK: Blocked = { kind: 'block' };
@@ -22,27 +22,21 @@ export const BLOCK: Blocked = { kind: 'block' };
 export type Handoff = { readonly kind: 'handoff' };
 export const HANDOFF: Handoff = { kind: 'handoff' };
 
-/** What IPC needs from the kernel. */
-export interface Core {
-  readonly now: number;
-  readonly events: EventLog;
-  /** Parks t until wake(); with timeoutNs > 0 it is woken with TIMEOUT at now + timeoutNs. */
-  block(t: Thread, waiting: Waiting, timeoutNs: number): void;
-  /** Wakes a blocked thread with its result; true if it runs next (Scheduler.wakeUp). */
-  wake(t: Thread, result: number): boolean;
-}
-
 const err = (e: ErrName) => -Err[e];
+
+/** Where struct hic_msg's fields are (abi.ts, the same table the C header is generated from). */
+const AT = MESSAGE.at;
+const WORD_OFFSETS: readonly number[] = Array.from({ length: MESSAGE.words }, (_, i) => AT.words + 8 * i);
 
 /** Reads struct hic_msg at `at` in the sender's memory, with the capability it passes. */
 export function readMessage(s: Sandbox, at: number, badge: number): Message | ErrName {
   const b = at < 0 ? undefined : s.cpu.space.view(at, MESSAGE.size);
   if (!b) return 'BAD_ADDRESS';
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const len = v.getBigUint64(64, true);
+  const len = v.getBigUint64(AT.len, true);
   if (len > BigInt(MESSAGE.payloadMax)) return 'INVALID_ARGUMENT';
-  const capSlot = v.getBigInt64(40, true);
-  const capMove = v.getBigUint64(48, true);
+  const capSlot = v.getBigInt64(AT.cap, true);
+  const capMove = v.getBigUint64(AT.cap_move, true);
   if (capMove > 1n) return 'INVALID_ARGUMENT';
   let cap: Capability | undefined;
   if (capSlot !== -1n) {
@@ -51,9 +45,9 @@ export function readMessage(s: Sandbox, at: number, badge: number): Message | Er
     cap = c;
   }
   return {
-    label: v.getBigUint64(0, true),
-    words: [8, 16, 24, 32].map((o) => v.getBigUint64(o, true)),
-    payload: b.slice(72, 72 + Number(len)),
+    label: v.getBigUint64(AT.label, true),
+    words: WORD_OFFSETS.map((o) => v.getBigUint64(o, true)),
+    payload: b.slice(AT.payload, AT.payload + Number(len)),
     cap,
     capMove: capMove === 1n,
     badge,
@@ -91,13 +85,13 @@ function passCapability(m: Message, to: Sandbox): number {
 function writeMessage(s: Sandbox, at: number, m: Message, capSlot: number): void {
   const b = s.cpu.space.view(at, MESSAGE.size, 'write')!;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  v.setBigUint64(0, m.label, true);
-  m.words.forEach((w, i) => v.setBigUint64(8 + 8 * i, w, true));
-  v.setBigInt64(40, BigInt(capSlot), true);
-  v.setBigUint64(48, 0n, true);
-  v.setBigUint64(56, BigInt(m.badge), true);
-  v.setBigUint64(64, BigInt(m.payload.length), true);
-  b.set(m.payload, 72);
+  v.setBigUint64(AT.label, m.label, true);
+  m.words.forEach((w, i) => v.setBigUint64(WORD_OFFSETS[i]!, w, true));
+  v.setBigInt64(AT.cap, BigInt(capSlot), true);
+  v.setBigUint64(AT.cap_move, 0n, true);
+  v.setBigUint64(AT.badge, BigInt(m.badge), true);
+  v.setBigUint64(AT.len, BigInt(m.payload.length), true);
+  b.set(m.payload, AT.payload);
 }
 
 function writable(s: Sandbox, at: number): boolean {
@@ -105,14 +99,14 @@ function writable(s: Sandbox, at: number): boolean {
 }
 
 /** Delivers m from `sender` to the thread waiting in recv, or says why it cannot. */
-function deliver(core: Core, m: Message, receiver: Thread, msgAt: number): ErrName | undefined {
+function deliver(k: KernelServices, m: Message, receiver: Thread, msgAt: number): ErrName | undefined {
   const refused = canReceive(m, receiver.sandbox);
   if (refused) return refused;
   let slot = -1;
   if (m.cap) {
     const from = (m.cap.holder!.owner as Sandbox).name;
     slot = passCapability(m, receiver.sandbox);
-    core.events.emit({ kind: 'capTransferred', from, to: receiver.sandbox.name, type: m.cap.object.capType, rights: m.cap.rights, moved: m.capMove });
+    k.events.emit({ kind: 'capTransferred', from, to: receiver.sandbox.name, type: m.cap.object.capType, rights: m.cap.rights, moved: m.capMove });
   }
   writeMessage(receiver.sandbox, msgAt, m, slot);
   return undefined;
@@ -127,48 +121,48 @@ export interface SendArgs {
   readonly badge: number;
 }
 
-export function send(core: Core, t: Thread, a: SendArgs): number | Blocked {
+export function send(k: KernelServices, t: Thread, a: SendArgs): number | Blocked {
   const m = readMessage(t.sandbox, a.msgAt, a.badge);
   if (typeof m === 'string') return err(m);
   if (a.call && !writable(t.sandbox, a.msgAt)) return err('BAD_ADDRESS');
   const ep = a.endpoint;
   const r = ep.receivers[0];
   if (r) {
-    const refused = deliver(core, m, r.thread, r.msgAt);
+    const refused = deliver(k, m, r.thread, r.msgAt);
     if (refused) return err(refused);
     ep.receivers.shift();
     if (a.call) r.thread.replyTo = t;
-    core.wake(r.thread, 0);
+    k.wake(r.thread, 0);
     if (!a.call) return 0;
-    core.block(t, { kind: 'reply', on: r.thread, msgAt: a.msgAt }, a.call.timeoutNs);
+    k.block(t, { kind: 'reply', on: r.thread, msgAt: a.msgAt }, a.call.timeoutNs);
     return BLOCK;
   }
   if (a.nonblock) return err('WOULD_BLOCK');
   ep.senders.push({ thread: t, message: m, replyTo: a.call ? a.msgAt : undefined });
-  core.block(t, { kind: 'send', on: ep }, a.call?.timeoutNs ?? 0);
+  k.block(t, { kind: 'send', on: ep }, a.call?.timeoutNs ?? 0);
   return BLOCK;
 }
 
-export function recv(core: Core, t: Thread, ep: Endpoint, msgAt: number, flags: number, timeoutNs: number): number | Blocked {
+export function recv(k: KernelServices, t: Thread, ep: Endpoint, msgAt: number, flags: number, timeoutNs: number): number | Blocked {
   if (!writable(t.sandbox, msgAt)) return err('BAD_ADDRESS');
   for (;;) {
     const s = ep.senders[0];
     if (!s) break;
-    const refused = deliver(core, s.message, t, msgAt);
+    const refused = deliver(k, s.message, t, msgAt);
     ep.senders.shift();
     if (refused) {
-      core.wake(s.thread, err(refused)); // the sender learns why; this receiver tries the next one
+      k.wake(s.thread, err(refused)); // the sender learns why; this receiver tries the next one
       continue;
     }
     if (s.replyTo !== undefined) {
       t.replyTo = s.thread;
       s.thread.waiting = { kind: 'reply', on: t, msgAt: s.replyTo }; // still blocked, same deadline
-    } else core.wake(s.thread, 0);
+    } else k.wake(s.thread, 0);
     return 0;
   }
   if (flags & Flag.NONBLOCK) return err('WOULD_BLOCK');
   ep.receivers.push({ thread: t, msgAt });
-  core.block(t, { kind: 'recv', on: ep }, timeoutNs);
+  k.block(t, { kind: 'recv', on: ep }, timeoutNs);
   return BLOCK;
 }
 
@@ -177,7 +171,7 @@ export function recv(core: Core, t: Thread, ep: Endpoint, msgAt: number, flags: 
  * replier stops here and runs right after it, as a synchronous microkernel's reply switches to
  * the caller -- without it the answer would wait for the rest of the replier's slice.
  */
-export function reply(core: Core, t: Thread, msgAt: number): number | Handoff {
+export function reply(k: KernelServices, t: Thread, msgAt: number): number | Handoff {
   const caller = t.replyTo;
   if (!caller) return err('NOT_FOUND');
   const m = readMessage(t.sandbox, msgAt, 0);
@@ -187,24 +181,24 @@ export function reply(core: Core, t: Thread, msgAt: number): number | Handoff {
     t.replyTo = undefined;
     return err('PEER_GONE'); // the caller timed out or was destroyed
   }
-  const refused = deliver(core, m, caller, w.msgAt);
+  const refused = deliver(k, m, caller, w.msgAt);
   if (refused) return err(refused);
   t.replyTo = undefined;
-  return core.wake(caller, 0) ? HANDOFF : 0;
+  return k.wake(caller, 0) ? HANDOFF : 0;
 }
 
-export function wait(core: Core, t: Thread, n: Notification, flags: number, timeoutNs: number): number | Blocked {
+export function wait(k: KernelServices, t: Thread, n: Notification, flags: number, timeoutNs: number): number | Blocked {
   const bits = n.take();
   if (bits !== 0n) return Number(bits);
   if (flags & Flag.NONBLOCK) return err('WOULD_BLOCK');
   n.waiters.push(t);
-  core.block(t, { kind: 'wait', on: n }, timeoutNs);
+  k.block(t, { kind: 'wait', on: n }, timeoutNs);
   return BLOCK;
 }
 
-export function notify(core: Core, n: Notification, bits: bigint): void {
+export function notify(k: KernelServices, n: Notification, bits: bigint): void {
   const woken = n.signal(bits);
-  if (woken) core.wake(woken.thread, Number(woken.bits));
+  if (woken) k.wake(woken.thread, Number(woken.bits));
 }
 
 /** Ends whatever t waits for (timeout, destruction of t or of what it waited on). */
@@ -215,5 +209,3 @@ export function cancelWait(t: Thread): void {
   else if (w.kind === 'wait') w.on.cancel(t);
   t.waiting = undefined;
 }
-
-export { destroyCapability };

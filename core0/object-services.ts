@@ -1,12 +1,15 @@
 // Core-0's kernel objects and the blocking primitives the syscall verbs use: creating endpoints,
 // notifications and memory objects; the service registry with its aliases; interrupt lines and
-// their routing; parking and waking threads. The Kernel owns one of these; TypeScript system
-// services reach the same operations through the kernel's host API, with the same checks.
+// their routing; parking and waking threads. This is the kernel's implementation of
+// KernelServices (kernel-services.ts); the Kernel owns one and adds the few operations only it
+// uses (the registry and IRQ roots it grants from, timeouts, raised lines).
 
 import { Err, Right } from './abi/abi.ts';
 import type { Clock, Frames } from '../emulator/types.ts';
 import type { EventLog } from './events.ts';
 import { cancelWait, notify } from './ipc.ts';
+import type { KernelServices } from './kernel-services.ts';
+import { isRefusal } from './machine-errors.ts';
 import { originalCapability, type Capability, type ErrName } from './objects/capability.ts';
 import { Alias, Endpoint } from './objects/endpoint.ts';
 import { IrqLine } from './objects/irq-line.ts';
@@ -16,16 +19,19 @@ import type { Sandbox } from './objects/sandbox.ts';
 import { ServiceRegistry } from './objects/service-registry.ts';
 import type { Thread, Waiting } from './objects/thread.ts';
 import type { Scheduler } from './scheduler.ts';
-import type { KernelServices } from './verbs.ts';
 
-export interface ObjectHost {
+/**
+ * What the Kernel lends ObjectServices to build KernelServices on: the machine's clock and frames,
+ * its scheduler and sandboxes, and sandbox control (which only the Kernel can do, as it owns the
+ * sandboxes). `events` and `control` are the very members KernelServices exposes.
+ */
+type KernelParts = Pick<KernelServices, 'events' | 'control'> & {
   readonly clock: Clock;
   readonly frames: Frames;
-  readonly events: EventLog;
   readonly scheduler: Scheduler;
+  /** A live sandbox by id: a memory object's quota goes back to whoever pays for it, if alive. */
   sandboxById(id: number): Sandbox | undefined;
-  control: KernelServices['control'];
-}
+};
 
 export class ObjectServices implements KernelServices {
   readonly registry = new ServiceRegistry();
@@ -35,7 +41,7 @@ export class ObjectServices implements KernelServices {
   private readonly irqs = new Map<number, { line: IrqLine; root: Capability }>();
   private nextObjectId = 1;
 
-  constructor(private readonly host: ObjectHost) {}
+  constructor(private readonly host: KernelParts) {}
 
   get now(): number {
     return this.host.clock.now;
@@ -110,9 +116,10 @@ export class ObjectServices implements KernelServices {
     let first: number;
     try {
       first = this.host.frames.allocate(pages, s.id);
-    } catch {
+    } catch (e) {
       s.uncharge(pages);
-      return 'NO_MEMORY';
+      if (isRefusal(e, 'HIC_OUT_OF_FRAMES')) return 'NO_MEMORY';
+      throw e;
     }
     const m = new MemoryObject(first, pages, s.id, this.host.frames, (obj) => this.host.sandboxById(obj.tag)?.uncharge(obj.pages));
     return originalCapability(m);

@@ -1,111 +1,85 @@
-// The syscall dispatch table: number → a small verb function with one signature. Each verb
-// decodes and checks every argument before it changes anything (STYLE: decode, then invoke), so
-// a refused call leaves no partial effect. The result is a number for the guest's rax (negative =
-// -error) or a request to the scheduler to block, yield or end the thread.
-//
-// Guest memory is read only through Space.view, which checks mapping, permission and overflow.
+// The syscall table and dispatch: the whole ABI on one screen. Each line names a syscall (its
+// number is in abi/abi.ts) and the verb that serves it; verbs live by object family under
+// verbs/ and share one signature, (c: SyscallContext, f: SyscallFrame) => Outcome (verbs/verb.ts).
+// The kernel's trap writes the outcome to the guest or parks, yields or ends the thread.
 
-import { Err, Prot, SYSCALLS, type SyscallName } from './abi/abi.ts';
+import { Err, FAMILY_BIT, SYSCALLS, type SyscallName } from './abi/abi.ts';
 import type { SyscallFrame } from '../emulator/types.ts';
-import { PAGE, type Sandbox } from './objects/sandbox.ts';
-import type { Thread } from './objects/thread.ts';
-import { objectVerbs, type KernelServices } from './verbs.ts';
+import { capCopy, capDelete, capInfo, capRevoke } from './verbs/capability.ts';
+import { debugLog } from './verbs/console.ts';
+import { call, endpointCreate, recv, reply, send } from './verbs/ipc.ts';
+import { irqAck, irqBind } from './verbs/irq.ts';
+import { memAlloc, memFree, memoryCreate, memoryMap, memorySize, memoryUnmap, memProtect } from './verbs/memory.ts';
+import { mmioMap } from './verbs/mmio.ts';
+import { notificationCreate, notify, wait } from './verbs/notification.ts';
+import { registryLookup, registryRegister, registrySwitch } from './verbs/registry.ts';
+import { sandboxDestroy, sandboxResume, sandboxSuspend } from './verbs/sandbox.ts';
+import { exit, sleep, timeNow, yieldSlice } from './verbs/thread.ts';
+import type { Outcome, SyscallContext, Verb } from './verbs/verb.ts';
 
-export type Outcome =
-  | number
-  | { readonly kind: 'yield' }
-  | { readonly kind: 'sleep'; readonly until: number }
-  | { readonly kind: 'exit'; readonly status: number }
-  /** The verb parked the thread (IPC, wait); the kernel sets its result when it wakes. */
-  | { readonly kind: 'block' }
-  /** Done (result 0), and the thread it woke runs first (ipc.ts reply). */
-  | { readonly kind: 'handoff' };
+export type { Outcome, SyscallContext, Verb } from './verbs/verb.ts';
 
-export interface SyscallContext {
-  readonly thread: Thread;
-  readonly sandbox: Sandbox;
-  readonly now: number;
-  readonly k: KernelServices;
-  console(text: string): void;
-}
+/** Every syscall abi.ts declares has exactly one verb here; the type refuses a missing or extra one. */
+const VERBS: { readonly [N in SyscallName]: Verb } = {
+  debug_log: debugLog,
+  yield: yieldSlice,
+  sleep: sleep,
+  exit: exit,
+  time_now: timeNow,
+  mem_alloc: memAlloc,
+  mem_free: memFree,
+  mem_protect: memProtect,
 
-type Verb = (c: SyscallContext, f: SyscallFrame) => Outcome;
+  cap_copy: capCopy,
+  cap_delete: capDelete,
+  cap_revoke: capRevoke,
+  cap_info: capInfo,
 
-export const DEBUG_LOG_MAX = 1024;
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+  endpoint_create: endpointCreate,
+  send: send,
+  recv: recv,
+  call: call,
+  reply: reply,
 
-const err = (name: keyof typeof Err) => -Err[name];
+  notification_create: notificationCreate,
+  notify: notify,
+  wait: wait,
 
-function pagesFor(len: number): number {
-  return len <= 0 ? -1 : Math.ceil(len / PAGE);
-}
+  memory_create: memoryCreate,
+  memory_map: memoryMap,
+  memory_unmap: memoryUnmap,
+  memory_size: memorySize,
+  mmio_map: mmioMap,
 
-const verbs: Record<SyscallName, Verb> = {
-  ...objectVerbs,
+  registry_register: registryRegister,
+  registry_lookup: registryLookup,
+  registry_switch: registrySwitch,
 
-  debug_log(c, f) {
-    const ptr = f.arg(0);
-    const len = f.arg(1);
-    if (len < 0 || len > DEBUG_LOG_MAX) return err('INVALID_ARGUMENT');
-    const bytes = ptr < 0 ? undefined : c.sandbox.cpu.space.view(ptr, len);
-    if (!bytes || (len > 0 && ptr === 0)) return err('BAD_ADDRESS');
-    c.console(utf8.decode(bytes));
-    return 0;
-  },
+  irq_bind: irqBind,
+  irq_ack: irqAck,
 
-  yield: () => ({ kind: 'yield' }),
-
-  sleep(c, f) {
-    const ns = f.arg(0);
-    if (ns < 0) return err('INVALID_ARGUMENT');
-    return { kind: 'sleep', until: c.now + ns };
-  },
-
-  exit: (_c, f) => ({ kind: 'exit', status: Number(BigInt.asIntN(64, f.wideArg(0))) }),
-
-  time_now: (c) => c.now,
-
-  mem_alloc(c, f) {
-    const pages = pagesFor(f.arg(0));
-    if (pages < 0) return err('INVALID_ARGUMENT');
-    const r = c.sandbox.allocate(pages, { writable: true, executable: false });
-    return typeof r === 'string' ? err(r) : r;
-  },
-
-  mem_free(c, f) {
-    const va = f.arg(0);
-    const r = va < 0 ? undefined : c.sandbox.allocRegion(va);
-    if (!r) return err('NOT_FOUND');
-    if (pagesFor(f.arg(1)) !== r.pages) return err('INVALID_ARGUMENT');
-    c.sandbox.release(va);
-    return 0;
-  },
-
-  mem_protect(c, f) {
-    const va = f.arg(0);
-    const pages = pagesFor(f.arg(1));
-    const prot = f.arg(2);
-    if (prot !== Prot.READ && prot !== Prot.WRITE) return err('INVALID_ARGUMENT');
-    if (pages < 0 || va < 0 || va % PAGE !== 0) return err('INVALID_ARGUMENT');
-    // The whole range must lie inside one mem_alloc region: code and stack are not the guest's to change.
-    const region = [...c.sandbox.ownedRegions.values()].find((r) => r.kind === 'alloc' && va >= r.first * PAGE && va + pages * PAGE <= (r.first + r.pages) * PAGE);
-    if (!region) return err('NOT_FOUND');
-    try {
-      c.sandbox.cpu.space.protect(va, pages, { writable: prot === Prot.WRITE, executable: false });
-    } catch (e) {
-      if ((e as { code?: string }).code === 'MAPPING_LIMIT') return err('MAPPING_LIMIT');
-      throw e;
-    }
-    return 0;
-  },
+  sandbox_suspend: sandboxSuspend,
+  sandbox_resume: sandboxResume,
+  sandbox_destroy: sandboxDestroy,
 };
 
-/** Indexed by syscall number. */
-const table: (Verb | undefined)[] = [];
-for (const s of SYSCALLS) table[s.nr] = verbs[s.name];
+/** The same verbs indexed by syscall number (the trap path looks up an array, not a name), with the family bit each needs (0: none). */
+const BY_NUMBER: readonly (Verb | undefined)[] = [];
+const FAMILY_OF: readonly number[] = [];
+for (const s of SYSCALLS) {
+  (BY_NUMBER as (Verb | undefined)[])[s.nr] = VERBS[s.name];
+  (FAMILY_OF as number[])[s.nr] = 'family' in s ? FAMILY_BIT[s.family] : 0;
+}
 
+/**
+ * Runs the verb for f.nr. An unknown number is the guest's mistake, answered UNKNOWN_SYSCALL; a
+ * family its module did not declare in its signed metadata, NOT_DECLARED (declared.ts).
+ */
 export function dispatch(c: SyscallContext, f: SyscallFrame): Outcome {
   const nr = f.nr;
-  const verb = nr >= 0 ? table[nr] : undefined;
-  return verb ? verb(c, f) : err('UNKNOWN_SYSCALL');
+  const verb = nr >= 0 ? BY_NUMBER[nr] : undefined;
+  if (!verb) return -Err.UNKNOWN_SYSCALL;
+  const family = FAMILY_OF[nr]!;
+  if (family !== 0 && (c.sandbox.declared.families & family) === 0) return -Err.NOT_DECLARED;
+  return verb(c, f);
 }

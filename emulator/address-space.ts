@@ -5,7 +5,8 @@
 // engine mapping follows it. The space is counted as its maximal runs — pages contiguous in both
 // virtual and physical memory with one protection (`regions`) — and the count is capped
 // (mappingLimit) because Unicorn slows steeply with many mappings and aborts the process near
-// 4,090. A change that would pass the cap is refused with nothing changed.
+// 4,096 (docs/unicorn.md#few-mappings). A change that would pass the cap is refused with nothing
+// changed.
 //
 // The engine holds the same pages as `pieces`, each contiguous with one protection but not
 // necessarily maximal: a change unmaps only the pieces it overlaps and maps only what it adds,

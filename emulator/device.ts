@@ -3,8 +3,6 @@
 // decides, by capability, which sandbox may map its window and with what rights. A device that
 // does DMA reaches memory only through the window the kernel binds when its driver maps it.
 
-import { NicDevice } from './devices/nic.ts';
-
 /** How a device touches memory: reading it (a frame to send) or writing it (a frame received). */
 export type DmaAccess = 'read' | 'write';
 
@@ -83,9 +81,3 @@ export class DoorbellDevice implements Device {
     }
   }
 }
-
-/** Device kinds an image manifest can attach, by name. */
-export const DEVICE_FACTORIES: Readonly<Record<string, () => Device>> = {
-  doorbell: () => new DoorbellDevice(),
-  nic: () => new NicDevice(),
-};

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuditError, AuditLog, GENESIS_HASH, canonicalJson, verifyAuditFile, verifyAuditText, type AuditEntry } from '../core0/audit.ts';
+import { AUDIT_CALLER_BUGS, AuditError, AuditLog, GENESIS_HASH, canonicalJson, verifyAuditFile, verifyAuditText, type AuditEntry } from '../core0/audit.ts';
 import { registerAuditCommands } from '../cli/audit.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hic-audit-'));
@@ -77,17 +77,12 @@ describe('audit log: chain', () => {
     ['undefined', { v: undefined }, /\$\.v is a undefined/],
     ['bigint', { v: 1n }, /\$\.v is a bigint/],
     ['a class instance', { v: new Date(0) }, /\$\.v is a Date/],
-  ])('refuses %s as a plain Error (a kernel bug, not a user mistake)', (_, fields, message) => {
+  ])('refuses %s as AUDIT_UNENCODABLE, a caller bug (not a user mistake)', (_, fields, message) => {
     const log = AuditLog.inMemory();
-    let thrown: unknown;
-    try {
-      log.append({ t: 0, kind: 'k', ...fields });
-    } catch (e) {
-      thrown = e;
-    }
-    expect(thrown).toBeInstanceOf(Error);
-    expect(thrown).not.toBeInstanceOf(AuditError);
-    expect((thrown as Error).message).toMatch(message);
+    const thrown = refusal(() => log.append({ t: 0, kind: 'k', ...fields }));
+    expect(thrown.code).toBe('AUDIT_UNENCODABLE');
+    expect(AUDIT_CALLER_BUGS.has(thrown.code)).toBe(true);
+    expect(thrown.message).toMatch(message);
     expect(log.head).toBe(GENESIS_HASH);
   });
 
@@ -95,11 +90,17 @@ describe('audit log: chain', () => {
     const log = AuditLog.inMemory();
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(() => log.append({ t: 0, kind: 'k', cyclic })).toThrow(/refers back to itself/);
-    expect(() => log.append({ t: 0, kind: 'k', seq: 7 })).toThrow(/"seq" is set by the log/);
-    expect(() => log.append({ t: 0, kind: 'k', hash: 'x' })).toThrow(/"hash" is set by the log/);
-    expect(() => log.append({ t: 1.5, kind: 'k' })).toThrow(/not a virtual time/);
-    expect(() => log.append({ t: 0, kind: '' })).toThrow(/non-empty kind/);
+    const bad = (entry: AuditEntry, code: string, message: RegExp) => {
+      const e = refusal(() => log.append(entry));
+      expect(e.code).toBe(code);
+      expect(AUDIT_CALLER_BUGS.has(e.code)).toBe(true);
+      expect(e.message).toMatch(message);
+    };
+    bad({ t: 0, kind: 'k', cyclic }, 'AUDIT_UNENCODABLE', /refers back to itself/);
+    bad({ t: 0, kind: 'k', seq: 7 }, 'AUDIT_BAD_ENTRY', /"seq" is set by the log/);
+    bad({ t: 0, kind: 'k', hash: 'x' }, 'AUDIT_BAD_ENTRY', /"hash" is set by the log/);
+    bad({ t: 1.5, kind: 'k' }, 'AUDIT_BAD_ENTRY', /not a virtual time/);
+    bad({ t: 0, kind: '' }, 'AUDIT_BAD_ENTRY', /non-empty kind/);
     expect(log.records).toHaveLength(0);
   });
 });
@@ -123,6 +124,7 @@ describe('audit log: persistence', () => {
     writeFileSync(`${path}.lock`, `${process.ppid}\n`); // the process that started this one: alive
     const busy = refusal(() => AuditLog.open(path));
     expect(busy.code).toBe('AUDIT_BUSY');
+    expect(AUDIT_CALLER_BUGS.has(busy.code)).toBe(false); // the machine's state, not a bug
     expect(busy.message).toMatch(new RegExp(`process ${process.ppid} is appending to this log`));
     expect(existsSync(path)).toBe(false); // nothing was created or written
 
@@ -210,6 +212,7 @@ describe('audit log: tampering', () => {
     ['an empty line inserted', () => edited((l) => l.splice(k - 1, 0, '')), 'AUDIT_MALFORMED', k, /empty line/],
     ['a field removed', () => edited((l) => (l[k - 1] = JSON.stringify({ ...JSON.parse(l[k - 1]!), kind: undefined }))), 'AUDIT_MALFORMED', k, /"kind"/],
     ['CRLF line endings', () => f.text.replaceAll('\n', '\r\n'), 'AUDIT_MALFORMED', 1, /canonical form/],
+    ['a number beyond JSON\'s range (1e999, read as Infinity)', () => edited((l) => (l[k - 1] = l[k - 1]!.replace('{', '{"big":1e999,'))), 'AUDIT_MALFORMED', k, /record #7 cannot be re-encoded .*\$\.big is Infinity/],
     ['the last two lines removed, head given', () => ({ text: join1(f.lines.slice(0, -2)), head: f.head }), 'AUDIT_TRUNCATED', 19, /trusted head is not in the file/],
     ['records after the trusted head', () => ({ text: f.text, head: JSON.parse(f.lines[14]!).hash }), 'AUDIT_EXTENDED', 16, /5 record\(s\) follow the trusted head \(line 15\)/],
   ])('%s', (_, make, code, line, reason) => {

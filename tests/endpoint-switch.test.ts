@@ -5,7 +5,9 @@
 // the test does not depend on the cost model.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { consoleOf, rpcSummary, stage, type Staged } from './support/kernel.ts';
+import { consoleOf, rpcSummary } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
+import { type System } from '../system/run-image.ts';
 
 const CALLS = 1000;
 const image = {
@@ -25,7 +27,7 @@ const image = {
 };
 
 /** rpc_client's "call S answered by vN (sent at A ns, answered at B ns; call before sent at C ns)". */
-function versionChanges(s: Staged) {
+function versionChanges(s: System) {
   const re = /^rpc_client: call (\d+) answered by v(\d) \(sent at (\d+) ns, answered at (\d+) ns; call before sent at (\d+) ns\)$/;
   return consoleOf(s.kernel, 'rpc_client').flatMap(({ text }) => {
     const m = re.exec(text);
@@ -33,14 +35,14 @@ function versionChanges(s: Staged) {
   });
 }
 
-let staged: Staged | undefined;
+let staged: System | undefined;
 afterEach(() => staged?.machine.dispose());
 
 describe('endpoint switch under load', () => {
   it('moves the alias from v1 to v2 between two calls: none lost, none duplicated', async () => {
     // A first run without the switch says when the client's calls start and end.
     staged = await stage(image);
-    const dry = staged.finish();
+    const dry = await staged.run();
     expect(dry.deviations).toEqual([]);
     expect(rpcSummary(staged.kernel)).toMatchObject({ answered: CALLS, v1: CALLS, v2: 0 });
     const first = versionChanges(staged)[0]!.sentAt;
@@ -51,7 +53,7 @@ describe('endpoint switch under load', () => {
     staged = await stage(image);
     const { kernel } = staged;
     kernel.at(T, () => kernel.switchEndpoint('cap://echo/rpc', 'cap://echo/v2.0.0/rpc'));
-    const done = staged.finish();
+    const done = await staged.run();
     expect(done.deviations).toEqual([]);
 
     const switched = kernel.events.of('endpointSwitched');

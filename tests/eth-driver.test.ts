@@ -14,7 +14,9 @@ import { NIC_REG as R, type NicDevice } from '../emulator/devices/nic.ts';
 import { arpFrame, icmpEchoFrame, parseFrame, tcpFrame, udpFrame } from '../emulator/net/frames.ts';
 import { parseIp } from '../emulator/net/ipv4.ts';
 import { TcpFlag } from '../emulator/net/tcp.ts';
-import { consoleOf, stage, type Finished, type Staged } from './support/kernel.ts';
+import { consoleOf } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
+import { type System, type RunResult } from '../system/run-image.ts';
 
 const ms = 1_000_000;
 const NIC_MAC = Uint8Array.of(0x02, 0x48, 0x49, 0x43, 0x00, 0x01);
@@ -150,8 +152,8 @@ describe('ethdrv image: steering frames to two stack instances through a rolling
   const steps = script();
   const { planned, table, misses, reopened } = model(steps);
   const byKey = new Map(planned.map((p, i) => [keyOf(p.frame), i]));
-  let staged: Staged;
-  let done: Finished;
+  let staged: System;
+  let done: RunResult;
   let nic: NicDevice;
   const accepted: boolean[] = [];
   const sent: { t: number; frame: Uint8Array }[] = [];
@@ -167,7 +169,7 @@ describe('ethdrv image: steering frames to two stack instances through a rolling
     kernel.at(140 * ms, () => {
       counters = { rx: reg(nic, R.RX_COUNT), tx: reg(nic, R.TX_COUNT), dropped: reg(nic, R.RX_DROPPED) };
     });
-    done = staged.finish();
+    done = await staged.run();
   });
   afterAll(() => staged?.machine.dispose());
 
@@ -262,15 +264,15 @@ describe('eth_driver 1.2.0: the protocol, each call once to succeed and each ref
       expect: { exits: { driver: 0, sink1: 0, prober: 0 } },
     },
   };
-  let staged: Staged;
-  let done: Finished;
+  let staged: System;
+  let done: RunResult;
   let driverCaps = 0;
 
   beforeAll(async () => {
     staged = await stage(image);
     const { kernel } = staged;
     kernel.at(20 * ms, () => (driverCaps = [...kernel.sandbox('driver')!.cspace.all()].length));
-    done = staged.finish();
+    done = await staged.run();
   });
   afterAll(() => staged?.machine.dispose());
 

@@ -7,7 +7,7 @@ import { CapType, Right } from '../core0/abi/abi.ts';
 import { HostCallError, HostClient } from '../core0/host-client.ts';
 import { Kernel } from '../core0/kernel.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { workspace } from '../cli/modules.ts';
+import { workspace } from '../hicmod-toolchain/workspace.ts';
 import { REPO } from './support/boot.ts';
 
 let machine: UnicornMachine;

@@ -5,7 +5,9 @@
 // line must not stay masked for the handler that binds it next.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consoleOf, stage, type Finished, type Staged } from './support/kernel.ts';
+import { consoleOf } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
+import { type System, type RunResult } from '../system/run-image.ts';
 
 const LINE = 5;
 const RAISES = 1000;
@@ -27,8 +29,8 @@ const image = {
   },
 };
 
-let staged: Staged;
-let done: Finished;
+let staged: System;
+let done: RunResult;
 const handled = (name: string) => {
   const m = consoleOf(staged.kernel, name).map((l) => /^irq_handler: handled (\d+) interrupts$/.exec(l.text)).find((x) => x);
   return m ? Number(m[1]) : undefined;
@@ -37,7 +39,7 @@ const handled = (name: string) => {
 beforeAll(async () => {
   staged = await stage(image);
   for (let i = 1; i <= RAISES; i++) staged.kernel.at(i * PERIOD_NS, () => staged.kernel.raiseIrq(LINE));
-  done = staged.finish();
+  done = await staged.run();
 });
 afterAll(() => staged?.machine.dispose());
 
@@ -99,7 +101,7 @@ describe('a handler destroyed while it holds an interrupt', () => {
           if (i === DIES_AT) k.destroy(k.sandbox('h1')!, 'destroyed');
         });
       }
-      const done = s.finish();
+      const done = await s.run();
       expect(done.deviations).toEqual([]);
       expect(k.events.of('sandboxDestroyed').find((e) => e.sandbox === 'h1')?.reason).toBe('destroyed');
       const line = k.objects.irqLine(LINE)!;

@@ -5,7 +5,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootImage, type Booted } from './support/boot.ts';
-import { consoleOf, stage } from './support/kernel.ts';
+import { consoleOf } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
 
 let run: Booted;
 const lines = (sandbox: string) => consoleOf(run.kernel, sandbox).map((l) => l.text);
@@ -66,7 +67,7 @@ describe('moving a derived copy of a memory capability', () => {
       },
     });
     try {
-      const { outcome } = staged.finish();
+      const { outcome } = await staged.run();
       const giver = consoleOf(staged.kernel, 'mem_giver').map((l) => l.text);
       // Exit 1 with "still read ... (isolation broken)": the giver kept reading frames that are
       // now charged to, and mapped by, the taker.
@@ -94,7 +95,7 @@ describe('the frames a sandbox owned when it ends', () => {
         if (e.kind === 'exit' && e.sandbox === 'mem_taker') atExit = owned(); // the teardown follows at once
         if (e.kind === 'sandboxDestroyed' && e.sandbox === 'mem_taker') afterDestroy = owned();
       });
-      staged.finish();
+      await staged.run();
       const gone = kernel.events.of('sandboxDestroyed').find((e) => e.sandbox === 'mem_taker')!;
       expect(atExit).toBeGreaterThan(16); // its image and stack, and the 16 pages it was given
       expect(afterDestroy).toBe(0);

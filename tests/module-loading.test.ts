@@ -2,9 +2,9 @@
 // for every refusal, nothing left behind but the audit event: no sandbox, no frames, no mapping.
 
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { boot, type ModuleSource } from '../core0/boot.ts';
+import { bootSandboxes, type ModuleSource } from '../system/boot.ts';
 import { Kernel } from '../core0/kernel.ts';
-import { parseManifest } from '../core0/manifest.ts';
+import { parseManifest } from '../system/manifest.ts';
 import { ModuleError } from '../core0/module/errors.ts';
 import type { ModuleContent } from '../core0/module/format.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
@@ -53,7 +53,7 @@ function refusedCleanly(code: string, f: () => unknown): void {
 }
 
 describe('loading', () => {
-  it('relocates against the real address, resolves imports to the shared library, maps W^X', () => {
+  it('relocates against the real address, resolves imports to the shared library, maps W^X', async () => {
     const lib = k.modules.loadLibrary(verified(ipcLib));
     const s = k.spawn(spawnSpec, verified(hello));
     const loaded = k.events.of('moduleLoaded')[0]!;
@@ -63,7 +63,7 @@ describe('loading', () => {
     const site = hello.relocations.find((r) => r.kind === 'import')!.site;
     const word = Buffer.from(machine.frames.view(loaded.base + site, 8)).readBigUInt64LE();
     expect(Number(word)).toBe(lib.placed.exports.get('ipc_checksum'));
-    expect(k.run()).toBe('idle');
+    expect(await k.run()).toBe('idle');
     expect(k.events.of('exit')[0]?.status).toBe(0);
   });
 
@@ -111,14 +111,14 @@ describe('boot-time dependency closure', () => {
   it('refuses a dependency cycle before any sandbox exists', async () => {
     const m = await UnicornMachine.create({ memoryBytes: 16 << 20 });
     const src = source([tiny('alpha', [['beta', '*']]), tiny('beta', [['alpha', '*']])]);
-    expect(() => boot(manifest('alpha'), m, src, pki.trust)).toThrow(expect.objectContaining({ code: 'DEPENDENCY_CYCLE', message: expect.stringContaining('alpha → beta → alpha') }));
+    expect(() => bootSandboxes(new Kernel(m, { trust: pki.trust }), manifest('alpha'), src)).toThrow(expect.objectContaining({ code: 'DEPENDENCY_CYCLE', message: expect.stringContaining('alpha → beta → alpha') }));
     expect(m.frames.accounting().allocated).toBe(0);
     m.dispose();
   });
 
   it('refuses a missing dependency before any sandbox exists', async () => {
     const m = await UnicornMachine.create({ memoryBytes: 16 << 20 });
-    expect(() => boot(manifest('alpha'), m, source([tiny('alpha', [['gamma', '>= 1.0.0']])]), pki.trust)).toThrow(expect.objectContaining({ code: 'MODULE_NOT_FOUND' }));
+    expect(() => bootSandboxes(new Kernel(m, { trust: pki.trust }), manifest('alpha'), source([tiny('alpha', [['gamma', '>= 1.0.0']])]))).toThrow(expect.objectContaining({ code: 'MODULE_NOT_FOUND' }));
     expect(m.frames.accounting().allocated).toBe(0);
     m.dispose();
   });

@@ -7,7 +7,8 @@
 // clean under tshark's checksum checks, and the upper services' reports must account for every
 // HTTP response and DNS answer; the netstack must enforce the firewall's rules, hash for hash.
 
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,15 +16,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NicDevice } from '../emulator/devices/nic.ts';
 import { ipToString, parseIp } from '../emulator/net/ipv4.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
-import { serviceZone } from '../emulator/net/traffic/probes.ts';
-import type { TrafficConfig, TrafficGenerator } from '../emulator/net/traffic/generator.ts';
-import { attachTraffic } from '../cli/traffic.ts';
+import { serviceZone } from '../traffic/probes.ts';
+import type { TrafficConfig, TrafficGenerator } from '../traffic/generator.ts';
 import type { Kernel } from '../core0/kernel.ts';
 import { HostClient } from '../core0/host-client.ts';
-import { consoleOf, stage, type Finished, type Staged } from './support/kernel.ts';
+import { consoleOf } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
+import { type System, type RunResult } from '../system/run-image.ts';
 import { REPO } from './support/boot.ts';
 
 const TSHARK = '/usr/bin/tshark';
+const execFileAsync = promisify(execFile);
 const LIMIT_NS = 3e9; // images/netstack.himg runs 3 s of virtual time
 /** dns_resolver's zone for the names the generator asks (svc-N.hic.test -> 10.0.2.(N+1)): every answer is checked against it. */
 const ZONE = serviceZone(16, parseIp('10.0.2.1'));
@@ -71,21 +74,22 @@ function expectUpperServicesDidTheWork(kernel: Kernel, httpResponses: number, dn
   expect(r.applied).toEqual({ rules: r.firewall!.rules, hash: r.firewall!.hash });
 }
 
-function tshark(file: string, ...args: string[]): string[] {
+/** tshark over a capture, run beside the event loop (a large capture takes seconds). */
+async function tshark(file: string, ...args: string[]): Promise<string[]> {
   if (!existsSync(TSHARK)) throw new Error(`${TSHARK} is missing: the project's set-up installs it (apt-get install tshark); this test needs it`);
   // The echo services' payloads are the generator's byte pattern, not PostgreSQL, OpenVPN or HTTP.
   const decodeAs = [5432, 1194, 8080].flatMap((p) => ['-d', `tcp.port==${p},data`]);
-  const out = execFileSync(TSHARK, ['-n', '-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', ...decodeAs, ...args], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20,
+  const { stdout } = await execFileAsync(TSHARK, ['-n', '-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', ...decodeAs, ...args], {
+    encoding: 'utf8', maxBuffer: 256 << 20,
   });
-  return out.split('\n').filter((l) => l !== '');
+  return stdout.split('\n').filter((l) => l !== '');
 }
 
 describe('netstack image: the traffic generator against eth_driver and netstack', () => {
   let dir: string;
   let file: string;
-  let staged: Staged;
-  let done: Finished;
+  let staged: System;
+  let done: RunResult;
   let gen: TrafficGenerator;
   let dropped = 0;
   let captured = 0;
@@ -94,7 +98,7 @@ describe('netstack image: the traffic generator against eth_driver and netstack'
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hic-netstack-e2e-'));
     file = join(dir, 'wire.pcap');
-    staged = await stage('netstack');
+    staged = await stage('netstack', { traffic: CONFIG });
     const { kernel } = staged;
     const clock = kernel.machine.clock;
     const nic = staged.machine.devices[0]!.device as NicDevice;
@@ -103,9 +107,9 @@ describe('netstack image: the traffic generator against eth_driver and netstack'
       captured++;
       pcap.write(clock.now, frame);
     };
-    const traffic = attachTraffic(kernel, staged.machine, CONFIG);
+    const traffic = staged.traffic!;
     gen = traffic.generator;
-    done = staged.finish();
+    done = await staged.run();
     pcap.close();
     console.log(gen.summaryLine());
     doneAt = traffic.doneAt();
@@ -148,16 +152,16 @@ describe('netstack image: the traffic generator against eth_driver and netstack'
     expectUpperServicesDidTheWork(staged.kernel, s.httpResponses, s.probes.dnsAnswers);
   });
 
-  it('puts only well-formed frames with good checksums on the wire', () => {
-    const malformed = tshark(file, '-Y', '_ws.malformed', '-T', 'fields', '-e', 'frame.number');
+  it('puts only well-formed frames with good checksums on the wire', async () => {
+    const malformed = await tshark(file, '-Y', '_ws.malformed', '-T', 'fields', '-e', 'frame.number');
     expect(malformed).toEqual([]);
-    const lines = tshark(file, '-T', 'fields', '-E', 'separator=|', ...['ip', 'icmp', 'udp', 'tcp'].flatMap((p) => ['-e', `${p}.checksum.status`]));
+    const lines = await tshark(file, '-T', 'fields', '-E', 'separator=|', ...['ip', 'icmp', 'udp', 'tcp'].flatMap((p) => ['-e', `${p}.checksum.status`]));
     expect(lines.length).toBe(captured);
     const statuses = lines.flatMap((l) => l.split('|').filter((x) => x !== ''));
     expect(statuses.length).toBeGreaterThan(captured); // two per IPv4 frame; ARP has none
     expect(statuses.filter((x) => x !== '1')).toEqual([]); // 1 = Good
     // Every DNS answer on the wire names the zone's address for the name asked.
-    const answers = tshark(file, '-Y', 'dns.flags.response == 1', '-T', 'fields', '-E', 'separator=|', '-e', 'dns.qry.name', '-e', 'dns.a');
+    const answers = await tshark(file, '-Y', 'dns.flags.response == 1', '-T', 'fields', '-E', 'separator=|', '-e', 'dns.qry.name', '-e', 'dns.a');
     expect(answers.length).toBeGreaterThanOrEqual(8);
     for (const a of answers) {
       const [name = '', address = ''] = a.split('|');
@@ -172,13 +176,15 @@ describe('1000 connections across the classes, plus DNS and ping', () => {
     // The image, given ten seconds of virtual time: a thousand clients need longer than fifty.
     const image = JSON.parse(readFileSync(join(REPO, 'images', 'netstack.himg'), 'utf8')) as { run: { until: string } };
     image.run.until = '10s';
-    const staged = await stage({ label: 'images/netstack.himg (10 s)', image });
-    try {
-      const t = attachTraffic(staged.kernel, staged.machine, {
+    const staged = await stage({ label: 'images/netstack.himg (10 s)', image }, {
+      traffic: {
         seed: 'netstack-1000', server: { ip: '10.0.0.2' }, clients: { count: 50 }, connections: 1000,
         dns: { queries: 40, zone: ZONE }, ping: { streams: 2, count: 10 },
-      });
-      staged.finish();
+      },
+    });
+    try {
+      const t = staged.traffic!;
+      await staged.run();
       const s = t.generator.summary();
       console.log(t.generator.summaryLine());
       expect(t.generator.done).toBe(true);
@@ -210,13 +216,15 @@ describe('the firewall: a port its rules deny', () => {
     // "firewall") shows a denied port that is listening refused the same way, and counted.
     const image = JSON.parse(readFileSync(join(REPO, 'images', 'netstack.himg'), 'utf8')) as { run: { until: string } };
     image.run.until = '1.5s'; // past the netstack's report at 1 s
-    const staged = await stage({ label: 'images/netstack.himg (port 23)', image });
-    try {
-      const t = attachTraffic(staged.kernel, staged.machine, {
+    const staged = await stage({ label: 'images/netstack.himg (port 23)', image }, {
+      traffic: {
         seed: 'netstack-fw', server: { ip: '10.0.0.2', ports: { db: 23 } }, clients: { count: 4 }, connections: 6, shares: { db: 1 },
         durationNs: 200e6, dns: { queries: 4, zone: ZONE }, ping: { streams: 1, count: 3 },
-      });
-      staged.finish();
+      },
+    });
+    try {
+      const t = staged.traffic!;
+      await staged.run();
       const s = t.generator.summary();
       console.log(t.generator.summaryLine());
       expect(t.generator.done).toBe(true);
@@ -243,9 +251,9 @@ describe('the upper services refuse bad calls', () => {
     image.sandboxes.push({ name: 'probe', module: 'upper_probe', version: '1.0.0', quota: '256KiB', stack: '16KiB', arg: 0 });
     image.run.until = '1.2s';
     image.expect.exits = { probe: 0 };
-    const staged = await stage({ label: 'images/netstack.himg (+ upper_probe)', image });
+    const staged = await stage({ label: 'images/netstack.himg (+ upper_probe)', image }, { traffic: 'none' });
     try {
-      const done = staged.finish();
+      const done = await staged.run();
       const lines = consoleOf(staged.kernel, 'probe').map((l) => l.text);
       expect(lines.filter((l) => !l.startsWith('upper_probe: ok - ')).filter((l) => !/^upper_probe: \d+ checks/.test(l))).toEqual([]);
       expect(lines.at(-1)).toMatch(/^upper_probe: \d+ checks, 0 failed$/);
@@ -269,7 +277,11 @@ describe('a stalled driver: the NIC overflows its receive ring', () => {
     // end: the generator's clients retransmit what was never acknowledged.
     const image = JSON.parse(readFileSync(join(REPO, 'images', 'netstack.himg'), 'utf8')) as { run: { until: string } };
     image.run.until = '4s';
-    const staged = await stage({ label: 'images/netstack.himg (driver stalled)', image });
+    const staged = await stage({ label: 'images/netstack.himg (driver stalled)', image }, {
+      traffic: {
+        seed: 'netstack-stall', server: { ip: '10.0.0.2' }, clients: { count: 20 }, connections: 200, dns: { queries: 10, zone: ZONE }, ping: { streams: 2, count: 5 },
+      },
+    });
     try {
       const ops = HostClient.attach(staged.kernel, 'ops', { control: ['driver'] });
       const stalled: number[] = [];
@@ -281,10 +293,8 @@ describe('a stalled driver: the NIC overflows its receive ring', () => {
         ops.syscall('sandbox_resume', 1);
         stalled.push(staged.kernel.machine.clock.now);
       });
-      const t = attachTraffic(staged.kernel, staged.machine, {
-        seed: 'netstack-stall', server: { ip: '10.0.0.2' }, clients: { count: 20 }, connections: 200, dns: { queries: 10, zone: ZONE }, ping: { streams: 2, count: 5 },
-      });
-      const done = staged.finish();
+      const t = staged.traffic!;
+      const done = await staged.run();
       const s = t.generator.summary();
       console.log(`${t.generator.summaryLine()}; rx ring drops ${t.dropped()}`);
       expect(done.deviations).toEqual([]);

@@ -10,7 +10,9 @@ import {
   CTRL_RESET, CTRL_RX_ENABLE, CTRL_TX_ENABLE, DESC_DONE, DESC_EOP, IRQ_RX, MAX_FRAME, NIC_ID, NIC_REG as R, NicDevice,
   STATUS_DMA_ERROR, STATUS_LINK_UP,
 } from '../emulator/devices/nic.ts';
-import { consoleOf, stage, type Finished, type Staged } from './support/kernel.ts';
+import { consoleOf } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
+import { type System, type RunResult } from '../system/run-image.ts';
 
 const NIC_MAC = [0x02, 0x48, 0x49, 0x43, 0x00, 0x01];
 const HOST_MAC = [0x02, 0x00, 0x00, 0x00, 0x00, 0xaa];
@@ -34,8 +36,8 @@ describe('nic image: the echo driver', () => {
   const FRAMES = 200;
   const BURST = 40;
   const RING_USABLE = 31; // 32 descriptors, one slot always empty
-  let staged: Staged;
-  let done: Finished;
+  let staged: System;
+  let done: RunResult;
   let nic: NicDevice;
   const accepted: boolean[] = [];
   const burst: boolean[] = [];
@@ -59,7 +61,7 @@ describe('nic image: the echo driver', () => {
     });
     // After the driver exited: its memory is gone, so the device, still enabled, must reach nothing.
     kernel.at(200 * ms, () => (late = nic.receive(frame(999))));
-    done = staged.finish();
+    done = await staged.run();
   });
   afterAll(() => staged?.machine.dispose());
 
@@ -115,8 +117,8 @@ describe('a hostile driver: DMA outside its own memory is refused', () => {
       expect: { exits: { hostile: 0 } },
     },
   };
-  let staged: Staged;
-  let done: Finished;
+  let staged: System;
+  let done: RunResult;
   let nic: NicDevice;
   let foreign: number;
   let owner: number | undefined;
@@ -139,7 +141,7 @@ describe('a hostile driver: DMA outside its own memory is refused', () => {
     kernel.at(10 * ms, () => received.push(nic.receive(frame(1)))); // the ring is foreign
     kernel.at(70 * ms, () => received.push(nic.receive(frame(2)))); // a buffer is foreign
     kernel.at(150 * ms, () => (after = page()));
-    done = staged.finish();
+    done = await staged.run();
   });
   afterAll(() => staged?.machine.dispose());
 

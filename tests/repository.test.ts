@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModuleSource } from '../core0/boot.ts';
+import type { ModuleSource } from '../system/boot.ts';
 import { ModuleError, type ModuleErrorCode } from '../core0/module/errors.ts';
 import type { Dependency, ModuleContent, ModuleKind } from '../core0/module/format.ts';
 import { verifyModule, type TrustStore } from '../core0/module/verify.ts';

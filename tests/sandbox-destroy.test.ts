@@ -5,7 +5,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Err } from '../core0/abi/abi.ts';
-import { consoleOf, rpcSummary, stage, type Finished, type Staged } from './support/kernel.ts';
+import { consoleOf, rpcSummary } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
+import { type System, type RunResult } from '../system/run-image.ts';
 
 const DESTROY_AT_NS = 200_000; // 0.2 ms: a few hundred calls into the client's run
 
@@ -25,8 +27,8 @@ const image = {
   },
 };
 
-let staged: Staged;
-let done: Finished;
+let staged: System;
+let done: RunResult;
 /** Frames still tagged with echo's id when its sandboxDestroyed event was emitted. */
 let echoFramesLeft = -1;
 
@@ -37,7 +39,7 @@ beforeAll(async () => {
   kernel.events.subscribe((e) => {
     if (e.kind === 'sandboxDestroyed' && e.sandbox === 'echo') echoFramesLeft = machine.frames.runsOf(id).length;
   });
-  done = staged.finish();
+  done = await staged.run();
 });
 afterAll(() => staged.machine.dispose());
 

@@ -3,13 +3,15 @@
 // it was in ends meanwhile -- so every tick comes after the resume, and hello still runs to its exit.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consoleOf, stage, type Finished, type Staged } from './support/kernel.ts';
+import { consoleOf } from './support/kernel.ts';
+import { stage } from './support/boot.ts';
+import { type System, type RunResult } from '../system/run-image.ts';
 
 const SUSPEND_AT_NS = 500_000;
 const SUSPEND_US = 5_000;
 
-let staged: Staged;
-let done: Finished;
+let staged: System;
+let done: RunResult;
 
 beforeAll(async () => {
   staged = await stage({
@@ -26,7 +28,7 @@ beforeAll(async () => {
       expect: { exits: { hello: 0, reaper: 0 } },
     },
   });
-  done = staged.finish();
+  done = await staged.run();
 });
 afterAll(() => staged?.machine.dispose());
 

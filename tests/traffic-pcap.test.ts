@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMac } from '../emulator/net/ethernet.ts';
 import { parseIp } from '../emulator/net/ipv4.ts';
 import { PcapWriter, readPcap } from '../emulator/net/pcap.ts';
-import { TrafficGenerator } from '../emulator/net/traffic/generator.ts';
-import type { LossyOptions } from '../emulator/net/traffic/impair.ts';
-import { serviceZone } from '../emulator/net/traffic/probes.ts';
-import { ReferenceServer } from '../emulator/net/traffic/reference-server.ts';
-import { VirtualLink } from '../emulator/net/traffic/wire.ts';
+import { TrafficGenerator } from '../traffic/generator.ts';
+import type { LossyOptions } from './support/impair.ts';
+import { serviceZone } from '../traffic/probes.ts';
+import { ReferenceServer } from './support/reference-server.ts';
+import { VirtualLink } from '../traffic/wire.ts';
 
 const TSHARK = '/usr/bin/tshark';
 const ZONE = serviceZone(16, parseIp('10.0.2.1'));

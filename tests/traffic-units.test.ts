@@ -1,19 +1,19 @@
 // The traffic generator's pure parts, each on its own: the seeded PRNG and the class split, the
 // byte-stream check that tells lost from duplicated from reordered, the send and reassembly
 // buffers, the HTTP response framing check, DNS messages, and the virtual-time timer queue.
-// Plus a guard that nothing in emulator/net/traffic reads a clock or Math.random.
+// Plus a guard that nothing in traffic/ reads a clock or Math.random.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NetError } from '../emulator/net/errors.ts';
-import { assignClasses, TRAFFIC_CLASSES } from '../emulator/net/traffic/classes.ts';
-import * as dns from '../emulator/net/traffic/dns.ts';
-import { HttpResponseParser } from '../emulator/net/traffic/http.ts';
-import { Prng } from '../emulator/net/traffic/prng.ts';
-import { pattern, StreamCheck } from '../emulator/net/traffic/stream-check.ts';
-import { Reassembly, SendBuffer } from '../emulator/net/traffic/stream.ts';
-import { TimerQueue } from '../emulator/net/traffic/timers.ts';
+import { assignClasses, TRAFFIC_CLASSES } from '../traffic/classes.ts';
+import * as dns from '../traffic/dns.ts';
+import { HttpResponseParser } from '../traffic/http.ts';
+import { Prng } from '../traffic/prng.ts';
+import { pattern, StreamCheck } from '../traffic/stream-check.ts';
+import { Reassembly, SendBuffer } from '../traffic/stream.ts';
+import { TimerQueue } from '../traffic/timers.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -166,11 +166,16 @@ describe('timer queue', () => {
 });
 
 describe('determinism guard', () => {
-  it('nothing in emulator/net/traffic reads a clock or Math.random', () => {
-    const dir = join(import.meta.dirname, '../emulator/net/traffic');
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+  it('nothing in traffic/ or the reference peer reads a clock or Math.random', () => {
+    const traffic = join(import.meta.dirname, '../traffic');
+    const files = [
+      ...readdirSync(traffic).filter((n) => n.endsWith('.ts')).map((n) => join(traffic, n)),
+      ...['reference-server.ts', 'reference-tcp.ts', 'impair.ts'].map((n) => join(import.meta.dirname, 'support', n)),
+    ];
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
       // Comments may say what the code must not do; only code counts.
-      const code = readFileSync(join(dir, f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+      const code = readFileSync(f, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
       expect(code.match(/Math\.random|Date\.now|new Date|performance\.now|process\.hrtime|setTimeout|setInterval/g), f).toBeNull();
     }
   });

@@ -1,4 +1,4 @@
-// The traffic generator (emulator/net/traffic) against its reference server, before it is ever
+// The traffic generator (traffic/) against its reference server, before it is ever
 // pointed at the guest network stack: over a perfect wire everything completes with every byte
 // accounted for; the same seed gives the same frames; over a lossy wire its retransmissions
 // recover everything; and a server that breaks the stream in any of five ways is caught — proof
@@ -8,13 +8,13 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseMac } from '../emulator/net/ethernet.ts';
 import { parseIp } from '../emulator/net/ipv4.ts';
-import { CLASS_PRIORITY, TRAFFIC_CLASSES } from '../emulator/net/traffic/classes.ts';
-import { TrafficGenerator, type TrafficConfig } from '../emulator/net/traffic/generator.ts';
-import type { LossyOptions } from '../emulator/net/traffic/impair.ts';
-import { serviceZone } from '../emulator/net/traffic/probes.ts';
-import { ReferenceServer } from '../emulator/net/traffic/reference-server.ts';
-import type { BrokenMode } from '../emulator/net/traffic/reference-tcp.ts';
-import { VirtualLink } from '../emulator/net/traffic/wire.ts';
+import { CLASS_PRIORITY, TRAFFIC_CLASSES } from '../traffic/classes.ts';
+import { TrafficGenerator, type TrafficConfig } from '../traffic/generator.ts';
+import type { LossyOptions } from './support/impair.ts';
+import { serviceZone } from '../traffic/probes.ts';
+import { ReferenceServer } from './support/reference-server.ts';
+import type { BrokenMode } from './support/reference-tcp.ts';
+import { VirtualLink } from '../traffic/wire.ts';
 
 const SERVER_IP = parseIp('10.0.0.2');
 const SERVER_MAC = parseMac('02:48:49:43:00:01');

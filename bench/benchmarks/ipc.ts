@@ -12,7 +12,7 @@ import { HostClient } from '../../core0/host-client.ts';
 import { Kernel } from '../../core0/kernel.ts';
 import { Right } from '../../core0/abi/abi.ts';
 import { UnicornMachine } from '../../emulator/machine.ts';
-import { workspace } from '../../cli/modules.ts';
+import { workspace } from '../../hicmod-toolchain/workspace.ts';
 import type { Benchmark } from '../benchmark.ts';
 import { guestProgram } from '../guest.ts';
 import { runOnKernel } from '../kernel-run.ts';
@@ -34,7 +34,7 @@ async function roundTrips(repoRoot: string, mode: number, calls: number): Promis
     k.spawn({ name: 'server', quotaBytes: 256 << 10, stackBytes: 65536, arg: 0, budget: 10_000_000 }, module('ipc_bench_server'));
     k.spawn({ name: 'client', quotaBytes: 512 << 10, stackBytes: 65536, arg: mode * 2 ** 32 + calls, budget: 10_000_000 }, module('ipc_bench_client'));
     const t0 = process.hrtime.bigint();
-    k.run(60e9);
+    await k.run(60e9);
     const wall = Number(process.hrtime.bigint() - t0);
     if (k.events.of('exit').find((e) => e.sandbox === 'client')?.status !== 0) throw new Error(`ipc bench client failed in mode ${mode}`);
     return wall / calls;

@@ -18,12 +18,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { boot } from '../../core0/boot.ts';
-import { parseManifest } from '../../core0/manifest.ts';
-import { DEVICE_FACTORIES } from '../../emulator/device.ts';
-import { UnicornMachine } from '../../emulator/machine.ts';
-import { workspace } from '../../cli/modules.ts';
-import { attachTraffic, trafficConfig, type AttachedTraffic } from '../../cli/traffic.ts';
+import { workspace } from '../../hicmod-toolchain/workspace.ts';
+import { parseManifest } from '../../system/manifest.ts';
+import { runImage } from '../../system/run-image.ts';
 import type { Benchmark } from '../benchmark.ts';
 import { BenchError } from '../kernel-run.ts';
 import { formatNs, formatRatio, formatRow } from '../stats.ts';
@@ -77,26 +74,21 @@ async function onKernel(repoRoot: string, size: Size): Promise<GuestRun> {
   const migctl = image.sandboxes.find((s: { name: string }) => s.name === 'migctl');
   migctl.arg = 1 | (size.startMs << 16);
   const manifest = parseManifest(`${file} (${size.connections} connections)`, JSON.stringify(image));
-  const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
   const ws = workspace(repoRoot);
   const wall = new Map<string, bigint>();
   const lines: string[] = [];
-  let traffic: AttachedTraffic | undefined;
-  try {
-    boot(manifest, machine, ws.repository, ws.trust, {
-      onEvent: (e) => {
-        if (e.kind !== 'console' || e.sandbox !== 'migctl') return;
-        lines.push(e.text);
-        const key = /^migctl: (exporting|snapshot:|RESULT)/.exec(e.text)?.[1];
-        if (key) wall.set(key, process.hrtime.bigint());
-      },
-      beforeRun: (k) => {
-        traffic = attachTraffic(k, machine, trafficConfig(manifest.traffic!));
-      },
-    });
-  } finally {
-    machine.dispose();
-  }
+  const { system } = await runImage(manifest, {
+    modules: ws.repository,
+    trust: ws.trust,
+    onEvent: (e) => {
+      if (e.kind !== 'console' || e.sandbox !== 'migctl') return;
+      lines.push(e.text);
+      const key = /^migctl: (exporting|snapshot:|RESULT)/.exec(e.text)?.[1];
+      if (key) wall.set(key, process.hrtime.bigint());
+    },
+  });
+  system.dispose();
+  const traffic = system.traffic;
   const r = lines.map((l) => RESULT.exec(l)).find((m) => m !== null);
   const s = lines.map((l) => SNAPSHOT.exec(l)).find((m) => m !== null);
   if (!r || !s || r[9] !== 'ok') throw new BenchError(`the migration of ${size.connections} connections did not finish cleanly: ${lines.at(-1) ?? 'no output'}`);

@@ -13,7 +13,7 @@ import { UnicornMachine } from '../../emulator/machine.ts';
 import { rawServiceModule } from '../../hicmod-toolchain/hicmod/raw.ts';
 import { signModule } from '../../hicmod-toolchain/hicmod/sign.ts';
 import { identity, rootCertificate } from '../../hicmod-toolchain/pki/pki.ts';
-import { workspacePki } from '../../cli/modules.ts';
+import { workspacePki } from '../../hicmod-toolchain/workspace.ts';
 import type { Benchmark } from '../benchmark.ts';
 import { formatNs, formatRatio, formatRow, summarize } from '../stats.ts';
 

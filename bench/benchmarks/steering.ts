@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { Kernel } from '../../core0/kernel.ts';
 import { UnicornMachine } from '../../emulator/machine.ts';
-import { workspace } from '../../cli/modules.ts';
+import { workspace } from '../../hicmod-toolchain/workspace.ts';
 import type { Benchmark } from '../benchmark.ts';
 import { BenchError } from '../kernel-run.ts';
 import { formatRatio, formatRow, summarize } from '../stats.ts';
@@ -52,7 +52,7 @@ async function onKernel(repoRoot: string, decisions: number): Promise<GuestRun> 
     const module = k.modules.verify(fetched.bytes, fetched.label, { signer: fetched.signer });
     k.spawn({ name: 'steering', quotaBytes: 1 << 20, stackBytes: 16384, arg: 2 + decisions * 256 }, module);
     const t0 = process.hrtime.bigint();
-    k.run(60e9);
+    await k.run(60e9);
     const wallNs = Number(process.hrtime.bigint() - t0);
     const exit = k.events.of('exit').find((e) => e.sandbox === 'steering');
     const m = k.events.of('console').map((e) => LOG.exec(e.text)).find((x) => x !== null);

@@ -2,7 +2,7 @@
 // inline wrapper per syscall. The output is checked in (services/include/hic/abi.h) so guest code
 // can be read without running anything; tests/abi-header.test.ts fails when it drifts.
 
-import { CAP_TYPES, ERRORS, FAULT_KINDS, FLAGS, MESSAGE, PROT, RIGHTS, SERVICE_ENTRY, SYSCALLS, type CType, type SyscallSpec } from './abi.ts';
+import { CAP_TYPES, ERRORS, FAULT_KINDS, FLAGS, MESSAGE, PROT, Right, RIGHTS, SERVICE_ENTRY, SYSCALLS, type CType, type SyscallSpec } from './abi.ts';
 
 export const HEADER_PATH = 'services/include/hic/abi.h';
 
@@ -68,7 +68,7 @@ export function generateHeader(): string {
     '/* Capability types (cap_info >> 8) and rights (cap_info & 0xff). */',
     ...CAP_TYPES.map((t) => `#define HIC_CAP_${t.name} ${t.value} /* ${t.doc} */`),
     ...RIGHTS.map((r) => `#define HIC_RIGHT_${r.name} ${r.value} /* ${r.doc} */`),
-    '#define HIC_RIGHTS_ALL 7',
+    `#define HIC_RIGHTS_ALL ${Right.ALL}`,
     '',
     '/* Flags for send, recv, call and wait. */',
     ...FLAGS.map((f) => `#define HIC_${f.name} ${f.value} /* ${f.doc} */`),

@@ -144,7 +144,9 @@ export class Reader {
     const b = this.take(n);
     try {
       return utf8.decode(b);
-    } catch {
+    } catch (e) {
+      // The fatal decoder's one refusal (Node names it by code); anything else is not the file's fault.
+      if ((e as { code?: unknown }).code !== 'ERR_ENCODING_INVALID_ENCODED_DATA') throw e;
       return fail('BAD_METADATA', `${this.what}: a string at ${this.pos - n} is not UTF-8`);
     }
   }

@@ -55,6 +55,8 @@ function certificate(der: Uint8Array, what: string): X509Certificate {
   try {
     cert = new X509Certificate(der);
   } catch (e) {
+    // OpenSSL's parse refusals carry ERR_OSSL_* codes; a TypeError (say, not a buffer) is our bug.
+    if (!String((e as { code?: unknown }).code).startsWith('ERR_OSSL_')) throw e;
     return fail('BAD_CERTIFICATE', `${what}: not a valid X.509 certificate (${(e as Error).message})`);
   }
   if (parsed.size >= 256) parsed.clear();
@@ -81,10 +83,15 @@ export function checkChain(ders: readonly Uint8Array[], trust: TrustStore, usage
     validAt(chain[i]!, time, `${what} certificate ${i}`);
     const issuer = chain[i + 1];
     if (issuer) {
-      if (!issuer.ca || !chain[i]!.checkIssued(issuer) || !chain[i]!.verify(issuer.publicKey)) fail('BAD_CERTIFICATE', `${what}: certificate ${i} is not issued by certificate ${i + 1}`);
+      if (!issuer.ca || !chain[i]!.checkIssued(issuer)) fail('BAD_CERTIFICATE', `${what}: certificate ${i} is not issued by certificate ${i + 1}`);
+      if (!chain[i]!.verify(issuer.publicKey)) fail('BAD_CERTIFICATE', `${what}: certificate ${i}'s signature does not verify under certificate ${i + 1} (altered?)`);
       continue;
     }
-    const root = trust.roots.find((r) => chain[i]!.checkIssued(r) && chain[i]!.verify(r.publicKey));
+    // A root that names this certificate's issuer but whose key does not verify it means the
+    // certificate was altered, not that its root is unknown.
+    const named = trust.roots.filter((r) => chain[i]!.checkIssued(r));
+    const root = named.find((r) => chain[i]!.verify(r.publicKey));
+    if (!root && named.length > 0) fail('BAD_CERTIFICATE', `${what}: certificate ${i}'s signature does not verify under the trusted root ${named[0]!.subject.replace(/\n/g, ', ')} (altered?)`);
     if (!root) fail('UNTRUSTED_ROOT', `${what}: ${chain[i]!.issuer.replace(/\n/g, ', ')} is not a trusted root`);
     validAt(root, time, `${what} root`);
   }

@@ -9,11 +9,15 @@
 // frame carries owner tag `id`; a dead sandbox owns no frames and has no CPU.
 
 import type { Cpu, Frames, PageFlags } from '../../emulator/types.ts';
+import { HOST_DECLARED, type Declared } from '../module/declared.ts';
+import { isRefusal } from '../machine-errors.ts';
 import { CSpace, type Capability, type CapabilityOwner, type KernelObject } from './capability.ts';
 import { MemoryObject } from './memory-object.ts';
 import type { Thread } from './thread.ts';
 
 export const PAGE = 4096;
+/** Versioned registry names one sandbox may hold at once. */
+export const REGISTRATIONS_MAX = 32;
 
 export type SandboxState = 'live' | 'dead';
 
@@ -32,6 +36,8 @@ export class Sandbox implements CapabilityOwner {
   suspended = false;
   readonly threads = new Set<Thread>();
   readonly cspace: CSpace = new CSpace(this);
+  /** Versioned names it has registered: bounded (REGISTRATIONS_MAX), so a guest cannot grow the registry without end. */
+  registrations = 0;
   private used = 0;
   /** Owned regions by the physical (= virtual) address of their first frame. */
   private readonly regions = new Map<number, OwnedRegion>();
@@ -45,6 +51,8 @@ export class Sandbox implements CapabilityOwner {
     readonly budget: number,
     readonly cpu: Cpu,
     private readonly frames: Frames,
+    /** What its module's signed metadata lets it ask for (declared.ts). */
+    readonly declared: Declared = HOST_DECLARED,
   ) {}
 
   get usedPages(): number {
@@ -82,8 +90,9 @@ export class Sandbox implements CapabilityOwner {
     let first: number;
     try {
       first = this.frames.allocate(pages, this.id);
-    } catch {
-      return 'NO_MEMORY';
+    } catch (e) {
+      if (isRefusal(e, 'HIC_OUT_OF_FRAMES')) return 'NO_MEMORY';
+      throw e;
     }
     this.regions.set(first * PAGE, { kind, first, pages });
     this.used += pages;
@@ -122,7 +131,7 @@ export class Sandbox implements CapabilityOwner {
       this.cpu.space.map(va, c.first, pages, flags);
     } catch (e) {
       this.release(va);
-      if ((e as { code?: string }).code === 'MAPPING_LIMIT') return 'MAPPING_LIMIT';
+      if (isRefusal(e, 'MAPPING_LIMIT')) return 'MAPPING_LIMIT';
       throw e;
     }
     return va;

@@ -3,7 +3,7 @@
 // An engine starts at CPL 0, where a guest could execute cli, wrmsr, mov to a control or debug
 // register (a DR7 write has crashed the host), lidt, swapgs and the rest. Unicorn 2.0.1 has no
 // API for the CPL: writing CS and SS with uc_reg_write changes the selectors but not the
-// privilege level. The CPU's own iretq does: Engine.enterUserMode() maps this page, points GDTR
+// privilege level (docs/unicorn.md#privilege). The CPU's own iretq does: Engine.enterUserMode() maps this page, points GDTR
 // at its descriptor table, runs the one iretq at ENTRY with RSP at FRAME, and stops before the
 // first instruction at CPL 3 (LANDING, never executed). Then the page is unmapped again — before
 // any guest code runs — so no guest can read, write or jump into it, and it never counts as one

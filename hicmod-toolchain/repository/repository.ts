@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
-import type { FetchedModule, ModuleSource } from '../../core0/boot.ts';
+import type { FetchedModule, ModuleSource } from '../../core0/module/source.ts';
 import { fail } from '../../core0/module/errors.ts';
 import type { TrustStore } from '../../core0/module/verify.ts';
 import { moduleFileName } from '../hicmod/module-build.ts';

@@ -1,25 +1,46 @@
-// Boots an image from images/ on a fresh machine with the real toolchain output, for tests that
-// look at a whole run: its event log, its outcome, and the machine afterwards.
+// Boots an image from images/ on a fresh machine with the real toolchain output, through the
+// one assembly path (system/run-image.ts), for tests that look at a whole run: its event log,
+// its outcome, and the machine afterwards.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { boot, type BootResult } from '../../core0/boot.ts';
-import { parseManifest } from '../../core0/manifest.ts';
-import { UnicornMachine } from '../../emulator/machine.ts';
-import { workspace } from '../../cli/modules.ts';
-import { DEVICE_FACTORIES } from '../../emulator/device.ts';
+import type { Kernel } from '../../core0/kernel.ts';
+import type { UnicornMachine } from '../../emulator/machine.ts';
+import { workspace } from '../../hicmod-toolchain/workspace.ts';
+import { parseManifest, type Manifest } from '../../system/manifest.ts';
+import { System, type RunResult, type SystemOptions } from '../../system/run-image.ts';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 
-export interface Booted extends BootResult {
+export interface Booted extends RunResult {
+  readonly system: System;
+  readonly kernel: Kernel;
   readonly machine: UnicornMachine;
 }
 
-/** Boots images/<name>.himg; the caller disposes the machine. */
-export async function bootImage(name: string): Promise<Booted> {
-  const file = join('images', `${name}.himg`);
-  const manifest = parseManifest(file, readFileSync(join(REPO, file), 'utf8'));
-  const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
+/** images/<name>.himg, or a manifest object (validated as a file would be, named by `label`). */
+export function loadManifest(source: string | { label: string; image: object }): Manifest {
+  if (typeof source !== 'string') return parseManifest(source.label, JSON.stringify(source.image));
+  const file = join('images', `${source}.himg`);
+  return parseManifest(file, readFileSync(join(REPO, file), 'utf8'));
+}
+
+export type StageOptions = Omit<SystemOptions, 'modules' | 'trust'>;
+
+/** Creates every sandbox of the manifest on a fresh machine, not yet run; the caller disposes it. */
+export async function stage(source: string | { label: string; image: object }, options: StageOptions = {}): Promise<System> {
   const ws = workspace(REPO);
-  return { ...boot(manifest, machine, ws.repository, ws.trust), machine };
+  return System.assemble(loadManifest(source), { modules: ws.repository, trust: ws.trust, ...options });
+}
+
+/** Boots and runs an image to its end; the caller disposes the machine. */
+export async function bootImage(source: string | { label: string; image: object }, options: StageOptions = {}): Promise<Booted> {
+  const system = await stage(source, options);
+  try {
+    const result = await system.run();
+    return { ...result, system, kernel: system.kernel, machine: system.machine };
+  } catch (e) {
+    system.dispose();
+    throw e;
+  }
 }

@@ -1,0 +1,28 @@
+// The device-window verb: mmio_map maps a device's registers at their physical address (right R;
+// stores need W, else they fault). With W the sandbox is the device's driver, and a DMA-capable
+// device is bound to reach that sandbox's own memory -- and nothing else (Sandbox.dmaView).
+
+import type { SyscallFrame } from '../../emulator/types.ts';
+import { Right } from '../abi/abi.ts';
+import { isRefusal } from '../machine-errors.ts';
+import type { MmioRegion } from '../objects/mmio-region.ts';
+import { err, slot, type Outcome, type SyscallContext } from './verb.ts';
+
+/** Mapping again through the same capability returns the same address. */
+export function mmioMap(c: SyscallContext, f: SyscallFrame): Outcome {
+  const cap = c.sandbox.cspace.lookup(slot(f, 0), 'MMIO', Right.R);
+  if (typeof cap === 'string') return err(cap);
+  const d = (cap.object as MmioRegion).attached;
+  if (cap.mappedAt !== undefined) return cap.mappedAt;
+  try {
+    c.sandbox.cpu.mapDevice(d.base, d.device, cap.has(Right.W));
+  } catch (e) {
+    if (isRefusal(e, 'MAPPING_LIMIT')) return err('MAPPING_LIMIT');
+    if (isRefusal(e, 'UC_ERR_MAP')) return err('INVALID_ARGUMENT'); // already mapped through another capability
+    throw e;
+  }
+  cap.mappedAt = d.base;
+  // Its driver: a DMA-capable device now reaches this sandbox's own memory, and only that.
+  if (cap.has(Right.W)) d.device.bind?.((at, length, access) => c.sandbox.dmaView(at, length, access));
+  return d.base;
+}

@@ -1,0 +1,323 @@
+// System image manifests (.himg): a declarative description of a machine — which sandboxes,
+// running which modules, with what memory and CPU share — plus how long to run it and what
+// outcome to expect. JSON, validated field by field; every error names the file and the field.
+
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import semver from 'semver';
+import { FAULT_KINDS, type FaultKind } from '../emulator/fault.ts';
+import { DEVICE_FACTORIES } from '../emulator/devices/index.ts';
+import { TRAFFIC_CLASSES } from '../traffic/classes.ts';
+import { Right } from '../core0/abi/abi.ts';
+import { NAME_PATTERN } from '../core0/module/format.ts';
+
+export interface SandboxEntry {
+  readonly name: string;
+  readonly module: string;
+  /** Semver range the module's version must satisfy; the newest match is used. */
+  readonly version: string;
+  readonly quota: number;
+  readonly stack: number;
+  readonly arg: number;
+  readonly budget: number;
+  /** Initial capabilities: registry rights, IRQ lines, device windows, sandboxes it may control, channels (in that slot order). */
+  readonly caps: {
+    readonly registry: number;
+    readonly irqs: readonly number[];
+    readonly mmio: readonly { readonly device: string; readonly rights: number }[];
+    readonly control: readonly string[];
+    readonly channels: readonly { readonly name: string; readonly rights: number }[];
+  };
+}
+
+export interface Expectation {
+  readonly exits: Readonly<Record<string, number>>;
+  readonly faults: Readonly<Record<string, FaultKind>>;
+}
+
+export interface Manifest {
+  readonly file: string;
+  readonly name: string;
+  readonly description: string;
+  readonly memory: number;
+  /** Devices attached to the machine, by kind; device n's IRQ line is 16 + n. */
+  readonly devices: readonly string[];
+  readonly sandboxes: readonly SandboxEntry[];
+  readonly until: number;
+  readonly expect: Expectation | undefined;
+  /** Emulated remote clients on the NIC's wire (the traffic generator), if any. */
+  readonly traffic: TrafficSpec | undefined;
+}
+
+export interface TrafficSpec {
+  readonly seed: string;
+  /** The stack's address the clients talk to. */
+  readonly server: string;
+  readonly connections: number;
+  readonly clients: number;
+  readonly dns: number;
+  readonly pings: number;
+  /** The length of the clients' activity (connections start in its first quarter); default 1 s. */
+  readonly durationNs: number | undefined;
+  /** Relative weights of the connection classes; omitted classes keep the generator's default. */
+  readonly shares: Readonly<Record<string, number>> | undefined;
+}
+
+export class ManifestError extends Error {
+  readonly code = 'HIC_BAD_MANIFEST';
+  constructor(readonly file: string, readonly field: string, detail: string) {
+    super(`${file}: ${field ? field + ': ' : ''}${detail}`);
+  }
+}
+
+const SIZE_UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+const TIME_UNITS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, min: 60e9, h: 3600e9 };
+const NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+type Obj = Record<string, unknown>;
+
+class Reader {
+  constructor(readonly file: string) {}
+
+  fail(field: string, detail: string): never {
+    throw new ManifestError(this.file, field, detail);
+  }
+
+  object(v: unknown, field: string, allowed: readonly string[]): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(field, 'expected an object');
+    for (const k of Object.keys(v)) {
+      if (!allowed.includes(k)) this.fail(field ? `${field}.${k}` : k, `unknown field (allowed: ${allowed.join(', ')})`);
+    }
+    return v as Obj;
+  }
+
+  string(v: unknown, field: string): string {
+    if (typeof v !== 'string') this.fail(field, `expected a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  name(v: unknown, field: string): string {
+    const s = this.string(v, field);
+    if (!NAME.test(s)) this.fail(field, `"${s}" is not a name (lower-case letter, then letters, digits, _ or -, at most 32)`);
+    return s;
+  }
+
+  moduleName(v: unknown, field: string): string {
+    const s = this.string(v, field);
+    if (!NAME_PATTERN.test(s)) this.fail(field, `"${s}" is not a module name ([a-z][a-z0-9_]*)`);
+    return s;
+  }
+
+  range(v: unknown, field: string): string {
+    const s = this.string(v, field);
+    if (semver.validRange(s) === null) this.fail(field, `"${s}" is not a version range (like ">= 1.2.0" or "= 2.0.0")`);
+    return s;
+  }
+
+  integer(v: unknown, field: string, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(field, `expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  withUnit(v: unknown, field: string, units: Record<string, number>, what: string): number {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+    const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$/.exec(v) : null;
+    const unit = m ? units[m[2]!] : undefined;
+    if (!m || unit === undefined) this.fail(field, `expected ${what} like ${Object.keys(units).map((u) => '"1' + u + '"').join(', ')}, got ${JSON.stringify(v)}`);
+    const n = Math.round(Number(m[1]) * unit);
+    if (!Number.isSafeInteger(n)) this.fail(field, `${JSON.stringify(v)} is too large`);
+    return n;
+  }
+
+  size(v: unknown, field: string, min: number, max: number): number {
+    const n = this.withUnit(v, field, SIZE_UNITS, 'a size');
+    if (n < min || n > max) this.fail(field, `${JSON.stringify(v)} is outside [${min}, ${max}] bytes`);
+    return n;
+  }
+
+  time(v: unknown, field: string): number {
+    return this.withUnit(v, field, TIME_UNITS, 'a duration');
+  }
+}
+
+const MiB = 1024 * 1024;
+/** Device kinds a manifest may attach (emulator/device.ts). */
+const DEVICE_KINDS: readonly string[] = Object.keys(DEVICE_FACTORIES);
+
+/**
+ * `caps`: { registry: "rw" | "r" | "rwg" …, irqs: [line…], mmio: ["device" | "device:r"…],
+ * control: [earlier sandbox…], channels: ["name:r" | "name:w" | "name:rw"…] }.
+ */
+function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>, self: string, devices: readonly string[]): SandboxEntry['caps'] {
+  const o = r.object(v ?? {}, field, ['registry', 'irqs', 'mmio', 'control', 'channels']);
+  let registry = Right.R | Right.W;
+  if (o.registry !== undefined) {
+    const s = r.string(o.registry, `${field}.registry`);
+    if (!/^r?w?g?$/.test(s) || s === '') r.fail(`${field}.registry`, `expected rights as letters from "rwg" (like "rw"), got "${s}"`);
+    registry = (s.includes('r') ? Right.R : 0) | (s.includes('w') ? Right.W : 0) | (s.includes('g') ? Right.G : 0);
+  }
+  const irqs = o.irqs === undefined ? [] : o.irqs;
+  if (!Array.isArray(irqs)) r.fail(`${field}.irqs`, 'expected a list of IRQ line numbers');
+  const lines = irqs.map((x: unknown, i: number) => r.integer(x, `${field}.irqs[${i}]`, 0, 255));
+  const mmioList = o.mmio === undefined ? [] : o.mmio;
+  if (!Array.isArray(mmioList)) r.fail(`${field}.mmio`, 'expected a list of device names ("nic", or "nic:r" for read-only)');
+  const mmio = mmioList.map((x: unknown, i: number) => {
+    const s = r.string(x, `${field}.mmio[${i}]`);
+    const [device, rights] = s.split(':');
+    if (!devices.includes(device!)) r.fail(`${field}.mmio[${i}]`, `no device "${device}" in machine.devices (${devices.join(', ') || 'none'})`);
+    if (rights !== undefined && rights !== 'r' && rights !== 'rw') r.fail(`${field}.mmio[${i}]`, `rights must be "r" or "rw", got "${rights}"`);
+    return { device: device!, rights: rights === 'r' ? Right.R : Right.R | Right.W };
+  });
+  const control = o.control === undefined ? [] : o.control;
+  if (!Array.isArray(control)) r.fail(`${field}.control`, 'expected a list of sandbox names');
+  const targets = control.map((x: unknown, i: number) => {
+    const n = r.name(x, `${field}.control[${i}]`);
+    if (!earlier.has(n) || n === self) r.fail(`${field}.control[${i}]`, `"${n}" is not a sandbox listed before this one`);
+    return n;
+  });
+  const channelList = o.channels === undefined ? [] : o.channels;
+  if (!Array.isArray(channelList)) r.fail(`${field}.channels`, 'expected a list of channels ("name:r" to receive, "name:w" to call, "name:rw")');
+  const channels = channelList.map((x: unknown, i: number) => {
+    const s = r.string(x, `${field}.channels[${i}]`);
+    const m = /^([a-z][a-z0-9_-]{0,31}):(r|w|rw)$/.exec(s);
+    if (!m) r.fail(`${field}.channels[${i}]`, `expected "name:r", "name:w" or "name:rw" (name: lowercase letters, digits, - and _), got "${s}"`);
+    return { name: m![1]!, rights: (m![2]!.includes('r') ? Right.R : 0) | (m![2]!.includes('w') ? Right.W : 0) };
+  });
+  return { registry, irqs: lines, mmio, control: targets, channels };
+}
+
+/** `traffic.shares`: { class: weight… } over the generator's classes. */
+function shares(r: Reader, v: unknown): Record<string, number> {
+  const o = r.object(v, 'traffic.shares', TRAFFIC_CLASSES);
+  const out: Record<string, number> = {};
+  for (const [k, w] of Object.entries(o)) out[k] = r.integer(w, `traffic.shares.${k}`, 0, 1000);
+  return out;
+}
+
+export function parseManifest(file: string, text: string): Manifest {
+  const r = new Reader(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    r.fail('', `not valid JSON (${(e as Error).message})`);
+  }
+  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect', 'traffic']);
+  if (top['hic-image'] !== 1) r.fail('hic-image', `expected 1 (the manifest format version), got ${JSON.stringify(top['hic-image'])}`);
+  const machine = r.object(top.machine ?? {}, 'machine', ['memory', 'devices']);
+  const deviceList: unknown = machine.devices === undefined ? [] : machine.devices;
+  if (!Array.isArray(deviceList)) return r.fail('machine.devices', `expected a list of device kinds (${DEVICE_KINDS.join(', ')})`);
+  const devices = deviceList.map((x: unknown, i: number) => {
+    const d = r.string(x, `machine.devices[${i}]`);
+    if (!DEVICE_KINDS.includes(d)) r.fail(`machine.devices[${i}]`, `unknown device "${d}" (one of: ${DEVICE_KINDS.join(', ')})`);
+    return d;
+  });
+  const memory = machine.memory === undefined ? 256 * MiB : r.size(machine.memory, 'machine.memory', 4 * MiB, 4096 * MiB);
+  if (memory % 4096 !== 0) r.fail('machine.memory', 'must be a multiple of 4 KiB');
+
+  const list: unknown = top.sandboxes;
+  if (!Array.isArray(list) || list.length === 0) return r.fail('sandboxes', 'expected a non-empty array');
+  const seen = new Set<string>();
+  const sandboxes = list.map((v: unknown, i: number): SandboxEntry => {
+    const f = `sandboxes[${i}]`;
+    const o = r.object(v, f, ['name', 'module', 'version', 'quota', 'stack', 'arg', 'budget', 'caps']);
+    const name = r.name(o.name, `${f}.name`);
+    if (seen.has(name)) r.fail(`${f}.name`, `"${name}" is used by an earlier sandbox`);
+    seen.add(name);
+    const quota = r.size(o.quota, `${f}.quota`, 16 * 1024, memory);
+    const stack = o.stack === undefined ? 64 * 1024 : r.size(o.stack, `${f}.stack`, 4096, 16 * MiB);
+    if (stack + 2 * 4096 > quota) r.fail(`${f}.quota`, `${quota} bytes cannot hold a ${stack}-byte stack and an image`);
+    return {
+      name,
+      module: r.moduleName(o.module, `${f}.module`),
+      version: o.version === undefined ? '*' : r.range(o.version, `${f}.version`),
+      quota,
+      stack,
+      arg: o.arg === undefined ? 0 : r.integer(o.arg, `${f}.arg`, 0, Number.MAX_SAFE_INTEGER),
+      budget: o.budget === undefined ? 100_000 : r.integer(o.budget, `${f}.budget`, 1000, 10_000_000),
+      caps: caps(r, o.caps, `${f}.caps`, seen, name, devices),
+    };
+  });
+
+  const run = r.object(top.run ?? {}, 'run', ['until']);
+  const until = run.until === undefined ? 60e9 : r.time(run.until, 'run.until');
+
+  let expect: Expectation | undefined;
+  if (top.expect !== undefined) {
+    const e = r.object(top.expect, 'expect', ['exits', 'faults']);
+    const exits: Record<string, number> = {};
+    const faults: Record<string, FaultKind> = {};
+    for (const [k, v] of Object.entries(r.object(e.exits ?? {}, 'expect.exits', [...seen]))) exits[k] = r.integer(v, `expect.exits.${k}`, -(2 ** 31), 2 ** 31 - 1);
+    const kinds = FAULT_KINDS.map((x) => x.name) as readonly string[];
+    for (const [k, v] of Object.entries(r.object(e.faults ?? {}, 'expect.faults', [...seen]))) {
+      const kind = r.string(v, `expect.faults.${k}`);
+      if (!kinds.includes(kind)) r.fail(`expect.faults.${k}`, `unknown fault kind "${kind}" (one of: ${kinds.join(', ')})`);
+      faults[k] = kind as FaultKind;
+    }
+    expect = { exits, faults };
+  }
+
+  let traffic: TrafficSpec | undefined;
+  if (top.traffic !== undefined) {
+    const t = r.object(top.traffic, 'traffic', ['seed', 'server', 'connections', 'clients', 'dns', 'pings', 'duration', 'shares']);
+    if (!devices.includes('nic')) r.fail('traffic', 'emulated clients need a NIC: add "nic" to machine.devices');
+    const server = r.string(t.server, 'traffic.server');
+    const octets = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(server);
+    if (!octets || octets.slice(1).some((o) => Number(o) > 255)) r.fail('traffic.server', `"${server}" is not an IPv4 address (four numbers 0–255, like "10.0.0.2")`);
+    traffic = {
+      seed: t.seed === undefined ? 'hic' : r.string(t.seed, 'traffic.seed'),
+      server,
+      connections: r.integer(t.connections, 'traffic.connections', 0, 10_000),
+      clients: t.clients === undefined ? 10 : r.integer(t.clients, 'traffic.clients', 1, 250),
+      dns: t.dns === undefined ? 0 : r.integer(t.dns, 'traffic.dns', 0, 10_000),
+      pings: t.pings === undefined ? 0 : r.integer(t.pings, 'traffic.pings', 0, 10_000),
+      durationNs: t.duration === undefined ? undefined : r.time(t.duration, 'traffic.duration'),
+      shares: t.shares === undefined ? undefined : shares(r, t.shares),
+    };
+  }
+
+  return {
+    file,
+    traffic,
+    name: top.name === undefined ? file : r.string(top.name, 'name'),
+    description: top.description === undefined ? '' : r.string(top.description, 'description'),
+    memory,
+    devices,
+    sandboxes,
+    until,
+    expect,
+  };
+}
+
+/** A manifest is a few KiB; anything past this is not one (a device file, a log, a mistake). */
+export const MANIFEST_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Reads and parses a manifest file, refusing what is not a regular file or is larger than any
+ * manifest, before reading it (so `/dev/zero` is an error, not an allocation).
+ */
+export function readManifest(file: string): Manifest {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    throw new ManifestError(file, '', code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot open it (${code})`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ManifestError(file, '', st.isDirectory() ? 'a directory, not a manifest file' : 'not a regular file');
+    if (st.size > MANIFEST_MAX_BYTES) throw new ManifestError(file, '', `${st.size} bytes; a manifest is at most ${MANIFEST_MAX_BYTES}`);
+    const bytes = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, bytes, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return parseManifest(file, bytes.subarray(0, got).toString('utf8'));
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,116 @@
+// One way to turn an image into a running machine, for the CLI, the tests and the benchmarks
+// alike: a fresh machine with the manifest's memory and devices, a kernel, every sandbox booted
+// from the module source, the image's traffic on the wire; then a run to the manifest's time
+// limit in slices that leave the host's event loop free, a shutdown, and the outcome.
+//
+//   const system = await assemble(manifest, { modules, trust });   // staged, not yet run
+//   system.kernel.at(t, …);                                        // act as the host, if wanted
+//   const result = await system.run();                             // run, shut down, compare
+//   system.dispose();
+//
+// `runImage` does the first three steps at once.
+
+import type { AuditLog } from '../core0/audit.ts';
+import type { StampedEvent } from '../core0/events.ts';
+import { Kernel, type HaltReason } from '../core0/kernel.ts';
+import type { ModuleSource } from '../core0/module/source.ts';
+import type { TrustStore } from '../core0/module/verify.ts';
+import { DEVICE_FACTORIES } from '../emulator/devices/index.ts';
+import { NicDevice } from '../emulator/devices/nic.ts';
+import { UnicornMachine } from '../emulator/machine.ts';
+import type { PcapWriter } from '../emulator/net/pcap.ts';
+import { bootSandboxes } from './boot.ts';
+import type { Manifest } from './manifest.ts';
+import type { TrafficConfig } from '../traffic/generator.ts';
+import { deviationsFrom, outcomeOf, type Outcome } from './outcome.ts';
+import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic } from './traffic.ts';
+
+export interface SystemOptions {
+  /** Where modules come from, and the roots their signatures must chain to. */
+  readonly modules: ModuleSource;
+  readonly trust: TrustStore;
+  /** The hash-chained audit log (default: in memory). */
+  readonly audit?: AuditLog;
+  /** Sees every event as it happens, from the boot event on. */
+  readonly onEvent?: (e: StampedEvent) => void;
+  /**
+   * The emulated clients on the wire: by default the manifest's `traffic` section; a full
+   * generator configuration instead (a test's own clients), or 'none'.
+   */
+  readonly traffic?: TrafficConfig | 'none';
+  /** Every frame crossing the NIC goes into this capture. */
+  readonly pcap?: PcapWriter;
+  /** Wall milliseconds between turns of the host's event loop (Kernel.run). */
+  readonly sliceMs?: number;
+}
+
+export interface RunResult {
+  readonly halt: HaltReason;
+  readonly outcome: Outcome;
+  /**
+   * One line per way the run differs from what the image expects: the manifest's `expect`, and
+   * for an image with traffic, what the generator's checks found.
+   */
+  readonly deviations: string[];
+  /** SHA-256 of the whole event log. */
+  readonly logHash: string;
+}
+
+export class System {
+  private ran = false;
+
+  private constructor(
+    readonly manifest: Manifest,
+    readonly machine: UnicornMachine,
+    readonly kernel: Kernel,
+    /** The emulated clients on the wire, when the image has a `traffic` section. */
+    readonly traffic: AttachedTraffic | undefined,
+    private readonly sliceMs: number | undefined,
+  ) {}
+
+  /** A machine with every sandbox of the manifest created and started, not yet run. */
+  static async assemble(manifest: Manifest, options: SystemOptions): Promise<System> {
+    const machine = await UnicornMachine.create({ memoryBytes: manifest.memory, devices: manifest.devices.map((d) => DEVICE_FACTORIES[d]!()) });
+    try {
+      const kernel = new Kernel(machine, { trust: options.trust, ...(options.audit ? { audit: options.audit } : {}) });
+      if (options.onEvent) kernel.events.subscribe(options.onEvent);
+      const pcap = options.pcap;
+      if (pcap) for (const d of machine.devices) if (d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);
+      bootSandboxes(kernel, manifest, options.modules);
+      const config = options.traffic ?? (manifest.traffic ? trafficConfig(manifest.traffic) : 'none');
+      const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);
+      return new System(manifest, machine, kernel, traffic, options.sliceMs);
+    } catch (e) {
+      machine.dispose();
+      throw e;
+    }
+  }
+
+  /** Runs to the manifest's time limit (or until idle), shuts every sandbox down, and reports. */
+  async run(): Promise<RunResult> {
+    if (this.ran) throw new Error('System.run: this machine has already run');
+    this.ran = true;
+    const halt = await this.kernel.run(this.manifest.until, this.sliceMs === undefined ? {} : { sliceMs: this.sliceMs });
+    this.kernel.shutdown();
+    const outcome = outcomeOf(this.kernel.events);
+    const deviations = [...deviationsFrom(this.manifest, outcome), ...(this.traffic ? trafficDeviations(this.traffic) : [])];
+    return { halt, outcome, deviations, logHash: this.kernel.events.hash() };
+  }
+
+  dispose(): void {
+    this.machine.dispose();
+  }
+}
+
+export const assemble = System.assemble;
+
+/** Assembles and runs an image; the caller disposes the system. */
+export async function runImage(manifest: Manifest, options: SystemOptions): Promise<{ system: System; result: RunResult }> {
+  const system = await System.assemble(manifest, options);
+  try {
+    return { system, result: await system.run() };
+  } catch (e) {
+    system.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,77 @@
+// Puts the traffic generator on a booted machine's wire: the generator plays every remote host,
+// sending through the NIC and hearing what the guest transmits, driven by one kernel timer kept at
+// its earliest wake-up. Used by `hic boot` / `hic test` for images with a `traffic` section and by
+// the end-to-end tests. Host-side glue: the generator itself knows nothing of the kernel.
+
+import type { Kernel } from '../core0/kernel.ts';
+import type { TrafficSpec } from './manifest.ts';
+import type { Machine } from '../emulator/types.ts';
+import { NicDevice } from '../emulator/devices/nic.ts';
+import { TrafficError } from '../traffic/errors.ts';
+import { TrafficGenerator, type TrafficConfig } from '../traffic/generator.ts';
+
+export interface AttachedTraffic {
+  readonly generator: TrafficGenerator;
+  readonly nic: NicDevice;
+  /** Frames the NIC's RX ring had no room for (the generator's retransmissions recover them). */
+  readonly dropped: () => number;
+  /** Virtual time the generator finished, if it has. */
+  readonly doneAt: () => number | undefined;
+}
+
+export function attachTraffic(kernel: Kernel, machine: Machine, config: TrafficConfig): AttachedTraffic {
+  const nic = machine.devices.map((d) => d.device).find((d): d is NicDevice => d instanceof NicDevice);
+  if (!nic) throw new TrafficError('TRAFFIC_NO_NIC', 'the image has traffic but no NIC (machine.devices must include "nic")');
+  const clock = machine.clock;
+  let dropped = 0;
+  let doneAt: number | undefined;
+  const generator = new TrafficGenerator(config, { send: (f) => void (nic.receive(f) || dropped++) });
+
+  // One kernel timer for the generator's earliest wake-up; a later one already pending is
+  // superseded by an earlier one, and a stale one merely ticks early.
+  let armed: number | undefined;
+  const arm = () => {
+    if (generator.done) return void (doneAt ??= clock.now);
+    const w = generator.nextWake();
+    if (w === undefined || (armed !== undefined && armed <= w)) return;
+    const at = Math.max(w, clock.now);
+    armed = at;
+    kernel.at(at, () => {
+      if (armed === at) armed = undefined;
+      generator.tick(clock.now);
+      arm();
+    });
+  };
+  nic.onTransmit = (f) => {
+    generator.receive(f, clock.now);
+    arm();
+  };
+  arm();
+  return { generator, nic, dropped: () => dropped, doneAt: () => doneAt };
+}
+
+/** Problems with a finished run, one line each: what the generator's checks found. */
+export function trafficDeviations(t: AttachedTraffic): string[] {
+  const s = t.generator.summary();
+  const out: string[] = [];
+  if (!t.generator.done) out.push('traffic: the generator did not finish within the run');
+  if (s.failed > 0) out.push(`traffic: ${s.failed} connection(s) failed`);
+  for (const [k, v] of Object.entries({ lost: s.lost, duplicated: s.duplicated, reordered: s.reordered, 'seq gaps': s.seqGaps, 'bad http': s.httpErrors })) {
+    if (v > 0) out.push(`traffic: ${v} ${k}`);
+  }
+  return out;
+}
+
+/** The generator's configuration for an image's `traffic` section. */
+export function trafficConfig(t: TrafficSpec): TrafficConfig {
+  return {
+    seed: t.seed,
+    server: { ip: t.server },
+    clients: { count: t.clients },
+    connections: t.connections,
+    ...(t.dns > 0 ? { dns: { queries: t.dns } } : {}),
+    ...(t.pings > 0 ? { ping: { streams: Math.min(2, t.pings), count: Math.ceil(t.pings / Math.min(2, t.pings)) } } : {}),
+    ...(t.durationNs !== undefined ? { durationNs: t.durationNs } : {}),
+    ...(t.shares !== undefined ? { shares: t.shares } : {}),
+  };
+}
