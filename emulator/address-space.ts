@@ -2,11 +2,20 @@
 // shadow mapping, as hypervisors did before nested paging (DESIGN.md).
 //
 // Every change goes through map/unmap/protect here: the page table is edited first, then the
-// affected part of the engine mapping is rebuilt from it. A run of pages that is contiguous in
-// both virtual and physical memory, with one protection, becomes one engine mapping; the number
-// of mappings per space is capped (mappingLimit) because Unicorn slows steeply with thousands and
-// aborts the process near 4,096 (docs/unicorn.md#few-mappings). A change that would pass the cap
-// is refused with nothing changed.
+// engine mapping follows it. The space is counted as its maximal runs — pages contiguous in both
+// virtual and physical memory with one protection (`regions`) — and the count is capped
+// (mappingLimit) because Unicorn slows steeply with many mappings and aborts the process near
+// 4,096 (docs/unicorn.md#few-mappings). A change that would pass the cap is refused with nothing
+// changed.
+//
+// The engine holds the same pages as `pieces`, each contiguous with one protection but not
+// necessarily maximal: a change unmaps only the pieces it overlaps and maps only what it adds,
+// instead of rebuilding the merged run around it. Each uc_mem_map_ptr costs Unicorn time that
+// grows with the square of the engine's mappings (it searches its RAM blocks for a free offset
+// against every other block: ~15 µs with 4 mappings, ~0.2 ms with 256), so a page allocated next
+// to the stack and freed again costs one map and one unmap, not two of each. Pieces are merged
+// back into the runs (consolidate) once they outnumber them by SLACK, so the engine never holds
+// many more mappings than are counted, and never more than the cap.
 
 import { PageTable, type PageEntry, type PageFlags } from './page-table.ts';
 import { PAGE_SIZE, type PhysicalMemory } from './physmem.ts';
@@ -14,6 +23,9 @@ import { UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unicorn/consts.ts';
 import type { HostMemory } from './unicorn/host-memory.ts';
 
 export const DEFAULT_MAPPING_LIMIT = 256;
+
+/** Engine mappings allowed beyond the counted runs before they are merged into them. */
+const SLACK = 8;
 
 export type AddressSpaceErrorCode = 'MAPPING_LIMIT' | 'ALREADY_MAPPED' | 'NOT_MAPPED' | 'BAD_RANGE';
 
@@ -30,7 +42,7 @@ export interface MappingTarget {
   removeTranslations(start: number, end: number): void;
 }
 
-/** One engine mapping: pages [va, va + pages*4K) onto frames [frame, frame + pages). */
+/** A run of pages [va, va + pages*4K) onto frames [frame, frame + pages) with one protection. */
 export interface Region extends PageFlags {
   readonly va: number;
   readonly pages: number;
@@ -38,10 +50,14 @@ export interface Region extends PageFlags {
 }
 
 const end = (r: Region) => r.va + r.pages * PAGE_SIZE;
+const same = (a: Region, b: Region) => a.va === b.va && a.pages === b.pages && a.frame === b.frame && a.writable === b.writable && a.executable === b.executable;
 
 export class AddressSpace {
   readonly table: PageTable;
+  /** The maximal runs: what counts against the limit. */
   private regionList: Region[] = [];
+  /** What the engine has mapped: the same pages, cut at least as finely, sorted by va. */
+  private pieces: Region[] = [];
   /** Engine mappings that are not memory (device register windows): they count against the limit too. */
   private extra = 0;
   /** Recent page-table lookups, as a TLB would keep them; emptied on every change. */
@@ -66,6 +82,12 @@ export class AddressSpace {
       throw new AddressSpaceError('MAPPING_LIMIT', `${this.regionList.length + this.extra + n} engine mappings would exceed this sandbox's limit of ${this.mappingLimit}`);
     }
     this.extra += n;
+    if (this.pieces.length + this.extra > this.mappingLimit) this.consolidate();
+  }
+
+  /** Mappings the engine holds for memory (device windows apart); at least regions.length. */
+  get engineMappings(): number {
+    return this.pieces.length;
   }
 
   pageTable(): Iterable<[number, PageEntry]> {
@@ -160,6 +182,7 @@ export class AddressSpace {
   destroy(): void {
     this.table.destroy();
     this.regionList = [];
+    this.pieces = [];
   }
 
   private checkRange(va: number, pages: number): void {
@@ -180,8 +203,9 @@ export class AddressSpace {
   }
 
   /**
-   * Applies edit to each page of [va, va+pages) in the page table, then rebuilds the engine
-   * mapping of the window the edit can affect. Over the limit: the table edits are undone.
+   * Applies edit to each page of [va, va+pages) in the page table, recounts the runs of the window
+   * the edit can affect, and brings the engine up to date. Over the limit: the table edits are
+   * undone and nothing else has changed.
    */
   private change(va: number, pages: number, edit: (page: number, index: number) => void): void {
     this.tlb.clear();
@@ -205,14 +229,49 @@ export class AddressSpace {
       throw new AddressSpaceError('MAPPING_LIMIT', `${count} engine mappings would exceed this sandbox's limit of ${this.mappingLimit}`);
     }
 
-    for (const r of touched) this.target.unmap(r.va, r.pages * PAGE_SIZE);
-    for (const r of fresh) {
-      const perms = UC_PROT_READ | (r.writable ? UC_PROT_WRITE : 0) | (r.executable ? UC_PROT_EXEC : 0);
-      this.target.mapHost(r.va, r.pages * PAGE_SIZE, perms, this.memory.host, r.frame * PAGE_SIZE);
-    }
-    // Code at these addresses may now be different bytes or gone (docs/unicorn.md#stale-translations).
-    this.target.removeTranslations(lo, hi);
     this.regionList = this.regionList.filter((r) => !touched.includes(r)).concat(fresh).sort((a, b) => a.va - b.va);
+
+    // The engine: pieces overlapping the edited range go; what they held outside it comes back
+    // as it was; the range itself is mapped as the table now says.
+    const from = va;
+    const to = va + pages * PAGE_SIZE;
+    const overlapping = this.pieces.filter((r) => r.va < to && end(r) > from);
+    const added: Region[] = [];
+    for (const r of overlapping) {
+      this.unmapPiece(r);
+      if (r.va < from) added.push({ ...r, pages: (from - r.va) / PAGE_SIZE });
+      if (end(r) > to) added.push({ ...r, va: to, frame: r.frame + (to - r.va) / PAGE_SIZE, pages: (end(r) - to) / PAGE_SIZE });
+    }
+    added.push(...this.scan(from, to));
+    for (const r of added) this.mapPiece(r);
+    this.pieces = this.pieces.filter((r) => !overlapping.includes(r)).concat(added).sort((a, b) => a.va - b.va);
+    if (this.pieces.length > this.regionList.length + SLACK || this.pieces.length + this.extra > this.mappingLimit) this.consolidate();
+  }
+
+  /** Makes the engine's mappings the maximal runs again, touching only the pieces that differ. */
+  private consolidate(): void {
+    const stale = this.pieces.filter((p) => !this.regionList.some((r) => same(p, r)));
+    const missing = this.regionList.filter((r) => !this.pieces.some((p) => same(p, r)));
+    for (const p of stale) this.unmapPiece(p);
+    for (const r of missing) this.mapPiece(r);
+    this.pieces = [...this.regionList];
+  }
+
+  // Translated code: Unicorn keeps it by its own address for the backing memory, which it hands
+  // out again to later mappings, so code translated under one mapping could run under another.
+  // Dropping it whenever an executable piece is mapped or unmapped leaves none behind. It must
+  // happen while the piece is mapped: Unicorn finds the code through the mapping, and from an
+  // unmapped address drops nothing. No-execute pieces never have translated code.
+
+  private mapPiece(r: Region): void {
+    const perms = UC_PROT_READ | (r.writable ? UC_PROT_WRITE : 0) | (r.executable ? UC_PROT_EXEC : 0);
+    this.target.mapHost(r.va, r.pages * PAGE_SIZE, perms, this.memory.host, r.frame * PAGE_SIZE);
+    if (r.executable) this.target.removeTranslations(r.va, end(r));
+  }
+
+  private unmapPiece(r: Region): void {
+    if (r.executable) this.target.removeTranslations(r.va, end(r));
+    this.target.unmap(r.va, r.pages * PAGE_SIZE);
   }
 
   /** Maximal runs of present pages in [lo, hi) contiguous in both spaces with one protection. */

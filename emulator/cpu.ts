@@ -10,9 +10,16 @@
 // syscallNs. The engine's native counter is exact at any moment, so the clock is brought up to
 // date at each trap (a guest reading the time sees its own work) and at the end of each run. The
 // charge is a pure function of the guest's own execution, hence deterministic.
+//
+// Guests run at privilege level 3 (Engine.enterUserMode, before any thread exists), so the CPU
+// itself refuses ring-0 instructions with #GP. What the guest can learn about the machine is
+// HIC's, never the host's: rdtsc and rdtscp (#GP under CR4.TSD) return virtual time, cpuid a
+// fixed table (cpuid.ts), rdrand and rdseed do not exist (invalid instructions, as cpuid says);
+// port I/O is refused. docs/guest-cpu.md is the guest-facing description.
 
 import { AddressSpace } from './address-space.ts';
-import type { Fault, FaultKind } from './fault.ts';
+import { cpuidAnswer } from './cpuid.ts';
+import { generalProtectionKind, type Fault, type FaultKind } from './fault.ts';
 import type { Disassembler } from './disasm.ts';
 import type { PhysicalMemory } from './physmem.ts';
 import type { VirtualClock } from './clock.ts';
@@ -21,6 +28,7 @@ import {
   UC_MEM_WRITE_UNMAPPED, type UcErrName,
 } from './unicorn/consts.ts';
 import { Engine, type CpuContext, type RegisterBatch } from './unicorn/engine.ts';
+import { inKernelHalf } from './unicorn/user-mode.ts';
 import type { Cpu, Device, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
 
 const MEM_FAULT: Record<number, FaultKind> = {
@@ -51,7 +59,21 @@ interface PendingFault {
   kind: FaultKind;
   address?: number;
   detail?: number;
+  /** When Unicorn's RIP is not the faulting instruction's (port I/O, descriptor-table reads). */
+  rip?: number;
 }
+
+/** rdtsc or rdtscp stopped at #GP, to be answered before the run goes on. */
+interface TimeStampRead {
+  rip: number;
+  size: number;
+  withProcessorId: boolean;
+}
+
+/** rdtscp's ECX (IA32_TSC_AUX): the number of the processor, and a sandbox has one. */
+export const PROCESSOR_ID = 0;
+
+const GENERAL_PROTECTION = 13;
 
 class Thread implements ThreadHandle {
   pendingResult: number | undefined;
@@ -76,6 +98,9 @@ export class UnicornCpu implements Cpu {
   private charged = 0;
   // Per-run state, set by the hooks.
   private fault: PendingFault | undefined;
+  private timeStamp: TimeStampRead | undefined;
+  /** An exception went through the interrupt hook in this run (see Engine.clearExceptionInFlight). */
+  private exceptionTaken = false;
   private trapStop = false;
   private handler: ((frame: SyscallFrame) => TrapAction) | undefined;
   private readonly frame: SyscallFrame;
@@ -90,6 +115,7 @@ export class UnicornCpu implements Cpu {
     private readonly onDestroy: (cpu: UnicornCpu) => void,
   ) {
     this.engine = Engine.open();
+    this.engine.enterUserMode(); // first: every thread's context is saved after this
     this.space = new AddressSpace(memory, this.engine, owner, mappingLimit);
     this.args = this.engine.batch(['RAX', 'RDI', 'RSI', 'RDX', 'R10', 'R8', 'R9']);
     this.result = this.engine.batch(['RAX']);
@@ -111,15 +137,34 @@ export class UnicornCpu implements Cpu {
     };
     this.engine.onSyscall(() => this.trap());
     this.engine.onMemInvalid((type, address, size) => {
-      this.fault ??= { kind: MEM_FAULT[type] ?? 'cpuException', address, detail: size };
+      // The kernel half holds the system page (the descriptor table a segment load reads); the
+      // engine's RIP is stale after such a read by a CPU helper, the counter's is not.
+      if (inKernelHalf(address)) this.fault ??= { kind: 'generalProtection', rip: this.engine.lastInstruction };
+      else this.fault ??= { kind: MEM_FAULT[type] ?? 'cpuException', address, detail: size };
     });
     this.engine.onInterrupt((intno) => {
+      this.exceptionTaken = true;
+      this.engine.stop();
+      if (intno === GENERAL_PROTECTION) return this.generalProtection();
       const kind: FaultKind = intno === 0 ? 'divideError' : intno === 3 ? 'breakpoint' : intno === 6 ? 'invalidInstruction' : 'cpuException';
       this.fault ??= { kind, detail: intno };
-      this.engine.stop();
     });
     this.engine.onInsnInvalid(() => {
       this.fault ??= { kind: 'invalidInstruction' };
+    });
+    // The port access itself completes (reading 0, writing nowhere); nothing after it runs.
+    this.engine.onPortIo(() => {
+      this.fault ??= { kind: 'privilegedInstruction', rip: this.engine.lastInstruction };
+      this.engine.stopBeforeNextInstruction();
+      return 0;
+    });
+    this.engine.onCpuid(() => {
+      const [eax, ebx, ecx, edx] = cpuidAnswer(Number(this.engine.regRead('RAX') & 0xffff_ffffn));
+      this.engine.regWrite('RAX', eax);
+      this.engine.regWrite('RBX', ebx);
+      this.engine.regWrite('RCX', ecx);
+      this.engine.regWrite('RDX', edx);
+      return true;
     });
   }
 
@@ -158,11 +203,25 @@ export class UnicornCpu implements Cpu {
     this.fault = undefined;
     this.trapStop = false;
     this.handler = onSyscall;
-    const rip = Number(this.engine.regRead('RIP'));
+    let rip = Number(this.engine.regRead('RIP'));
     const before = this.engine.executed;
-    const err = this.engine.start(rip, budget);
-    this.handler = undefined;
+    let err = this.engine.start(rip, budget);
     this.charge();
+    // rdtsc and rdtscp stop the run at their #GP; answered, the guest goes on where it was.
+    while (this.timeStamp && !this.fault && err === 'OK') {
+      rip = this.answerTimeStamp(this.timeStamp);
+      this.timeStamp = undefined;
+      const left = budget - (this.engine.executed - before);
+      if (left <= 0) break;
+      err = this.engine.start(rip, left);
+      this.charge();
+    }
+    this.handler = undefined;
+    this.timeStamp = undefined;
+    if (this.exceptionTaken) {
+      this.exceptionTaken = false;
+      this.engine.clearExceptionInFlight();
+    }
 
     if (this.fault || err !== 'OK') {
       const pending = this.fault ?? { kind: ERR_FAULT[err] ?? 'cpuException' };
@@ -170,8 +229,40 @@ export class UnicornCpu implements Cpu {
     }
     if (this.trapStop) return { kind: 'trap' };
     if (this.engine.executed - before >= budget) return { kind: 'budget' };
-    // Nothing else ends a run early with OK: the guest executed hlt.
+    // Nothing else ends a run early with OK. At CPL 0 hlt did (RIP after it); at CPL 3 hlt is
+    // #GP, so this is only a guard.
     return { kind: 'fault', fault: this.describe({ kind: 'privilegedInstruction' }, -1) };
+  }
+
+  /**
+   * #GP, from the interrupt hook. Under CR4.TSD rdtsc and rdtscp land here and are answered
+   * (the run stops and goes on: see run); any other instruction is a fault, privileged or not.
+   */
+  private generalProtection(): void {
+    const rip = Number(this.engine.regRead('RIP')); // exact for #GP
+    const insn = this.decode(rip);
+    if (!this.fault && (insn?.text === 'rdtsc' || insn?.text === 'rdtscp')) {
+      this.timeStamp = { rip, size: insn.size, withProcessorId: insn.text === 'rdtscp' };
+      return;
+    }
+    this.fault ??= { kind: generalProtectionKind(insn?.text ?? ''), rip };
+  }
+
+  /**
+   * The time stamp counter of a sandbox is the virtual clock in nanoseconds, read after the
+   * instructions before rdtsc and rdtsc itself are charged: the same number for the same guest
+   * on every host and every run. EDX:EAX as on hardware (upper halves of RAX and RDX zero);
+   * rdtscp also sets ECX to the processor id. Returns where the guest goes on.
+   */
+  private answerTimeStamp(t: TimeStampRead): number {
+    const now = this.clock.now;
+    this.engine.clearExceptionInFlight();
+    this.engine.regWrite('RAX', now % 0x1_0000_0000);
+    this.engine.regWrite('RDX', Math.floor(now / 0x1_0000_0000));
+    if (t.withProcessorId) this.engine.regWrite('RCX', PROCESSOR_ID);
+    this.engine.regWrite('RIP', t.rip + t.size); // also where the next run starts, if this one ends here
+    this.exceptionTaken = false;
+    return t.rip + t.size;
   }
 
   /** Instructions this CPU has executed, exact (also inside a syscall trap). */
@@ -242,10 +333,28 @@ export class UnicornCpu implements Cpu {
 
   /** ripAdjust: hlt leaves RIP after itself; the fault names the instruction. */
   private describe(p: PendingFault, ripAdjust = 0): Fault {
-    const rip = Number(this.engine.regRead('RIP')) + ripAdjust;
-    const code = this.space.view(rip, 16) ?? this.space.view(rip, 4096 - (rip % 4096));
-    const instruction = code ? this.disassembler.one(code, rip) : '(unreadable)';
-    return { kind: p.kind, address: p.address ?? rip, rip, instruction, ...(p.detail !== undefined ? { detail: p.detail } : {}) };
+    const rip = p.rip ?? Number(this.engine.regRead('RIP')) + ripAdjust;
+    return { kind: p.kind, address: p.address ?? rip, rip, instruction: this.instructionText(rip), ...(p.detail !== undefined ? { detail: p.detail } : {}) };
+  }
+
+  /** The guest's bytes at rip: up to 16, or up to the end of the page when the next is unmapped. */
+  private code(rip: number): Uint8Array | undefined {
+    return this.space.view(rip, 16) ?? this.space.view(rip, 4096 - (rip % 4096));
+  }
+
+  private decode(rip: number): { text: string; size: number } | undefined {
+    const code = this.code(rip);
+    return code ? this.disassembler.disassemble(code, rip, 1)[0] : undefined;
+  }
+
+  /** Never throws: describing a fault must not be worse than the fault. */
+  private instructionText(rip: number): string {
+    try {
+      const code = this.code(rip);
+      return code ? this.disassembler.one(code, rip) : '(unreadable)';
+    } catch {
+      return '(undescribable)';
+    }
   }
 
   private own(handle: ThreadHandle): Thread {

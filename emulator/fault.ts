@@ -12,8 +12,10 @@ export const FAULT_KINDS = [
   { name: 'invalidInstruction', doc: 'an undefined or unsupported instruction' },
   { name: 'divideError', doc: 'integer division by zero or overflow (#DE)' },
   { name: 'breakpoint', doc: 'int3 (#BP)' },
-  { name: 'privilegedInstruction', doc: 'hlt: a ring-0 instruction (#GP in user mode on real hardware)' },
+  { name: 'privilegedInstruction', doc: 'a ring-0 instruction, refused at the guest\'s CPL 3 (hlt, cli, wrmsr, mov to a control or debug register, lidt, swapgs, ...), or port I/O' },
   { name: 'cpuException', doc: 'any other CPU exception' },
+  // Appended, so the numbers the guest header gives the kinds above do not change.
+  { name: 'generalProtection', doc: '#GP for another reason: a segment or descriptor-table operation (guests have none), an instruction over 15 bytes, an access to the kernel half' },
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number]['name'];
@@ -27,6 +29,26 @@ export interface Fault {
   readonly instruction: string;
   /** Access size in bytes for memory faults, the interrupt vector for CPU exceptions. */
   readonly detail?: number;
+}
+
+// Instructions reserved to ring 0, by the mnemonic the disassembler prints (without rep/lock).
+const RING0 = new Set([
+  'hlt', 'cli', 'sti', 'wrmsr', 'rdmsr', 'rdpmc', 'lgdt', 'lidt', 'lldt', 'ltr', 'lmsw', 'clts', 'invd', 'wbinvd',
+  'invlpg', 'invpcid', 'swapgs', 'sysret', 'sysretq', 'sysexit', 'sysexitq', 'xsetbv',
+  'in', 'out', 'insb', 'insw', 'insd', 'outsb', 'outsw', 'outsd',
+]);
+
+/**
+ * The kind of a #GP, from the faulting instruction as disassembled: privilegedInstruction when
+ * the instruction is one only ring 0 may run (mov counts when it moves a control or debug
+ * register), generalProtection for everything else — including bytes that do not decode.
+ */
+export function generalProtectionKind(instruction: string): FaultKind {
+  const words = instruction.split(' ').filter((w) => w !== 'rep' && w !== 'lock');
+  const mnemonic = words[0] ?? '';
+  if (RING0.has(mnemonic)) return 'privilegedInstruction';
+  if (mnemonic === 'mov' && /\b[cd]r\d+\b/.test(words.slice(1).join(' '))) return 'privilegedInstruction';
+  return 'generalProtection';
 }
 
 export function describeFault(f: Fault): string {

@@ -117,10 +117,14 @@ export class PageTable {
   /** Word index of va's leaf entry, creating intermediate tables if asked; -1 if absent. */
   private leafWord(va: number, create: boolean): number {
     if (!(va >= 0 && va < USER_TOP) || va % PAGE_SIZE !== 0) throw new RangeError(`page table: bad virtual address 0x${va.toString(16)}`);
+    // The page number fits 35 bits: split it into the four 9-bit indexes without 64-bit math.
+    const page = va / PAGE_SIZE;
+    const high = Math.floor(page / 0x4_0000); // bits 18.. of the page number: PML4 and PDPT indexes
+    const low = page % 0x4_0000; // bits 0..17: PD and PT indexes
     let table = this.root;
     for (let level = 3; level >= 0; level--) {
-      const index = Math.floor(va / 2 ** (PAGE_SHIFT + 9 * level)) % 512;
-      const w = (table * PAGE_SIZE) / 4 + index * 2;
+      const index = level >= 2 ? (high >>> (9 * (level - 2))) & 511 : (low >>> (9 * level)) & 511;
+      const w = table * (PAGE_SIZE / 4) + index * 2;
       if (level === 0) return w;
       if (!(this.words[w]! & PTE.PRESENT)) {
         if (!create) return -1;

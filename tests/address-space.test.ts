@@ -143,3 +143,71 @@ describe('address space', () => {
     expect(b.s.regions).toHaveLength(1);
   });
 });
+
+describe('engine mappings', () => {
+  /** A space whose engine calls are counted. */
+  function counted(limit?: number) {
+    const e = Engine.open();
+    engines.push(e);
+    const calls = { map: 0, unmap: 0 };
+    const target = {
+      mapHost: (...a: Parameters<Engine['mapHost']>) => (calls.map++, e.mapHost(...a)),
+      unmap: (a: number, size: number) => (calls.unmap++, e.unmap(a, size)),
+      removeTranslations: (a: number, b: number) => e.removeTranslations(a, b),
+    };
+    return { s: new AddressSpace(mem, target, 0x4000_0001, limit), e, calls };
+  }
+
+  it('a page mapped next to a run and unmapped again costs one engine map and one unmap', () => {
+    // Each uc_mem_map_ptr costs Unicorn time quadratic in the engine's mappings: a mem_alloc next
+    // to the stack must not remap the stack, nor its mem_free.
+    const { s, e, calls } = counted();
+    const f = mem.allocate(5, 1);
+    const code = mem.allocate(1, 1);
+    mem.view(code * PAGE_SIZE, 16).set(assemble('mov rax, [0x603ffc]\nhlt'));
+    s.map(0x500000, code, 1, RX);
+    s.map(0x600000, f, 4, RW);
+    Object.assign(calls, { map: 0, unmap: 0 });
+    s.map(0x604000, f + 4, 1, RW);
+    expect(calls).toEqual({ map: 1, unmap: 0 });
+    expect(s.regions[1]).toEqual({ va: 0x600000, pages: 5, frame: f, ...RW }); // counted as one run
+    // Both sides of the seam between the two engine mappings work, for the host and the guest.
+    expect(e.read(0x603ff8, 16)).toHaveLength(16);
+    mem.view(f * PAGE_SIZE + 0x3ffc, 8).set([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(e.start(0x500000, 10)).toBe('OK');
+    expect(e.regRead('RAX')).toBe(0x0807060504030201n);
+    s.unmap(0x604000, 1);
+    expect(calls).toEqual({ map: 1, unmap: 1 });
+    expect(s.regions[1]).toEqual({ va: 0x600000, pages: 4, frame: f, ...RW });
+    expect(() => e.read(0x604000, 1)).toThrow(expect.objectContaining({ code: 'UC_ERR_READ_UNMAPPED' }));
+    expect(e.read(0x603000, 4096)).toHaveLength(4096);
+  });
+
+  it('merges pieces back into runs before they outnumber the runs by much, and never passes the limit', () => {
+    const { s, e } = counted(16);
+    const f = mem.allocate(40, 1);
+    for (let i = 0; i < 40; i++) {
+      s.map(0x600000 + i * PAGE_SIZE, f + i, 1, RW);
+      expect(s.engineMappings).toBeLessThanOrEqual(s.regions.length + 8);
+    }
+    expect(s.regions).toHaveLength(1);
+    for (let i = 1; i < 15; i += 2) s.protect(0x600000 + i * PAGE_SIZE, 1, RX); // 15 runs, nearly the limit
+    expect(s.regions).toHaveLength(15);
+    expect(s.engineMappings).toBeLessThanOrEqual(16);
+    expect(e.read(0x600000, 40 * PAGE_SIZE)).toHaveLength(40 * PAGE_SIZE); // every page still there, once
+  });
+
+  it('code mapped again at an address runs as its new bytes, never as what was translated before', () => {
+    const { s, e } = counted();
+    const f = mem.allocate(1, 1);
+    s.map(0x500000, f, 1, RW); // a neighbour below, so the change's window starts at a mapped page
+    const code = mem.allocate(1, 1);
+    for (const value of [1, 2, 3]) {
+      mem.view(code * PAGE_SIZE, 16).set(assemble(`mov eax, ${value}\nhlt`));
+      s.map(0x501000, code, 1, RX);
+      expect(e.start(0x501000, 10)).toBe('OK');
+      expect(e.regRead('RAX')).toBe(BigInt(value));
+      s.unmap(0x501000, 1);
+    }
+  });
+});

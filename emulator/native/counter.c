@@ -6,6 +6,11 @@
  * the same — and keeps the count where TypeScript can read it at any moment, inside a syscall trap included.
  * Virtual time is then exact: instructions executed, not slices completed.
  *
+ * It also keeps the address of the last instruction it let run. Unicorn's RIP is not exact
+ * everywhere (inside port I/O hooks it is the start of the translated block, and after a
+ * descriptor-table read made by a helper it has not been brought up to date); this one is,
+ * because the hook runs before every instruction with that instruction's address.
+ *
  * Built by scripts/setup.mjs into build/native/libhiccounter.so; loaded by emulator/unicorn/lib.ts. */
 #include <stdint.h>
 #include <unicorn/unicorn.h>
@@ -13,16 +18,20 @@
 struct hic_counter {
   uint64_t executed; /* instructions started since the counter was created */
   uint64_t limit;    /* stop before the instruction that would make executed exceed this */
+  uint64_t last;     /* address of the last instruction started */
 };
+
+/* The layout above, checked by emulator/unicorn/lib.ts so a stale build is refused. */
+int hic_counter_fields(void) { return 3; }
 
 /* Registered as a UC_HOOK_CODE callback over all addresses, with user_data = the counter. */
 void hic_count_instruction(uc_engine *uc, uint64_t address, uint32_t size, void *user_data) {
   struct hic_counter *c = user_data;
-  (void)address;
   (void)size;
   if (c->executed >= c->limit) {
     uc_emu_stop(uc);
     return;
   }
   c->executed++;
+  c->last = address;
 }

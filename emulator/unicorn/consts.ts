@@ -41,7 +41,11 @@ export const UC_MEM_WRITE_PROT = 22;
 export const UC_MEM_READ_PROT = 23;
 export const UC_MEM_FETCH_PROT = 24;
 
+/** Instructions an UC_HOOK_INSN hook can watch in 2.0.1 (rdtsc, rdmsr, hlt and the rest cannot). */
 export const UC_X86_INS_SYSCALL = 699;
+export const UC_X86_INS_CPUID = 113;
+export const UC_X86_INS_IN = 218;
+export const UC_X86_INS_OUT = 500;
 
 /** uc_ctl control words, already combined with UC_CTL_IO_WRITE and the argument count. */
 export const UC_CTL_TB_REMOVE_CACHE = 0x48000009;
@@ -51,5 +55,10 @@ export const X86 = {
   RAX: 35, RBX: 37, RCX: 38, RDX: 40, RSI: 43, RDI: 39, RBP: 36, RSP: 44,
   R8: 106, R9: 107, R10: 108, R11: 109, R12: 110, R13: 111, R14: 112, R15: 113,
   RIP: 41, RFLAGS: 253, FS_BASE: 250, GS_BASE: 251,
+  CS: 11, SS: 49, CR4: 54,
 } as const;
+
+/** The GDTR, written as a uc_x86_mmr (selector u16 at 0, base u64 at 8, limit u32 at 16, flags u32 at 20). */
+export const UC_X86_REG_GDTR = 243;
+export const UC_X86_MMR_SIZE = 24;
 export type X86Reg = keyof typeof X86;

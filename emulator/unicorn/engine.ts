@@ -14,10 +14,12 @@
 import { COUNT_INSTRUCTION, koffi, proto, uc } from './lib.ts';
 import {
   UC_ARCH_X86, UC_CTL_TB_REMOVE_CACHE, UC_ERR_NAMES, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
-  UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_MODE_64, UC_X86_INS_SYSCALL, X86,
+  UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_MODE_64, UC_PROT_EXEC, UC_PROT_READ, UC_X86_INS_CPUID,
+  UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSCALL, UC_X86_MMR_SIZE, UC_X86_REG_GDTR, X86,
   type UcErrName, type X86Reg,
 } from './consts.ts';
 import { HostMemory, hostAddress } from './host-memory.ts';
+import { CR4_TSD, KERNEL_DATA, layout, SYSTEM_PAGE, SYSTEM_PAGE_SIZE, systemPageBytes, USER_CODE } from './user-mode.ts';
 
 export class UnicornError extends Error {
   readonly code: `UC_ERR_${UcErrName}`;
@@ -40,7 +42,12 @@ interface Handlers {
   memInvalid?: MemAccessHandler;
   insnInvalid?: () => void;
   code?: (address: number, size: number) => void;
+  cpuid?: () => boolean;
+  portIo?: PortIoHandler;
 }
+
+/** in/out/ins/outs: `value` is what an out writes; an in receives the result. */
+export type PortIoHandler = (port: number, size: number, direction: 'in' | 'out', value: number) => number;
 
 const engines = new Map<number, Engine>();
 let nextEngineId = 1;
@@ -67,13 +74,16 @@ function trampoline<A extends unknown[], R>(run: (e: Engine, ...a: A) => R, fall
 }
 
 // Registered lazily once; user_data is the last native argument, moved first for the trampoline.
-let callbacks: Record<'syscall' | 'intr' | 'memInvalid' | 'memValid' | 'code' | 'insnInvalid' | 'mmioRead' | 'mmioWrite', bigint> | undefined;
+let callbacks:
+  | Record<'syscall' | 'intr' | 'memInvalid' | 'memValid' | 'code' | 'insnInvalid' | 'cpuid' | 'portIn' | 'portOut' | 'mmioRead' | 'mmioWrite', bigint>
+  | undefined;
 function nativeCallbacks() {
   if (callbacks) return callbacks;
   const syscall = trampoline((e) => e.handlers.syscall?.(), undefined);
   const intr = trampoline((e, intno: number) => e.handlers.interrupt?.(intno), undefined);
   const memInvalid = trampoline((e, type: number, address: number | bigint, size: number) => {
-    e.handlers.memInvalid?.(type, Number(address), size);
+    // koffi hands a uint64 above 2^63 over as a negative number: the kernel half would look small.
+    e.handlers.memInvalid?.(type, Number(BigInt.asUintN(64, BigInt(address))), size);
     return false; // never map on demand: the access fails and emulation stops
   }, false);
   const code = trampoline((e, address: number | bigint, size: number) => e.handlers.code?.(Number(address), size), undefined);
@@ -81,6 +91,10 @@ function nativeCallbacks() {
     e.handlers.insnInvalid?.();
     return false;
   }, false);
+  // Without a handler cpuid executes as Unicorn's model defines it and port I/O reads 0.
+  const cpuid = trampoline((e) => (e.handlers.cpuid?.() ? 1 : 0), 0);
+  const portIn = trampoline((e, port: number, size: number) => e.handlers.portIo?.(port, size, 'in', 0) ?? 0, 0);
+  const portOut = trampoline((e, port: number, size: number, value: number) => void e.handlers.portIo?.(port, size, 'out', value), undefined);
   callbacks = {
     syscall: koffi.register((_uc: unknown, ud: number) => syscall(ud), proto.syscall),
     intr: koffi.register((_uc: unknown, intno: number, ud: number) => intr(ud, intno), proto.intr),
@@ -92,6 +106,9 @@ function nativeCallbacks() {
     memValid: koffi.register(() => undefined, proto.memValid),
     code: koffi.register((_uc: unknown, address: number, size: number, ud: number) => code(ud, address, size), proto.code),
     insnInvalid: koffi.register((_uc: unknown, ud: number) => insnInvalid(ud), proto.insnInvalid),
+    cpuid: koffi.register((_uc: unknown, ud: number) => cpuid(ud), proto.cpuid),
+    portIn: koffi.register((_uc: unknown, port: number, size: number, ud: number) => portIn(ud, port, size), proto.portIn),
+    portOut: koffi.register((_uc: unknown, port: number, size: number, value: number, ud: number) => portOut(ud, port, size, value), proto.portOut),
     mmioRead: koffi.register((_uc: unknown, offset: number | bigint, size: number, ud: number | bigint) => {
       const r = mmioRegions.get(Number(ud));
       if (!r) return 0;
@@ -201,19 +218,21 @@ export class Engine {
   private readonly scratch = HostMemory.allocate(8);
   private readonly scratchView: BigUint64Array;
   private readonly scratchAt: bigint;
-  /** The native instruction counter: [executed, limit] (emulator/native/counter.c). */
-  private readonly counter = HostMemory.allocate(16);
+  /** The native instruction counter: [executed, limit, last address] (emulator/native/counter.c). */
+  private readonly counter = HostMemory.allocate(24);
   private readonly count: BigUint64Array;
   private readonly countHalves: Uint32Array;
   /** Host memory blocks mapped into this engine: held so they outlive the mapping (docs/unicorn.md#map-ptr-lifetime). */
   private readonly pinned = new Set<HostMemory>();
+  /** For clearExceptionInFlight. */
+  private scratchContext: CpuContext | undefined;
 
   private constructor(handle: unknown) {
     this.handle = handle;
     this.id = nextEngineId++;
     this.scratchView = new BigUint64Array(this.scratch.bytes.buffer, this.scratch.bytes.byteOffset, 1);
     this.scratchAt = hostAddress(this.scratch);
-    this.count = new BigUint64Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 2);
+    this.count = new BigUint64Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 3);
     this.countHalves = new Uint32Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 2);
     engines.set(this.id, this);
   }
@@ -231,11 +250,16 @@ export class Engine {
     e.addHook(UC_HOOK_INTR, cb.intr, 1n, 0n);
     e.addHook(UC_HOOK_INSN_INVALID, cb.insnInvalid, 1n, 0n);
     e.addHook(UC_HOOK_INSN, cb.syscall, 1n, 0n, UC_X86_INS_SYSCALL);
+    e.addHook(UC_HOOK_INSN, cb.cpuid, 1n, 0n, UC_X86_INS_CPUID);
+    e.addHook(UC_HOOK_INSN, cb.portIn, 1n, 0n, UC_X86_INS_IN);
+    e.addHook(UC_HOOK_INSN, cb.portOut, 1n, 0n, UC_X86_INS_OUT);
     return e;
   }
 
   close(): void {
     if (this.handle === null) return;
+    this.scratchContext?.free();
+    this.scratchContext = undefined;
     uc.close(this.handle);
     this.handle = null;
     engines.delete(this.id);
@@ -262,6 +286,18 @@ export class Engine {
   }
   onInsnInvalid(fn: (() => void) | undefined): void {
     this.handlers.insnInvalid = fn;
+  }
+  /** Called at each cpuid with the leaf in RAX/RCX; returning true means it wrote the answer. */
+  onCpuid(fn: (() => boolean) | undefined): void {
+    this.handlers.cpuid = fn;
+  }
+  /**
+   * Called at each port access. Unicorn 2.0.1 executes in/out at CPL 3 without any I/O
+   * permission check, so this hook is the only thing between a guest and the (absent) ports.
+   * Unicorn's RIP inside it is not exact: use lastInstruction.
+   */
+  onPortIo(fn: PortIoHandler | undefined): void {
+    this.handlers.portIo = fn;
   }
 
   /**
@@ -298,6 +334,7 @@ export class Engine {
   // --- registers ------------------------------------------------------------------------------
 
   regRead(reg: X86Reg): bigint {
+    this.scratchView[0] = 0n; // segment registers fill only the low bytes
     check('uc_reg_read', uc.regRead(this.handle, X86[reg], this.scratchAt));
     return this.scratchView[0]!;
   }
@@ -358,7 +395,7 @@ export class Engine {
   }
 
   /** Drops translated code for [start, end) so changed bytes there are fetched anew (docs/unicorn.md#stale-translations). */
-  removeTranslations(start: number, end: number): void {
+  removeTranslations(start: number | bigint, end: number | bigint): void {
     check('uc_ctl(TB_REMOVE_CACHE)', uc.ctl(this.handle, UC_CTL_TB_REMOVE_CACHE, 'uint64_t', start, 'uint64_t', end));
   }
 
@@ -367,6 +404,23 @@ export class Engine {
   /** Instructions executed by this engine since it was opened; exact, also inside a hook. */
   get executed(): number {
     return this.countHalves[1]! * 0x1_0000_0000 + this.countHalves[0]!; // exact below 2^53
+  }
+
+  /**
+   * Address of the instruction started last: inside a hook, the instruction being executed;
+   * after a fault, the faulting one (but not after a fetch fault: the target never started).
+   */
+  get lastInstruction(): number {
+    return Number(this.count[2]!);
+  }
+
+  /**
+   * Ends the run before the next instruction starts. uc_emu_stop from an instruction hook (port
+   * I/O) lets the rest of the translated block run first; the counter's check runs before every
+   * instruction, so lowering its limit stops exactly.
+   */
+  stopBeforeNextInstruction(): void {
+    this.count[1] = this.count[0]!;
   }
 
   /**
@@ -379,7 +433,7 @@ export class Engine {
     if (!(Number.isSafeInteger(budget) && budget > 0)) throw new RangeError('Engine.start: the instruction budget must be a positive integer');
     this.count[1] = this.count[0]! + BigInt(budget);
     // `until` is an address no guest code can reach (docs/unicorn.md#until-hides-staleness).
-    const err = uc.emuStart(this.handle, begin, 0xffff_ffff_ffff_fff0n, 0, 0) as number;
+    const err = uc.emuStart(this.handle, begin, UNTIL, 0, 0) as number;
     if (this.hookError !== undefined) {
       const e = this.hookError;
       this.hookError = undefined;
@@ -392,7 +446,66 @@ export class Engine {
     check('uc_emu_stop', uc.emuStop(this.handle));
   }
 
+  // --- privilege level ------------------------------------------------------------------------
+
+  /**
+   * Moves the CPU to privilege level 3 through the system page (user-mode.ts says why and how),
+   * with CR4.TSD set. Call once, on a fresh engine, before any thread's context is saved. The
+   * entry's one instruction is the kernel's: the instruction counter is left as it was.
+   */
+  enterUserMode(): void {
+    const page = systemPage();
+    check('uc_mem_map_ptr(system page)', uc.memMapPtr(this.handle, SYSTEM_PAGE, SYSTEM_PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC, hostAddress(page)));
+    const [executed, limit, last] = [this.count[0]!, this.count[1]!, this.count[2]!];
+    try {
+      const gdtr = HostMemory.allocate(UC_X86_MMR_SIZE);
+      try {
+        const v = new DataView(gdtr.bytes.buffer, gdtr.bytes.byteOffset, UC_X86_MMR_SIZE);
+        v.setBigUint64(8, layout.gdtBase, true);
+        v.setUint32(16, layout.gdtLimit, true);
+        check('uc_reg_write(GDTR)', uc.regWrite(this.handle, UC_X86_REG_GDTR, hostAddress(gdtr)));
+      } finally {
+        gdtr.free();
+      }
+      this.regWrite('SS', KERNEL_DATA);
+      this.regWrite('CR4', this.regRead('CR4') | CR4_TSD);
+      this.regWrite('RSP', layout.frame);
+      this.count[1] = executed + 1n; // the iretq, then stop before the first instruction at CPL 3
+      const err = uc.emuStart(this.handle, layout.entry, UNTIL, 0, 0) as number;
+      if (err !== 0 || this.regRead('RIP') !== layout.landing || this.regRead('CS') !== BigInt(USER_CODE)) {
+        throw new UnicornError('entering user mode', err !== 0 ? err : UC_ERR_EXCEPTION_CODE);
+      }
+      // While the page is still mapped: Unicorn finds the code to drop through the mapping, and
+      // silently drops nothing once it is gone.
+      this.removeTranslations(SYSTEM_PAGE, SYSTEM_PAGE + BigInt(SYSTEM_PAGE_SIZE));
+    } finally {
+      [this.count[0], this.count[1], this.count[2]] = [executed, limit, last];
+      check('uc_mem_unmap(system page)', uc.memUnmap(this.handle, SYSTEM_PAGE, SYSTEM_PAGE_SIZE));
+    }
+  }
+
+  /**
+   * Forgets the exception in flight. QEMU remembers the last contributory exception (#DE, #TS,
+   * #NP, #SS, #GP) until its delivery through the IDT completes, and an interrupt hook — HIC's
+   * only way to see exceptions — means delivery never happens: the next one on this engine then
+   * arrives as #DF (vector 8), and the one after that is a triple fault, which silently ends
+   * uc_emu_start with OK. Unicorn 2.0.1 has no API for this state; it is one int in the saved
+   * context, located once per process (exceptionInFlightOffset) and reset here.
+   */
+  clearExceptionInFlight(): void {
+    const at = exceptionInFlightOffset();
+    this.scratchContext ??= this.contextAlloc();
+    this.contextSave(this.scratchContext);
+    koffi.encode(nativeContext(this.scratchContext), at, 'int32_t', -1);
+    this.contextRestore(this.scratchContext);
+  }
+
   // --- contexts -------------------------------------------------------------------------------
+
+  /** Bytes of a saved context, header included. */
+  contextSize(): number {
+    return Number(uc.contextSize(this.handle));
+  }
 
   contextAlloc(): CpuContext {
     const out: unknown[] = [null];
@@ -408,6 +521,67 @@ export class Engine {
     if (ctx.engine !== this) throw new Error('contextRestore: context belongs to another engine');
     check('uc_context_restore', uc.contextRestore(this.handle, nativeContext(ctx)));
   }
+}
+
+const UNTIL = 0xffff_ffff_ffff_fff0n;
+const UC_ERR_EXCEPTION_CODE = UC_ERR_NAMES.indexOf('EXCEPTION');
+
+/** Shared by every engine: the same bytes, only ever mapped read-execute while entering user mode. */
+let systemPageMemory: HostMemory | undefined;
+function systemPage(): HostMemory {
+  if (!systemPageMemory) {
+    systemPageMemory = HostMemory.allocate(SYSTEM_PAGE_SIZE);
+    systemPageMemory.bytes.set(systemPageBytes());
+  }
+  return systemPageMemory;
+}
+
+let inFlightOffset: number | undefined;
+
+/**
+ * Where the exception-in-flight int lives in a saved context, found by experiment on a scratch
+ * engine: run a division by zero twice (#DE, vector 0, then the second arrives as #DF, vector 8)
+ * and keep the one int that went -1 → 0 → 8; then prove it by resetting it and seeing a third
+ * division arrive as #DE again. Any other outcome means a libunicorn laid out differently, and
+ * HIC refuses to run rather than guess.
+ */
+function exceptionInFlightOffset(): number {
+  if (inFlightOffset !== undefined) return inFlightOffset;
+  const e = Engine.open();
+  const code = HostMemory.allocate(4096);
+  try {
+    code.bytes.set([0x31, 0xc9, 0xf7, 0xf1]); // xor ecx, ecx; div ecx
+    e.mapHost(0x1000, 4096, UC_PROT_READ | UC_PROT_EXEC, code, 0);
+    let vector = -1;
+    e.onInterrupt((v) => {
+      vector = v;
+      e.stop();
+    });
+    const ctx = e.contextAlloc();
+    const size = e.contextSize();
+    const snapshot = () => {
+      e.contextSave(ctx);
+      return new Int32Array(koffi.view(nativeContext(ctx), size).slice(0, size - (size % 4)));
+    };
+    const fault = () => ((vector = -1), e.start(0x1000, 10), vector);
+    const before = snapshot();
+    const first = fault();
+    const once = snapshot();
+    const second = fault();
+    const twice = snapshot();
+    const found = [...before.keys()].filter((i) => before[i] === -1 && once[i] === 0 && twice[i] === 8);
+    if (first === 0 && second === 8 && found.length === 1) {
+      koffi.encode(nativeContext(ctx), found[0]! * 4, 'int32_t', -1);
+      e.contextRestore(ctx);
+      if (fault() === 0) inFlightOffset = found[0]! * 4;
+    }
+    ctx.free();
+  } finally {
+    e.close();
+    code.free();
+  }
+  if (inFlightOffset === undefined) throw new Error('libunicorn: the exception-in-flight state could not be located in a saved context (not Unicorn 2.0.1?)');
+  return inFlightOffset;
 }
 
 export function unicornVersion(): string {

@@ -39,6 +39,9 @@ export class CounterMissingError extends Error {
   }
 }
 
+/** struct hic_counter: executed, limit, address of the last instruction (all uint64_t). */
+export const COUNTER_FIELDS = 3;
+
 /** Address of hic_count_instruction, a UC_HOOK_CODE callback in C (see counter.c). */
 function counterCallback(): bigint {
   const libc = koffi.load('libc.so.6');
@@ -50,6 +53,14 @@ function counterCallback(): bigint {
   if (!handle) throw new CounterMissingError(String(dlerror()));
   const fn = dlsym(handle, 'hic_count_instruction') as bigint | number;
   if (!fn) throw new CounterMissingError(String(dlerror()));
+  // A build from before the counter kept the last instruction's address lacks this symbol.
+  let fields = 0;
+  try {
+    fields = koffi.load(COUNTER_LIBRARY).func('int hic_counter_fields(void)')() as number;
+  } catch {
+    // no such symbol: a build from an older counter.c
+  }
+  if (fields !== COUNTER_FIELDS) throw new CounterMissingError('built from an older counter.c');
   return BigInt(fn);
 }
 
@@ -100,6 +111,10 @@ export const proto = {
   ),
   code: koffi.pointer(koffi.proto('void HicCodeCb(uintptr_t uc, uint64_t address, uint32_t size, uint64_t ud)')),
   insnInvalid: koffi.pointer(koffi.proto('bool HicInsnInvalidCb(uintptr_t uc, uint64_t ud)')),
+  /** Returns 1 when the hook answered (the instruction is skipped), 0 to let it execute. */
+  cpuid: koffi.pointer(koffi.proto('int HicCpuidCb(uintptr_t uc, uint64_t ud)')),
+  portIn: koffi.pointer(koffi.proto('uint32_t HicInCb(uintptr_t uc, uint32_t port, int size, uint64_t ud)')),
+  portOut: koffi.pointer(koffi.proto('void HicOutCb(uintptr_t uc, uint32_t port, int size, uint32_t value, uint64_t ud)')),
   mmioRead: koffi.pointer(koffi.proto('uint64_t HicMmioReadCb(uintptr_t uc, uint64_t offset, unsigned int size, uint64_t ud)')),
   mmioWrite: koffi.pointer(koffi.proto('void HicMmioWriteCb(uintptr_t uc, uint64_t offset, unsigned int size, uint64_t value, uint64_t ud)')),
 };

@@ -76,8 +76,9 @@
 #define HIC_FAULT_INVALID_INSTRUCTION 7 /* an undefined or unsupported instruction */
 #define HIC_FAULT_DIVIDE_ERROR 8 /* integer division by zero or overflow (#DE) */
 #define HIC_FAULT_BREAKPOINT 9 /* int3 (#BP) */
-#define HIC_FAULT_PRIVILEGED_INSTRUCTION 10 /* hlt: a ring-0 instruction (#GP in user mode on real hardware) */
+#define HIC_FAULT_PRIVILEGED_INSTRUCTION 10 /* a ring-0 instruction, refused at the guest's CPL 3 (hlt, cli, wrmsr, mov to a control or debug register, lidt, swapgs, ...), or port I/O */
 #define HIC_FAULT_CPU_EXCEPTION 11 /* any other CPU exception */
+#define HIC_FAULT_GENERAL_PROTECTION 12 /* #GP for another reason: a segment or descriptor-table operation (guests have none), an instruction over 15 bytes, an access to the kernel half */
 
 /* Capability types (cap_info >> 8) and rights (cap_info & 0xff). */
 #define HIC_CAP_ENDPOINT 1 /* IPC endpoint: R receive, W send, G transfer capabilities through it */
