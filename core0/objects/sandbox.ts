@@ -33,6 +33,8 @@ export class Sandbox implements CapabilityOwner {
   suspended = false;
   readonly threads = new Set<Thread>();
   readonly cspace: CSpace = new CSpace(this);
+  /** Syscalls its threads have made (counted by the trap; read by the host's metrics). */
+  syscalls = 0;
   private used = 0;
   /** Owned regions by the physical (= virtual) address of their first frame. */
   private readonly regions = new Map<number, OwnedRegion>();
