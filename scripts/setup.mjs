@@ -5,8 +5,9 @@
 //
 //   1. Debian packages: libunicorn2 (the CPU emulator), libunicorn-dev (headers for the native
 //      benchmark harness and the instruction counter), gcc and binutils (the guest toolchain),
-//      tshark (the tests read packet captures of the emulated wire with it). Installed with apt-get when
-//      running as root; otherwise it stops and prints the exact command to run.
+//      tshark (the tests read packet captures of the emulated wire with it), iproute2,
+//      iputils-ping, curl and dnsutils (the TAP bridge tests run real Linux clients). Installed
+//      with apt-get when running as root; otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
 //   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
 //   4. Guest modules: built, signed with the workspace test PKI (build/pki, created on first run)
@@ -42,6 +43,12 @@ const needs = [
   { pkg: 'binutils', present: () => has('ld') },
   // The tests open packet captures of the emulated wire with tshark (no malformed frame, no bad checksum).
   { pkg: 'tshark', present: () => has('tshark') },
+  // The live machine's tests put real Linux programs on the other side of a TAP bridge, inside a
+  // network namespace: ip (namespaces, the TAP's address and route), ping, curl, dig.
+  { pkg: 'iproute2', present: () => has('ip') },
+  { pkg: 'iputils-ping', present: () => has('ping') },
+  { pkg: 'curl', present: () => has('curl') },
+  { pkg: 'dnsutils', present: () => has('dig') },
 ];
 const missing = needs.filter((n) => !n.present()).map((n) => n.pkg);
 if (missing.length > 0) {
