@@ -52,7 +52,7 @@ export function statusText(s: LiveStatus, speed: number): string {
     `wall ${(s.wallMs / 1000).toFixed(1)}s`,
     `speed ${speed.toFixed(2)}×`,
     ...(s.realtime ? [`lag ${(s.lagNs / 1e6).toFixed(0)} ms`] : []),
-    ...(s.traffic ? [`traffic ${s.traffic.closed}/${s.traffic.connections} conns, ${mb(s.traffic.bytes)}${s.traffic.failed ? `, ${s.traffic.failed} failed` : ''}`] : []),
+    ...(s.traffic ? [`traffic ${s.traffic.connections} conns (${s.traffic.closed} done${s.traffic.failed ? `, ${s.traffic.failed} failed` : ''}), ${mb(s.traffic.bytes)}`] : []),
     ...(s.tap ? [`tap ${s.tap.name} in ${s.tap.toGuest} out ${s.tap.toLinux}`] : []),
     s.phase,
   ];
