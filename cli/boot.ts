@@ -101,7 +101,11 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
   let metricsServer: { close(): void } | undefined;
   let print: (line: string) => void = (line) => void process.stdout.write(line + '\n');
   const quit = () => (system?.pacer ? system.pacer.submit({ source: 'control', what: 'quit', data: '{}', apply: () => system!.pacer!.quit() }) : process.exit(130));
+  // The TAP first: without the privilege for it, nothing else is worth starting.
+  const netns = opts.tap === undefined ? undefined : (opts.netns ?? (existsSync(`/run/netns/${DEFAULT_NETNS}`) ? DEFAULT_NETNS : undefined));
+  let tap: TapDevice | undefined;
   try {
+    if (opts.tap !== undefined) tap = TapDevice.open(opts.tap, netns ? { netns } : {});
     system = await System.assemble(manifest, {
       modules: ws.repository,
       trust: ws.trust,
@@ -115,12 +119,11 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
         if (line !== undefined) print(line);
       },
     });
-    if (opts.tap !== undefined) {
+    if (tap) {
       const nic = system.nic;
       if (!nic) throw new UsageError(`--tap: image ${manifest.name} has no NIC (machine.devices must include "nic")`);
-      const netns = opts.netns ?? (existsSync(`/run/netns/${DEFAULT_NETNS}`) ? DEFAULT_NETNS : undefined);
-      bridge = bridgeTap(nic, system.pacer!, TapDevice.open(opts.tap, netns ? { netns } : {}));
-      process.stderr.write(`hic: NIC bridged to TAP ${opts.tap}${netns ? ` in network namespace ${netns}` : ''}\n`);
+      bridge = bridgeTap(nic, system.pacer!, tap);
+      process.stderr.write(`hic: NIC bridged to TAP ${tap.name}${netns ? ` in network namespace ${netns}` : ''}\n`);
     }
     const live = new LiveMachine(system, bridge);
     const metrics = new MachineMetrics(live);
@@ -172,6 +175,7 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
     await control?.close();
     metricsServer?.close();
     bridge?.close();
+    tap?.close();
     pcap?.close();
     audit.close();
     system?.dispose();

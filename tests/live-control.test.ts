@@ -233,6 +233,25 @@ describe('/metrics', () => {
   });
 });
 
+describe("hic boot's live options", () => {
+  it('a mistake in them is one line and exit 2, before anything boots', async () => {
+    const cases = [
+      [['--tap', 'hic9'], /^hic: --tap needs --realtime: Linux on the other side of the bridge lives in wall time \[HIC_USAGE\]\n$/],
+      [['--netns', 'x'], /^hic: --netns names where the TAP device is: it needs --tap \[HIC_USAGE\]\n$/],
+      [['--until', 'soon'], /^hic: --until: "soon" is not a duration like 500ms, 30s, 5min, 2h, or "never" \[HIC_USAGE\]\n$/],
+      [['--metrics', 'localhost'], /^hic: --metrics: "localhost" is not HOST:PORT .* \[HIC_USAGE\]\n$/],
+      [['--metrics', '127.0.0.1:70000'], /^hic: --metrics: "127\.0\.0\.1:70000" is not HOST:PORT .* \[HIC_USAGE\]\n$/],
+      [['--control', path], /^hic: --control .*: another process is listening on it \[CONTROL_IN_USE\]\n$/],
+    ] as const;
+    const results = await Promise.all(cases.map(([args]) => hic('boot', 'images/hello.himg', '-q', ...args)));
+    results.forEach((r, i) => {
+      expect(r.stderr).toMatch(cases[i]![1]);
+      expect(r.status).toBe(2);
+    });
+    expect(results[5]!.stdout).not.toMatch(/hello/); // refused before the machine ran
+  });
+});
+
 describe('quit', () => {
   it('ends the run at the next boundary; later inputs are refused as NotAvailable', async () => {
     const c = await ControlClient.open(path);

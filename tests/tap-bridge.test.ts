@@ -7,7 +7,8 @@
 // for an event, with generous limits.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cannotBridge, exec, expectedBody, GUEST, LiveNet } from './support/live-net.ts';
+import { existsSync } from 'node:fs';
+import { cannotBridge, exec, expectedBody, GUEST, HIC, LiveNet } from './support/live-net.ts';
 
 const why = cannotBridge();
 if (why && process.env.CI) throw new Error(`the TAP bridge tests must run in CI, but: ${why}`);
@@ -23,6 +24,30 @@ describe.skipIf(why !== undefined)(`the TAP bridge, with Linux on the other side
 
   afterAll(async () => {
     await net.close();
+  });
+
+  it('without CAP_NET_ADMIN, --tap and `hic net peer up` say so in one line, exit 2, and leave nothing behind', async () => {
+    const unprivileged = ['--bounding-set=-net_admin', '--inh-caps=-net_admin', process.execPath, ...HIC];
+    const boot = await exec('setpriv', [...unprivileged, 'boot', 'images/netstack.himg', '--realtime', '--tap', 'hicnoperm', '--data-dir', net.dir]);
+    expect(boot.stderr).toMatch(/^hic: TAP hicnoperm: TUNSETIFF: Operation not permitted — creating or attaching a TAP device needs root or CAP_NET_ADMIN .*\[TAP_NO_PERMISSION\]\n$/);
+    expect(boot.status).toBe(2);
+    expect(boot.stdout).toBe('');
+    const up = await exec('setpriv', [...unprivileged, 'net', 'peer', 'up', '--netns', 'hic-noperm', '--tap', 'hicnoperm']);
+    expect(up.stderr).toMatch(/needs root or CAP_NET_ADMIN .*\[TAP_NO_PERMISSION\]\n$/);
+    expect(up.status).toBe(2);
+    expect(existsSync('/run/netns/hic-noperm')).toBe(false);
+    expect(existsSync('/sys/class/net/hicnoperm')).toBe(false);
+  });
+
+  it('`hic net peer up` refuses a namespace that exists, and bad names, in one line', async () => {
+    const again = await exec(process.execPath, [...HIC, 'net', 'peer', 'up', '--netns', net.netns, '--tap', 'hicother']);
+    expect(again.stderr).toMatch(/^hic: network namespace hic-tb-\d+ already exists; `hic net peer down` removes it \[NET_EXISTS\]\n$/);
+    expect(again.status).toBe(2);
+    const badTap = await exec(process.execPath, [...HIC, 'net', 'peer', 'up', '--netns', 'hic-bad', '--tap', 'a-name-far-too-long']);
+    expect(badTap.stderr).toMatch(/is not a network interface name .*\[TAP_BAD_NAME\]\n$/);
+    const badPeer = await exec(process.execPath, [...HIC, 'net', 'peer', 'up', '--netns', 'hic-bad', '--peer', '10.0.0.300']);
+    expect(badPeer.stderr).toMatch(/^hic: --peer: "10\.0\.0\.300" is not an IPv4 address \[NET_BAD_ARGUMENT\]\n$/);
+    expect(existsSync('/run/netns/hic-bad')).toBe(false);
   });
 
   it('ping -c 5 gets 5 replies', async () => {
