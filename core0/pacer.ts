@@ -3,9 +3,12 @@
 // control commands). Core-0 never reads the wall clock for the machine's sake; it asks the pacer
 // how far virtual time may go, waits on it between slices, and lets it deliver inputs at exactly
 // one place — a slice boundary, where no guest instruction is in flight — at the virtual time
-// the machine has then reached. The pacer records each input with that time, so a replay that
-// stops at the same virtual times (its horizon set to each recorded input's time) and delivers
-// the same inputs there reproduces the run. system/realtime.ts implements it.
+// the machine has then reached. The pacer records each input with that time: what a replay
+// needs is a pacer whose horizon is the next recorded input's time, so the machine stops there
+// and the same input enters. (For the record/replay issue to check step for step: the loop
+// tests the horizon before each step, and a step always advances virtual time; the one loop
+// turn that does not — passing over a suspended sandbox's thread — could put a live boundary
+// one turn later than the replay's.) system/realtime.ts implements it.
 
 export interface Pacer {
   /**
