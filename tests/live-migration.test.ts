@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from './support/boot.ts';
 import { cannotBridge, GUEST, LiveNet } from './support/live-net.ts';
 
+/** Every wait here is for an event; this only bounds a machine that is stuck (real time, on a shared host). */
+const LIMIT = 600_000;
 const why = cannotBridge();
 if (why && process.env.CI) throw new Error(`the live migration test must run in CI, but: ${why}`);
 
@@ -34,11 +36,11 @@ describe.skipIf(why !== undefined)(`a rolling update under a live Linux TCP stre
   beforeAll(async () => {
     await net.up();
     await net.start(manifest(), ['--no-traffic', '-q'], /netstack 1\.3\.0: instance 2 live/);
-  });
+  }, LIMIT);
 
   afterAll(async () => {
     await net.close();
-  });
+  }, LIMIT);
 
   it('moves the connection to netstack 1.3.0; the stream goes on byte-exact, with no reset', async () => {
     const client = net.spawn(['node', ECHO_CLIENT, GUEST, '5432', 'stream', '512', '20']);
@@ -79,7 +81,7 @@ describe.skipIf(why !== undefined)(`a rolling update under a live Linux TCP stre
       TcpEstabResets: 0, TcpOutRsts: 0, TcpExtTCPAbortOnData: 0, TcpExtTCPAbortOnTimeout: 0,
     });
     expect(c.TcpRetransSegs).toBeLessThan(c.TcpOutSegs! / 100 + 10);
-  });
+  }, LIMIT);
 
   it('the update went through the registry: cap://netstack/stats names 1.3.0, and the run ends as the image expects', async () => {
     const metrics = JSON.parse((await net.ctl('metrics', '--json')).stdout) as { name: string; values: { labels: Record<string, string> }[] }[];
@@ -87,5 +89,5 @@ describe.skipIf(why !== undefined)(`a rolling update under a live Linux TCP stre
     expect(aliases).toContainEqual({ alias: 'cap://netstack/stats', target: 'cap://netstack/v1.3.0/stats' });
     expect(await net.quit()).toBe(0);
     expect(net.log).toMatch(/outcome: as expected/);
-  });
+  }, LIMIT);
 });

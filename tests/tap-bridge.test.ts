@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { cannotBridge, exec, expectedBody, GUEST, HIC, LiveNet } from './support/live-net.ts';
 
+/** Every wait here is for an event; this only bounds a machine that is stuck (real time, on a shared host). */
+const LIMIT = 600_000;
 const why = cannotBridge();
 if (why && process.env.CI) throw new Error(`the TAP bridge tests must run in CI, but: ${why}`);
 
@@ -20,11 +22,11 @@ describe.skipIf(why !== undefined)(`the TAP bridge, with Linux on the other side
   beforeAll(async () => {
     await net.up();
     await net.start('images/netstack.himg', ['--no-traffic', '-q'], /netstack 1\.2\.0: instance 1 live/);
-  });
+  }, LIMIT);
 
   afterAll(async () => {
     await net.close();
-  });
+  }, LIMIT);
 
   it('without CAP_NET_ADMIN, --tap and `hic net peer up` say so in one line, exit 2, and leave nothing behind', async () => {
     const unprivileged = ['--bounding-set=-net_admin', '--inh-caps=-net_admin', process.execPath, ...HIC];
@@ -37,7 +39,7 @@ describe.skipIf(why !== undefined)(`the TAP bridge, with Linux on the other side
     expect(up.status).toBe(2);
     expect(existsSync('/run/netns/hic-noperm')).toBe(false);
     expect(existsSync('/sys/class/net/hicnoperm')).toBe(false);
-  });
+  }, LIMIT);
 
   it('`hic net peer up` refuses a namespace that exists, and bad names, in one line', async () => {
     const again = await exec(process.execPath, [...HIC, 'net', 'peer', 'up', '--netns', net.netns, '--tap', 'hicother']);
@@ -48,13 +50,13 @@ describe.skipIf(why !== undefined)(`the TAP bridge, with Linux on the other side
     const badPeer = await exec(process.execPath, [...HIC, 'net', 'peer', 'up', '--netns', 'hic-bad', '--peer', '10.0.0.300']);
     expect(badPeer.stderr).toMatch(/^hic: --peer: "10\.0\.0\.300" is not an IPv4 address \[NET_BAD_ARGUMENT\]\n$/);
     expect(existsSync('/run/netns/hic-bad')).toBe(false);
-  });
+  }, LIMIT);
 
   it('ping -c 5 gets 5 replies', async () => {
     const r = await net.run(['ping', '-n', '-c', '5', '-i', '0.2', '-W', '10', GUEST]);
     expect(r.stdout).toMatch(/5 packets transmitted, 5 received, 0% packet loss/);
     expect(r.status).toBe(0);
-  });
+  }, LIMIT);
 
   it("curl gets web_server's page, byte-exact", async () => {
     for (const path of ['/', '/bulk/200000']) {
@@ -63,21 +65,21 @@ describe.skipIf(why !== undefined)(`the TAP bridge, with Linux on the other side
       expect(r.status).toBe(0);
       expect(r.bytes.equals(expectedBody(path)), `the body of ${path}`).toBe(true);
     }
-  });
+  }, LIMIT);
 
   it('50 parallel curls all succeed, each byte-exact', async () => {
     const paths = Array.from({ length: 50 }, (_, i) => `/item/${i}/parallel`);
     const results = await Promise.all(paths.map((p) => net.run(['curl', '-sS', '--fail', '--max-time', '240', `http://${GUEST}${p}`])));
     const failed = results.flatMap((r, i) => (r.status === 0 && r.bytes.equals(expectedBody(paths[i]!)) ? [] : [`${paths[i]}: exit ${r.status} ${r.stderr.trim()}`]));
     expect(failed).toEqual([]);
-  });
+  }, LIMIT);
 
   it('10 MB through the echo service come back with the same SHA-256', async () => {
     const r = await net.run(['node', ECHO_CLIENT, GUEST, '5432', 'bulk', String(10_000_000)], { timeoutMs: 400_000 });
     const report = JSON.parse(r.stdout.trim().split('\n').pop()!) as { sent: number; received: number; sha256Sent: string; sha256Received: string; exact: boolean; error: string | null };
     expect(report).toMatchObject({ sent: 10_000_000, received: 10_000_000, exact: true, error: null });
     expect(report.sha256Received).toBe(report.sha256Sent);
-  });
+  }, LIMIT);
 
   it('dig gets the DNS answers of dns_resolver', async () => {
     const ask = (name: string) => net.run(['dig', '+time=10', '+tries=3', `@${GUEST}`, name, 'A']);
@@ -86,7 +88,7 @@ describe.skipIf(why !== undefined)(`the TAP bridge, with Linux on the other side
     expect(www.stdout).toMatch(/^www\.hic\.test\.\s+\d+\s+IN\s+A\s+10\.0\.0\.2$/m);
     expect((await ask('svc-3.hic.test')).stdout).toMatch(/^svc-3\.hic\.test\.\s+\d+\s+IN\s+A\s+10\.0\.2\.4$/m);
     expect((await ask('nowhere.hic.test')).stdout).toMatch(/status: NXDOMAIN/);
-  });
+  }, LIMIT);
 
   it("the peer's TCP counters: no reset, no retransmission storm; no connection left behind", async () => {
     const c = await net.tcpCounters();
@@ -98,7 +100,7 @@ describe.skipIf(why !== undefined)(`the TAP bridge, with Linux on the other side
     expect(c.TcpRetransSegs).toBeLessThan(c.TcpOutSegs! / 100 + 10);
     const ss = await net.run(['ss', '-tnH', 'state', 'established']);
     expect(ss.stdout.trim()).toBe('');
-  });
+  }, LIMIT);
 
   it('the capture holds what crossed the bridge, and the run ends as the image expects', async () => {
     expect(await net.quit()).toBe(0);
@@ -112,5 +114,5 @@ describe.skipIf(why !== undefined)(`the TAP bridge, with Linux on the other side
     expect(frames.filter(([type, , dst]) => type === '0' && dst === '10.0.0.1')).toHaveLength(5);
     expect(frames.filter(([, src, , dns]) => src === GUEST && dns !== '').length).toBeGreaterThanOrEqual(3);
     expect(frames.filter((f) => f[4] !== '')).toEqual([]);
-  });
+  }, LIMIT);
 });
