@@ -4,7 +4,7 @@
 // JSON or not a request gets an error and the connection goes on; a line past MAX_LINE_BYTES
 // ends the connection; a client that stops reading loses events (counted, and told once it
 // reads again) instead of growing the host's memory; a client that goes away mid-stream is
-// forgotten. Commands that change the machine enter it through the pacer (commands.ts).
+// forgotten; past MAX_CLIENTS connections at once, new ones are closed at once. Commands that change the machine enter it through the pacer (commands.ts).
 
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -30,6 +30,9 @@ export interface ControlServerOptions {
   /** HIC's own version, for the greeting. */
   readonly version: string;
 }
+
+/** Connections at once: beyond it the server refuses more, so file descriptors cannot run out. */
+export const MAX_CLIENTS = 64;
 
 /** The longest path a Unix socket address holds (sun_path, less its terminating NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -59,6 +62,7 @@ export class ControlServer {
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new ControlError('CONTROL_BAD_PATH', `--control ${path}: a Unix socket path is at most ${MAX_SOCKET_PATH} bytes`);
     await clearStaleSocket(path);
     const server = createServer();
+    server.maxConnections = MAX_CLIENTS;
     const control = new ControlServer(server, path, options);
     server.on('connection', (socket) => control.accept(socket));
     await new Promise<void>((resolve, reject) => {
