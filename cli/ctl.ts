@@ -40,19 +40,23 @@ export function parseArguments(cmd: CommandDescription, words: readonly string[]
         return text === 'true';
     }
   };
-  const positional = cmd.args.filter((a) => a.type !== 'boolean');
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
+  // Named words first (name=value, or a boolean's bare name); the rest fill the others in order.
+  const rest: string[] = [];
+  for (const w of words) {
     const eq = w.indexOf('=');
     const named = eq > 0 ? cmd.args.find((a) => a.name === w.slice(0, eq)) : cmd.args.find((a) => a.type === 'boolean' && a.name === w);
-    if (named) {
-      out[named.name] = eq > 0 ? convert(named, w.slice(eq + 1)) : true;
-      continue;
+    if (named) out[named.name] = eq > 0 ? convert(named, w.slice(eq + 1)) : true;
+    else rest.push(w);
+  }
+  const positional = cmd.args.filter((a) => a.type !== 'boolean' && !(a.name in out));
+  for (let i = 0; i < rest.length; i++) {
+    const next = positional.shift();
+    if (!next) throw new CtlError('CTL_BAD_ARGUMENT', `${cmd.name}: unexpected "${rest[i]}" (${cmd.args.length ? `it takes ${cmd.args.map((a) => a.name).join(', ')}` : 'it takes no arguments'})`);
+    if (next.type === 'string[]') {
+      out[next.name] = rest.slice(i).flatMap((x) => x.split(',')).filter((x) => x !== '');
+      break;
     }
-    const next = positional.find((a) => !(a.name in out));
-    if (!next) throw new CtlError('CTL_BAD_ARGUMENT', `${cmd.name}: unexpected "${w}" (${cmd.args.length ? `it takes ${cmd.args.map((a) => a.name).join(', ')}` : 'it takes no arguments'})`);
-    out[next.name] = next.type === 'string[]' ? words.slice(i).flatMap((x) => x.split(',')).filter((s) => s !== '') : convert(next, w);
-    if (next.type === 'string[]') break;
+    out[next.name] = convert(next, rest[i]!);
   }
   const missing = cmd.args.filter((a) => a.required && !(a.name in out));
   if (missing.length > 0) throw new CtlError('CTL_BAD_ARGUMENT', `${cmd.name}: missing ${missing.map((a) => `<${a.name}> (${a.summary})`).join(', ')}`);

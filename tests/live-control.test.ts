@@ -176,7 +176,7 @@ describe('the control socket', () => {
     const [status, caps, events] = await Promise.all([
       hic('ctl', path, 'status', '--json'),
       hic('ctl', path, 'caps', 'netstack'),
-      hic('ctl', path, 'events', 'console', '--count', '1', '--json'),
+      hic('ctl', path, 'events', 'console', 'sandbox=netstack', '--count', '2', '--json'),
     ]);
     expect(status.status).toBe(0);
     mustMatch(validator('returns/status'), JSON.parse(status.stdout));
@@ -185,7 +185,8 @@ describe('the control socket', () => {
     expect(events.status).toBe(0);
     const lines = events.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     mustMatch(validator('returns/events'), lines[0]);
-    expect(lines[1]).toMatchObject({ event: 'console', data: { sandbox: expect.any(String) } });
+    expect(lines[0]).toEqual({ subscribed: true, kinds: ['console'], sandbox: 'netstack' });
+    expect(lines.slice(1)).toMatchObject([{ event: 'console', data: { sandbox: 'netstack' } }, { event: 'console', data: { sandbox: 'netstack' } }]);
     const refusals = [
       [['reboot'], /^hic: no command "reboot"; the machine knows: status, sandboxes, caps, events, stop, cont, metrics, quit, commands \[CTL_UNKNOWN_COMMAND\]\n$/],
       [['caps'], /^hic: caps: missing <sandbox> \(the sandbox, by name\) \[CTL_BAD_ARGUMENT\]\n$/],
