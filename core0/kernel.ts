@@ -162,6 +162,10 @@ export class Kernel {
    * never what the machine does: a slice ends between two scheduler steps, where nothing in the
    * machine is in flight, so the same image gives the same event log whatever the slice length.
    * `sliceMs: Infinity` never yields (what the benchmarks compare against).
+   *
+   * With a pacer (pacer.ts) the host also holds virtual time to its horizon — the wall clock, in
+   * real time — and outside inputs enter between slices, each recorded; with none entering, the
+   * log is the one an unpaced run gives.
    */
   async run(until = Number.MAX_SAFE_INTEGER, options: RunOptions = {}): Promise<HaltReason> {
     const sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
