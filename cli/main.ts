@@ -3,100 +3,30 @@
 
 import { Command, Option } from 'commander';
 import semver from 'semver';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readManifest } from '../system/manifest.ts';
-import { EventFile } from '../system/event-file.ts';
-import { runImage, type System } from '../system/run-image.ts';
 import { HEADER_PATH, generateHeader } from '../core0/abi/gen-header.ts';
 import { DOCS_PATH, generateDocs } from '../core0/abi/gen-docs.ts';
-import { formatTime } from '../emulator/clock.ts';
 import { buildAll } from '../hicmod-toolchain/build.ts';
-import { parseCommandLine, runCommand, UsageError, usageExitsTwo } from './errors.ts';
+import { parseCommandLine, runCommand, usageExitsTwo } from './errors.ts';
 import { workspace } from '../hicmod-toolchain/workspace.ts';
 import { junit, testImages } from './test-images.ts';
 import { registerRepoCommands } from './repo.ts';
 import { registerAuditCommands } from './audit.ts';
-import { AuditLog } from '../core0/audit.ts';
-import { PcapWriter } from '../emulator/net/pcap.ts';
-import { printable, renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
+import { registerBootCommand } from './boot.ts';
+import { registerCtlCommand } from './ctl.ts';
+import { registerNetCommands } from './net.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/**
- * The data directory as given, checked: persistent state belongs in an ordinary directory, not
- * in the current one by accident (an empty path) nor in a kernel file system.
- */
-function dataDirectory(dir: string): string {
-  if (dir.trim() === '') throw new UsageError('--data-dir: an empty path; name a directory (default build/data)');
-  const abs = resolve(dir);
-  if (/^\/(proc|sys|dev)(\/|$)/.test(abs)) throw new UsageError(`--data-dir: ${abs} is inside /${abs.split('/')[1]}, not a place for persistent state`);
-  if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`--data-dir: ${abs} exists and is not a directory`);
-  return dir;
-}
-
-/** Events `hic boot` keeps in memory; the rest reach the terminal and --events only. */
-const RETAINED_EVENTS = 100_000;
+const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const program = usageExitsTwo(new Command('hic')).description('HIC: an x86-64 capability microkernel in an emulator, built to show zero-downtime rolling update of OS services');
 
-program
-  .command('boot')
-  .description('boot a system image: create its sandboxes, run them in virtual time, report the outcome')
-  .argument('<image>', 'image manifest (.himg)')
-  .option('-q, --quiet', 'show only guest console lines, faults and exits')
-  .option('--events <file>', 'write the event log as JSON lines to <file> (its sha256 is the hash printed at the end)')
-  .option('--data-dir <dir>', 'where persistent state goes: the hash-chained audit log (audit.jsonl)', 'build/data')
-  .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
-  .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string; pcap?: string }) =>
-    runCommand(async () => {
-      const manifest = readManifest(image);
-      const ws = workspace(REPO_ROOT);
-      const wall = process.hrtime.bigint();
-      const audit = AuditLog.open(join(dataDirectory(opts.dataDir), 'audit.jsonl'));
-      const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
-      const eventFile = opts.events ? EventFile.open(opts.events) : undefined;
-      let system: System | undefined;
-      try {
-        const ran = await runImage(manifest, {
-          modules: ws.repository,
-          trust: ws.trust,
-          audit,
-          ...(pcap ? { pcap } : {}),
-          // The whole log goes to the terminal and the file as it is made; memory keeps the latest.
-          retainEvents: RETAINED_EVENTS,
-          onEvent: (e) => {
-            eventFile?.write(e);
-            const line = renderEvent(e, { quiet: opts.quiet });
-            if (line !== undefined) process.stdout.write(line + '\n');
-          },
-        });
-        system = ran.system;
-        const { result } = ran;
-        const { machine, traffic } = system;
-        const ms = Number(process.hrtime.bigint() - wall) / 1e6;
-        const frames = machine.frames.accounting();
-        process.stdout.write(
-          `\n${printable(manifest.name)}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
-            `${frames.allocated} frames still allocated; event log sha256 ${result.logHash.slice(0, 16)}\n` +
-            `audit: ${audit.records.length} records appended to ${join(opts.dataDir, 'audit.jsonl')}, head ${audit.head.slice(0, 16)}\n`,
-        );
-        if (traffic) process.stdout.write(`${traffic.generator.summaryLine()}; rx ring drops ${traffic.dropped()}\n`);
-        if (manifest.expect || traffic) {
-          if (result.deviations.length === 0) process.stdout.write('outcome: as expected\n');
-          for (const d of result.deviations) process.stdout.write(`outcome DEVIATES: ${d}\n`);
-        }
-        return result.deviations.length === 0 ? 0 : 1;
-      } finally {
-        eventFile?.close();
-        pcap?.close();
-        audit.close();
-        system?.dispose();
-      }
-    }),
-  );
+registerBootCommand(program, REPO_ROOT, VERSION);
+registerCtlCommand(program);
+registerNetCommands(program.command('net').description('the Linux side of a TAP bridge: `hic net peer up|down`'));
 
 program
   .command('test')

@@ -64,6 +64,6 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
     case 'sandboxDestroyed':
       return line('core0', `sandbox ${e.sandbox} torn down (${e.reason}): ${e.framesReturned} frames returned to the pool`);
     case 'halt':
-      return line('core0', e.reason === 'idle' ? 'halted: no thread left to run' : 'halted: time limit reached');
+      return line('core0', e.reason === 'idle' ? 'halted: no thread left to run' : e.reason === 'quit' ? 'halted: quit by the host' : 'halted: time limit reached');
   }
 }

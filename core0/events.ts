@@ -38,7 +38,9 @@ export type KernelEvent =
   | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null }
   | { kind: 'exit'; sandbox: string; status: number }
   | { kind: 'sandboxDestroyed'; sandbox: string; framesReturned: number; reason: 'exit' | 'fault' | 'shutdown' | 'destroyed' }
-  | { kind: 'halt'; reason: 'idle' | 'timeLimit' }
+  | { kind: 'halt'; reason: 'idle' | 'timeLimit' | 'quit' }
+  /** Something from outside entered the machine at a slice boundary (core0/pacer.ts): a frame from a TAP device (base64), a control command (its JSON arguments). */
+  | { kind: 'input'; source: 'tap' | 'control'; what: string; data: string }
   | { kind: 'endpointRegistered'; sandbox: string; name: string; alias: string; isDefault: boolean }
   | { kind: 'endpointSwitched'; alias: string; from: string; to: string; by: string }
   | { kind: 'capTransferred'; from: string; to: string; type: string; rights: number; moved: boolean }

@@ -21,6 +21,7 @@ import { MmioRegion } from './objects/mmio-region.ts';
 import { PAGE, type Sandbox } from './objects/sandbox.ts';
 import type { Thread } from './objects/thread.ts';
 import { Right } from './abi/abi.ts';
+import type { Pacer } from './pacer.ts';
 import { Scheduler } from './scheduler.ts';
 import type { Outcome } from './syscalls.ts';
 import { control, destroy, KernelError, shutdown, spawn, spawnHost, type InitialCaps, type SandboxSpec, type StartSpec } from './lifecycle.ts';
@@ -29,8 +30,10 @@ import { trapFor } from './trap.ts';
 
 export { DEFAULT_BUDGET, KernelError, type InitialCaps, type KernelErrorCode, type SandboxSpec, type StartSpec } from './lifecycle.ts';
 export { TABLE_TAG } from './state.ts';
+export type { Pacer } from './pacer.ts';
 
-export type HaltReason = 'idle' | 'timeLimit';
+/** Why a run ended: no thread left, the time limit, or the host's quit (through its pacer). */
+export type HaltReason = 'idle' | 'timeLimit' | 'quit';
 
 /** Wall time the kernel runs before it gives the host's event loop a turn. */
 export const DEFAULT_SLICE_MS = 20;
@@ -38,6 +41,11 @@ export const DEFAULT_SLICE_MS = 20;
 export interface RunOptions {
   /** Wall milliseconds between turns of the host's event loop (default 20; Infinity: never). */
   readonly sliceMs?: number;
+  /**
+   * The host's hold on the run (pacer.ts): how far virtual time may go, a wait between slices,
+   * and the one place outside inputs enter. Without one the machine runs as fast as it can.
+   */
+  readonly pacer?: Pacer;
 }
 
 const yieldToHost = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -156,40 +164,63 @@ export class Kernel {
    * never what the machine does: a slice ends between two scheduler steps, where nothing in the
    * machine is in flight, so the same image gives the same event log whatever the slice length.
    * `sliceMs: Infinity` never yields (what the benchmarks compare against).
+   *
+   * With a pacer (pacer.ts) the host also holds virtual time to its horizon — the wall clock, in
+   * real time — and outside inputs enter between slices, each recorded; with none entering, the
+   * log is the one an unpaced run gives.
    */
   async run(until = Number.MAX_SAFE_INTEGER, options: RunOptions = {}): Promise<HaltReason> {
     const sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
+    const pacer = options.pacer;
     for (;;) {
       const end = performance.now() + sliceMs;
-      const r = this.runSlice(until, () => performance.now() >= end);
+      const r = this.runSlice(until, () => performance.now() >= end, pacer);
       if (r !== 'slice') return r;
-      await yieldToHost();
+      if (!pacer) {
+        await yieldToHost();
+        continue;
+      }
+      await pacer.pause(this.machine.clock.now, this.nextWake());
+      if (!pacer.admit(this.machine.clock.now)) return this.halt('quit');
     }
   }
 
-  /** Scheduler steps until the machine halts or `sliceOver` says the host wants the loop back. */
-  private runSlice(until: number, sliceOver: () => boolean): HaltReason | 'slice' {
+  /**
+   * Scheduler steps until the machine halts, `sliceOver` says the host wants the loop back, or
+   * the machine reaches the pacer's horizon (it then waits for the wall clock, or an input).
+   */
+  private runSlice(until: number, sliceOver: () => boolean, pacer: Pacer | undefined): HaltReason | 'slice' {
     const clock = this.machine.clock;
     for (;;) {
       while (this.timers.length > 0 && this.timers[0]!.at <= clock.now) this.timers.shift()!.fn();
       this.state.scheduler.wake(clock.now, (t) => this.objects.timedOut(t));
       if (clock.now >= until) return this.halt('timeLimit');
       if (sliceOver()) return 'slice';
+      const horizon = pacer ? pacer.horizon() : Infinity;
+      if (clock.now >= horizon) return 'slice';
       const t = this.state.scheduler.next();
       if (t?.sandbox.suspended) continue; // stays runnable; resume queues it again
       if (!t) {
-        const times = [this.state.scheduler.earliestWake(), this.timers[0]?.at].filter((x): x is number => x !== undefined);
-        const wake = times.length > 0 ? Math.min(...times) : undefined;
-        if (wake === undefined) return this.halt('idle');
-        if (wake > until) {
-          clock.fastForward(until);
-          return this.halt('timeLimit');
+        const wake = this.nextWake();
+        // Paced, a machine with sandboxes left waits for an outside input even with nothing due.
+        if (wake === undefined && !(pacer && this.liveSandboxes.length > 0)) return this.halt('idle');
+        const to = Math.min(wake ?? until, until);
+        if (to > horizon) {
+          clock.fastForward(horizon); // idle only up to the wall clock
+          return 'slice';
         }
-        clock.fastForward(wake);
+        clock.fastForward(to);
+        if (to === until && (wake === undefined || wake > until)) return this.halt('timeLimit');
         continue;
       }
       this.step(t, t.sandbox.cpu.run(t.handle, t.sandbox.budget, t.onSyscall));
     }
+  }
+
+  /** When a sleeping thread or a host timer is next due, or undefined if none is. */
+  private nextWake(): number | undefined {
+    const times = [this.state.scheduler.earliestWake(), this.timers[0]?.at].filter((x): x is number => x !== undefined);
+    return times.length > 0 ? Math.min(...times) : undefined;
   }
 
   private halt(reason: HaltReason): HaltReason {

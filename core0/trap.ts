@@ -41,6 +41,7 @@ export function contextFor(k: KernelState, t: Thread): SyscallContext {
 
 /** Inside the CPU's syscall trap: dispatch, then resume the guest or stop the engine. */
 function trap(k: KernelState, t: Thread, ctx: SyscallContext, frame: SyscallFrame): TrapAction {
+  t.sandbox.syscalls++;
   const out = dispatch(ctx, frame);
   if (typeof out === 'number') {
     frame.setResult(out);

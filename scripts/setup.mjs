@@ -6,7 +6,8 @@
 //   1. Debian packages: libunicorn2 (the CPU emulator), libunicorn-dev (headers for the native
 //      benchmark harness and the instruction counter), gcc and binutils (the guest toolchain),
 //      tshark (the tests read packet captures of the emulated wire with it), openssl and dumpasn1
-//      (the tests check the test PKI's certificates with them). Installed with apt-get when
+//      (the tests check the test PKI's certificates with them), iproute2, iputils-ping, curl and
+//      dnsutils (the TAP bridge tests run real Linux clients). Installed with apt-get when
 //      running as root; otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
 //   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
@@ -46,6 +47,12 @@ const needs = [
   // The tests check the test PKI with OpenSSL (chains, purposes) and dumpasn1 (strict DER).
   { pkg: 'openssl', present: () => has('openssl') },
   { pkg: 'dumpasn1', present: () => has('dumpasn1') },
+  // The live machine's tests put real Linux programs on the other side of a TAP bridge, inside a
+  // network namespace: ip (namespaces, the TAP's address and route), ping, curl, dig.
+  { pkg: 'iproute2', present: () => has('ip') },
+  { pkg: 'iputils-ping', present: () => has('ping') },
+  { pkg: 'curl', present: () => has('curl') },
+  { pkg: 'dnsutils', present: () => has('dig') },
 ];
 const missing = needs.filter((n) => !n.present()).map((n) => n.pkg);
 if (missing.length > 0) {

@@ -23,6 +23,7 @@ import { bootSandboxes } from './boot.ts';
 import type { Manifest } from './manifest.ts';
 import type { TrafficConfig } from '../traffic/generator.ts';
 import { deviationsFrom, recordOutcome, type Outcome } from './outcome.ts';
+import { HostPacer } from './realtime.ts';
 import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic } from './traffic.ts';
 
 export interface SystemOptions {
@@ -40,11 +41,21 @@ export interface SystemOptions {
   readonly traffic?: TrafficConfig | 'none';
   /** Every frame crossing the NIC goes into this capture. */
   readonly pcap?: PcapWriter;
-  /** Wall milliseconds between turns of the host's event loop (Kernel.run). */
+  /** Wall milliseconds between turns of the host's event loop (Kernel.run; default 20, a live machine 5). */
   readonly sliceMs?: number;
   /** Events kept in memory (EventLogOptions.retain); the rest reach only subscribers. Default: all. */
   readonly retainEvents?: number;
+  /**
+   * A live machine (realtime.ts): a host pacer holds the run, outside inputs (a TAP bridge, a
+   * control socket) enter through it, and with `realtime` virtual time keeps to the wall clock.
+   */
+  readonly live?: { readonly realtime: boolean };
+  /** Virtual ns to run to instead of the manifest's `run.until` (Infinity: until quit). */
+  readonly until?: number;
 }
+
+/** A live machine's slices: inputs enter at every boundary, so boundaries come often. */
+const LIVE_SLICE_MS = 5;
 
 export interface RunResult {
   readonly halt: HaltReason;
@@ -67,7 +78,9 @@ export class System {
     readonly kernel: Kernel,
     /** The emulated clients on the wire, when the image has a `traffic` section. */
     readonly traffic: AttachedTraffic | undefined,
-    private readonly sliceMs: number | undefined,
+    /** The host's hold on a live machine: real time, stop/cont, outside inputs. */
+    readonly pacer: HostPacer | undefined,
+    private readonly runOptions: { readonly sliceMs?: number; readonly until: number },
     private readonly outcome: Outcome,
   ) {}
 
@@ -87,18 +100,27 @@ export class System {
       bootSandboxes(kernel, manifest, options.modules);
       const config = options.traffic ?? (manifest.traffic ? trafficConfig(manifest.traffic) : 'none');
       const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);
-      return new System(manifest, machine, kernel, traffic, options.sliceMs, outcome);
+      const pacer = options.live ? new HostPacer({ realtime: options.live.realtime, record: (e) => kernel.events.emit(e) }) : undefined;
+      const sliceMs = options.sliceMs ?? (pacer ? LIVE_SLICE_MS : undefined);
+      const until = options.until ?? manifest.until;
+      return new System(manifest, machine, kernel, traffic, pacer, { ...(sliceMs === undefined ? {} : { sliceMs }), until: Math.min(until, Number.MAX_SAFE_INTEGER) }, outcome);
     } catch (e) {
       machine.dispose();
       throw e;
     }
   }
 
+  /** The machine's NIC, if it has one. */
+  get nic(): NicDevice | undefined {
+    return this.machine.devices.map((d) => d.device).find((d): d is NicDevice => d instanceof NicDevice);
+  }
+
   /** Runs to the manifest's time limit (or until idle), shuts every sandbox down, and reports. */
   async run(): Promise<RunResult> {
     if (this.ran) throw new Error('System.run: this machine has already run');
     this.ran = true;
-    const halt = await this.kernel.run(this.manifest.until, this.sliceMs === undefined ? {} : { sliceMs: this.sliceMs });
+    const { until, sliceMs } = this.runOptions;
+    const halt = await this.kernel.run(until, { ...(sliceMs === undefined ? {} : { sliceMs }), ...(this.pacer ? { pacer: this.pacer } : {}) });
     this.kernel.shutdown();
     const outcome = this.outcome;
     const deviations = [...deviationsFrom(this.manifest, outcome), ...(this.traffic ? trafficDeviations(this.traffic) : [])];

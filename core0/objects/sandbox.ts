@@ -39,6 +39,8 @@ export class Sandbox implements CapabilityOwner {
   readonly cspace: CSpace = new CSpace(this);
   /** What it may still write to the console (console-budget.ts). */
   readonly console = new ConsoleBudget();
+  /** Syscalls its threads have made (counted by the trap; read by the host's metrics). */
+  syscalls = 0;
   private used = 0;
   /** Owned regions by the physical (= virtual) address of their first frame. */
   private readonly regions = new Map<number, OwnedRegion>();

@@ -128,6 +128,18 @@ export class NicDevice implements Device {
     this.state.linkUp = up;
   }
 
+  /** Frames received into the ring, sent, and dropped at the ring (RX_COUNT, TX_COUNT, RX_DROPPED). */
+  get counters(): { readonly rx: number; readonly tx: number; readonly rxDropped: number } {
+    return { rx: this.state.rxCount, tx: this.state.txCount, rxDropped: this.state.rxDropped };
+  }
+
+  /** The RX ring now: its size, and the descriptors the device holds free for frames to come. */
+  get rxRing(): { readonly size: number; readonly free: number } {
+    const s = this.state;
+    const free = s.ctrl & CTRL_RX_ENABLE && s.linkUp && s.rx.size > 0 ? (s.rx.tail - s.rx.head) & (s.rx.size - 1) : 0;
+    return { size: s.rx.size, free };
+  }
+
   // --- the wire ----------------------------------------------------------------------------------
 
   /**

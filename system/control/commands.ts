@@ -1,0 +1,169 @@
+// The control socket's command table: every command, its arguments and what it does, in one
+// place. A command is a query (it reads the machine at once, between slices) or an input (it
+// changes the machine, so it enters at the next slice boundary through the pacer, recorded as
+// an `input` event, and its reply comes once it has entered). Arguments are decoded from the
+// table before anything runs (decode, then invoke). Later issues add their commands here:
+// update, rollback, confirm, veto, silence.
+
+import type { KernelEvent } from '../../core0/events.ts';
+import type { LiveMachine } from '../live.ts';
+import type { HostPacer } from '../realtime.ts';
+import type { MachineMetrics } from '../metrics.ts';
+import { CommandError, type ArgDescription, type CommandDescription } from './protocol.ts';
+
+/** Every kind of event the kernel emits (the compiler checks the list is complete). */
+export const KERNEL_EVENT_KINDS = [
+  'boot', 'sandboxCreated', 'moduleVerified', 'moduleRejected', 'libraryLoaded', 'libraryUnloaded', 'moduleLoaded',
+  'threadStarted', 'console', 'consoleDropped', 'fault', 'exit', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
+  'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed', 'input',
+] as const satisfies readonly KernelEvent['kind'][];
+type Missing = Exclude<KernelEvent['kind'], (typeof KERNEL_EVENT_KINDS)[number]>;
+const complete: Missing extends never ? true : Missing = true;
+void complete;
+
+/** Events the host adds: the operator's stop and cont taking effect. */
+export const HOST_EVENT_KINDS = ['stopped', 'resumed'] as const;
+export const EVENT_KINDS: readonly string[] = [...KERNEL_EVENT_KINDS, ...HOST_EVENT_KINDS];
+
+/** A client's subscription: which kinds, and of which sandbox (events that name one). */
+export interface EventFilter {
+  readonly kinds: readonly string[];
+  readonly sandbox?: string;
+}
+
+/** Without `kinds`, a subscription gets every kind but `input` (one per TAP frame: ask for it). */
+export const DEFAULT_EVENT_KINDS: readonly string[] = EVENT_KINDS.filter((k) => k !== 'input');
+
+export interface CommandContext {
+  readonly live: LiveMachine;
+  readonly pacer: HostPacer;
+  readonly metrics: MachineMetrics;
+  /** Sets or clears this client's event subscription. */
+  subscribe(filter: EventFilter | undefined): void;
+  /** Submits an input through the pacer; resolves with the virtual time it entered at. */
+  input(what: string, args: Record<string, unknown>, apply: (now: number) => void): Promise<number>;
+}
+
+export interface Command extends CommandDescription {
+  run(ctx: CommandContext, args: Record<string, unknown>): unknown;
+}
+
+const arg = (name: string, type: ArgDescription['type'], required: boolean, summary: string): ArgDescription => ({ name, type, required, summary });
+
+export const COMMANDS: readonly Command[] = [
+  {
+    name: 'status',
+    summary: 'the machine now: phase, virtual and wall time, speed, real-time lag, NIC, TAP and traffic counters',
+    effect: 'query',
+    args: [],
+    run: (ctx) => ctx.live.status(),
+  },
+  {
+    name: 'sandboxes',
+    summary: 'every live sandbox: module, version, threads, frames, instructions, syscalls, faults',
+    effect: 'query',
+    args: [],
+    run: (ctx) => ctx.live.sandboxes(),
+  },
+  {
+    name: 'caps',
+    summary: "a sandbox's capabilities, slot by slot",
+    effect: 'query',
+    args: [arg('sandbox', 'string', true, 'the sandbox, by name')],
+    run: (ctx, a) => {
+      const caps = ctx.live.caps(a.sandbox as string);
+      if (!caps) throw new CommandError('InvalidArgument', `no live sandbox named "${String(a.sandbox)}"; \`sandboxes\` lists them`);
+      return caps;
+    },
+  },
+  {
+    name: 'events',
+    summary: 'subscribe this connection to events (all kinds but input by default), or unsubscribe',
+    effect: 'query',
+    args: [
+      arg('kinds', 'string[]', false, `event kinds to receive: ${EVENT_KINDS.join(', ')}`),
+      arg('sandbox', 'string', false, 'only events that name this sandbox'),
+      arg('off', 'boolean', false, 'unsubscribe'),
+    ],
+    run: (ctx, a) => {
+      if (a.off === true) {
+        ctx.subscribe(undefined);
+        return { subscribed: false };
+      }
+      const kinds = (a.kinds as string[] | undefined) ?? DEFAULT_EVENT_KINDS;
+      const unknown = kinds.filter((k) => !EVENT_KINDS.includes(k));
+      if (unknown.length > 0) throw new CommandError('InvalidArgument', `unknown event kind(s) ${unknown.join(', ')}; known: ${EVENT_KINDS.join(', ')}`);
+      const filter: EventFilter = { kinds, ...(a.sandbox !== undefined ? { sandbox: a.sandbox as string } : {}) };
+      ctx.subscribe(filter);
+      return { subscribed: true, ...filter };
+    },
+  },
+  {
+    name: 'stop',
+    summary: 'stop the machine at the next slice boundary: virtual time stands still until cont',
+    effect: 'input',
+    args: [],
+    run: async (ctx) => ({ virtual: await ctx.input('stop', {}, (now) => ctx.pacer.stopAt(now)) }),
+  },
+  {
+    name: 'cont',
+    summary: 'let a stopped machine go on (in real time, the time stopped is not made up)',
+    effect: 'input',
+    args: [],
+    run: async (ctx) => ({ virtual: await ctx.input('cont', {}, () => ctx.pacer.cont()) }),
+  },
+  {
+    name: 'metrics',
+    summary: 'every metric /metrics serves, as JSON',
+    effect: 'query',
+    args: [],
+    run: (ctx) => ctx.metrics.json(),
+  },
+  {
+    name: 'quit',
+    summary: 'end the run at the next slice boundary (the usual report follows)',
+    effect: 'input',
+    args: [],
+    run: async (ctx) => ({ virtual: await ctx.input('quit', {}, () => ctx.pacer.quit()) }),
+  },
+  {
+    name: 'commands',
+    summary: 'the commands this server knows, with their arguments',
+    effect: 'query',
+    args: [],
+    run: () => describeCommands(),
+  },
+];
+
+export function describeCommands(): CommandDescription[] {
+  return COMMANDS.map(({ name, summary, effect, args }) => ({ name, summary, effect, args }));
+}
+
+/** The arguments, checked against the command's table entry; a CommandError if they do not fit. */
+export function decodeArguments(cmd: Command, raw: unknown): Record<string, unknown> {
+  if (raw === undefined) raw = {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CommandError('InvalidArgument', `${cmd.name}: "arguments" must be an object`);
+  const given = raw as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(given)) {
+    if (!cmd.args.some((a) => a.name === key)) {
+      const known = cmd.args.map((a) => a.name);
+      throw new CommandError('InvalidArgument', `${cmd.name}: unknown argument "${key}"${known.length ? ` (it takes ${known.join(', ')})` : ' (it takes none)'}`);
+    }
+  }
+  for (const a of cmd.args) {
+    const v = given[a.name];
+    if (v === undefined) {
+      if (a.required) throw new CommandError('InvalidArgument', `${cmd.name}: missing argument "${a.name}" (${a.summary})`);
+      continue;
+    }
+    const ok =
+      a.type === 'string' ? typeof v === 'string' && v.length > 0 && v.length <= 256
+      : a.type === 'boolean' ? typeof v === 'boolean'
+      : a.type === 'integer' ? Number.isSafeInteger(v)
+      : Array.isArray(v) && v.length <= 64 && v.every((x) => typeof x === 'string' && x.length <= 256);
+    if (!ok) throw new CommandError('InvalidArgument', `${cmd.name}: argument "${a.name}" must be ${a.type === 'string[]' ? 'a list of strings' : `a ${a.type === 'string' ? 'non-empty string' : a.type}`}`);
+    out[a.name] = v;
+  }
+  return out;
+}
