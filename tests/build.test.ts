@@ -15,6 +15,7 @@ import { UnicornMachine } from '../emulator/machine.ts';
 import { readSpec } from '../hicmod-toolchain/hicmod/spec.ts';
 import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
 import { BuildError, buildAll, buildService, listServices, type BuildResult } from '../hicmod-toolchain/build.ts';
+import { offThread } from './support/off-thread.ts';
 import { EM_X86_64, ET, findGlobal, findSection, parseElf, R_X86_64, SHN, STT } from '../hicmod-toolchain/elf.ts';
 import { linkModule } from '../hicmod-toolchain/link.ts';
 import { makePki, type TestPki } from './support/pki.ts';
@@ -31,9 +32,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'hic-build-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 let first: BuildResult[] = [];
-beforeAll(() => {
-  first = buildAll(repoRoot, { outDir: join(scratch, 'a'), quiet: true });
-}, 120_000);
+beforeAll(async () => {
+  first = await offThread<BuildResult[]>('hicmod-toolchain/build.ts', 'buildAll', repoRoot, { outDir: join(scratch, 'a'), quiet: true });
+}, 300_000);
 
 describe('buildAll', () => {
   it('builds every service directory, template included, and not runtime or include', () => {
@@ -92,8 +93,8 @@ describe('buildAll', () => {
     }
   });
 
-  it('is reproducible: a fresh build elsewhere gives identical bytes', () => {
-    const second = buildAll(repoRoot, { outDir: join(scratch, 'b'), quiet: true });
+  it('is reproducible: a fresh build elsewhere gives identical bytes', async () => {
+    const second = await offThread<BuildResult[]>('hicmod-toolchain/build.ts', 'buildAll', repoRoot, { outDir: join(scratch, 'b'), quiet: true });
     expect(second.map((r) => r.name)).toEqual(first.map((r) => r.name));
     for (const [i, r] of second.entries()) {
       expect(r.rebuilt).toBe(true);
@@ -185,8 +186,8 @@ describe('a service of several files in subdirectories', () => {
     }
   }
 
-  beforeAll(() => {
-    pki = makePki('HIC Build Test', { notBefore: new Date('2026-01-01T00:00:00Z') });
+  beforeAll(async () => {
+    pki = await makePki('HIC Build Test', { notBefore: new Date('2026-01-01T00:00:00Z') });
     cpSync(join(repoRoot, 'services', 'include'), join(root, 'services', 'include'), { recursive: true });
     cpSync(join(repoRoot, 'services', 'runtime'), join(root, 'services', 'runtime'), { recursive: true });
     write('services/multi/module.json', spec({ name: 'multi', defines: { MULTI_SCALE: 3 } }));

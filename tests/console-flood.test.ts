@@ -17,8 +17,8 @@ const LINE = 100;
 let pki: TestPki;
 let machine: UnicornMachine;
 
-beforeAll(() => {
-  pki = makePki('HIC Flood Test', { notBefore: new Date('2026-01-01T00:00:00Z') });
+beforeAll(async () => {
+  pki = await makePki('HIC Flood Test', { notBefore: new Date('2026-01-01T00:00:00Z') });
 });
 beforeEach(async () => {
   machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });

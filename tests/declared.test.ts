@@ -19,8 +19,8 @@ let pki: TestPki;
 let machine: UnicornMachine;
 let k: Kernel;
 
-beforeAll(() => {
-  pki = makePki('HIC Declared Test', { notBefore: new Date('2026-01-01T00:00:00Z') });
+beforeAll(async () => {
+  pki = await makePki('HIC Declared Test', { notBefore: new Date('2026-01-01T00:00:00Z') });
 });
 beforeEach(async () => {
   machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });

@@ -22,8 +22,8 @@ let machine: UnicornMachine;
 let k: Kernel;
 const NOW = Date.parse('2026-11-27T12:00:00Z');
 
-beforeAll(() => {
-  pki = makePki('HIC Loader Test', { notBefore: new Date('2026-01-01T00:00:00Z') });
+beforeAll(async () => {
+  pki = await makePki('HIC Loader Test', { notBefore: new Date('2026-01-01T00:00:00Z') });
   hello = buildModule(REPO, 'hello').content;
   ipcLib = buildModule(REPO, 'ipc_lib').content;
 });

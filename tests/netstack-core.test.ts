@@ -6,11 +6,14 @@
 // the other through a file. Then it is compiled again with the guest flags, to prove it stays
 // freestanding.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const execFileAsync = promisify(execFile);
 
 const REPO = join(import.meta.dirname, '..');
 const CORE = join(REPO, 'services', 'netstack', 'core');
@@ -32,8 +35,9 @@ function cFiles(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.c')).sort().map((f) => join(dir, f));
 }
 
-function gcc(args: readonly string[]): void {
-  execFileSync('gcc', args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+/** gcc beside the event loop: a sanitized build of the whole core takes seconds. */
+async function gcc(args: readonly string[]): Promise<void> {
+  await execFileAsync('gcc', [...args], { env: ENV });
 }
 
 /** AddressSanitizer and UBSan see what the checks cannot (a read past a buffer, an overflow);
@@ -57,13 +61,13 @@ describe('netstack core, native with the C driver', () => {
     return r.stdout;
   };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'netstack-core-'));
     const warnings = ['-std=c11', '-O1', '-g', '-Wall', '-Wextra', '-Werror'];
     const sanitizers = sanitizerFlags(dir);
     for (const schema of SCHEMAS) {
       drivers[schema] = join(dir, `driver-schema${schema}`);
-      gcc([...warnings, ...sanitizers, `-DNS_SCHEMA=${schema}`, `-I${CORE}`, ...cFiles(CORE), ...cFiles(DRIVER), '-o', drivers[schema]!]);
+      await gcc([...warnings, ...sanitizers, `-DNS_SCHEMA=${schema}`, `-I${CORE}`, ...cFiles(CORE), ...cFiles(DRIVER), '-o', drivers[schema]!]);
     }
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -105,15 +109,16 @@ describe('netstack core, freestanding', () => {
     '-nostdinc', '-isystem', execFileSync('gcc', ['-print-file-name=include'], { encoding: 'utf8' }).trim(),
   ];
 
-  it.each(SCHEMAS)('schema %i: compiles with the guest flags and needs nothing but memcpy, memset and memcmp', (schema) => {
+  it.each(SCHEMAS)('schema %i: compiles with the guest flags and needs nothing but memcpy, memset and memcmp', async (schema) => {
     const dir = mkdtempSync(join(tmpdir(), 'netstack-core-guest-'));
     try {
       const flags = [...guestFlags(), `-DNS_SCHEMA=${schema}`];
-      const objects = cFiles(CORE).map((src) => {
+      const objects: string[] = [];
+      for (const src of cFiles(CORE)) {
         const obj = join(dir, `${basename(src, '.c')}.o`);
-        gcc([...flags, '-c', src, '-o', obj]);
-        return obj;
-      });
+        await gcc([...flags, '-c', src, '-o', obj]);
+        objects.push(obj);
+      }
       const core = join(dir, 'core.o');
       execFileSync('ld', ['-r', '-m', 'elf_x86_64', '-o', core, ...objects]);
       const undefinedSymbols = execFileSync('nm', ['-u', core], { encoding: 'utf8', env: ENV })

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { namedBits } from '../hicmod-toolchain/pki/der.ts';
-import { ROLES, initPki, type Role } from '../hicmod-toolchain/pki/pki.ts';
+import { ROLES, type Role } from '../hicmod-toolchain/pki/pki.ts';
 import { OID } from '../hicmod-toolchain/pki/x509.ts';
+import { initPkiOffThread } from './support/pki.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -170,9 +171,9 @@ describe('the test PKI is strict DER', () => {
   const derFile = (role: Role) => join(dir, `${role}.der`);
   const certDer = (role: Role) => new Uint8Array(readFileSync(derFile(role)));
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hic-pki-der-'));
-    initPki(dir, { organization: 'HIC DER Test' });
+    await initPkiOffThread(dir, { organization: 'HIC DER Test' });
     for (const role of ROLES) writeFileSync(derFile(role), new X509Certificate(readFileSync(join(dir, `${role}.cert.pem`))).raw);
   });
 

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { integer, oid, time } from '../hicmod-toolchain/pki/der.ts';
 import { OID } from '../hicmod-toolchain/pki/x509.ts';
 import { PkiError, initPki } from '../hicmod-toolchain/pki/pki.ts';
+import { initPkiOffThread } from './support/pki.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -36,9 +37,9 @@ describe('DER', () => {
 
 describe('PKI', () => {
   let dir: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hic-pki-test-'));
-    initPki(dir, { organization: 'HIC PKI Test' });
+    await initPkiOffThread(dir, { organization: 'HIC PKI Test' });
   });
   const cert = (role: string) => join(dir, `${role}.cert.pem`);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8' });

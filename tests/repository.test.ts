@@ -13,10 +13,11 @@ import type { Dependency, ModuleContent, ModuleKind } from '../core0/module/form
 import { verifyModule, type TrustStore } from '../core0/module/verify.ts';
 import { buildModule } from '../hicmod-toolchain/hicmod/module-build.ts';
 import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
-import { identity, initPki, rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
+import { identity, rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
 import { Repository, canonicalJson, initRepository, planInstall, publish } from '../hicmod-toolchain/repository/index.ts';
 import { encodeEnvelope, sha384Hex, signEnvelope, type MetadataRole, type SignedCommon } from '../hicmod-toolchain/repository/metadata.ts';
 import { refusal } from './support/refusal.ts';
+import { initPkiOffThread } from './support/pki.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const DAY = 86_400_000;
@@ -93,8 +94,8 @@ function resign(dir: string, role: MetadataRole, signed: SignedCommon, key: 'rep
   resign(dir, upper, s, `repo-${upper}`);
 }
 
-beforeAll(() => {
-  initPki(pki, { notBefore: new Date('2025-01-01T00:00:00Z') });
+beforeAll(async () => {
+  await initPkiOffThread(pki, { notBefore: new Date('2025-01-01T00:00:00Z') });
   trust = { roots: [rootCertificate(pki)] };
   service = buildModule(REPO, 'template').content;
   library = buildModule(REPO, 'ipc_lib').content;
