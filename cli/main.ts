@@ -42,7 +42,7 @@ program
   .command('boot')
   .description('boot a system image: create its sandboxes, run them in virtual time, report the outcome')
   .argument('<image>', 'image manifest (.himg)')
-  .option('-q, --quiet', 'show only guest console lines, faults and exits')
+  .option('-q, --quiet', 'show only guest console lines and records, faults and exits')
   .option('--events <file>', 'write the event log as JSON lines to <file>')
   .option('--data-dir <dir>', 'where persistent state goes: the hash-chained audit log (audit.jsonl)', 'build/data')
   .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')

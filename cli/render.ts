@@ -1,5 +1,6 @@
 // How a run looks on the terminal: one line per event, prefixed with virtual time and who
-// speaks — a sandbox's own console lines under its name, the kernel's events under "core0".
+// speaks — a sandbox's own console lines and typed records under its name, the kernel's events
+// under "core0".
 
 import { formatTime } from '../emulator/clock.ts';
 import { describeFault } from '../emulator/fault.ts';
@@ -9,7 +10,7 @@ const hex = (n: number) => '0x' + n.toString(16);
 const kib = (bytes: number) => (bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes / 1024} KiB`);
 
 export interface RenderOptions {
-  /** Show only guest console lines, faults and exits. */
+  /** Show only guest console lines and records, faults and exits. */
   readonly quiet?: boolean;
 }
 
@@ -18,6 +19,8 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
   switch (e.kind) {
     case 'console':
       return line(e.sandbox, '│ ' + e.text.replace(/\n$/, ''));
+    case 'record':
+      return line(e.sandbox, `▸ ${e.type}: ${Object.entries(e.fields).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     case 'fault':
       return line('core0', `FAULT in ${e.sandbox} (thread ${e.thread}): ${describeFault(e.fault)}${e.owner && e.owner !== e.sandbox ? ` [that page belongs to ${e.owner}]` : ''} — ${e.sandbox} stopped, the others keep running`);
     case 'exit':

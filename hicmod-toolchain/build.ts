@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { writeModuleHeader } from './hicmod/module-header.ts';
 import { type ModuleSpec, readSpec, specPath } from './hicmod/spec.ts';
 
 export type BuildErrorCode = 'BUILD_FAILED' | 'BUILD_UNKNOWN_SERVICE' | 'BUILD_TOOL_MISSING';
@@ -152,7 +153,7 @@ function runtimeSources(repoRoot: string): string[] {
 
 /** A hash of everything that can change the object: tools, flags, the sources in link order,
  * and every header they could include. Paths are repo-relative so the stamp survives a move. */
-function stampOf(repoRoot: string, sources: readonly string[], flags: readonly string[], serviceDir: string): string {
+function stampOf(repoRoot: string, sources: readonly string[], flags: readonly string[], serviceDir: string, generated: readonly string[]): string {
   const h = createHash('sha256');
   const field = (s: string | Uint8Array) => {
     h.update(String(s.length)).update(':').update(s);
@@ -164,6 +165,7 @@ function stampOf(repoRoot: string, sources: readonly string[], flags: readonly s
     ...allFiles(join(repoRoot, 'services', 'runtime')),
     ...allFiles(serviceDir),
     ...siblingSources(repoRoot, serviceDir),
+    ...generated,
   ];
   for (const file of [...sources, ...new Set(headers.filter((f) => !sources.includes(f)))]) {
     field(relative(repoRoot, file));
@@ -181,10 +183,15 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
   // A library is pure shared code: no runtime, no entry point, nothing it could call.
   const library = existsSync(specPath(repoRoot, name)) && readSpec(repoRoot, name).meta.kind === 'library';
   const sources = [...(library ? [] : runtimeSources(repoRoot)), ...cFiles(serviceDir)];
-  const flags = [...compileFlags(repoRoot), ...(existsSync(specPath(repoRoot, name)) ? identityDefines(readSpec(repoRoot, name)) : [])];
+  // hic/module.h, generated from module.json's config and records (hicmod/module-header.ts).
+  const header = writeModuleHeader(repoRoot, name, outDir);
+  const flags = [
+    ...compileFlags(repoRoot), ...(header ? [`-I${relative(repoRoot, header.dir)}`] : []),
+    ...(existsSync(specPath(repoRoot, name)) ? identityDefines(readSpec(repoRoot, name)) : []),
+  ];
   const object = join(outDir, `${name}.o`);
   const stampFile = join(outDir, `${name}.stamp`);
-  const stamp = stampOf(repoRoot, sources, flags, serviceDir);
+  const stamp = stampOf(repoRoot, sources, flags, serviceDir, header ? [header.file] : []);
   if (!options.force && existsSync(object) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
     return { name, object, rebuilt: false };
   }

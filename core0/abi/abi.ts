@@ -37,6 +37,10 @@ export const SYSCALLS = [
   { nr: 8, name: 'mem_protect', args: [['addr', 'ptr'], ['len', 'u64'], ['prot', 'u64']], returns: '0',
     doc: 'Changes the protection of pages inside one mem_alloc region to HIC_PROT_READ or HIC_PROT_WRITE. Execute is never granted at run time: code comes only from the verified loader.' },
 
+  // Typed results: what a service reports, decoded against the record types it declares.
+  { nr: 9, name: 'record', args: [['type', 'u64'], ['fields', 'cptr'], ['len', 'u64']], returns: '0',
+    doc: 'Emits a typed record: type is the id of one of the record types the module declares (1 + its position in module.json), fields its struct of 64-bit words and len that struct\'s exact size. Core-0 checks every word against the declaration and records an event; a refused record leaves no trace (NOT_FOUND: no such type; INVALID_ARGUMENT: wrong length; BAD_ADDRESS: unreadable fields; BAD_VALUE: a word no value of its field).' },
+
   // Capabilities: named by slot in the caller's own capability space.
   { nr: 10, name: 'cap_copy', args: [['slot', 'u64'], ['rights', 'u64']], returns: 'the new slot',
     doc: 'Derives a copy of a capability with the given rights, which must be a subset of its own. The copy is revoked with the original.' },
@@ -123,6 +127,7 @@ export const ERRORS = [
   { code: 14, name: 'PEER_GONE', doc: 'The other side was destroyed or its capability revoked while we waited.' },
   { code: 15, name: 'NAME_TAKEN', doc: 'The registry already holds this name.' },
   { code: 16, name: 'NOT_SOLE', doc: 'A memory object moves only as its sole capability: revoke the others first.' },
+  { code: 17, name: 'BAD_VALUE', doc: 'A field holds no value of its declared type (an enum index past its values, a bool other than 0 or 1).' },
 ] as const;
 
 export type ErrorName = (typeof ERRORS)[number]['name'];
@@ -219,7 +224,7 @@ export const SERVICE_ENTRY = {
   fields: [
     ['magic', 'uint32_t', 'SERVICE_ENTRY_MAGIC'],
     ['abi', 'uint32_t', 'SERVICE_ENTRY_ABI'],
-    ['start', 'void (*start)(uint64_t arg)', 'entry of the first thread; rdi = the manifest argument'],
+    ['start', 'void (*start)(const void *config)', 'entry of the first thread; rdi = the address of its read-only configuration page, or 0 when the module declares no configuration'],
   ],
   size: 16,
 } as const;

@@ -10,6 +10,7 @@
 
 import type { Cpu, Frames, PageFlags } from '../../emulator/types.ts';
 import { isRefusal } from '../machine-errors.ts';
+import type { RecordType } from '../module/declarations.ts';
 import { CSpace, type Capability, type CapabilityOwner, type KernelObject } from './capability.ts';
 import { MemoryObject } from './memory-object.ts';
 import type { Thread } from './thread.ts';
@@ -17,6 +18,12 @@ import type { Thread } from './thread.ts';
 export const PAGE = 4096;
 
 export type SandboxState = 'live' | 'dead';
+
+/** What a sandbox runs, as far as its own syscalls need to know: the record types it may emit. */
+export interface SandboxModule {
+  readonly name: string;
+  readonly records: readonly RecordType[];
+}
 
 /** A contiguous run of frames the sandbox owns; `mapped` pages start at frame `first + skip`. */
 export interface OwnedRegion {
@@ -46,6 +53,8 @@ export class Sandbox implements CapabilityOwner {
     readonly budget: number,
     readonly cpu: Cpu,
     private readonly frames: Frames,
+    /** The module it was started from; none for a host sandbox, which has no code of its own. */
+    readonly module?: SandboxModule,
   ) {}
 
   get usedPages(): number {

@@ -1,12 +1,14 @@
 // services/<name>/module.json: what a module says about itself — name, version, identity, kind,
 // dependencies, the protocols and state schema it speaks, the resources and capabilities it asks
-// for, and what it exports. The toolchain reads it to build the module's metadata; every mistake
-// is reported with the file and the field.
+// for, its configuration and the records it emits (spec-declarations.ts), and what it exports.
+// The toolchain reads it to build the module's metadata; every mistake is reported with the file
+// and the field.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import { NAME_PATTERN, type ModuleMetadata } from '../../core0/module/format.ts';
+import { parseConfig, parseRecords } from './spec-declarations.ts';
 
 export interface ModuleSpec {
   readonly meta: ModuleMetadata;
@@ -17,7 +19,7 @@ export class SpecError extends Error {
   readonly code = 'HICMOD_BAD_SPEC';
 }
 
-const FIELDS = ['name', 'version', 'uuid', 'kind', 'dependencies', 'protocols', 'stateSchema', 'memory', 'cpuPermille', 'capabilities', 'exports'];
+const FIELDS = ['name', 'version', 'uuid', 'kind', 'dependencies', 'protocols', 'stateSchema', 'memory', 'cpuPermille', 'capabilities', 'config', 'records', 'exports'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function specPath(repoRoot: string, service: string): string {
@@ -58,6 +60,7 @@ export function parseSpec(file: string, text: string): ModuleSpec {
     return { name, range: range as string };
   });
   const kind = str('kind', (s) => s === 'service' || s === 'library', '"service" or "library"') as ModuleMetadata['kind'];
+  if (kind === 'library') for (const k of ['config', 'records']) if (raw[k] !== undefined) bad(k, 'a library has no configuration and emits no records');
   return {
     meta: {
       name: str('name', (s) => NAME_PATTERN.test(s), 'a module name'),
@@ -70,6 +73,8 @@ export function parseSpec(file: string, text: string): ModuleSpec {
       memory: int('memory', 0, 1 << 30, 1 << 20),
       cpuPermille: int('cpuPermille', 1, 1000, 100),
       capabilities: list('capabilities', (s) => /^[a-z][a-z0-9_:.-]{0,63}$/.test(s), 'capability names'),
+      config: parseConfig(raw.config, bad),
+      records: parseRecords(raw.records, bad),
     },
     exports: list('exports', (s) => s.length > 0, 'symbol names'),
   };
