@@ -10,6 +10,7 @@ import { contextSwitch } from './benchmarks/switch.ts';
 import { moduleLoad } from './benchmarks/module-load.ts';
 import { ipc } from './benchmarks/ipc.ts';
 import { migration } from './benchmarks/migration.ts';
+import { runLoop } from './benchmarks/run-loop.ts';
 import { steering } from './benchmarks/steering.ts';
 import { syscall } from './benchmarks/syscall.ts';
 import { throughput } from './benchmarks/throughput.ts';
@@ -17,7 +18,7 @@ import { describeMachine } from './machine-info.ts';
 import { buildHarness } from './native.ts';
 import { tableHeader } from './stats.ts';
 
-export const BENCHMARKS: readonly Benchmark[] = [syscall, throughput, contextSwitch, moduleLoad, ipc, steering, migration];
+export const BENCHMARKS: readonly Benchmark[] = [syscall, throughput, contextSwitch, moduleLoad, ipc, steering, migration, runLoop];
 
 export class UnknownBenchmarkError extends Error {
   readonly code = 'HIC_BENCH_UNKNOWN';

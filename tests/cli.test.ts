@@ -1,6 +1,7 @@
 // The hic command as a user runs it: output lines, exit codes, and one clear line for mistakes.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ describe('hic boot', () => {
     expect(r.stdout).toMatch(/FAULT in rogue-read .*readUnmapped address 0x[0-9a-f]+ .*\[that page belongs to hello\]/);
     expect(r.stdout.split('\n').filter((l) => l.includes('FAULT'))).toHaveLength(7);
     // Typed records show too, under the sandbox that emitted them.
-    expect(r.stdout).toMatch(/rogue-args +▸ result: attack bad_syscalls, checks 17, failed 0, clean true, last_error -17, page 4096, canary 18364758544493064720/);
+    expect(r.stdout).toMatch(/rogue-args +▸ result: attack bad_syscalls, checks 17, failed 0, clean true, last_error -18, page 4096, canary 18364758544493064720/);
     const lines = r.stdout.split('\n');
     expect(lines.findLastIndex((l) => l.includes('hello: goodbye'))).toBeGreaterThan(lines.findLastIndex((l) => l.includes('FAULT')));
   });
@@ -33,8 +34,11 @@ describe('hic boot', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hic-cli-'));
     const r = hic('boot', 'images/hello.himg', '-q', '--events', join(dir, 'events.jsonl'));
     expect(r.status).toBe(0);
-    const lines = execFileSync('cat', [join(dir, 'events.jsonl')], { encoding: 'utf8' }).trim().split('\n');
+    const text = readFileSync(join(dir, 'events.jsonl'), 'utf8');
+    const lines = text.trim().split('\n');
     expect(JSON.parse(lines[0]!)).toMatchObject({ kind: 'boot', t: 0, seq: 0 });
+    const printed = /event log sha256 ([0-9a-f]{16})/.exec(r.stdout)?.[1];
+    expect(createHash('sha256').update(text).digest('hex').slice(0, 16)).toBe(printed);
   });
 
   it('a broken manifest is one line naming file and field, exit 2, no stack trace', () => {
@@ -107,5 +111,65 @@ describe('hic test', () => {
     const xml = readFileSync(report, 'utf8');
     expect(xml).toMatch(/<testsuite name="hic images" tests="2" failures="1">/);
     expect(xml).toMatch(/<testcase classname="images" name="b-bad.himg"[^>]*><failure message="hello: expected exit 3, it exited 0">/);
+  });
+});
+
+describe('exit codes', () => {
+  it('a bad command line is a user mistake: exit 2, like a bad manifest', () => {
+    for (const args of [['--nosuch'], ['nosuch'], ['boot'], ['boot', 'images/hello.himg', '--nosuch'], ['boot', 'images/hello.himg', '--data-dir', ''], ['boot', 'images/hello.himg', '--data-dir', '/proc/x'], ['boot', '/dev/zero'], ['boot', 'images']]) {
+      const r = hic(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/^(error|hic): /);
+    }
+  });
+
+  it('--help lists the exit codes and exits 0', () => {
+    const r = hic('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Exit codes:\n {2}0 .*\n {2}1 .*deviates.*\n {2}2 .*mistake.*\n {2}70 .*bug/);
+  });
+
+  it('an internal error prints as a bug, with its stack, and exits 70; a mistake prints one line and exits 2', async () => {
+    const { runCommand } = await import('../cli/errors.ts');
+    const written: string[] = [];
+    const write = process.stderr.write;
+    const code = process.exitCode;
+    process.stderr.write = ((s: string) => (written.push(String(s)), true)) as typeof process.stderr.write;
+    try {
+      await runCommand(() => {
+        const a: number[] = [];
+        a.length = -1; // RangeError: a bug, whatever its message
+      });
+      expect(process.exitCode).toBe(70);
+      expect(written.join('')).toMatch(/^hic: internal error — a bug in HIC, not in your input:\nRangeError: Invalid array length\n\s+at /);
+      written.length = 0;
+      await runCommand(() => {
+        throw Object.assign(new Error('images/x.himg: sandboxes[0].quota: too small'), { code: 'HIC_BAD_MANIFEST' });
+      });
+      expect(process.exitCode).toBe(2);
+      expect(written).toEqual(['hic: images/x.himg: sandboxes[0].quota: too small [HIC_BAD_MANIFEST]\n']);
+    } finally {
+      process.stderr.write = write;
+      process.exitCode = code;
+    }
+  });
+});
+
+describe('module files', () => {
+  it('every refusal names the file: garbage, a directory, a missing file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hic-mod-'));
+    const garbage = join(dir, 'x.hicmod');
+    writeFileSync(garbage, 'garbage\n');
+    const cases: [string[], RegExp][] = [
+      [['mod', 'verify', '--pki', 'build/pki', garbage], new RegExp(`^hic: ${garbage}: module is 8 bytes.*\\[TRUNCATED\\]\\n$`)],
+      [['mod', 'inspect', garbage], new RegExp(`^hic: ${garbage}: module is 8 bytes.*\\[TRUNCATED\\]\\n$`)],
+      [['mod', 'verify', '--pki', 'build/pki', dir], new RegExp(`^hic: ${dir}: a directory, not a module \\[NOT_A_FILE\\]\\n$`)],
+      [['mod', 'inspect', join(dir, 'nope.hicmod')], new RegExp(`^hic: ${dir}/nope\\.hicmod: no such file \\[ENOENT\\]\\n$`)],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = hic(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(stderr);
+    }
   });
 });

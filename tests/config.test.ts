@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kernel, KernelError } from '../core0/kernel.ts';
-import type { ConfigField } from '../core0/module/declarations.ts';
+import type { ConfigField } from '../core0/module/config-records.ts';
 import { parseValue, resolveConfig } from '../core0/module/values.ts';
 import type { VerifiedModule } from '../core0/module/verify.ts';
 import { UnicornMachine } from '../emulator/machine.ts';

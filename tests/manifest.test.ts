@@ -56,6 +56,7 @@ describe('manifest', () => {
     ['channel with a bad right', mutate((m) => (m.sandboxes[0].caps = { channels: ['mig:g'] })), 'sandboxes[0].caps.channels[0]', /"name:r"/],
     ['channels not a list', mutate((m) => (m.sandboxes[0].caps = { channels: 'mig:r' })), 'sandboxes[0].caps.channels', /list of channels/],
     ['traffic share of an unknown class', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, shares: { bulk: 1 } }; }), 'traffic.shares.bulk', /unknown field/],
+    ['traffic server that is not an IPv4 address', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '999.999.999.999', connections: 1 }; }), 'traffic.server', /not an IPv4 address/],
     ['the packed argument, gone for named configuration', mutate((m) => (m.sandboxes[0].arg = 1)), 'sandboxes[0].arg', /unknown field/],
     ['configuration that is not an object', mutate((m) => (m.sandboxes[0].config = 'abort')), 'sandboxes[0].config', /expected an object/],
     ['configuration value that is a list', mutate((m) => (m.sandboxes[0].config = { mode: ['abort'] })), 'sandboxes[0].config.mode', /a string, a number or true\/false/],
@@ -89,5 +90,24 @@ describe('manifest', () => {
     expect(() => bootSandboxes(new Kernel(machine, { trust: ws.trust }), m, ws.repository)).toThrow(/t\.himg: sandboxes\[1\]\.module: no module "nosuch"/);
     expect(machine.frames.accounting().allocated).toBe(0);
     machine.dispose();
+  });
+
+  it('a kernel refusal names the manifest field it concerns, not always the quota', async () => {
+    const ws = workspace(REPO);
+    const cases: [string, (x: any) => void][] = [
+      ['sandboxes[0].caps.channels', (x) => (x.sandboxes[0].caps = { channels: Array.from({ length: 100 }, (_, i) => `ch${i}:r`) })],
+      ['sandboxes[0].caps.irqs', (x) => (x.sandboxes[0].caps = { irqs: Array.from({ length: 200 }, (_, i) => i) })],
+      ['sandboxes[0].quota', (x) => Object.assign(x.sandboxes[0], { quota: '20KiB', stack: '12KiB' })],
+    ];
+    for (const [field, change] of cases) {
+      const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
+      try {
+        const m = parse(mutate(change));
+        expect(() => bootSandboxes(new Kernel(machine, { trust: ws.trust }), m, ws.repository), field).toThrow(expect.objectContaining({ code: 'HIC_BAD_MANIFEST', field }));
+        expect(machine.frames.accounting().allocated, field).toBe(0);
+      } finally {
+        machine.dispose();
+      }
+    }
   });
 });

@@ -36,7 +36,7 @@ beforeAll(async () => {
   const verify = (name: string) => kernel.modules.verify(ws.repository.fetch(name, '*')!.bytes, name);
   kernel.modules.loadLibrary(verify('ipc_lib'));
   hello = kernel.spawn({ name: 'hello', quotaBytes: 1 << 20, stackBytes: 16384 }, verify('hello'));
-  rogue = kernel.spawn({ name: 'rogue', quotaBytes: 1 << 20, stackBytes: 16384, config: { attack: 'bad_syscalls' } }, verify('rogue'));
+  rogue = kernel.spawn({ name: 'rogue', quotaBytes: 256 << 10, stackBytes: 16384, config: { attack: 'bad_syscalls' } }, verify('rogue'));
   HostClient.attach(kernel, 'host', {});
   stackEnd = kernel.events.of('threadStarted').find((e) => e.sandbox === 'rogue')!.stackTop + 8;
   at = stackEnd - 1024;

@@ -1,7 +1,7 @@
 // The traffic generator's pure parts, each on its own: the seeded PRNG and the class split, the
 // byte-stream check that tells lost from duplicated from reordered, the send and reassembly
 // buffers, the HTTP response framing check, DNS messages, and the virtual-time timer queue.
-// Plus a guard that nothing in emulator/net/traffic reads a clock or Math.random.
+// Plus a guard that nothing in traffic/ reads a clock or Math.random.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// The traffic generator (emulator/net/traffic) against its reference server, before it is ever
+// The traffic generator (traffic/) against its reference server, before it is ever
 // pointed at the guest network stack: over a perfect wire everything completes with every byte
 // accounted for; the same seed gives the same frames; over a lossy wire its retransmissions
 // recover everything; and a server that breaks the stream in any of five ways is caught — proof

@@ -6,7 +6,7 @@
 // The signature block is decoded here as bytes only; verify.ts decides whether to believe it.
 
 import semver from 'semver';
-import { decodeConfig, decodeRecords, type ConfigField, type RecordType } from './declarations.ts';
+import { decodeConfig, decodeRecords, type ConfigField, type RecordType } from './config-records.ts';
 import { fail } from './errors.ts';
 
 export const MAGIC = Uint8Array.of(0x48, 0x49, 0x43, 0x4d, 0x4f, 0x44, 0x1a, 0x0a); // "HICMOD" SUB LF
@@ -63,7 +63,7 @@ export interface ModuleMetadata {
   /** CPU share asked for, per mille of one core. */
   readonly cpuPermille: number;
   readonly capabilities: readonly string[];
-  /** The service's configuration fields, in page order (declarations.ts). */
+  /** The service's configuration fields, in page order (config-records.ts). */
   readonly config: readonly ConfigField[];
   /** The record types it may emit; type id = 1 + index. */
   readonly records: readonly RecordType[];

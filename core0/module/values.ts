@@ -1,10 +1,10 @@
-// Values of declared fields (declarations.ts): from what a person writes — a default in
+// Values of declared fields (config-records.ts): from what a person writes — a default in
 // module.json, a value in an image manifest ("450ms", "1MiB", "abort", true, 20) — to the 64-bit
 // word a guest reads, and from a word a guest wrote back to what an event carries. Pure, shared
 // by the toolchain (defaults), system/ (manifest validation) and Core-0 (the config page, the
 // record verb), so a value means the same everywhere.
 
-import { typeRange, type ConfigField, type FieldHead, type FieldType } from './declarations.ts';
+import { typeRange, type ConfigField, type FieldHead, type FieldType } from './config-records.ts';
 
 /** What a manifest or module.json may give for a field. */
 export type ConfigInput = number | string | boolean | bigint;

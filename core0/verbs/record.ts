@@ -1,5 +1,5 @@
 // The record verb: a guest's typed result. The record types are the ones the sandbox's module
-// declares in its signed metadata (module/declarations.ts); a record is the struct of 64-bit
+// declares in its signed metadata (module/config-records.ts); a record is the struct of 64-bit
 // words hic/module.h generates for its type. Decode, then invoke: the type, the length, the
 // memory and every word are checked first, and only a record that passes every check becomes an
 // event — a refused one leaves nothing behind, not even a partial record.

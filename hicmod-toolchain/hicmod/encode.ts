@@ -1,7 +1,7 @@
 // Writes the .hicmod container (docs/hicmod-format.md) from module content. Canonical: the same
 // content always gives the same bytes, which is what makes `hicmod build` reproducible.
 
-import { typeCode, type FieldHead } from '../../core0/module/declarations.ts';
+import { typeCode, type FieldHead } from '../../core0/module/config-records.ts';
 import {
   EXPORT_KIND, FORMAT_VERSION, HEADER_SIZE, MAGIC, META, PERM, RELOC, SECTION, SECTION_ENTRY_SIZE, SECTION_ORDER, SEGMENT_KIND,
   type ModuleContent, type ModuleMetadata, type SectionName,

@@ -7,7 +7,7 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConfigField, FieldHead, RecordType } from '../../core0/module/declarations.ts';
+import type { ConfigField, FieldHead, RecordType } from '../../core0/module/config-records.ts';
 import { describeWord } from '../../core0/module/values.ts';
 import { readSpec, specPath, type ModuleSpec } from './spec.ts';
 

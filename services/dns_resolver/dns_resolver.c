@@ -2,7 +2,7 @@
  * every query that arrives on UDP port 53 (DNS_QUERY on cap://dns/v1.0.0/query, the alias
  * cap://dns/query; hic/dns.h) and sends back the response it writes: an A record for a name in
  * the compiled-in zone below, NXDOMAIN for any other name. The zone is what the traffic
- * generator asks (emulator/net/traffic/probes.ts: svc-0 … svc-15.hic.test, and serviceZone(16,
+ * generator asks (traffic/probes.ts: svc-0 … svc-15.hic.test, and serviceZone(16,
  * 10.0.2.1), the addresses its tests check), plus the stack's own names. */
 #include "hic/dns.h"
 #include "hic/module.h"

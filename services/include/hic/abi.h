@@ -57,7 +57,8 @@
 #define HIC_ERR_PEER_GONE 14 /* The other side was destroyed or its capability revoked while we waited. */
 #define HIC_ERR_NAME_TAKEN 15 /* The registry already holds this name. */
 #define HIC_ERR_NOT_SOLE 16 /* A memory object moves only as its sole capability: revoke the others first. */
-#define HIC_ERR_BAD_VALUE 17 /* A field holds no value of its declared type (an enum index past its values, a bool other than 0 or 1). */
+#define HIC_ERR_NOT_DECLARED 17 /* The module's signed metadata does not declare this syscall family, or this service name. */
+#define HIC_ERR_BAD_VALUE 18 /* A field holds no value of its declared type (an enum index past its values, a bool other than 0 or 1). */
 
 /* Page protection for mem_protect (read is implied). */
 #define HIC_PROT_READ 0 /* read only */

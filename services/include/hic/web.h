@@ -18,7 +18,7 @@
  * Every reply's label is WEB_OK or HIC_ERR_INVALID_ARGUMENT (an empty or longer line, a token the
  * server did not issue, a range outside the body, another label, a capability, which is deleted).
  *
- * The bodies are what the traffic generator's checks expect (emulator/net/traffic): /bulk/N gives
+ * The bodies are what the traffic generator's checks expect (traffic/): /bulk/N gives
  * N bytes (at most 1 MiB; the first 7 digits count, a non-digit among them gives 64); any other
  * path 64 + FNV-1a(path) % 1500 bytes; byte i of a body is 'a' + i % 26. */
 #ifndef HIC_WEB_H

@@ -4,7 +4,7 @@
 // header the service compiles against.
 
 import { describe, expect, it } from 'vitest';
-import type { ConfigField, FieldType, RecordType } from '../core0/module/declarations.ts';
+import type { ConfigField, FieldType, RecordType } from '../core0/module/config-records.ts';
 import { decodeModule } from '../core0/module/format.ts';
 import { encodeModule } from '../hicmod-toolchain/hicmod/encode.ts';
 import { generateModuleHeader } from '../hicmod-toolchain/hicmod/module-header.ts';

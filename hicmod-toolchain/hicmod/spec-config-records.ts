@@ -1,5 +1,5 @@
 // The `config` and `records` sections of a module.json: a service's configuration fields and the
-// record types it emits (core0/module/declarations.ts), as a person writes them. Read here into
+// record types it emits (core0/module/config-records.ts), as a person writes them. Read here into
 // the declarations that go, signed, into the module's metadata and, as C, into the header the
 // service includes (module-header.ts). Every mistake names the file and the field.
 //
@@ -12,7 +12,7 @@
 //     "result": { "doc": "…", "fields": { "migrated": "u64", "ok": { "type": "bool", "doc": "…" } } }
 //   }
 
-import { DECL_NAME, FIELD_TYPES, LIMITS, typeRange, type ConfigField, type FieldHead, type FieldType, type RecordType } from '../../core0/module/declarations.ts';
+import { DECL_NAME, FIELD_TYPES, LIMITS, typeRange, type ConfigField, type FieldHead, type FieldType, type RecordType } from '../../core0/module/config-records.ts';
 import { parseValue } from '../../core0/module/values.ts';
 import { C_KEYWORDS, cMember } from './module-header.ts';
 
