@@ -37,7 +37,7 @@ export async function runOnKernel(repoRoot: string, spec: KernelRunSpec): Promis
   try {
     const k = new Kernel(machine, { trust: { roots: [rootCertificate(pki)] } });
     spec.programs.forEach((p, i) => {
-      k.spawn({ name: `bench-${i}`, quotaBytes: 1 << 20, budget: spec.budget, stackBytes: 16384, arg: 0 }, k.modules.verify(signModule(p.module, keys, Date.now()), p.name));
+      k.spawn({ name: `bench-${i}`, quotaBytes: 1 << 20, budget: spec.budget, stackBytes: 16384 }, k.modules.verify(signModule(p.module, keys, Date.now()), p.name));
     });
     const t0 = process.hrtime.bigint();
     const halt = await k.run(undefined, spec.sliceMs === undefined ? {} : { sliceMs: spec.sliceMs });

@@ -75,7 +75,7 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
     .command('boot')
     .description('boot a system image: create its sandboxes, run them in virtual time, report the outcome')
     .argument('<image>', 'image manifest (.himg)')
-    .option('-q, --quiet', 'show only guest console lines, faults and exits (and no status line)')
+    .option('-q, --quiet', 'show only guest console lines and records, faults and exits (and no status line)')
     .option('--events <file>', 'write the event log as JSON lines to <file> as it is made (its sha256 is the hash printed at the end)')
     .option('--data-dir <dir>', 'where persistent state goes: the hash-chained audit log (audit.jsonl)', 'build/data')
     .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')

@@ -6,7 +6,9 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SERVICE_ENTRY } from '../core0/abi/abi.ts';
+import type { FieldHead } from '../core0/module/config-records.ts';
 import { decodeContainer, decodeModule, type DecodedModule } from '../core0/module/format.ts';
+import { describeWord } from '../core0/module/values.ts';
 import { decodeSignatureBlock } from '../core0/module/signature.ts';
 import { verifyModule, type Installed } from '../core0/module/verify.ts';
 import { Disassembler } from '../emulator/disasm.ts';
@@ -77,6 +79,9 @@ async function inspect(file: string, opts: { disassemble?: string[]; all?: boole
   out(`  depends on    ${meta.dependencies.map((d) => `${d.name} ${d.range}`).join(', ') || '—'}`);
   out(`  protocols     ${meta.protocols.join(', ') || '—'}   state schema ${meta.stateSchema}`);
   out(`  asks for      ${meta.memory} bytes of memory, ${meta.cpuPermille}‰ CPU; capabilities ${meta.capabilities.join(', ') || '—'}`);
+  const field = (f: FieldHead) => `${f.name}: ${f.type}${f.values.length ? ` (${f.values.join(' | ')})` : ''}`;
+  out(`  config        ${meta.config.map((f) => `${field(f)} = ${describeWord(f, f.default)}`).join('; ') || '—'}`);
+  meta.records.forEach((r, i) => out(`  record ${String(i + 1).padEnd(6)} ${r.name} { ${r.fields.map(field).join(', ')} }`));
   out('  segments');
   for (const s of m.segments) {
     out(`    ${s.kind.padEnd(6)} ${hex(s.offset)}–${hex(s.offset + s.memSize)}  ${s.writable ? 'rw-' : s.executable ? 'r-x' : 'r--'}  ${s.fileSize} bytes from file`);

@@ -1,5 +1,6 @@
 // How a run looks on the terminal: one line per event, prefixed with virtual time and who
-// speaks — a sandbox's own console lines under its name, the kernel's events under "core0".
+// speaks — a sandbox's own console lines and typed records under its name, the kernel's events
+// under "core0".
 
 import { formatTime } from '../emulator/clock.ts';
 import { describeFault } from '../emulator/fault.ts';
@@ -21,7 +22,7 @@ export function printable(text: string): string {
 }
 
 export interface RenderOptions {
-  /** Show only guest console lines, faults and exits. */
+  /** Show only guest console lines and records, faults and exits. */
   readonly quiet?: boolean;
 }
 
@@ -36,6 +37,9 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
         .split('\n')
         .map((l) => line(e.sandbox, '│ ' + printable(l)))
         .join('\n');
+    case 'record':
+      // Names and enum values are declared identifiers; only the values are escaped, as a guest's.
+      return line(e.sandbox, `▸ ${e.type}: ${Object.entries(e.fields).map(([k, v]) => `${k} ${printable(String(v))}`).join(', ')}`);
     case 'fault':
       return line('core0', `FAULT in ${e.sandbox} (thread ${e.thread}): ${describeFault(e.fault)}${e.owner && e.owner !== e.sandbox ? ` [that page belongs to ${e.owner}]` : ''} — ${e.sandbox} stopped, the others keep running`);
     case 'exit':

@@ -11,6 +11,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Fault } from '../emulator/types.ts';
+import type { FieldValue } from './module/values.ts';
 
 /** Where a verified module came from, as its signature and the source that handed it over say. */
 export interface ModuleProvenance {
@@ -30,11 +31,15 @@ export type KernelEvent =
   | { kind: 'moduleRejected'; source: string; code: string; reason: string; provenance?: { readonly source: string } }
   | { kind: 'libraryLoaded'; module: string; version: string; base: number; pages: number }
   | { kind: 'libraryUnloaded'; module: string; framesReturned: number }
-  | { kind: 'moduleLoaded'; sandbox: string; module: string; version: string; base: number; pages: number; entry: number; sha384: string }
-  | { kind: 'threadStarted'; sandbox: string; thread: number; entry: number; stackTop: number }
+  /** `config`: the values the sandbox was started with, defaults included, as its page holds them. */
+  | { kind: 'moduleLoaded'; sandbox: string; module: string; version: string; base: number; pages: number; entry: number; sha384: string; config: Readonly<Record<string, FieldValue>> }
+  /** `config`: the address the first thread finds in rdi (its configuration page), or 0. */
+  | { kind: 'threadStarted'; sandbox: string; thread: number; entry: number; stackTop: number; config: number }
   | { kind: 'console'; sandbox: string; text: string }
   /** Console output over the sandbox's rate limit (console-budget.ts), counted instead of kept. */
   | { kind: 'consoleDropped'; sandbox: string; lines: number; bytes: number }
+  /** A typed record a guest emitted (the record syscall), decoded against its module's declaration. */
+  | { kind: 'record'; sandbox: string; module: string; type: string; fields: Readonly<Record<string, FieldValue>> }
   | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null }
   | { kind: 'exit'; sandbox: string; status: number }
   | { kind: 'sandboxDestroyed'; sandbox: string; framesReturned: number; reason: 'exit' | 'fault' | 'shutdown' | 'destroyed' }

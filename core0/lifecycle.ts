@@ -8,6 +8,7 @@ import { Err, Right } from './abi/abi.ts';
 import { cancelWait } from './ipc.ts';
 import { ModuleError } from './module/errors.ts';
 import { placeModule } from './module/loader.ts';
+import { encodeConfigPage, resolveConfig, wordValue, type FieldValue } from './module/values.ts';
 import type { VerifiedModule } from './module/verify.ts';
 import { destroyCapability, originalCapability, type Capability } from './objects/capability.ts';
 import { PAGE, Sandbox, SandboxControl } from './objects/sandbox.ts';
@@ -28,7 +29,11 @@ export interface SandboxSpec {
 
 export interface StartSpec {
   readonly stackBytes: number;
-  readonly arg: number;
+  /**
+   * Values for the module's declared configuration fields, by name, as a manifest writes them
+   * ("abort", "450ms", 20, true); fields not named take their defaults (docs/configuration.md).
+   */
+  readonly config?: Readonly<Record<string, unknown>>;
 }
 
 export type KernelErrorCode = 'SANDBOX_EXISTS' | 'QUOTA_EXCEEDED' | 'NO_MEMORY' | 'MAPPING_LIMIT' | 'BAD_SPEC';
@@ -76,7 +81,8 @@ export interface InitialCaps {
  * module's dependencies must be loaded; image pages, an unmapped guard page and the stack are one
  * contiguous run; the image is relocated against its real address and every import resolved to
  * a shared library; each segment is mapped with its own protection (W^X), the libraries it uses
- * read-execute; the first thread starts at the entry of its `_service_entry` table. On any
+ * read-execute; its configuration, checked against the module's declaration, is a read-only page
+ * whose address the first thread, starting at its `_service_entry`, finds in rdi. On any
  * refusal the sandbox, its frames and its mappings are gone again and only an audit event says
  * what happened.
  */
@@ -91,6 +97,9 @@ export function spawn(k: KernelState, spec: SandboxSpec & StartSpec & { readonly
   if (k.sandboxes.get(spec.name)?.state === 'live') refuse(new KernelError('SANDBOX_EXISTS', `a sandbox named ${spec.name} already runs`));
   if (!(quotaPages > 0)) refuse(new KernelError('BAD_SPEC', `bad quota for ${spec.name}`, 'quota'));
   if (!(Number.isInteger(budget) && budget > 0)) refuse(new KernelError('BAD_SPEC', `bad budget for ${spec.name}`, 'budget'));
+  const config = resolveConfig(m.meta.config, spec.config ?? {});
+  if ('error' in config) return refuse(new KernelError('BAD_SPEC', `${spec.name}: config.${config.key}: ${config.error}`, `config.${config.key}`));
+  const { words } = config;
   try {
     k.modules.checkDependencies(m.meta);
   } catch (e) {
@@ -114,12 +123,13 @@ export function spawn(k: KernelState, spec: SandboxSpec & StartSpec & { readonly
   }
 
   const id = k.ids.sandbox++;
-  const s = new Sandbox(id, spec.name, quotaPages, budget, k.machine.createCpu(TABLE_TAG | id, spec.mappingLimit), k.machine.frames, declared);
+  const module = { name: m.meta.name, records: m.meta.records };
+  const s = new Sandbox(id, spec.name, quotaPages, budget, k.machine.createCpu(TABLE_TAG | id, spec.mappingLimit), k.machine.frames, declared, module);
   let t: Thread;
-  let placedAt: { base: number; entry: number; stackTop: number };
+  let placedAt: { base: number; entry: number; stackTop: number; config: number };
   try {
     grantInitial(k, s, caps);
-    ({ t, placedAt } = load(k, s, m, spec, trap));
+    ({ t, placedAt } = load(k, s, m, spec.stackBytes, words, trap));
   } catch (e) {
     s.teardown();
     refuse((e as { code?: string }).code === 'MAPPING_LIMIT' ? new KernelError('MAPPING_LIMIT', `${s.name}: ${(e as Error).message}`) : e);
@@ -128,8 +138,10 @@ export function spawn(k: KernelState, spec: SandboxSpec & StartSpec & { readonly
   k.sandboxes.set(spec.name, s);
   k.modules.install(m);
   k.events.emit({ kind: 'sandboxCreated', sandbox: s.name, id, quota: quotaPages * PAGE });
-  k.events.emit({ kind: 'moduleLoaded', sandbox: s.name, module: m.meta.name, version: m.meta.version, base: placedAt.base, pages: m.pages, entry: placedAt.entry, sha384: m.hash });
-  k.events.emit({ kind: 'threadStarted', sandbox: s.name, thread: t.id, entry: placedAt.entry, stackTop: placedAt.stackTop });
+  const values: Record<string, FieldValue> = {};
+  m.meta.config.forEach((f, i) => (values[f.name] = wordValue(f, words[i]!)!));
+  k.events.emit({ kind: 'moduleLoaded', sandbox: s.name, module: m.meta.name, version: m.meta.version, base: placedAt.base, pages: m.pages, entry: placedAt.entry, sha384: m.hash, config: values });
+  k.events.emit({ kind: 'threadStarted', sandbox: s.name, thread: t.id, entry: placedAt.entry, stackTop: placedAt.stackTop, config: placedAt.config });
   k.scheduler.makeRunnable(t);
   return s;
 }
@@ -188,10 +200,16 @@ export function spawnHost(k: KernelState, name: string, caps: InitialCaps): { sa
 }
 
 
-/** Claims, places, maps and makes the first thread; the caller tears down on a throw. */
-function load(k: KernelState, s: Sandbox, m: VerifiedModule, spec: StartSpec, trap: TrapFactory): { t: Thread; placedAt: { base: number; entry: number; stackTop: number } } {
-  const stackPages = Math.ceil(spec.stackBytes / PAGE);
-  const total = m.pages + 1 + stackPages;
+/**
+ * Claims, places, maps and makes the first thread; the caller tears down on a throw. One run of
+ * frames, charged to the quota: the image, the configuration page (when the module declares any
+ * configuration: read-only, never executable, its address in the first thread's rdi), an
+ * unmapped guard page, the stack.
+ */
+function load(k: KernelState, s: Sandbox, m: VerifiedModule, stackBytes: number, config: readonly bigint[], trap: TrapFactory): { t: Thread; placedAt: { base: number; entry: number; stackTop: number; config: number } } {
+  const stackPages = Math.ceil(stackBytes / PAGE);
+  const configPages = config.length > 0 ? 1 : 0; // the decoder allows at most a quarter page of fields
+  const total = m.pages + configPages + 1 + stackPages;
   const claimed = s.claim('image', total);
   if (typeof claimed === 'string') {
     throw new KernelError(claimed === 'QUOTA_EXCEEDED' ? 'QUOTA_EXCEEDED' : 'NO_MEMORY', `${s.name}: ${total} pages for ${m.meta.name} (${claimed})`);
@@ -204,13 +222,19 @@ function load(k: KernelState, s: Sandbox, m: VerifiedModule, spec: StartSpec, tr
   for (const lib of k.modules.librariesOf(m.meta)) {
     for (const seg of lib.placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
   }
-  const stackBase = base + (m.pages + 1) * PAGE;
+  const configAt = configPages ? base + m.pages * PAGE : 0;
+  if (configPages) {
+    // Fresh frames are zero (frames are zeroed when freed), so the words are all there is to write.
+    k.machine.frames.view(configAt, PAGE).set(encodeConfigPage(config));
+    s.cpu.space.map(configAt, configAt / PAGE, 1, { writable: false, executable: false });
+  }
+  const stackBase = base + (m.pages + configPages + 1) * PAGE;
   s.cpu.space.map(stackBase, stackBase / PAGE, stackPages, { writable: true, executable: false });
   const stackTop = stackBase + stackPages * PAGE - 8; // as if _start had been called
-  const t = new Thread(k.ids.thread++, s, s.cpu.createThread(placed.entry, stackTop, spec.arg));
+  const t = new Thread(k.ids.thread++, s, s.cpu.createThread(placed.entry, stackTop, configAt));
   t.onSyscall = trap(t);
   s.threads.add(t);
-  return { t, placedAt: { base, entry: placed.entry, stackTop } };
+  return { t, placedAt: { base, entry: placed.entry, stackTop, config: configAt } };
 }
 
 

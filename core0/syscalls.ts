@@ -12,6 +12,7 @@ import { irqAck, irqBind } from './verbs/irq.ts';
 import { memAlloc, memFree, memoryCreate, memoryMap, memorySize, memoryUnmap, memProtect } from './verbs/memory.ts';
 import { mmioMap } from './verbs/mmio.ts';
 import { notificationCreate, notify, wait } from './verbs/notification.ts';
+import { record } from './verbs/record.ts';
 import { registryLookup, registryRegister, registrySwitch } from './verbs/registry.ts';
 import { sandboxDestroy, sandboxResume, sandboxSuspend } from './verbs/sandbox.ts';
 import { exit, sleep, timeNow, yieldSlice } from './verbs/thread.ts';
@@ -29,6 +30,7 @@ const VERBS: { readonly [N in SyscallName]: Verb } = {
   mem_alloc: memAlloc,
   mem_free: memFree,
   mem_protect: memProtect,
+  record: record,
 
   cap_copy: capCopy,
   cap_delete: capDelete,

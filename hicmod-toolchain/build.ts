@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { writeModuleHeader } from './hicmod/module-header.ts';
 import { type ModuleSpec, readSpec, specPath } from './hicmod/spec.ts';
 
 export type BuildErrorCode = 'BUILD_FAILED' | 'BUILD_UNKNOWN_SERVICE' | 'BUILD_TOOL_MISSING';
@@ -194,7 +195,7 @@ function runtimeSources(repoRoot: string): string[] {
 
 /** A hash of everything that can change the object: tools, flags, the sources in link order,
  * and every header they could include. Paths are repo-relative so the stamp survives a move. */
-function stampOf(repoRoot: string, sources: readonly string[], flags: readonly string[], serviceDir: string, sourceDir: string): string {
+function stampOf(repoRoot: string, sources: readonly string[], flags: readonly string[], serviceDir: string, sourceDir: string, generated: readonly string[]): string {
   const h = createHash('sha256');
   const field = (s: string | Uint8Array) => {
     h.update(String(s.length)).update(':').update(s);
@@ -207,6 +208,7 @@ function stampOf(repoRoot: string, sources: readonly string[], flags: readonly s
     ...allFiles(sourceDir),
     ...(sourceDir === serviceDir ? [] : allFiles(serviceDir)),
     ...siblingDirs(repoRoot, sourceDir).flatMap((d) => allFiles(d)),
+    ...generated,
   ];
   for (const file of [...sources, ...new Set(headers.filter((f) => !sources.includes(f)))]) {
     field(relative(repoRoot, file));
@@ -227,10 +229,12 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
   const library = spec?.meta.kind === 'library';
   const sources = [...(library ? [] : runtimeSources(repoRoot)), ...serviceSources(sourceDir)];
   const defines = spec ? [...identityDefines(spec), ...spec.build.defines.map(([macro, value]) => `-D${macro}=${value}`)] : [];
-  const flags = [...compileFlags(repoRoot), ...defines];
+  // hic/module.h, generated from module.json's config and records (hicmod/module-header.ts).
+  const header = writeModuleHeader(repoRoot, name, outDir);
+  const flags = [...compileFlags(repoRoot), ...(header ? [`-I${relative(repoRoot, header.dir)}`] : []), ...defines];
   const object = join(outDir, `${name}.o`);
   const stampFile = join(outDir, `${name}.stamp`);
-  const stamp = stampOf(repoRoot, sources, flags, serviceDir, sourceDir);
+  const stamp = stampOf(repoRoot, sources, flags, serviceDir, sourceDir, header ? [header.file] : []);
   if (!options.force && existsSync(object) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
     return { name, object, rebuilt: false };
   }

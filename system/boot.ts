@@ -1,11 +1,13 @@
 // Bringing an image's sandboxes up on a kernel: every module is fetched and verified first —
 // services and the libraries they depend on — so a missing or refused module stops the boot
-// before any sandbox exists. Then libraries are loaded and sandboxes created and started in
-// manifest order. A refusal from the kernel is reported against the manifest field it concerns.
+// before any sandbox exists, and so does a configuration its module's signed declaration does not
+// allow. Then libraries are loaded and sandboxes created and started in manifest order. A refusal
+// from the kernel is reported against the manifest field it concerns.
 
 import { Kernel, KernelError } from '../core0/kernel.ts';
 import { ModuleError } from '../core0/module/errors.ts';
 import type { ModuleSource } from '../core0/module/source.ts';
+import { resolveConfig } from '../core0/module/values.ts';
 import type { VerifiedModule } from '../core0/module/verify.ts';
 import { ManifestError, type Manifest } from './manifest.ts';
 
@@ -38,13 +40,18 @@ export function bootSandboxes(kernel: Kernel, manifest: Manifest, modules: Modul
   });
   const libraries = new Map<string, VerifiedModule>();
   const verified = manifest.sandboxes.map((s) => verifyClosure(kernel, modules, s.module, s.version, [], libraries));
+  // Every sandbox's configuration against its module's signed declaration, before any sandbox exists.
+  manifest.sandboxes.forEach((s, i) => {
+    const r = resolveConfig(verified[i]!.meta.config, s.config);
+    if ('error' in r) throw new ManifestError(manifest.file, `sandboxes[${i}].config.${r.key}`, r.error);
+  });
 
   let i = 0;
   try {
     for (const lib of libraries.values()) kernel.modules.loadLibrary(lib);
     for (; i < manifest.sandboxes.length; i++) {
       const s = manifest.sandboxes[i]!;
-      kernel.spawn({ name: s.name, quotaBytes: s.quota, budget: s.budget, stackBytes: s.stack, arg: s.arg, caps: s.caps }, verified[i]!);
+      kernel.spawn({ name: s.name, quotaBytes: s.quota, budget: s.budget, stackBytes: s.stack, config: s.config, caps: s.caps }, verified[i]!);
     }
   } catch (e) {
     kernel.shutdown();

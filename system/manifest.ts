@@ -17,7 +17,11 @@ export interface SandboxEntry {
   readonly version: string;
   readonly quota: number;
   readonly stack: number;
-  readonly arg: number;
+  /**
+   * Values for the module's configuration fields, by name (docs/configuration.md). Checked here
+   * only for shape; boot checks them against the module's signed declaration.
+   */
+  readonly config: Readonly<Record<string, string | number | boolean>>;
   readonly budget: number;
   /** Initial capabilities: registry rights, IRQ lines, device windows, sandboxes it may control, channels (in that slot order). */
   readonly caps: {
@@ -185,6 +189,18 @@ function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>
   return { registry, irqs: lines, mmio, control: targets, channels };
 }
 
+/** `config`: { field: value… }, each value a string ("450ms", "abort"), a number or a boolean. */
+function config(r: Reader, v: unknown, field: string): Record<string, string | number | boolean> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) r.fail(field, 'expected an object of configuration field → value');
+  const o = v as Obj;
+  for (const [k, x] of Object.entries(o)) {
+    if (!/^[a-z][a-z0-9_]{0,31}$/.test(k)) r.fail(`${field}.${k}`, 'not a configuration field name ([a-z][a-z0-9_]*)');
+    if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') r.fail(`${field}.${k}`, `expected a string, a number or true/false, got ${JSON.stringify(x)}`);
+  }
+  return o as Record<string, string | number | boolean>;
+}
+
 /** `traffic.shares`: { class: weight… } over the generator's classes. */
 function shares(r: Reader, v: unknown): Record<string, number> {
   const o = r.object(v, 'traffic.shares', TRAFFIC_CLASSES);
@@ -220,7 +236,7 @@ export function parseManifest(file: string, text: string): Manifest {
   const seen = new Set<string>();
   const sandboxes = list.map((v: unknown, i: number): SandboxEntry => {
     const f = `sandboxes[${i}]`;
-    const o = r.object(v, f, ['name', 'module', 'version', 'quota', 'stack', 'arg', 'budget', 'caps']);
+    const o = r.object(v, f, ['name', 'module', 'version', 'quota', 'stack', 'config', 'budget', 'caps']);
     const name = r.name(o.name, `${f}.name`);
     if (seen.has(name)) r.fail(`${f}.name`, `"${name}" is used by an earlier sandbox`);
     seen.add(name);
@@ -233,7 +249,7 @@ export function parseManifest(file: string, text: string): Manifest {
       version: o.version === undefined ? '*' : r.range(o.version, `${f}.version`),
       quota,
       stack,
-      arg: o.arg === undefined ? 0 : r.integer(o.arg, `${f}.arg`, 0, Number.MAX_SAFE_INTEGER),
+      config: config(r, o.config, `${f}.config`),
       budget: o.budget === undefined ? 100_000 : r.integer(o.budget, `${f}.budget`, 1000, 10_000_000),
       caps: caps(r, o.caps, `${f}.caps`, seen, name, devices),
     };

@@ -130,7 +130,7 @@ describe('buildService in a scratch copy of services/', () => {
 
   it('reports a compile error as BUILD_FAILED with the service name and gcc output', () => {
     mkdirSync(join(root, 'services', 'broken'));
-    writeFileSync(join(root, 'services', 'broken', 'broken.c'), '#include "hic/runtime.h"\nint hic_main(uint64_t arg) { return undeclared; }\n');
+    writeFileSync(join(root, 'services', 'broken', 'broken.c'), '#include "hic/runtime.h"\nint hic_main(void) { return undeclared; }\n');
     let error: unknown;
     try {
       buildService(root, 'broken', { outDir: out });
@@ -147,7 +147,7 @@ describe('buildService in a scratch copy of services/', () => {
 
   it('refuses libc headers: only the freestanding ones are on the include path', () => {
     mkdirSync(join(root, 'services', 'libc'));
-    writeFileSync(join(root, 'services', 'libc', 'libc.c'), '#include <stdio.h>\nint hic_main(unsigned long arg) { return (int)arg; }\n');
+    writeFileSync(join(root, 'services', 'libc', 'libc.c'), '#include <stdio.h>\nint hic_main(void) { return 0; }\n');
     expect(() => buildService(root, 'libc', { outDir: out })).toThrow(/stdio\.h/);
   }, 60_000);
 
@@ -178,7 +178,7 @@ describe('a service of several files in subdirectories', () => {
     const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
     try {
       const k = new Kernel(machine, { trust: pki.trust });
-      k.spawn({ name, quotaBytes: 1 << 20, stackBytes: 65536, arg: 0 }, k.modules.verify(signModule(content, pki.keys, Date.parse('2026-11-27T12:00:00Z')), name));
+      k.spawn({ name, quotaBytes: 1 << 20, stackBytes: 65536 }, k.modules.verify(signModule(content, pki.keys, Date.parse('2026-11-27T12:00:00Z')), name));
       expect(await k.run()).toBe('idle');
       return { status: k.events.of('exit')[0]?.status, console: k.events.of('console').map((e) => e.text) };
     } finally {
@@ -194,7 +194,7 @@ describe('a service of several files in subdirectories', () => {
     write('services/multi/multi.c', [
       '#include "hic/runtime.h"', '#include "parts/parts.h"',
       'static int helper(void) { return 1; }',
-      'int hic_main(uint64_t arg) {', '  (void)arg;',
+      'int hic_main(void) {',
       '  hic_log("multi: %s %d %d", parts_name, parts_apply(parts_sum(3)) + helper(), parts_scale());',
       '  return parts_sum(3) * MULTI_SCALE;', '}', '',
     ].join('\n'));
@@ -256,7 +256,7 @@ describe('a service of several files in subdirectories', () => {
 
   it('rebuilds a service when a file it includes from another service directory changes', () => {
     write('services/includer/module.json', spec({ name: 'includer', uuid: '1b7c2f4e-5a6d-4e8f-9a1b-2c3d4e5f6a7b' }));
-    write('services/includer/sub/includer.c', '#include "hic/runtime.h"\n#include "../../multi/parts/parts.h"\nint hic_main(uint64_t arg) { return (int)arg; }\n');
+    write('services/includer/sub/includer.c', '#include "hic/runtime.h"\n#include "../../multi/parts/parts.h"\nint hic_main(void) { return 0; }\n');
     expect(buildService(root, 'includer', { outDir: out }).rebuilt).toBe(true);
     expect(buildService(root, 'includer', { outDir: out }).rebuilt).toBe(false);
     write('services/multi/parts/parts.h', readFileSync(join(dir, 'parts', 'parts.h'), 'utf8') + '/* touched again */\n');
@@ -267,13 +267,13 @@ describe('a service of several files in subdirectories', () => {
     write('services/nowhere/module.json', spec({ name: 'nowhere', buildFrom: 'nosuch' }));
     expect(() => buildService(root, 'nowhere', { outDir: out })).toThrow(expect.objectContaining({ code: 'BUILD_UNKNOWN_SERVICE' }));
     write('services/both/module.json', spec({ name: 'both', buildFrom: 'multi' }));
-    write('services/both/both.c', 'int hic_main(unsigned long arg) { return (int)arg; }\n');
+    write('services/both/both.c', 'int hic_main(void) { return 0; }\n');
     expect(() => buildService(root, 'both', { outDir: out })).toThrow(/services\/both\/both\.c is here too/);
   });
 
   it('refuses defines that are not integers or that take the build\'s own HIC_ prefix, naming the field', () => {
     write('services/badflags/module.json', spec({ name: 'badflags', defines: { HIC_MODULE_NAME: 1 } }));
-    write('services/badflags/badflags.c', 'int hic_main(unsigned long arg) { return (int)arg; }\n');
+    write('services/badflags/badflags.c', 'int hic_main(void) { return 0; }\n');
     expect(() => buildService(root, 'badflags', { outDir: out })).toThrow(/defines\.HIC_MODULE_NAME/);
     write('services/badflags/module.json', spec({ name: 'badflags', defines: { SIZE: '16' } }));
     expect(() => buildService(root, 'badflags', { outDir: out })).toThrow(/defines\.SIZE: expected an integer/);

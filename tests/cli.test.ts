@@ -38,7 +38,9 @@ describe('hic boot', () => {
     const r = await hic('boot', 'images/rogue.himg', '--quiet');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/FAULT in rogue-read .*readUnmapped address 0x[0-9a-f]+ .*\[that page belongs to hello\]/);
-    expect(r.stdout.split('\n').filter((l) => l.includes('FAULT'))).toHaveLength(6);
+    expect(r.stdout.split('\n').filter((l) => l.includes('FAULT'))).toHaveLength(7);
+    // Typed records show too, under the sandbox that emitted them.
+    expect(r.stdout).toMatch(/rogue-args +▸ result: attack bad_syscalls, checks 17, failed 0, clean true, last_error -18, page 4096, canary 18364758544493064720/);
     const lines = r.stdout.split('\n');
     expect(lines.findLastIndex((l) => l.includes('hello: goodbye'))).toBeGreaterThan(lines.findLastIndex((l) => l.includes('FAULT')));
   });

@@ -54,8 +54,8 @@ async function run(retain?: number): Promise<Kernel> {
     mov edi, 7
     mov eax, 4
     syscall`;
-  k.spawn({ name: 'flood', quotaBytes: 1 << 20, stackBytes: 16384, arg: 0 }, module('flood', flood, 1));
-  k.spawn({ name: 'quiet', quotaBytes: 1 << 20, stackBytes: 16384, arg: 0 }, module('quiet', quiet, 2));
+  k.spawn({ name: 'flood', quotaBytes: 1 << 20, stackBytes: 16384 }, module('flood', flood, 1));
+  k.spawn({ name: 'quiet', quotaBytes: 1 << 20, stackBytes: 16384 }, module('quiet', quiet, 2));
   await k.run();
   return k;
 }

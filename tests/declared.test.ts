@@ -37,7 +37,7 @@ function oneCall(name: string, capabilities: string[], nr: number, arg: number, 
 }
 
 async function exitOf(name: string, capabilities: string[], nr: number, arg: number, caps: InitialCaps = {}): Promise<number | undefined> {
-  k.spawn({ name, quotaBytes: 1 << 20, stackBytes: 16384, arg: 0, caps }, oneCall(name, capabilities, nr, arg));
+  k.spawn({ name, quotaBytes: 1 << 20, stackBytes: 16384, caps }, oneCall(name, capabilities, nr, arg));
   await k.run();
   return k.events.of('exit').find((e) => e.sandbox === name)?.status;
 }
@@ -67,7 +67,7 @@ describe('an image grants less than the module declares, never more', () => {
   const refused = (caps: InitialCaps, field: string, capabilities: string[] = ['debug_log'], quota = 256 << 10) => {
     const before = machine.frames.accounting().allocated;
     try {
-      k.spawn({ name: 'x', quotaBytes: quota, stackBytes: 16384, arg: 0, caps }, oneCall(`x${uuid}`, capabilities, 2, 0, 512 << 10));
+      k.spawn({ name: 'x', quotaBytes: quota, stackBytes: 16384, caps }, oneCall(`x${uuid}`, capabilities, 2, 0, 512 << 10));
       expect.unreachable('granted');
     } catch (e) {
       expect(e).toMatchObject({ code: 'BAD_SPEC', field });
@@ -107,7 +107,7 @@ describe('the registry', () => {
     name: .ascii "${service}"`;
     const spawnWith = (module: string, caps: string[], registry: number) => {
       const meta = { name: module, version: '1.0.0', uuid: `11111111-2222-4333-8444-${String(++uuid).padStart(12, '0')}`, capabilities: caps };
-      k.spawn({ name: module, quotaBytes: 1 << 20, stackBytes: 16384, arg: 0, caps: { registry } }, k.modules.verify(signModule(rawServiceModule(meta, assemble(asm(name))), pki.keys, NOW), module));
+      k.spawn({ name: module, quotaBytes: 1 << 20, stackBytes: 16384, caps: { registry } }, k.modules.verify(signModule(rawServiceModule(meta, assemble(asm(name))), pki.keys, NOW), module));
     };
     spawnWith('impostor', ['ipc', 'registry'], Right.R | Right.W);
     spawnWith('echo', ['ipc', 'registry'], Right.R | Right.W);

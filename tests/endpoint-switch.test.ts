@@ -5,7 +5,7 @@
 // the test does not depend on the cost model.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { consoleOf, rpcSummary } from './support/kernel.ts';
+import { numbers, recordsOf, rpcSummary } from './support/kernel.ts';
 import { stage } from './support/boot.ts';
 import { type System } from '../system/run-image.ts';
 
@@ -17,21 +17,20 @@ const image = {
     name: 'endpoint-switch',
     machine: { memory: '64MiB' },
     sandboxes: [
-      { name: 'echo1', module: 'echo', quota: '256KiB', stack: '16KiB', arg: 1 },
-      { name: 'echo2', module: 'echo', quota: '256KiB', stack: '16KiB', arg: 2 },
-      { name: 'rpc_client', module: 'rpc_client', quota: '256KiB', stack: '16KiB', arg: CALLS },
+      { name: 'echo1', module: 'echo', quota: '256KiB', stack: '16KiB', config: { version: 1 } },
+      { name: 'echo2', module: 'echo', quota: '256KiB', stack: '16KiB', config: { version: 2 } },
+      { name: 'rpc_client', module: 'rpc_client', quota: '256KiB', stack: '16KiB', config: { calls: CALLS } },
     ],
     run: { until: '10s' },
     expect: { exits: { rpc_client: 0 } },
   },
 };
 
-/** rpc_client's "call S answered by vN (sent at A ns, answered at B ns; call before sent at C ns)". */
+/** rpc_client's version_changed records: call S answered by vN, sent at A, answered at B; the call before sent at C. */
 function versionChanges(s: System) {
-  const re = /^rpc_client: call (\d+) answered by v(\d) \(sent at (\d+) ns, answered at (\d+) ns; call before sent at (\d+) ns\)$/;
-  return consoleOf(s.kernel, 'rpc_client').flatMap(({ text }) => {
-    const m = re.exec(text);
-    return m ? [{ call: Number(m[1]), version: Number(m[2]), sentAt: Number(m[3]), answeredAt: Number(m[4]), previousSentAt: Number(m[5]) }] : [];
+  return recordsOf(s.kernel, 'rpc_client', 'version_changed').map((r) => {
+    const n = numbers(r, ['call', 'version', 'sent_at', 'answered_at', 'previous_sent_at'])!;
+    return { call: n.call, version: n.version, sentAt: n.sent_at, answeredAt: n.answered_at, previousSentAt: n.previous_sent_at };
   });
 }
 

@@ -14,7 +14,7 @@ import { NIC_REG as R, type NicDevice } from '../emulator/devices/nic.ts';
 import { arpFrame, icmpEchoFrame, parseFrame, tcpFrame, udpFrame } from '../emulator/net/frames.ts';
 import { parseIp } from '../emulator/net/ipv4.ts';
 import { TcpFlag } from '../emulator/net/tcp.ts';
-import { consoleOf } from './support/kernel.ts';
+import { consoleOf, recordsOf } from './support/kernel.ts';
 import { stage } from './support/boot.ts';
 import { type System, type RunResult } from '../system/run-image.ts';
 
@@ -28,7 +28,7 @@ const CONNECTIONS = 100;
 const OLD = 50; // connections 0..49 open while instance 1 is the default
 const NO_INSTANCE = 0xff;
 const STAMP = 11; // frame_sink writes its id into the last byte of the Ethernet source address
-const SWITCH_AT = 60 * ms; // sink2 attaches and claims the default (its arg in ethdrv.himg)
+const SWITCH_AT = 60 * ms; // sink2 attaches and claims the default (its config in ethdrv.himg)
 const HANDED = [0, 1, 2, 3, 4]; // steered to instance 2
 const DROPPED = 5; // removed from the table: its later segments are misses, to the default
 
@@ -217,30 +217,35 @@ describe('ethdrv image: steering frames to two stack instances through a rolling
   });
 
   it('the switch and the handovers happened where the script left room for them', () => {
-    const claim = consoleOf(staged.kernel, 'sink2').filter((l) => l.text.startsWith('frame_sink 2: DEFAULT'));
-    expect(claim.map((l) => l.text)).toEqual(['frame_sink 2: DEFAULT -> 2: status 0, was 1']);
+    const claim = recordsOf(staged.kernel, 'sink2', 'default_claimed');
+    expect(claim.map(({ status, was }) => ({ status, was }))).toEqual([{ status: 0, was: 1 }]);
+    expect(recordsOf(staged.kernel, 'driver', 'default_changed').map(({ instance, was }) => ({ instance, was }))).toEqual([{ instance: 2, was: 1 }]);
     expect(claim[0]!.t).toBeGreaterThan(SWITCH_AT);
     expect(claim[0]!.t).toBeLessThan(SWITCH_AT + 5 * ms);
-    const handovers = consoleOf(staged.kernel, 'sink1').filter((l) => l.text.includes(' handed '));
-    expect(handovers.map((l) => l.text)).toEqual([
-      ...HANDED.map((c) => `frame_sink 1: handed 198.51.100.${1 + c}:${remotePort(c)} -> port 80 to instance 2: status 0, was 1`),
-      `frame_sink 1: handed 198.51.100.${1 + DROPPED}:${remotePort(DROPPED)} -> port 80 to instance 255: status 0, was 1`,
+    const handovers = recordsOf(staged.kernel, 'sink1', 'handed');
+    expect(handovers.map(({ t: _t, ...fields }) => fields)).toEqual([
+      ...HANDED.map((c) => ({ remote_ip: remoteIp(c), remote_port: remotePort(c), local_port: 80, to: 2, status: 0, was: 1 })),
+      { remote_ip: remoteIp(DROPPED), remote_port: remotePort(DROPPED), local_port: 80, to: NO_INSTANCE, status: 0, was: 1 },
     ]);
     expect(Math.max(...handovers.map((l) => l.t))).toBeLessThan(70 * ms);
   });
 
   it('the driver, the sinks and the NIC count the same frames', () => {
     const n = planned.length;
-    const summary = consoleOf(staged.kernel, 'driver').at(-1)!.text;
-    expect(summary).toBe(
-      `eth_driver 1.1.0: in ${n}, out ${n}, dropped 0, no instance 0, bad 0, table ${table}, misses ${misses}, table full 0, reopened ${reopened}, default 2; ` +
-        `instance 1: delivered ${count(1)}, sent ${count(1)}, dropped 0; instance 2: delivered ${count(2)}, sent ${count(2)}, dropped 0`,
-    );
+    const fields = (records: { t: number }[]) => records.map(({ t: _t, ...f }) => f);
+    expect(fields(recordsOf(staged.kernel, 'driver', 'summary'))).toEqual([
+      { in: n, out: n, dropped: 0, no_instance: 0, bad: 0, table, misses, table_full: 0, reopened, default_instance: 2 },
+    ]);
+    expect(fields(recordsOf(staged.kernel, 'driver', 'instance'))).toEqual([
+      { id: 1, delivered: count(1), sent: count(1), dropped: 0 },
+      { id: 2, delivered: count(2), sent: count(2), dropped: 0 },
+    ]);
     for (const k of [1, 2]) {
-      const lines = consoleOf(staged.kernel, `sink${k}`).map((l) => l.text);
-      expect(lines).toContain(`frame_sink ${k}: received ${count(k)}, sent ${count(k)}, bad 0, tx full 0`);
+      expect(fields(recordsOf(staged.kernel, `sink${k}`, 'totals'))).toEqual([{ received: count(k), sent: count(k), bad: 0, tx_full: 0 }]);
       // STATS, asked by each sink as it leaves, after the last frame went out.
-      expect(lines).toContain(`frame_sink ${k}: driver stats (0): in ${n}, out ${n}, table ${table}, misses ${misses}, default 2, version 0x10100`);
+      expect(fields(recordsOf(staged.kernel, `sink${k}`, 'driver_stats'))).toEqual([
+        { status: 0, in: n, out: n, table, misses, default_instance: 2, version: 0x10100 },
+      ]);
     }
     expect(counters).toEqual({ rx: n, tx: n, dropped: 0 });
     expect(sent.filter((s) => s.frame[STAMP] === 1)).toHaveLength(count(1));
@@ -255,10 +260,10 @@ describe('eth_driver 1.2.0: the protocol, each call once to succeed and each ref
       name: 'ethdrv-probe',
       machine: { memory: '32MiB', devices: ['nic'] },
       sandboxes: [
-        { name: 'driver', module: 'eth_driver', version: '1.2.0', quota: '1MiB', stack: '16KiB', arg: 1 | (2 << 8), caps: { irqs: [16], mmio: ['nic'] } },
-        { name: 'sink1', module: 'frame_sink', quota: '512KiB', stack: '16KiB', arg: 1 },
+        { name: 'driver', module: 'eth_driver', version: '1.2.0', quota: '1MiB', stack: '16KiB', config: { mode: 'until_detached', instances: 2 }, caps: { irqs: [16], mmio: ['nic'] } },
+        { name: 'sink1', module: 'frame_sink', quota: '512KiB', stack: '16KiB', config: { instance: 1 } },
         // Instance 3, probing, 5 ms after boot (instance 1 is live by then).
-        { name: 'prober', module: 'frame_sink', quota: '512KiB', stack: '16KiB', arg: 3 | 0x200 | (5 << 16) },
+        { name: 'prober', module: 'frame_sink', quota: '512KiB', stack: '16KiB', config: { instance: 3, probe: true, delay: '5ms' } },
       ],
       run: { until: '1s' },
       expect: { exits: { driver: 0, sink1: 0, prober: 0 } },
@@ -283,7 +288,9 @@ describe('eth_driver 1.2.0: the protocol, each call once to succeed and each ref
     expect([loaded.module, loaded.version]).toEqual(['eth_driver', '1.2.0']);
     const names = staged.kernel.events.of('endpointRegistered').filter((e) => e.sandbox === 'driver').map((e) => e.name);
     expect(names).toEqual(['cap://eth/v1.2.0/attach', 'cap://eth/v1.2.0/control']);
-    expect(consoleOf(staged.kernel, 'prober').map((l) => l.text)).toContain('frame_sink 3: driver stats (0): in 0, out 0, table 0, misses 0, default 1, version 0x10200');
+    expect(recordsOf(staged.kernel, 'prober', 'driver_stats').map(({ t: _t, ...f }) => f)).toEqual([
+      { status: 0, in: 0, out: 0, table: 0, misses: 0, default_instance: 1, version: 0x10200 },
+    ]);
   });
 
   it('every probe got exactly the answer it wanted', () => {

@@ -5,7 +5,7 @@
 // line must not stay masked for the handler that binds it next.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consoleOf } from './support/kernel.ts';
+import { lastRecord } from './support/kernel.ts';
 import { stage } from './support/boot.ts';
 import { type System, type RunResult } from '../system/run-image.ts';
 
@@ -21,8 +21,8 @@ const image = {
     name: 'irq-reroute',
     machine: { memory: '32MiB' },
     sandboxes: [
-      { name: 'h1', module: 'irq_handler', quota: '128KiB', stack: '16KiB', arg: 1, caps: { irqs: [LINE] } },
-      { name: 'h2', module: 'irq_handler', quota: '128KiB', stack: '16KiB', arg: TAKEOVER_NS, caps: { irqs: [LINE] } },
+      { name: 'h1', module: 'irq_handler', quota: '128KiB', stack: '16KiB', caps: { irqs: [LINE] } },
+      { name: 'h2', module: 'irq_handler', quota: '128KiB', stack: '16KiB', config: { bind_at: TAKEOVER_NS }, caps: { irqs: [LINE] } },
     ],
     run: { until: '1s' },
     expect: { exits: { h1: 0, h2: 0 } },
@@ -31,10 +31,7 @@ const image = {
 
 let staged: System;
 let done: RunResult;
-const handled = (name: string) => {
-  const m = consoleOf(staged.kernel, name).map((l) => /^irq_handler: handled (\d+) interrupts$/.exec(l.text)).find((x) => x);
-  return m ? Number(m[1]) : undefined;
-};
+const handled = (name: string) => lastRecord(staged.kernel, name, 'handled')?.interrupts as number | undefined;
 
 beforeAll(async () => {
   staged = await stage(image);
@@ -87,8 +84,8 @@ describe('a handler destroyed while it holds an interrupt', () => {
         ...image.image,
         name: 'irq-handler-death',
         sandboxes: [
-          { name: 'h1', module: 'irq_handler', quota: '128KiB', stack: '16KiB', arg: 1, caps: { irqs: [LINE] } },
-          { name: 'h2', module: 'irq_handler', quota: '128KiB', stack: '16KiB', arg: takeover, caps: { irqs: [LINE] } },
+          { name: 'h1', module: 'irq_handler', quota: '128KiB', stack: '16KiB', caps: { irqs: [LINE] } },
+          { name: 'h2', module: 'irq_handler', quota: '128KiB', stack: '16KiB', config: { bind_at: takeover }, caps: { irqs: [LINE] } },
         ],
         expect: { exits: { h2: 0 } },
       },
@@ -107,8 +104,7 @@ describe('a handler destroyed while it holds an interrupt', () => {
       const line = k.objects.irqLine(LINE)!;
       expect(line.raised).toBe(STREAM);
       // Raises 11..20 came after h1 was gone: every one must reach h2 (raise 10 may be lost with h1).
-      const h2 = consoleOf(k, 'h2').map((l) => /^irq_handler: handled (\d+) interrupts$/.exec(l.text)).find((m) => m);
-      expect(Number(h2?.[1])).toBeGreaterThanOrEqual(STREAM - DIES_AT);
+      expect(lastRecord(k, 'h2', 'handled')?.interrupts).toBeGreaterThanOrEqual(STREAM - DIES_AT);
       expect(line.pending).toBe(0);
       expect(line.masked).toBe(false);
     } finally {

@@ -67,9 +67,33 @@ describe('rogue image', () => {
 
   it('every bad syscall argument got its exact error, and the guest carried on', () => {
     const lines = run.kernel.events.of('console').filter((e) => e.sandbox === 'rogue-args').map((e) => e.text);
-    expect(lines.filter((l) => l.includes(': ok'))).toHaveLength(9);
+    expect(lines.filter((l) => l.includes(': ok'))).toHaveLength(17);
     expect(lines.some((l) => l.includes('FAIL'))).toBe(false);
     expect(run.outcome.exits['rogue-args']).toBe(0);
+  });
+
+  it('its eight malformed records were refused without a trace; the one right record arrived whole', () => {
+    for (const name of ['type 0', 'undeclared type', 'short', 'long', 'null', 'unmapped', 'enum out of range', 'bool 2']) {
+      expect(run.kernel.events.of('console').map((e) => e.text)).toContain(`rogue: check record ${name}: ok`);
+    }
+    const records = run.kernel.events.of('record');
+    expect(records.map(({ sandbox, module, type, fields }) => ({ sandbox, module, type, fields }))).toEqual([
+      {
+        sandbox: 'rogue-args', module: 'rogue', type: 'result',
+        // last_error: the last refusal it saw, BAD_VALUE; canary: past 2^53, so a decimal string.
+        fields: { attack: 'bad_syscalls', checks: 17, failed: 0, clean: true, last_error: -18, page: 4096, canary: '18364758544493064720' },
+      },
+    ]);
+  });
+
+  it('a write to its own configuration page faults: the page is read-only, and its own', () => {
+    const f = faultOf('rogue-config');
+    const page = run.kernel.events.of('threadStarted').find((e) => e.sandbox === 'rogue-config')!.config;
+    expect(page).toBeGreaterThan(0);
+    expect(f.fault.kind).toBe('writeProtected');
+    expect(f.fault.address).toBe(page);
+    expect(f.owner).toBe('rogue-config');
+    expect(loadedAt('rogue-config').config).toEqual({ attack: 'write_config' });
   });
 
   it('hello ran to the end while the others faulted', () => {
@@ -81,7 +105,7 @@ describe('rogue image', () => {
 
   it('every sandbox was torn down with its frames, and the pool is whole again', () => {
     const destroyed = run.kernel.events.of('sandboxDestroyed');
-    expect(destroyed.map((e) => e.sandbox).sort()).toEqual(['hello', 'rogue-args', 'rogue-code', 'rogue-div', 'rogue-exec', 'rogue-lib', 'rogue-read', 'rogue-ud2']);
+    expect(destroyed.map((e) => e.sandbox).sort()).toEqual(['hello', 'rogue-args', 'rogue-code', 'rogue-config', 'rogue-div', 'rogue-exec', 'rogue-lib', 'rogue-read', 'rogue-ud2']);
     expect(destroyed.every((e) => e.framesReturned > 0)).toBe(true);
     expect(run.machine.frames.accounting().allocated).toBe(0);
   });
@@ -99,8 +123,8 @@ describe('two live sandboxes', () => {
     const k = new Kernel(machine, { trust: ws.trust });
     const lib = k.modules.loadLibrary(k.modules.verify(mods.fetch('ipc_lib', '*')!.bytes, 'ipc_lib'));
     const hello = k.modules.verify(mods.fetch('hello', '*')!.bytes, 'hello');
-    const a = k.spawn({ name: 'a', quotaBytes: 1 << 20, stackBytes: 65536, arg: 0 }, hello);
-    const b = k.spawn({ name: 'b', quotaBytes: 1 << 20, stackBytes: 65536, arg: 0 }, hello);
+    const a = k.spawn({ name: 'a', quotaBytes: 1 << 20, stackBytes: 65536 }, hello);
+    const b = k.spawn({ name: 'b', quotaBytes: 1 << 20, stackBytes: 65536 }, hello);
     const libFrames = new Set(lib.placed.segments.flatMap((s) => Array.from({ length: s.pages }, (_, i) => s.va / 4096 + i)));
     const frames = (s: typeof a) => new Set([...s.cpu.space.pageTable()].map(([, e]) => e.frame).filter((f) => !libFrames.has(f)));
     const fa = frames(a);

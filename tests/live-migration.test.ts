@@ -21,11 +21,11 @@ const START_MS = 5000;
 const ECHO_CLIENT = new URL('./support/echo-client.mjs', import.meta.url).pathname;
 const net = new LiveNet(`hic-lm-${process.pid}`, `hiclm${process.pid % 100000}`);
 
-/** images/migration.himg with migctl starting at START_MS (mode 1: migrate everything). */
+/** images/migration.himg with migctl starting at START_MS (mode update: migrate everything). */
 function manifest(): string {
-  const image = JSON.parse(readFileSync(join(REPO, 'images', 'migration.himg'), 'utf8')) as { name: string; sandboxes: { name: string; arg: number }[] };
+  const image = JSON.parse(readFileSync(join(REPO, 'images', 'migration.himg'), 'utf8')) as { name: string; sandboxes: { name: string; config?: Record<string, unknown> }[] };
   const migctl = image.sandboxes.find((s) => s.name === 'migctl')!;
-  migctl.arg = START_MS * 65536 + 1;
+  migctl.config = { ...migctl.config, mode: 'update', start: `${START_MS}ms` };
   image.name = 'live-migration';
   const file = join(net.dir, 'live-migration.himg');
   writeFileSync(file, JSON.stringify(image));

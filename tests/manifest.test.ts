@@ -33,7 +33,7 @@ function refusal(m: unknown): ManifestError {
 describe('manifest', () => {
   it('accepts a minimal image and fills in defaults', () => {
     const m = parse(good);
-    expect(m.sandboxes[0]).toEqual({ name: 'a', module: 'hello', version: '*', quota: 1 << 20, stack: 65536, arg: 0, budget: 100_000, caps: { registry: 3, irqs: [], mmio: [], control: [], channels: [] } });
+    expect(m.sandboxes[0]).toEqual({ name: 'a', module: 'hello', version: '*', quota: 1 << 20, stack: 65536, config: {}, budget: 100_000, caps: { registry: 3, irqs: [], mmio: [], control: [], channels: [] } });
     expect(m.memory).toBe(256 << 20);
     expect(m.until).toBe(60e9);
   });
@@ -57,6 +57,10 @@ describe('manifest', () => {
     ['channels not a list', mutate((m) => (m.sandboxes[0].caps = { channels: 'mig:r' })), 'sandboxes[0].caps.channels', /list of channels/],
     ['traffic share of an unknown class', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, shares: { bulk: 1 } }; }), 'traffic.shares.bulk', /unknown field/],
     ['traffic server that is not an IPv4 address', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '999.999.999.999', connections: 1 }; }), 'traffic.server', /not an IPv4 address/],
+    ['the packed argument, gone for named configuration', mutate((m) => (m.sandboxes[0].arg = 1)), 'sandboxes[0].arg', /unknown field/],
+    ['configuration that is not an object', mutate((m) => (m.sandboxes[0].config = 'abort')), 'sandboxes[0].config', /expected an object/],
+    ['configuration value that is a list', mutate((m) => (m.sandboxes[0].config = { mode: ['abort'] })), 'sandboxes[0].config.mode', /a string, a number or true\/false/],
+    ['configuration field that is not a name', mutate((m) => (m.sandboxes[0].config = { 'Mode!': 1 })), 'sandboxes[0].config.Mode!', /not a configuration field name/],
     ['traffic duration that is not a time', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, duration: '5 fortnights' }; }), 'traffic.duration', /duration/],
   ])('%s → names the field', (_what, m, field, detail) => {
     const e = refusal(m);

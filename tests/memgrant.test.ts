@@ -61,7 +61,7 @@ describe('moving a derived copy of a memory capability', () => {
         machine: { memory: '64MiB' },
         sandboxes: [
           { name: 'mem_taker', module: 'mem_taker', quota: '256KiB', stack: '16KiB' },
-          { name: 'mem_giver', module: 'mem_giver', quota: '256KiB', stack: '16KiB', arg: 1 },
+          { name: 'mem_giver', module: 'mem_giver', quota: '256KiB', stack: '16KiB', config: { cheat: true } },
         ],
         run: { until: '1s' },
       },

@@ -34,7 +34,7 @@ beforeEach(async () => {
 afterEach(() => machine.dispose());
 
 const verified = (c: ModuleContent) => k.modules.verify(signModule(c, pki.keys, NOW), c.meta.name);
-const spawnSpec = { name: 'svc', quotaBytes: 1 << 20, stackBytes: 65536, arg: 0 };
+const spawnSpec = { name: 'svc', quotaBytes: 1 << 20, stackBytes: 65536 };
 
 /** Runs f, expects a ModuleError or KernelError with `code`, and checks that nothing is left. */
 function refusedCleanly(code: string, f: () => unknown): void {

@@ -20,7 +20,7 @@ import { serviceZone } from '../traffic/probes.ts';
 import type { TrafficConfig, TrafficGenerator } from '../traffic/generator.ts';
 import type { Kernel } from '../core0/kernel.ts';
 import { HostClient } from '../core0/host-client.ts';
-import { consoleOf } from './support/kernel.ts';
+import { consoleOf, lastRecord } from './support/kernel.ts';
 import { stage } from './support/boot.ts';
 import { type System, type RunResult } from '../system/run-image.ts';
 import { REPO } from './support/boot.ts';
@@ -35,25 +35,14 @@ const CONFIG: TrafficConfig = {
   dns: { queries: 8, zone: ZONE }, ping: { streams: 2, count: 5 },
 };
 
-/** The last line of a sandbox's console that matches `re`, its numbers (hex or decimal) parsed. */
-function lastReport(kernel: Kernel, sandbox: string, re: RegExp): number[] | undefined {
-  const m = consoleOf(kernel, sandbox).map((l) => re.exec(l.text)).filter((x) => x !== null).at(-1);
-  return m?.slice(1).map(Number);
-}
-
-/** What the upper services and the netstack said about themselves by the end of a run. */
+/** What the upper services and the netstack reported about themselves by the end of a run (their last records). */
 function upperReports(kernel: Kernel) {
-  const web = lastReport(kernel, 'web', /^web_server 1\.0\.0: requests (\d+) \(ok (\d+), bad (\d+), unsupported (\d+)\), heads (\d+), bodies (\d+) \((\d+) bytes\), refused (\d+)$/);
-  const dns = lastReport(kernel, 'dns', /^dns_resolver 1\.0\.0: \d+ names; answered (\d+), nxdomain (\d+), no record (\d+), refused (\d+)$/);
-  const fw = lastReport(kernel, 'firewall', /^firewall 1\.0\.0: (\d+) rules, hash (0x[0-9a-f]{8}); served (\d+), refused (\d+)$/);
-  const applied = lastReport(kernel, 'netstack', /^netstack 1\.2\.0: firewall rules applied: (\d+) rules, hash (0x[0-9a-f]{8})/);
-  const netstackDns = lastReport(kernel, 'netstack', /, dns (\d+), icmp/)?.[0];
   return {
-    web: web && { requests: web[0]!, ok: web[1]!, bad: web[2]!, unsupported: web[3]!, heads: web[4]!, bodyCalls: web[5]!, bodyBytes: web[6]!, refused: web[7]! },
-    dns: dns && { answered: dns[0]!, nxdomain: dns[1]!, noRecord: dns[2]!, refused: dns[3]! },
-    firewall: fw && { rules: fw[0]!, hash: fw[1]!, served: fw[2]!, refused: fw[3]! },
-    applied: applied && { rules: applied[0]!, hash: applied[1]! },
-    netstackDns,
+    web: lastRecord(kernel, 'web', 'report'),
+    dns: lastRecord(kernel, 'dns', 'report'),
+    firewall: lastRecord(kernel, 'firewall', 'report'),
+    applied: lastRecord(kernel, 'netstack', 'rules'),
+    netstack: lastRecord(kernel, 'netstack', 'report'),
   };
 }
 
@@ -65,10 +54,10 @@ function upperReports(kernel: Kernel) {
 function expectUpperServicesDidTheWork(kernel: Kernel, httpResponses: number, dnsAnswers: number): void {
   const r = upperReports(kernel);
   expect(r.web).toMatchObject({ requests: httpResponses, ok: httpResponses, bad: 0, unsupported: 0, heads: httpResponses, refused: 0 });
-  expect(r.web!.bodyBytes).toBeGreaterThan(0);
-  expect(r.dns).toMatchObject({ nxdomain: 0, noRecord: 0, refused: 0 });
+  expect(r.web!.body_bytes).toBeGreaterThan(0);
+  expect(r.dns).toMatchObject({ nxdomain: 0, no_record: 0, refused: 0 });
   expect(r.dns!.answered).toBeGreaterThanOrEqual(dnsAnswers); // a retried query is answered again
-  expect(r.dns!.answered).toBe(r.netstackDns);
+  expect(r.dns!.answered).toBe(r.netstack!.dns);
   expect(r.firewall).toMatchObject({ rules: 9, refused: 0 });
   expect(r.firewall!.served).toBeGreaterThanOrEqual(1);
   expect(r.applied).toEqual({ rules: r.firewall!.rules, hash: r.firewall!.hash });
@@ -198,9 +187,9 @@ describe('1000 connections across the classes, plus DNS and ping', () => {
       expect(s.probes.pingReceived).toBeGreaterThan(0);
       // At this load the services' output buffers do fill: the stack then stops acknowledging
       // input (the client retransmits it later) instead of dropping it.
-      const report = consoleOf(staged.kernel, 'netstack').map((l) => l.text).at(-1) ?? '';
-      expect(Number(/app full (\d+)/.exec(report)?.[1])).toBeGreaterThan(0);
-      expect(report).toContain('app overflows 0');
+      const report = lastRecord(staged.kernel, 'netstack', 'report');
+      expect(report?.app_full).toBeGreaterThan(0);
+      expect(report?.app_overflows).toBe(0);
       expectUpperServicesDidTheWork(staged.kernel, s.httpResponses, s.probes.dnsAnswers);
     } finally {
       staged.machine.dispose();
@@ -234,7 +223,7 @@ describe('the firewall: a port its rules deny', () => {
       expect(s.probes).toMatchObject({ dnsQueries: 4, dnsAnswers: 4, dnsBad: 0, pingSent: 3, pingReceived: 3, pingBad: 0 });
       const applied = upperReports(staged.kernel).applied;
       expect(applied?.rules).toBe(9);
-      expect(consoleOf(staged.kernel, 'netstack').map((l) => l.text).at(-1)).toMatch(/tcp accepted 0 .* rst 0\/6,/);
+      expect(lastRecord(staged.kernel, 'netstack', 'report')).toMatchObject({ tcp_accepted: 0, rst_rx: 0, rst_sent: 6 });
     } finally {
       staged.machine.dispose();
     }
@@ -248,7 +237,7 @@ describe('the upper services refuse bad calls', () => {
     const image = JSON.parse(readFileSync(join(REPO, 'images', 'netstack.himg'), 'utf8')) as {
       sandboxes: object[]; run: { until: string }; expect: { exits: Record<string, number> };
     };
-    image.sandboxes.push({ name: 'probe', module: 'upper_probe', version: '1.0.0', quota: '256KiB', stack: '16KiB', arg: 0 });
+    image.sandboxes.push({ name: 'probe', module: 'upper_probe', version: '1.0.0', quota: '256KiB', stack: '16KiB' });
     image.run.until = '1.2s';
     image.expect.exits = { probe: 0 };
     const staged = await stage({ label: 'images/netstack.himg (+ upper_probe)', image }, { traffic: 'none' });
@@ -256,13 +245,15 @@ describe('the upper services refuse bad calls', () => {
       const done = await staged.run();
       const lines = consoleOf(staged.kernel, 'probe').map((l) => l.text);
       expect(lines.filter((l) => !l.startsWith('upper_probe: ok - ')).filter((l) => !/^upper_probe: \d+ checks/.test(l))).toEqual([]);
-      expect(lines.at(-1)).toMatch(/^upper_probe: \d+ checks, 0 failed$/);
+      const summary = lastRecord(staged.kernel, 'probe', 'summary');
+      expect(summary).toMatchObject({ failed: 0 });
+      expect(summary?.checks).toBeGreaterThan(0);
       expect(done.deviations).toEqual([]);
       // What each service counted: the probe's refusals (firewall 3, dns 7, web 8), nothing more.
       const r = upperReports(staged.kernel);
       expect(r.firewall).toMatchObject({ rules: 9, refused: 3 });
-      expect(r.dns).toMatchObject({ answered: 3, nxdomain: 1, noRecord: 1, refused: 7 });
-      expect(r.web).toMatchObject({ ok: 3, bad: 2, unsupported: 1, heads: 1, bodyCalls: 3, refused: 8 });
+      expect(r.dns).toMatchObject({ answered: 3, nxdomain: 1, no_record: 1, refused: 7 });
+      expect(r.web).toMatchObject({ ok: 3, bad: 2, unsupported: 1, heads: 1, bodies: 3, refused: 8 });
     } finally {
       staged.machine.dispose();
     }

@@ -10,7 +10,7 @@ import {
   CTRL_RESET, CTRL_RX_ENABLE, CTRL_TX_ENABLE, DESC_DONE, DESC_EOP, IRQ_RX, MAX_FRAME, NIC_ID, NIC_REG as R, NicDevice,
   STATUS_DMA_ERROR, STATUS_LINK_UP,
 } from '../emulator/devices/nic.ts';
-import { consoleOf } from './support/kernel.ts';
+import { recordsOf } from './support/kernel.ts';
 import { stage } from './support/boot.ts';
 import { type System, type RunResult } from '../system/run-image.ts';
 
@@ -87,8 +87,9 @@ describe('nic image: the echo driver', () => {
     expect(tapped.filter((d) => d === 'rx').length).toBe(through);
     expect(tapped.filter((d) => d === 'tx').length).toBe(through);
     // One interrupt per spaced frame, one for the whole burst; each delivered once.
-    const summary = consoleOf(staged.kernel, 'driver').at(-1)!.text;
-    expect(summary).toBe(`nic_echo: echoed ${through} frames on ${FRAMES + 1} interrupts (bad 0, tx full 0); device rx ${through}, tx ${through}, dropped ${BURST - RING_USABLE}, status 0x1`);
+    expect(recordsOf(staged.kernel, 'driver', 'summary').map(({ t: _t, ...fields }) => fields)).toEqual([
+      { echoed: through, interrupts: FRAMES + 1, bad: 0, tx_full: 0, device_rx: through, device_tx: through, device_dropped: BURST - RING_USABLE, status: STATUS_LINK_UP },
+    ]);
     const line = staged.kernel.objects.irqLine(16)!;
     expect([line.raised, line.delivered, line.pending]).toEqual([FRAMES + 1, FRAMES + 1, 0]);
   });
@@ -110,8 +111,8 @@ describe('a hostile driver: DMA outside its own memory is refused', () => {
       machine: { memory: '32MiB', devices: ['nic'] },
       sandboxes: [
         // Spawned first, so its stack's top page lies just below the hostile driver's image.
-        { name: 'victim', module: 'echo', quota: '256KiB', stack: '16KiB', arg: 1 },
-        { name: 'hostile', module: 'nic_echo', quota: '512KiB', arg: 1, caps: { irqs: [16], mmio: ['nic'] } },
+        { name: 'victim', module: 'echo', quota: '256KiB', stack: '16KiB', config: { version: 1 } },
+        { name: 'hostile', module: 'nic_echo', quota: '512KiB', config: { role: 'hostile' }, caps: { irqs: [16], mmio: ['nic'] } },
       ],
       run: { until: '300ms' },
       expect: { exits: { hostile: 0 } },
@@ -159,9 +160,11 @@ describe('a hostile driver: DMA outside its own memory is refused', () => {
     expect(reg(nic, R.STATUS)).toBe(STATUS_LINK_UP | STATUS_DMA_ERROR);
     expect(reg(nic, R.CTRL)).toBe(0);
     expect([reg(nic, R.RX_COUNT), reg(nic, R.RX_DROPPED)]).toEqual([0, 1]); // the reset between the attempts zeroed the first
-    expect(consoleOf(staged.kernel, 'hostile').filter((l) => /rx dropped 1: refused$/.test(l.text))).toHaveLength(2);
-    const lines = consoleOf(staged.kernel, 'hostile').map((l) => l.text).filter((t) => t.endsWith('refused') || t.endsWith('NOT REFUSED'));
-    expect(lines).toEqual([expect.stringMatching(/RX ring: .*: refused$/), expect.stringMatching(/RX buffer: .*: refused$/)]);
+    const attempts = recordsOf(staged.kernel, 'hostile', 'dma_attempt').map(({ target, at, rx_dropped, refused }) => ({ target, at, rx_dropped, refused }));
+    expect(attempts).toEqual([
+      { target: 'rx_ring', at: foreign, rx_dropped: 1, refused: true },
+      { target: 'rx_buffer', at: foreign, rx_dropped: 1, refused: true },
+    ]);
   });
 
   it('not one byte of the foreign page changed, and nothing else broke', () => {

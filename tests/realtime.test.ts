@@ -14,7 +14,7 @@ const sleeper = {
     'hic-image': 1,
     name: 'sleeper',
     machine: { memory: '32MiB' },
-    sandboxes: [{ name: 'h', module: 'irq_handler', quota: '128KiB', stack: '16KiB', arg: 300_000_000, caps: { irqs: [16] } }],
+    sandboxes: [{ name: 'h', module: 'irq_handler', quota: '128KiB', stack: '16KiB', config: { bind_at: '300ms' }, caps: { irqs: [16] } }],
     run: { until: '2s' },
     expect: { exits: { h: 0 } },
   },

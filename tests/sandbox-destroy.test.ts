@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Err } from '../core0/abi/abi.ts';
-import { consoleOf, rpcSummary } from './support/kernel.ts';
+import { consoleOf, recordsOf, rpcSummary } from './support/kernel.ts';
 import { stage } from './support/boot.ts';
 import { type System, type RunResult } from '../system/run-image.ts';
 
@@ -18,9 +18,9 @@ const image = {
     name: 'sandbox-destroy',
     machine: { memory: '32MiB' },
     sandboxes: [
-      { name: 'echo', module: 'echo', quota: '256KiB', stack: '16KiB', arg: 1 },
-      { name: 'rpc_client', module: 'rpc_client', quota: '256KiB', stack: '16KiB', arg: 100_000 },
-      { name: 'reaper', module: 'reaper', quota: '128KiB', stack: '16KiB', arg: DESTROY_AT_NS, caps: { control: ['echo'] } },
+      { name: 'echo', module: 'echo', quota: '256KiB', stack: '16KiB', config: { version: 1 } },
+      { name: 'rpc_client', module: 'rpc_client', quota: '256KiB', stack: '16KiB', config: { calls: 100_000 } },
+      { name: 'reaper', module: 'reaper', quota: '128KiB', stack: '16KiB', config: { at: DESTROY_AT_NS, action: 'destroy' }, caps: { control: ['echo'] } },
     ],
     run: { until: '10s' },
     expect: { exits: { reaper: 0, rpc_client: Err.PEER_GONE } },
@@ -66,9 +66,9 @@ describe('destroying a busy sandbox', () => {
     expect(sum.answered).toBeLessThan(100_000);
     expect(sum.answered + sum.lost).toBe(100_000);
     expect(sum).toMatchObject({ duplicated: 0, bad: 0 });
-    const failed = consoleOf(staged.kernel, 'rpc_client').find((l) => l.text.includes('failed'))!;
-    expect(failed.text).toBe(`rpc_client: call ${sum.answered + 1} failed: error ${Err.PEER_GONE}`);
-    expect(failed.t).toBeGreaterThanOrEqual(staged.kernel.events.of('sandboxDestroyed').find((e) => e.sandbox === 'echo')!.t);
+    const failed = recordsOf(staged.kernel, 'rpc_client', 'call_failed');
+    expect(failed).toEqual([{ call: sum.answered + 1, error: Err.PEER_GONE, t: expect.any(Number) }]);
+    expect(failed[0]!.t).toBeGreaterThanOrEqual(staged.kernel.events.of('sandboxDestroyed').find((e) => e.sandbox === 'echo')!.t);
   });
 
   it('every frame is back in the pool after shutdown', () => {

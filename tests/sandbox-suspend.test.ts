@@ -22,7 +22,7 @@ beforeAll(async () => {
       machine: { memory: '32MiB' },
       sandboxes: [
         { name: 'hello', module: 'hello', quota: '1MiB', stack: '64KiB' },
-        { name: 'reaper', module: 'reaper', quota: '128KiB', stack: '16KiB', arg: SUSPEND_US * 2 ** 40 + SUSPEND_AT_NS, caps: { control: ['hello'] } },
+        { name: 'reaper', module: 'reaper', quota: '128KiB', stack: '16KiB', config: { at: SUSPEND_AT_NS, action: 'suspend', suspend_for: `${SUSPEND_US}us` }, caps: { control: ['hello'] } },
       ],
       run: { until: '1s' },
       expect: { exits: { hello: 0, reaper: 0 } },

@@ -20,19 +20,19 @@ import { formatNs, formatRatio, formatRow, summarize } from '../stats.ts';
 
 const RUNS = 5;
 const MODES = [
-  { mode: 0, calls: 20_000, label: 'IPC round trip (call/reply)' },
-  { mode: 1, calls: 10_000, label: '  with a capability copied' },
-  { mode: 2, calls: 5_000, label: '  with 64 KiB memory moved there and back' },
+  { mode: 'plain', calls: 20_000, label: 'IPC round trip (call/reply)' },
+  { mode: 'endpoint_copy', calls: 10_000, label: '  with a capability copied' },
+  { mode: 'memory_move', calls: 5_000, label: '  with 64 KiB memory moved there and back' },
 ] as const;
 
-async function roundTrips(repoRoot: string, mode: number, calls: number): Promise<number> {
+async function roundTrips(repoRoot: string, mode: (typeof MODES)[number]['mode'], calls: number): Promise<number> {
   const ws = workspace(repoRoot);
   const machine = await UnicornMachine.create({ memoryBytes: 32 << 20 });
   try {
     const k = new Kernel(machine, { trust: ws.trust });
     const module = (name: string) => k.modules.verify(new Uint8Array(readFileSync(join(ws.repoDir, 'targets', `${name}-1.0.0.hicmod`))), name);
-    k.spawn({ name: 'server', quotaBytes: 256 << 10, stackBytes: 65536, arg: 0, budget: 10_000_000 }, module('ipc_bench_server'));
-    k.spawn({ name: 'client', quotaBytes: 512 << 10, stackBytes: 65536, arg: mode * 2 ** 32 + calls, budget: 10_000_000 }, module('ipc_bench_client'));
+    k.spawn({ name: 'server', quotaBytes: 256 << 10, stackBytes: 65536, budget: 10_000_000 }, module('ipc_bench_server'));
+    k.spawn({ name: 'client', quotaBytes: 512 << 10, stackBytes: 65536, config: { mode, calls }, budget: 10_000_000 }, module('ipc_bench_client'));
     const t0 = process.hrtime.bigint();
     await k.run(60e9);
     const wall = Number(process.hrtime.bigint() - t0);
@@ -68,7 +68,7 @@ export const ipc: Benchmark = {
   async run(ctx) {
     const nullProgram = guestProgram(ctx.repoRoot, 'syscall', 200_000);
     const samples: Record<string, number[]> = { null: [], switch: [], hostNull: [] };
-    for (const m of MODES) samples[`mode${m.mode}`] = [];
+    for (const m of MODES) samples[m.mode] = [];
     for (let i = 0; i <= RUNS; i++) {
       const n = await runOnKernel(ctx.repoRoot, { programs: [nullProgram], budget: 10_000_000, syscalls: 200_001 });
       const perMode: number[] = [];
@@ -76,7 +76,7 @@ export const ipc: Benchmark = {
       const sw = await switches(ctx.repoRoot);
       if (i === 0) continue; // warm-up
       samples.null!.push(n.wallNs / 200_000);
-      MODES.forEach((m, j) => samples[`mode${m.mode}`]!.push(perMode[j]!));
+      MODES.forEach((m, j) => samples[m.mode]!.push(perMode[j]!));
       samples.switch!.push(sw.switchNs);
       samples.hostNull!.push(sw.nullNs);
     }
@@ -86,7 +86,7 @@ export const ipc: Benchmark = {
       formatRow({ label, hic: formatNs(s[key]!.median), range: `${formatNs(s[key]!.min)} – ${formatNs(s[key]!.max)}`, native: formatNs(baseline), ratio: formatRatio(s[key]!.median / baseline), ...(note ? { note } : {}) });
     return {
       lines: [
-        ...MODES.map((m, i) => row(m.label, `mode${m.mode}`, base, i === 0 ? 'baseline = null syscall, same run' : undefined)),
+        ...MODES.map((m, i) => row(m.label, m.mode, base, i === 0 ? 'baseline = null syscall, same run' : undefined)),
         row('endpoint switch (registry alias)', 'switch', s.hostNull!.median, 'baseline = null host call (cap_info), same run'),
       ],
       json: { parameters: { runs: RUNS, modes: MODES }, samples, summary: s },

@@ -1,8 +1,8 @@
 // Benchmark `migration`: the rolling update of images/migration.himg -- netstack 1.2.0 hands every
 // live connection to 1.3.0 one at a time while the traffic generator keeps them busy -- at 1,000
-// and 10,000 connections. migctl (the harness) reports the virtual time of each step; the host
-// clock is read when its console lines arrive, so the wall time of the snapshot (export + import)
-// and of the connection phase come from the same run.
+// and 10,000 connections. migctl (the harness) reports the virtual time of each step in typed
+// records; the host clock is read when those records arrive, so the wall time of the snapshot
+// (export + import) and of the connection phase come from the same run.
 //
 //   connections migrated per second   migrated / the connection phase (virtual and wall)
 //   added latency per connection      the whole five-call sequence, and the frozen window (from
@@ -44,8 +44,6 @@ const SIZES: readonly Size[] = [
   { connections: 10_000, label: '10k idle', durationS: 16, startMs: 4_100, untilS: 17, shares: { idle: 1 } },
 ];
 
-const RESULT = /^migctl: RESULT migrated (\d+) \((\d+) closed first\), failed (\d+).* per connection avg (\d+) ns max (\d+) ns, frozen avg (\d+) ns max (\d+) ns, all (\d+) ns, \d+ checks (\S+)/;
-const SNAPSHOT = /^migctl: snapshot: (\d+) bytes, \d+ shards, (\d+) connections.* export (\d+) ns, import (\d+) ns$/;
 
 interface GuestRun {
   readonly migrated: number;
@@ -72,34 +70,38 @@ async function onKernel(repoRoot: string, size: Size): Promise<GuestRun> {
   image.traffic = { ...image.traffic, connections: size.connections, clients: Math.min(250, Math.max(50, size.connections / 40)), duration: `${size.durationS}s` };
   if (size.shares) image.traffic.shares = size.shares;
   const migctl = image.sandboxes.find((s: { name: string }) => s.name === 'migctl');
-  migctl.arg = 1 | (size.startMs << 16);
+  migctl.config = { mode: 'update', start: `${size.startMs}ms` };
   const manifest = parseManifest(`${file} (${size.connections} connections)`, JSON.stringify(image));
   const ws = workspace(repoRoot);
+  // The host clock when each of migctl's records arrived: the snapshot step began, the snapshot
+  // arrived at the target, the update ended.
   const wall = new Map<string, bigint>();
-  const lines: string[] = [];
+  let last = 'no output';
   const { system } = await runImage(manifest, {
     modules: ws.repository,
     trust: ws.trust,
     onEvent: (e) => {
-      if (e.kind !== 'console' || e.sandbox !== 'migctl') return;
-      lines.push(e.text);
-      const key = /^migctl: (exporting|snapshot:|RESULT)/.exec(e.text)?.[1];
-      if (key) wall.set(key, process.hrtime.bigint());
+      if (e.kind === 'console' && e.sandbox === 'migctl') last = e.text;
+      if (e.kind !== 'record' || e.sandbox !== 'migctl') return;
+      const key = e.type === 'step' ? `step ${e.fields.phase}` : e.type;
+      if (!wall.has(key)) wall.set(key, process.hrtime.bigint());
     },
   });
   system.dispose();
   const traffic = system.traffic;
-  const r = lines.map((l) => RESULT.exec(l)).find((m) => m !== null);
-  const s = lines.map((l) => SNAPSHOT.exec(l)).find((m) => m !== null);
-  if (!r || !s || r[9] !== 'ok') throw new BenchError(`the migration of ${size.connections} connections did not finish cleanly: ${lines.at(-1) ?? 'no output'}`);
+  const records = system.kernel.events.of('record').filter((e) => e.sandbox === 'migctl');
+  const r = records.find((e) => e.type === 'migrated')?.fields;
+  const s = records.find((e) => e.type === 'snapshot')?.fields;
+  if (!r || !s || r.ok !== true) throw new BenchError(`the migration of ${size.connections} connections did not finish cleanly: ${last}`);
   const summary = traffic!.generator.summary();
   const ns = (a: string, b: string) => Number(wall.get(b)! - wall.get(a)!);
   return {
-    migrated: Number(r[1]), failed: Number(r[3]),
-    perConnVirtualNs: Number(r[4]), maxConnVirtualNs: Number(r[5]), frozenVirtualNs: Number(r[6]), frozenMaxVirtualNs: Number(r[7]),
-    phaseVirtualNs: Number(r[8]), phaseWallNs: ns('snapshot:', 'RESULT'),
-    snapshotBytes: Number(s[1]), snapshotConnections: Number(s[2]), exportVirtualNs: Number(s[3]), importVirtualNs: Number(s[4]),
-    snapshotWallNs: ns('exporting', 'snapshot:'),
+    migrated: Number(r.migrated), failed: Number(r.failed),
+    perConnVirtualNs: Number(r.per_connection_avg), maxConnVirtualNs: Number(r.per_connection_max),
+    frozenVirtualNs: Number(r.frozen_avg), frozenMaxVirtualNs: Number(r.frozen_max),
+    phaseVirtualNs: Number(r.phase), phaseWallNs: ns('snapshot', 'migrated'),
+    snapshotBytes: Number(s.bytes), snapshotConnections: Number(s.connections), exportVirtualNs: Number(s.export), importVirtualNs: Number(s.import),
+    snapshotWallNs: ns('step snapshot', 'snapshot'),
     traffic: traffic!.generator.summaryLine(),
     lost: summary.lost + summary.duplicated + summary.reordered + summary.failed + summary.running,
   };

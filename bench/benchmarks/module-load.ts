@@ -58,7 +58,7 @@ export const moduleLoad: Benchmark = {
       for (let i = 0; i <= RUNS; i++) {
         let v!: ReturnType<Kernel['modules']['verify']>;
         const verify = time(() => (v = k.modules.verify(file, 'bench_module')));
-        const load = time(() => k.spawn({ name: 'bench', quotaBytes: 1 << 20, stackBytes: 16384, arg: 0 }, v));
+        const load = time(() => k.spawn({ name: 'bench', quotaBytes: 1 << 20, stackBytes: 16384 }, v));
         k.destroy(k.sandbox('bench')!, 'shutdown');
         const rsa = time(() => {
           rsaVerify('sha384', block.hash, signer!.publicKey, block.signature);

@@ -1,9 +1,9 @@
 // Benchmark `steering`: forwarding decisions per second of eth_driver's steering table -- parse the
 // Ethernet/IPv4/TCP headers of a frame, look its connection up (open addressing, 16384 entries,
 // 8192 connections, every other frame a miss), pick the instance. The guest is the real driver in its
-// benchmark mode (services/eth_driver, arg 2 | n << 8: n decisions on synthetic frames); a run of
-// 1 decision is subtracted from a run of 1,000,000 so that loading, the table set-up and the exit
-// cancel out. Baseline, in the same run: the very same C (services/eth_driver/steer.h) compiled
+// benchmark mode (services/eth_driver, configured with mode steering_bench and n decisions on
+// synthetic frames; its result is a record); a run of 1 decision is subtracted from a run of
+// 1,000,000 so that loading, the table set-up and the exit cancel out. Baseline, in the same run: the very same C (services/eth_driver/steer.h) compiled
 // natively by gcc and timed in-process. The guest's own virtual clock gives instructions per
 // decision (1 ns per instruction in the cost model), i.e. the rate on a CPU of one instruction/ns.
 
@@ -21,7 +21,6 @@ const RUNS = 5;
 const DECISIONS = 1_000_000;
 const DRIVER_VERSION = '1.1.0';
 const ENTRIES = 16384; // services/eth_driver/steer.h STEER_ENTRIES; half of them are entered
-const LOG = /^eth_driver: steering bench: (\d+) decisions, (\d+) connections, (\d+) misses, sum (\d+), (\d+) ns virtual$/;
 
 /** What steer_bench_run must return for n decisions (see steer.h): proof every one was made. */
 function expected(n: number): { sum: bigint; misses: number } {
@@ -50,14 +49,14 @@ async function onKernel(repoRoot: string, decisions: number): Promise<GuestRun> 
   try {
     const k = new Kernel(machine, { trust: ws.trust });
     const module = k.modules.verify(fetched.bytes, fetched.label, { signer: fetched.signer });
-    k.spawn({ name: 'steering', quotaBytes: 1 << 20, stackBytes: 16384, arg: 2 + decisions * 256 }, module);
+    k.spawn({ name: 'steering', quotaBytes: 1 << 20, stackBytes: 16384, config: { mode: 'steering_bench', decisions } }, module);
     const t0 = process.hrtime.bigint();
     await k.run(60e9);
     const wallNs = Number(process.hrtime.bigint() - t0);
     const exit = k.events.of('exit').find((e) => e.sandbox === 'steering');
-    const m = k.events.of('console').map((e) => LOG.exec(e.text)).find((x) => x !== null);
-    if (exit?.status !== 0 || !m) throw new BenchError(`eth_driver's steering bench did not finish (exit ${exit?.status ?? 'none'})`);
-    return { wallNs, virtualNs: Number(m[5]), misses: Number(m[3]), sum: BigInt(m[4]!) };
+    const r = k.events.of('record').find((e) => e.sandbox === 'steering' && e.type === 'steering_bench')?.fields;
+    if (exit?.status !== 0 || !r) throw new BenchError(`eth_driver's steering bench did not finish (exit ${exit?.status ?? 'none'})`);
+    return { wallNs, virtualNs: Number(r.elapsed), misses: Number(r.misses), sum: BigInt(r.sum!) };
   } finally {
     machine.dispose();
   }

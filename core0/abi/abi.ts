@@ -12,8 +12,8 @@ export type CType = 'u64' | 'i64' | 'ptr' | 'cptr';
 /**
  * What a module may ask of the kernel, by family: its signed metadata lists the families it uses
  * (`capabilities` in module.json), and a syscall of a family it did not declare fails with
- * NOT_DECLARED. Syscalls of no family (time, yield, sleep, exit, the capabilities it holds) are
- * everyone's. `registry:<service>` in the same list lets a module register under a service name
+ * NOT_DECLARED. Syscalls of no family (time, yield, sleep, exit, the capabilities it holds, records
+ * of the types its module.json declares) are everyone's. `registry:<service>` in the same list lets a module register under a service name
  * other than its own.
  */
 export const FAMILIES = [
@@ -58,6 +58,10 @@ export const SYSCALLS = [
     doc: 'Returns a whole region obtained from mem_alloc; its frames are zeroed and freed.' },
   { nr: 8, name: 'mem_protect', family: 'memory', args: [['addr', 'ptr'], ['len', 'u64'], ['prot', 'u64']], returns: '0',
     doc: 'Changes the protection of pages inside one mem_alloc region to HIC_PROT_READ or HIC_PROT_WRITE. Execute is never granted at run time: code comes only from the verified loader.' },
+
+  // Typed results: what a service reports, decoded against the record types it declares.
+  { nr: 9, name: 'record', args: [['type', 'u64'], ['fields', 'cptr'], ['len', 'u64']], returns: '0',
+    doc: 'Emits a typed record: type is the id of one of the record types the module declares (1 + its position in module.json), fields its struct of 64-bit words and len that struct\'s exact size. Core-0 checks every word against the declaration and records an event; a refused record leaves no trace (NOT_FOUND: no such type; INVALID_ARGUMENT: wrong length; BAD_ADDRESS: unreadable fields; BAD_VALUE: a word no value of its field).' },
 
   // Capabilities: named by slot in the caller's own capability space.
   { nr: 10, name: 'cap_copy', args: [['slot', 'u64'], ['rights', 'u64']], returns: 'the new slot',
@@ -146,6 +150,7 @@ export const ERRORS = [
   { code: 15, name: 'NAME_TAKEN', doc: 'The registry already holds this name.' },
   { code: 16, name: 'NOT_SOLE', doc: 'A memory object moves only as its sole capability: revoke the others first.' },
   { code: 17, name: 'NOT_DECLARED', doc: 'The module\'s signed metadata does not declare this syscall family, or this service name.' },
+  { code: 18, name: 'BAD_VALUE', doc: 'A field holds no value of its declared type (an enum index past its values, a bool other than 0 or 1).' },
 ] as const;
 
 export type ErrorName = (typeof ERRORS)[number]['name'];
@@ -242,7 +247,7 @@ export const SERVICE_ENTRY = {
   fields: [
     ['magic', 'uint32_t', 'SERVICE_ENTRY_MAGIC'],
     ['abi', 'uint32_t', 'SERVICE_ENTRY_ABI'],
-    ['start', 'void (*start)(uint64_t arg)', 'entry of the first thread; rdi = the manifest argument'],
+    ['start', 'void (*start)(const void *config)', 'entry of the first thread; rdi = the address of its read-only configuration page, or 0 when the module declares no configuration'],
   ],
   size: 16,
 } as const;

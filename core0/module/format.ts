@@ -6,6 +6,7 @@
 // The signature block is decoded here as bytes only; verify.ts decides whether to believe it.
 
 import semver from 'semver';
+import { decodeConfig, decodeRecords, type ConfigField, type RecordType } from './config-records.ts';
 import { fail } from './errors.ts';
 
 export const MAGIC = Uint8Array.of(0x48, 0x49, 0x43, 0x4d, 0x4f, 0x44, 0x1a, 0x0a); // "HICMOD" SUB LF
@@ -24,8 +25,9 @@ export const SECTION_ORDER: readonly SectionName[] = ['META', 'SEGMENTS', 'IMAGE
 
 export const META = {
   NAME: 1, VERSION: 2, UUID: 3, KIND: 4, DEPENDENCY: 5, PROTOCOL: 6, STATE_SCHEMA: 7, MEMORY: 8, CPU: 9, CAPABILITY: 10,
+  CONFIG: 11, RECORD: 12,
 } as const;
-const REPEATABLE: ReadonlySet<number> = new Set([META.DEPENDENCY, META.PROTOCOL, META.CAPABILITY]);
+const REPEATABLE: ReadonlySet<number> = new Set([META.DEPENDENCY, META.PROTOCOL, META.CAPABILITY, META.CONFIG, META.RECORD]);
 
 export const SEGMENT_KIND = { text: 1, rodata: 2, data: 3, bss: 4 } as const;
 export type SegmentKind = keyof typeof SEGMENT_KIND;
@@ -61,6 +63,10 @@ export interface ModuleMetadata {
   /** CPU share asked for, per mille of one core. */
   readonly cpuPermille: number;
   readonly capabilities: readonly string[];
+  /** The service's configuration fields, in page order (config-records.ts). */
+  readonly config: readonly ConfigField[];
+  /** The record types it may emit; type id = 1 + index. */
+  readonly records: readonly RecordType[];
 }
 
 export interface Segment {
@@ -130,6 +136,13 @@ export class Reader {
     this.pos += 8;
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail('TOO_LARGE', `${this.what}: value ${v} at ${this.pos - 8} is absurd`);
     return Number(v);
+  }
+  /** A full 64-bit word, for values that are not sizes or counts (config defaults and bounds). */
+  u64Word(): bigint {
+    this.need(8);
+    const v = this.view.getBigUint64(this.pos, true);
+    this.pos += 8;
+    return v;
   }
   i64(): number {
     this.need(8);
@@ -250,6 +263,9 @@ function decodeMeta(b: Uint8Array): ModuleMetadata {
   if (memory > 1 << 30) fail('TOO_LARGE', `module asks for ${memory} bytes of memory`);
   const cpuPermille = num(one(META.CPU, 'cpu share'), 4, 'cpu share');
   if (cpuPermille < 1 || cpuPermille > 1000) fail('BAD_METADATA', `cpu share ${cpuPermille}‰ outside [1, 1000]`);
+  const config = decodeConfig((seen.get(META.CONFIG) ?? []).map((v) => new Reader(v, 'config field')));
+  const records = decodeRecords((seen.get(META.RECORD) ?? []).map((v) => new Reader(v, 'record type')));
+  if (kindCode === 2 && (config.length > 0 || records.length > 0)) fail('BAD_METADATA', 'a library has no configuration and emits no records');
   return {
     name,
     version,
@@ -261,6 +277,8 @@ function decodeMeta(b: Uint8Array): ModuleMetadata {
     memory,
     cpuPermille,
     capabilities: (seen.get(META.CAPABILITY) ?? []).map((v) => str(v, 'capability')),
+    config,
+    records,
   };
 }
 

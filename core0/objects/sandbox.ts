@@ -12,6 +12,7 @@ import type { Cpu, Frames, PageFlags } from '../../emulator/types.ts';
 import { ConsoleBudget } from '../console-budget.ts';
 import { HOST_DECLARED, type Declared } from '../module/declared.ts';
 import { isRefusal } from '../machine-errors.ts';
+import type { RecordType } from '../module/config-records.ts';
 import { CSpace, type Capability, type CapabilityOwner, type KernelObject } from './capability.ts';
 import { MemoryObject } from './memory-object.ts';
 import type { Thread } from './thread.ts';
@@ -21,6 +22,12 @@ export const PAGE = 4096;
 export const REGISTRATIONS_MAX = 32;
 
 export type SandboxState = 'live' | 'dead';
+
+/** What a sandbox runs, as far as its own syscalls need to know: the record types it may emit. */
+export interface SandboxModule {
+  readonly name: string;
+  readonly records: readonly RecordType[];
+}
 
 /** A contiguous run of frames the sandbox owns; `mapped` pages start at frame `first + skip`. */
 export interface OwnedRegion {
@@ -56,6 +63,8 @@ export class Sandbox implements CapabilityOwner {
     private readonly frames: Frames,
     /** What its module's signed metadata lets it ask for (declared.ts). */
     readonly declared: Declared = HOST_DECLARED,
+    /** The module it was started from; none for a host sandbox, which has no code of its own. */
+    readonly module?: SandboxModule,
   ) {}
 
   get usedPages(): number {

@@ -1,6 +1,7 @@
 // Writes the .hicmod container (docs/hicmod-format.md) from module content. Canonical: the same
 // content always gives the same bytes, which is what makes `hicmod build` reproducible.
 
+import { typeCode, type FieldHead } from '../../core0/module/config-records.ts';
 import {
   EXPORT_KIND, FORMAT_VERSION, HEADER_SIZE, MAGIC, META, PERM, RELOC, SECTION, SECTION_ENTRY_SIZE, SECTION_ORDER, SEGMENT_KIND,
   type ModuleContent, type ModuleMetadata, type SectionName,
@@ -54,7 +55,20 @@ function encodeMeta(m: ModuleMetadata): Uint8Array {
   field(META.MEMORY, new Writer().u64(m.memory).done());
   field(META.CPU, new Writer().u32(m.cpuPermille).done());
   for (const c of m.capabilities) field(META.CAPABILITY, str(c));
+  for (const c of m.config) field(META.CONFIG, fieldHead(new Writer(), c).u64(BigInt.asUintN(64, c.default)).u64(BigInt.asUintN(64, c.min)).u64(BigInt.asUintN(64, c.max)).done());
+  for (const r of m.records) {
+    const rw = new Writer().string(r.name).string(r.doc).u16(r.fields.length);
+    for (const f of r.fields) fieldHead(rw, f);
+    field(META.RECORD, rw.done());
+  }
   return w.done();
+}
+
+/** A declared field's name, type, enum values and doc (docs/hicmod-format.md, tags 11 and 12). */
+function fieldHead(w: Writer, f: FieldHead): Writer {
+  w.string(f.name).u8(typeCode(f.type)).u8(0).u16(f.values.length);
+  for (const v of f.values) w.string(v);
+  return w.string(f.doc);
 }
 
 function encodeSections(c: ModuleContent): Record<SectionName, Uint8Array> {

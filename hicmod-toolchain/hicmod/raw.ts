@@ -12,7 +12,7 @@ export function rawServiceModule(meta: Pick<ModuleMetadata, 'name' | 'version' |
   view.setUint32(0, SERVICE_ENTRY.magic, true);
   view.setUint32(4, SERVICE_ENTRY.abi, true); // the start address is a relocation
   return {
-    meta: { kind: 'service', dependencies: [], protocols: [], stateSchema: 0, memory: 1 << 20, cpuPermille: 100, capabilities: [], ...meta },
+    meta: { kind: 'service', dependencies: [], protocols: [], stateSchema: 0, memory: 1 << 20, cpuPermille: 100, capabilities: [], config: [], records: [], ...meta },
     segments: [
       { kind: 'text', writable: false, executable: true, offset: 0, memSize: textBytes, fileOffset: 0, fileSize: code.length },
       { kind: 'rodata', writable: false, executable: false, offset: textBytes, memSize: PAGE, fileOffset: code.length, fileSize: table.length },

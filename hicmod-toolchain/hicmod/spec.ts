@@ -1,8 +1,9 @@
 // services/<name>/module.json: what a module says about itself — name, version, identity, kind,
 // dependencies, the protocols and state schema it speaks, the resources and capabilities it asks
-// for, and what it exports, and two build settings (the directory its sources are in, and macros
-// every one of its files is compiled with). The toolchain reads it to build the module's metadata
-// and its object; every mistake is reported with the file and the field.
+// for, its configuration and the records it emits (spec-config-records.ts), and what it exports,
+// and two build settings (the directory its sources are in, and macros every one of its files is
+// compiled with). The toolchain reads it to build the module's metadata and its object; every
+// mistake is reported with the file and the field.
 
 import { FAMILIES } from '../../core0/abi/abi.ts';
 import { isKnownCapability } from '../../core0/module/declared.ts';
@@ -10,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import { NAME_PATTERN, type ModuleMetadata } from '../../core0/module/format.ts';
+import { parseConfig, parseRecords } from './spec-config-records.ts';
 
 export interface ModuleSpec {
   readonly meta: ModuleMetadata;
@@ -31,7 +33,10 @@ export class SpecError extends Error {
   readonly code = 'HICMOD_BAD_SPEC';
 }
 
-const FIELDS = ['name', 'version', 'uuid', 'kind', 'dependencies', 'protocols', 'stateSchema', 'memory', 'cpuPermille', 'capabilities', 'exports', 'buildFrom', 'defines'];
+const FIELDS = [
+  'name', 'version', 'uuid', 'kind', 'dependencies', 'protocols', 'stateSchema', 'memory', 'cpuPermille', 'capabilities', 'config', 'records', 'exports',
+  'buildFrom', 'defines',
+];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function specPath(repoRoot: string, service: string): string {
@@ -82,6 +87,7 @@ export function parseSpec(file: string, text: string): ModuleSpec {
   const from = raw.buildFrom;
   if (from !== undefined && (typeof from !== 'string' || !NAME_PATTERN.test(from))) bad('buildFrom', `expected the name of a directory under services/, got ${JSON.stringify(from)}`);
   const kind = str('kind', (s) => s === 'service' || s === 'library', '"service" or "library"') as ModuleMetadata['kind'];
+  if (kind === 'library') for (const k of ['config', 'records']) if (raw[k] !== undefined) bad(k, 'a library has no configuration and emits no records');
   return {
     meta: {
       name: str('name', (s) => NAME_PATTERN.test(s), 'a module name'),
@@ -94,6 +100,8 @@ export function parseSpec(file: string, text: string): ModuleSpec {
       memory: int('memory', 0, 1 << 30, 1 << 20),
       cpuPermille: int('cpuPermille', 1, 1000, 100),
       capabilities: list('capabilities', isKnownCapability, `capability names (${FAMILIES.map((f) => f.name).join(', ')}, or registry:<service>)`),
+      config: parseConfig(raw.config, bad),
+      records: parseRecords(raw.records, bad),
     },
     exports: list('exports', (s) => s.length > 0, 'symbol names'),
     build: { ...(from === undefined ? {} : { from: from as string }), defines },

@@ -5,8 +5,8 @@
  *
  *   cap_forger: check <name>: ok       or       cap_forger: check <name>: FAIL got X want Y
  *
- * The argument: 0 runs the checks in this file; 2 also grants a capability to a holder and
- * revokes it (cascade.c); 1 is that holder. The exit status is the number of failed checks. It
+ * Its configuration's `role`: alone runs the checks in this file; granter also grants a
+ * capability to a holder and revokes it (cascade.c); holder is that holder. The exit status is the number of failed checks. It
  * needs only the registry capability in slot 0 with the default rights (R|W, no G). */
 #include "forger.h"
 
@@ -152,8 +152,9 @@ static void memory(void) {
   check("copy gone with parent", hic_cap_info((uint64_t)w), -HIC_ERR_BAD_SLOT);
 }
 
-int hic_main(uint64_t arg) {
-  if (arg == 1) {
+int hic_main(void) {
+  uint64_t role = hic_config()->role;
+  if (role == CAP_FORGER_ROLE_HOLDER) {
     cascade_hold();
     hic_log("cap_forger: %d check(s) failed", failures);
     return failures;
@@ -171,7 +172,7 @@ int hic_main(uint64_t arg) {
   fill(ep);
   blocking(ep);
   memory();
-  if (arg == 2) cascade_grant();
+  if (role == CAP_FORGER_ROLE_GRANTER) cascade_grant();
   hic_log("cap_forger: %d check(s) failed", failures);
   return failures;
 }

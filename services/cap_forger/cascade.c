@@ -1,5 +1,5 @@
-/* Revocation across sandboxes. The granter (cap_forger, arg 2) passes a copy B of its
- * notification capability A to the holder (cap_forger, arg 1) in a call; the holder derives C
+/* Revocation across sandboxes. The granter (cap_forger, role granter) passes a copy B of its
+ * notification capability A to the holder (cap_forger, role holder) in a call; the holder derives C
  * from B; the granter revokes A, which must take B and C out of the holder's CSpace at once. A
  * second call asks the holder whether both slots are empty now. */
 #include "forger.h"

@@ -2,6 +2,7 @@
 #ifndef CAP_FORGER_H
 #define CAP_FORGER_H
 
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0 /* slot 0: the service registry, rights R|W */

@@ -3,8 +3,9 @@
  * cap://dns/query; hic/dns.h) and sends back the response it writes: an A record for a name in
  * the compiled-in zone below, NXDOMAIN for any other name. The zone is what the traffic
  * generator asks (traffic/probes.ts: svc-0 … svc-15.hic.test, and serviceZone(16,
- * 10.0.2.1), the addresses its tests check), plus the stack's own names. arg: unused. */
+ * 10.0.2.1), the addresses its tests check), plus the stack's own names. */
 #include "hic/dns.h"
+#include "hic/module.h"
 #include "hic/serve.h"
 
 #define QR 0x80 /* in the flags' first byte */
@@ -104,11 +105,12 @@ static uint64_t answer(struct hic_msg *m) {
 }
 
 static void report(void) {
+  dns_resolver_emit_report(&(struct dns_resolver_record_report){.names = ZONE_SIZE, .answered = answered, .nxdomain = nxdomain, .no_record = other,
+                                                                .refused = hic_serve_refused});
   hic_log("dns_resolver %s: %u names; answered %lu, nxdomain %lu, no record %lu, refused %lu", HIC_MODULE_VERSION, (unsigned)ZONE_SIZE,
           answered, nxdomain, other, hic_serve_refused);
 }
 
-int hic_main(uint64_t arg) {
-  (void)arg;
+int hic_main(void) {
   return hic_serve("dns", "query", &msg, answer, report);
 }

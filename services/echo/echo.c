@@ -1,4 +1,4 @@
-/* echo: the RPC server of the IPC images. The manifest argument is its version N (1 or 2): it
+/* echo: the RPC server of the IPC images. Its configuration's `version` is N (1 or 2): it
  * registers cap://echo/vN.0.0/rpc -- the first version registered becomes the alias
  * cap://echo/rpc that clients hold -- and answers every call forever:
  *
@@ -8,6 +8,7 @@
  *
  * A memory capability is the way to share a buffer larger than a message: the server maps it,
  * writes "echo vN was here" at its start, unmaps it and deletes its copy. */
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0 /* slot 0: the service registry, from the manifest */
@@ -37,7 +38,8 @@ static void reverse(uint8_t *p, uint64_t len) {
   }
 }
 
-int hic_main(uint64_t version) {
+int hic_main(void) {
+  uint64_t version = hic_config()->version;
   int64_t ep = hic_endpoint_create();
   if (ep < 0) {
     hic_log("echo: endpoint_create failed: %ld", ep);

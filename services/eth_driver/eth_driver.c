@@ -12,15 +12,17 @@
  * time, so the attach and control endpoints are polled without blocking after each wake-up, and
  * the wait times out every POLL_NS to look at them while the wire is quiet.
  *
- * arg & 0xff: 0 serve forever; 1 serve, and exit 0 with a summary once arg >> 8 instances have
- * attached and all of them have gone (images and tests); 2 the steering benchmark: arg >> 8
- * decisions (1,000,000 when 0) on synthetic frames, then exit (bench/benchmarks/steering.ts).
+ * Its configuration's `mode` (module.json): serve forever; until_detached: serve, and exit 0 with
+ * a summary (records `summary` and `instance`) once `instances` instances have attached and all of
+ * them have gone (images and tests); steering_bench: `decisions` forwarding decisions on synthetic
+ * frames, then exit (bench/benchmarks/steering.ts).
  *
  * Built twice: services/eth_driver (version 1.1.0) and services/eth_driver_v2 (1.2.0), which
  * includes this file; the version (HIC_MODULE_VERSION, from each one's module.json) is in the
  * names it registers and in its STATS. */
 #include "hic/eth.h"
 #include "hic/frame_channel.h"
+#include "hic/module.h"
 #include "hic/nic.h"
 #include "hic/runtime.h"
 #include "steer.h"
@@ -251,6 +253,7 @@ static uint64_t default_call(void) {
   if (!is_live(id)) return HIC_ERR_NOT_FOUND;
   msg.words[0] = steer.default_instance;
   steer.default_instance = (uint8_t)id;
+  eth_driver_emit_default_changed(&(struct eth_driver_record_default_changed){.instance = id, .was = msg.words[0]});
   hic_log("eth_driver: default instance %lu (was %lu)", id, msg.words[0]);
   return ETH_OK;
 }
@@ -332,8 +335,12 @@ static void summary(void) {
   int at = hic_snprintf(line, sizeof line, "eth_driver " ETH_VERSION ": in %lu, out %lu, dropped %lu, no instance %lu, bad %lu, table %lu, misses %lu, table full %lu, reopened %lu, default %u",
                         st.frames_in, st.frames_out, dropped, st.no_instance, st.bad, st.table_size, st.misses, st.table_full, st.reopened,
                         st.default_instance);
+  eth_driver_emit_summary(&(struct eth_driver_record_summary){
+      .in = st.frames_in, .out = st.frames_out, .dropped = dropped, .no_instance = st.no_instance, .bad = st.bad, .table = st.table_size,
+      .misses = st.misses, .table_full = st.table_full, .reopened = st.reopened, .default_instance = st.default_instance});
   for (int k = 0; k < ETH_INSTANCES && at < (int)sizeof line; k++) {
     if (st.delivered[k] || st.sent[k] || st.dropped[k]) {
+      eth_driver_emit_instance(&(struct eth_driver_record_instance){.id = (uint64_t)k, .delivered = st.delivered[k], .sent = st.sent[k], .dropped = st.dropped[k]});
       at += hic_snprintf(line + at, sizeof line - (uint64_t)at, "; instance %d: delivered %lu, sent %lu, dropped %lu", k, st.delivered[k], st.sent[k], st.dropped[k]);
     }
   }
@@ -390,16 +397,19 @@ static int bench(uint64_t n) {
   int64_t t0 = hic_time_now();
   uint64_t sum = steer_bench_run(&steer, frame, n);
   int64_t t1 = hic_time_now();
+  eth_driver_emit_steering_bench(&(struct eth_driver_record_steering_bench){
+      .decisions = n, .connections = steer.size, .misses = steer.misses, .sum = sum, .elapsed_ns = (uint64_t)(t1 - t0)});
   hic_log("eth_driver: steering bench: %lu decisions, %lu connections, %lu misses, sum %lu, %ld ns virtual", n, (uint64_t)steer.size, steer.misses, sum,
           t1 - t0);
   return 0;
 }
 
-int hic_main(uint64_t arg) {
-  switch (arg & 0xff) {
-  case 0: return driver(0);
-  case 1: return driver(arg >> 8 ? arg >> 8 : 1);
-  case 2: return bench(arg >> 8 ? arg >> 8 : 1000000);
-  default: return hic_log("eth_driver: unknown mode %lu", arg & 0xff), 9;
+int hic_main(void) {
+  const struct eth_driver_config *config = hic_config();
+  switch (config->mode) {
+  case ETH_DRIVER_MODE_SERVE: return driver(0);
+  case ETH_DRIVER_MODE_UNTIL_DETACHED: return driver(config->instances);
+  case ETH_DRIVER_MODE_STEERING_BENCH: return bench(config->decisions);
+  default: return hic_log("eth_driver: unknown mode %lu", config->mode), 9;
   }
 }

@@ -135,7 +135,7 @@ static inline uint8_t steer_decide(struct steer *s, const uint8_t *frame, uint32
   return s->default_instance;
 }
 
-/* --- the steering benchmark (eth_driver arg 2; natively in bench/benchmarks/steering.ts) --- */
+/* --- the steering benchmark (eth_driver mode steering_bench; natively in bench/benchmarks/steering.ts) --- */
 
 #define STEER_BENCH_CONNECTIONS (STEER_ENTRIES / 2) /* half the table: every other decision is a miss */
 

@@ -3,7 +3,8 @@
  * space is full, registry names until the kernel's bound, console lines far past its rate limit —
  * checks that each refusal is the exact error, gives everything back, and checks that the next
  * round gets exactly as much again: anything the kernel failed to give back would show as a round
- * that gets less. Exit 0 when every round matched the first; the argument is the number of rounds. */
+ * that gets less. Exit 0 when every round matched the first; its configuration: how many rounds. */
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
@@ -74,7 +75,8 @@ static void flood_console(void) {
   for (int i = 0; i < 2000; i++) hic_log("exhaust: a console line of some length, number %d, to go past the budget", i);
 }
 
-int hic_main(uint64_t rounds) {
+int hic_main(void) {
+  uint64_t rounds = hic_config()->rounds;
   int64_t first[3] = {0};
   for (uint64_t round = 0; round < rounds; round++) {
     int64_t got[3] = {hog_memory(), hog_slots(), 0};
@@ -91,5 +93,6 @@ int hic_main(uint64_t rounds) {
     }
   }
   hic_log("exhaust: %lu rounds, %d failures", rounds, failures);
+  exhaust_emit_done(&(struct exhaust_record_done){.rounds = rounds, .failures = (uint64_t)failures, .pages = (uint64_t)first[0], .capabilities = (uint64_t)first[1], .names = (uint64_t)first[2]});
   return failures == 0 ? 0 : 1;
 }

@@ -3,8 +3,9 @@
  * cap://firewall/rules) with the table in its wire form and the table's hash (hic/firewall.h).
  * The netstack fetches the table when it starts and enforces it in its core; two netstack
  * instances compare the hash before one hands its connections to the other. The table never
- * changes while the service runs, so every caller gets the same bytes. arg: unused. */
+ * changes while the service runs, so every caller gets the same bytes. */
 #include "hic/firewall.h"
+#include "hic/module.h"
 #include "hic/serve.h"
 
 /* The services the netstack runs, ping, and nothing else. The explicit telnet rule changes no
@@ -52,12 +53,12 @@ static uint64_t answer(struct hic_msg *m) {
 }
 
 static void report(void) {
+  firewall_emit_report(&(struct firewall_record_report){.rules = RULE_COUNT, .hash = table_hash, .served = served, .refused = hic_serve_refused});
   hic_log("firewall %s: %u rules, hash 0x%08x; served %lu, refused %lu", HIC_MODULE_VERSION, (unsigned)RULE_COUNT, table_hash, served,
           hic_serve_refused);
 }
 
-int hic_main(uint64_t arg) {
-  (void)arg;
+int hic_main(void) {
   table_len = fw_encode(RULES, RULE_COUNT, table);
   table_hash = crc32(table, table_len);
   return hic_serve("firewall", "rules", &msg, answer, report);

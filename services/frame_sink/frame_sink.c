@@ -9,22 +9,22 @@
  * update's connection handover: after echoing it, the sink STEERs that connection to instance T
  * (ETH_NO_INSTANCE removes it from the table).
  *
- * arg: bits 0-7 the instance id; bit 8: once live, make itself the default instance (what a new
- * stack version does when it takes over); bit 9: first try the protocol's refusals (probe(): each
- * malformed call once, with the exact error it must get, then each call once to succeed), exiting
- * 3 if any answer differs; bits 16-31: milliseconds to sleep before attaching.
- * After 50 ms (virtual) without a frame it asks the driver for STATS, logs them and its own
- * counts, and exits 0 (1 if attaching failed, 2 if a control call did). */
+ * Its configuration (module.json): `instance`, the id it attaches as; `claim_default`: once live,
+ * make itself the default instance (what a new stack version does when it takes over); `probe`:
+ * first try the protocol's refusals (each malformed call once, with the exact error it must get,
+ * then each call once to succeed), exiting 3 if any answer differs; `delay` before attaching.
+ * After 50 ms (virtual) without a frame it asks the driver for STATS, reports them and its own
+ * counts (records `driver_stats`, `totals`), and exits 0 (1 if attaching failed, 2 if a control
+ * call did). */
 #include "hic/eth.h"
 #include "hic/frame_channel.h"
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
 #define SLOTS 64
 #define QUIET_NS 50000000ULL
 #define FRAME_SINK_STAMP 11
-#define CLAIM_DEFAULT 0x100
-#define PROBE 0x200
 
 static struct hic_msg msg;
 static uint8_t frame[FC_FRAME_MAX];
@@ -81,6 +81,8 @@ static int handover(const uint8_t *f, uint32_t len) {
   uint64_t to = f[t.payload + sizeof mark - 1];
   uint64_t ip = t.key >> 32, rport = t.key >> 16 & 0xffff, lport = t.key & 0xffff;
   uint64_t status = call(control, ETH_STEER, ip, rport, lport, to, HIC_NO_CAP);
+  frame_sink_emit_handed(&(struct frame_sink_record_handed){
+      .remote_ip = ip, .remote_port = rport, .local_port = lport, .to = to, .status = status, .was = msg.words[0]});
   hic_log("frame_sink %lu: handed %lu.%lu.%lu.%lu:%lu -> port %lu to instance %lu: status %lu, was %lu", id, ip >> 24, ip >> 16 & 0xff, ip >> 8 & 0xff,
           ip & 0xff, rport, lport, to, status, msg.words[0]);
   return status == ETH_OK ? 0 : 1;
@@ -131,10 +133,10 @@ static void probe_steering(void) {
   expect("  ... the payload length", msg.len, sizeof(struct eth_stats));
 }
 
-int hic_main(uint64_t arg) {
-  id = arg & 0xff;
-  uint64_t delay_ms = arg >> 16 & 0xffff;
-  if (delay_ms) hic_sleep(delay_ms * 1000000);
+int hic_main(void) {
+  const struct frame_sink_config *config = hic_config();
+  id = config->instance;
+  if (config->delay_ns) hic_sleep(config->delay_ns);
 
   int64_t mem = hic_memory_create(fc_channel_bytes(SLOTS));
   int64_t at = mem < 0 ? mem : hic_memory_map((uint64_t)mem);
@@ -149,7 +151,7 @@ int hic_main(uint64_t arg) {
   int64_t attach = find("cap://eth/attach");
   control = find("cap://eth/control");
   if (attach < 0 || control < 0) return hic_log("frame_sink %lu: lookup failed: %ld %ld", id, attach, control), 1;
-  if (arg & PROBE) probe_refusals(attach, mem, rx_note_w);
+  if (config->probe) probe_refusals(attach, mem, rx_note_w);
   uint64_t status = call(attach, ETH_ATTACH, id, SLOTS, 0, 0, mem);
   if (status != ETH_OK || msg.cap < 0) return hic_log("frame_sink %lu: ATTACH refused: %lu", id, status), 1;
   int64_t doorbell = msg.cap;
@@ -157,12 +159,13 @@ int hic_main(uint64_t arg) {
   status = call(attach, ETH_NOTIFY, id, 0, 0, 0, rx_note_w);
   if (status != ETH_OK) return hic_log("frame_sink %lu: NOTIFY refused: %lu", id, status), 1;
   hic_log("frame_sink %lu: attached, channel at 0x%lx, doorbell bits 0x%lx", id, at, bell);
-  if (arg & CLAIM_DEFAULT) {
+  if (config->claim_default) {
     status = call(control, ETH_DEFAULT, id, 0, 0, 0, HIC_NO_CAP);
+    frame_sink_emit_default_claimed(&(struct frame_sink_record_default_claimed){.status = status, .was = msg.words[0]});
     hic_log("frame_sink %lu: DEFAULT -> %lu: status %lu, was %lu", id, id, status, msg.words[0]);
     if (status != ETH_OK) return 2;
   }
-  if (arg & PROBE) {
+  if (config->probe) {
     probe_steering();
     if (mismatches) return hic_log("frame_sink %lu: %d probes answered wrongly", id, mismatches), 3;
   }
@@ -195,6 +198,9 @@ int hic_main(uint64_t arg) {
   status = call(control, ETH_STATS, 0, 0, 0, 0, HIC_NO_CAP);
   struct eth_stats s;
   memcpy(&s, msg.payload, sizeof s);
+  frame_sink_emit_driver_stats(&(struct frame_sink_record_driver_stats){.status = status, .in = s.frames_in, .out = s.frames_out, .table = s.table_size,
+                                                                      .misses = s.misses, .default_instance = s.default_instance, .version = s.version});
+  frame_sink_emit_totals(&(struct frame_sink_record_totals){.received = received, .sent = sent, .bad = bad, .tx_full = full});
   hic_log("frame_sink %lu: driver stats (%lu): in %lu, out %lu, table %lu, misses %lu, default %u, version 0x%x", id, status, s.frames_in, s.frames_out,
           s.table_size, s.misses, s.default_instance, s.version);
   hic_log("frame_sink %lu: received %lu, sent %lu, bad %lu, tx full %lu", id, received, sent, bad, full);

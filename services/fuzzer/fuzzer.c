@@ -3,9 +3,9 @@
  * small numbers and slot numbers around the end of the capability space, lengths around pages
  * and the payload limit, pointers into its own memory, at its last bytes and just past it,
  * kernel-half addresses, and raw 64-bit noise. It never calls exit and keeps every wait short,
- * so it runs to the end; then it reports how its calls ended and exits 0.
- *
- * The argument: the seed in its low 32 bits, the number of calls in thousands above them. */
+ * so it runs to the end; then it reports how its calls ended (a summary record) and exits 0.
+ * Its configuration: the seed and the number of calls. */
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 /* Most calls name a real syscall; the rest any number up to past the end of the ABI. */
@@ -44,9 +44,9 @@ static uint64_t short_wait(void) {
   return 1 + next() % 100000;
 }
 
-int hic_main(uint64_t arg) {
-  state = 0x9e3779b97f4a7c15ULL ^ (arg & 0xffffffffULL);
-  uint64_t count = (arg >> 32) * 1000;
+int hic_main(void) {
+  state = 0x9e3779b97f4a7c15ULL ^ hic_config()->seed;
+  uint64_t count = hic_config()->calls;
   uint64_t ok = 0, errors[32] = {0}, other = 0;
   for (uint64_t i = 0; i < count; i++) {
     int64_t nr = next() % 8 == 0 ? (int64_t)(next() % NR_SPAN) : numbers[next() % HIC_SYSCALL_COUNT];
@@ -65,6 +65,7 @@ int hic_main(uint64_t arg) {
     else other++;
   }
   hic_log("fuzzer: %lu calls, %lu succeeded, %lu refused, %lu out of range", count, ok, count - ok - other, other);
+  fuzzer_emit_summary(&(struct fuzzer_record_summary){.calls = count, .succeeded = ok, .refused = count - ok - other, .out_of_range = other});
   for (int e = 1; e < 32; e++) {
     if (errors[e] > 0) hic_log("fuzzer: error %d x %lu", e, errors[e]);
   }

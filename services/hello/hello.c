@@ -20,8 +20,8 @@ static int64_t exercise(uint8_t *region, uint64_t len) {
   return (int64_t)(ipc_checksum(region, len) & 0x7fffffffffffffffUL);
 }
 
-int hic_main(uint64_t arg) {
-  hic_log("hello: hi from a HIC sandbox (arg %lu)", arg);
+int hic_main(void) {
+  hic_log("hello: hi from a HIC sandbox");
 
   for (int i = 1; i <= TICKS; i++) {
     hic_sleep(TICK_NS);

@@ -6,8 +6,7 @@
 
 static const char NAME[] = "cap://ipcbench/v1.0.0/rpc";
 
-int hic_main(uint64_t arg) {
-  (void)arg;
+int hic_main(void) {
   int64_t ep = hic_endpoint_create();
   if (ep < 0 || hic_registry_register(0, NAME, sizeof NAME - 1, (uint64_t)ep) < 0) {
     hic_log("ipc_bench_server: cannot register (%ld)", ep);

@@ -1,26 +1,28 @@
 /* irq_handler: a device driver's interrupt loop. The IRQ line is the capability in slot 1
- * (manifest caps.irqs). With arg 0 or 1 the handler binds the line at once; with arg >= 2 it
- * sleeps until virtual time arg (ns) and binds then -- taking the line over from whichever
- * handler had it, in one step: the kernel moves the line with its mask and pending count, so no
+ * (manifest caps.irqs). With `bind_at` 0 (its configuration) the handler binds the line at once;
+ * otherwise it sleeps until that virtual time and binds then -- taking the line over from
+ * whichever handler had it, in one step: the kernel moves the line with its mask and pending count, so no
  * interrupt is lost or delivered twice.
  *
  * Each wakeup is one interrupt (the line stays masked until acknowledged). When none has come
- * for 20 ms the handler logs how many it handled and exits 0. */
+ * for 20 ms the handler reports how many it handled (record `handled`) and exits 0. */
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define IRQ 1 /* slot 1: the first (only) line in caps.irqs */
 #define IRQ_BIT 1
 #define QUIET_NS 20000000 /* 20 ms without an interrupt: the stream is over (or went elsewhere) */
 
-int hic_main(uint64_t arg) {
+int hic_main(void) {
+  uint64_t bind_at = hic_config()->bind_at_ns;
   int64_t ntfn = hic_notification_create();
   if (ntfn < 0) {
     hic_log("irq_handler: notification_create failed: %ld", ntfn);
     return 1;
   }
-  if (arg >= 2) {
+  if (bind_at) {
     int64_t now = hic_time_now();
-    if ((uint64_t)now < arg) hic_sleep(arg - (uint64_t)now);
+    if ((uint64_t)now < bind_at) hic_sleep(bind_at - (uint64_t)now);
   }
   int64_t r = hic_irq_bind(IRQ, (uint64_t)ntfn, IRQ_BIT);
   if (r < 0) {
@@ -45,6 +47,7 @@ int hic_main(uint64_t arg) {
       return 1;
     }
   }
+  irq_handler_emit_handled(&(struct irq_handler_record_handled){.interrupts = handled});
   hic_log("irq_handler: handled %lu interrupts", handled);
   return 0;
 }

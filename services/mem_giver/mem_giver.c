@@ -3,22 +3,23 @@
  * mapping -- which left with the capability, so the read must fault (readUnmapped) and this
  * sandbox never exits normally. Exiting 1 means the kernel let it keep the pages.
  *
- * With arg 1 it cheats: it maps the object through the original capability and moves only a
+ * With `cheat` (its configuration) it cheats: it maps the object through the original capability and moves only a
  * derived copy, keeping the original. The kernel must refuse the move (NOT_SOLE: only a memory
  * object's sole capability moves), and the giver exits 2: after a move the receiver must be the
  * only holder of those frames. */
 #include "hic/grant_pattern.h"
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
 
 static struct hic_msg msg;
 
-int hic_main(uint64_t arg) {
+int hic_main(void) {
   static const char name[] = "cap://taker/in";
   int64_t mem = hic_memory_create(GRANT_LEN);
   int64_t at = mem < 0 ? mem : hic_memory_map((uint64_t)mem);
-  int64_t moved = arg == 1 && at >= 0 ? hic_cap_copy((uint64_t)mem, HIC_RIGHTS_ALL) : mem;
+  int64_t moved = hic_config()->cheat && at >= 0 ? hic_cap_copy((uint64_t)mem, HIC_RIGHTS_ALL) : mem;
   if (at < 0 || moved < 0) {
     hic_log("mem_giver: no memory object: %ld", at < 0 ? at : moved);
     return 1;

@@ -9,8 +9,7 @@
 
 static struct hic_msg msg;
 
-int hic_main(uint64_t arg) {
-  (void)arg;
+int hic_main(void) {
   static const char name[] = "cap://taker/v1.0.0/in";
   int64_t ep = hic_endpoint_create();
   int64_t r = ep < 0 ? ep : hic_registry_register(REGISTRY, name, sizeof name - 1, (uint64_t)ep);

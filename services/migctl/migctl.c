@@ -15,19 +15,21 @@
  *              versioned endpoint, and the seed's consistency check: every connection of the
  *              snapshot either arrived at the target or closed at the source before its turn.
  *
- * arg bits 0..7, the mode: 1 migrate everything; 2 migrate half, then abort: every connection
- * (also those opened at the target meanwhile) goes back to the source, which serves on as if
- * nothing happened; 3 the protocol's refusals, each checked for its error and for no change.
- * Bits 8..15: a linger, in units of 100 µs, between steering a connection to the target and
- * taking it from the source, for the first LINGERED connections: segments that arrive meanwhile
- * must be held at the target and delivered after the import (0: none). Bits 16..31: when to
- * begin, in ms of virtual time.
+ * Its configuration (module.json): the mode -- update: migrate everything; abort: migrate half,
+ * then abort: every connection (also those opened at the target meanwhile) goes back to the
+ * source, which serves on as if nothing happened; refusals: the protocol's refusals, each checked
+ * for its error and for no change. `linger`: a wait between steering a connection to the target
+ * and taking it from the source, for the first LINGERED connections: segments that arrive
+ * meanwhile must be held at the target and delivered after the import (0: none). `start`: when to
+ * begin, in virtual time.
  *
- * Everything it finds is logged; the last line is "migctl: RESULT ..." with the counts the tests
- * check, and "ok" or "FAILED" with the first check that failed. */
+ * What it finds is reported as typed records (module.json: step, snapshot, migrated, aborted,
+ * refusal, refusals_done), which the tests and the benchmark read, and logged for people; the
+ * last line is "migctl: RESULT ..." with "ok" or "FAILED" and the first check that failed. */
 
 #include "hic/eth.h"
 #include "hic/migration.h"
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
@@ -46,7 +48,7 @@ static int64_t eth = -1, eth_wake = -1;
 static uint64_t eth_bits;
 static struct hic_msg msg;
 static const char *failed; /* the first check that failed */
-static uint64_t linger_ns;  /* arg bits 8..15 */
+static uint64_t linger_ns;  /* the configuration's linger */
 #define LINGERED 100
 static uint32_t checks;
 
@@ -108,6 +110,10 @@ static bool hello(struct side *s) {
 static uint16_t peer(struct side *s, const struct mig_hello *other, uint64_t role, uint64_t *err) {
   *err = call(s, MIG_PEER, role, 0, HIC_NO_CAP, other, sizeof *other);
   return *err == MIG_OK ? (uint16_t)msg.words[0] : 0;
+}
+
+static void phase(uint64_t p) {
+  migctl_emit_step(&(struct migctl_record_step){.phase = p});
 }
 
 static uint16_t handshake(void) {
@@ -208,9 +214,11 @@ static void move_all(struct side *from, struct side *to, uint32_t limit, struct 
 }
 
 static bool begin(uint16_t *agreed, uint32_t *snapshot_conns) {
+  phase(MIGCTL_STEP_PHASE_HANDSHAKE);
   if (!(*agreed = handshake())) return false;
   check(call(&side[OLD], MIG_PREPARE, 0, 0, HIC_NO_CAP, 0, 0) == MIG_OK, "PREPARE at the source");
   uint64_t bytes, conns;
+  phase(MIGCTL_STEP_PHASE_SNAPSHOT);
   hic_log("migctl: exporting the snapshot");
   uint64_t t0 = (uint64_t)hic_time_now();
   int64_t snap = export_state(&bytes, &conns);
@@ -221,6 +229,8 @@ static bool begin(uint16_t *agreed, uint32_t *snapshot_conns) {
   uint64_t t2 = (uint64_t)hic_time_now();
   *snapshot_conns = (uint32_t)msg.words[0];
   check(msg.words[0] == conns, "the target imported every connection of the snapshot");
+  migctl_emit_snapshot(&(struct migctl_record_snapshot){.bytes_bytes = bytes, .shards = MIG_SHARDS, .connections = conns, .source_schema = side[OLD].hello.schema,
+                                                        .target_schema = side[NEW].hello.schema, .export_ns = t1 - t0, .import_ns = t2 - t1});
   hic_log("migctl: snapshot: %lu bytes, %u shards, %lu connections, schema %u read by the target (schema %u), export %lu ns, import %lu ns",
           bytes, MIG_SHARDS, conns, side[OLD].hello.schema, side[NEW].hello.schema, t1 - t0, t2 - t1);
   check(eth_call(ETH_DEFAULT, side[NEW].hello.instance, 0, 0, 0) == ETH_OK, "DEFAULT to the target");
@@ -234,6 +244,7 @@ static int migrate(bool abort_halfway) {
   if (!begin(&agreed, &snapshot_conns)) return hic_log("migctl: RESULT FAILED: the update could not begin"), 1;
   struct mig_status old_at_default = status_of(&side[OLD]);
   struct move_stats ms = {0};
+  phase(MIGCTL_STEP_PHASE_CONNECTIONS);
   t0 = (uint64_t)hic_time_now(); /* the connections' phase */
   move_all(&side[OLD], &side[NEW], abort_halfway ? snapshot_conns / 2 : 0xffffffffu, &ms);
   uint64_t moved_ns = (uint64_t)hic_time_now() - t0;
@@ -250,12 +261,16 @@ static int migrate(bool abort_halfway) {
     check(n.connections == 0, "the target holds no connection after the abort");
     check(back.failed == 0 && ms.failed == 0, "no connection failed to move");
     check(o.phase == MIG_PHASE_SERVING && n.phase == MIG_PHASE_SERVING, "both serve as before the update");
+    migctl_emit_aborted(&(struct migctl_record_aborted){.moved_out = ms.moved, .moved_back = back.moved,
+                                                        .opened_at_target = back.moved > ms.moved ? back.moved - ms.moved : 0, .failed = ms.failed + back.failed,
+                                                        .source_holds = o.connections, .target_holds = n.connections, .checks = checks, .ok = !failed});
     hic_log("migctl: RESULT abort moved %u out, %u back (of them %u opened at the target), failed %u, source holds %u, target %u, %u checks %s%s",
             ms.moved, back.moved, back.moved > ms.moved ? back.moved - ms.moved : 0, ms.failed + back.failed, o.connections,
             n.connections, checks, failed ? "FAILED: " : "ok", failed ? failed : "");
     return failed ? 1 : 0;
   }
 
+  phase(MIGCTL_STEP_PHASE_COMPLETE);
   struct mig_status o = status_of(&side[OLD]);
   check(call(&side[OLD], MIG_COMPLETE, 0, 0, HIC_NO_CAP, 0, 0) == MIG_OK, "COMPLETE at the source");
   uint64_t dropped = msg.words[0], closed_from_snapshot = msg.words[1];
@@ -274,6 +289,12 @@ static int migrate(bool abort_halfway) {
   check(o.opened == old_at_default.opened, "no new connection reached the source after DEFAULT");
   check(ms.failed == 0, "no connection failed to move");
   check(n.held_dropped == 0, "no segment held for a moving connection was dropped");
+  migctl_emit_migrated(&(struct migctl_record_migrated){
+      .migrated = ms.moved, .closed_first = ms.gone, .failed = ms.failed, .protocol_major = agreed >> 8, .protocol_minor = agreed & 0xff,
+      .snapshot = n.snapshot_connections, .received = n.snapshot_received, .snapshot_closed_first = closed_from_snapshot,
+      .source_opened_after_default = o.opened - old_at_default.opened, .target_opened = n.opened, .held = n.held, .held_dropped = n.held_dropped,
+      .per_connection_avg_ns = ms.moved ? ms.ns_total / ms.moved : 0, .per_connection_max_ns = ms.ns_max,
+      .frozen_avg_ns = ms.moved ? ms.frozen_total / ms.moved : 0, .frozen_max_ns = ms.frozen_max, .phase_ns = moved_ns, .checks = checks, .ok = !failed});
   hic_log("migctl: RESULT migrated %u (%u closed first), failed %u, protocol %u.%u, snapshot %u received %u closed first %lu, "
           "source opened after default %lu, target opened %lu, segments held %u dropped %u, per connection avg %lu ns max %lu ns, frozen avg %lu ns max %lu ns, "
           "all %lu ns, %u checks %s%s",
@@ -286,9 +307,11 @@ static int migrate(bool abort_halfway) {
 
 /* --- the refusals ------------------------------------------------------------------------------ */
 
-static void expect_refusal(uint64_t got, uint64_t want, const char *what) {
-  hic_log("migctl: refusal %s: %lu (want %lu)", what, got, want);
-  check(got == want, what);
+/* `what`: MIGCTL_REFUSAL_WHAT_*, the case in the record; `text`: the same in words, for the log. */
+static void expect_refusal(uint64_t got, uint64_t want, uint64_t what, const char *text) {
+  migctl_emit_refusal(&(struct migctl_record_refusal){.what = what, .got = got, .want = want});
+  hic_log("migctl: refusal %s: %lu (want %lu)", text, got, want);
+  check(got == want, text);
 }
 
 /** The phase and connection count of both, to compare before and after a refused call. */
@@ -329,20 +352,20 @@ static int refusals(void) {
   memset(alien.protocols, 0, sizeof alien.protocols);
   alien.protocols[0] = MIG_PROTO(1, 5);
   peer(&side[OLD], &alien, MIG_ROLE_SOURCE, &err);
-  expect_refusal(err, MIG_ERR_NO_COMMON_VERSION, "no common protocol version");
+  expect_refusal(err, MIG_ERR_NO_COMMON_VERSION, MIGCTL_REFUSAL_WHAT_NO_COMMON_VERSION, "no common protocol version");
   check(unchanged(&o0, &n0), "no common version: nothing changed");
 
   /* Another module, and the source itself posing as its successor. */
   struct mig_hello other = side[NEW].hello;
   memcpy(other.module, "dns_resolver", 13);
   peer(&side[OLD], &other, MIG_ROLE_SOURCE, &err);
-  expect_refusal(err, MIG_ERR_PEER, "a peer of another module");
+  expect_refusal(err, MIG_ERR_PEER, MIGCTL_REFUSAL_WHAT_OTHER_MODULE, "a peer of another module");
   peer(&side[OLD], &side[OLD].hello, MIG_ROLE_SOURCE, &err);
-  expect_refusal(err, MIG_ERR_PEER, "the instance itself as its peer");
+  expect_refusal(err, MIG_ERR_PEER, MIGCTL_REFUSAL_WHAT_SELF_AS_PEER, "the instance itself as its peer");
   struct mig_hello older = side[NEW].hello;
   older.version = MIG_VERSION(1, 1, 0);
   peer(&side[OLD], &older, MIG_ROLE_SOURCE, &err);
-  expect_refusal(err, MIG_ERR_PEER, "a successor older than the source");
+  expect_refusal(err, MIG_ERR_PEER, MIGCTL_REFUSAL_WHAT_OLDER_SUCCESSOR, "a successor older than the source");
   check(unchanged(&o0, &n0), "bad peers: nothing changed");
 
   /* A successor enforcing other firewall rules (seed 步骤2.2's consistency check), and one that
@@ -350,16 +373,16 @@ static int refusals(void) {
   struct mig_hello rules = side[NEW].hello;
   rules.rule_hash ^= 1;
   peer(&side[OLD], &rules, MIG_ROLE_SOURCE, &err);
-  expect_refusal(err, MIG_ERR_CONFIG, "a peer with other firewall rules");
+  expect_refusal(err, MIG_ERR_CONFIG, MIGCTL_REFUSAL_WHAT_OTHER_RULES, "a peer with other firewall rules");
   struct mig_hello reader = side[NEW].hello;
   reader.imports = 1u << 2;
   peer(&side[OLD], &reader, MIG_ROLE_SOURCE, &err);
-  expect_refusal(err, MIG_ERR_SCHEMA, "a successor that cannot read the source's schema");
+  expect_refusal(err, MIG_ERR_SCHEMA, MIGCTL_REFUSAL_WHAT_UNREADABLE_SCHEMA, "a successor that cannot read the source's schema");
   check(unchanged(&o0, &n0), "config and schema mismatches: nothing changed");
 
   /* Calls out of order: no snapshot before PEER, no connection out before PREPARE. */
-  expect_refusal(call(&side[OLD], MIG_EXPORT_STATE, 0, 0, HIC_NO_CAP, 0, 0), MIG_ERR_STATE, "EXPORT_STATE before PEER");
-  expect_refusal(call(&side[OLD], MIG_CONN_OUT, 1, 0, HIC_NO_CAP, 0, 0), MIG_ERR_STATE, "CONN_OUT before PREPARE");
+  expect_refusal(call(&side[OLD], MIG_EXPORT_STATE, 0, 0, HIC_NO_CAP, 0, 0), MIG_ERR_STATE, MIGCTL_REFUSAL_WHAT_EXPORT_BEFORE_PEER, "EXPORT_STATE before PEER");
+  expect_refusal(call(&side[OLD], MIG_CONN_OUT, 1, 0, HIC_NO_CAP, 0, 0), MIG_ERR_STATE, MIGCTL_REFUSAL_WHAT_CONN_OUT_BEFORE_PREPARE, "CONN_OUT before PREPARE");
 
   /* The real handshake, then broken snapshots. */
   uint16_t agreed = handshake();
@@ -370,7 +393,7 @@ static int refusals(void) {
   int64_t snap = export_state(&bytes, &conns);
   int64_t shard = snap < 0 ? -1 : corrupt_a_shard(snap);
   check(shard >= 0, "a snapshot with a shard to corrupt");
-  expect_refusal(call(&side[NEW], MIG_IMPORT_STATE, 0, 0, snap, 0, 0), MIG_ERR_CORRUPT_SHARD, "a corrupt shard");
+  expect_refusal(call(&side[NEW], MIG_IMPORT_STATE, 0, 0, snap, 0, 0), MIG_ERR_CORRUPT_SHARD, MIGCTL_REFUSAL_WHAT_CORRUPT_SHARD, "a corrupt shard");
   check((int64_t)msg.words[0] == shard, "the refusal names the corrupt shard");
   check(unchanged(&o0, &n0), "corrupt shard: nothing changed");
 
@@ -379,41 +402,44 @@ static int refusals(void) {
     int64_t at = hic_memory_map((uint64_t)snap);
     if (at >= 0) ((struct mig_snapshot *)(uintptr_t)at)->schema = 9, hic_memory_unmap((uint64_t)snap);
   }
-  expect_refusal(call(&side[NEW], MIG_IMPORT_STATE, 0, 0, snap, 0, 0), MIG_ERR_SCHEMA, "a snapshot of an unknown schema");
+  expect_refusal(call(&side[NEW], MIG_IMPORT_STATE, 0, 0, snap, 0, 0), MIG_ERR_SCHEMA, MIGCTL_REFUSAL_WHAT_UNKNOWN_SCHEMA, "a snapshot of an unknown schema");
   check(unchanged(&o0, &n0), "unknown schema: nothing changed");
 
-  expect_refusal(call(&side[OLD], MIG_CONN_OUT, 0x7ffffff0u, 0, HIC_NO_CAP, 0, 0), MIG_ERR_NO_CONN, "an unknown connection");
+  expect_refusal(call(&side[OLD], MIG_CONN_OUT, 0x7ffffff0u, 0, HIC_NO_CAP, 0, 0), MIG_ERR_NO_CONN, MIGCTL_REFUSAL_WHAT_UNKNOWN_CONNECTION, "an unknown connection");
   check(unchanged(&o0, &n0), "unknown connection: nothing changed");
 
   int64_t note = hic_notification_create();
-  expect_refusal(call(&side[NEW], MIG_IMPORT_STATE, 0, 0, note, 0, 0), MIG_ERR_BAD_CAP, "a snapshot that is not a memory object");
+  expect_refusal(call(&side[NEW], MIG_IMPORT_STATE, 0, 0, note, 0, 0), MIG_ERR_BAD_CAP, MIGCTL_REFUSAL_WHAT_NOT_A_MEMORY_OBJECT, "a snapshot that is not a memory object");
   check(unchanged(&o0, &n0), "not a memory object: nothing changed");
-  expect_refusal(call(&side[NEW], 99, 0, 0, HIC_NO_CAP, 0, 0), MIG_ERR_LABEL, "an unknown call");
+  expect_refusal(call(&side[NEW], 99, 0, 0, HIC_NO_CAP, 0, 0), MIG_ERR_LABEL, MIGCTL_REFUSAL_WHAT_UNKNOWN_CALL, "an unknown call");
 
   check(call(&side[NEW], MIG_ABORT, 0, 0, HIC_NO_CAP, 0, 0) == MIG_OK, "ABORT at the target");
   check(call(&side[OLD], MIG_ABORT, 0, 0, HIC_NO_CAP, 0, 0) == MIG_OK, "ABORT at the source");
   struct mig_status o = status_of(&side[OLD]);
   check(o.phase == MIG_PHASE_SERVING && o.exported == 0, "the source serves on, nothing exported");
+  migctl_emit_refusals_done(&(struct migctl_record_refusals_done){.source_holds = o.connections, .checks = checks, .ok = !failed});
   hic_log("migctl: RESULT refusals, source holds %u connections, %u checks %s%s", o.connections, checks,
           failed ? "FAILED: " : "ok", failed ? failed : "");
   return failed ? 1 : 0;
 }
 
-int hic_main(uint64_t arg) {
-  uint64_t mode = arg & 0xff, start_ms = arg >> 16 & 0xffff;
-  linger_ns = (arg >> 8 & 0xff) * 100000;
+int hic_main(void) {
+  const struct migctl_config *config = hic_config();
+  uint64_t mode = config->mode, start_ns = config->start_ns;
+  linger_ns = config->linger_ns;
   eth = lookup("cap://eth/control");
   memset(&msg, 0, sizeof msg);
   msg.label = ETH_KICK;
   msg.cap = HIC_NO_CAP;
   if (hic_call((uint64_t)eth, &msg, 0, 0) == 0 && msg.label == ETH_OK) eth_wake = msg.cap, eth_bits = msg.words[0];
   uint64_t now = (uint64_t)hic_time_now();
-  if (start_ms * 1000000 > now) hic_sleep(start_ms * 1000000 - now);
-  hic_log("migctl: mode %lu begins", mode);
+  if (start_ns > now) hic_sleep(start_ns - now);
+  static const char *const modes[] = {"update", "abort", "refusals"};
+  hic_log("migctl: mode %s begins", mode < 3 ? modes[mode] : "?");
   switch (mode) {
-  case 1: return migrate(false);
-  case 2: return migrate(true);
-  case 3: return refusals();
+  case MIGCTL_MODE_UPDATE: return migrate(false);
+  case MIGCTL_MODE_ABORT: return migrate(true);
+  case MIGCTL_MODE_REFUSALS: return refusals();
   default: return hic_log("migctl: unknown mode %lu", mode), 2;
   }
 }

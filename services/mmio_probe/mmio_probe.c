@@ -2,11 +2,12 @@
  * (emulator/device.ts) has an ID register at 0x00, a scratch register at 0x08 and a doorbell at
  * 0x10 that raises its interrupt line.
  *
- * arg 0 (caps: irqs [16], mmio ["doorbell"]; slots 1 = IRQ, 2 = registers): map the registers,
+ * role driver (its configuration; caps: irqs [16], mmio ["doorbell"]; slots 1 = IRQ, 2 = registers): map the registers,
  * check the ID, write and read back the scratch register, route the IRQ to a notification, ring
  * the doorbell and wait for the interrupt. Exits 0 when all of it worked.
- * arg 1 (caps: mmio ["doorbell:r"]; slot 1): map read-only, read the ID, then try to write the
+ * role snoop (caps: mmio ["doorbell:r"]; slot 1): map read-only, read the ID, then try to write the
  * scratch register — which must fault (writeProtected) and never reach the device. */
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define DOORBELL_ID 0x484943444f4f5231ULL
@@ -39,6 +40,6 @@ static int read_only(void) {
   return 9;
 }
 
-int hic_main(uint64_t arg) {
-  return arg == 0 ? probe() : read_only();
+int hic_main(void) {
+  return hic_config()->role == MMIO_PROBE_ROLE_DRIVER ? probe() : read_only();
 }

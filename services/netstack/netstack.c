@@ -1,12 +1,12 @@
 /* netstack: the network stack service. It wraps the protocol core (core/) around a frame channel
- * to eth_driver (hic/eth.h), attaching as instance arg & 0xff: frames from the rx ring go through
+ * to eth_driver (hic/eth.h), attaching as its configured instance: frames from the rx ring go through
  * ns_input with the virtual time, frames the core emits go onto the tx ring, and the driver's
  * doorbell is rung once per batch. A wait times out every POLL_NS so timers (ns_poll) and output
  * that waited for send-buffer room make progress while the wire is quiet.
  *
  * The applications (echo, HTTP, DNS) are app/apps.c's, the client of the upper services (firewall,
  * dns_resolver, web_server) app/upper.c's. Rolling update: update/ answers the state migration
- * protocol on the control channel the image grants (arg, at hic_main), so a successor version can
+ * protocol on the control channel the image grants (config migration_slot), so a successor can
  * take every connection over while traffic flows. netstack.h says what each part gives the others.
  *
  * The core's tables hold up to NS_MAX_CONNS connections (16384, for the 10,000-connection
@@ -15,6 +15,7 @@
 
 #include "hic/eth.h"
 #include "hic/frame_channel.h"
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
@@ -136,13 +137,13 @@ static void serve_stats(void) {
 /* The migration's control channel, answered at several points of each pass of the loop. */
 static void serve_control(void) { mig_serve(note); }
 
-/* arg: bits 0..7 the eth_driver instance to attach as (0 means 1), bits 8..15 the slot of the
- * migration control channel the image granted (0: none; slot 0 is always the registry), bit 16
- * standby (a successor: it does not become the driver's default by attaching first). */
-int hic_main(uint64_t arg) {
-  instance = arg & 0xff ? (uint32_t)(arg & 0xff) : 1;
-  standby = (arg >> 16 & 1) != 0;
-  int64_t channel = arg >> 8 & 0xff ? (int64_t)(arg >> 8 & 0xff) : -1;
+/* The configuration (module.json): the instance to attach as, the slot of the migration control
+ * channel (0: none), standby (a successor: it does not become the driver's default by attaching). */
+int hic_main(void) {
+  const struct netstack_config *config = hic_config();
+  instance = (uint32_t)config->instance;
+  standby = config->standby != 0;
+  int64_t channel = config->migration_slot ? (int64_t)config->migration_slot : -1;
   struct ns_config cfg = {
     .ip = IP_ADDR, .netmask = NETMASK, .mtu = NS_MTU_MAX, .tcp_ports = {80, 5432, 1194, 8080},
     .isn_seed = 0x6869632d6e6574ull, .time_wait_ns = 100000000ull,
@@ -180,6 +181,11 @@ int hic_main(uint64_t arg) {
       last_report = now_ns;
       const struct ns_counters *s = &stack.stats;
       const struct apps_counters *app = apps_counters();
+      netstack_emit_report(&(struct netstack_record_report){
+          .rx = s->rx_frames, .tx = s->tx_frames, .tcp_accepted = s->tcp_accepted, .tcp_rx = s->tcp_rx, .retransmits = s->tcp_retransmits,
+          .rst_rx = s->tcp_rst_rx, .rst_sent = s->tcp_rst_sent, .conns = stack.conn_count, .dns = app->dns_answered, .icmp = s->icmp_echo_replies,
+          .arp = s->arp_replies, .app_overflows = app->overflows, .app_full = s->tcp_app_full, .tx_full = tx_full, .rx_bad = rx_bad,
+          .fw_denied_tcp = s->tcp_fw_denied, .fw_denied_udp = s->udp_fw_denied, .fw_denied_icmp = s->icmp_fw_denied});
       hic_log("netstack %s: rx %lu tx %lu, tcp accepted %lu rx %lu retransmits %lu rst %lu/%lu, conns %u, dns %lu, icmp %lu, arp %lu, "
               "app overflows %lu, app full %lu, tx full %lu, rx bad %lu, fw denied %lu/%lu/%lu",
               HIC_MODULE_VERSION, s->rx_frames, s->tx_frames, s->tcp_accepted, s->tcp_rx, s->tcp_retransmits, s->tcp_rst_rx, s->tcp_rst_sent, stack.conn_count,

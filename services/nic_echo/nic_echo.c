@@ -1,15 +1,16 @@
 /* nic_echo: the smallest driver for the NIC (emulator/devices/nic.ts), and the tests' echo host.
  * Caps: irqs [16], mmio ["nic"]; slot 1 = the IRQ line, slot 2 = the registers.
  *
- * arg 0: map the registers, put both rings and their 2 KiB buffers in one memory object (mapped at
+ * role driver (its configuration): map the registers, put both rings and their 2 KiB buffers in one memory object (mapped at
  * its physical address, so the addresses written into descriptors are the ones the device uses),
  * enable RX, TX and the RX interrupt, then on each interrupt send every received frame back with
  * its Ethernet source and destination swapped. After 50 ms (virtual) without an interrupt it
- * logs its counts and exits 0.
- * arg 1: a hostile driver. It points the RX ring at the page just below its own image (memory
+ * reports its counts (record `summary`) and exits 0.
+ * role hostile: a hostile driver. It points the RX ring at the page just below its own image (memory
  * it does not own), then, after a reset, a descriptor's buffer there; each time the device must
  * refuse the DMA (STATUS bit 1, RX stopped) and write nothing. Exits 0 when both were refused. */
 #include "hic/nic.h"
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define IRQ_SLOT 1
@@ -115,17 +116,21 @@ static int driver(void) {
     hic_irq_ack(IRQ_SLOT);
   }
   uint64_t status = r[STATUS];
+  nic_echo_emit_summary(&(struct nic_echo_record_summary){.echoed = echoed, .interrupts = interrupts, .bad = bad, .tx_full = tx_full,
+                                                        .device_rx = r[RX_COUNT], .device_tx = r[TX_COUNT], .device_dropped = r[RX_DROPPED], .status = status});
   hic_log("nic_echo: echoed %lu frames on %lu interrupts (bad %lu, tx full %lu); device rx %lu, tx %lu, dropped %lu, status 0x%lx", echoed,
           interrupts, bad, tx_full, r[RX_COUNT], r[TX_COUNT], r[RX_DROPPED], status);
   return status & STATUS_DMA_ERROR ? 6 : 0;
 }
 
 /* Lets the device try (a frame comes from the host meanwhile), then reads whether it refused. */
-static int refused(int64_t n, const char *what, uint64_t at) {
+static int refused(int64_t n, uint64_t target, const char *what, uint64_t at) {
   hic_log("nic_echo: hostile: %s at 0x%lx (not mine), RX enabled: %lu", what, at, r[CTRL] & CTRL_RX);
   int64_t bits = hic_wait((uint64_t)n, 0, QUIET_NS);
   uint64_t status = r[STATUS], ctrl = r[CTRL];
   int ok = bits == -HIC_ERR_TIMEOUT && (status & STATUS_DMA_ERROR) && !(ctrl & CTRL_RX) && r[RX_COUNT] == 0;
+  nic_echo_emit_dma_attempt(&(struct nic_echo_record_dma_attempt){
+      .target = target, .at = at, .wait = bits, .status = status, .ctrl = ctrl, .rx_dropped = r[RX_DROPPED], .refused = ok != 0});
   hic_log("nic_echo: hostile: %s: wait %ld, status 0x%lx, ctrl 0x%lx, rx dropped %lu: %s", what, bits, status, ctrl, r[RX_DROPPED],
           ok ? "refused" : "NOT REFUSED");
   return ok;
@@ -145,7 +150,7 @@ static int hostile(void) {
   r[RX_SIZE] = 4;
   r[RX_TAIL] = 3;
   r[CTRL] = CTRL_RX;
-  int ring = refused(n, "RX ring", foreign);
+  int ring = refused(n, NIC_ECHO_DMA_ATTEMPT_TARGET_RX_RING, "RX ring", foreign);
 
   r[CTRL] = CTRL_RESET;
   volatile struct desc *d = (volatile struct desc *)(uintptr_t)base;
@@ -155,10 +160,10 @@ static int hostile(void) {
   r[RX_TAIL] = 3;
   r[IRQ_MASK] = IRQ_RX;
   r[CTRL] = CTRL_RX;
-  int buffer = refused(n, "RX buffer", foreign);
+  int buffer = refused(n, NIC_ECHO_DMA_ATTEMPT_TARGET_RX_BUFFER, "RX buffer", foreign);
   return ring && buffer ? 0 : 7;
 }
 
-int hic_main(uint64_t arg) {
-  return arg == 0 ? driver() : hostile();
+int hic_main(void) {
+  return hic_config()->role == NIC_ECHO_ROLE_DRIVER ? driver() : hostile();
 }

@@ -1,17 +1,17 @@
 /* reaper: holds a sandbox-control capability (slot 1, from the manifest's caps.control, when the
- * sandbox has no IRQ lines) and acts on that sandbox at a chosen virtual time:
+ * sandbox has no IRQ lines) and acts on that sandbox at virtual time `at` (its configuration):
  *
- *   arg < 2^40         sleep arg ns, then destroy it -- busy or not. The kernel must cancel its
- *                      IPC (callers get PEER_GONE), revoke its capabilities and return its frames;
- *                      a second destroy must find it gone.
- *   arg = D << 40 | T  sleep T ns, suspend it, sleep D µs, resume it: nothing of it may run in
- *                      between, whether it was runnable, sleeping or blocked.
+ *   action destroy   destroy it -- busy or not. The kernel must cancel its IPC (callers get
+ *                    PEER_GONE), revoke its capabilities and return its frames; a second destroy
+ *                    must find it gone.
+ *   action suspend   suspend it, sleep `suspend_for`, resume it: nothing of it may run in
+ *                    between, whether it was runnable, sleeping or blocked.
  *
  * Exits 0, or 1 when the kernel refused or a second destroy did not say PEER_GONE. */
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define VICTIM 1
-#define SUSPEND_SHIFT 40
 
 static int destroy(void) {
   int64_t r = hic_sandbox_destroy(VICTIM);
@@ -28,14 +28,14 @@ static int destroy(void) {
   return 0;
 }
 
-static int suspend_for(uint64_t us) {
+static int suspend_for(uint64_t ns) {
   int64_t r = hic_sandbox_suspend(VICTIM);
   if (r < 0) {
     hic_log("reaper: suspend failed: %ld", r);
     return 1;
   }
   hic_log("reaper: suspended the sandbox at %ld ns", hic_time_now());
-  hic_sleep(us * 1000);
+  hic_sleep(ns);
   int64_t resumed_at = hic_time_now();
   r = hic_sandbox_resume(VICTIM);
   if (r < 0) {
@@ -46,13 +46,14 @@ static int suspend_for(uint64_t us) {
   return 0;
 }
 
-int hic_main(uint64_t arg) {
+int hic_main(void) {
+  const struct reaper_config *config = hic_config();
   int64_t info = hic_cap_info(VICTIM);
   if (info != ((HIC_CAP_SANDBOX << 8) | HIC_RIGHTS_ALL)) {
     hic_log("reaper: slot %d is not sandbox control (info %ld)", VICTIM, info);
     return 1;
   }
-  hic_sleep(arg & ((1UL << SUSPEND_SHIFT) - 1));
-  uint64_t suspend_us = arg >> SUSPEND_SHIFT;
-  return suspend_us ? suspend_for(suspend_us) : destroy();
+  int64_t now = hic_time_now();
+  if ((uint64_t)now < config->at_ns) hic_sleep(config->at_ns - (uint64_t)now);
+  return config->action == REAPER_ACTION_SUSPEND ? suspend_for(config->suspend_for_ns) : destroy();
 }

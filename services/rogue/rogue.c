@@ -1,7 +1,9 @@
-/* rogue: a hostile guest. The manifest argument picks one attack; attacks 1-5 must end with the
- * kernel stopping the sandbox with a fault, attack 6 must get an exact error from every bad
- * syscall and carry on. Any line saying "isolation broken" or "FAIL" is a kernel bug. */
+/* rogue: a hostile guest. Its configuration's `attack` picks one attack; every attack but
+ * bad_syscalls and spin must end with the kernel stopping the sandbox with a fault, bad_syscalls
+ * must get an exact error from every bad syscall and carry on, spin must not stop the others.
+ * Any line saying "isolation broken" or "FAIL" is a kernel bug. */
 #include "hic/ipc_lib.h"
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define PAGE 0x1000UL
@@ -17,7 +19,7 @@ static int broken(const char *what) {
   hic_exit(1);
 }
 
-/* 1: frames are allocated first-fit in boot order and mapped at their physical address, so the
+/* read_peer: frames are allocated first-fit in boot order and mapped at their physical address, so the
  * page just below our image belongs to the sandbox booted before us. */
 static int read_peer(void) {
   uintptr_t peer = ((uintptr_t)&_start & ~(PAGE - 1)) - PAGE;
@@ -27,7 +29,7 @@ static int read_peer(void) {
   return broken("read");
 }
 
-/* 2: code pages must be mapped read+execute, never writable. */
+/* write_code: code pages must be mapped read+execute, never writable. */
 static int write_code(void) {
   volatile uint8_t *code = (volatile uint8_t *)(uintptr_t)&hic_main;
   hic_log("rogue: writing own code at %p", (void *)(uintptr_t)code);
@@ -35,7 +37,7 @@ static int write_code(void) {
   return broken("write");
 }
 
-/* 3: data pages must be no-execute. */
+/* exec_data: data pages must be no-execute. */
 static int exec_data(void) {
   data_code[0] = 0xc3;
   hic_log("rogue: executing own data at %p", (void *)data_code);
@@ -55,14 +57,38 @@ static int invalid_instruction(void) {
   return broken("ud2");
 }
 
-/* 6: every check gets one line; the result counts failures. */
+/* bad_syscalls: every check gets one line; the result counts failures. */
+static int checks;
+static int64_t last_error;
+
 static int check(const char *name, int64_t got, int64_t want) {
+  checks++;
+  if (got < 0) last_error = got;
   if (got == want) {
     hic_log("rogue: check %s: ok", name);
     return 0;
   }
   hic_log("rogue: check %s: FAIL got %ld want %ld", name, got, want);
   return 1;
+}
+
+/* The record syscall refuses, with its own error each, a record that is not one its module
+ * declares -- and leaves no record behind. */
+static int bad_records(void) {
+  int failures = 0;
+  struct rogue_record_result r = {.attack = ROGUE_RESULT_ATTACK_BAD_SYSCALLS, .clean = 1, .page_bytes = PAGE};
+  failures += check("record type 0", hic_record(0, &r, sizeof r), -HIC_ERR_NOT_FOUND);
+  failures += check("record undeclared type", hic_record(ROGUE_RECORD_RESULT + 1, &r, sizeof r), -HIC_ERR_NOT_FOUND);
+  failures += check("record short", hic_record(ROGUE_RECORD_RESULT, &r, sizeof r - 8), -HIC_ERR_INVALID_ARGUMENT);
+  failures += check("record long", hic_record(ROGUE_RECORD_RESULT, &r, sizeof r + 8), -HIC_ERR_INVALID_ARGUMENT);
+  failures += check("record null", hic_record(ROGUE_RECORD_RESULT, 0, sizeof r), -HIC_ERR_BAD_ADDRESS);
+  failures += check("record unmapped", hic_record(ROGUE_RECORD_RESULT, (const void *)0x10, sizeof r), -HIC_ERR_BAD_ADDRESS);
+  r.attack = 9; /* past the enum's nine values */
+  failures += check("record enum out of range", hic_record(ROGUE_RECORD_RESULT, &r, sizeof r), -HIC_ERR_BAD_VALUE);
+  r.attack = ROGUE_RESULT_ATTACK_BAD_SYSCALLS;
+  r.clean = 2;
+  failures += check("record bool 2", hic_record(ROGUE_RECORD_RESULT, &r, sizeof r), -HIC_ERR_BAD_VALUE);
+  return failures;
 }
 
 static int bad_syscalls(void) {
@@ -92,11 +118,17 @@ static int bad_syscalls(void) {
   }
 
   failures += check("syscall 999", hic_syscall0(999), -HIC_ERR_UNKNOWN_SYSCALL);
+  failures += bad_records();
   hic_log("rogue: %d check(s) failed", failures);
+
+  /* The one record that is right, after all the refused ones: its fields as the test expects. */
+  struct rogue_record_result r = {.attack = ROGUE_RESULT_ATTACK_BAD_SYSCALLS, .checks = (uint64_t)checks, .failed = (uint64_t)failures,
+                                  .clean = failures == 0, .last_error = last_error, .page_bytes = PAGE, .canary = 0xfedcba9876543210UL};
+  if (rogue_emit_result(&r) != 0) return hic_log("rogue: the right record was refused"), 1;
   return failures;
 }
 
-/* 7: never yields, never calls the kernel; preemption by instruction budget must keep the other
+/* spin: never yields, never calls the kernel; preemption by instruction budget must keep the other
  * sandboxes running, and the manifest's time limit ends the run. */
 static int spin(void) {
   hic_log("rogue: spinning forever");
@@ -105,7 +137,7 @@ static int spin(void) {
   return broken("spin");
 }
 
-/* 8: the shared library's code is mapped read-execute in every sandbox that uses it: writing it
+/* write_library: the shared library's code is mapped read-execute in every sandbox that uses it: writing it
  * must fault, or one sandbox could change what all the others run. */
 static int write_library(void) {
   volatile uint8_t *code = (volatile uint8_t *)(uintptr_t)&ipc_checksum;
@@ -114,19 +146,26 @@ static int write_library(void) {
   return broken("library write");
 }
 
-int hic_main(uint64_t arg) {
-  switch (arg) {
-  case 1: return read_peer();
-  case 2: return write_code();
-  case 3: return exec_data();
-  case 4: return divide_by_zero();
-  case 5: return invalid_instruction();
-  case 6: return bad_syscalls();
-  case 7: return spin();
-  case 8: return write_library();
-  default:
-    hic_log("rogue: unknown attack %lu; arg is 1 read peer, 2 write code, 3 exec data, "
-            "4 divide by zero, 5 ud2, 6 bad syscalls, 7 spin, 8 write library", arg);
-    return 2;
+/* write_config: the configuration page is the kernel's word to the sandbox, mapped read-only:
+ * writing it must fault, or a sandbox could claim to have been started otherwise. */
+static int write_config(void) {
+  volatile uint64_t *config = (volatile uint64_t *)(uintptr_t)hic_config();
+  hic_log("rogue: writing own configuration page at %p (attack %lu)", (void *)(uintptr_t)config, config[0]);
+  config[0] = ROGUE_ATTACK_READ_PEER;
+  return broken("configuration write");
+}
+
+int hic_main(void) {
+  switch (hic_config()->attack) {
+  case ROGUE_ATTACK_READ_PEER: return read_peer();
+  case ROGUE_ATTACK_WRITE_CODE: return write_code();
+  case ROGUE_ATTACK_EXEC_DATA: return exec_data();
+  case ROGUE_ATTACK_DIVIDE_BY_ZERO: return divide_by_zero();
+  case ROGUE_ATTACK_UD2: return invalid_instruction();
+  case ROGUE_ATTACK_BAD_SYSCALLS: return bad_syscalls();
+  case ROGUE_ATTACK_SPIN: return spin();
+  case ROGUE_ATTACK_WRITE_LIBRARY: return write_library();
+  case ROGUE_ATTACK_WRITE_CONFIG: return write_config();
+  default: return hic_log("rogue: unknown attack %lu", hic_config()->attack), 2;
   }
 }

@@ -1,5 +1,5 @@
-/* rogue_cpu: a hostile guest aimed at the CPU rather than at memory. The manifest argument picks
- * a class (low byte) and a variant (next byte). Classes 1, 2 and 5 must end with the kernel
+/* rogue_cpu: a hostile guest aimed at the CPU rather than at memory. Its configuration picks a
+ * class and a variant (module.json). Classes 1, 2 and 5 must end with the kernel
  * stopping the sandbox with a fault at the instruction the log line names ("at 0x..."); classes 3
  * and 4 must exit 0 after checking what the CPU answered; class 6 is a load, not an attack.
  *
@@ -8,12 +8,13 @@
  *   3 rdtsc / rdtscp                     -> virtual time, never the host's counter
  *   4 cpuid                              -> HIC's fixed answer
  *   5 rdrand / rdseed                    -> invalidInstruction (HIC's CPU has neither)
- *   6 mem_alloc / mem_free of one page, (arg >> 8 & 0xff) thousand times, then exit 0; first
- *     (arg >> 16) pages are allocated and made alternately read-only and writable, so the
+ *   6 mem_alloc / mem_free of one page, `variant` thousand times, then exit 0; first
+ *     `fragments` pages are allocated and made alternately read-only and writable, so the
  *     sandbox holds that many more engine mappings (what makes each mapping change dearer)
  *
  * Each attack is a tiny routine in assembly so its faulting instruction has a known address (its
  * symbol) and nothing the compiler adds sits between the log line and the instruction. */
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 /* Every routine: rdi = a scratch buffer of 64 bytes. The label rc_<name> is the instruction that
@@ -174,19 +175,15 @@ static int alloc_free(uint64_t thousands, uint64_t fragments) {
   return 0;
 }
 
-int hic_main(uint64_t arg) {
-  uint64_t variant = arg >> 8;
-  switch (arg & 0xff) {
-  case 1: return attack(undecodable, COUNT(undecodable), variant);
-  case 2: return attack(privileged, COUNT(privileged), variant);
-  case 3: return time_stamps();
-  case 4: return cpu_identity();
-  case 5: return attack(randomness, COUNT(randomness), variant);
-  case 6: return alloc_free(variant & 0xff, arg >> 16);
-  default:
-    hic_log("rogue_cpu: unknown class %lu; low byte 1 undecodable, 2 privileged, 3 rdtsc, 4 cpuid, "
-            "5 rdrand, 6 mem_alloc/mem_free loop; next byte the variant",
-            arg & 0xff);
-    return 2;
+int hic_main(void) {
+  const struct rogue_cpu_config *c = hic_config();
+  switch (c->class) {
+  case ROGUE_CPU_CLASS_UNDECODABLE: return attack(undecodable, COUNT(undecodable), c->variant);
+  case ROGUE_CPU_CLASS_PRIVILEGED: return attack(privileged, COUNT(privileged), c->variant);
+  case ROGUE_CPU_CLASS_RDTSC: return time_stamps();
+  case ROGUE_CPU_CLASS_CPUID: return cpu_identity();
+  case ROGUE_CPU_CLASS_RANDOMNESS: return attack(randomness, COUNT(randomness), c->variant);
+  case ROGUE_CPU_CLASS_ALLOC_FREE: return alloc_free(c->variant, c->fragments);
+  default: return 2;
   }
 }

@@ -1,4 +1,4 @@
-/* rpc_client: calls cap://echo/rpc K times (K = the manifest argument) and checks every reply.
+/* rpc_client: calls cap://echo/rpc K times (K = its configuration's `calls`) and checks every reply.
  * Each call carries its sequence number (1..K) in words[0] and a short payload the server sends
  * back reversed; words[1] of the reply says which version answered. The first call also passes
  * a copy of a memory object: afterwards the shared buffer must read "echo vN was here".
@@ -9,8 +9,12 @@
  *
  *   rpc_client: K calls, A answered, v1 X, v2 Y, lost L, duplicated D, bad B
  *
+ * Each of these is also a typed record (module.json: version_changed, call_failed, summary),
+ * which is what tests read.
+ *
  * Exit status: 0 when every call was answered exactly once and correctly; the error code
  * (HIC_ERR_*, e.g. 14 PEER_GONE) when a call failed -- the calls stop there; 1 otherwise. */
+#include "hic/module.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
@@ -30,7 +34,8 @@ static int64_t find_echo(void) {
   }
 }
 
-int hic_main(uint64_t calls) {
+int hic_main(void) {
+  uint64_t calls = hic_config()->calls;
   int64_t echo = find_echo();
   if (echo < 0) {
     hic_log("rpc_client: lookup %s failed: %ld", alias, echo);
@@ -59,6 +64,7 @@ int hic_main(uint64_t calls) {
     uint64_t sent_at = (uint64_t)hic_time_now();
     int64_t r = hic_call((uint64_t)echo, &msg, 0, 0);
     if (r < 0) {
+      rpc_client_emit_call_failed(&(struct rpc_client_record_call_failed){.call = seq, .error = (uint64_t)-r});
       hic_log("rpc_client: call %lu failed: error %ld", seq, -r);
       lost += calls - seq + 1;
       failed = -r;
@@ -83,6 +89,8 @@ int hic_main(uint64_t calls) {
     answered++;
     by[version]++;
     if (version != last_version) {
+      rpc_client_emit_version_changed(&(struct rpc_client_record_version_changed){
+          .call = seq, .version = version, .sent_at = sent_at, .answered_at = answer_at, .previous_sent_at = last_sent_at});
       hic_log("rpc_client: call %lu answered by v%lu (sent at %lu ns, answered at %lu ns; call before sent at %lu ns)", seq, version, sent_at,
               answer_at, last_sent_at);
       last_version = version;
@@ -100,6 +108,8 @@ int hic_main(uint64_t calls) {
       }
     }
   }
+  rpc_client_emit_summary(&(struct rpc_client_record_summary){
+      .calls = calls, .answered = answered, .v1 = by[1], .v2 = by[2], .lost = lost, .duplicated = duplicated, .bad = bad});
   hic_log("rpc_client: %lu calls, %lu answered, v1 %lu, v2 %lu, lost %lu, duplicated %lu, bad %lu", calls, answered, by[1], by[2], lost, duplicated, bad);
   if (failed) return (int)failed;
   return answered == calls && lost == 0 && duplicated == 0 && bad == 0 ? 0 : 1;

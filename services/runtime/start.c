@@ -1,11 +1,16 @@
-/* Entry point of every HIC guest service: the loader jumps to _start with the manifest argument
- * in RDI. It runs hic_main and turns its return value into the sandbox's exit status. */
+/* Entry point of every HIC guest service: the loader jumps to _start with the address of the
+ * sandbox's read-only configuration page in RDI (0 when the module declares no configuration;
+ * docs/configuration.md). It keeps that address for hic_config() (hic/module.h), runs hic_main
+ * and turns its return value into the sandbox's exit status. */
 #include "hic/runtime.h"
+
+const void *hic_config_page;
 
 /* Plain .text on purpose: the build links start.o first and `ld -r` concatenates .text in input
  * order, so _start lands at offset 0 of the image's code. */
-__attribute__((noreturn)) void _start(uint64_t arg) {
-  hic_exit(hic_main(arg));
+__attribute__((noreturn)) void _start(const void *config) {
+  hic_config_page = config;
+  hic_exit(hic_main());
 }
 
 /* The table the loader starts the service from. Weak, so a service that implements more of the

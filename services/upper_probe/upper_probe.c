@@ -3,11 +3,12 @@
  * refused call must come back with HIC_ERR_INVALID_ARGUMENT and nothing else, and must change
  * nothing (the calls after it still get the same answers). One line per check, "upper_probe:
  * ok - ..." or "upper_probe: not ok - ...", then a summary; the exit status is the number of
- * failed checks (tests/netstack-e2e.test.ts boots it beside netstack.himg's services). arg: unused. */
+ * failed checks (tests/netstack-e2e.test.ts boots it beside netstack.himg's services). */
 #include <stdbool.h>
 
 #include "hic/dns.h"
 #include "hic/firewall.h"
+#include "hic/module.h"
 #include "hic/runtime.h"
 #include "hic/web.h"
 
@@ -160,11 +161,11 @@ static void web(int64_t ep) {
   check(call(ep, WEB_BODY, 0, 0, token, 0, 26, -1) == WEB_OK && body_is(msg.payload, 0, 26), "web BODY after the refusals: the same bytes");
 }
 
-int hic_main(uint64_t arg) {
-  (void)arg;
+int hic_main(void) {
   firewall(find("cap://firewall/rules"));
   dns(find("cap://dns/query"));
   web(find("cap://web/http"));
+  upper_probe_emit_summary(&(struct upper_probe_record_summary){.checks = (uint64_t)checks, .failed = (uint64_t)failures});
   hic_log("upper_probe: %d checks, %d failed", checks, failures);
   return failures;
 }

@@ -4,7 +4,8 @@
  * into a response head and a token, WEB_HEAD gives the head again for a token, and WEB_BODY the
  * body bytes at an offset. The server keeps no state between calls: a token holds the status
  * and the body's length, with a check so a made-up token is refused, and the bodies are a pure
- * function of position. arg: unused. */
+ * function of position. */
+#include "hic/module.h"
 #include "hic/serve.h"
 #include "hic/web.h"
 
@@ -126,11 +127,12 @@ static uint64_t answer(struct hic_msg *m) {
 }
 
 static void report(void) {
+  web_server_emit_report(&(struct web_server_record_report){.requests = ok + bad + unsupported, .ok = ok, .bad = bad, .unsupported = unsupported,
+                                                            .heads = heads, .bodies = bodies, .body_bytes = body_bytes, .refused = hic_serve_refused});
   hic_log("web_server %s: requests %lu (ok %lu, bad %lu, unsupported %lu), heads %lu, bodies %lu (%lu bytes), refused %lu", HIC_MODULE_VERSION,
           ok + bad + unsupported, ok, bad, unsupported, heads, bodies, body_bytes, hic_serve_refused);
 }
 
-int hic_main(uint64_t arg) {
-  (void)arg;
+int hic_main(void) {
   return hic_serve("web", "http", &msg, answer, report);
 }

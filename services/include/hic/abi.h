@@ -13,6 +13,7 @@
 #define HIC_SYS_MEM_ALLOC 6
 #define HIC_SYS_MEM_FREE 7
 #define HIC_SYS_MEM_PROTECT 8
+#define HIC_SYS_RECORD 9
 #define HIC_SYS_CAP_COPY 10
 #define HIC_SYS_CAP_DELETE 11
 #define HIC_SYS_CAP_REVOKE 12
@@ -60,6 +61,7 @@
 #define HIC_ERR_NAME_TAKEN 15 /* The registry already holds this name. */
 #define HIC_ERR_NOT_SOLE 16 /* A memory object moves only as its sole capability: revoke the others first. */
 #define HIC_ERR_NOT_DECLARED 17 /* The module's signed metadata does not declare this syscall family, or this service name. */
+#define HIC_ERR_BAD_VALUE 18 /* A field holds no value of its declared type (an enum index past its values, a bool other than 0 or 1). */
 
 /* Page protection for mem_protect (read is implied). */
 #define HIC_PROT_READ 0 /* read only */
@@ -116,7 +118,7 @@ _Static_assert(sizeof(struct hic_msg) == 1096, "struct hic_msg layout");
 struct hic_service_entry {
   uint32_t magic; /* SERVICE_ENTRY_MAGIC */
   uint32_t abi; /* SERVICE_ENTRY_ABI */
-  void (*start)(uint64_t arg); /* entry of the first thread; rdi = the manifest argument */
+  void (*start)(const void *config); /* entry of the first thread; rdi = the address of its read-only configuration page, or 0 when the module declares no configuration */
 };
 
 static inline int64_t hic_syscall0(int64_t nr) {
@@ -197,6 +199,11 @@ static inline int64_t hic_mem_free(void *addr, uint64_t len) {
 /* Changes the protection of pages inside one mem_alloc region to HIC_PROT_READ or HIC_PROT_WRITE. Execute is never granted at run time: code comes only from the verified loader. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_mem_protect(void *addr, uint64_t len, uint64_t prot) {
   return hic_syscall3(HIC_SYS_MEM_PROTECT, (int64_t)addr, (int64_t)len, (int64_t)prot);
+}
+
+/* Emits a typed record: type is the id of one of the record types the module declares (1 + its position in module.json), fields its struct of 64-bit words and len that struct's exact size. Core-0 checks every word against the declaration and records an event; a refused record leaves no trace (NOT_FOUND: no such type; INVALID_ARGUMENT: wrong length; BAD_ADDRESS: unreadable fields; BAD_VALUE: a word no value of its field). Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_record(uint64_t type, const void *fields, uint64_t len) {
+  return hic_syscall3(HIC_SYS_RECORD, (int64_t)type, (int64_t)fields, (int64_t)len);
 }
 
 /* Derives a copy of a capability with the given rights, which must be a subset of its own. The copy is revoked with the original. Returns the new slot, or -HIC_ERR_*. */

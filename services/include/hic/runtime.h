@@ -9,11 +9,14 @@
 
 #include "hic/abi.h"
 
-/* Every service defines this; its result becomes the exit status. */
-int hic_main(uint64_t arg);
+/* Every service defines this; its result becomes the exit status. Its configuration, if its
+ * module.json declares any, is hic_config() from the generated "hic/module.h". */
+int hic_main(void);
 
-/* The entry point (start.c); declared so services can take its address. */
-__attribute__((noreturn)) void _start(uint64_t arg);
+/* The entry point (start.c); declared so services can take its address. rdi: the configuration
+ * page's address, or 0. */
+__attribute__((noreturn)) void _start(const void *config);
+extern const void *hic_config_page;
 
 /* string.c -- gcc may emit calls to the first four even with -fno-builtin. */
 void *memcpy(void *dst, const void *src, size_t n);

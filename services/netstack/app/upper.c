@@ -7,6 +7,7 @@
 
 #include "hic/dns.h"
 #include "hic/firewall.h"
+#include "hic/module.h"
 #include "hic/runtime.h"
 #include "hic/web.h"
 
@@ -62,6 +63,7 @@ int upper_init(struct ns_stack *s) {
     ns_set_firewall(s, 0, 0);
     return -1;
   }
+  netstack_emit_rules(&(struct netstack_record_rules){.rules = s->fw_count, .hash = s->fw_hash});
   hic_log("netstack " HIC_MODULE_VERSION ": firewall rules applied: %u rules, hash 0x%08x; dns and web servers found", s->fw_count, s->fw_hash);
   return 0;
 }
