@@ -18,6 +18,7 @@ import { junit, testImages } from './test-images.ts';
 import { registerRepoCommands } from './repo.ts';
 import { registerAuditCommands } from './audit.ts';
 import { AuditLog } from '../core0/audit.ts';
+import { lockFile } from '../emulator/flock.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
 import { renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
@@ -51,7 +52,7 @@ program
       const manifest = readManifest(image);
       const ws = workspace(REPO_ROOT);
       const wall = process.hrtime.bigint();
-      const audit = AuditLog.open(join(dataDirectory(opts.dataDir), 'audit.jsonl'));
+      const audit = AuditLog.open(join(dataDirectory(opts.dataDir), 'audit.jsonl'), { lock: lockFile });
       const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
       let system: System | undefined;
       try {
