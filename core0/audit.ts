@@ -15,8 +15,9 @@
 // can also append well-formed records. Time `t` is the caller's virtual time; this file never
 // reads a clock, so the same appends give the same bytes.
 
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { AuditError, GENESIS_HASH, parseLine, RESERVED, sealMembers, sortedMembers, type AuditEntry, type AuditFailure, type AuditRecord } from './audit/chain.ts';
 import { AuditLimiter, type AuditLimits } from './audit/limiter.ts';
 import { lineEndingAt, MAX_LINE } from './audit/lines.ts';
@@ -101,7 +102,9 @@ export class AuditLog {
     try {
       const { start, sealed } = startingPoint(path);
       const files = segmentFiles(path);
-      const v = verifyChain(files.map(fileSegment), start);
+      let v = verifyChain(files.map(fileSegment), start);
+      const torn = !v.ok && v.code === 'AUDIT_TORN' && v.file === path ? setTornTailAside(path, v.offset) : undefined;
+      if (torn) v = verifyChain(files.map(fileSegment), start);
       if (!v.ok) refuse(v.file, v.line, v.code, v.reason);
       const active = files.length - 1;
       const bytes = existsSync(path) ? statSync(path).size : 0;
@@ -109,7 +112,8 @@ export class AuditLog {
       const fd = openSync(path, 'a');
       const state: Files = { path, lock: held, segmentBytes: options.segmentBytes ?? DEFAULT_SEGMENT_BYTES, sealed, fd, bytes, lines, sinceCheckpoint: 0 };
       const log = new AuditLog(state, v.end.records, v.end.head, options.limits);
-      if (bytes >= state.segmentBytes) log.rotate();
+      if (torn) log.append({ t: 0, kind: TORN_KIND, ...torn });
+      if (state.bytes >= state.segmentBytes) log.rotate();
       else log.checkpoint();
       return log;
     } catch (e) {
@@ -237,6 +241,33 @@ export class AuditLog {
   }
 }
 
+/** The record that says a torn last line was set aside when the log was opened. */
+export const TORN_KIND = 'auditTornTail';
+
+/**
+ * A last line without its newline in the active segment is a write that was cut short (a full
+ * disk, a power cut): it never became a record. Leaving it would refuse every later boot, and
+ * deleting it would hide it, so it is moved to a file beside the log and the repair is audited:
+ * where it was, how long, its SHA-256, and where it went. It comes after the checkpoint by
+ * construction (the checkpoint only ever points at complete records).
+ */
+function setTornTailAside(path: string, offset: number): { offset: number; bytes: number; sha256: string; savedAs: string } | undefined {
+  const size = statSync(path).size;
+  const bytes = size - offset;
+  if (bytes <= 0 || bytes > MAX_LINE) return undefined;
+  const tail = Buffer.alloc(bytes);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, tail, 0, bytes, offset);
+  } finally {
+    closeSync(fd);
+  }
+  const savedAs = `${path}.torn-${offset}`;
+  writeFileSync(savedAs, tail);
+  truncateSync(path, offset);
+  return { offset, bytes, sha256: createHash('sha256').update(tail).digest('hex'), savedAs: basename(savedAs) };
+}
+
 function refuse(file: string, line: number, code: AuditFailure, reason: string): never {
   throw new AuditError('AUDIT_CORRUPT', `${file}:${line}: ${reason} [${code}]; refusing to append to a log that does not verify`);
 }
@@ -289,7 +320,7 @@ function isSystemError(e: unknown): e is NodeJS.ErrnoException {
 
 const verdictOf = (v: ReturnType<typeof verifyChain>, named: boolean): AuditVerdict => {
   if (v.ok) return { ok: true, records: v.end.records, head: v.end.head };
-  const { file, ...rest } = v;
+  const { file, offset: _offset, ...rest } = v;
   return named ? { ...rest, file } : rest;
 };
 

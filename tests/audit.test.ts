@@ -253,7 +253,8 @@ describe('audit log: tampering', () => {
   it('open() refuses a corrupted file, naming the line, and leaves it untouched', () => {
     for (const [text, where] of [
       [edited((l) => (l[k - 1] = l[k - 1]!.replace('"s7"', '"s99"'))), /:8: .*\[AUDIT_EDITED\]/],
-      [f.text.slice(0, -10), /:20: last line is incomplete.*\[AUDIT_TORN\]/],
+      [edited((l) => l.splice(k - 1, 1)), /:8: record #7 is missing.*\[AUDIT_REMOVED\]/],
+      [f.text.slice(0, -10) + '\n', /:20: not JSON.*\[AUDIT_MALFORMED\]/],
     ] as const) {
       const path = join(tmp(), 'audit.jsonl');
       writeFileSync(path, text);

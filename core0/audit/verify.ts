@@ -36,7 +36,7 @@ export const GENESIS: ChainPosition = { segment: 0, offset: 0, line: 0, records:
 
 export type ChainVerdict =
   | { ok: true; end: ChainPosition }
-  | { ok: false; file: string; line: number; code: AuditFailure; reason: string };
+  | { ok: false; file: string; line: number; code: AuditFailure; reason: string; /** where the failing line starts */ offset: number };
 
 export interface ChainOptions {
   /** A head hash from a trusted copy: the log's last record must have exactly this hash. */
@@ -61,9 +61,12 @@ export function verifyChain(segments: readonly Segment[], start: ChainPosition =
     const where = (at: { segment: number; line: number }) =>
       at.segment === s ? `line ${at.line}` : at.line === 0 ? 'the start of the log' : `${segments[at.segment]!.name}:${at.line}`;
 
+    let lineStart = from.offset;
     for (const l of seg.lines(from)) {
       lastLines = l.line;
-      const fail = (code: AuditFailure, reason: string): ChainVerdict => ({ ok: false, file: seg.name, line: l.line, code, reason });
+      const offset = lineStart;
+      lineStart = l.end;
+      const fail = (code: AuditFailure, reason: string): ChainVerdict => ({ ok: false, file: seg.name, line: l.line, code, reason, offset });
       if (!l.complete) return fail('AUDIT_TORN', 'last line is incomplete (no newline): a write was cut short');
       if (l.text === null) return fail('AUDIT_MALFORMED', `line longer than ${MAX_LINE} bytes`);
       const { record, problem } = parseLine(l.text);
@@ -97,11 +100,12 @@ export function verifyChain(segments: readonly Segment[], start: ChainPosition =
     const last = segments.length - 1;
     if (headAt) {
       const at = headAt.records === 0 ? 'the empty log' : headAt.segment === last ? `line ${headAt.line}` : `${segments[headAt.segment]!.name}:${headAt.line}`;
-      return { ok: false, file: segments[headAt.segment]!.name, line: headAt.line + 1, code: 'AUDIT_EXTENDED', reason: `${want - headAt.records} record(s) follow the trusted head (${at})` };
+      return { ok: false, file: segments[headAt.segment]!.name, line: headAt.line + 1, code: 'AUDIT_EXTENDED', reason: `${want - headAt.records} record(s) follow the trusted head (${at})`, offset: 0 };
     }
     return {
       ok: false, file: segments[last]!.name, line: lastLines + 1, code: 'AUDIT_TRUNCATED',
       reason: `the trusted head is not in the log (${want} records): its last records were removed, or it is another log`,
+      offset: 0,
     };
   }
   return { ok: true, end };
