@@ -11,14 +11,15 @@ import { runImage, type System } from '../system/run-image.ts';
 import { HEADER_PATH, generateHeader } from '../core0/abi/gen-header.ts';
 import { DOCS_PATH, generateDocs } from '../core0/abi/gen-docs.ts';
 import { formatTime } from '../emulator/clock.ts';
-import { buildAll } from '../hicmod-toolchain/build.ts';
+import { BuildError } from '../hicmod-toolchain/build.ts';
 import { parseCommandLine, runCommand, UsageError, usageExitsTwo } from './errors.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
+import { buildErrorLine, withBuildFailures, workspace } from '../hicmod-toolchain/workspace.ts';
+import { endOfDate, TRUSTED_STATE_FILE, TrustedRepository } from '../hicmod-toolchain/repository/client.ts';
 import { junit, testImages } from './test-images.ts';
 import { registerRepoCommands } from './repo.ts';
 import { registerAuditCommands } from './audit.ts';
 import { AuditLog } from '../core0/audit.ts';
-import { lockFile } from '../emulator/flock.ts';
+import { tryLock } from '../emulator/flock.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
 import { renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
@@ -37,6 +38,15 @@ function dataDirectory(dir: string): string {
   return dir;
 }
 
+/** The boot's wall-clock date, UTC: --date as given (checked), or today. */
+function wallClockDate(given: string | undefined): string {
+  if (given === undefined) return new Date().toISOString().slice(0, 10);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(given) || Number.isNaN(endOfDate(given)) || new Date(endOfDate(given)).toISOString().slice(0, 10) !== given) {
+    throw new UsageError(`--date: "${given}" is not a date like 2026-01-31`);
+  }
+  return given;
+}
+
 const program = usageExitsTwo(new Command('hic')).description('HIC: an x86-64 capability microkernel in an emulator, built to show zero-downtime rolling update of OS services');
 
 program
@@ -45,21 +55,28 @@ program
   .argument('<image>', 'image manifest (.himg)')
   .option('-q, --quiet', 'show only guest console lines, faults and exits')
   .option('--events <file>', 'write the event log as JSON lines to <file>')
-  .option('--data-dir <dir>', 'where persistent state goes: the hash-chained audit log (audit.jsonl)', 'build/data')
+  .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint) and what the system trusted of the repository (${TRUSTED_STATE_FILE})`, 'build/data')
+  .option('--date <yyyy-mm-dd>', 'the wall-clock date (UTC) to judge repository expiry at; recorded in the event log (default: today)')
   .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
-  .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string; pcap?: string }) =>
+  .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string; date?: string; pcap?: string }) =>
     runCommand(async () => {
       const manifest = readManifest(image);
+      const date = wallClockDate(opts.date);
       const ws = workspace(REPO_ROOT);
       const wall = process.hrtime.bigint();
-      const audit = AuditLog.open(join(dataDirectory(opts.dataDir), 'audit.jsonl'), { lock: lockFile });
+      const dataDir = dataDirectory(opts.dataDir);
+      const audit = AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
       const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
       let system: System | undefined;
+      let trusted: TrustedRepository | undefined;
       try {
+        // Under the audit log's lock: one boot at a time reads and updates what the system trusted.
+        trusted = TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date), stateFile: join(dataDir, TRUSTED_STATE_FILE) });
         const ran = await runImage(manifest, {
-          modules: ws.repository,
+          modules: withBuildFailures(trusted, ws.failures),
           trust: ws.trust,
           audit,
+          wallClock: date,
           ...(pcap ? { pcap } : {}),
           onEvent: (e) => {
             const line = renderEvent(e, { quiet: opts.quiet });
@@ -84,6 +101,7 @@ program
         }
         return result.deviations.length === 0 ? 0 : 1;
       } finally {
+        if (system && trusted) trusted.remember(system.kernel.events.of('moduleVerified'));
         pcap?.close();
         audit.close();
         system?.dispose();
@@ -116,11 +134,19 @@ program
   .option('-f, --force', 'recompile even when nothing changed')
   .action((opts: { force?: boolean }) =>
     runCommand(() => {
-      if (opts.force) buildAll(REPO_ROOT, { force: true, quiet: true });
-      const ws = workspace(REPO_ROOT);
+      const ws = workspace(REPO_ROOT, opts.force ? { force: true } : {});
       const order = (a: { name: string; version: string }, b: { name: string; version: string }) => a.name.localeCompare(b.name) || semver.compare(a.version, b.version);
       for (const { name, version, rebuilt } of [...ws.modules].sort(order)) {
         process.stdout.write(`${rebuilt ? 'built  ' : 'fresh  '} ${name.padEnd(12)} ${version.padEnd(8)} ${relative(process.cwd(), ws.repository.targetPath(name, version))}\n`);
+      }
+      // A service that does not build keeps only itself out of the repository; say which and why.
+      for (const f of ws.failures) {
+        process.stdout.write(`FAILED   ${f.module.padEnd(12)} ${(f.version ?? '?').padEnd(8)} ${buildErrorLine(f)}\n`);
+        process.stderr.write(`${f.message}\n`);
+      }
+      if (ws.failures.length > 0) {
+        const names = ws.failures.map((f) => f.service).join(', ');
+        throw new BuildError('BUILD_FAILED', `${ws.failures.length} of ${ws.failures.length + ws.modules.length} services did not build (${names}); the others are published, and only images that need these fail`);
       }
     }),
   );

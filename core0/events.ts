@@ -10,6 +10,8 @@ import type { Fault } from '../emulator/types.ts';
 
 export type KernelEvent =
   | { kind: 'boot'; image: string }
+  /** The wall-clock date (UTC, YYYY-MM-DD) a boot judged repository expiry at: an input, recorded. */
+  | { kind: 'wallClock'; date: string }
   | { kind: 'sandboxCreated'; sandbox: string; id: number; quota: number }
   | { kind: 'moduleVerified'; module: string; version: string; sha384: string; signer: string; signedAt: string; downgrade: boolean }
   | { kind: 'moduleRejected'; source: string; code: string; reason: string }

@@ -33,19 +33,27 @@ export interface LockBusy {
 }
 
 /**
- * Takes an exclusive lock on `file` (created if missing). With `wait`, blocks until it is free;
- * without, returns LockBusy at once when another open file holds it — another process, or this
- * one through another open(), which is how flock(2) counts. The holder's pid is written into the
- * file for messages only; it decides nothing.
+ * Takes an exclusive lock on `file` (created if missing) at once, or returns LockBusy when another
+ * open file holds it — another process, or this one through another open(), which is how flock(2)
+ * counts. The holder's pid is written into the file for messages only; it decides nothing.
  */
-export function lockFile(file: string, options: { wait?: boolean } = {}): HeldLock | LockBusy {
+export function tryLock(file: string): HeldLock | LockBusy {
+  return take(file, LOCK_EX | LOCK_NB);
+}
+
+/** Takes an exclusive lock on `file`, waiting for the holder to release it (or to die). */
+export function waitForLock(file: string): HeldLock {
+  return take(file, LOCK_EX) as HeldLock;
+}
+
+function take(file: string, op: number): HeldLock | LockBusy {
   const fd = openSync(file, 'a+');
   for (;;) {
-    if (flock(fd, options.wait ? LOCK_EX : LOCK_EX | LOCK_NB) === 0) break;
+    if (flock(fd, op) === 0) break;
     const errno = koffi.errno();
     if (errno === EINTR) continue;
     closeSync(fd);
-    if (errno === EWOULDBLOCK) return { busy: true, holder: readHolder(file) };
+    if (errno === EWOULDBLOCK && (op & LOCK_NB) !== 0) return { busy: true, holder: readHolder(file) };
     throw Object.assign(new Error(`flock ${file}: errno ${errno}`), { code: 'ELOCK', syscall: 'flock', errno });
   }
   ftruncateSync(fd, 0);
@@ -69,5 +77,3 @@ function readHolder(file: string): number | undefined {
     return undefined; // the pid is only for the message
   }
 }
-
-export const isBusy = (l: HeldLock | LockBusy): l is LockBusy => 'busy' in l;

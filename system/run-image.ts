@@ -42,6 +42,8 @@ export interface SystemOptions {
   readonly pcap?: PcapWriter;
   /** Wall milliseconds between turns of the host's event loop (Kernel.run). */
   readonly sliceMs?: number;
+  /** The date (UTC, YYYY-MM-DD) `modules` judged metadata expiry at; recorded as an event. */
+  readonly wallClock?: string;
 }
 
 export interface RunResult {
@@ -76,7 +78,7 @@ export class System {
       if (options.onEvent) kernel.events.subscribe(options.onEvent);
       const pcap = options.pcap;
       if (pcap) for (const d of machine.devices) if (d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);
-      bootSandboxes(kernel, manifest, options.modules);
+      bootSandboxes(kernel, manifest, options.modules, options.wallClock);
       const config = options.traffic ?? (manifest.traffic ? trafficConfig(manifest.traffic) : 'none');
       const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);
       return new System(manifest, machine, kernel, traffic, options.sliceMs);

@@ -12,7 +12,7 @@ import { AuditLimiter } from '../core0/audit/limiter.ts';
 import { Right } from '../core0/abi/abi.ts';
 import { HostClient } from '../core0/host-client.ts';
 import { Kernel } from '../core0/kernel.ts';
-import { lockFile } from '../emulator/flock.ts';
+import { tryLock } from '../emulator/flock.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
 import { workspace } from '../hicmod-toolchain/workspace.ts';
 import { REPO } from './support/boot.ts';
@@ -68,7 +68,7 @@ describe('through the kernel', () => {
 
   it('a sandbox calling cap_revoke 100,000 times costs the log a bounded number of records, and the log verifies', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'hic-audit-limit-')), 'audit.jsonl');
-    const audit = AuditLog.open(path, { lock: lockFile, limits: { burst: 100, perSecond: 50 } });
+    const audit = AuditLog.open(path, { lock: tryLock, limits: { burst: 100, perSecond: 50 } });
     const k = new Kernel(machine, { trust: workspace(REPO).trust, audit });
     const flood = HostClient.attach(k, 'flood', { registry: Right.R });
     const quiet = HostClient.attach(k, 'quiet', { registry: Right.R });

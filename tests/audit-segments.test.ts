@@ -10,10 +10,10 @@ import { Command } from 'commander';
 import { describe, expect, it, vi } from 'vitest';
 import { AuditError, AuditLog, checkpointPath, segmentFiles, verifyAuditFile, type AuditEntry } from '../core0/audit.ts';
 import { registerAuditCommands } from '../cli/audit.ts';
-import { lockFile } from '../emulator/flock.ts';
+import { tryLock } from '../emulator/flock.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hic-audit-seg-'));
-const open = (path: string, segmentBytes?: number) => AuditLog.open(path, { lock: lockFile, ...(segmentBytes ? { segmentBytes } : {}) });
+const open = (path: string, segmentBytes?: number) => AuditLog.open(path, { lock: tryLock, ...(segmentBytes ? { segmentBytes } : {}) });
 const entry = (i: number): AuditEntry => ({ t: i * 1000, kind: 'capRevoked', sandbox: `s${i % 7}`, type: 'endpoint', revoked: i });
 
 /** A log of n records in segments of about `segmentBytes` (each record is ~180 bytes). */

@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AUDIT_CALLER_BUGS, AuditError, AuditLog, GENESIS_HASH, canonicalJson, verifyAuditFile, verifyAuditText, type AuditEntry } from '../core0/audit.ts';
 import { registerAuditCommands } from '../cli/audit.ts';
-import { lockFile } from '../emulator/flock.ts';
+import { tryLock } from '../emulator/flock.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hic-audit-'));
 
@@ -24,7 +24,7 @@ const entry = (i: number): AuditEntry => ({
 /** A log file of n records, and its text and head. */
 function fixture(n = 20): { path: string; text: string; lines: string[]; head: string } {
   const path = join(tmp(), 'audit.jsonl');
-  const log = AuditLog.open(path, { lock: lockFile });
+  const log = AuditLog.open(path, { lock: tryLock });
   for (let i = 0; i < n; i++) log.append(entry(i));
   log.close();
   const text = readFileSync(path, 'utf8');
@@ -110,10 +110,10 @@ describe('audit log: chain', () => {
 describe('audit log: persistence', () => {
   it('creates parent directories; reopening continues seq and chain', () => {
     const path = join(tmp(), 'deep', 'er', 'audit.jsonl');
-    const first = AuditLog.open(path, { lock: lockFile });
+    const first = AuditLog.open(path, { lock: tryLock });
     for (let i = 0; i < 3; i++) first.append(entry(i));
     first.close();
-    const second = AuditLog.open(path, { lock: lockFile });
+    const second = AuditLog.open(path, { lock: tryLock });
     expect(second.head).toBe(first.head);
     const r = second.append(entry(3));
     expect(r.seq).toBe(3);
@@ -124,16 +124,16 @@ describe('audit log: persistence', () => {
 
   it('lets one process append at a time: the next is refused while the first holds the lock', () => {
     const path = join(tmp(), 'audit.jsonl');
-    const first = AuditLog.open(path, { lock: lockFile });
+    const first = AuditLog.open(path, { lock: tryLock });
     first.append(entry(0));
     // flock(2) counts open files, not processes: a second open in this process is refused too.
-    const busy = refusal(() => AuditLog.open(path, { lock: lockFile }));
+    const busy = refusal(() => AuditLog.open(path, { lock: tryLock }));
     expect(busy.code).toBe('AUDIT_BUSY');
     expect(AUDIT_CALLER_BUGS.has(busy.code)).toBe(false); // the machine's state, not a bug
     expect(busy.message).toMatch(new RegExp(`process ${process.pid} is appending to this log`));
     first.close();
     expect(refusal(() => first.append(entry(1))).code).toBe('AUDIT_WRITE_FAILED');
-    const second = AuditLog.open(path, { lock: lockFile });
+    const second = AuditLog.open(path, { lock: tryLock });
     expect(second.append(entry(1)).seq).toBe(1);
     second.close();
     expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: 2 });
@@ -143,7 +143,7 @@ describe('audit log: persistence', () => {
     // Finding 19: the pid of an unrelated live process in the lock file blocked every boot.
     const path = join(tmp(), 'audit.jsonl');
     writeFileSync(`${path}.lock`, `${process.ppid}\n`); // the process that started this one: alive
-    const log = AuditLog.open(path, { lock: lockFile });
+    const log = AuditLog.open(path, { lock: tryLock });
     expect(readFileSync(`${path}.lock`, 'utf8')).toBe(`${process.pid}\n`);
     log.append(entry(0));
     log.close();
@@ -157,19 +157,19 @@ describe('audit log: persistence', () => {
       child.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
       child.on('exit', (code) => reject(new Error(`holder exited with ${code} before taking the lock`)));
     });
-    const busy = refusal(() => AuditLog.open(path, { lock: lockFile }));
+    const busy = refusal(() => AuditLog.open(path, { lock: tryLock }));
     expect(busy.message).toMatch(new RegExp(`process ${child.pid} is appending`));
     const exited = new Promise((resolve) => child.on('exit', resolve));
     child.kill('SIGKILL');
     await exited;
-    const log = AuditLog.open(path, { lock: lockFile });
+    const log = AuditLog.open(path, { lock: tryLock });
     expect(log.append(entry(1)).seq).toBe(1); // the holder's record #0 is there and verified
     log.close();
   });
 
   it('writes each record at once as one canonical line', () => {
     const path = join(tmp(), 'audit.jsonl');
-    const log = AuditLog.open(path, { lock: lockFile });
+    const log = AuditLog.open(path, { lock: tryLock });
     const r = log.append({ t: 3, kind: 'k', b: 1, a: 'x' });
     expect(readFileSync(path, 'utf8')).toBe(canonicalJson(r) + '\n');
     expect(readFileSync(path, 'utf8')).toMatch(/^\{"a":"x","b":1,"hash":"[0-9a-f]{64}","kind":"k","prev":"0{64}","seq":0,"t":3\}\n$/);
@@ -190,13 +190,13 @@ describe('audit log: persistence', () => {
   it('an empty file is an empty log', () => {
     const path = join(tmp(), 'audit.jsonl');
     writeFileSync(path, '');
-    expect(AuditLog.open(path, { lock: lockFile }).head).toBe(GENESIS_HASH);
+    expect(AuditLog.open(path, { lock: tryLock }).head).toBe(GENESIS_HASH);
     expect(verifyAuditText('')).toEqual({ ok: true, records: 0, head: GENESIS_HASH });
   });
 
   it('stops after a failed write rather than leave a hole in the chain', () => {
     const path = join(tmp(), 'audit.jsonl');
-    const log = AuditLog.open(path, { lock: lockFile });
+    const log = AuditLog.open(path, { lock: tryLock });
     log.append(entry(0));
     rmSync(path);
     mkdirSync(path); // the next append hits EISDIR
@@ -258,7 +258,7 @@ describe('audit log: tampering', () => {
     ] as const) {
       const path = join(tmp(), 'audit.jsonl');
       writeFileSync(path, text);
-      const e = refusal(() => AuditLog.open(path, { lock: lockFile }));
+      const e = refusal(() => AuditLog.open(path, { lock: tryLock }));
       expect(e.code).toBe('AUDIT_CORRUPT');
       expect(e.message).toMatch(where);
       expect(readFileSync(path, 'utf8')).toBe(text);

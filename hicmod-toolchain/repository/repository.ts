@@ -10,7 +10,7 @@
 // is believed. Module bytes are checked against the index when they are read, not before: a
 // tampered module is refused when someone asks for it (HASH_MISMATCH).
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import type { FetchedModule, ModuleSource } from '../../core0/module/source.ts';
@@ -113,15 +113,23 @@ export class Repository implements ModuleSource {
 
   private constructor(
     readonly dir: string,
+    /** `dir` with symbolic links resolved when it was opened: every file is read from here. */
+    private readonly root: string,
     readonly state: RepositoryState,
     targets: TargetsSigned,
   ) {
     this.index = new Map(Object.entries(targets.modules).map(([name, byVersion]) => [name, new Map(Object.entries(byVersion))]));
   }
 
+  /**
+   * Verifies the metadata of the repository in `dir` and opens it. A link (the workspace's
+   * build/repo) is resolved once, here, so metadata and module files come from the same version
+   * even if the link is switched to a newer one meanwhile.
+   */
   static open(dir: string, trust: TrustStore, opts: OpenOptions = {}): Repository {
-    const { state, targets } = verifyMetadata(readMetadataFiles(dir), trust, opts, dir);
-    return new Repository(dir, state, targets);
+    const root = existsSync(dir) ? realpathSync(dir) : dir;
+    const { state, targets } = verifyMetadata(readMetadataFiles(root), trust, opts, dir);
+    return new Repository(dir, root, state, targets);
   }
 
   /** Module names, sorted. */
@@ -145,7 +153,7 @@ export class Repository implements ModuleSource {
 
   /** Where a module's file lives. */
   targetPath(name: string, version: string): string {
-    return join(this.dir, 'targets', moduleFileName(name, version));
+    return join(this.root, 'targets', moduleFileName(name, version));
   }
 
   /** A published module's bytes, checked against the index's length and SHA-384. */
