@@ -39,6 +39,8 @@ export interface WorkspaceOptions {
   readonly objectDir?: string;
   /** Recompile even when nothing changed. */
   readonly force?: boolean;
+  /** When modules and metadata are signed and freshness is judged (ms since 1970; default: the host clock). */
+  readonly now?: number;
 }
 
 /** A service under services/ that did not build, and why. */
@@ -93,6 +95,7 @@ function build(repoRoot: string, buildDir: string, options: WorkspaceOptions): W
   mkdirSync(modulesDir, { recursive: true });
   const keys = { signer: identity(pkiDir, 'signer'), timestamp: identity(pkiDir, 'timestamp') };
   const objectDir = options.objectDir ?? join(buildDir, 'services');
+  const now = options.now ?? Date.now();
   const files: string[] = [];
   const modules: { name: string; version: string; rebuilt: boolean }[] = [];
   const failures: BuildFailure[] = [];
@@ -109,7 +112,7 @@ function build(repoRoot: string, buildDir: string, options: WorkspaceOptions): W
       if (stale) {
         // Module before stamp, each by rename: a kill between them leaves a stale stamp, which
         // only means the module is signed again next time.
-        writeAtomic(file, signModule(built.content, keys, Date.now()));
+        writeAtomic(file, signModule(built.content, keys, now));
         writeAtomic(stampFile, stamp);
       }
       modules.push({ name: module, version, rebuilt: stale });
@@ -121,7 +124,6 @@ function build(repoRoot: string, buildDir: string, options: WorkspaceOptions): W
   }
   const trust = { roots: [rootCertificate(pkiDir)] };
   const bytes = files.map((f) => new Uint8Array(readFileSync(f)));
-  const now = Date.now();
   const current = openCurrent(repoDir, trust);
   const published = !current || !holdsExactly(current, modules, bytes) || !freshUntil(current, now + REFRESH_MARGIN);
   if (published) publishVersioned(repoDir, pkiDir, bytes, now, current?.state, { labels: files });
