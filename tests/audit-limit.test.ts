@@ -1,13 +1,13 @@
 // What one sandbox can make the kernel audit: a burst, then a steady rate in virtual time, the
-// overflow counted and audited as one summary record. First the limiter on its own, then through
-// the kernel: a sandbox flooding cap_revoke (each call an audited capRevoked) through the same
-// dispatch table a guest uses.
+// overflow counted and audited as summary records. First the limiter on its own, then through the
+// kernel: a host sandbox flooding cap_revoke (each call an audited capRevoked) through the same
+// dispatch table a guest uses, and a real guest doing it 200,000 times beside hello.
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditLog, SUPPRESSED_KIND, verifyAuditFile, type AuditEntry } from '../core0/audit.ts';
+import { AuditLog, DEFAULT_AUDIT_LIMITS, SUPPRESSED_KIND, verifyAuditFile, type AuditEntry } from '../core0/audit.ts';
 import { AuditLimiter } from '../core0/audit/limiter.ts';
 import { Right } from '../core0/abi/abi.ts';
 import { HostClient } from '../core0/host-client.ts';
@@ -15,23 +15,25 @@ import { Kernel } from '../core0/kernel.ts';
 import { tryLock } from '../emulator/flock.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
 import { workspace } from '../hicmod-toolchain/workspace.ts';
-import { REPO } from './support/boot.ts';
+import { bootImage, REPO } from './support/boot.ts';
 
 const SECOND = 1_000_000_000;
 const revoked = (t: number, sandbox = 'flood'): AuditEntry => ({ t, kind: 'capRevoked', sandbox, type: 'endpoint', revoked: 0 });
 
 describe('limiter', () => {
-  it('admits a burst, then suppresses and counts, then writes one summary before the next admitted record', () => {
+  it('admits a burst, then suppresses and counts, and summarises before an admitted record at most once a virtual second', () => {
     const l = new AuditLimiter({ burst: 3, perSecond: 2 });
     const out = (e: AuditEntry) => l.admit(e).map((x) => x.kind);
     expect([0, 1, 2].map((i) => out(revoked(i)))).toEqual([['capRevoked'], ['capRevoked'], ['capRevoked']]);
     expect(out(revoked(3))).toEqual([]);
     expect(out({ t: 4, kind: 'endpointRegistered', sandbox: 'flood', name: 'x' })).toEqual([]);
-    // Half a virtual second later one token is back: the summary, then the record.
-    const next = l.admit(revoked(SECOND / 2));
-    expect(next).toEqual([
-      { t: SECOND / 2, kind: SUPPRESSED_KIND, sandbox: 'flood', suppressed: 2, kinds: { capRevoked: 1, endpointRegistered: 1 }, since: 3, until: 4 },
-      revoked(SECOND / 2),
+    // Half a virtual second later one token is back: the record, its summary not yet due.
+    expect(out(revoked(SECOND / 2))).toEqual(['capRevoked']);
+    expect(out(revoked(0.6 * SECOND))).toEqual([]);
+    // A second after the bucket was first used: the summary, then the record.
+    expect(l.admit(revoked(1.5 * SECOND))).toEqual([
+      { t: 1.5 * SECOND, kind: SUPPRESSED_KIND, sandbox: 'flood', suppressed: 3, kinds: { capRevoked: 2, endpointRegistered: 1 }, since: 3, until: 0.6 * SECOND },
+      revoked(1.5 * SECOND),
     ]);
   });
 
@@ -90,4 +92,26 @@ describe('through the kernel', () => {
     expect(audit.records.at(-1)).toMatchObject({ kind: 'sandboxDestroyed', sandbox: 'flood' }); // after its summary
     expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: audit.records.length });
   });
+});
+
+describe('a guest flooding the kernel with audited calls (images/audit-flood.himg)', () => {
+  it('gets a bounded share of the log, every call counted; hello beside it runs to its exit; the log verifies', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'hic-audit-flood-')), 'audit.jsonl');
+    const audit = AuditLog.open(path, { lock: tryLock });
+    const run = await bootImage('audit-flood', { audit });
+    try {
+      audit.close();
+      expect(run.deviations).toEqual([]);
+      expect(run.outcome.exits).toEqual({ flood: 0, hello: 0 });
+      expect(run.machine.frames.accounting().allocated).toBe(0);
+      const written = audit.records.filter((r) => r.kind === 'capRevoked' && r.sandbox === 'flood').length;
+      const summaries = audit.records.filter((r) => r.kind === SUPPRESSED_KIND && r.sandbox === 'flood');
+      expect(written).toBeLessThanOrEqual(DEFAULT_AUDIT_LIMITS.burst + 16);
+      expect(written + summaries.reduce((n, s) => n + (s.suppressed as number), 0)).toBe(200_000);
+      expect(audit.records.length).toBeLessThan(DEFAULT_AUDIT_LIMITS.burst + 100);
+      expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: audit.records.length });
+    } finally {
+      run.system.dispose();
+    }
+  }, 120_000);
 });

@@ -2,9 +2,10 @@
 // registration, a capability transfer or revocation, a switch, an IRQ route, a suspension — is
 // charged to the sandbox that caused it, against a token bucket in virtual time: a burst, then a
 // steady rate. What does not fit is counted, not written, and the count is itself audited as one
-// `auditSuppressed` record (how many, of which kinds, over which span of time) as soon as that
-// sandbox next writes one, when it is destroyed, or when the log closes. A guest that once grew
-// the log to 587 MB with registry_register calls now costs it a bounded number of lines.
+// `auditSuppressed` record (how many, of which kinds, over which span of time) when that sandbox
+// next writes one (in a flood that goes on, at most one summary a virtual second), when it is
+// destroyed, or when the log closes. A guest that once grew the log to 587 MB with
+// registry_register calls now costs it a bounded number of lines.
 //
 // Lifecycle records (a sandbox created, destroyed or faulted, modules verified or loaded, the
 // boot) are never suppressed: there are few of them per sandbox, and they are the ones an
@@ -41,6 +42,8 @@ interface Bucket {
   tokens: number;
   at: number;
   suppressed: number;
+  /** When its last summary was written: in a flood that goes on, at most one a virtual second. */
+  summarised: number;
   kinds: Map<string, number>;
   since: number;
   until: number;
@@ -73,7 +76,8 @@ export class AuditLimiter {
       return [];
     }
     if (!always) b.tokens -= 1;
-    const summary = this.summary(actor, b, e.t);
+    const due = always || e.t - b.summarised >= NS;
+    const summary = due ? this.summary(actor, b, e.t) : undefined;
     if (e.kind === 'sandboxDestroyed') this.buckets.delete(actor); // a later sandbox of that name starts afresh
     return summary ? [summary, e] : [e];
   }
@@ -91,7 +95,7 @@ export class AuditLimiter {
   private bucket(actor: string, t: number): Bucket {
     let b = this.buckets.get(actor);
     if (!b) {
-      b = { tokens: this.limits.burst, at: t, suppressed: 0, kinds: new Map(), since: 0, until: 0 };
+      b = { tokens: this.limits.burst, at: t, suppressed: 0, summarised: t, kinds: new Map(), since: 0, until: 0 };
       this.buckets.set(actor, b);
     } else if (t > b.at) {
       b.tokens = Math.min(this.limits.burst, b.tokens + ((t - b.at) * this.limits.perSecond) / NS);
@@ -105,6 +109,7 @@ export class AuditLimiter {
     const kinds = Object.fromEntries([...b.kinds].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0)));
     const s: AuditEntry = { t, kind: SUPPRESSED_KIND, sandbox: actor, suppressed: b.suppressed, kinds, since: b.since, until: b.until };
     b.suppressed = 0;
+    b.summarised = t;
     b.kinds = new Map();
     return s;
   }
