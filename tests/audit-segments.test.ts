@@ -186,6 +186,17 @@ describe('checkpoint', () => {
     open(c.log).close();
   });
 
+  it('a crash while sealing a segment (renamed, checkpoint not yet rewritten) loses nothing', () => {
+    const { log } = segmented(12, 1 << 20); // one segment, the checkpoint at its end
+    renameSync(log, log.replace(/\.jsonl$/, '.000001.jsonl')); // what rotate() does first
+    const b = open(log, 1 << 20);
+    expect(b.append(entry(12)).seq).toBe(12);
+    b.close();
+    expect(segmentFiles(log)).toHaveLength(2);
+    expect(verifyAuditFile(log)).toMatchObject({ ok: true, records: 13 });
+    open(log, 1 << 20).close(); // and the checkpoint written after it is good for the next boot
+  });
+
   it('a torn last line (a write cut short) is set aside and the repair audited', () => {
     const { log } = segmented(6, 1 << 20);
     const torn = '{"kind":"capRevoked","prev":"ab';
