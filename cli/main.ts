@@ -15,6 +15,7 @@ import { BuildError } from '../hicmod-toolchain/build.ts';
 import { parseCommandLine, runCommand, UsageError, usageExitsTwo } from './errors.ts';
 import { buildErrorLine, withBuildFailures, workspace } from '../hicmod-toolchain/workspace.ts';
 import { endOfDate, TRUSTED_STATE_FILE, TrustedRepository } from '../hicmod-toolchain/repository/client.ts';
+import { rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
 import { junit, testImages } from './test-images.ts';
 import { registerRepoCommands } from './repo.ts';
 import { registerAuditCommands } from './audit.ts';
@@ -58,11 +59,14 @@ program
   .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint) and what the system trusted of the repository (${TRUSTED_STATE_FILE})`, 'build/data')
   .option('--date <yyyy-mm-dd>', 'the wall-clock date (UTC) to judge repository expiry at; recorded in the event log (default: today)')
   .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
-  .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string; date?: string; pcap?: string }) =>
+  .option('--repo <dir>', 'boot from the module repository in <dir> as it is, instead of building the workspace and booting from build/repo')
+  .option('--pki <dir>', 'with --repo: the PKI whose root is trusted (default: build/pki)')
+  .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string; date?: string; pcap?: string; repo?: string; pki?: string }) =>
     runCommand(async () => {
       const manifest = readManifest(image);
       const date = wallClockDate(opts.date);
-      const ws = workspace(REPO_ROOT);
+      if (opts.pki && !opts.repo) throw new UsageError('--pki: only with --repo (the workspace brings its own PKI)');
+      const ws = opts.repo ? { repoDir: opts.repo, trust: { roots: [rootCertificate(opts.pki ?? join(REPO_ROOT, 'build', 'pki'))] }, failures: [] } : workspace(REPO_ROOT);
       const wall = process.hrtime.bigint();
       const dataDir = dataDirectory(opts.dataDir);
       const audit = AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });

@@ -1,11 +1,12 @@
 // Crash consistency of the workspace repository: a rebuild (every module re-signed, the repository
 // republished) runs in a child process and kills itself with SIGKILL at one of its crash points
-// (hicmod-toolchain/crash-point.ts), at 24 points spread from the first module signed to the
-// removal of the old version. After each kill the repository must verify completely — metadata,
-// every module file against the index — and hold either the whole old set of modules or the whole
-// new one, never a mix; hello must boot from it as it was left; and the next workspace call must
-// bring it up to date. (Before versioned publishing, about one kill in nine left it signed but
-// holding 0 or 10 of 25 modules, and nothing repaired it.)
+// (hicmod-toolchain/crash-point.ts): 24 spread from the first module signed to the removal of the
+// old version, and those on either side of the link switch. After each kill the repository must
+// verify completely — metadata, every module file against the index — and hold either the whole old
+// set of modules or the whole new one, never a mix; `hic boot images/hello.himg` must work from it
+// as it was left; and the next workspace call must bring it up to date. (Before versioned
+// publishing, about one kill in nine left it signed but holding 0 or 10 of 25 modules, and nothing
+// repaired it.)
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync } from 'node:fs';
@@ -86,12 +87,12 @@ describe('a workspace rebuild killed with SIGKILL', () => {
     expect(points.at(-1)).toMatch(/old version \d+ removed$/);
   });
 
-  it('at 24 points leaves a repository that is complete, old or new, never mixed; hello boots from it; the next build repairs it', async () => {
+  it('at 26 points leaves a repository that is complete, old or new, never mixed; hic boot works from it; the next build repairs it', async () => {
     const n = points.length;
     const switchAt = points.findIndex((p) => / link switched$/.test(p)) + 1;
     // Spread evenly, plus the moments around the switch, where a mix would show first.
     const chosen = [...new Set([...Array.from({ length: 24 }, (_, i) => 1 + Math.round((i * (n - 1)) / 23)), switchAt - 1, switchAt, switchAt + 1])].sort((a, b) => a - b);
-    expect(chosen.length).toBeGreaterThanOrEqual(24);
+    expect(chosen.length).toBeGreaterThanOrEqual(26);
     const outcomes: string[] = [];
     for (const k of chosen) {
       const old = contents();
@@ -106,7 +107,12 @@ describe('a workspace rebuild killed with SIGKILL', () => {
       const isNew = same === 0 && [...now].every(([m, h]) => built().get(m) === h);
       expect(isOld || isNew, `kill point ${k} (${points[k - 1]}): ${same} of ${now.size} modules old`).toBe(true);
       outcomes.push(`${k}:${isOld ? 'old' : 'new'}`);
-      await bootHello(Repository.open(link, trust, { now: Date.now() }));
+      // `hic boot` from the repository exactly as the kill left it, on one data directory for the
+      // whole test: what it trusted after a repair never refuses the next repository as a rollback.
+      const boot = spawnSync(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'boot', 'images/hello.himg', '-q', '--repo', link, '--pki', join(buildDir, 'pki'), '--data-dir', join(scratch, 'data')], { cwd: REPO, encoding: 'utf8' });
+      expect(boot.stderr, `kill point ${k}`).toBe('');
+      expect(boot.status, `kill point ${k}`).toBe(0);
+      expect(boot.stdout).toMatch(/hello exited with status 0[\s\S]*outcome: as expected/);
 
       const repaired = ws();
       expect(repaired.failures).toEqual([]);
