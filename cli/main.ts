@@ -13,7 +13,8 @@ import { DOCS_PATH, generateDocs } from '../core0/abi/gen-docs.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { BuildError } from '../hicmod-toolchain/build.ts';
 import { parseCommandLine, runCommand, UsageError, usageExitsTwo } from './errors.ts';
-import { buildErrorLine, withBuildFailures, workspace } from '../hicmod-toolchain/workspace.ts';
+import { buildErrorLine, withBuildFailures, workspace, type BuildFailure } from '../hicmod-toolchain/workspace.ts';
+import type { TrustStore } from '../core0/module/verify.ts';
 import { endOfDate, TRUSTED_STATE_FILE, TrustedRepository } from '../hicmod-toolchain/repository/client.ts';
 import { rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
 import { junit, testImages } from './test-images.ts';
@@ -48,6 +49,13 @@ function wallClockDate(given: string | undefined): string {
   return given;
 }
 
+/** Where a boot's modules come from: the workspace, built first; or with --repo, a repository as it is. */
+function moduleOrigin(opts: { repo?: string; pki?: string }): { repoDir: string; trust: TrustStore; failures: readonly BuildFailure[] } {
+  if (opts.pki && !opts.repo) throw new UsageError('--pki: only with --repo (the workspace brings its own PKI)');
+  if (!opts.repo) return workspace(REPO_ROOT);
+  return { repoDir: opts.repo, trust: { roots: [rootCertificate(opts.pki ?? join(REPO_ROOT, 'build', 'pki'))] }, failures: [] };
+}
+
 const program = usageExitsTwo(new Command('hic')).description('HIC: an x86-64 capability microkernel in an emulator, built to show zero-downtime rolling update of OS services');
 
 program
@@ -65,8 +73,7 @@ program
     runCommand(async () => {
       const manifest = readManifest(image);
       const date = wallClockDate(opts.date);
-      if (opts.pki && !opts.repo) throw new UsageError('--pki: only with --repo (the workspace brings its own PKI)');
-      const ws = opts.repo ? { repoDir: opts.repo, trust: { roots: [rootCertificate(opts.pki ?? join(REPO_ROOT, 'build', 'pki'))] }, failures: [] } : workspace(REPO_ROOT);
+      const ws = moduleOrigin(opts);
       const wall = process.hrtime.bigint();
       const dataDir = dataDirectory(opts.dataDir);
       const audit = AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
