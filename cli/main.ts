@@ -23,7 +23,7 @@ import { registerAuditCommands } from './audit.ts';
 import { AuditLog } from '../core0/audit.ts';
 import { tryLock } from '../emulator/flock.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
-import { renderEvent } from './render.ts';
+import { printable, renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,7 +63,7 @@ program
   .description('boot a system image: create its sandboxes, run them in virtual time, report the outcome')
   .argument('<image>', 'image manifest (.himg)')
   .option('-q, --quiet', 'show only guest console lines, faults and exits')
-  .option('--events <file>', 'write the event log as JSON lines to <file>')
+  .option('--events <file>', 'write the event log as JSON lines to <file> (its sha256 is the hash printed at the end)')
   .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint) and what the system trusted of the repository (${TRUSTED_STATE_FILE})`, 'build/data')
   .option('--date <yyyy-mm-dd>', 'the wall-clock date (UTC) to judge repository expiry at; recorded in the event log (default: today)')
   .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
@@ -99,9 +99,10 @@ program
         const { machine, kernel, traffic } = system;
         const ms = Number(process.hrtime.bigint() - wall) / 1e6;
         const frames = machine.frames.accounting();
-        if (opts.events) writeFileSync(opts.events, kernel.events.toJsonLines());
+        // The log as hashed: sha256sum of the file is the hash printed below.
+        if (opts.events) writeFileSync(opts.events, kernel.events.toJsonLines({ provenance: false }));
         process.stdout.write(
-          `\n${manifest.name}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
+          `\n${printable(manifest.name)}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
             `${frames.allocated} frames still allocated; event log sha256 ${result.logHash.slice(0, 16)}\n` +
             `audit: ${audit.records.length} records appended to ${join(opts.dataDir, 'audit.jsonl')}, head ${audit.head.slice(0, 16)}\n`,
         );

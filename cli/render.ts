@@ -8,6 +8,18 @@ import type { StampedEvent } from '../core0/events.ts';
 const hex = (n: number) => '0x' + n.toString(16);
 const kib = (bytes: number) => (bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes / 1024} KiB`);
 
+/**
+ * Text from a guest or a manifest, made safe for a terminal: control characters (escape
+ * sequences included), DEL, C1 controls and the bidirectional overrides become visible escapes,
+ * so nothing a guest writes can move the cursor, recolour the screen or reorder what follows.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => {
+    const code = c.codePointAt(0)!;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
 export interface RenderOptions {
   /** Show only guest console lines, faults and exits. */
   readonly quiet?: boolean;
@@ -17,7 +29,13 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
   const line = (who: string, text: string) => `[${formatTime(e.t).padStart(12)}] ${who.padEnd(12)} ${text}`;
   switch (e.kind) {
     case 'console':
-      return line(e.sandbox, '│ ' + e.text.replace(/\n$/, ''));
+      // Every line of it under the sandbox's own name: a guest cannot print a line that looks
+      // like the kernel's.
+      return e.text
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((l) => line(e.sandbox, '│ ' + printable(l)))
+        .join('\n');
     case 'fault':
       return line('core0', `FAULT in ${e.sandbox} (thread ${e.thread}): ${describeFault(e.fault)}${e.owner && e.owner !== e.sandbox ? ` [that page belongs to ${e.owner}]` : ''} — ${e.sandbox} stopped, the others keep running`);
     case 'exit':
@@ -26,7 +44,7 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
   if (opts.quiet) return undefined;
   switch (e.kind) {
     case 'boot':
-      return line('core0', `booting image "${e.image}"`);
+      return line('core0', `booting image "${printable(e.image)}"`);
     case 'wallClock':
       return line('core0', `wall-clock date ${e.date}: module repository expiry judged at its end`);
     case 'sandboxCreated':
@@ -34,9 +52,9 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
     case 'moduleLoaded':
       return line('core0', `${e.module} ${e.version} loaded into ${e.sandbox} at ${hex(e.base)} (${e.pages} pages, entry ${hex(e.entry)})`);
     case 'moduleVerified':
-      return line('core0', `module ${e.module} ${e.version} verified: sha384 ${e.sha384.slice(0, 16)}…, signed by ${e.signer} at ${e.signedAt}${e.downgrade ? ' (DOWNGRADE, allowed)' : ''}`);
+      return line('core0', `module ${e.module} ${e.version} verified: sha384 ${e.sha384.slice(0, 16)}…, signed by ${e.provenance.signer} at ${e.provenance.signedAt}${e.downgrade ? ' (DOWNGRADE, allowed)' : ''}`);
     case 'moduleRejected':
-      return line('core0', `module ${e.source} REJECTED [${e.code}]: ${e.reason}`);
+      return line('core0', `module ${e.provenance?.source ?? e.source} REJECTED [${e.code}]: ${e.reason}`);
     case 'libraryUnloaded':
       return line('core0', `library ${e.module} unloaded: ${e.framesReturned} frames returned to the pool`);
     case 'libraryLoaded':

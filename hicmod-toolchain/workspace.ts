@@ -1,8 +1,10 @@
 // The workspace: every service and library under services/ built into a signed .hicmod with the
 // workspace's test PKI (build/pki, made on first use), and published into the workspace's trusted
 // repository (build/repo), which is what images boot from. A module is re-signed only when its
-// unsigned bytes change, and the repository is republished only when what it holds differs from
-// what was built (or its metadata nears expiry) — so boots of the same sources see the same files.
+// unsigned bytes or the signing certificates change, and the repository is republished only when
+// what it holds differs from what was built (or its metadata nears expiry) — so boots of the same
+// sources see the same files. The event log's hash does not depend on that: a fresh build (new
+// keys, new signing times) hashes the same (core0/events.ts, provenance).
 //
 // Three promises:
 //  - A service that does not build affects only the images that need it: the others are published,
@@ -35,6 +37,8 @@ const REFRESH_MARGIN = 2 * 86_400_000;
 export interface WorkspaceOptions {
   /** Where pki/, modules/, repo and repos/ go (default <repoRoot>/build). */
   readonly buildDir?: string;
+  /** Build and publish only these services (default: every one under services/). */
+  readonly services?: readonly string[];
   /** Where compiled objects go (default <buildDir>/services). */
   readonly objectDir?: string;
   /** Recompile even when nothing changed. */
@@ -99,7 +103,7 @@ function build(repoRoot: string, buildDir: string, options: WorkspaceOptions): W
   const files: string[] = [];
   const modules: { name: string; version: string; rebuilt: boolean }[] = [];
   const failures: BuildFailure[] = [];
-  for (const service of listServices(repoRoot)) {
+  for (const service of options.services ?? listServices(repoRoot)) {
     let module = service;
     let version: string | undefined;
     try {
@@ -107,7 +111,8 @@ function build(repoRoot: string, buildDir: string, options: WorkspaceOptions): W
       const built = buildModule(repoRoot, service, { outDir: objectDir, ...(options.force ? { force: true } : {}) });
       const file = join(modulesDir, moduleFileName(module, version));
       const stampFile = file + '.stamp';
-      const stamp = createHash('sha256').update(built.unsigned).digest('hex');
+      // The signing certificates are part of the stamp: a new PKI means every module is re-signed.
+      const stamp = createHash('sha256').update(built.unsigned).update(keys.signer.cert.raw).update(keys.timestamp.cert.raw).digest('hex');
       const stale = !existsSync(file) || !existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp;
       if (stale) {
         // Module before stamp, each by rename: a kill between them leaves a stale stamp, which

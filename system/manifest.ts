@@ -262,7 +262,8 @@ export function parseManifest(file: string, text: string): Manifest {
     const t = r.object(top.traffic, 'traffic', ['seed', 'server', 'connections', 'clients', 'dns', 'pings', 'duration', 'shares']);
     if (!devices.includes('nic')) r.fail('traffic', 'emulated clients need a NIC: add "nic" to machine.devices');
     const server = r.string(t.server, 'traffic.server');
-    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(server)) r.fail('traffic.server', `"${server}" is not an IPv4 address`);
+    const octets = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(server);
+    if (!octets || octets.slice(1).some((o) => Number(o) > 255)) r.fail('traffic.server', `"${server}" is not an IPv4 address (four numbers 0–255, like "10.0.0.2")`);
     traffic = {
       seed: t.seed === undefined ? 'hic' : r.string(t.seed, 'traffic.seed'),
       server,

@@ -56,6 +56,7 @@ describe('manifest', () => {
     ['channel with a bad right', mutate((m) => (m.sandboxes[0].caps = { channels: ['mig:g'] })), 'sandboxes[0].caps.channels[0]', /"name:r"/],
     ['channels not a list', mutate((m) => (m.sandboxes[0].caps = { channels: 'mig:r' })), 'sandboxes[0].caps.channels', /list of channels/],
     ['traffic share of an unknown class', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, shares: { bulk: 1 } }; }), 'traffic.shares.bulk', /unknown field/],
+    ['traffic server that is not an IPv4 address', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '999.999.999.999', connections: 1 }; }), 'traffic.server', /not an IPv4 address/],
     ['traffic duration that is not a time', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, duration: '5 fortnights' }; }), 'traffic.duration', /duration/],
   ])('%s → names the field', (_what, m, field, detail) => {
     const e = refusal(m);

@@ -37,7 +37,7 @@ interface TrustedState {
 export interface VerifiedRecord {
   readonly module: string;
   readonly version: string;
-  readonly signedAt: string;
+  readonly provenance: { readonly signedAt: string };
 }
 
 export interface ClientOptions {
@@ -129,7 +129,7 @@ export class TrustedRepository implements ModuleSource {
   /** Remembers the metadata opened and the modules a boot verified; written beside the old file, then renamed over it. */
   remember(verified: readonly VerifiedRecord[]): void {
     for (const v of verified) {
-      const at = Date.parse(v.signedAt);
+      const at = Date.parse(v.provenance.signedAt);
       const versions = (this.state.modules[v.module] ??= {});
       versions[v.version] = Math.max(versions[v.version] ?? 0, at);
     }
