@@ -1,10 +1,12 @@
-// `hic audit …`: check an audit log's hash chain and read its records. The library is
-// core0/audit.ts. A verified file proves nothing about records cut from its end: for that,
-// compare its head with a trusted copy of the head the kernel emitted (`verify --head`).
+// `hic audit …`: check an audit log's hash chain and read its records, across all its segments
+// (audit.000001.jsonl, … then audit.jsonl), streamed. The library is core0/audit.ts. A verified
+// log proves nothing about records cut from its end: for that, compare its head with a trusted
+// copy of the head the kernel emitted (`verify --head`); a boot compares it with the checkpoint.
 
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { AuditError, canonicalJson, verifyAuditFile, verifyAuditText, type AuditVerdict } from '../core0/audit.ts';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { AuditError, canonicalJson, fileLines, logOf, segmentFiles, verifyAuditFile, type AuditVerdict } from '../core0/audit.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { runCommand } from './errors.ts';
 
@@ -20,7 +22,12 @@ const out = (line: string) => process.stdout.write(line + '\n');
 
 /** One line naming file and line; the caller exits 1 (a bad log is a finding, not a usage error). */
 function reportFailure(file: string, v: Extract<AuditVerdict, { ok: false }>): void {
-  process.stderr.write(`hic: ${file}:${v.line}: ${v.reason} [${v.code}]\n`);
+  process.stderr.write(`hic: ${v.file ?? file}:${v.line}: ${v.reason} [${v.code}]\n`);
+}
+
+/** The log an argument names: a data directory holds audit.jsonl; a segment names its log. */
+function logPath(arg: string): string {
+  return existsSync(arg) && statSync(arg).isDirectory() ? join(arg, 'audit.jsonl') : logOf(arg);
 }
 
 function renderValue(v: unknown): string {
@@ -43,23 +50,24 @@ export function renderRecord(r: Record<string, unknown>): string {
   return [`[${formatTime(r.t as number).padStart(12)}]`, `#${r.seq}`, String(r.kind), ...fields].join(' ');
 }
 
-/** Every line that parses as a record, even in a file that fails verification: show reads, verify judges. */
-function readableRecords(text: string): Record<string, unknown>[] {
-  const records: Record<string, unknown>[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    try {
-      const v: unknown = JSON.parse(line);
-      if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-        const r = v as Record<string, unknown>;
-        if (Number.isSafeInteger(r.t) && (r.t as number) >= 0 && typeof r.kind === 'string') records.push(r);
+/** Every line that parses as a record, in every segment, even in a log that fails verification: show reads, verify judges. */
+function* readableRecords(log: string): Generator<Record<string, unknown>> {
+  for (const file of segmentFiles(log)) {
+    if (!existsSync(file)) continue;
+    for (const { text } of fileLines(file)) {
+      if (!text) continue;
+      try {
+        const v: unknown = JSON.parse(text);
+        if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+          const r = v as Record<string, unknown>;
+          if (Number.isSafeInteger(r.t) && (r.t as number) >= 0 && typeof r.kind === 'string') yield r;
+        }
+      } catch (e) {
+        if (!(e instanceof SyntaxError)) throw e;
+        // Unreadable lines are verify's to report.
       }
-    } catch (e) {
-      if (!(e instanceof SyntaxError)) throw e;
-      // Unreadable lines are verify's to report.
     }
   }
-  return records;
 }
 
 export function registerAuditCommands(program: Command): void {
@@ -68,40 +76,43 @@ export function registerAuditCommands(program: Command): void {
   audit
     .command('verify')
     .description(
-      'check every record of <file> and its chain; records removed from the end are only caught by --head, ' +
-        'a head hash kept apart from the file (the kernel emits it)',
+      'check every record of <log> and its chain, across its segments; records removed from the end are only caught by --head, ' +
+        'a head hash kept apart from the log (the kernel emits it; a boot compares the checkpoint)',
     )
-    .argument('<file>', 'audit log (JSON lines)')
-    .option('--head <hash>', "trusted head hash: the file's last record must have exactly this hash")
+    .argument('<log>', 'audit log (audit.jsonl, its sealed segments beside it), or the data directory holding it')
+    .option('--head <hash>', "trusted head hash: the log's last record must have exactly this hash")
     .action((file: string, o: { head?: string }) =>
       runCommand(() => {
         const head = o.head?.toLowerCase();
         if (head !== undefined && !/^[0-9a-f]{64}$/.test(head)) {
           throw new AuditArgumentError(`--head: "${o.head}" is not a SHA-256 hash (64 hex digits)`);
         }
-        const v = verifyAuditFile(file, { head });
+        const log = logPath(file);
+        const v = verifyAuditFile(log, { head });
         if (!v.ok) {
-          reportFailure(file, v);
+          reportFailure(log, v);
           return 1;
         }
-        out(`${file}: OK, ${v.records} records, head ${v.head}`);
+        const segments = segmentFiles(log).length;
+        out(`${log}: OK, ${v.records} records${segments > 1 ? ` in ${segments} segments` : ''}, head ${v.head}`);
       }),
     );
 
   audit
     .command('show')
-    .description('print the records of <file> one per line, in virtual time; exit 1 if the file does not verify')
-    .argument('<file>', 'audit log (JSON lines)')
+    .description('print the records of <log> one per line, oldest segment first; exit 1 if the log does not verify')
+    .argument('<log>', 'audit log (audit.jsonl, its sealed segments beside it), or the data directory holding it')
     .option('--kind <kind>', 'only records of this kind')
     .action((file: string, o: { kind?: string }) =>
       runCommand(() => {
-        const text = readFileSync(file, 'utf8');
-        for (const r of readableRecords(text)) {
+        const log = logPath(file);
+        if (segmentFiles(log).length === 1) statSync(log); // no log there: ENOENT, a usage error
+        for (const r of readableRecords(log)) {
           if (o.kind === undefined || r.kind === o.kind) out(renderRecord(r));
         }
-        const v = verifyAuditText(text);
+        const v = verifyAuditFile(log);
         if (!v.ok) {
-          reportFailure(file, v);
+          reportFailure(log, v);
           return 1;
         }
       }),

@@ -9,7 +9,11 @@ import { join, resolve } from 'node:path';
 import { AuditLog } from '../core0/audit.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
+import { withBuildFailures, workspace, type BuildFailure } from '../hicmod-toolchain/workspace.ts';
+import type { TrustStore } from '../core0/module/verify.ts';
+import { endOfDate, TRUSTED_STATE_FILE, TrustedRepository } from '../hicmod-toolchain/repository/client.ts';
+import { rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
+import { tryLock } from '../emulator/flock.ts';
 import { bridgeTap, type TapBridge } from '../system/bridge.ts';
 import { ControlServer } from '../system/control/server.ts';
 import { LiveMachine } from '../system/live.ts';
@@ -27,6 +31,9 @@ interface BootOptions {
   quiet?: boolean;
   events?: string;
   dataDir: string;
+  date?: string;
+  repo?: string;
+  pki?: string;
   pcap?: string;
   realtime?: boolean;
   until?: string;
@@ -51,6 +58,22 @@ function dataDirectory(dir: string): string {
 
 /** Events `hic boot` keeps in memory; the rest reach the terminal and --events only. */
 const RETAINED_EVENTS = 100_000;
+
+/** The boot's wall-clock date, UTC: --date as given (checked), or today. */
+function wallClockDate(given: string | undefined): string {
+  if (given === undefined) return new Date().toISOString().slice(0, 10);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(given) || Number.isNaN(endOfDate(given)) || new Date(endOfDate(given)).toISOString().slice(0, 10) !== given) {
+    throw new UsageError(`--date: "${given}" is not a date like 2026-01-31`);
+  }
+  return given;
+}
+
+/** Where a boot's modules come from: the workspace, built first; or with --repo, a repository as it is. */
+function moduleOrigin(opts: { repo?: string; pki?: string }, repoRoot: string): { repoDir: string; trust: TrustStore; failures: readonly BuildFailure[] } {
+  if (opts.pki && !opts.repo) throw new UsageError('--pki: only with --repo (the workspace brings its own PKI)');
+  if (!opts.repo) return workspace(repoRoot);
+  return { repoDir: opts.repo, trust: { roots: [rootCertificate(opts.pki ?? join(repoRoot, 'build', 'pki'))] }, failures: [] };
+}
 
 const UNITS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, min: 60e9, h: 3600e9 };
 
@@ -77,8 +100,11 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
     .argument('<image>', 'image manifest (.himg)')
     .option('-q, --quiet', 'show only guest console lines and records, faults and exits (and no status line)')
     .option('--events <file>', 'write the event log as JSON lines to <file> as it is made (its sha256 is the hash printed at the end)')
-    .option('--data-dir <dir>', 'where persistent state goes: the hash-chained audit log (audit.jsonl)', 'build/data')
+    .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint) and what the system trusted of the repository (${TRUSTED_STATE_FILE})`, 'build/data')
+    .option('--date <yyyy-mm-dd>', 'the wall-clock date (UTC) to judge repository expiry at; recorded in the event log (default: today)')
     .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
+    .option('--repo <dir>', 'boot from the module repository in <dir> as it is, instead of building the workspace and booting from build/repo')
+    .option('--pki <dir>', 'with --repo: the PKI whose root is trusted (default: build/pki)')
     .option('--realtime', 'pace virtual time to the wall clock: the machine never runs ahead of it; its lag is shown and exported')
     .option('--until <time>', 'run to this virtual time instead of the manifest\'s run.until: 500ms, 30s, 5min, or "never" (until quit or Ctrl-C)')
     .option('--no-traffic', "leave the image's traffic generator off the wire")
@@ -96,11 +122,14 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
   if (opts.tap !== undefined && !opts.realtime) throw new UsageError('--tap needs --realtime: Linux on the other side of the bridge lives in wall time');
   if (opts.netns !== undefined && opts.tap === undefined) throw new UsageError('--netns names where the TAP device is: it needs --tap');
   const liveRun = Boolean(opts.realtime || opts.control || opts.metrics || opts.tap);
-  const ws = workspace(repoRoot);
-  const audit = AuditLog.open(join(dataDirectory(opts.dataDir), 'audit.jsonl'));
+  const date = wallClockDate(opts.date);
+  const ws = moduleOrigin(opts, repoRoot);
+  const dataDir = dataDirectory(opts.dataDir);
+  const audit = AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
   const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
   const eventFile = opts.events ? EventFile.open(opts.events) : undefined;
   let system: System | undefined;
+  let trusted: TrustedRepository | undefined;
   let bridge: TapBridge | undefined;
   let control: ControlServer | undefined;
   let metricsServer: { close(): void } | undefined;
@@ -111,10 +140,13 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
   let tap: TapDevice | undefined;
   try {
     if (opts.tap !== undefined) tap = TapDevice.open(opts.tap, netns ? { netns } : {});
+    // Under the audit log's lock: one boot at a time reads and updates what the system trusted.
+    trusted = TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date), stateFile: join(dataDir, TRUSTED_STATE_FILE) });
     system = await System.assemble(manifest, {
-      modules: ws.repository,
+      modules: withBuildFailures(trusted, ws.failures),
       trust: ws.trust,
       audit,
+      wallClock: date,
       ...(pcap ? { pcap } : {}),
       ...(opts.traffic ? {} : { traffic: 'none' as const }),
       ...(liveRun ? { live: { realtime: Boolean(opts.realtime) } } : {}),
@@ -177,6 +209,7 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
     }
     return result.deviations.length === 0 ? 0 : 1;
   } finally {
+    if (system && trusted) trusted.remember(system.kernel.events.of('moduleVerified'));
     process.off('SIGINT', quit);
     process.off('SIGTERM', quit);
     await control?.close();

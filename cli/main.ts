@@ -8,9 +8,9 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HEADER_PATH, generateHeader } from '../core0/abi/gen-header.ts';
 import { DOCS_PATH, generateDocs } from '../core0/abi/gen-docs.ts';
-import { buildAll } from '../hicmod-toolchain/build.ts';
 import { parseCommandLine, runCommand, usageExitsTwo } from './errors.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
+import { BuildError } from '../hicmod-toolchain/build.ts';
+import { buildErrorLine, workspace } from '../hicmod-toolchain/workspace.ts';
 import { junit, testImages } from './test-images.ts';
 import { registerRepoCommands } from './repo.ts';
 import { registerAuditCommands } from './audit.ts';
@@ -53,11 +53,19 @@ program
   .option('-f, --force', 'recompile even when nothing changed')
   .action((opts: { force?: boolean }) =>
     runCommand(() => {
-      if (opts.force) buildAll(REPO_ROOT, { force: true, quiet: true });
-      const ws = workspace(REPO_ROOT);
+      const ws = workspace(REPO_ROOT, opts.force ? { force: true } : {});
       const order = (a: { name: string; version: string }, b: { name: string; version: string }) => a.name.localeCompare(b.name) || semver.compare(a.version, b.version);
       for (const { name, version, rebuilt } of [...ws.modules].sort(order)) {
         process.stdout.write(`${rebuilt ? 'built  ' : 'fresh  '} ${name.padEnd(12)} ${version.padEnd(8)} ${relative(process.cwd(), ws.repository.targetPath(name, version))}\n`);
+      }
+      // A service that does not build keeps only itself out of the repository; say which and why.
+      for (const f of ws.failures) {
+        process.stdout.write(`FAILED   ${f.module.padEnd(12)} ${(f.version ?? '?').padEnd(8)} ${buildErrorLine(f)}\n`);
+        process.stderr.write(`${f.message}\n`);
+      }
+      if (ws.failures.length > 0) {
+        const names = ws.failures.map((f) => f.service).join(', ');
+        throw new BuildError('BUILD_FAILED', `${ws.failures.length} of ${ws.failures.length + ws.modules.length} services did not build (${names}); the others are published, and only images that need these fail`);
       }
     }),
   );

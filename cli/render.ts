@@ -51,6 +51,8 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
   switch (e.kind) {
     case 'boot':
       return line('core0', `booting image "${printable(e.image)}"`);
+    case 'wallClock':
+      return line('core0', `wall-clock date ${e.date}: module repository expiry judged at its end`);
     case 'sandboxCreated':
       return line('core0', `sandbox ${e.sandbox} created (id ${e.id}, quota ${kib(e.quota)})`);
     case 'moduleLoaded':

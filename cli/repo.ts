@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
+import { ModuleError } from '../core0/module/errors.ts';
 import { NAME_PATTERN } from '../core0/module/format.ts';
 import type { TrustStore } from '../core0/module/verify.ts';
 import { rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
@@ -36,8 +37,9 @@ function parseModuleRef(text: string, what: string): { name: string; version: st
   return { name, version };
 }
 
-function parseNow(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
+/** --now, or the host clock: expiry is judged at the current time, never the repository's own. */
+function parseNow(text: string | undefined): number {
+  if (text === undefined) return Date.now();
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw new RepoArgumentError(`--now: "${text}" is not a time like 2025-01-31T12:00:00Z`);
   return ms;
@@ -52,11 +54,22 @@ export function renderPlan(steps: readonly PlanStep[]): string[] {
   return steps.map((s) => `${s.action.padEnd(8)} ${s.name.padEnd(width)}  ${s.from ? `${s.from} → ${s.to}` : s.to}`);
 }
 
+/** A module file read and checked against the index: its refusal, or nothing when it is intact. */
+function checkTarget(r: Repository, name: string, version: string): ModuleError | undefined {
+  try {
+    r.read(name, version);
+    return undefined;
+  } catch (e) {
+    if (e instanceof ModuleError) return e;
+    throw e;
+  }
+}
+
 export function registerRepoCommands(program: Command, repoRoot: string): void {
   const pkiDir = (o: PkiOption) => o.pki ?? join(repoRoot, 'build', 'pki');
   const trust = (o: PkiOption): TrustStore => ({ roots: [rootCertificate(pkiDir(o))] });
   const pkiHelp = 'PKI directory whose root is trusted and whose repo-* keys sign (default: build/pki)';
-  const nowHelp = "judge metadata expiry at this time (default: the repository's own timestamp)";
+  const nowHelp = 'judge metadata expiry at this time (default: now)';
 
   const repo = program.command('repo').description('a trusted module repository: signed index of signed modules (TUF-style roles)');
 
@@ -89,7 +102,7 @@ export function registerRepoCommands(program: Command, repoRoot: string): void {
 
   repo
     .command('list')
-    .description('list the modules of the repository in <dir>: versions, signer, dependencies')
+    .description('list the modules of the repository in <dir>: versions, signer, dependencies; every module file is checked against the index, and a missing or changed one fails the command')
     .argument('<dir>', 'repository directory')
     .option('--pki <dir>', pkiHelp)
     .option('--now <time>', nowHelp)
@@ -98,12 +111,19 @@ export function registerRepoCommands(program: Command, repoRoot: string): void {
         const r = Repository.open(dir, trust(o), { now: parseNow(o.now) });
         out(`${dir}: ${summary(r.state)}`);
         const width = Math.max(0, ...r.names().map((n) => n.length));
+        const bad: ModuleError[] = [];
         for (const name of r.names()) {
           r.versions(name).forEach((version, i) => {
             const e = r.metadata(name, version)!;
             const deps = e.dependencies.length ? `  needs ${e.dependencies.map((d) => `${d.name} ${d.range}`).join(', ')}` : '';
-            out(`${(i === 0 ? name : '').padEnd(width)}  ${version.padEnd(8)} ${e.kind.padEnd(7)}  signer ${e.signer.slice(0, 11)}${deps}`);
+            const problem = checkTarget(r, name, version);
+            if (problem) bad.push(problem);
+            out(`${(i === 0 ? name : '').padEnd(width)}  ${version.padEnd(8)} ${e.kind.padEnd(7)}  signer ${e.signer.slice(0, 11)}${deps}${problem ? `  ${problem.code}` : ''}`);
           });
+        }
+        if (bad.length > 0) {
+          const total = r.names().reduce((sum, n) => sum + r.versions(n).length, 0);
+          throw new ModuleError(bad[0]!.code, `${bad.length} of ${total} module files do not match the index; the first: ${bad[0]!.message}`);
         }
       }),
     );

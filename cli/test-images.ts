@@ -5,7 +5,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog } from '../core0/audit.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
+import { withBuildFailures, workspace } from '../hicmod-toolchain/workspace.ts';
+import { endOfDate, TrustedRepository } from '../hicmod-toolchain/repository/client.ts';
 import { readManifest } from '../system/manifest.ts';
 import { runImage } from '../system/run-image.ts';
 import { isUserError } from './errors.ts';
@@ -31,6 +32,9 @@ export function junit(results: readonly ImageResult[]): string {
 
 export async function testImages(repoRoot: string, dir: string): Promise<ImageResult[]> {
   const ws = workspace(repoRoot);
+  // Expiry judged at today's date, recorded in each log; nothing is remembered between images.
+  const date = new Date().toISOString().slice(0, 10);
+  const modules = withBuildFailures(TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date) }), ws.failures);
   const results: ImageResult[] = [];
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.himg')).sort()) {
     const file = join(dir, f);
@@ -46,7 +50,7 @@ export async function testImages(repoRoot: string, dir: string): Promise<ImageRe
     }
     if (!manifest.expect) continue; // only images that state what should happen
     try {
-      const { system, result } = await runImage(manifest, { modules: ws.repository, trust: ws.trust, audit: AuditLog.inMemory() });
+      const { system, result } = await runImage(manifest, { modules, trust: ws.trust, audit: AuditLog.inMemory(), wallClock: date });
       system.dispose();
       results.push({ image: f, ok: result.deviations.length === 0, wallMs: wallMs(), problems: result.deviations, logSha256: result.logHash });
     } catch (e) {

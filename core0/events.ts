@@ -26,6 +26,8 @@ export interface ModuleProvenance {
 
 export type KernelEvent =
   | { kind: 'boot'; image: string }
+  /** The wall-clock date (UTC, YYYY-MM-DD) a boot judged repository expiry at: an input, recorded. */
+  | { kind: 'wallClock'; date: string }
   | { kind: 'sandboxCreated'; sandbox: string; id: number; quota: number }
   | { kind: 'moduleVerified'; module: string; version: string; sha384: string; downgrade: boolean; provenance: ModuleProvenance }
   | { kind: 'moduleRejected'; source: string; code: string; reason: string; provenance?: { readonly source: string } }

@@ -83,7 +83,7 @@ export class Kernel {
     this.events.subscribe((e) => {
       if (!AUDITED.has(e.kind)) return;
       const { t, seq: _seq, kind, ...fields } = e;
-      this.audit.append({ t, kind, ...fields });
+      this.audit.admit({ t, kind, ...fields }); // limited per sandbox (audit/limiter.ts)
     });
     this.modules = new ModuleRegistry(machine.frames, options.trust, this.events);
     const scheduler = new Scheduler();

@@ -30,9 +30,13 @@ function verifyClosure(kernel: Kernel, modules: ModuleSource, name: string, rang
   return v;
 }
 
-/** Creates and starts every sandbox of the manifest, or none: on a refusal everything is shut down again. */
-export function bootSandboxes(kernel: Kernel, manifest: Manifest, modules: ModuleSource): void {
+/**
+ * Creates and starts every sandbox of the manifest, or none: on a refusal everything is shut down
+ * again. `wallClock`, the date the module source judged expiry at, is recorded as the input it is.
+ */
+export function bootSandboxes(kernel: Kernel, manifest: Manifest, modules: ModuleSource, wallClock?: string): void {
   kernel.events.emit({ kind: 'boot', image: manifest.name });
+  if (wallClock !== undefined) kernel.events.emit({ kind: 'wallClock', date: wallClock });
   manifest.sandboxes.forEach((s, i) => {
     if (!modules.fetch(s.module, s.version)) {
       throw new ManifestError(manifest.file, `sandboxes[${i}].module`, `no module "${s.module}" ${s.version} (looked in ${modules.describe(s.module)})`);

@@ -52,6 +52,8 @@ export interface SystemOptions {
   readonly live?: { readonly realtime: boolean };
   /** Virtual ns to run to instead of the manifest's `run.until` (Infinity: until quit). */
   readonly until?: number;
+  /** The date (UTC, YYYY-MM-DD) `modules` judged metadata expiry at; recorded as an event. */
+  readonly wallClock?: string;
 }
 
 /** A live machine's slices: inputs enter at every boundary, so boundaries come often. */
@@ -97,7 +99,7 @@ export class System {
       if (options.onEvent) kernel.events.subscribe(options.onEvent);
       const pcap = options.pcap;
       if (pcap) for (const d of machine.devices) if (d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);
-      bootSandboxes(kernel, manifest, options.modules);
+      bootSandboxes(kernel, manifest, options.modules, options.wallClock);
       const config = options.traffic ?? (manifest.traffic ? trafficConfig(manifest.traffic) : 'none');
       const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);
       const pacer = options.live ? new HostPacer({ realtime: options.live.realtime, record: (e) => kernel.events.emit(e) }) : undefined;

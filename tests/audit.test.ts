@@ -2,14 +2,15 @@
 // the file that the chain must catch — each with the exact code and 1-based line.
 
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AUDIT_CALLER_BUGS, AuditError, AuditLog, GENESIS_HASH, canonicalJson, verifyAuditFile, verifyAuditText, type AuditEntry } from '../core0/audit.ts';
 import { registerAuditCommands } from '../cli/audit.ts';
+import { tryLock } from '../emulator/flock.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hic-audit-'));
 
@@ -23,8 +24,9 @@ const entry = (i: number): AuditEntry => ({
 /** A log file of n records, and its text and head. */
 function fixture(n = 20): { path: string; text: string; lines: string[]; head: string } {
   const path = join(tmp(), 'audit.jsonl');
-  const log = AuditLog.open(path);
+  const log = AuditLog.open(path, { lock: tryLock });
   for (let i = 0; i < n; i++) log.append(entry(i));
+  log.close();
   const text = readFileSync(path, 'utf8');
   return { path, text, lines: text.split('\n').slice(0, -1), head: log.head };
 }
@@ -108,9 +110,10 @@ describe('audit log: chain', () => {
 describe('audit log: persistence', () => {
   it('creates parent directories; reopening continues seq and chain', () => {
     const path = join(tmp(), 'deep', 'er', 'audit.jsonl');
-    const first = AuditLog.open(path);
+    const first = AuditLog.open(path, { lock: tryLock });
     for (let i = 0; i < 3; i++) first.append(entry(i));
-    const second = AuditLog.open(path);
+    first.close();
+    const second = AuditLog.open(path, { lock: tryLock });
     expect(second.head).toBe(first.head);
     const r = second.append(entry(3));
     expect(r.seq).toBe(3);
@@ -119,29 +122,54 @@ describe('audit log: persistence', () => {
     expect(verifyAuditFile(path)).toEqual({ ok: true, records: 4, head: r.hash });
   });
 
-  it('lets one process append at a time: a live holder of the lock refuses the next, a dead one is taken over', () => {
+  it('lets one process append at a time: the next is refused while the first holds the lock', () => {
     const path = join(tmp(), 'audit.jsonl');
-    writeFileSync(`${path}.lock`, `${process.ppid}\n`); // the process that started this one: alive
-    const busy = refusal(() => AuditLog.open(path));
+    const first = AuditLog.open(path, { lock: tryLock });
+    first.append(entry(0));
+    // flock(2) counts open files, not processes: a second open in this process is refused too.
+    const busy = refusal(() => AuditLog.open(path, { lock: tryLock }));
     expect(busy.code).toBe('AUDIT_BUSY');
     expect(AUDIT_CALLER_BUGS.has(busy.code)).toBe(false); // the machine's state, not a bug
-    expect(busy.message).toMatch(new RegExp(`process ${process.ppid} is appending to this log`));
-    expect(existsSync(path)).toBe(false); // nothing was created or written
+    expect(busy.message).toMatch(new RegExp(`process ${process.pid} is appending to this log`));
+    first.close();
+    expect(refusal(() => first.append(entry(1))).code).toBe('AUDIT_WRITE_FAILED');
+    const second = AuditLog.open(path, { lock: tryLock });
+    expect(second.append(entry(1)).seq).toBe(1);
+    second.close();
+    expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: 2 });
+  });
 
-    const gone = spawnSync('true').pid!; // has exited
-    writeFileSync(`${path}.lock`, `${gone}\n`);
-    const log = AuditLog.open(path);
+  it('a lock file naming a live process that holds no lock blocks nobody', () => {
+    // Finding 19: the pid of an unrelated live process in the lock file blocked every boot.
+    const path = join(tmp(), 'audit.jsonl');
+    writeFileSync(`${path}.lock`, `${process.ppid}\n`); // the process that started this one: alive
+    const log = AuditLog.open(path, { lock: tryLock });
     expect(readFileSync(`${path}.lock`, 'utf8')).toBe(`${process.pid}\n`);
     log.append(entry(0));
     log.close();
-    expect(existsSync(`${path}.lock`)).toBe(false);
-    expect(refusal(() => log.append(entry(1))).code).toBe('AUDIT_WRITE_FAILED');
     expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: 1 });
+  });
+
+  it('a holder killed with SIGKILL leaves the log free for the next process', async () => {
+    const path = join(tmp(), 'audit.jsonl');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'support', 'hold-audit-lock.ts'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+      child.on('exit', (code) => reject(new Error(`holder exited with ${code} before taking the lock`)));
+    });
+    const busy = refusal(() => AuditLog.open(path, { lock: tryLock }));
+    expect(busy.message).toMatch(new RegExp(`process ${child.pid} is appending`));
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    const log = AuditLog.open(path, { lock: tryLock });
+    expect(log.append(entry(1)).seq).toBe(1); // the holder's record #0 is there and verified
+    log.close();
   });
 
   it('writes each record at once as one canonical line', () => {
     const path = join(tmp(), 'audit.jsonl');
-    const log = AuditLog.open(path);
+    const log = AuditLog.open(path, { lock: tryLock });
     const r = log.append({ t: 3, kind: 'k', b: 1, a: 'x' });
     expect(readFileSync(path, 'utf8')).toBe(canonicalJson(r) + '\n');
     expect(readFileSync(path, 'utf8')).toMatch(/^\{"a":"x","b":1,"hash":"[0-9a-f]{64}","kind":"k","prev":"0{64}","seq":0,"t":3\}\n$/);
@@ -162,13 +190,13 @@ describe('audit log: persistence', () => {
   it('an empty file is an empty log', () => {
     const path = join(tmp(), 'audit.jsonl');
     writeFileSync(path, '');
-    expect(AuditLog.open(path).head).toBe(GENESIS_HASH);
+    expect(AuditLog.open(path, { lock: tryLock }).head).toBe(GENESIS_HASH);
     expect(verifyAuditText('')).toEqual({ ok: true, records: 0, head: GENESIS_HASH });
   });
 
   it('stops after a failed write rather than leave a hole in the chain', () => {
     const path = join(tmp(), 'audit.jsonl');
-    const log = AuditLog.open(path);
+    const log = AuditLog.open(path, { lock: tryLock });
     log.append(entry(0));
     rmSync(path);
     mkdirSync(path); // the next append hits EISDIR
@@ -213,7 +241,7 @@ describe('audit log: tampering', () => {
     ['a field removed', () => edited((l) => (l[k - 1] = JSON.stringify({ ...JSON.parse(l[k - 1]!), kind: undefined }))), 'AUDIT_MALFORMED', k, /"kind"/],
     ['CRLF line endings', () => f.text.replaceAll('\n', '\r\n'), 'AUDIT_MALFORMED', 1, /canonical form/],
     ['a number beyond JSON\'s range (1e999, read as Infinity)', () => edited((l) => (l[k - 1] = l[k - 1]!.replace('{', '{"big":1e999,'))), 'AUDIT_MALFORMED', k, /record #7 cannot be re-encoded .*\$\.big is Infinity/],
-    ['the last two lines removed, head given', () => ({ text: join1(f.lines.slice(0, -2)), head: f.head }), 'AUDIT_TRUNCATED', 19, /trusted head is not in the file/],
+    ['the last two lines removed, head given', () => ({ text: join1(f.lines.slice(0, -2)), head: f.head }), 'AUDIT_TRUNCATED', 19, /trusted head is not in the log/],
     ['records after the trusted head', () => ({ text: f.text, head: JSON.parse(f.lines[14]!).hash }), 'AUDIT_EXTENDED', 16, /5 record\(s\) follow the trusted head \(line 15\)/],
   ])('%s', (_, make, code, line, reason) => {
     const attack = make();
@@ -225,11 +253,12 @@ describe('audit log: tampering', () => {
   it('open() refuses a corrupted file, naming the line, and leaves it untouched', () => {
     for (const [text, where] of [
       [edited((l) => (l[k - 1] = l[k - 1]!.replace('"s7"', '"s99"'))), /:8: .*\[AUDIT_EDITED\]/],
-      [f.text.slice(0, -10), /:20: last line is incomplete.*\[AUDIT_TORN\]/],
+      [edited((l) => l.splice(k - 1, 1)), /:8: record #7 is missing.*\[AUDIT_REMOVED\]/],
+      [f.text.slice(0, -10) + '\n', /:20: not JSON.*\[AUDIT_MALFORMED\]/],
     ] as const) {
       const path = join(tmp(), 'audit.jsonl');
       writeFileSync(path, text);
-      const e = refusal(() => AuditLog.open(path));
+      const e = refusal(() => AuditLog.open(path, { lock: tryLock }));
       expect(e.code).toBe('AUDIT_CORRUPT');
       expect(e.message).toMatch(where);
       expect(readFileSync(path, 'utf8')).toBe(text);
@@ -278,7 +307,7 @@ describe('hic audit', () => {
     writeFileSync(path, join1(f.lines.slice(0, -1)));
     expect(await hic('audit', 'verify', path)).toBe(0);
     expect(await hic('audit', 'verify', path, '--head', f.head)).toBe(1);
-    expect(stderr).toMatch(new RegExp(`^hic: ${path}:20: the trusted head is not in the file .*\\[AUDIT_TRUNCATED\\]\\n$`));
+    expect(stderr).toMatch(new RegExp(`^hic: ${path}:20: the trusted head is not in the log .*\\[AUDIT_TRUNCATED\\]\\n$`));
     expect(stdout).toBe('');
   });
 

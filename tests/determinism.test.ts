@@ -15,7 +15,7 @@ async function logOf(image: string, sliceMs: number): Promise<{ hash: string; li
 }
 
 describe('determinism', () => {
-  for (const image of ['hello', 'rogue', 'spin', 'ipc', 'memgrant', 'mmio', 'netstack', 'migration']) {
+  for (const image of ['hello', 'rogue', 'spin', 'ipc', 'memgrant', 'mmio', 'netstack', 'migration', 'audit-flood']) {
     it(`${image}: two boots give the same event log, whatever the run's slice length`, async () => {
       const a = await logOf(image, 20);
       const b = await logOf(image, 0.4);

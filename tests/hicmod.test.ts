@@ -43,7 +43,7 @@ describe('format', () => {
 
   it('builds reproducibly: the same sources give the same bytes', () => {
     const a = buildModule(REPO, 'rogue').unsigned;
-    const b = buildModule(REPO, 'rogue', `${REPO}/build/test-rebuild`).unsigned;
+    const b = buildModule(REPO, 'rogue', { outDir: `${REPO}/build/test-rebuild` }).unsigned;
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
   });
 

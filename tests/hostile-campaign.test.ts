@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, verifyAuditFile } from '../core0/audit.ts';
+import { tryLock } from '../emulator/flock.ts';
 import { bootImage, REPO, type Booted } from './support/boot.ts';
 
 const CALLS = 1_000_000;
@@ -26,7 +27,7 @@ describe('the hostile-guest campaign', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hic-campaign-'));
-    audit = AuditLog.open(join(dir, 'audit.jsonl'));
+    audit = AuditLog.open(join(dir, 'audit.jsonl'), { lock: tryLock });
     run = await bootImage(image(CALLS, 1), { audit });
     audit.close();
   }, 600_000);

@@ -6,7 +6,9 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerRepoCommands } from '../cli/repo.ts';
 import type { ModuleSource } from '../system/boot.ts';
 import { ModuleError, type ModuleErrorCode } from '../core0/module/errors.ts';
 import type { Dependency, ModuleContent, ModuleKind } from '../core0/module/format.ts';
@@ -311,5 +313,42 @@ describe('canonical JSON', () => {
   it('sorts keys at every level, has no whitespace, and takes integers only', () => {
     expect(canonicalJson({ b: [{ z: 1, a: 'x' }], a: null })).toBe('{"a":null,"b":[{"a":"x","z":1}]}');
     expect(refusal(() => canonicalJson({ a: 1.5 })).code).toBe('BAD_REPOSITORY');
+  });
+});
+
+describe('hic repo list', () => {
+  async function list(dir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
+    const program = new Command('hic').exitOverride();
+    registerRepoCommands(program, REPO);
+    try {
+      await program.parseAsync(['node', 'hic', 'repo', 'list', dir, '--pki', pki, '--now', new Date(T0 + 3 * DAY).toISOString()]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const code = Number(process.exitCode ?? 0);
+    process.exitCode = 0;
+    return { code, stdout, stderr };
+  }
+
+  it('lists every version with its signer and dependencies, exit 0', async () => {
+    const r = await list(golden);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/targets v3, snapshot v3, timestamp v3/);
+    expect(r.stdout).toMatch(/netstack\s+1\.2\.0\s+service\s+signer [0-9A-F:]{11}\s+needs eth_driver >= 1\.1\.0, ipc_lib = 2\.0\.0\n/);
+  });
+
+  it('checks every module file against the index: a changed or missing one fails it (finding 19: it exited 0)', async () => {
+    const dir = copy();
+    writeFileSync(join(dir, 'targets', 'netstack-1.3.0.hicmod'), 'tampered');
+    unlinkSync(join(dir, 'targets', 'eth_driver-1.1.0.hicmod'));
+    const r = await list(dir);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/1\.3\.0 .* HASH_MISMATCH\n/);
+    expect(r.stdout).toMatch(/eth_driver\s+1\.1\.0 .* BAD_REPOSITORY\n/);
+    expect(r.stderr).toMatch(/^hic: 2 of 5 module files do not match the index; the first: .*eth_driver-1\.1\.0\.hicmod is missing.*\[BAD_REPOSITORY\]\n$/);
   });
 });

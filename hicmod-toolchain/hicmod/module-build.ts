@@ -4,17 +4,26 @@
 
 import { readFileSync } from 'node:fs';
 import type { ModuleContent } from '../../core0/module/format.ts';
-import { buildService, listServices } from '../build.ts';
+import { buildService, listServices, type BuildOptions } from '../build.ts';
 import { linkModule } from '../link.ts';
 import { encodeModule } from './encode.ts';
 import { signModule, type SigningKeys } from './sign.ts';
-import { readSpec } from './spec.ts';
+import { readSpec, SpecError, type ModuleSpec } from './spec.ts';
 
-/** Which library exports a symbol, from every library's module.json. */
+/**
+ * Which library exports a symbol, from every library's module.json. A module.json that does not
+ * read is that service's own build failure, not every module's: it is skipped here.
+ */
 function providers(repoRoot: string): (symbol: string) => string | undefined {
   const bySymbol = new Map<string, string>();
   for (const name of listServices(repoRoot)) {
-    const spec = readSpec(repoRoot, name);
+    let spec: ModuleSpec;
+    try {
+      spec = readSpec(repoRoot, name);
+    } catch (e) {
+      if (e instanceof SpecError) continue;
+      throw e;
+    }
     if (spec.meta.kind === 'library') for (const e of spec.exports) bySymbol.set(e, spec.meta.name);
   }
   return (symbol) => bySymbol.get(symbol);
@@ -26,9 +35,9 @@ export interface BuiltModule {
   readonly unsigned: Uint8Array;
 }
 
-export function buildModule(repoRoot: string, service: string, outDir?: string): BuiltModule {
+export function buildModule(repoRoot: string, service: string, options: BuildOptions = {}): BuiltModule {
   const spec = readSpec(repoRoot, service);
-  const { object } = buildService(repoRoot, service, outDir ? { outDir } : {});
+  const { object } = buildService(repoRoot, service, options);
   const content = linkModule({ meta: spec.meta, elf: new Uint8Array(readFileSync(object)), exports: spec.exports, provider: providers(repoRoot) });
   return { content, unsigned: encodeModule(content) };
 }

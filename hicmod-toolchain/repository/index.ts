@@ -4,5 +4,6 @@
 export { Repository, verifyMetadata, type OpenOptions, type RepositoryState } from './repository.ts';
 export { DEFAULT_LIFETIMES, initRepository, publish, type PublishOptions, type PublishResult, type Published } from './publish.ts';
 export { planInstall, type ModuleIndex, type PlanAction, type PlanStep, type PlanTarget } from './resolve.ts';
-export { canonicalJson, METADATA_ROLES, type MetadataRole } from './metadata.ts';
+export { canonicalJson, METADATA_ROLES, sha384Hex, type MetadataRole } from './metadata.ts';
+export { currentVersion, publishVersioned, versionsDir } from './versioned.ts';
 export type { TargetEntry } from './schema.ts';

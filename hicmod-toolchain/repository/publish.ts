@@ -6,13 +6,16 @@
 //
 // Writes are ordered modules, targets.json, snapshot.json, timestamp.json, each by rename: a crash
 // midway leaves metadata that no longer pins together, which clients refuse (BAD_REPOSITORY), never
-// a repository that vouches for files it did not check.
+// a repository that vouches for files it did not check. To have the old repository or the new one
+// whatever happens, publish into a new directory and switch to it (versioned.ts, which the
+// workspace uses).
 
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import semver from 'semver';
 import { ModuleError, fail } from '../../core0/module/errors.ts';
 import { verifyModule, type TrustStore } from '../../core0/module/verify.ts';
+import { crashPoint } from '../crash-point.ts';
 import { identity, rootCertificate } from '../pki/pki.ts';
 import { METADATA_ROLES, encodeEnvelope, metadataPath, sha384Hex, signEnvelope, signingRole, type MetadataRole } from './metadata.ts';
 import { Repository, verifyMetadata, type MetadataFiles, type RepositoryState } from './repository.ts';
@@ -23,6 +26,8 @@ const DAY = 86_400_000;
 export const DEFAULT_LIFETIMES: Readonly<Record<MetadataRole, number>> = { targets: 365 * DAY, snapshot: 30 * DAY, timestamp: 7 * DAY };
 
 export interface PublishOptions {
+  /** For initRepository: the versions to sign past (default 0: the first publish is version 1). */
+  readonly previous?: Readonly<Record<MetadataRole, number>>;
   /** Metadata lifetimes in ms, per role. */
   readonly lifetimes?: Partial<Record<MetadataRole, number>>;
   /** Names for the files, in refusals (e.g. their paths). Default "module 1", "module 2", … */
@@ -71,7 +76,9 @@ function signMetadata(index: Index, previous: Record<MetadataRole, number>, pkiD
 function writeAtomic(file: string, bytes: Uint8Array): void {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(`${file}.tmp`, bytes);
+  crashPoint(`${basename(file)} written`);
   renameSync(`${file}.tmp`, file);
+  crashPoint(`${basename(file)} in place`);
 }
 
 function writeMetadata(dir: string, files: MetadataFiles): void {
@@ -92,7 +99,7 @@ function withLabel<T>(label: string, fn: () => T): T {
 export function initRepository(dir: string, pkiDir: string, nowMs: number, opts: PublishOptions = {}): RepositoryState {
   const existing = METADATA_ROLES.map((r) => join(dir, metadataPath(r))).find((f) => existsSync(f));
   if (existing) fail('BAD_REPOSITORY', `${dir} already holds a repository (${existing})`);
-  const files = signMetadata(new Map(), { targets: 0, snapshot: 0, timestamp: 0 }, pkiDir, nowMs, opts);
+  const files = signMetadata(new Map(), opts.previous ?? { targets: 0, snapshot: 0, timestamp: 0 }, pkiDir, nowMs, opts);
   const { state } = verifyMetadata(files, trustOf(pkiDir), { now: nowMs }, dir);
   mkdirSync(join(dir, 'targets'), { recursive: true });
   writeMetadata(dir, files);

@@ -10,7 +10,7 @@
 // is believed. Module bytes are checked against the index when they are read, not before: a
 // tampered module is refused when someone asks for it (HASH_MISMATCH).
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import type { FetchedModule, ModuleSource } from '../../core0/module/source.ts';
@@ -113,15 +113,23 @@ export class Repository implements ModuleSource {
 
   private constructor(
     readonly dir: string,
+    /** `dir` with symbolic links resolved when it was opened: every file is read from here. */
+    private readonly root: string,
     readonly state: RepositoryState,
     targets: TargetsSigned,
   ) {
     this.index = new Map(Object.entries(targets.modules).map(([name, byVersion]) => [name, new Map(Object.entries(byVersion))]));
   }
 
+  /**
+   * Verifies the metadata of the repository in `dir` and opens it. A link (the workspace's
+   * build/repo) is resolved once, here, so metadata and module files come from the same version
+   * even if the link is switched to a newer one meanwhile.
+   */
   static open(dir: string, trust: TrustStore, opts: OpenOptions = {}): Repository {
-    const { state, targets } = verifyMetadata(readMetadataFiles(dir), trust, opts, dir);
-    return new Repository(dir, state, targets);
+    const root = existsSync(dir) ? realpathSync(dir) : dir;
+    const { state, targets } = verifyMetadata(readMetadataFiles(root), trust, opts, dir);
+    return new Repository(dir, root, state, targets);
   }
 
   /** Module names, sorted. */
@@ -143,20 +151,21 @@ export class Repository implements ModuleSource {
     return this.index.get(name)?.get(version);
   }
 
-  /** Where a module's file lives. */
+  /** Where a module's file lives, under the directory as it was named (build/repo, not the version it resolved to). */
   targetPath(name: string, version: string): string {
     return join(this.dir, 'targets', moduleFileName(name, version));
   }
 
-  /** A published module's bytes, checked against the index's length and SHA-384. */
+  /** A published module's bytes, read from the version opened and checked against the index's length and SHA-384. */
   read(name: string, version: string): Uint8Array {
     const entry = this.metadata(name, version) ?? fail('MODULE_NOT_FOUND', `${this.describe(name)} has no version ${version}`);
     const file = this.targetPath(name, version);
-    if (!existsSync(file)) fail('BAD_REPOSITORY', `${file} is missing, though ${join(this.dir, metadataPath('targets'))} lists it`);
+    const real = join(this.root, 'targets', moduleFileName(name, version));
+    if (!existsSync(real)) fail('BAD_REPOSITORY', `${file} is missing, though ${join(this.dir, metadataPath('targets'))} lists it`);
     // The size first, so a file swapped for something huge is refused without reading it.
-    const size = statSync(file).size;
+    const size = statSync(real).size;
     if (size !== entry.length) fail('HASH_MISMATCH', `${file} is ${size} bytes; the repository index says ${entry.length}: it was changed after publishing`);
-    const bytes = new Uint8Array(readFileSync(file));
+    const bytes = new Uint8Array(readFileSync(real));
     if (sha384Hex(bytes) !== entry.sha384) fail('HASH_MISMATCH', `${file} does not match the SHA-384 in the repository index: it was changed after publishing`);
     return bytes;
   }

@@ -14,7 +14,7 @@ import { CommandError, type ArgDescription, type CommandDescription } from './pr
 /** Every kind of event the kernel emits (the compiler checks the list is complete). */
 export const KERNEL_EVENT_KINDS = [
   'boot', 'sandboxCreated', 'moduleVerified', 'moduleRejected', 'libraryLoaded', 'libraryUnloaded', 'moduleLoaded',
-  'threadStarted', 'console', 'consoleDropped', 'record', 'fault', 'exit', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
+  'threadStarted', 'console', 'consoleDropped', 'record', 'fault', 'exit', 'wallClock', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
   'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed', 'input',
 ] as const satisfies readonly KernelEvent['kind'][];
 type Missing = Exclude<KernelEvent['kind'], (typeof KERNEL_EVENT_KINDS)[number]>;

@@ -30,7 +30,7 @@ export type StageOptions = Omit<SystemOptions, 'modules' | 'trust'>;
 /** Creates every sandbox of the manifest on a fresh machine, not yet run; the caller disposes it. */
 export async function stage(source: string | { label: string; image: object }, options: StageOptions = {}): Promise<System> {
   const ws = workspace(REPO);
-  return System.assemble(loadManifest(source), { modules: ws.repository, trust: ws.trust, ...options });
+  return System.assemble(loadManifest(source), { modules: ws.source, trust: ws.trust, ...options });
 }
 
 /** Boots and runs an image to its end; the caller disposes the machine. */
