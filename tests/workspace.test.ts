@@ -26,7 +26,7 @@ beforeAll(() => {
   writeFileSync(join(services, 'broken', 'module.json'), JSON.stringify({
     name: 'broken', version: '1.0.0', uuid: '0b0b0b0b-1111-4222-8333-444444444444', kind: 'service', memory: 262144, cpuPermille: 50, capabilities: ['debug_log'],
   }));
-  writeFileSync(join(services, 'broken', 'broken.c'), '#include "hic/runtime.h"\nint hic_main(uint64_t arg) { return undeclared; }\n');
+  writeFileSync(join(services, 'broken', 'broken.c'), '#include "hic/runtime.h"\nint hic_main(void) { return undeclared; }\n');
 });
 
 const image = (module: string) => loadManifest({ label: `${module}.himg`, image: { 'hic-image': 1, name: module, sandboxes: [{ name: module, module, quota: '1MiB', stack: '64KiB' }], run: { until: '1s' } } });

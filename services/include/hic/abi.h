@@ -40,8 +40,8 @@
 #define HIC_SYS_SANDBOX_RESUME 71
 #define HIC_SYS_SANDBOX_DESTROY 72
 /* Every syscall number, for code that walks the whole ABI (the fuzzer). */
-#define HIC_SYSCALL_COUNT 33
-#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72 }
+#define HIC_SYSCALL_COUNT 34
+#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72 }
 
 /* Error codes; a failing syscall returns -(code). */
 #define HIC_ERR_UNKNOWN_SYSCALL 1 /* No syscall has this number. */
