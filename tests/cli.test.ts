@@ -1,29 +1,15 @@
 // The hic command as a user runs it: output lines, exit codes, and one clear line for mistakes.
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO } from './support/boot.ts';
+import { runNode } from './support/run-node.ts';
 
 /** Runs the hic command beside the event loop (a run takes seconds); its exit status and output. */
-function hic(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return run('hic.mjs', args);
-}
-
-function run(command: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, 'bin', command), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const hic = (...args: string[]) => runNode([join(REPO, 'bin', 'hic.mjs'), ...args], { cwd: REPO });
 
 describe('hic boot', () => {
   it('boots hello: guest lines carry virtual time and sandbox name, exit 0', async () => {
@@ -81,7 +67,7 @@ describe('hic boot', () => {
 });
 
 describe('hicmod', () => {
-  const hicmod = (...args: string[]) => run('hicmod.mjs', args);
+  const hicmod = (...args: string[]) => runNode([join(REPO, 'bin', 'hicmod.mjs'), ...args], { cwd: REPO });
 
   it('build → sign → verify → inspect, and a tampered copy is refused in one line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hic-cli-'));

@@ -8,7 +8,6 @@
 // publishing, about one kill in nine left it signed but holding 0 or 10 of 25 modules, and nothing
 // repaired it.)
 
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { runImage } from '../system/run-image.ts';
 import type { ModuleSource } from '../system/boot.ts';
 import type { TrustStore } from '../core0/module/verify.ts';
 import { loadManifest, REPO } from './support/boot.ts';
+import { runNode, type Ran } from './support/run-node.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'hic-crash-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -51,10 +51,9 @@ function touchEverything(): void {
   for (const f of readdirSync(modulesDir).filter((f) => f.endsWith('.stamp'))) unlinkSync(join(modulesDir, f));
 }
 
-function rebuild(env: Record<string, string>): ReturnType<typeof spawnSync> {
-  return spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'tests', 'support', 'rebuild.ts'), buildDir, objectDir], {
-    env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000,
-  });
+/** A rebuild in a child process, beside the event loop: killed at a crash point, or run through. */
+function rebuild(env: Record<string, string>): Promise<Ran> {
+  return runNode(['--import', 'tsx', join(REPO, 'tests', 'support', 'rebuild.ts'), buildDir, objectDir], { env: { ...process.env, ...env } });
 }
 
 async function bootHello(modules: ModuleSource): Promise<void> {
@@ -67,13 +66,13 @@ async function bootHello(modules: ModuleSource): Promise<void> {
 let points: string[] = [];
 let trust: TrustStore;
 
-beforeAll(() => {
+beforeAll(async () => {
   trust = ws().trust; // the first build: PKI, every module signed, the first version of the repository
   touchEverything();
   ws(); // a second version, so that a rebuild has an old version to remove, as it has from now on
   touchEverything();
   const trace = join(scratch, 'trace');
-  const r = rebuild({ HIC_CRASH_TRACE: trace });
+  const r = await rebuild({ HIC_CRASH_TRACE: trace });
   expect(r.status, String(r.stderr)).toBe(0);
   points = readFileSync(trace, 'utf8').trimEnd().split('\n');
 }, 300_000);
@@ -97,7 +96,7 @@ describe('a workspace rebuild killed with SIGKILL', () => {
     for (const k of chosen) {
       const old = contents();
       touchEverything();
-      const r = rebuild({ HIC_CRASH_AT: String(k) });
+      const r = await rebuild({ HIC_CRASH_AT: String(k) });
       expect(r.signal, `kill point ${k} (${points[k - 1]}): ${r.stderr}`).toBe('SIGKILL');
 
       const now = contents(); // verifies metadata and reads every module against the index
@@ -109,7 +108,7 @@ describe('a workspace rebuild killed with SIGKILL', () => {
       outcomes.push(`${k}:${isOld ? 'old' : 'new'}`);
       // `hic boot` from the repository exactly as the kill left it, on one data directory for the
       // whole test: what it trusted after a repair never refuses the next repository as a rollback.
-      const boot = spawnSync(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'boot', 'images/hello.himg', '-q', '--repo', link, '--pki', join(buildDir, 'pki'), '--data-dir', join(scratch, 'data')], { cwd: REPO, encoding: 'utf8' });
+      const boot = await runNode([join(REPO, 'bin', 'hic.mjs'), 'boot', 'images/hello.himg', '-q', '--repo', link, '--pki', join(buildDir, 'pki'), '--data-dir', join(scratch, 'data')], { cwd: REPO });
       expect(boot.stderr, `kill point ${k}`).toBe('');
       expect(boot.status, `kill point ${k}`).toBe(0);
       expect(boot.stdout).toMatch(/hello exited with status 0[\s\S]*outcome: as expected/);
