@@ -13,6 +13,7 @@
 
 import { AddressSpace } from './address-space.ts';
 import type { Fault, FaultKind } from './fault.ts';
+import { CpuDebugPort } from './cpu-debug.ts';
 import type { Disassembler } from './disasm.ts';
 import type { PhysicalMemory } from './physmem.ts';
 import type { VirtualClock } from './clock.ts';
@@ -21,7 +22,7 @@ import {
   UC_MEM_WRITE_UNMAPPED, type UcErrName,
 } from './unicorn/consts.ts';
 import { Engine, type CpuContext, type RegisterBatch } from './unicorn/engine.ts';
-import type { Cpu, Device, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
+import type { Cpu, CpuDebug, Device, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
 
 const MEM_FAULT: Record<number, FaultKind> = {
   [UC_MEM_READ_UNMAPPED]: 'readUnmapped',
@@ -79,6 +80,7 @@ export class UnicornCpu implements Cpu {
   private trapStop = false;
   private handler: ((frame: SyscallFrame) => TrapAction) | undefined;
   private readonly frame: SyscallFrame;
+  private debugPort: CpuDebugPort | undefined;
 
   constructor(
     memory: PhysicalMemory,
@@ -160,7 +162,10 @@ export class UnicornCpu implements Cpu {
     this.handler = onSyscall;
     const rip = Number(this.engine.regRead('RIP'));
     const before = this.engine.executed;
-    const err = this.engine.start(rip, budget);
+    const allowed = this.debugPort ? this.debugPort.runStarts(budget) : budget;
+    if (allowed === 0) return { kind: 'debug' };
+    const err = this.engine.start(rip, allowed);
+    const debugStop = this.debugPort?.runEnded() ?? false;
     this.handler = undefined;
     this.charge();
 
@@ -170,6 +175,7 @@ export class UnicornCpu implements Cpu {
     }
     if (this.trapStop) return { kind: 'trap' };
     if (this.engine.executed - before >= budget) return { kind: 'budget' };
+    if (debugStop) return { kind: 'debug' };
     // Nothing else ends a run early with OK: the guest executed hlt.
     return { kind: 'fault', fault: this.describe({ kind: 'privilegedInstruction' }, -1) };
   }
@@ -177,6 +183,24 @@ export class UnicornCpu implements Cpu {
   /** Instructions this CPU has executed, exact (also inside a syscall trap). */
   get executed(): number {
     return this.engine.executed;
+  }
+
+  get debug(): CpuDebug {
+    this.debugPort ??= new CpuDebugPort(this.engine, (h) => {
+      const t = this.own(h);
+      const cpu = this; // eslint-disable-line @typescript-eslint/no-this-alias
+      return {
+        context: t.context,
+        resident: cpu.resident === t,
+        get pendingResult() {
+          return t.pendingResult;
+        },
+        set pendingResult(v) {
+          t.pendingResult = v;
+        },
+      };
+    });
+    return this.debugPort;
   }
 
   private charge(): void {
@@ -230,9 +254,10 @@ export class UnicornCpu implements Cpu {
   }
 
   private trap(): void {
+    this.args.read();
+    if (this.debugPort?.syscallEntered(this.frame)) return; // held: as if not yet executed
     this.charge();
     this.clock.advance(this.costs.syscallNs);
-    this.args.read();
     const action = this.handler ? this.handler(this.frame) : 'stop';
     if (action === 'stop') {
       this.trapStop = true;

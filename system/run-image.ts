@@ -89,8 +89,25 @@ export class System {
   /** Runs to the manifest's time limit (or until idle), shuts every sandbox down, and reports. */
   async run(): Promise<RunResult> {
     if (this.ran) throw new Error('System.run: this machine has already run');
+    let halt: HaltReason | 'paused';
+    do halt = await this.advance();
+    while (halt === 'paused');
+    return this.finish(halt);
+  }
+
+  /**
+   * Runs towards the manifest's time limit until the machine halts, or a debugger attached to
+   * the kernel pauses it ('paused': call again to go on). Then `finish`.
+   */
+  advance(): Promise<HaltReason | 'paused'> {
+    if (this.ran) throw new Error('System.advance: this machine has already finished');
+    return this.kernel.run(this.manifest.until, this.sliceMs === undefined ? {} : { sliceMs: this.sliceMs });
+  }
+
+  /** After the machine halted: shuts every sandbox down, and compares the outcome with the image's. */
+  finish(halt: HaltReason): RunResult {
+    if (this.ran) throw new Error('System.finish: this machine has already finished');
     this.ran = true;
-    const halt = await this.kernel.run(this.manifest.until, this.sliceMs === undefined ? {} : { sliceMs: this.sliceMs });
     this.kernel.shutdown();
     const outcome = outcomeOf(this.kernel.events);
     const deviations = [...deviationsFrom(this.manifest, outcome), ...(this.traffic ? trafficDeviations(this.traffic) : [])];
