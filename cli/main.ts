@@ -21,6 +21,7 @@ import { AuditLog } from '../core0/audit.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
 import { printable, renderEvent } from './render.ts';
 import { registerModCommands } from './mod.ts';
+import { registerDebugCommand } from './debug.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -147,6 +148,7 @@ program
 
 registerRepoCommands(program, REPO_ROOT);
 registerAuditCommands(program);
+registerDebugCommand(program, REPO_ROOT);
 registerModCommands(program.command('mod').description('the module toolchain: build, pki, sign, verify, inspect (also the `hicmod` command)'), REPO_ROOT);
 
 program

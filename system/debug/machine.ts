@@ -1,0 +1,425 @@
+// One machine under the debugger: an image assembled the one way (system/run-image.ts) with the
+// debugger attached to its kernel's run loop (RunObserver). It installs the session's
+// breakpoints as CPU hooks, runs towards a goal (the next breakpoint, an instruction of a thread,
+// an event, a syscall, a virtual time) and stops there, between two instructions or two scheduler
+// steps, so the run goes on later exactly as if it had never stopped.
+//
+// It also keeps the run's coordinates, which is what replay (replay.ts) steers by: how many
+// instructions each thread has executed. A position is "thread T about to execute its (n+1)-th
+// instruction" or "just after event #s": a fresh machine of the same image reaches the same
+// position in the same state, because the machine is deterministic.
+
+import type { StampedEvent } from '../../core0/events.ts';
+import type { RunObserver } from '../../core0/kernel.ts';
+import type { Sandbox } from '../../core0/objects/sandbox.ts';
+import type { Thread } from '../../core0/objects/thread.ts';
+import type { DebugHook, StopReason, SyscallFrame } from '../../emulator/types.ts';
+import type { Manifest } from '../manifest.ts';
+import { System, type RunResult, type SystemOptions } from '../run-image.ts';
+import { eventMatches, type Breakpoint, type BreakpointTable } from './breakpoints.ts';
+import { ExprError, type EvalContext, type Value } from './expr.ts';
+import { describeMigration, describeSyscall, endpointMatches, endpointOf, migrationHit, migrationNames, syscallEntry, syscallNames } from './hits.ts';
+import type { MigrationNames } from './migration.ts';
+import { ModuleTable } from './modules.ts';
+
+export interface MachineConfig {
+  readonly manifest: Manifest;
+  readonly options: SystemOptions;
+  readonly repoRoot: string;
+  readonly migration: MigrationNames;
+  /** Sees each event of the machine the user is looking at (not of replays while they run). */
+  readonly output?: (e: StampedEvent) => void;
+}
+
+export type Position =
+  | { readonly kind: 'start' }
+  | { readonly kind: 'insn'; readonly thread: number; readonly count: number }
+  | { readonly kind: 'event'; readonly seq: number }
+  | { readonly kind: 'end' };
+
+export type Goal =
+  | { readonly kind: 'breakpoints' }
+  | { readonly kind: 'insn'; readonly thread: number; readonly count: number }
+  | { readonly kind: 'event'; readonly seq: number }
+  | { readonly kind: 'nextEvent' }
+  | { readonly kind: 'nextSyscall' }
+  | { readonly kind: 'time'; readonly at: number };
+
+export type StopReasonName = 'start' | 'breakpoint' | 'watchpoint' | 'step' | 'event' | 'syscall' | 'interrupt' | 'time' | 'halt';
+
+export interface Stop {
+  readonly reason: StopReasonName;
+  readonly breakpoints: readonly number[];
+  readonly thread?: number;
+  readonly sandbox?: string;
+  readonly summary: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+  /** Where the machine stopped (filled in when the stop is returned). */
+  readonly position?: Position;
+}
+
+/** A breakpoint hit seen while replaying without stopping (replay.ts's search for reverse-continue). */
+export interface RecordedHit {
+  readonly stop: Stop;
+  readonly position: Position;
+}
+
+const hex = (n: number | bigint) => '0x' + n.toString(16);
+
+export class DebugMachine implements RunObserver {
+  readonly modules: ModuleTable;
+  /** Instructions each thread has executed, by thread id. */
+  readonly counts = new Map<number, number>();
+  lastThread: Thread | undefined;
+  result: RunResult | undefined;
+  /** Breakpoints neither installed nor stopping (replaying to a position). */
+  quiet = false;
+  /** When set, hits are recorded here instead of stopping the machine. */
+  recorder: ((h: RecordedHit) => void) | undefined;
+  private goal: Goal = { kind: 'breakpoints' };
+  private stops: Stop[] = [];
+  private eventStop: number | undefined;
+  private current: Thread | undefined;
+  private runStart = 0;
+  private interruptRequested = false;
+  private observing = false;
+  private pauseAtFirstRun = false;
+  private readonly prepared = new Map<Sandbox, Map<number, DebugHook[]>>();
+
+  private constructor(
+    readonly system: System,
+    private readonly config: MachineConfig,
+    private readonly table: BreakpointTable,
+  ) {
+    this.modules = new ModuleTable(config.repoRoot, system.machine.frames);
+  }
+
+  /** Assembles the image with the debugger watching from its first event, not yet run. */
+  static async boot(config: MachineConfig, table: BreakpointTable, setup?: (m: DebugMachine) => void): Promise<DebugMachine> {
+    let self: DebugMachine | undefined;
+    const early: StampedEvent[] = [];
+    const onEvent = (e: StampedEvent) => (self ? self.onEvent(e) : early.push(e));
+    const system = await System.assemble(config.manifest, { ...config.options, onEvent });
+    self = new DebugMachine(system, config, table);
+    setup?.(self);
+    for (const e of early) self.onEvent(e);
+    self.observing = true;
+    system.kernel.observe(self);
+    return self;
+  }
+
+  get kernel() {
+    return this.system.kernel;
+  }
+
+  /** Instructions the whole machine has executed. */
+  get executed(): number {
+    let n = 0;
+    for (const c of this.counts.values()) n += c;
+    return n;
+  }
+
+  count(t: Thread | number): number {
+    return this.counts.get(typeof t === 'number' ? t : t.id) ?? 0;
+  }
+
+  /** Where the machine is now. */
+  position(): Position {
+    if (this.result) return { kind: 'end' };
+    const p = this.kernel.pausedThread;
+    if (p) return { kind: 'insn', thread: p.id, count: this.count(p) };
+    if (this.eventStop !== undefined) return { kind: 'event', seq: this.eventStop };
+    return { kind: 'start' };
+  }
+
+  /** The event that made the last stop, if an event did. */
+  get stoppedAtEvent(): number | undefined {
+    return this.eventStop;
+  }
+
+  /** Stops at the next scheduler step (a user's interrupt). */
+  interrupt(): void {
+    this.interruptRequested = true;
+  }
+
+  /** Runs until the goal or a breakpoint stops the machine, or it halts. */
+  async go(goal: Goal): Promise<Stop> {
+    if (this.result) return { reason: 'halt', breakpoints: [], summary: 'the machine has halted', position: { kind: 'end' } };
+    this.goal = goal;
+    this.stops = [];
+    this.eventStop = undefined;
+    this.syncHooks();
+    const p = this.kernel.pausedThread;
+    if (p) p.sandbox.cpu.debug.resumePast(Number(p.sandbox.cpu.debug.registers(p.handle).rip));
+    for (;;) {
+      const r = await this.system.advance();
+      if (r !== 'paused') {
+        this.result = this.system.finish(r);
+        const out = this.result.deviations.length === 0 ? 'outcome: as expected' : this.result.deviations.map((d) => `outcome DEVIATES: ${d}`).join('\n');
+        this.stops.push({ reason: 'halt', breakpoints: [], summary: `machine halted (${r}) at ${this.system.machine.clock.now} ns; event log sha256 ${this.result.logHash.slice(0, 16)}\n${out}`, detail: { halt: r, deviations: this.result.deviations, logHash: this.result.logHash } });
+        return this.merge();
+      }
+      if (this.stops.length > 0) return this.merge();
+    }
+  }
+
+  dispose(): void {
+    this.system.dispose();
+  }
+
+  private merge(): Stop {
+    const all = this.stops;
+    this.stops = [];
+    const first = all[0]!;
+    const bps = [...new Set(all.flatMap((s) => s.breakpoints))];
+    const summary = all.map((s) => s.summary).join('\n');
+    const details = all.filter((s) => s.detail).map((s) => s.detail!);
+    return {
+      reason: first.reason, breakpoints: bps, ...(first.thread !== undefined ? { thread: first.thread, sandbox: first.sandbox! } : {}),
+      summary, ...(details.length ? { detail: details.length === 1 ? details[0]! : { stops: details } } : {}), position: this.position(),
+    };
+  }
+
+  // --- the run loop's observer ------------------------------------------------------------------
+
+  beforeRun(t: Thread, _budget: number): boolean {
+    const cpu = t.sandbox.cpu;
+    if (!this.prepared.has(t.sandbox)) this.prepare(t.sandbox);
+    this.current = t;
+    this.runStart = cpu.executed;
+    if (this.interruptRequested || this.pauseAtFirstRun) {
+      if (this.interruptRequested) this.stops.push({ reason: 'interrupt', breakpoints: [], thread: t.id, sandbox: t.sandbox.name, summary: `interrupted; ${t.label} runs next` });
+      this.interruptRequested = this.pauseAtFirstRun = false;
+      return true;
+    }
+    const g = this.goal;
+    if (g.kind === 'time' && this.system.machine.clock.now >= g.at) {
+      this.stops.push({ reason: 'time', breakpoints: [], thread: t.id, sandbox: t.sandbox.name, summary: `virtual time ${this.system.machine.clock.now} ns (asked for ${g.at}); ${t.label} runs next` });
+      return true;
+    }
+    if (g.kind === 'insn' && g.thread === t.id) {
+      const left = g.count - this.count(t);
+      if (left <= 0) {
+        this.stops.push(this.stepStop(t));
+        return true;
+      }
+      cpu.debug.stopAtCount(cpu.executed + left);
+    } else cpu.debug.stopAtCount(undefined);
+    return false;
+  }
+
+  afterRun(t: Thread, stop: StopReason): void {
+    const d = t.sandbox.cpu.executed - this.runStart;
+    this.counts.set(t.id, this.count(t) + d);
+    this.lastThread = t;
+    this.current = undefined;
+    const g = this.goal;
+    if (stop.kind === 'debug' && g.kind === 'insn' && g.thread === t.id && this.count(t) >= g.count) this.stops.push(this.stepStop(t));
+  }
+
+  private stepStop(t: Thread): Stop {
+    const rip = Number(t.sandbox.cpu.debug.registers(t.handle).rip);
+    return { reason: 'step', breakpoints: [], thread: t.id, sandbox: t.sandbox.name, summary: `${t.label} at ${this.modules.describe(rip)} (instruction ${this.count(t)} of the thread)` };
+  }
+
+  // --- hooks ------------------------------------------------------------------------------------
+
+  /** Installs the hooks of the enabled breakpoints on a sandbox's CPU. */
+  private prepare(s: Sandbox): void {
+    this.prepared.set(s, new Map());
+    this.installOn(s);
+  }
+
+  /** Reinstalls every hook: after a breakpoint changed, a module loaded, or a goal changed. */
+  private syncHooks(): void {
+    for (const s of [...this.prepared.keys()]) {
+      if (s.state !== 'live') {
+        this.prepared.delete(s);
+        continue;
+      }
+      const installed = this.prepared.get(s)!;
+      for (const hooks of installed.values()) for (const h of hooks) s.cpu.debug.remove(h);
+      installed.clear();
+      this.installOn(s);
+    }
+  }
+
+  private installOn(s: Sandbox): void {
+    const installed = this.prepared.get(s)!;
+    const live = !this.quiet;
+    const syscalls = live && this.table.all.some((b) => b.enabled && (b.spec.kind === 'syscall' || b.spec.kind === 'ipc' || b.spec.kind === 'mig'));
+    s.cpu.debug.holdSyscall = syscalls || this.goal.kind === 'nextSyscall' ? (f) => this.onSyscall(s, f) : undefined;
+    if (!live) return;
+    for (const b of this.table.all) {
+      if (!b.enabled) continue;
+      const hooks: DebugHook[] = [];
+      if (b.spec.kind === 'code') {
+        const where = this.modules.resolve(b.spec.location);
+        if (typeof where !== 'string') {
+          for (const w of where) {
+            if (w.module?.sandbox !== undefined && w.module.sandbox !== s.name) continue;
+            hooks.push(s.cpu.debug.breakAt(w.address, () => this.onCode(b, w.address)));
+          }
+        }
+      } else if (b.spec.kind === 'watch') {
+        const where = this.modules.resolve(b.spec.location);
+        if (typeof where !== 'string' && where[0]) {
+          const at = where[0].address;
+          const accesses = b.spec.access === 'access' ? (['read', 'write'] as const) : ([b.spec.access] as const);
+          for (const a of accesses) hooks.push(s.cpu.debug.watch(at, b.spec.length, a, (x) => this.onWatch(b, x.write, x.address, x.size, x.value)));
+        }
+      }
+      if (hooks.length) installed.set(b.id, hooks);
+    }
+  }
+
+  /** Called by the table: breakpoints changed while the machine is stopped. */
+  breakpointsChanged(): void {
+    this.syncHooks();
+  }
+
+  private onEvent(e: StampedEvent): void {
+    if (!this.quiet && !this.recorder) this.config.output?.(e);
+    if (this.modules.onEvent(e) && this.observing) this.syncHooks();
+    if (e.kind === 'sandboxDestroyed') for (const s of this.prepared.keys()) if (s.name === e.sandbox && s.state !== 'live') this.prepared.delete(s);
+    const stops: Stop[] = [];
+    const g = this.goal;
+    if ((g.kind === 'event' && e.seq === g.seq) || g.kind === 'nextEvent') stops.push({ reason: 'event', breakpoints: [], summary: `event #${e.seq}: ${eventLine(e)}`, detail: { event: e } });
+    if (!this.quiet) {
+      for (const b of this.table.active('event')) {
+        if (b.spec.kind !== 'event' || !eventMatches(b.spec, e)) continue;
+        const verdict = this.check(b, eventContext(e));
+        if (verdict !== false) stops.push({ reason: 'breakpoint', breakpoints: [b.id], summary: `breakpoint ${b.id}, event #${e.seq}: ${eventLine(e)}${verdict === true ? '' : `\n  ${verdict}`}`, detail: { event: e } });
+      }
+    }
+    if (stops.length === 0) return;
+    if (this.recorder) {
+      for (const s of stops) if (s.breakpoints.length) this.recorder({ stop: s, position: { kind: 'event', seq: e.seq } });
+      if (!stops.some((s) => s.breakpoints.length === 0)) return;
+    }
+    this.stops.push(...stops);
+    this.eventStop ??= e.seq;
+    if (e.kind === 'halt') return; // the run is over anyway
+    if (this.observing) this.kernel.pause();
+    else this.pauseAtFirstRun = true;
+  }
+
+  private onSyscall(s: Sandbox, frame: SyscallFrame): boolean {
+    const t = this.current;
+    if (!t || t.sandbox !== s) return false;
+    const entry = syscallEntry(frame);
+    const stops: Stop[] = [];
+    const where = () => `${t.label} at ${this.modules.describe(Number(s.cpu.debug.registers(t.handle).rip))}`;
+    if (this.goal.kind === 'nextSyscall') stops.push({ reason: 'syscall', breakpoints: [], thread: t.id, sandbox: s.name, summary: `syscall ${describeSyscall(entry)} in ${where()}`, detail: { syscall: entry } });
+    if (!this.quiet) {
+      for (const b of this.table.active('syscall')) {
+        if (b.spec.kind !== 'syscall' || b.spec.nr !== entry.nr || (b.spec.sandbox && b.spec.sandbox !== s.name)) continue;
+        const v = this.check(b, this.threadContext(t, syscallNames(entry)));
+        if (v !== false) stops.push({ reason: 'breakpoint', breakpoints: [b.id], thread: t.id, sandbox: s.name, summary: `breakpoint ${b.id}, syscall ${describeSyscall(entry)} in ${where()}${v === true ? '' : `\n  ${v}`}`, detail: { syscall: entry } });
+      }
+      const ipc = this.table.active('ipc');
+      const ep = ipc.length ? endpointOf(s, entry) : undefined;
+      for (const b of ipc) {
+        if (b.spec.kind !== 'ipc' || !ep || !endpointMatches(this.kernel, b.spec.endpoint, ep) || (b.spec.sandbox && b.spec.sandbox !== s.name)) continue;
+        const v = this.check(b, this.threadContext(t, syscallNames(entry)));
+        if (v !== false) stops.push({ reason: 'breakpoint', breakpoints: [b.id], thread: t.id, sandbox: s.name, summary: `breakpoint ${b.id}, ${entry.name} on ${b.spec.endpoint} in ${where()}${v === true ? '' : `\n  ${v}`}`, detail: { syscall: entry } });
+      }
+      const mig = this.table.active('mig');
+      const m = mig.length ? migrationHit(this.kernel, this.config.migration, t, entry) : undefined;
+      for (const b of mig) {
+        if (b.spec.kind !== 'mig' || !m || (b.spec.op !== '*' && b.spec.op !== m.op)) continue;
+        const v = this.check(b, this.threadContext(t, { ...syscallNames(entry), ...migrationNames(m) }));
+        if (v !== false) stops.push({ reason: 'breakpoint', breakpoints: [b.id], thread: t.id, sandbox: s.name, summary: `breakpoint ${b.id}, ${describeMigration(m)}${v === true ? '' : `\n  ${v}`}`, detail: { migration: { ...m, message: { ...m.message, payload: undefined } } } });
+      }
+    }
+    return this.hit(t, stops, -1);
+  }
+
+  private onCode(b: Breakpoint, address: number): boolean {
+    const t = this.current;
+    if (!t) return false;
+    const v = this.check(b, this.threadContext(t, {}));
+    if (v === false) return false;
+    return this.hit(t, [{ reason: 'breakpoint', breakpoints: [b.id], thread: t.id, sandbox: t.sandbox.name, summary: `breakpoint ${b.id}, ${t.label} at ${this.modules.describe(address)}${v === true ? '' : `\n  ${v}`}` }], -1);
+  }
+
+  private onWatch(b: Breakpoint, write: boolean, address: number, size: number, value: bigint): boolean {
+    const t = this.current;
+    if (!t) return false;
+    const v = this.check(b, this.threadContext(t, { address: BigInt(address), size: BigInt(size), value, write }));
+    if (v === false) return false;
+    const what = write ? `write of ${hex(value)} (${size} B)` : `read (${size} B)`;
+    const rip = Number(t.sandbox.cpu.debug.registers(t.handle).rip);
+    return this.hit(t, [{ reason: 'watchpoint', breakpoints: [b.id], thread: t.id, sandbox: t.sandbox.name, summary: `watchpoint ${b.id}: ${what} at ${this.modules.describe(address)} by ${t.label}, before ${this.modules.describe(rip)}${v === true ? '' : `\n  ${v}`}`, detail: { access: { write, address, size, value: value.toString() } } }], 0);
+  }
+
+  /** Records or keeps the stops of a hit inside t's run; `adjust` places it before (-1) or after (0) the counted instruction. */
+  private hit(t: Thread, stops: Stop[], adjust: number): boolean {
+    if (stops.length === 0) return false;
+    if (this.recorder) {
+      const count = this.count(t) + (t.sandbox.cpu.executed - this.runStart) + adjust;
+      for (const s of stops) if (s.breakpoints.length) this.recorder({ stop: s, position: { kind: 'insn', thread: t.id, count } });
+      stops = stops.filter((s) => s.breakpoints.length === 0);
+      if (stops.length === 0) return false;
+    }
+    this.stops.push(...stops);
+    return true;
+  }
+
+  /** true: stop; false: the condition says no; a string: stop, and say why (the condition failed to evaluate). */
+  private check(b: Breakpoint, ctx: EvalContext): boolean | string {
+    let ok: boolean | string = true;
+    if (b.condition) {
+      try {
+        ok = b.condition.test(ctx);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        ok = `condition '${b.condition.source}' failed: ${e.message}`;
+      }
+    }
+    if (ok !== false) b.hits++;
+    return ok;
+  }
+
+  private threadContext(t: Thread, extra: Record<string, Value>): EvalContext {
+    let regs: Record<string, bigint> | undefined;
+    return {
+      lookup: (name) => {
+        if (name in extra) return extra[name];
+        if (name === 'sandbox') return t.sandbox.name;
+        if (name === 'thread') return BigInt(t.id);
+        regs ??= t.sandbox.cpu.debug.registers(t.handle);
+        return regs[name];
+      },
+      read: (address, size) => readGuest(t.sandbox, address, size),
+    };
+  }
+}
+
+export function readGuest(s: Sandbox, address: bigint, size: number): bigint | undefined {
+  if (address > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  const b = s.cpu.space.view(Number(address), size);
+  if (!b) return undefined;
+  let v = 0n;
+  for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
+
+function eventContext(e: StampedEvent): EvalContext {
+  const fields = e as unknown as Record<string, unknown>;
+  return {
+    lookup: (name) => {
+      const key = name.startsWith('event.') ? name.slice(6) : name;
+      const v = fields[key];
+      return typeof v === 'number' ? BigInt(v) : typeof v === 'string' || typeof v === 'boolean' ? v : undefined;
+    },
+    read: () => undefined,
+  };
+}
+
+/** One line for an event: its kind and fields. */
+export function eventLine(e: StampedEvent): string {
+  const { t, seq: _s, kind, ...fields } = e;
+  const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' && k !== 'id' && k !== 'thread' && k !== 'status' && v > 0xffff ? hex(v) : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return `[${(t / 1e9).toFixed(9)}s] ${kind} ${parts.join(' ')}`;
+}
