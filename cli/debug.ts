@@ -12,6 +12,7 @@ import * as readline from 'node:readline';
 import { AuditLog } from '../core0/audit.ts';
 import { workspace } from '../hicmod-toolchain/workspace.ts';
 import { COMMANDS, execute, findCommand, type CommandResult } from '../system/debug/commands.ts';
+import { startGdbStub, type GdbStub } from '../system/debug/gdb/stub.ts';
 import { DebugSession } from '../system/debug/session.ts';
 import { readManifest } from '../system/manifest.ts';
 import { isUserError, runCommand, UsageError } from './errors.ts';
@@ -62,10 +63,9 @@ async function debugMain(image: string, opts: DebugOptions, repoRoot: string): P
     if (line !== undefined) say(line);
   };
   const session = await DebugSession.open(manifest, { modules: ws.repository, trust: ws.trust, audit: AuditLog.inMemory() }, repoRoot, output);
-  let stub: { close(): Promise<void>; port: number } | undefined;
+  let stub: GdbStub | undefined;
   try {
     if (port !== undefined) {
-      const { startGdbStub } = await import('../system/debug/gdb/stub.ts');
       stub = await startGdbStub(session, port);
       say(`gdb: listening on 127.0.0.1:${stub.port} (target remote :${stub.port})`);
     }
@@ -110,7 +110,7 @@ async function runLine(session: DebugSession, line: string, opts: DebugOptions):
   return { quit: r.quit === true, failed: false };
 }
 
-async function runScript(session: DebugSession, text: string, opts: DebugOptions, stub: { port: number } | undefined): Promise<number> {
+async function runScript(session: DebugSession, text: string, opts: DebugOptions, stub: GdbStub | undefined): Promise<number> {
   let failed = 0;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -120,8 +120,8 @@ async function runScript(session: DebugSession, text: string, opts: DebugOptions
     if (r.failed) failed++;
     if (r.quit) break;
   }
-  // With a gdb stub and no `quit`, stay up for the client (the tests' batch gdb detaches itself).
-  if (stub && !/^\s*(quit|q|exit)\s*$/m.test(text)) await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  // With a gdb stub and no `quit`, stay up until the gdb client has come and gone (or ^C).
+  if (stub && !/^\s*(quit|q|exit)\s*$/m.test(text)) await Promise.race([stub.clientDone, new Promise<void>((resolve) => process.once('SIGINT', () => resolve()))]);
   return failed === 0 ? 0 : 1;
 }
 

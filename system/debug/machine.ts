@@ -219,7 +219,7 @@ export class DebugMachine implements RunObserver {
 
   private stepStop(t: Thread): Stop {
     const rip = Number(t.sandbox.cpu.debug.registers(t.handle).rip);
-    return { reason: 'step', breakpoints: [], thread: t.id, sandbox: t.sandbox.name, summary: `${t.label} at ${this.modules.describe(rip)} (instruction ${this.count(t)} of the thread)` };
+    return { reason: 'step', breakpoints: [], thread: t.id, sandbox: t.sandbox.name, summary: `${t.label} at ${this.modules.describe(rip)}, after ${this.count(t)} instructions of the thread` };
   }
 
   // --- hooks ------------------------------------------------------------------------------------
