@@ -9,6 +9,8 @@ import { BreakpointError } from './breakpoints.ts';
 import { ExprError } from './expr.ts';
 import { eventLine, type Stop } from './machine.ts';
 import { DebugError, type DebugSession } from './session.ts';
+import { describeRecord } from './migration.ts';
+import { connectionTable, decode, dwarfOf, formatValue, locate, PrintError, sizeOf } from './print.ts';
 import * as v from './views.ts';
 
 export interface CommandResult {
@@ -161,6 +163,8 @@ export const COMMANDS: readonly Command[] = [
   { name: 'endpoints', aliases: ['ep'], usage: 'endpoints', help: 'IPC endpoints with their holders and waiting senders and receivers; registry aliases', run: (s) => v.endpointsView(s.kernel) },
   { name: 'scheduler', aliases: ['sched'], usage: 'scheduler', help: 'the run queue, sleepers, blocked threads, virtual time', run: (s) => v.schedulerView(s.kernel, s.machine) },
   { name: 'events', aliases: ['ev'], usage: 'events [N] [around SEQ]', help: 'the last N kernel events (default 20)', run: (s, a) => v.eventsView(s.kernel, number(a[0], 'N', 20), a[1] === 'around' ? number(a[2], 'SEQ') : undefined) },
+  { name: 'print', aliases: ['p'], usage: 'print [WHO:]VARIABLE[.member|[index]…]', help: 'a global or static variable of a sandbox\'s module, with its C type (DWARF): print netstack:stack.conn_count', run: (s, a) => printVariable(s, a[0]) },
+  { name: 'connections', aliases: ['conns'], usage: 'connections [SANDBOX] [ID]', help: 'a netstack instance\'s live TCP connections, read from its connection table field by field, as the migration record shows them', run: (s, a) => connections(s, a) },
   { name: 'migration', aliases: ['mig', 'package'], usage: 'migration', help: 'the migration call or reply stopped at, decoded: its connection package with the connection-record schema', run: (s) => migrationView(s.lastStop) },
   { name: 'status', aliases: ['info', 'position'], usage: 'status', help: 'where the machine is: position, virtual time, the last stop, the last replay', run: (s) => status(s) },
   { name: 'quit', aliases: ['q', 'exit'], usage: 'quit', help: 'leave the debugger', run: () => ({ text: '', json: null, quit: true }) },
@@ -202,6 +206,46 @@ function migrationView(stop: Stop): CommandResult {
   if (migs.length === 0) throw new DebugError('DEBUG_NOT_POSSIBLE', 'the last stop was not at a migration call or reply (break mig OP)');
   const text = stop.summary.split('\n').filter((l) => /migration|package/.test(l)).join('\n');
   return ok(text, migs.length === 1 ? migs[0] : migs);
+}
+
+/** The module a `who:` prefix names (default: the current thread's sandbox), with its DWARF. */
+function moduleFor(s: DebugSession, who: string | undefined) {
+  const name = who ?? thread(s).sandbox.name;
+  const m = s.machine.modules.modulesOf(name).find((x) => x.sandbox !== undefined) ?? s.machine.modules.modulesOf(name)[0];
+  if (!m) throw new DebugError('DEBUG_USAGE', `no sandbox or module named '${name}'`);
+  const d = dwarfOf(m);
+  if (!d) throw new DebugError('DEBUG_NOT_POSSIBLE', `${m.module} ${m.version} has no debug information here${m.note ? ` (${m.note})` : ''}`);
+  return { m, d };
+}
+
+function printVariable(s: DebugSession, spec: string | undefined): CommandResult {
+  if (!spec) throw new DebugError('DEBUG_USAGE', 'usage: print [WHO:]VARIABLE[.member|[index]…]');
+  const colon = spec.indexOf(':');
+  const { m, d } = moduleFor(s, colon >= 0 ? spec.slice(0, colon) : undefined);
+  try {
+    const place = locate(d, m.base, colon >= 0 ? spec.slice(colon + 1) : spec);
+    const size = Math.min(sizeOf(place.type), 1 << 20);
+    const bytes = s.machine.system.machine.frames.view(place.address, size);
+    const value = decode(place.type, bytes, 0);
+    return { text: `${spec} @ ${hex(place.address)} = ${formatValue(value)}`, json: { address: hex(place.address), value } };
+  } catch (e) {
+    if (e instanceof PrintError) throw new DebugError('DEBUG_USAGE', e.message);
+    throw e;
+  }
+}
+
+function connections(s: DebugSession, args: string[]): CommandResult {
+  const { m, d } = moduleFor(s, args[0]);
+  let rows;
+  try {
+    rows = connectionTable(d, m.base, (address, length) => s.machine.system.machine.frames.view(address, length));
+  } catch (e) {
+    if (e instanceof PrintError) throw new DebugError('DEBUG_NOT_POSSIBLE', `${m.sandbox ?? m.module}: ${e.message}`);
+    throw e;
+  }
+  if (args[1] !== undefined) rows = rows.filter((r) => r.id === number(args[1], 'ID'));
+  const text = rows.length === 0 ? `${m.sandbox}: ${args[1] !== undefined ? `no connection ${args[1]}` : 'no live connections'}` : [`${m.sandbox} (${m.module} ${m.version}): ${rows.length} connection${rows.length === 1 ? '' : 's'}`, ...rows.map((r) => `  ${describeRecord(r)}`)].join('\n');
+  return { text, json: rows };
 }
 
 function status(s: DebugSession): CommandResult {

@@ -144,5 +144,5 @@ export function decodePackage(b: Uint8Array): Package {
 export function describeRecord(r: ConnectionRecord): string {
   const flags = [r.frozen ? 'frozen' : '', r.finSent ? 'fin-sent' : '', r.accepted ? 'accepted' : ''].filter(Boolean).join(',');
   return `conn ${r.id} ${r.local} <- ${r.remote} ${r.state}${flags ? ` [${flags}]` : ''} snd.una ${r.sndUna} snd.nxt ${r.sndNxt} rcv.nxt ${r.rcvNxt} ` +
-    `wnd ${r.sndWnd}/${r.rcvWnd} in ${r.bytesIn} out ${r.bytesOut} B, send buffer ${r.sendBuffer} B, ${r.queued} queued (schema ${r.schema})`;
+    `wnd ${r.sndWnd}/${r.rcvWnd} in ${r.bytesIn} out ${r.bytesOut} B, send buffer ${r.sendBuffer} B, ${r.queued} queued ${r.schema ? `(schema ${r.schema})` : '(live table)'}`;
 }

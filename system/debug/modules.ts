@@ -143,7 +143,8 @@ export class ModuleTable {
     return out;
   }
 
-  private modulesOf(who: string): LoadedModule[] {
+  /** The current loads `who` names: a sandbox (its module and libraries), a module, or module@version. */
+  modulesOf(who: string): LoadedModule[] {
     const current = this.latest();
     const bySandbox = current.filter((m) => m.sandbox === who);
     if (bySandbox.length > 0) return [...bySandbox, ...current.filter((m) => m.sandbox === undefined)];
