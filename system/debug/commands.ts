@@ -265,9 +265,9 @@ function status(s: DebugSession): CommandResult {
   return ok(text, json);
 }
 
-/** Splits a command line into words; quotes keep spaces. */
+/** Splits a command line into words; a quoted string is one word, quotes kept (conditions compare strings). */
 export function words(line: string): string[] {
-  return [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+  return [...line.matchAll(/"[^"]*"|'[^']*'|\S+/g)].map((m) => m[0]);
 }
 
 /** Runs one command line. */

@@ -350,7 +350,9 @@ export class DebugMachine implements RunObserver {
     if (v === false) return false;
     const what = write ? `write of ${hex(value)} (${size} B)` : `read (${size} B)`;
     const rip = Number(t.sandbox.cpu.debug.registers(t.handle).rip);
-    return this.hit(t, [{ reason: 'watchpoint', breakpoints: [b.id], thread: t.id, sandbox: t.sandbox.name, summary: `watchpoint ${b.id}: ${what} at ${this.modules.describe(address)} by ${t.label}, before ${this.modules.describe(rip)}${v === true ? '' : `\n  ${v}`}`, detail: { access: { write, address, size, value: value.toString() } } }], 0);
+    // Forwards the stop is after the access; a replay searching backwards (reverse-continue)
+    // places the hit before the instruction that made it, where reverse execution meets it.
+    return this.hit(t, [{ reason: 'watchpoint', breakpoints: [b.id], thread: t.id, sandbox: t.sandbox.name, summary: `watchpoint ${b.id}: ${what} at ${this.modules.describe(address)} by ${t.label}, before ${this.modules.describe(rip)}${v === true ? '' : `\n  ${v}`}`, detail: { access: { write, address, size, value: value.toString() } } }], this.recorder ? -1 : 0);
   }
 
   /** Records or keeps the stops of a hit inside t's run; `adjust` places it before (-1) or after (0) the counted instruction. */
