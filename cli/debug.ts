@@ -4,7 +4,7 @@
 // command with one JSON line instead. `--gdb :PORT` also serves gdb's remote protocol on
 // 127.0.0.1. The commands themselves are system/debug/commands.ts; this file does the I/O.
 
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import * as readline from 'node:readline';
 import { AuditLog } from '../core0/audit.ts';
 import { workspace } from '../hicmod-toolchain/workspace.ts';
 import { COMMANDS, execute, findCommand, type CommandResult } from '../system/debug/commands.ts';
+import { DEFAULT_CHECKPOINT_INTERVAL } from '../system/debug/machine.ts';
 import { startGdbStub, type GdbStub } from '../system/debug/gdb/stub.ts';
 import { DebugSession } from '../system/debug/session.ts';
 import { readManifest } from '../system/manifest.ts';
@@ -20,6 +21,7 @@ import { printable, renderEvent } from './render.ts';
 
 interface DebugOptions {
   commands?: string;
+  checkpointInterval?: number;
   json?: boolean;
   gdb?: string;
   quiet?: boolean;
@@ -50,6 +52,11 @@ export function registerDebugCommand(program: Command, repoRoot: string): void {
     .option('--json', 'answer each command with one JSON line')
     .option('--gdb <[127.0.0.1]:port>', 'also serve the gdb remote protocol on 127.0.0.1:port (0: any free port, printed)')
     .option('-q, --quiet', 'do not print guest console lines and faults as they happen')
+    .option('--checkpoint-interval <instructions>', `machine instructions between checkpoints, which going back re-executes from (0: none, re-run from boot; default ${DEFAULT_CHECKPOINT_INTERVAL})`, (v: string) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of instructions');
+      return n;
+    })
     .action((image: string, opts: DebugOptions) => runCommand(() => debugMain(image, opts, repoRoot)));
 }
 
@@ -62,7 +69,9 @@ async function debugMain(image: string, opts: DebugOptions, repoRoot: string): P
     const line = renderEvent(e, { quiet: true });
     if (line !== undefined) say(line);
   };
-  const session = await DebugSession.open(manifest, { modules: ws.repository, trust: ws.trust, audit: AuditLog.inMemory() }, repoRoot, output);
+  const session = await DebugSession.open(manifest, { modules: ws.repository, trust: ws.trust, audit: AuditLog.inMemory() }, repoRoot, {
+    ...(output ? { output } : {}), ...(opts.checkpointInterval !== undefined ? { checkpointInterval: opts.checkpointInterval } : {}),
+  });
   let stub: GdbStub | undefined;
   try {
     if (port !== undefined) {

@@ -14,12 +14,24 @@
 //   - a held syscall stops before the `syscall` instruction: uncounted, and RIP put back on it
 //     (inside the syscall hook RIP is the instruction itself), so it runs again when resumed.
 
+import type { AddressSpace } from './address-space.ts';
 import type { CpuContext, Engine, HookHandle } from './unicorn/engine.ts';
 import type { X86Reg } from './unicorn/consts.ts';
 import {
-  DEBUG_REGISTERS, type CpuDebug, type DebugHook, type DebugRegister, type RegisterValues, type SyscallFrame,
-  type ThreadHandle, type WatchAccess,
+  DEBUG_REGISTERS, type CpuDebug, type DebugHook, type DebugRegister, type EngineMapping, type RegisterValues, type SavedRegisters,
+  type SyscallFrame, type ThreadHandle, type WatchAccess,
 } from './types.ts';
+
+/** What the port needs of the CPU as a whole for checkpoints (cpu.ts owns it). */
+export interface CpuInternals {
+  readonly space: AddressSpace;
+  threads(): Iterable<ThreadHandle & { readonly context: CpuContext }>;
+  resident(): ThreadHandle | undefined;
+  /** Addresses of the device windows mapped. */
+  devices(): number[];
+  /** Closes the engine and frees the register batches (what destroy() does without retain). */
+  close(): void;
+}
 
 /** What the port needs to know of one of the CPU's threads (cpu.ts owns them). */
 export interface DebugThreadState {
@@ -47,6 +59,9 @@ interface Watch {
 
 export class CpuDebugPort implements CpuDebug {
   holdSyscall: ((frame: SyscallFrame) => boolean) | undefined;
+  retain = false;
+  /** Set while the CPU is destroyed but retained: what its engine still maps, and the contexts kept. */
+  private retired: { mapping: EngineMapping; contexts: CpuContext[] } | undefined;
   private nextId = 1;
   private readonly breakpoints = new Map<number, Breakpoint>(); // by address
   private readonly hookAddress = new Map<number, number>(); // breakpoint hook id → address
@@ -61,6 +76,7 @@ export class CpuDebugPort implements CpuDebug {
   constructor(
     private readonly engine: Engine,
     private readonly threadState: (t: ThreadHandle) => DebugThreadState,
+    private readonly cpu: CpuInternals,
   ) {}
 
   breakAt(address: number, fn: () => boolean): DebugHook {
@@ -101,6 +117,15 @@ export class CpuDebugPort implements CpuDebug {
     }
   }
 
+  removeAll(): void {
+    if (this.engine.closed) return;
+    for (const bp of this.breakpoints.values()) this.engine.deleteHook(bp.native);
+    for (const w of this.watches.values()) this.engine.deleteHook(w.native);
+    this.breakpoints.clear();
+    this.hookAddress.clear();
+    this.watches.clear();
+  }
+
   stop(): void {
     this.stopped = true;
     this.engine.stopBeforeNext();
@@ -131,6 +156,62 @@ export class CpuDebugPort implements CpuDebug {
 
   codeChanged(start: number, end: number): void {
     this.engine.removeTranslations(start, end);
+  }
+
+  // --- checkpoints ---------------------------------------------------------------------------------
+
+  saveRegisters(): SavedRegisters {
+    const saved = new Map<ThreadHandle, CpuContext>();
+    const resident = this.cpu.resident();
+    const contextOf = (t: ThreadHandle) => {
+      const c = this.engine.contextAlloc();
+      saved.set(t, c);
+      return c;
+    };
+    if (resident) this.engine.contextSave(contextOf(resident));
+    for (const t of this.cpu.threads()) {
+      if (t === resident) continue;
+      this.engine.contextRestore(t.context);
+      this.engine.contextSave(contextOf(t));
+    }
+    if (resident) this.engine.contextRestore(saved.get(resident)!);
+    return new Saved(saved);
+  }
+
+  engineMapping(): EngineMapping {
+    return this.retired?.mapping ?? { regions: [...this.cpu.space.regions], devices: this.cpu.devices() };
+  }
+
+  restoreRegisters(saved: SavedRegisters, before: EngineMapping): void {
+    if (!(saved instanceof Saved)) throw new Error('restoreRegisters: not this port\'s registers');
+    const devices = this.cpu.devices();
+    if (devices.length !== before.devices.length || devices.some((d) => !before.devices.includes(d))) {
+      throw new Error('the device windows mapped changed since the checkpoint');
+    }
+    this.retired = undefined;
+    this.cpu.space.remapFrom(before.regions);
+    const resident = this.cpu.resident();
+    for (const t of this.cpu.threads()) {
+      const c = saved.contexts.get(t);
+      if (!c) throw new Error(`thread ${t.id} has no saved registers in this checkpoint`);
+      this.engine.contextRestore(c);
+      if (t !== resident) this.engine.contextSave(t.context);
+    }
+    if (resident) this.engine.contextRestore(saved.contexts.get(resident)!);
+  }
+
+  /** cpu.ts, in destroy(): true when the engine and contexts are kept (retain), what it maps noted. */
+  retire(contexts: CpuContext[]): boolean {
+    if (!this.retain) return false;
+    this.retired = { mapping: { regions: [...this.cpu.space.regions], devices: this.cpu.devices() }, contexts: [...(this.retired?.contexts ?? []), ...contexts] };
+    return true;
+  }
+
+  release(): void {
+    if (!this.retired || this.engine.closed) return;
+    for (const c of new Set(this.retired.contexts)) c.free();
+    this.retired = undefined;
+    this.cpu.close();
   }
 
   // --- called by cpu.ts ---------------------------------------------------------------------------
@@ -190,5 +271,13 @@ export class CpuDebugPort implements CpuDebug {
       if (w.write === write && address < w.end && address + size > w.start && w.fn({ write, address, size, value })) stop = true;
     }
     if (stop) this.stop();
+  }
+}
+
+class Saved implements SavedRegisters {
+  constructor(readonly contexts: Map<ThreadHandle, CpuContext>) {}
+  free(): void {
+    for (const c of this.contexts.values()) c.free();
+    this.contexts.clear();
   }
 }

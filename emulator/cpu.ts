@@ -13,7 +13,7 @@
 
 import { AddressSpace } from './address-space.ts';
 import type { Fault, FaultKind } from './fault.ts';
-import { CpuDebugPort } from './cpu-debug.ts';
+import { CpuDebugPort, type CpuInternals } from './cpu-debug.ts';
 import type { Disassembler } from './disasm.ts';
 import type { PhysicalMemory } from './physmem.ts';
 import type { VirtualClock } from './clock.ts';
@@ -186,6 +186,17 @@ export class UnicornCpu implements Cpu {
   }
 
   get debug(): CpuDebug {
+    const internals: CpuInternals = {
+      space: this.space,
+      threads: () => this.threads,
+      resident: () => this.resident,
+      devices: () => [...this.devices.keys()],
+      close: () => {
+        this.args.free();
+        this.result.free();
+        this.engine.close();
+      },
+    };
     this.debugPort ??= new CpuDebugPort(this.engine, (h) => {
       const t = this.own(h);
       const cpu = this; // eslint-disable-line @typescript-eslint/no-this-alias
@@ -199,7 +210,7 @@ export class UnicornCpu implements Cpu {
           t.pendingResult = v;
         },
       };
-    });
+    }, internals);
     return this.debugPort;
   }
 
@@ -237,18 +248,22 @@ export class UnicornCpu implements Cpu {
 
   destroyThread(handle: ThreadHandle): void {
     const t = this.own(handle);
-    t.context.free();
+    if (!this.debugPort?.retain) t.context.free(); // else a checkpoint may still restore into it
     this.threads.delete(t);
     if (this.resident === t) this.resident = undefined;
   }
 
   destroy(): void {
-    for (const t of this.threads) t.context.free();
+    // A debugger's checkpoint may bring this CPU back: then the engine and contexts stay (retain).
+    const kept = this.debugPort?.retire([...this.threads].map((t) => t.context)) ?? false;
+    if (!kept) for (const t of this.threads) t.context.free();
     this.threads.clear();
     this.resident = undefined;
-    this.args.free();
-    this.result.free();
-    this.engine.close();
+    if (!kept) {
+      this.args.free();
+      this.result.free();
+      this.engine.close();
+    }
     this.space.destroy();
     this.onDestroy(this);
   }

@@ -87,6 +87,8 @@ export interface CpuDebug {
   /** fn runs on each guest load or store touching [address, address+length); true stops the run after that instruction. */
   watch(address: number, length: number, access: 'read' | 'write', fn: (a: WatchAccess) => boolean): DebugHook;
   remove(hook: DebugHook): void;
+  /** Removes every breakpoint and watchpoint hook of this CPU. */
+  removeAll(): void;
   /**
    * Consulted at every syscall before it is handled; true stops the run before the syscall
    * instruction, as if it had not started: it executes (and is handled) when the thread runs again.
@@ -102,6 +104,29 @@ export interface CpuDebug {
   setRegister(thread: ThreadHandle, reg: DebugRegister, value: bigint): void;
   /** Drops translated code for [start, end) after its bytes were changed from outside the guest. */
   codeChanged(start: number, end: number): void;
+
+  // Checkpoints (system/debug/checkpoint.ts) keep the JS objects of a machine themselves; these
+  // keep the rest: registers held by the engine, and the engine's memory map.
+  /** When set, destroying the CPU keeps its engine and saved registers (a checkpoint may bring it back). */
+  retain: boolean;
+  /** Closes what retain kept, once the CPU is dead and no checkpoint will bring it back. */
+  release(): void;
+  /** Every thread's registers, copied out of the engine. */
+  saveRegisters(): SavedRegisters;
+  /** What the engine maps now; taken just before a checkpoint's JS objects are put back. */
+  engineMapping(): EngineMapping;
+  /** After the JS objects are back: the saved registers into every thread, the engine's memory map rebuilt from the restored page table. */
+  restoreRegisters(saved: SavedRegisters, before: EngineMapping): void;
+}
+
+export interface SavedRegisters {
+  free(): void;
+}
+
+/** Opaque: what the engine mapped before a restore. */
+export interface EngineMapping {
+  readonly regions: readonly Region[];
+  readonly devices: readonly number[];
 }
 
 export interface ThreadHandle {

@@ -6,6 +6,7 @@ import type { Sandbox } from '../../core0/objects/sandbox.ts';
 import type { Thread } from '../../core0/objects/thread.ts';
 import { DEBUG_REGISTERS, type DebugRegister } from '../../emulator/types.ts';
 import { BreakpointError } from './breakpoints.ts';
+import type { CheckpointStore } from './checkpoint.ts';
 import { ExprError } from './expr.ts';
 import { eventLine, type Stop } from './machine.ts';
 import { DebugError, type DebugSession } from './session.ts';
@@ -141,6 +142,7 @@ export const COMMANDS: readonly Command[] = [
     if (!(DEBUG_REGISTERS as readonly string[]).includes(reg) || a[1] === undefined) throw new DebugError('DEBUG_USAGE', `usage: set REG VALUE (REG one of ${DEBUG_REGISTERS.join(' ')})`);
     const t = thread(s);
     t.sandbox.cpu.debug.setRegister(t.handle, reg as DebugRegister, BigInt.asUintN(64, BigInt(a[1])));
+    s.stateChanged();
     return ok(`${reg} = ${hex(BigInt.asUintN(64, BigInt(a[1])))}`);
   } },
   { name: 'disassemble', aliases: ['disas', 'x/i'], usage: 'disassemble [LOCATION] [N]', help: 'N instructions (default 10) from LOCATION (default rip), with symbols', run: (s, a) => {
@@ -260,9 +262,16 @@ function status(s: DebugSession): CommandResult {
   const text = [
     `image ${s.config.manifest.name}; ${where}; virtual time ${k.machine.clock.now} ns; ${s.machine.executed} instructions executed${s.finished ? '; the run has ended' : ''}`,
     `last event: ${last ? `#${last.seq} ${eventLine(last)}` : '(none)'}`,
-    s.lastReplay ? `last replay: ${s.lastReplay.instructions} instructions re-executed in ${s.lastReplay.wallMs.toFixed(0)} ms${s.lastReplay.searchMs !== undefined ? ` (after a ${s.lastReplay.searchMs.toFixed(0)} ms search)` : ''}` : '',
+    s.lastReplay ? `last replay: ${s.lastReplay.instructions} instructions re-executed from ${s.lastReplay.from === 'boot' ? 'boot' : `the checkpoint at ${s.lastReplay.from.checkpoint}`} in ${s.lastReplay.wallMs.toFixed(0)} ms${s.lastReplay.searchMs !== undefined ? ` (after a ${s.lastReplay.searchMs.toFixed(0)} ms search)` : ''}` : '',
+    s.machine.checkpoints ? checkpointLine(s.machine.checkpoints) : 'checkpoints: off',
   ].filter(Boolean).join('\n');
   return ok(text, json);
+}
+
+function checkpointLine(c: CheckpointStore): string {
+  const n = c.list.length;
+  const ms = n ? c.list.reduce((t, x) => t + x.takeMs, 0) / n : 0;
+  return `checkpoints: ${n}, every ${c.interval} instructions, holding ${(c.bytes / 1048576).toFixed(1)} MiB; ${ms.toFixed(0)} ms each to take`;
 }
 
 /** Splits a command line into words; a quoted string is one word, quotes kept (conditions compare strings). */

@@ -20,6 +20,7 @@ import { eventMatches, type Breakpoint, type BreakpointTable } from './breakpoin
 import { ExprError, type EvalContext, type Value } from './expr.ts';
 import { describeMigration, describeSyscall, endpointMatches, endpointOf, migrationHit, migrationNames, syscallEntry, syscallNames } from './hits.ts';
 import type { MigrationNames } from './migration.ts';
+import { CheckpointStore, type Checkpoint, type CheckpointSubject } from './checkpoint.ts';
 import { ModuleTable } from './modules.ts';
 
 export interface MachineConfig {
@@ -27,6 +28,8 @@ export interface MachineConfig {
   readonly options: SystemOptions;
   readonly repoRoot: string;
   readonly migration: MigrationNames;
+  /** Machine instructions between checkpoints (0: none; default DEFAULT_CHECKPOINT_INTERVAL). */
+  readonly checkpointInterval?: number;
   /** Sees each event of the machine the user is looking at (not of replays while they run). */
   readonly output?: (e: StampedEvent) => void;
 }
@@ -58,6 +61,20 @@ export interface Stop {
   readonly position?: Position;
 }
 
+/** The goal that stops a run at a position. */
+export function goalFor(p: Position): Goal | undefined {
+  switch (p.kind) {
+    case 'insn':
+      return { kind: 'insn', thread: p.thread, count: p.count };
+    case 'event':
+      return { kind: 'event', seq: p.seq };
+    case 'start':
+      return undefined;
+    case 'end':
+      return { kind: 'breakpoints' }; // quiet: runs to the halt
+  }
+}
+
 /** A breakpoint hit seen while replaying without stopping (replay.ts's search for reverse-continue). */
 export interface RecordedHit {
   readonly stop: Stop;
@@ -66,22 +83,36 @@ export interface RecordedHit {
 
 const hex = (n: number | bigint) => '0x' + n.toString(16);
 
+/**
+ * Machine instructions between checkpoints: going back re-executes at most this many (about a
+ * second of emulation on a loaded machine); see docs/debugger.md for the measurements.
+ */
+export const DEFAULT_CHECKPOINT_INTERVAL = 20_000_000;
+
+/** What the machine counts of its run: part of a checkpoint, like the machine itself. */
+interface RunTrack {
+  lastThread: Thread | undefined;
+  result: RunResult | undefined;
+  eventStop: number | undefined;
+  current: Thread | undefined;
+  runStart: number;
+}
+
 export class DebugMachine implements RunObserver {
   readonly modules: ModuleTable;
   /** Instructions each thread has executed, by thread id. */
   readonly counts = new Map<number, number>();
-  lastThread: Thread | undefined;
-  result: RunResult | undefined;
   /** Breakpoints neither installed nor stopping (replaying to a position). */
   quiet = false;
   /** When set, hits are recorded here instead of stopping the machine. */
   recorder: ((h: RecordedHit) => void) | undefined;
+  /** Checkpoints of this machine's run, when the configuration asks for them. */
+  readonly checkpoints: CheckpointStore | undefined;
+  private readonly track: RunTrack = { lastThread: undefined, result: undefined, eventStop: undefined, current: undefined, runStart: 0 };
   private goal: Goal = { kind: 'breakpoints' };
   private stops: Stop[] = [];
-  private eventStop: number | undefined;
-  private current: Thread | undefined;
-  private runStart = 0;
   private interruptRequested = false;
+  private checkpointDue = false;
   private observing = false;
   private pauseAtFirstRun = false;
   private readonly prepared = new Map<Sandbox, Map<number, DebugHook[]>>();
@@ -92,6 +123,16 @@ export class DebugMachine implements RunObserver {
     private readonly table: BreakpointTable,
   ) {
     this.modules = new ModuleTable(config.repoRoot, system.machine.frames);
+    const interval = config.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
+    this.checkpoints = interval > 0 ? new CheckpointStore(interval) : undefined;
+  }
+
+  get lastThread(): Thread | undefined {
+    return this.track.lastThread;
+  }
+
+  get result(): RunResult | undefined {
+    return this.track.result;
   }
 
   /** Assembles the image with the debugger watching from its first event, not yet run. */
@@ -125,16 +166,16 @@ export class DebugMachine implements RunObserver {
 
   /** Where the machine is now. */
   position(): Position {
-    if (this.result) return { kind: 'end' };
+    if (this.track.result) return { kind: 'end' };
     const p = this.kernel.pausedThread;
     if (p) return { kind: 'insn', thread: p.id, count: this.count(p) };
-    if (this.eventStop !== undefined) return { kind: 'event', seq: this.eventStop };
+    if (this.track.eventStop !== undefined) return { kind: 'event', seq: this.track.eventStop };
     return { kind: 'start' };
   }
 
   /** The event that made the last stop, if an event did. */
   get stoppedAtEvent(): number | undefined {
-    return this.eventStop;
+    return this.track.eventStop;
   }
 
   /** Stops at the next scheduler step (a user's interrupt). */
@@ -144,19 +185,20 @@ export class DebugMachine implements RunObserver {
 
   /** Runs until the goal or a breakpoint stops the machine, or it halts. */
   async go(goal: Goal): Promise<Stop> {
-    if (this.result) return { reason: 'halt', breakpoints: [], summary: 'the machine has halted', position: { kind: 'end' } };
+    if (this.track.result) return { reason: 'halt', breakpoints: [], summary: 'the machine has halted', position: { kind: 'end' } };
     this.goal = goal;
     this.stops = [];
-    this.eventStop = undefined;
+    this.track.eventStop = undefined;
     this.syncHooks();
     const p = this.kernel.pausedThread;
     if (p) p.sandbox.cpu.debug.resumePast(Number(p.sandbox.cpu.debug.registers(p.handle).rip));
     for (;;) {
       const r = await this.system.advance();
+      if (r === 'paused' && this.checkpointDue) this.takeCheckpoint();
       if (r !== 'paused') {
-        this.result = this.system.finish(r);
-        const out = this.result.deviations.length === 0 ? 'outcome: as expected' : this.result.deviations.map((d) => `outcome DEVIATES: ${d}`).join('\n');
-        this.stops.push({ reason: 'halt', breakpoints: [], summary: `machine halted (${r}) at ${this.system.machine.clock.now} ns; event log sha256 ${this.result.logHash.slice(0, 16)}\n${out}`, detail: { halt: r, deviations: this.result.deviations, logHash: this.result.logHash } });
+        this.track.result = this.system.finish(r);
+        const out = this.track.result.deviations.length === 0 ? 'outcome: as expected' : this.track.result.deviations.map((d) => `outcome DEVIATES: ${d}`).join('\n');
+        this.stops.push({ reason: 'halt', breakpoints: [], summary: `machine halted (${r}) at ${this.system.machine.clock.now} ns; event log sha256 ${this.track.result.logHash.slice(0, 16)}\n${out}`, detail: { halt: r, deviations: this.track.result.deviations, logHash: this.track.result.logHash } });
         return this.merge();
       }
       if (this.stops.length > 0) return this.merge();
@@ -164,7 +206,63 @@ export class DebugMachine implements RunObserver {
   }
 
   dispose(): void {
+    // Engines kept for checkpoints go now; the live ones go with the machine.
+    const live = new Set(this.kernel.liveSandboxes.map((s) => s.cpu));
+    const all = new Set([...this.kernel.threads.map((t) => t.sandbox.cpu), ...[...this.prepared.keys()].map((s) => s.cpu), ...(this.checkpoints?.list.flatMap((c) => c.cpus.map((x) => x.cpu)) ?? [])]);
+    this.checkpoints?.dispose();
+    for (const cpu of all) {
+      cpu.debug.retain = false;
+      if (!live.has(cpu)) cpu.debug.release();
+    }
     this.system.dispose();
+  }
+
+  // --- checkpoints --------------------------------------------------------------------------------
+
+  /** Whether a checkpoint is due now: none in the store within an interval before this point. */
+  private dueForCheckpoint(): boolean {
+    const store = this.checkpoints!;
+    const at = this.executed;
+    return !store.list.some((c) => c.executed > at - store.interval && c.executed <= at);
+  }
+
+  private takeCheckpoint(): void {
+    this.checkpointDue = false;
+    const t = this.kernel.pausedThread;
+    if (!t || !this.checkpoints) return;
+    for (const s of this.kernel.liveSandboxes) s.cpu.debug.retain = true;
+    this.checkpoints.take(this.subject(), { kind: 'insn', thread: t.id, count: this.count(t) }, this.counts, this.executed, this.kernel.events.all.length);
+  }
+
+  private subject(): CheckpointSubject {
+    return {
+      roots: () => [this.system, this.counts, this.modules, this.track],
+      isDebuggerState: (o) => o === this || o === this.table || o === this.config || o === this.prepared || o === this.checkpoints,
+      liveCpus: () => this.kernel.liveSandboxes.map((s) => s.cpu),
+    };
+  }
+
+  /** Puts the machine back to a checkpoint of its own (breakpoint hooks are installed anew as threads run). */
+  restoreCheckpoint(cp: Checkpoint): void {
+    for (const s of new Set([...this.prepared.keys(), ...this.kernel.liveSandboxes])) if (s.state === 'live' || this.prepared.has(s)) s.cpu.debug.removeAll();
+    for (const c of cp.cpus) c.cpu.debug.removeAll();
+    this.prepared.clear();
+    this.checkpoints!.restore(this.subject(), cp);
+    this.stops = [];
+    this.interruptRequested = this.checkpointDue = false;
+  }
+
+  /** Runs quietly (breakpoints off) to an earlier-or-later position of this run, then arms them again. */
+  async replayTo(p: Position): Promise<Stop> {
+    const goal = goalFor(p);
+    this.quiet = true;
+    try {
+      if (!goal) return { reason: 'start', breakpoints: [], summary: 'back at the start: the image is assembled, nothing has run', position: this.position() };
+      return await this.go(goal);
+    } finally {
+      this.quiet = false;
+      this.breakpointsChanged();
+    }
   }
 
   private merge(): Stop {
@@ -185,8 +283,13 @@ export class DebugMachine implements RunObserver {
   beforeRun(t: Thread, _budget: number): boolean {
     const cpu = t.sandbox.cpu;
     if (!this.prepared.has(t.sandbox)) this.prepare(t.sandbox);
-    this.current = t;
-    this.runStart = cpu.executed;
+    if (!this.checkpointDue && this.checkpoints && !this.recorder && this.dueForCheckpoint()) {
+      this.checkpointDue = true;
+      this.track.current = t;
+      return true; // taken by go() while the loop is paused here
+    }
+    this.track.current = t;
+    this.track.runStart = cpu.executed;
     if (this.interruptRequested || this.pauseAtFirstRun) {
       if (this.interruptRequested) this.stops.push({ reason: 'interrupt', breakpoints: [], thread: t.id, sandbox: t.sandbox.name, summary: `interrupted; ${t.label} runs next` });
       this.interruptRequested = this.pauseAtFirstRun = false;
@@ -209,10 +312,10 @@ export class DebugMachine implements RunObserver {
   }
 
   afterRun(t: Thread, stop: StopReason): void {
-    const d = t.sandbox.cpu.executed - this.runStart;
+    const d = t.sandbox.cpu.executed - this.track.runStart;
     this.counts.set(t.id, this.count(t) + d);
-    this.lastThread = t;
-    this.current = undefined;
+    this.track.lastThread = t;
+    this.track.current = undefined;
     const g = this.goal;
     if (stop.kind === 'debug' && g.kind === 'insn' && g.thread === t.id && this.count(t) >= g.count) this.stops.push(this.stepStop(t));
   }
@@ -298,14 +401,14 @@ export class DebugMachine implements RunObserver {
       if (!stops.some((s) => s.breakpoints.length === 0)) return;
     }
     this.stops.push(...stops);
-    this.eventStop ??= e.seq;
+    this.track.eventStop ??= e.seq;
     if (e.kind === 'halt') return; // the run is over anyway
     if (this.observing) this.kernel.pause();
     else this.pauseAtFirstRun = true;
   }
 
   private onSyscall(s: Sandbox, frame: SyscallFrame): boolean {
-    const t = this.current;
+    const t = this.track.current;
     if (!t || t.sandbox !== s) return false;
     const entry = syscallEntry(frame);
     const stops: Stop[] = [];
@@ -336,7 +439,7 @@ export class DebugMachine implements RunObserver {
   }
 
   private onCode(b: Breakpoint, address: number): boolean {
-    const t = this.current;
+    const t = this.track.current;
     if (!t) return false;
     const v = this.check(b, this.threadContext(t, {}));
     if (v === false) return false;
@@ -344,7 +447,7 @@ export class DebugMachine implements RunObserver {
   }
 
   private onWatch(b: Breakpoint, write: boolean, address: number, size: number, value: bigint): boolean {
-    const t = this.current;
+    const t = this.track.current;
     if (!t) return false;
     const v = this.check(b, this.threadContext(t, { address: BigInt(address), size: BigInt(size), value, write }));
     if (v === false) return false;
@@ -359,7 +462,7 @@ export class DebugMachine implements RunObserver {
   private hit(t: Thread, stops: Stop[], adjust: number): boolean {
     if (stops.length === 0) return false;
     if (this.recorder) {
-      const count = this.count(t) + (t.sandbox.cpu.executed - this.runStart) + adjust;
+      const count = this.count(t) + (t.sandbox.cpu.executed - this.track.runStart) + adjust;
       for (const s of stops) if (s.breakpoints.length) this.recorder({ stop: s, position: { kind: 'insn', thread: t.id, count } });
       stops = stops.filter((s) => s.breakpoints.length === 0);
       if (stops.length === 0) return false;

@@ -13,7 +13,7 @@ import type { SystemOptions } from '../run-image.ts';
 import { BreakpointTable, parseBreakpoint, type Breakpoint } from './breakpoints.ts';
 import { DebugMachine, type Goal, type MachineConfig, type Position, type Stop } from './machine.ts';
 import { readMigrationNames } from './migration.ts';
-import { lastHitBefore, reachPosition, type ReplayStats } from './replay.ts';
+import { findLastHit, moveTo, type ReplayStats } from './replay.ts';
 
 export class DebugError extends Error {
   constructor(
@@ -22,6 +22,13 @@ export class DebugError extends Error {
   ) {
     super(message);
   }
+}
+
+export interface SessionOptions {
+  /** Sees each event of the machine the user looks at, as it happens. */
+  readonly output?: (e: StampedEvent) => void;
+  /** Machine instructions between checkpoints (0: none, going back re-runs from boot). */
+  readonly checkpointInterval?: number;
 }
 
 export class DebugSession {
@@ -40,8 +47,11 @@ export class DebugSession {
     this.breakpoints.onChange = () => this.machine.breakpointsChanged();
   }
 
-  static async open(manifest: Manifest, options: SystemOptions, repoRoot: string, output?: (e: StampedEvent) => void): Promise<DebugSession> {
-    const config: MachineConfig = { manifest, options, repoRoot, migration: readMigrationNames(repoRoot), ...(output ? { output } : {}) };
+  static async open(manifest: Manifest, options: SystemOptions, repoRoot: string, extra: SessionOptions = {}): Promise<DebugSession> {
+    const config: MachineConfig = {
+      manifest, options, repoRoot, migration: readMigrationNames(repoRoot),
+      ...(extra.output ? { output: extra.output } : {}), ...(extra.checkpointInterval !== undefined ? { checkpointInterval: extra.checkpointInterval } : {}),
+    };
     const table = new BreakpointTable();
     return new DebugSession(config, table, await DebugMachine.boot(config, table));
   }
@@ -121,15 +131,21 @@ export class DebugSession {
   async reverseContinue(): Promise<Stop> {
     return this.exclusive(async () => {
       const now = this.machine.position();
-      const found = await lastHitBefore(this.config, this.breakpoints, now);
+      const found = await findLastHit(this.machine, this.config, this.breakpoints, now);
       if (!found.hit) {
-        const stop = await this.replace(await reachPosition(this.config, this.breakpoints, { kind: 'start' }));
+        const stop = await this.replace(await moveTo(this.machine, this.config, this.breakpoints, { kind: 'start' }));
         return { ...stop, summary: `no breakpoint hit before this point: back at the start\n${stop.summary}` };
       }
-      const stop = await this.replace(await reachPosition(this.config, this.breakpoints, found.hit.position));
+      const stop = await this.replace(await moveTo(this.machine, this.config, this.breakpoints, found.hit.position));
       this.lastReplay = { ...this.lastReplay!, searchMs: found.wallMs };
-      return { ...found.hit.stop, position: stop.position };
+      this.lastStop = { ...found.hit.stop, position: stop.position };
+      return this.lastStop;
     });
+  }
+
+  /** The user changed registers or memory: the run from here on is not the recorded one. */
+  stateChanged(): void {
+    this.machine.checkpoints?.dropAfter(this.machine.executed);
   }
 
   /** A fresh machine at the start. */
@@ -159,13 +175,13 @@ export class DebugSession {
   }
 
   private backward(position: Position): Promise<Stop> {
-    return this.exclusive(async () => this.replace(await reachPosition(this.config, this.breakpoints, position)));
+    return this.exclusive(async () => this.replace(await moveTo(this.machine, this.config, this.breakpoints, position)));
   }
 
   private async replace(r: { machine: DebugMachine; stop: Stop; stats: ReplayStats }): Promise<Stop> {
     const old = this.machine;
     this.machine = r.machine;
-    old.dispose();
+    if (old !== r.machine) old.dispose();
     this.lastReplay = r.stats;
     this.lastStop = r.stop;
     return r.stop;

@@ -216,6 +216,7 @@ class Connection {
     const r = REGISTERS[parseInt(n!, 16)];
     if (!t || !r?.value || !hex) return 'E01';
     t.sandbox.cpu.debug.setRegister(t.handle, r.value as DebugRegister, fromLeHex(hex));
+    this.session.stateChanged();
     return 'OK';
   }
 
@@ -243,6 +244,7 @@ class Connection {
     const view = t.sandbox.cpu.space.view(address, bytes.length);
     if (!view) return 'E14';
     view.set(bytes);
+    this.session.stateChanged();
     for (const sb of this.session.kernel.liveSandboxes) sb.cpu.debug.codeChanged(address & ~0xfff, (address + bytes.length + 0xfff) & ~0xfff);
     return 'OK';
   }
