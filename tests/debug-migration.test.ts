@@ -32,7 +32,7 @@ async function debug(image: string, commands: string[]): Promise<Answer[]> {
 }
 
 describe('hic debug: step through an update', () => {
-  it('follows one connection from MIG_CONN_OUT at the old netstack to MIG_CONN_IN at the new one, then runs to the normal outcome', async () => {
+  it('follows one connection from MIG_CONN_OUT at the old netstack to MIG_CONN_IN at the new one, steps back and forth there, then runs to the normal outcome', async () => {
     const a = await debug('images/migration.himg', [
       'break mig CONN_OUT',
       'continue', // migctl's call: which connection
@@ -42,11 +42,20 @@ describe('hic debug: step through an update', () => {
       'break mig CONN_IN',
       'continue', // migctl's call to 1.3.0, carrying the package
       'continue', // 1.3.0's reply: the connection's id there
+      'connections netstack-next',
+      'connections netstack',
+      'registers',
+      'memory rsp 512',
+      'reverse-stepi 1000',
+      'stepi 1000',
+      'registers',
+      'memory rsp 512',
+      'reverse-continue', // back to the last hit before now: the CONN_IN call
       'delete',
       'continue',
     ]);
     for (const x of a) expect(x.ok, `${x.command}: ${x.error?.message}`).toBe(true);
-    const [, outCall, outReply, shown, , , inCall, inReply, , end] = a;
+    const [, outCall, outReply, shown, , , inCall, inReply, target, source, regs1, mem1, back, forth, regs2, mem2, rc, , end] = a;
 
     const call = outCall!.result.stop.detail.migration;
     expect(call).toMatchObject({ op: 'CONN_OUT', direction: 'call', channel: 'mig-old', from: 'migctl', to: 'netstack' });
@@ -65,18 +74,20 @@ describe('hic debug: step through an update', () => {
     expect(accepted).toMatchObject({ op: 'CONN_IN', direction: 'reply', from: 'netstack-next', status: 'OK' });
     const newId = Number(accepted.message.words[0]);
 
-    // The same connection in the new instance's own table, read field by field with its DWARF.
-    const after = await debug('images/migration.himg', [
-      'break mig CONN_IN if direction == "reply"',
-      'continue',
-      `connections netstack-next ${newId}`,
-      `connections netstack ${id}`,
-      'quit',
-    ]);
-    expect(after[1]!.result.stop.detail.migration.message.words[0]).toBe(String(newId));
-    const [there] = after[2]!.result;
-    expect(there).toMatchObject({ id: newId, local: moved.local, remote: moved.remote, sndUna: moved.sndUna, sndNxt: moved.sndNxt, rcvNxt: moved.rcvNxt, state: 'ESTABLISHED', frozen: false });
-    expect(after[3]!.result[0]).toMatchObject({ id, remote: moved.remote, frozen: true }); // the source keeps it frozen until CONN_DONE
+    // The same connection in the new instance's own table, read field by field with its DWARF;
+    // the old instance keeps it frozen until MIG_CONN_DONE.
+    const there = target!.result.find((c: { id: number }) => c.id === newId);
+    expect(there).toMatchObject({ local: moved.local, remote: moved.remote, sndUna: moved.sndUna, sndNxt: moved.sndNxt, rcvNxt: moved.rcvNxt, state: 'ESTABLISHED', frozen: false });
+    expect(source!.result.find((c: { id: number }) => c.id === id)).toMatchObject({ remote: moved.remote, frozen: true });
+
+    // Back 1000 instructions and forward again: the same registers and stack.
+    expect(back!.result.stop.position.count).toBe(forth!.result.stop.position.count - 1000);
+    expect(regs2!.result).toEqual(regs1!.result);
+    expect(mem2!.result).toEqual(mem1!.result);
+    const last = rc!.result.stop;
+    expect(last.breakpoints).toEqual([2]);
+    expect(last.detail.migration).toMatchObject({ op: 'CONN_IN', direction: 'call' });
+    expect(last.detail.migration.package.record).toEqual(moved);
 
     expect(end!.result.stop.reason).toBe('halt');
     expect(end!.result.stop.detail.deviations).toEqual([]);
