@@ -186,6 +186,10 @@ export class UnicornCpu implements Cpu {
   }
 
   get debug(): CpuDebug {
+    return (this.debugPort ??= this.makeDebugPort());
+  }
+
+  private makeDebugPort(): CpuDebugPort {
     const internals: CpuInternals = {
       space: this.space,
       threads: () => this.threads,
@@ -197,7 +201,7 @@ export class UnicornCpu implements Cpu {
         this.engine.close();
       },
     };
-    this.debugPort ??= new CpuDebugPort(this.engine, (h) => {
+    return new CpuDebugPort(this.engine, (h) => {
       const t = this.own(h);
       const cpu = this; // eslint-disable-line @typescript-eslint/no-this-alias
       return {
@@ -211,7 +215,6 @@ export class UnicornCpu implements Cpu {
         },
       };
     }, internals);
-    return this.debugPort;
   }
 
   private charge(): void {

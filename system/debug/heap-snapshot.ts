@@ -14,6 +14,26 @@ const PAGE = 4096;
 const PAGED = 64 * 1024;
 const ZERO_PAGE = new Uint8Array(PAGE);
 
+/** Objects whose contents are not state reflection can save. */
+const NOT_STATE: readonly (abstract new (...a: never[]) => unknown)[] = [Promise, Date, RegExp, WeakMap, WeakSet];
+
+/** Chunks of a large buffer compared in one call before looking at their pages. */
+const CHUNK = 256 * 1024;
+
+/** For each large buffer: a copy of it as the snapshot `of` had it. */
+const mirrors = new WeakMap<ArrayBufferLike, { bytes: Uint8Array; of: HeapSnapshot | undefined }>();
+
+function mirrorOf(buffer: ArrayBufferLike, previous: HeapSnapshot | undefined, pages: Uint8Array[] | undefined): { bytes: Uint8Array; of: HeapSnapshot | undefined } {
+  let m = mirrors.get(buffer);
+  if (!m) {
+    m = { bytes: new Uint8Array(buffer.byteLength), of: undefined };
+    mirrors.set(buffer, m);
+  }
+  // The mirror follows the latest snapshot taken or restored; another previous one needs a rebuild.
+  if (pages && m.of !== previous) pages.forEach((p, i) => m!.bytes.set(p, i * PAGE));
+  return m;
+}
+
 function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -64,7 +84,7 @@ export class HeapSnapshot {
       const v = stack.pop();
       if (v === null || typeof v !== 'object' || seen.has(v)) continue;
       seen.add(v);
-      if (options.skip(v) || Object.isFrozen(v) || v instanceof Promise || v instanceof Date || v instanceof RegExp || v instanceof WeakMap || v instanceof WeakSet) continue;
+      if (options.skip(v) || NOT_STATE.some((c) => v instanceof c) || Object.isFrozen(v)) continue;
       if (ArrayBuffer.isView(v)) {
         snap.saveBuffer(v.buffer, options.previous);
         continue;
@@ -132,12 +152,21 @@ export class HeapSnapshot {
       return { kind: 'set', values: [...v] };
     }
     const o = v as Record<string, unknown>;
-    const keys = Object.keys(o);
-    if (before?.kind === 'object' && sameList(before.keys, keys)) {
+    if (before?.kind === 'object') {
+      // The common case, checked without allocating: the same keys in the same order, same values.
+      let i = 0;
       let same = true;
-      for (let i = 0; i < keys.length && same; i++) same = before.values[i] === o[keys[i]!];
-      if (same) return before;
+      for (const k in o) {
+        if (!Object.hasOwn(o, k)) continue;
+        if (before.keys[i] !== k || before.values[i] !== o[k]) {
+          same = false;
+          break;
+        }
+        i++;
+      }
+      if (same && i === before.keys.length) return before;
     }
+    const keys = Object.keys(o);
     return { kind: 'object', keys, values: keys.map((k) => o[k]) };
   }
 
@@ -154,17 +183,29 @@ export class HeapSnapshot {
       return;
     }
     const before = previous?.buffers.get(buffer)?.pages;
+    // A full copy of the buffer as the previous snapshot had it lets whole chunks be compared in
+    // one call; only a chunk that differs is looked at page by page (most of memory is quiet).
+    const mirror = mirrorOf(buffer, previous, before);
     const pages: Uint8Array[] = [];
-    for (let at = 0; at < bytes.length; at += PAGE) {
-      const page = bytes.subarray(at, Math.min(at + PAGE, bytes.length));
-      const old = before?.[at / PAGE];
-      if (old && Buffer.compare(old, page) === 0) pages.push(old);
-      else if (page.length === PAGE && Buffer.compare(ZERO_PAGE, page) === 0) pages.push(ZERO_PAGE);
-      else {
-        pages.push(page.slice());
-        this.ownBytes += page.length;
+    for (let chunk = 0; chunk < bytes.length; chunk += CHUNK) {
+      const end = Math.min(chunk + CHUNK, bytes.length);
+      if (before && Buffer.compare(bytes.subarray(chunk, end), mirror.bytes.subarray(chunk, end)) === 0) {
+        for (let at = chunk; at < end; at += PAGE) pages.push(before[at / PAGE]!);
+        continue;
       }
+      for (let at = chunk; at < end; at += PAGE) {
+        const page = bytes.subarray(at, Math.min(at + PAGE, bytes.length));
+        const old = before?.[at / PAGE];
+        if (old && Buffer.compare(old, page) === 0) pages.push(old);
+        else if (page.length === PAGE && Buffer.compare(ZERO_PAGE, page) === 0) pages.push(ZERO_PAGE);
+        else {
+          pages.push(page.slice());
+          this.ownBytes += page.length;
+        }
+      }
+      mirror.bytes.set(bytes.subarray(chunk, end), chunk);
     }
+    mirror.of = this;
     this.buffers.set(buffer, { buffer, pages });
   }
 
@@ -173,12 +214,14 @@ export class HeapSnapshot {
     for (const b of this.buffers.values()) {
       const bytes = new Uint8Array(b.buffer);
       if (b.copy) bytes.set(b.copy);
-      else
-        b.pages!.forEach((page, i) => {
-          const at = i * PAGE;
-          const now = bytes.subarray(at, at + page.length);
-          if (Buffer.compare(now, page) !== 0) now.set(page);
-        });
+      else {
+        b.pages!.forEach((page, i) => bytes.set(page, i * PAGE));
+        const mirror = mirrors.get(b.buffer);
+        if (mirror) {
+          mirror.bytes.set(bytes);
+          mirror.of = this;
+        }
+      }
     }
     for (const [o, e] of this.entries) {
       switch (e.kind) {

@@ -87,7 +87,7 @@ const hex = (n: number | bigint) => '0x' + n.toString(16);
  * Machine instructions between checkpoints: going back re-executes at most this many (about a
  * second of emulation on a loaded machine); see docs/debugger.md for the measurements.
  */
-export const DEFAULT_CHECKPOINT_INTERVAL = 20_000_000;
+export const DEFAULT_CHECKPOINT_INTERVAL = 50_000_000;
 
 /** What the machine counts of its run: part of a checkpoint, like the machine itself. */
 interface RunTrack {
@@ -96,6 +96,10 @@ interface RunTrack {
   eventStop: number | undefined;
   current: Thread | undefined;
   runStart: number;
+  /** Instructions the whole machine has executed. */
+  executed: number;
+  /** Machine instructions at which the next checkpoint is due. */
+  nextCheckpoint: number;
 }
 
 export class DebugMachine implements RunObserver {
@@ -108,7 +112,7 @@ export class DebugMachine implements RunObserver {
   recorder: ((h: RecordedHit) => void) | undefined;
   /** Checkpoints of this machine's run, when the configuration asks for them. */
   readonly checkpoints: CheckpointStore | undefined;
-  private readonly track: RunTrack = { lastThread: undefined, result: undefined, eventStop: undefined, current: undefined, runStart: 0 };
+  private readonly track: RunTrack = { lastThread: undefined, result: undefined, eventStop: undefined, current: undefined, runStart: 0, executed: 0, nextCheckpoint: 0 };
   private goal: Goal = { kind: 'breakpoints' };
   private stops: Stop[] = [];
   private interruptRequested = false;
@@ -155,9 +159,7 @@ export class DebugMachine implements RunObserver {
 
   /** Instructions the whole machine has executed. */
   get executed(): number {
-    let n = 0;
-    for (const c of this.counts.values()) n += c;
-    return n;
+    return this.track.executed;
   }
 
   count(t: Thread | number): number {
@@ -219,11 +221,20 @@ export class DebugMachine implements RunObserver {
 
   // --- checkpoints --------------------------------------------------------------------------------
 
-  /** Whether a checkpoint is due now: none in the store within an interval before this point. */
-  private dueForCheckpoint(): boolean {
+  /**
+   * Where the next checkpoint is due: an interval after the last one at or before now, moved on
+   * past any the store already holds (a replay through checkpointed ground takes none again).
+   */
+  private planCheckpoint(): void {
     const store = this.checkpoints!;
     const at = this.executed;
-    return !store.list.some((c) => c.executed > at - store.interval && c.executed <= at);
+    let next = 0;
+    for (const c of store.list) {
+      // The list is in run order: the last one at or before now, then each later one that falls
+      // before the point due pushes it on.
+      if (c.executed <= at || c.executed <= next) next = c.executed + store.interval;
+    }
+    this.track.nextCheckpoint = next;
   }
 
   private takeCheckpoint(): void {
@@ -232,6 +243,7 @@ export class DebugMachine implements RunObserver {
     if (!t || !this.checkpoints) return;
     for (const s of this.kernel.liveSandboxes) s.cpu.debug.retain = true;
     this.checkpoints.take(this.subject(), { kind: 'insn', thread: t.id, count: this.count(t) }, this.counts, this.executed, this.kernel.events.all.length);
+    this.planCheckpoint();
   }
 
   private subject(): CheckpointSubject {
@@ -248,6 +260,7 @@ export class DebugMachine implements RunObserver {
     for (const c of cp.cpus) c.cpu.debug.removeAll();
     this.prepared.clear();
     this.checkpoints!.restore(this.subject(), cp);
+    this.planCheckpoint();
     this.stops = [];
     this.interruptRequested = this.checkpointDue = false;
   }
@@ -283,10 +296,16 @@ export class DebugMachine implements RunObserver {
   beforeRun(t: Thread, _budget: number): boolean {
     const cpu = t.sandbox.cpu;
     if (!this.prepared.has(t.sandbox)) this.prepare(t.sandbox);
-    if (!this.checkpointDue && this.checkpoints && !this.recorder && this.dueForCheckpoint()) {
-      this.checkpointDue = true;
-      this.track.current = t;
-      return true; // taken by go() while the loop is paused here
+    if (!this.checkpointDue && this.checkpoints && !this.recorder && this.executed >= this.track.nextCheckpoint) {
+      const store = this.checkpoints;
+      const at = this.executed;
+      // A replay over ground already checkpointed (one run spanning the point due) takes none again.
+      if (store.list.some((c) => c.executed > at - store.interval && c.executed <= at)) this.planCheckpoint();
+      else {
+        this.checkpointDue = true;
+        this.track.current = t;
+        return true; // taken by go() while the loop is paused here
+      }
     }
     this.track.current = t;
     this.track.runStart = cpu.executed;
@@ -314,6 +333,7 @@ export class DebugMachine implements RunObserver {
   afterRun(t: Thread, stop: StopReason): void {
     const d = t.sandbox.cpu.executed - this.track.runStart;
     this.counts.set(t.id, this.count(t) + d);
+    this.track.executed += d;
     this.track.lastThread = t;
     this.track.current = undefined;
     const g = this.goal;
