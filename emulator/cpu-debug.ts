@@ -15,6 +15,7 @@
 //     (inside the syscall hook RIP is the instruction itself), so it runs again when resumed.
 
 import type { AddressSpace } from './address-space.ts';
+import type { DeviceWindow } from './cpu.ts';
 import type { CpuContext, Engine, HookHandle } from './unicorn/engine.ts';
 import type { X86Reg } from './unicorn/consts.ts';
 import {
@@ -27,8 +28,10 @@ export interface CpuInternals {
   readonly space: AddressSpace;
   threads(): Iterable<ThreadHandle & { readonly context: CpuContext }>;
   resident(): ThreadHandle | undefined;
-  /** Addresses of the device windows mapped. */
-  devices(): number[];
+  /** The device windows mapped: address, window, and its registration now. */
+  devices(): (readonly [number, DeviceWindow, number])[];
+  /** After a restore: the engine maps the windows `before` lists; make it map those devices() lists now. */
+  syncDevices(before: readonly (readonly [number, DeviceWindow, number])[]): void;
   /** Closes the engine and frees the register batches (what destroy() does without retain). */
   close(): void;
 }
@@ -184,10 +187,7 @@ export class CpuDebugPort implements CpuDebug {
 
   restoreRegisters(saved: SavedRegisters, before: EngineMapping): void {
     if (!(saved instanceof Saved)) throw new Error('restoreRegisters: not this port\'s registers');
-    const devices = this.cpu.devices();
-    if (devices.length !== before.devices.length || devices.some((d) => !before.devices.includes(d))) {
-      throw new Error('the device windows mapped changed since the checkpoint');
-    }
+    this.cpu.syncDevices(before.devices as (readonly [number, DeviceWindow, number])[]);
     this.retired = undefined;
     this.cpu.space.remapFrom(before.regions);
     const resident = this.cpu.resident();

@@ -21,7 +21,7 @@ import {
   UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT,
   UC_MEM_WRITE_UNMAPPED, type UcErrName,
 } from './unicorn/consts.ts';
-import { Engine, type CpuContext, type RegisterBatch } from './unicorn/engine.ts';
+import { Engine, type CpuContext, type MmioHandlers, type RegisterBatch } from './unicorn/engine.ts';
 import type { Cpu, CpuDebug, Device, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
 
 const MEM_FAULT: Record<number, FaultKind> = {
@@ -48,6 +48,14 @@ const ERR_FAULT: Partial<Record<UcErrName, FaultKind>> = {
   EXCEPTION: 'cpuException',
 };
 
+/** A device register window mapped into the engine (id: its uc_mmio_map registration). */
+export interface DeviceWindow {
+  id: number;
+  readonly size: number;
+  readonly device: Device;
+  readonly writable: boolean;
+}
+
 interface PendingFault {
   kind: FaultKind;
   address?: number;
@@ -70,7 +78,7 @@ export class UnicornCpu implements Cpu {
   private readonly args: RegisterBatch;
   private readonly result: RegisterBatch;
   private readonly threads = new Set<Thread>();
-  private readonly devices = new Map<number, { id: number; size: number }>();
+  private readonly devices = new Map<number, DeviceWindow>();
   private resident: Thread | undefined;
   private nextThreadId = 1;
   /** Engine instruction count already charged to the clock. */
@@ -194,7 +202,16 @@ export class UnicornCpu implements Cpu {
       space: this.space,
       threads: () => this.threads,
       resident: () => this.resident,
-      devices: () => [...this.devices.keys()],
+      devices: () => [...this.devices].map(([va, w]) => [va, w, w.id] as const),
+      syncDevices: (before) => {
+        // The engine maps what `before` lists (with the registrations it had); make it map what
+        // the restored table lists.
+        for (const [va, w, id] of before) {
+          if (this.devices.get(va) === w) w.id = id;
+          else this.engine.unmapMmio(id, va, w.size);
+        }
+        for (const [va, w] of this.devices) if (!before.some(([v, b]) => v === va && b === w)) w.id = this.engine.mapMmio(va, w.size, this.windowHandlers(va, w.device, w.writable));
+      },
       close: () => {
         this.args.free();
         this.result.free();
@@ -223,18 +240,22 @@ export class UnicornCpu implements Cpu {
     this.charged = now;
   }
 
+  private windowHandlers(va: number, device: Device, writable: boolean): MmioHandlers {
+    return {
+      read: (offset, size) => device.read(offset, size),
+      write: (offset, size, value) => {
+        if (writable) return device.write(offset, size, value);
+        this.fault ??= { kind: 'writeProtected', address: va + offset, detail: size };
+        this.engine.stop();
+      },
+    };
+  }
+
   mapDevice(va: number, device: Device, writable: boolean): void {
     this.space.reserveMappings(1);
     try {
-      const id = this.engine.mapMmio(va, device.size, {
-        read: (offset, size) => device.read(offset, size),
-        write: (offset, size, value) => {
-          if (writable) return device.write(offset, size, value);
-          this.fault ??= { kind: 'writeProtected', address: va + offset, detail: size };
-          this.engine.stop();
-        },
-      });
-      this.devices.set(va, { id, size: device.size });
+      const id = this.engine.mapMmio(va, device.size, this.windowHandlers(va, device, writable));
+      this.devices.set(va, { id, size: device.size, device, writable });
     } catch (e) {
       this.space.reserveMappings(-1);
       throw e;

@@ -123,10 +123,10 @@ export interface SavedRegisters {
   free(): void;
 }
 
-/** Opaque: what the engine mapped before a restore. */
+/** Opaque: what the engine mapped before a restore (memory regions, device windows). */
 export interface EngineMapping {
   readonly regions: readonly Region[];
-  readonly devices: readonly number[];
+  readonly devices: readonly unknown[];
 }
 
 export interface ThreadHandle {

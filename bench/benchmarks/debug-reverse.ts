@@ -9,6 +9,7 @@
 import { workspace } from '../../hicmod-toolchain/workspace.ts';
 import { readManifest } from '../../system/manifest.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL } from '../../system/debug/machine.ts';
+import type { ReplayStats } from '../../system/debug/replay.ts';
 import { DebugSession } from '../../system/debug/session.ts';
 import type { Benchmark } from '../benchmark.ts';
 import { BenchError } from '../kernel-run.ts';
@@ -26,6 +27,8 @@ interface Sample {
   readonly reverseStepiNs: number[];
   readonly reverseContinueNs: number;
   readonly rss: number;
+  /** Each reverse-stepi's replay: restore time, instructions re-executed and their wall time. */
+  readonly replays: readonly ReplayStats[];
 }
 
 async function sample(repoRoot: string, interval: number): Promise<Sample> {
@@ -39,10 +42,12 @@ async function sample(repoRoot: string, interval: number): Promise<Sample> {
     const forwardNs = Number(process.hrtime.bigint() - t0);
     if (!/CONN_OUT reply/.test(stop.summary)) throw new BenchError(`expected the first CONN_OUT reply, stopped at: ${stop.summary}`);
     const reverseStepiNs: number[] = [];
+    const replays: ReplayStats[] = [];
     for (let i = 0; i < STEPS; i++) {
       const t = process.hrtime.bigint();
       await s.reverseStepInstructions(1);
       reverseStepiNs.push(Number(process.hrtime.bigint() - t));
+      replays.push(s.lastReplay!);
     }
     const t = process.hrtime.bigint();
     await s.reverseContinue();
@@ -51,7 +56,7 @@ async function sample(repoRoot: string, interval: number): Promise<Sample> {
     return {
       interval, forwardNs, checkpoints: store?.list.length ?? 0, bytes: store?.bytes ?? 0,
       takeMs: store && store.list.length ? store.list.reduce((n, c) => n + c.takeMs, 0) : 0,
-      reverseStepiNs, reverseContinueNs, rss: process.memoryUsage().rss,
+      reverseStepiNs, reverseContinueNs, rss: process.memoryUsage().rss, replays,
     };
   } finally {
     s.dispose();
@@ -68,9 +73,13 @@ export const debugReverse: Benchmark = {
     const lines = samples.map((x) => {
       const r = summarize(x.reverseStepiNs);
       const label = x.interval === 0 ? 'debug: reverse-stepi, from boot' : `debug: reverse-stepi, every ${x.interval / 1e6}M`;
+      const last = x.replays[x.replays.length - 1]!;
+      const rate = last.instructions / (last.wallMs - (last.restoreMs ?? 0)) / 1e3; // M instructions per s
+      const worst = x.interval === 0 ? 0 : (last.restoreMs ?? 0) + x.interval / (rate * 1e3);
       const note = x.interval === 0
-        ? `to the first CONN_OUT reply ${formatNs(x.forwardNs)}; reverse-continue ${formatNs(x.reverseContinueNs)}`
-        : `${x.checkpoints} checkpoints, ${(x.bytes / 1048576).toFixed(1)} MiB, ${x.takeMs.toFixed(0)} ms to take; forward ${formatNs(x.forwardNs)}; reverse-continue ${formatNs(x.reverseContinueNs)}`;
+        ? `to the first CONN_OUT reply ${formatNs(x.forwardNs)}; reverse-continue ${formatNs(x.reverseContinueNs)}; re-executes at ${rate.toFixed(0)} M/s`
+        : `${x.checkpoints} checkpoints, ${(x.bytes / 1048576).toFixed(1)} MiB, ${x.takeMs.toFixed(0)} ms to take; forward ${formatNs(x.forwardNs)}; ` +
+          `restore ${(last.restoreMs ?? 0).toFixed(0)} ms + ${(last.instructions / 1e6).toFixed(1)} M at ${rate.toFixed(0)} M/s (a whole interval: ~${worst.toFixed(0)} ms); reverse-continue ${formatNs(x.reverseContinueNs)}`;
       return formatRow({ label, hic: formatNs(r.median), range: `${formatNs(r.min)} – ${formatNs(r.max)}`, native: formatNs(summarize(base.reverseStepiNs).median), ratio: formatRatio(r.median / summarize(base.reverseStepiNs).median), note });
     });
     return { lines, json: { parameters: { intervals: INTERVALS, steps: STEPS, point: 'the first MIG_CONN_OUT reply of images/migration.himg' }, samples } };

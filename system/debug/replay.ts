@@ -19,6 +19,8 @@ export interface ReplayStats {
   readonly instructions: number;
   /** Where re-execution started: a checkpoint (at that many machine instructions) or boot. */
   readonly from: { readonly checkpoint: number } | 'boot';
+  /** Wall milliseconds spent restoring the checkpoint (the rest is re-execution). */
+  readonly restoreMs?: number;
   /** For reverse-continue: wall milliseconds of the search that found the hit. */
   readonly searchMs?: number;
 }
@@ -56,8 +58,9 @@ export async function moveTo(machine: DebugMachine, config: MachineConfig, table
   if (cp) {
     const wall = performance.now();
     machine.restoreCheckpoint(cp);
+    const restoreMs = performance.now() - wall;
     const stop = await machine.replayTo(position);
-    return { machine, stop, stats: { wallMs: performance.now() - wall, instructions: machine.executed - cp.executed, from: { checkpoint: cp.executed } } };
+    return { machine, stop, stats: { wallMs: performance.now() - wall, instructions: machine.executed - cp.executed, from: { checkpoint: cp.executed }, restoreMs } };
   }
   return reachPosition(config, table, position);
 }

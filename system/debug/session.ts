@@ -134,7 +134,8 @@ export class DebugSession {
       const found = await findLastHit(this.machine, this.config, this.breakpoints, now);
       if (!found.hit) {
         const stop = await this.replace(await moveTo(this.machine, this.config, this.breakpoints, { kind: 'start' }));
-        return { ...stop, summary: `no breakpoint hit before this point: back at the start\n${stop.summary}` };
+        this.lastStop = { ...stop, summary: 'no breakpoint hit before this point: back at the start, nothing has run' };
+        return this.lastStop;
       }
       const stop = await this.replace(await moveTo(this.machine, this.config, this.breakpoints, found.hit.position));
       this.lastReplay = { ...this.lastReplay!, searchMs: found.wallMs };
