@@ -88,4 +88,26 @@ describe('machine checkpoints', () => {
       s.dispose();
     }
   });
+
+  it('a machine with a device and traffic on the wire, restored to before its driver mapped the NIC, runs to the same events', async () => {
+    const ws = workspace(REPO);
+    const s = await DebugSession.open(loadManifest('netstack'), { modules: ws.repository, trust: ws.trust }, REPO, { checkpointInterval: 2_000_000 });
+    try {
+      await s.until(120_000_000);
+      const log = s.kernel.events.toJsonLines();
+      const at = s.machine.executed;
+      const store = s.machine.checkpoints!;
+      expect(store.list.length).toBeGreaterThanOrEqual(3);
+      for (const cp of [store.list[Math.floor(store.list.length / 2)]!, store.list[0]!]) {
+        s.machine.restoreCheckpoint(cp);
+        await s.until(120_000_000);
+        expect(s.machine.executed).toBe(at);
+        expect(s.kernel.events.toJsonLines()).toBe(log);
+      }
+      expect(store.list[0]!.executed).toBe(0); // before the driver ran, so before it mapped the NIC's registers
+      expect(s.kernel.events.all.filter((e) => e.kind === 'console' && e.sandbox === 'driver' && /instance 1 live/.test(e.text))).toHaveLength(1);
+    } finally {
+      s.dispose();
+    }
+  });
 });
