@@ -220,10 +220,9 @@ export class UnicornCpu implements Cpu {
     };
     return new CpuDebugPort(this.engine, (h) => {
       const t = this.own(h);
-      const cpu = this; // eslint-disable-line @typescript-eslint/no-this-alias
       return {
         context: t.context,
-        resident: cpu.resident === t,
+        resident: this.resident === t,
         get pendingResult() {
           return t.pendingResult;
         },

@@ -54,7 +54,7 @@ describe('hic debug on the command line', () => {
     writeFileSync(file, 'break syscall exit\ncontinue\nstatus\ncontinue\n');
     const json = await hic(['debug', 'images/hello.himg', '--json', '--commands', file]);
     expect(json.status).toBe(0);
-    const answers = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { command: string; ok: boolean; result: any }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const answers = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { command: string; ok: boolean; result: any });
     expect(answers.map((a) => [a.command, a.ok])).toEqual([['break syscall exit', true], ['continue', true], ['status', true], ['continue', true]]);
     expect(answers[1]!.result.stop.detail.syscall).toMatchObject({ nr: 4, name: 'exit' });
     expect(answers[1]!.result.stop.detail.syscall.args[0]).toBe('0'); // the status hello exits with

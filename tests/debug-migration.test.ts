@@ -14,7 +14,7 @@ import { REPO } from './support/boot.ts';
 interface Answer {
   command: string;
   ok: boolean;
-  result: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  result: any;
   error?: { code: string; message: string };
 }
 

@@ -12,15 +12,17 @@ import { REPO } from './support/boot.ts';
 
 const run = promisify(execFile);
 const SESSION = `hic-debug-${process.pid}`;
+const LONG = `hic-debug-long-${process.pid}`;
 const home = mkdtempSync(join(tmpdir(), 'hic-repl-home-'));
 
 const tmux = (...args: string[]) => run('tmux', args, { encoding: 'utf8' });
-const screen = async () => (await tmux('capture-pane', '-p', '-t', SESSION, '-S', '-200')).stdout;
-const keys = (...k: string[]) => tmux('send-keys', '-t', SESSION, ...k);
+let target = SESSION;
+const screen = async () => (await tmux('capture-pane', '-p', '-t', target, '-S', '-200')).stdout;
+const keys = (...k: string[]) => tmux('send-keys', '-t', target, ...k);
 
 /** Waits until the screen shows `pattern` (the machine runs in wall time we do not assert). */
 async function until(pattern: RegExp, what: string): Promise<string> {
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 1200; i++) {
     const s = await screen();
     if (pattern.test(s)) return s;
     await new Promise((r) => setTimeout(r, 100));
@@ -30,6 +32,7 @@ async function until(pattern: RegExp, what: string): Promise<string> {
 
 afterAll(async () => {
   await tmux('kill-session', '-t', SESSION).catch(() => undefined);
+  await tmux('kill-session', '-t', LONG).catch(() => undefined);
   rmSync(home, { recursive: true, force: true });
 });
 
@@ -62,6 +65,20 @@ describe('hic debug in a terminal', () => {
     // The history was saved for the next session.
     for (let i = 0; i < 100 && !/quit/.test(safeRead(join(home, '.hic_debug_history'))); i++) await new Promise((r) => setTimeout(r, 100));
     expect(safeRead(join(home, '.hic_debug_history')).split('\n')).toEqual(expect.arrayContaining(['break hello:hic_main', 'continue', 'help stepi', 'quit']));
+  });
+
+  it('Ctrl-C stops a running machine at its next scheduler step and gives the prompt back', async () => {
+    target = LONG;
+    await tmux('new-session', '-d', '-s', LONG, '-x', '160', '-y', '50', `cd ${REPO} && HOME=${home} ./bin/hic.mjs debug images/netstack.himg -q; sleep 30`);
+    await until(/nothing has run yet[\s\S]*\(hic\)\s*$/, 'the prompt');
+    await keys('continue', 'Enter');
+    await until(/\(hic\) continue\n/, 'continue echoed');
+    await new Promise((r) => setTimeout(r, 500)); // let it run a little (3 s virtual take far longer)
+    await keys('C-c');
+    await until(/\(interrupting: the machine stops at its next scheduler step\)\ninterrupted; \S+ runs next\n=> \[\S+\] 0x[0-9a-f]+/, 'the interrupt');
+    await keys('status', 'Enter');
+    await until(/image netstack; thread \d+ before its instruction \d+; virtual time \d+ ns/, 'the status after it');
+    await keys('quit', 'Enter');
   });
 });
 

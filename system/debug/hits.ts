@@ -12,9 +12,11 @@ import { MemoryObject } from '../../core0/objects/memory-object.ts';
 import type { Sandbox } from '../../core0/objects/sandbox.ts';
 import type { Thread } from '../../core0/objects/thread.ts';
 import type { Frames, SyscallFrame } from '../../emulator/types.ts';
-import type { Value } from './expr.ts';
+import type { StampedEvent } from '../../core0/events.ts';
+import type { EvalContext, Value } from './expr.ts';
 import { decodeMessage, decodePackage, describeRecord, type DecodedMessage, type MigrationNames, type Package } from './migration.ts';
 
+const hex = (n: number | bigint) => '0x' + n.toString(16);
 const NAMES = new Map<number, string>(SYSCALLS.map((s) => [s.nr, s.name]));
 const NR = Object.fromEntries(SYSCALLS.map((s) => [s.name, s.nr])) as Record<string, number>;
 
@@ -173,4 +175,32 @@ export function migrationNames(h: MigrationHit): Record<string, Value> {
   h.message.words.forEach((x, i) => (out[`word${i}`] = x));
   if (h.package) out.package_conn = BigInt(h.package.record.id);
   return out;
+}
+
+export function readGuest(s: Sandbox, address: bigint, size: number): bigint | undefined {
+  if (address > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  const b = s.cpu.space.view(Number(address), size);
+  if (!b) return undefined;
+  let v = 0n;
+  for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
+
+export function eventContext(e: StampedEvent): EvalContext {
+  const fields = e as unknown as Record<string, unknown>;
+  return {
+    lookup: (name) => {
+      const key = name.startsWith('event.') ? name.slice(6) : name;
+      const v = fields[key];
+      return typeof v === 'number' ? BigInt(v) : typeof v === 'string' || typeof v === 'boolean' ? v : undefined;
+    },
+    read: () => undefined,
+  };
+}
+
+/** One line for an event: its kind and fields. */
+export function eventLine(e: StampedEvent): string {
+  const { t, seq: _s, kind, ...fields } = e;
+  const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' && k !== 'id' && k !== 'thread' && k !== 'status' && v > 0xffff ? hex(v) : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return `[${(t / 1e9).toFixed(9)}s] ${kind} ${parts.join(' ')}`;
 }

@@ -18,10 +18,15 @@ import type { Manifest } from '../manifest.ts';
 import { System, type RunResult, type SystemOptions } from '../run-image.ts';
 import { eventMatches, type Breakpoint, type BreakpointTable } from './breakpoints.ts';
 import { ExprError, type EvalContext, type Value } from './expr.ts';
-import { describeMigration, describeSyscall, endpointMatches, endpointOf, migrationHit, migrationNames, syscallEntry, syscallNames } from './hits.ts';
+import { describeMigration, describeSyscall, endpointMatches, endpointOf, eventContext, eventLine, migrationHit, migrationNames, readGuest, syscallEntry, syscallNames } from './hits.ts';
+import { goalFor, type Goal, type Position, type RecordedHit, type Stop } from './position.ts';
 import type { MigrationNames } from './migration.ts';
 import { CheckpointStore, type Checkpoint, type CheckpointSubject } from './checkpoint.ts';
 import { ModuleTable } from './modules.ts';
+
+export type { Goal, Position, RecordedHit, Stop } from './position.ts';
+export { goalFor } from './position.ts';
+export { eventLine, readGuest } from './hits.ts';
 
 export interface MachineConfig {
   readonly manifest: Manifest;
@@ -32,53 +37,6 @@ export interface MachineConfig {
   readonly checkpointInterval?: number;
   /** Sees each event of the machine the user is looking at (not of replays while they run). */
   readonly output?: (e: StampedEvent) => void;
-}
-
-export type Position =
-  | { readonly kind: 'start' }
-  | { readonly kind: 'insn'; readonly thread: number; readonly count: number }
-  | { readonly kind: 'event'; readonly seq: number }
-  | { readonly kind: 'end' };
-
-export type Goal =
-  | { readonly kind: 'breakpoints' }
-  | { readonly kind: 'insn'; readonly thread: number; readonly count: number }
-  | { readonly kind: 'event'; readonly seq: number }
-  | { readonly kind: 'nextEvent' }
-  | { readonly kind: 'nextSyscall' }
-  | { readonly kind: 'time'; readonly at: number };
-
-export type StopReasonName = 'start' | 'breakpoint' | 'watchpoint' | 'step' | 'event' | 'syscall' | 'interrupt' | 'time' | 'halt';
-
-export interface Stop {
-  readonly reason: StopReasonName;
-  readonly breakpoints: readonly number[];
-  readonly thread?: number;
-  readonly sandbox?: string;
-  readonly summary: string;
-  readonly detail?: Readonly<Record<string, unknown>>;
-  /** Where the machine stopped (filled in when the stop is returned). */
-  readonly position?: Position;
-}
-
-/** The goal that stops a run at a position. */
-export function goalFor(p: Position): Goal | undefined {
-  switch (p.kind) {
-    case 'insn':
-      return { kind: 'insn', thread: p.thread, count: p.count };
-    case 'event':
-      return { kind: 'event', seq: p.seq };
-    case 'start':
-      return undefined;
-    case 'end':
-      return { kind: 'breakpoints' }; // quiet: runs to the halt
-  }
-}
-
-/** A breakpoint hit seen while replaying without stopping (replay.ts's search for reverse-continue). */
-export interface RecordedHit {
-  readonly stop: Stop;
-  readonly position: Position;
 }
 
 const hex = (n: number | bigint) => '0x' + n.toString(16);
@@ -519,32 +477,4 @@ export class DebugMachine implements RunObserver {
       read: (address, size) => readGuest(t.sandbox, address, size),
     };
   }
-}
-
-export function readGuest(s: Sandbox, address: bigint, size: number): bigint | undefined {
-  if (address > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-  const b = s.cpu.space.view(Number(address), size);
-  if (!b) return undefined;
-  let v = 0n;
-  for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
-  return v;
-}
-
-function eventContext(e: StampedEvent): EvalContext {
-  const fields = e as unknown as Record<string, unknown>;
-  return {
-    lookup: (name) => {
-      const key = name.startsWith('event.') ? name.slice(6) : name;
-      const v = fields[key];
-      return typeof v === 'number' ? BigInt(v) : typeof v === 'string' || typeof v === 'boolean' ? v : undefined;
-    },
-    read: () => undefined,
-  };
-}
-
-/** One line for an event: its kind and fields. */
-export function eventLine(e: StampedEvent): string {
-  const { t, seq: _s, kind, ...fields } = e;
-  const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' && k !== 'id' && k !== 'thread' && k !== 'status' && v > 0xffff ? hex(v) : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
-  return `[${(t / 1e9).toFixed(9)}s] ${kind} ${parts.join(' ')}`;
 }
