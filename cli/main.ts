@@ -44,7 +44,7 @@ program
   .description('boot a system image: create its sandboxes, run them in virtual time, report the outcome')
   .argument('<image>', 'image manifest (.himg)')
   .option('-q, --quiet', 'show only guest console lines, faults and exits')
-  .option('--events <file>', 'write the event log as JSON lines to <file>')
+  .option('--events <file>', 'write the event log as JSON lines to <file> (its sha256 is the hash printed at the end)')
   .option('--data-dir <dir>', 'where persistent state goes: the hash-chained audit log (audit.jsonl)', 'build/data')
   .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
   .action((image: string, opts: { quiet?: boolean; events?: string; dataDir: string; pcap?: string }) =>
@@ -71,7 +71,8 @@ program
         const { machine, kernel, traffic } = system;
         const ms = Number(process.hrtime.bigint() - wall) / 1e6;
         const frames = machine.frames.accounting();
-        if (opts.events) writeFileSync(opts.events, kernel.events.toJsonLines());
+        // The log as hashed: sha256sum of the file is the hash printed below.
+        if (opts.events) writeFileSync(opts.events, kernel.events.toJsonLines({ provenance: false }));
         process.stdout.write(
           `\n${printable(manifest.name)}: ${formatTime(machine.clock.now)} virtual in ${ms.toFixed(0)} ms wall; ` +
             `${frames.allocated} frames still allocated; event log sha256 ${result.logHash.slice(0, 16)}\n` +

@@ -3,7 +3,7 @@
 
 import { Command } from 'commander';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SERVICE_ENTRY } from '../core0/abi/abi.ts';
 import { decodeContainer, decodeModule, type DecodedModule } from '../core0/module/format.ts';
@@ -13,10 +13,43 @@ import { Disassembler } from '../emulator/disasm.ts';
 import { buildModule, moduleFileName } from '../hicmod-toolchain/hicmod/module-build.ts';
 import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
 import { identity, initPki, rootCertificate } from '../hicmod-toolchain/pki/pki.ts';
-import { runCommand } from './errors.ts';
+import { isUserError, runCommand } from './errors.ts';
 
 const out = (s: string) => process.stdout.write(s + '\n');
-const read = (file: string) => new Uint8Array(readFileSync(file));
+/** A module file is a few MiB at most; what is larger, or not a regular file, is refused before it is read. */
+const MODULE_FILE_MAX = 64 * 1024 * 1024;
+
+class ModuleFileError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function read(file: string): Uint8Array {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    throw new ModuleFileError(code, `${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code})`}`);
+  }
+  if (!st.isFile()) throw new ModuleFileError('NOT_A_FILE', `${file}: ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a module`);
+  if (st.size > MODULE_FILE_MAX) throw new ModuleFileError('TOO_LARGE', `${file}: ${st.size} bytes; a module file is at most ${MODULE_FILE_MAX}`);
+  return new Uint8Array(readFileSync(file));
+}
+
+/** Runs a command on one file; a refusal names the file it concerns. */
+function onFile(file: string, fn: () => Promise<number | void> | number | void): () => Promise<number | void> {
+  return async () => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isUserError(e) || e.message.startsWith(`${file}: `)) throw e;
+      throw new ModuleFileError(e.code, `${file}: ${e.message}`);
+    }
+  };
+}
 
 function parseTime(s: string | undefined): number {
   if (s === undefined) return Date.now(); // signing happens outside the system: the host clock is right here
@@ -137,13 +170,13 @@ export function registerModCommands(program: Command, repoRoot: string): void {
     .option('-o, --output <file>', 'where to write the signed module (default: <file> without .unsigned)')
     .option('--time <iso>', 'signing time (default: now)')
     .action((file: string, opts: { pki: string; output?: string; time?: string }) =>
-      runCommand(() => {
+      runCommand(onFile(file, () => {
         const m = decodeModule(read(file));
         const signed = signModule(m, { signer: identity(opts.pki, 'signer'), timestamp: identity(opts.pki, 'timestamp') }, parseTime(opts.time));
         const target = opts.output ?? file.replace(/\.unsigned\.hicmod$/, '.hicmod');
         writeFileSync(target, signed);
         out(`${target}: ${m.meta.name} ${m.meta.version} signed (${signed.length} bytes)`);
-      }),
+      })),
     );
 
   program
@@ -154,12 +187,12 @@ export function registerModCommands(program: Command, repoRoot: string): void {
     .option('--installed <version@time>', 'what is installed under this name now, for the anti-replay check')
     .option('--allow-downgrade', 'accept a version older than --installed (a rollback)')
     .action((file: string, opts: { pki: string; installed?: string; allowDowngrade?: boolean }) =>
-      runCommand(() => {
+      runCommand(onFile(file, () => {
         const installed = parseInstalled(opts.installed);
         const v = verifyModule(read(file), { roots: [rootCertificate(opts.pki)] }, { installed: installed && (() => installed), allowDowngrade: opts.allowDowngrade });
         out(`${file}: OK — ${v.meta.kind} ${v.meta.name} ${v.meta.version}, sha384 ${v.hash.slice(0, 32)}…`);
         out(`  signed by ${v.signer.subject} at ${new Date(v.timestamp).toISOString()}${v.downgrade ? ' — DOWNGRADE (allowed)' : ''}`);
-      }),
+      })),
     );
 
   program
@@ -168,5 +201,5 @@ export function registerModCommands(program: Command, repoRoot: string): void {
     .argument('<file>')
     .option('-d, --disassemble <export...>', 'disassemble these exports (default: every exported function)')
     .option('--all', 'list every relocation')
-    .action((file: string, opts: { disassemble?: string[]; all?: boolean }) => runCommand(() => inspect(file, opts)));
+    .action((file: string, opts: { disassemble?: string[]; all?: boolean }) => runCommand(onFile(file, () => inspect(file, opts))));
 }

@@ -50,9 +50,9 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
     case 'moduleLoaded':
       return line('core0', `${e.module} ${e.version} loaded into ${e.sandbox} at ${hex(e.base)} (${e.pages} pages, entry ${hex(e.entry)})`);
     case 'moduleVerified':
-      return line('core0', `module ${e.module} ${e.version} verified: sha384 ${e.sha384.slice(0, 16)}…, signed by ${e.signer} at ${e.signedAt}${e.downgrade ? ' (DOWNGRADE, allowed)' : ''}`);
+      return line('core0', `module ${e.module} ${e.version} verified: sha384 ${e.sha384.slice(0, 16)}…, signed by ${e.provenance.signer} at ${e.provenance.signedAt}${e.downgrade ? ' (DOWNGRADE, allowed)' : ''}`);
     case 'moduleRejected':
-      return line('core0', `module ${e.source} REJECTED [${e.code}]: ${e.reason}`);
+      return line('core0', `module ${e.provenance?.source ?? e.source} REJECTED [${e.code}]: ${e.reason}`);
     case 'libraryUnloaded':
       return line('core0', `library ${e.module} unloaded: ${e.framesReturned} frames returned to the pool`);
     case 'libraryLoaded':

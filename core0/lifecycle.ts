@@ -13,6 +13,7 @@ import { destroyCapability, originalCapability, type Capability } from './object
 import { PAGE, Sandbox, SandboxControl } from './objects/sandbox.ts';
 import { Thread } from './objects/thread.ts';
 import type { ControlOp, ControlResult } from './kernel-services.ts';
+import { declaredBy, declares } from './module/declared.ts';
 import { liveSandboxes, TABLE_TAG, type DestroyReason, type KernelState } from './state.ts';
 import { dispatch, type Outcome } from './syscalls.ts';
 import { contextFor, type TrapFactory } from './trap.ts';
@@ -95,13 +96,29 @@ export function spawn(k: KernelState, spec: SandboxSpec & StartSpec & { readonly
   } catch (e) {
     refuse(e);
   }
+  if (m.meta.kind !== 'service') refuse(new ModuleError('NOT_A_SERVICE', `${m.meta.name} ${m.meta.version} is a library, not a service`));
+  // The image may grant less than the module's signed metadata declares, never more.
+  const declared = declaredBy(m.meta);
+  const who = `${m.meta.name} ${m.meta.version}`;
+  if (spec.quotaBytes > m.meta.memory) {
+    refuse(new KernelError('BAD_SPEC', `${spec.name}: a quota of ${spec.quotaBytes} bytes is more than ${who} declares in its signed metadata (memory ${m.meta.memory})`, 'quota'));
+  }
+  const caps = spec.caps ?? {};
+  for (const [family, field, granted] of [
+    ['irq', 'caps.irqs', (caps.irqs?.length ?? 0) > 0],
+    ['mmio', 'caps.mmio', (caps.mmio?.length ?? 0) > 0],
+    ['sandbox_control', 'caps.control', (caps.control?.length ?? 0) > 0],
+    ['ipc', 'caps.channels', (caps.channels?.length ?? 0) > 0],
+  ] as const) {
+    if (granted && !declares(declared, family)) refuse(new KernelError('BAD_SPEC', `${spec.name}: ${who} does not declare "${family}" in its signed metadata, so it cannot be granted ${field}`, field));
+  }
 
   const id = k.ids.sandbox++;
-  const s = new Sandbox(id, spec.name, quotaPages, budget, k.machine.createCpu(TABLE_TAG | id, spec.mappingLimit), k.machine.frames);
+  const s = new Sandbox(id, spec.name, quotaPages, budget, k.machine.createCpu(TABLE_TAG | id, spec.mappingLimit), k.machine.frames, declared);
   let t: Thread;
   let placedAt: { base: number; entry: number; stackTop: number };
   try {
-    grantInitial(k, s, spec.caps ?? {});
+    grantInitial(k, s, caps);
     ({ t, placedAt } = load(k, s, m, spec, trap));
   } catch (e) {
     s.teardown();
@@ -216,6 +233,8 @@ export function destroy(k: KernelState, s: Sandbox, reason: DestroyReason): void
   const before = owned();
   for (const c of [...s.cspace.all()]) if (c.live) destroyCapability(c);
   s.teardown();
+  // Aliases it answered fall back to a live version of the same service, if one runs.
+  for (const r of k.objects.registry.fallBack()) k.objects.endpointSwitched(r.alias, r.from, r.to, 'core0');
   // Everything that carried its tag and is free now: regions, and memory objects nobody else holds.
   const framesReturned = before - owned();
   k.events.emit({ kind: 'sandboxDestroyed', sandbox: s.name, framesReturned, reason });

@@ -3,7 +3,7 @@
 // verbs/ and share one signature, (c: SyscallContext, f: SyscallFrame) => Outcome (verbs/verb.ts).
 // The kernel's trap writes the outcome to the guest or parks, yields or ends the thread.
 
-import { Err, SYSCALLS, type SyscallName } from './abi/abi.ts';
+import { Err, FAMILY_BIT, SYSCALLS, type SyscallName } from './abi/abi.ts';
 import type { SyscallFrame } from '../emulator/types.ts';
 import { capCopy, capDelete, capInfo, capRevoke } from './verbs/capability.ts';
 import { debugLog } from './verbs/console.ts';
@@ -63,16 +63,23 @@ const VERBS: { readonly [N in SyscallName]: Verb } = {
   sandbox_destroy: sandboxDestroy,
 };
 
-/** The same verbs indexed by syscall number: the trap path looks up an array, not a name. */
-const BY_NUMBER: readonly (Verb | undefined)[] = (() => {
-  const t: (Verb | undefined)[] = [];
-  for (const s of SYSCALLS) t[s.nr] = VERBS[s.name];
-  return t;
-})();
+/** The same verbs indexed by syscall number (the trap path looks up an array, not a name), with the family bit each needs (0: none). */
+const BY_NUMBER: readonly (Verb | undefined)[] = [];
+const FAMILY_OF: readonly number[] = [];
+for (const s of SYSCALLS) {
+  (BY_NUMBER as (Verb | undefined)[])[s.nr] = VERBS[s.name];
+  (FAMILY_OF as number[])[s.nr] = 'family' in s ? FAMILY_BIT[s.family] : 0;
+}
 
-/** Runs the verb for f.nr; an unknown number is the guest's mistake, answered UNKNOWN_SYSCALL. */
+/**
+ * Runs the verb for f.nr. An unknown number is the guest's mistake, answered UNKNOWN_SYSCALL; a
+ * family its module did not declare in its signed metadata, NOT_DECLARED (declared.ts).
+ */
 export function dispatch(c: SyscallContext, f: SyscallFrame): Outcome {
   const nr = f.nr;
   const verb = nr >= 0 ? BY_NUMBER[nr] : undefined;
-  return verb ? verb(c, f) : -Err.UNKNOWN_SYSCALL;
+  if (!verb) return -Err.UNKNOWN_SYSCALL;
+  const family = FAMILY_OF[nr]!;
+  if (family !== 0 && (c.sandbox.declared.families & family) === 0) return -Err.NOT_DECLARED;
+  return verb(c, f);
 }

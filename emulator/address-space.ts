@@ -5,8 +5,8 @@
 // affected part of the engine mapping is rebuilt from it. A run of pages that is contiguous in
 // both virtual and physical memory, with one protection, becomes one engine mapping; the number
 // of mappings per space is capped (mappingLimit) because Unicorn slows steeply with thousands and
-// aborts the process near 4,090 (NOTES trap 2). A change that would pass the cap is refused with
-// nothing changed.
+// aborts the process near 4,096 (docs/unicorn.md#few-mappings). A change that would pass the cap
+// is refused with nothing changed.
 
 import { PageTable, type PageEntry, type PageFlags } from './page-table.ts';
 import { PAGE_SIZE, type PhysicalMemory } from './physmem.ts';
@@ -226,7 +226,7 @@ export class AddressSpace {
       const perms = UC_PROT_READ | (r.writable ? UC_PROT_WRITE : 0) | (r.executable ? UC_PROT_EXEC : 0);
       this.target.mapHost(r.va, r.pages * PAGE_SIZE, perms, this.memory.host, r.frame * PAGE_SIZE);
     }
-    // Code at these addresses may now be different bytes or gone (NOTES trap 4).
+    // Code at these addresses may now be different bytes or gone (docs/unicorn.md#stale-translations).
     this.target.removeTranslations(lo, hi);
     this.regionList = this.regionList.filter((r) => !touched.includes(r)).concat(fresh).sort((a, b) => a.va - b.va);
   }

@@ -46,7 +46,7 @@ export class UnicornMachine implements Machine {
     return this.disassembler.disassemble(bytes, address, count);
   }
 
-  /** Closes every engine, then releases physical memory (engines must be gone first: NOTES trap 3). */
+  /** Closes every engine, then releases physical memory (engines must be gone first: docs/unicorn.md#map-ptr-lifetime). */
   dispose(): void {
     for (const cpu of [...this.cpus]) cpu.destroy();
     this.frames.dispose();

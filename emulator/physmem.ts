@@ -1,9 +1,10 @@
 // Physical memory: one host block cut into 4 KiB frames, and the frame allocator.
 //
 // Frames are handed out as contiguous runs (first fit), because every run becomes one engine
-// mapping and Unicorn wants few, large mappings (NOTES trap 2). A frame is zeroed when it is
-// freed, so memory never carries one sandbox's bytes to the next owner. Each allocated frame
-// records an owner tag, which is what lets a test (or the debugger) say whose page an address is.
+// mapping and Unicorn wants few, large mappings (docs/unicorn.md#few-mappings). A frame is zeroed
+// when it is freed, so memory never carries one sandbox's bytes to the next owner. Each allocated
+// frame records an owner tag, which is what lets a test (or the debugger) say whose page an
+// address is.
 //
 // Frames below FIRST_FRAME are never allocated: physical page 0 stays unused so that a null
 // pointer is never a valid address anywhere (sandboxes map frames at their physical address).

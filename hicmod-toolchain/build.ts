@@ -1,6 +1,8 @@
-// Builds guest services: compiles services/<name>/*.c together with the freestanding runtime
-// (services/runtime/) and combines them with `ld -r` into one relocatable object,
-// build/services/<name>.o, which the kernel loader lays out and relocates.
+// Builds guest services: compiles every .c file of services/<name>/ (subdirectories included)
+// and the freestanding runtime (services/runtime/), one object each, and combines them with
+// `ld -r` into one relocatable object, build/services/<name>.o, which the kernel loader lays out
+// and relocates. module.json may point the build at another service's directory (`buildFrom`: a
+// later version built from the earlier one's tree) and give macros every file sees (`defines`).
 // Builds are incremental (a stamp hashes everything that can change the output) and
 // reproducible (relative source paths, fixed input order). The object carries DWARF debug
 // information for the debugger; the module made from it does not.
@@ -8,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { type ModuleSpec, readSpec, specPath } from './hicmod/spec.ts';
 
 export type BuildErrorCode = 'BUILD_FAILED' | 'BUILD_UNKNOWN_SERVICE' | 'BUILD_TOOL_MISSING';
@@ -115,6 +117,7 @@ function gccIncludeDir(): string {
   return tools().includeDir;
 }
 
+/** The .c files directly in dir, sorted (the runtime's). */
 function cFiles(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.c')).sort().map((f) => join(dir, f));
 }
@@ -127,25 +130,64 @@ function allFiles(dir: string): string[] {
     .flatMap((e) => (e.isDirectory() ? allFiles(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
-/**
- * Files of other service directories a service's sources include (`#include "../netstack/…"`:
- * a second version built from the first one's source), so the stamp sees their changes too.
- */
-function siblingSources(repoRoot: string, serviceDir: string): string[] {
-  const dirs = new Set<string>();
-  for (const file of cFiles(serviceDir)) {
-    for (const m of readFileSync(file, 'utf8').matchAll(/#\s*include\s+"\.\.\/([a-z0-9_]+)\//g)) dirs.add(m[1]!);
-  }
-  return [...dirs].sort().flatMap((d) => allFiles(join(repoRoot, 'services', d)));
+/** A service's .c files: every one under its directory, subdirectories included, in sorted path
+ * order (each directory's entries by name), so the link order is fixed. */
+function serviceSources(dir: string): string[] {
+  return allFiles(dir).filter((f) => f.endsWith('.c'));
 }
 
-/** Names of the services: directories under services/ holding at least one .c file. */
+const isUnder = (file: string, dir: string) => file.startsWith(dir + sep);
+
+/**
+ * Other service directories a service's sources include files from (`#include "../netstack/…"`:
+ * a second version built from the first one's source), so the stamp sees their changes too. A
+ * quoted include is resolved against the including file's directory, as gcc does first.
+ */
+function siblingDirs(repoRoot: string, sourceDir: string): string[] {
+  const servicesDir = resolve(repoRoot, 'services');
+  const dirs = new Set<string>();
+  for (const file of allFiles(sourceDir).filter((f) => f.endsWith('.c') || f.endsWith('.h'))) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/#\s*include\s+"([^"]+)"/g)) {
+      const target = resolve(dirname(file), m[1]!);
+      if (isUnder(target, servicesDir) && !isUnder(target, resolve(sourceDir)) && existsSync(target)) {
+        dirs.add(relative(servicesDir, target).split(sep)[0]!);
+      }
+    }
+  }
+  return [...dirs].sort().map((d) => join(repoRoot, 'services', d));
+}
+
+/** Names of the services: directories under services/ holding a .c file (at any depth), or a
+ * module.json that names the directory its sources are in. */
 export function listServices(repoRoot: string): string[] {
   const servicesDir = join(repoRoot, 'services');
+  const isService = (name: string) =>
+    serviceSources(join(servicesDir, name)).length > 0 || (existsSync(specPath(repoRoot, name)) && readSpec(repoRoot, name).build.from !== undefined);
   return readdirSync(servicesDir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !NOT_SERVICES.has(e.name) && cFiles(join(servicesDir, e.name)).length > 0)
+    .filter((e) => e.isDirectory() && !NOT_SERVICES.has(e.name) && isService(e.name))
     .map((e) => e.name)
     .sort();
+}
+
+/** The directory a service's sources are in: its own, or the one its module.json's buildFrom
+ * names -- a service with sources of its own and no buildFrom itself (one step, never a chain). */
+function sourceDirOf(repoRoot: string, name: string, spec: ModuleSpec | undefined): string {
+  const own = join(repoRoot, 'services', name);
+  const from = spec?.build.from;
+  if (from === undefined) return own;
+  const where = `services/${name}/module.json: buildFrom '${from}'`;
+  const dir = join(repoRoot, 'services', from);
+  if (from === name || NOT_SERVICES.has(from) || !existsSync(dir) || serviceSources(dir).length === 0) {
+    throw new BuildError('BUILD_UNKNOWN_SERVICE', `${where} is not another service directory with sources`);
+  }
+  if (existsSync(specPath(repoRoot, from)) && readSpec(repoRoot, from).build.from !== undefined) {
+    throw new BuildError('BUILD_UNKNOWN_SERVICE', `${where} is itself built from another directory; name that one`);
+  }
+  const stray = serviceSources(own);
+  if (stray.length > 0) {
+    throw new BuildError('BUILD_FAILED', `${where}, but ${relative(repoRoot, stray[0]!)} is here too: a module built from another directory has no sources of its own`);
+  }
+  return dir;
 }
 
 /** The runtime's sources in link order: start.c first so _start is the first code of every image. */
@@ -157,7 +199,7 @@ function runtimeSources(repoRoot: string): string[] {
 
 /** A hash of everything that can change the object: tools, flags, the sources in link order,
  * and every header they could include. Paths are repo-relative so the stamp survives a move. */
-function stampOf(repoRoot: string, sources: readonly string[], flags: readonly string[], serviceDir: string): string {
+function stampOf(repoRoot: string, sources: readonly string[], flags: readonly string[], serviceDir: string, sourceDir: string): string {
   const h = createHash('sha256');
   const field = (s: string | Uint8Array) => {
     h.update(String(s.length)).update(':').update(s);
@@ -167,8 +209,9 @@ function stampOf(repoRoot: string, sources: readonly string[], flags: readonly s
   const headers = [
     ...allFiles(join(repoRoot, 'services', 'include')),
     ...allFiles(join(repoRoot, 'services', 'runtime')),
-    ...allFiles(serviceDir),
-    ...siblingSources(repoRoot, serviceDir),
+    ...allFiles(sourceDir),
+    ...(sourceDir === serviceDir ? [] : allFiles(serviceDir)),
+    ...siblingDirs(repoRoot, sourceDir).flatMap((d) => allFiles(d)),
   ];
   for (const file of [...sources, ...new Set(headers.filter((f) => !sources.includes(f)))]) {
     field(relative(repoRoot, file));
@@ -183,13 +226,16 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
   if (!listServices(repoRoot).includes(name)) {
     throw new BuildError('BUILD_UNKNOWN_SERVICE', `no service '${name}': services/${name}/ does not exist or holds no .c file`);
   }
+  const spec = existsSync(specPath(repoRoot, name)) ? readSpec(repoRoot, name) : undefined;
+  const sourceDir = sourceDirOf(repoRoot, name, spec);
   // A library is pure shared code: no runtime, no entry point, nothing it could call.
-  const library = existsSync(specPath(repoRoot, name)) && readSpec(repoRoot, name).meta.kind === 'library';
-  const sources = [...(library ? [] : runtimeSources(repoRoot)), ...cFiles(serviceDir)];
-  const flags = [...compileFlags(repoRoot), ...(existsSync(specPath(repoRoot, name)) ? identityDefines(readSpec(repoRoot, name)) : [])];
+  const library = spec?.meta.kind === 'library';
+  const sources = [...(library ? [] : runtimeSources(repoRoot)), ...serviceSources(sourceDir)];
+  const defines = spec ? [...identityDefines(spec), ...spec.build.defines.map(([macro, value]) => `-D${macro}=${value}`)] : [];
+  const flags = [...compileFlags(repoRoot), ...defines];
   const object = join(outDir, `${name}.o`);
   const stampFile = join(outDir, `${name}.stamp`);
-  const stamp = stampOf(repoRoot, sources, flags, serviceDir);
+  const stamp = stampOf(repoRoot, sources, flags, serviceDir, sourceDir);
   if (!options.force && existsSync(object) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
     return { name, object, rebuilt: false };
   }
@@ -198,7 +244,7 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
   const work = mkdtempSync(join(outDir, `.${name}-`));
   try {
     // Objects are numbered, not named after their source, so a service's string.c cannot
-    // collide with the runtime's.
+    // collide with the runtime's, nor core/ip.c with app/ip.c.
     const objects = sources.map((src, i) => {
       const obj = join(work, `${String(i).padStart(3, '0')}.o`);
       const rel = relative(repoRoot, src);

@@ -5,8 +5,9 @@
 //
 //   1. Debian packages: libunicorn2 (the CPU emulator), libunicorn-dev (headers for the native
 //      benchmark harness and the instruction counter), gcc and binutils (the guest toolchain),
-//      tshark (the tests read packet captures of the emulated wire with it), gdb and tmux (the
-//      debugger's tests: gdb against its remote stub, its REPL in a terminal). Installed with apt-get when
+//      tshark (the tests read packet captures of the emulated wire with it), openssl and dumpasn1
+//      (the tests check the test PKI's certificates with them), gdb and tmux (the debugger's
+//      tests: gdb against its remote stub, its REPL in a terminal). Installed with apt-get when
 //      running as root; otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
 //   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
@@ -43,6 +44,9 @@ const needs = [
   { pkg: 'binutils', present: () => has('ld') },
   // The tests open packet captures of the emulated wire with tshark (no malformed frame, no bad checksum).
   { pkg: 'tshark', present: () => has('tshark') },
+  // The tests check the test PKI with OpenSSL (chains, purposes) and dumpasn1 (strict DER).
+  { pkg: 'openssl', present: () => has('openssl') },
+  { pkg: 'dumpasn1', present: () => has('dumpasn1') },
   // The debugger's tests attach Debian's gdb to its remote stub and drive its REPL in tmux.
   { pkg: 'gdb', present: () => has('gdb') },
   { pkg: 'tmux', present: () => has('tmux') },

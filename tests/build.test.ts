@@ -1,6 +1,8 @@
 // Tests for hicmod-toolchain/build.ts: every service builds into one relocatable x86-64 object
 // the kernel loader can take (defined _start and hic_main, only R_X86_64_64 relocations, nothing
 // left undefined), builds are reproducible and incremental, and compile errors are BuildErrors.
+// A service of several files in subdirectories is linked into one object that loads and runs,
+// and a change to any of its files -- or to the directory it is built from -- rebuilds it.
 
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,9 +10,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kernel } from '../core0/kernel.ts';
+import { UnicornMachine } from '../emulator/machine.ts';
 import { readSpec } from '../hicmod-toolchain/hicmod/spec.ts';
+import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
 import { BuildError, buildAll, buildService, listServices, type BuildResult } from '../hicmod-toolchain/build.ts';
 import { EM_X86_64, ET, findGlobal, findSection, parseElf, R_X86_64, SHF, SHN, STT } from '../hicmod-toolchain/elf.ts';
+import { linkModule } from '../hicmod-toolchain/link.ts';
+import { makePki, type TestPki } from './support/pki.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -147,5 +154,129 @@ describe('buildService in a scratch copy of services/', () => {
 
   it('names an unknown service', () => {
     expect(() => buildService(root, 'nosuch', { outDir: out })).toThrow(expect.objectContaining({ code: 'BUILD_UNKNOWN_SERVICE' }));
+  });
+});
+
+describe('a service of several files in subdirectories', () => {
+  // Its own scratch copy of services/, with a fixture service whose parts reach each other across
+  // files: a call, a table, a string and a function pointer in initialised data (a relocation in
+  // one object against a symbol of another), a static of the same name in two files, and a macro
+  // from module.json's defines that every file must see alike.
+  const root = join(scratch, 'multi-repo');
+  const out = join(scratch, 'multi-out');
+  const dir = join(root, 'services', 'multi');
+  const write = (file: string, text: string) => {
+    mkdirSync(dirname(join(root, file)), { recursive: true });
+    writeFileSync(join(root, file), text);
+  };
+  const spec = (fields: object) => JSON.stringify({ version: '1.0.0', uuid: '0b7c2f4e-5a6d-4e8f-9a1b-2c3d4e5f6a7b', kind: 'service', capabilities: ['debug_log'], ...fields });
+  let pki: TestPki;
+
+  /** Builds, links, signs and runs one service of the scratch tree; its exit status and console. */
+  async function run(name: string): Promise<{ status: number | undefined; console: string[] }> {
+    const { object } = buildService(root, name, { outDir: out });
+    const content = linkModule({ meta: readSpec(root, name).meta, elf: new Uint8Array(readFileSync(object)), exports: [], provider: () => undefined });
+    const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
+    try {
+      const k = new Kernel(machine, { trust: pki.trust });
+      k.spawn({ name, quotaBytes: 1 << 20, stackBytes: 65536, arg: 0 }, k.modules.verify(signModule(content, pki.keys, Date.parse('2026-11-27T12:00:00Z')), name));
+      expect(await k.run()).toBe('idle');
+      return { status: k.events.of('exit')[0]?.status, console: k.events.of('console').map((e) => e.text) };
+    } finally {
+      machine.dispose();
+    }
+  }
+
+  beforeAll(() => {
+    pki = makePki('HIC Build Test', { notBefore: new Date('2026-01-01T00:00:00Z') });
+    cpSync(join(repoRoot, 'services', 'include'), join(root, 'services', 'include'), { recursive: true });
+    cpSync(join(repoRoot, 'services', 'runtime'), join(root, 'services', 'runtime'), { recursive: true });
+    write('services/multi/module.json', spec({ name: 'multi', defines: { MULTI_SCALE: 3 } }));
+    write('services/multi/multi.c', [
+      '#include "hic/runtime.h"', '#include "parts/parts.h"',
+      'static int helper(void) { return 1; }',
+      'int hic_main(uint64_t arg) {', '  (void)arg;',
+      '  hic_log("multi: %s %d %d", parts_name, parts_apply(parts_sum(3)) + helper(), parts_scale());',
+      '  return parts_sum(3) * MULTI_SCALE;', '}', '',
+    ].join('\n'));
+    write('services/multi/parts/parts.h', [
+      'extern const char parts_name[];', 'extern const int parts_table[];', 'extern int (*const parts_op)(int);',
+      'int parts_sum(int n);', 'int parts_twice(int x);', 'int parts_scale(void);',
+      'static inline int parts_apply(int x) { return parts_op(x); }', '',
+    ].join('\n'));
+    write('services/multi/parts/sum.c', [
+      '#include "parts.h"',
+      'static int helper(void) { return 10; }',
+      'int parts_sum(int n) { int s = 0; for (int i = 0; i < n; i++) s += parts_table[i]; return s + helper(); }',
+      'int parts_twice(int x) { return 2 * x; }', 'int parts_scale(void) { return MULTI_SCALE; }', '',
+    ].join('\n'));
+    write('services/multi/parts/deeper/table.c', [
+      '#include "../parts.h"',
+      'const char parts_name[] = "deep";', 'const int parts_table[] = {1, 2, 3, 4};', 'int (*const parts_op)(int) = parts_twice;', '',
+    ].join('\n'));
+  });
+
+  it('is one object the loader takes, and it runs: calls, data and pointers cross the files', async () => {
+    expect(listServices(root)).toContain('multi');
+    const first = buildService(root, 'multi', { outDir: out });
+    expect(first.rebuilt).toBe(true);
+    const elf = parseElf(readFileSync(first.object));
+    for (const sym of ['hic_main', 'parts_sum', 'parts_twice', 'parts_table', 'parts_name', 'parts_op']) expect(findGlobal(elf, sym), sym).toBeDefined();
+    expect(elf.symbols.filter((s) => s.index > 0 && s.shndx === SHN.UNDEF)).toEqual([]);
+    expect(new Set(elf.relocations.filter((r) => elf.sections[r.target]!.flags & SHF.ALLOC).map((r) => r.type))).toEqual(new Set([R_X86_64._64]));
+    // 1 + 2 + 3 + 10 (sum.c's helper) = 16; twice that + 1 (multi.c's helper) = 33; 16 * MULTI_SCALE = 48.
+    expect(await run('multi')).toEqual({ status: 48, console: ['multi: deep 33 3'] });
+  }, 60_000);
+
+  it('is reproducible: the same sources give the same bytes', () => {
+    const again = buildService(root, 'multi', { outDir: join(scratch, 'multi-out-2') });
+    expect(Buffer.compare(readFileSync(again.object), readFileSync(join(out, 'multi.o')))).toBe(0);
+  }, 60_000);
+
+  it('rebuilds when a file in a subdirectory changes, a source or a header, and only then', async () => {
+    expect(buildService(root, 'multi', { outDir: out }).rebuilt).toBe(false);
+    write('services/multi/parts/deeper/table.c', readFileSync(join(dir, 'parts', 'deeper', 'table.c'), 'utf8').replace('{1, 2, 3, 4}', '{4, 2, 3, 4}'));
+    expect(buildService(root, 'multi', { outDir: out }).rebuilt).toBe(true);
+    expect(buildService(root, 'multi', { outDir: out }).rebuilt).toBe(false);
+    expect((await run('multi')).status).toBe((4 + 2 + 3 + 10) * 3);
+    write('services/multi/parts/parts.h', readFileSync(join(dir, 'parts', 'parts.h'), 'utf8') + '/* touched by a test */\n');
+    expect(buildService(root, 'multi', { outDir: out }).rebuilt).toBe(true);
+    write('services/multi/parts/notes.txt', 'not a source, still part of the directory\n');
+    expect(buildService(root, 'multi', { outDir: out }).rebuilt).toBe(true);
+  }, 60_000);
+
+  it('buildFrom: a second module built from its directory, with its own identity and defines, rebuilt when that directory changes', async () => {
+    write('services/multi_next/module.json', spec({ name: 'multi', version: '1.1.0', buildFrom: 'multi', defines: { MULTI_SCALE: 5 } }));
+    expect(listServices(root)).toContain('multi_next');
+    expect(buildService(root, 'multi_next', { outDir: out }).rebuilt).toBe(true);
+    expect(buildService(root, 'multi_next', { outDir: out }).rebuilt).toBe(false);
+    expect(await run('multi_next')).toEqual({ status: (4 + 2 + 3 + 10) * 5, console: ['multi: deep 39 5'] });
+    write('services/multi/parts/sum.c', readFileSync(join(dir, 'parts', 'sum.c'), 'utf8') + '/* touched by a test */\n');
+    expect(buildService(root, 'multi_next', { outDir: out }).rebuilt).toBe(true);
+  }, 60_000);
+
+  it('rebuilds a service when a file it includes from another service directory changes', () => {
+    write('services/includer/module.json', spec({ name: 'includer', uuid: '1b7c2f4e-5a6d-4e8f-9a1b-2c3d4e5f6a7b' }));
+    write('services/includer/sub/includer.c', '#include "hic/runtime.h"\n#include "../../multi/parts/parts.h"\nint hic_main(uint64_t arg) { return (int)arg; }\n');
+    expect(buildService(root, 'includer', { outDir: out }).rebuilt).toBe(true);
+    expect(buildService(root, 'includer', { outDir: out }).rebuilt).toBe(false);
+    write('services/multi/parts/parts.h', readFileSync(join(dir, 'parts', 'parts.h'), 'utf8') + '/* touched again */\n');
+    expect(buildService(root, 'includer', { outDir: out }).rebuilt).toBe(true);
+  }, 60_000);
+
+  it('refuses a buildFrom that names no service with sources, or a directory that has sources of its own', () => {
+    write('services/nowhere/module.json', spec({ name: 'nowhere', buildFrom: 'nosuch' }));
+    expect(() => buildService(root, 'nowhere', { outDir: out })).toThrow(expect.objectContaining({ code: 'BUILD_UNKNOWN_SERVICE' }));
+    write('services/both/module.json', spec({ name: 'both', buildFrom: 'multi' }));
+    write('services/both/both.c', 'int hic_main(unsigned long arg) { return (int)arg; }\n');
+    expect(() => buildService(root, 'both', { outDir: out })).toThrow(/services\/both\/both\.c is here too/);
+  });
+
+  it('refuses defines that are not integers or that take the build\'s own HIC_ prefix, naming the field', () => {
+    write('services/badflags/module.json', spec({ name: 'badflags', defines: { HIC_MODULE_NAME: 1 } }));
+    write('services/badflags/badflags.c', 'int hic_main(unsigned long arg) { return (int)arg; }\n');
+    expect(() => buildService(root, 'badflags', { outDir: out })).toThrow(/defines\.HIC_MODULE_NAME/);
+    write('services/badflags/module.json', spec({ name: 'badflags', defines: { SIZE: '16' } }));
+    expect(() => buildService(root, 'badflags', { outDir: out })).toThrow(/defines\.SIZE: expected an integer/);
   });
 });

@@ -1,6 +1,7 @@
 // The hic command as a user runs it: output lines, exit codes, and one clear line for mistakes.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,8 +32,11 @@ describe('hic boot', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hic-cli-'));
     const r = hic('boot', 'images/hello.himg', '-q', '--events', join(dir, 'events.jsonl'));
     expect(r.status).toBe(0);
-    const lines = execFileSync('cat', [join(dir, 'events.jsonl')], { encoding: 'utf8' }).trim().split('\n');
+    const text = readFileSync(join(dir, 'events.jsonl'), 'utf8');
+    const lines = text.trim().split('\n');
     expect(JSON.parse(lines[0]!)).toMatchObject({ kind: 'boot', t: 0, seq: 0 });
+    const printed = /event log sha256 ([0-9a-f]{16})/.exec(r.stdout)?.[1];
+    expect(createHash('sha256').update(text).digest('hex').slice(0, 16)).toBe(printed);
   });
 
   it('a broken manifest is one line naming file and field, exit 2, no stack trace', () => {
@@ -145,6 +149,25 @@ describe('exit codes', () => {
     } finally {
       process.stderr.write = write;
       process.exitCode = code;
+    }
+  });
+});
+
+describe('module files', () => {
+  it('every refusal names the file: garbage, a directory, a missing file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hic-mod-'));
+    const garbage = join(dir, 'x.hicmod');
+    writeFileSync(garbage, 'garbage\n');
+    const cases: [string[], RegExp][] = [
+      [['mod', 'verify', '--pki', 'build/pki', garbage], new RegExp(`^hic: ${garbage}: module is 8 bytes.*\\[TRUNCATED\\]\\n$`)],
+      [['mod', 'inspect', garbage], new RegExp(`^hic: ${garbage}: module is 8 bytes.*\\[TRUNCATED\\]\\n$`)],
+      [['mod', 'verify', '--pki', 'build/pki', dir], new RegExp(`^hic: ${dir}: a directory, not a module \\[NOT_A_FILE\\]\\n$`)],
+      [['mod', 'inspect', join(dir, 'nope.hicmod')], new RegExp(`^hic: ${dir}/nope\\.hicmod: no such file \\[ENOENT\\]\\n$`)],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = hic(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(stderr);
     }
   });
 });

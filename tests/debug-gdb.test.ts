@@ -73,7 +73,7 @@ describe('gdb against hic debug --gdb', () => {
     const bp = /Breakpoint 1 at (0x[0-9a-f]+): file services\/netstack\/core\/tcp_in\.c, line \d+\./.exec(gdb);
     expect(bp).not.toBeNull();
     const at = bp![1]!;
-    expect(gdb).toMatch(/Thread 5 "netstack\/5" hit Breakpoint 1, tcp_input \(s=0x[0-9a-f]+ <stack>/);
+    expect(gdb).toMatch(/Thread 5 "netstack\/5" hit Breakpoint 1, tcp_input \(s=(s@entry=)?0x[0-9a-f]+ <stack>/);
     // A backtrace through the stack's input path to the service's main loop, from .debug_frame.
     expect(gdb).toMatch(/#0 {2}tcp_input \(/);
     expect(gdb).toMatch(/#1 {2}0x[0-9a-f]+ in ip_input \(/);

@@ -4,6 +4,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeModule, type ModuleContent } from '../core0/module/format.ts';
+import { decodeSignatureBlock } from '../core0/module/signature.ts';
 import { ModuleError } from '../core0/module/errors.ts';
 import { verifyModule } from '../core0/module/verify.ts';
 import { encodeModule } from '../hicmod-toolchain/hicmod/encode.ts';
@@ -113,6 +114,22 @@ describe('signature', () => {
   it('a signature made after the signer certificate expired, or before it was valid, is refused', () => {
     expect(refusal(() => verify(sign(small, Date.parse('2099-01-01T00:00:00Z')))).code).toBe('CERT_EXPIRED');
     expect(refusal(() => verify(sign(small, Date.parse('2025-06-01T00:00:00Z')))).code).toBe('CERT_NOT_YET_VALID');
+  });
+
+  it('an altered certificate in either chain is a bad certificate, not an unknown root', () => {
+    const f = sign(small);
+    const block = decodeSignatureBlock(decodeModule(f).signature);
+    for (const chain of [block.chain, block.timestamp.chain]) {
+      for (const der of chain) {
+        const at = Buffer.from(f).indexOf(Buffer.from(der));
+        expect(at).toBeGreaterThan(0);
+        // The last byte is the issuer's signature over the certificate: it still parses, it no longer verifies.
+        const g = patch(f, at + der.length - 1, [f[at + der.length - 1]! ^ 0x01]);
+        const e = refusal(() => verify(g));
+        expect(e.code).toBe('BAD_CERTIFICATE');
+        expect(e.message).toMatch(/signature does not verify under .*\(altered\?\)/);
+      }
+    }
   });
 
   it('a timestamp from a foreign authority is refused', () => {

@@ -5,7 +5,8 @@
 // the generator: the whole update; an abort half-way that gives everything back to 1.2.0; and the
 // protocol's refusals, each of which must change nothing.
 
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ import { consoleOf } from './support/kernel.ts';
 import { stage } from './support/boot.ts';
 import { type RunResult } from '../system/run-image.ts';
 import { REPO } from './support/boot.ts';
+
+const execFileAsync = promisify(execFile);
 
 const TSHARK = '/usr/bin/tshark';
 const MIGCTL = 6; // the manifest's seventh sandbox
@@ -159,14 +162,15 @@ describe('rolling update of netstack 1.2.0 to 1.3.0 under 1000 connections', () 
     ]);
   });
 
-  it('leaves a capture of the whole run that tshark finds clean', () => {
+  it('leaves a capture of the whole run that tshark finds clean', async () => {
     if (!existsSync(TSHARK)) throw new Error(`${TSHARK} is missing: the project's set-up installs it (apt-get install tshark); this test needs it`);
     const decodeAs = [5432, 1194, 8080].flatMap((p) => ['-d', `tcp.port==${p},data`]);
     const base = ['-n', '-r', join(dir, 'wire.pcap'), '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', ...decodeAs];
-    const count = (filter: string) =>
-      execFileSync(TSHARK, [...base, '-Y', filter], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 }).split('\n').filter((l) => l !== '').length;
-    expect(count('tcp')).toBeGreaterThan(10_000);
-    expect(count('_ws.malformed || _ws.expert.severity == error || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad"')).toBe(0);
+    // Beside the event loop: a capture of the whole update takes tshark seconds.
+    const count = async (filter: string) =>
+      (await execFileAsync(TSHARK, [...base, '-Y', filter], { encoding: 'utf8', maxBuffer: 256 << 20 })).stdout.split('\n').filter((l) => l !== '').length;
+    expect(await count('tcp')).toBeGreaterThan(10_000);
+    expect(await count('_ws.malformed || _ws.expert.severity == error || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad"')).toBe(0);
   });
 });
 

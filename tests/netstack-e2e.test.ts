@@ -7,7 +7,8 @@
 // clean under tshark's checksum checks, and the upper services' reports must account for every
 // HTTP response and DNS answer; the netstack must enforce the firewall's rules, hash for hash.
 
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { type System, type RunResult } from '../system/run-image.ts';
 import { REPO } from './support/boot.ts';
 
 const TSHARK = '/usr/bin/tshark';
+const execFileAsync = promisify(execFile);
 const LIMIT_NS = 3e9; // images/netstack.himg runs 3 s of virtual time
 /** dns_resolver's zone for the names the generator asks (svc-N.hic.test -> 10.0.2.(N+1)): every answer is checked against it. */
 const ZONE = serviceZone(16, parseIp('10.0.2.1'));
@@ -72,14 +74,15 @@ function expectUpperServicesDidTheWork(kernel: Kernel, httpResponses: number, dn
   expect(r.applied).toEqual({ rules: r.firewall!.rules, hash: r.firewall!.hash });
 }
 
-function tshark(file: string, ...args: string[]): string[] {
+/** tshark over a capture, run beside the event loop (a large capture takes seconds). */
+async function tshark(file: string, ...args: string[]): Promise<string[]> {
   if (!existsSync(TSHARK)) throw new Error(`${TSHARK} is missing: the project's set-up installs it (apt-get install tshark); this test needs it`);
   // The echo services' payloads are the generator's byte pattern, not PostgreSQL, OpenVPN or HTTP.
   const decodeAs = [5432, 1194, 8080].flatMap((p) => ['-d', `tcp.port==${p},data`]);
-  const out = execFileSync(TSHARK, ['-n', '-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', ...decodeAs, ...args], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20,
+  const { stdout } = await execFileAsync(TSHARK, ['-n', '-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', ...decodeAs, ...args], {
+    encoding: 'utf8', maxBuffer: 256 << 20,
   });
-  return out.split('\n').filter((l) => l !== '');
+  return stdout.split('\n').filter((l) => l !== '');
 }
 
 describe('netstack image: the traffic generator against eth_driver and netstack', () => {
@@ -149,16 +152,16 @@ describe('netstack image: the traffic generator against eth_driver and netstack'
     expectUpperServicesDidTheWork(staged.kernel, s.httpResponses, s.probes.dnsAnswers);
   });
 
-  it('puts only well-formed frames with good checksums on the wire', () => {
-    const malformed = tshark(file, '-Y', '_ws.malformed', '-T', 'fields', '-e', 'frame.number');
+  it('puts only well-formed frames with good checksums on the wire', async () => {
+    const malformed = await tshark(file, '-Y', '_ws.malformed', '-T', 'fields', '-e', 'frame.number');
     expect(malformed).toEqual([]);
-    const lines = tshark(file, '-T', 'fields', '-E', 'separator=|', ...['ip', 'icmp', 'udp', 'tcp'].flatMap((p) => ['-e', `${p}.checksum.status`]));
+    const lines = await tshark(file, '-T', 'fields', '-E', 'separator=|', ...['ip', 'icmp', 'udp', 'tcp'].flatMap((p) => ['-e', `${p}.checksum.status`]));
     expect(lines.length).toBe(captured);
     const statuses = lines.flatMap((l) => l.split('|').filter((x) => x !== ''));
     expect(statuses.length).toBeGreaterThan(captured); // two per IPv4 frame; ARP has none
     expect(statuses.filter((x) => x !== '1')).toEqual([]); // 1 = Good
     // Every DNS answer on the wire names the zone's address for the name asked.
-    const answers = tshark(file, '-Y', 'dns.flags.response == 1', '-T', 'fields', '-E', 'separator=|', '-e', 'dns.qry.name', '-e', 'dns.a');
+    const answers = await tshark(file, '-Y', 'dns.flags.response == 1', '-T', 'fields', '-E', 'separator=|', '-e', 'dns.qry.name', '-e', 'dns.a');
     expect(answers.length).toBeGreaterThanOrEqual(8);
     for (const a of answers) {
       const [name = '', address = ''] = a.split('|');

@@ -1,5 +1,5 @@
 // The Unicorn binding on its own: registers, memory, hooks, budgets, contexts and errors.
-// Each guest snippet ends in a syscall or hlt, never at `until` (NOTES trap 5).
+// Each guest snippet ends in a syscall or hlt, never at `until` (docs/unicorn.md#until-hides-staleness).
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine, UnicornError, unicornVersion } from '../emulator/unicorn/engine.ts';
@@ -109,7 +109,7 @@ describe('engine', () => {
     e.onMemInvalid((type, address, size) => seen.push([type, address, size]));
     expect(e.start(CODE, 100)).toBe('READ_UNMAPPED');
     expect(seen).toEqual([[UC_MEM_READ_UNMAPPED, 0x500000, 8]]);
-    expect(e.regRead('RIP')).toBe(BigInt(CODE)); // exact thanks to the dummy memory hook (NOTES trap 6)
+    expect(e.regRead('RIP')).toBe(BigInt(CODE)); // exact thanks to the dummy memory hook (docs/unicorn.md#imprecise-rip)
   });
 
   it('reports a write to a read-only page', () => {
@@ -130,7 +130,7 @@ describe('engine', () => {
     e.start(CODE, 100);
     expect(vectors).toEqual([0]);
     mem.bytes.set(assemble('int3\nhlt'), 0);
-    e.removeTranslations(CODE, CODE + 0x1000); // bytes changed behind the engine's back (NOTES trap 4)
+    e.removeTranslations(CODE, CODE + 0x1000); // bytes changed behind the engine's back (docs/unicorn.md#stale-translations)
     e.start(CODE, 100);
     expect(vectors).toEqual([0, 3]);
   });

@@ -26,7 +26,8 @@
 #define PAGE 4096u
 #define CODE_BASE 0x100000u
 #define STACK_PAGES 4u /* 16 KiB, as the TypeScript side's stackBytes */
-#define UNTIL 0xfffffffffffffff0ull /* unreachable, so no block is invalidated by `until` (NOTES trap 5) */
+/* Unreachable, so no block is invalidated by `until` (docs/unicorn.md#until-hides-staleness). */
+#define UNTIL 0xfffffffffffffff0ull
 #define MAX_ENGINES 8
 
 enum { SYS_YIELD = 2, SYS_EXIT = 4, SYS_TIME_NOW = 5 };
@@ -165,7 +166,7 @@ static void guest_open(struct guest *g, const uint8_t *code, size_t code_len, bo
 }
 
 static void guest_close(struct guest *g) {
-  uc_close(g->uc); /* before the memory it maps is freed (NOTES trap 3) */
+  uc_close(g->uc); /* before the memory it maps is freed (docs/unicorn.md#map-ptr-lifetime) */
   free(g->memory);
 }
 
@@ -204,7 +205,8 @@ static void run_once(const uint8_t *code, size_t code_len, int engines, uint64_t
       check("read rip", uc_reg_read(g[i].uc, UC_X86_REG_RIP, &rip));
       uc_err err;
       if (counter == COUNT_HOOK) g[i].limit = g[i].executed + budget;
-      /* One engine never mixes count = 0 with count > 0 (NOTES trap 8): the mode is fixed per run. */
+      /* One engine never mixes count = 0 with count > 0 (docs/unicorn.md#count-mode): the mode is
+         fixed per run. */
       err = uc_emu_start(g[i].uc, rip, UNTIL, 0, counter == COUNT_UC ? budget : 0);
       g[i].slices++;
       if (err != UC_ERR_OK) die("uc_emu_start", err);

@@ -9,9 +9,31 @@
 
 export type CType = 'u64' | 'i64' | 'ptr' | 'cptr';
 
+/**
+ * What a module may ask of the kernel, by family: its signed metadata lists the families it uses
+ * (`capabilities` in module.json), and a syscall of a family it did not declare fails with
+ * NOT_DECLARED. Syscalls of no family (time, yield, sleep, exit, the capabilities it holds) are
+ * everyone's. `registry:<service>` in the same list lets a module register under a service name
+ * other than its own.
+ */
+export const FAMILIES = [
+  { name: 'debug_log', doc: 'write to the console' },
+  { name: 'memory', doc: 'memory regions of its own and memory objects' },
+  { name: 'ipc', doc: 'endpoints and notifications: send, receive, call, reply, notify, wait' },
+  { name: 'registry', doc: 'register, look up and switch service names' },
+  { name: 'mmio', doc: 'map device register windows' },
+  { name: 'irq', doc: 'bind and acknowledge interrupt lines' },
+  { name: 'sandbox_control', doc: 'suspend, resume and destroy other sandboxes' },
+] as const;
+export type FamilyName = (typeof FAMILIES)[number]['name'];
+/** A family as one bit, for a sandbox's declared set. */
+export const FAMILY_BIT: { readonly [F in FamilyName]: number } = Object.fromEntries(FAMILIES.map((f, i) => [f.name, 1 << i])) as { readonly [F in FamilyName]: number };
+
 export interface SyscallSpec {
   readonly nr: number;
   readonly name: string;
+  /** The family a module must declare to make this call; none: every module may. */
+  readonly family?: FamilyName;
   readonly args: readonly (readonly [name: string, type: CType])[];
   /** What a non-negative result means. */
   readonly returns: string;
@@ -20,7 +42,7 @@ export interface SyscallSpec {
 }
 
 export const SYSCALLS = [
-  { nr: 1, name: 'debug_log', args: [['text', 'cptr'], ['len', 'u64']], returns: '0',
+  { nr: 1, name: 'debug_log', family: 'debug_log', args: [['text', 'cptr'], ['len', 'u64']], returns: '0',
     doc: 'Writes len bytes at text to the console, tagged with the sandbox name and virtual time. At most 1024 bytes.' },
   { nr: 2, name: 'yield', args: [], returns: '0',
     doc: 'Gives up the rest of the time slice; the thread stays runnable.' },
@@ -30,11 +52,11 @@ export const SYSCALLS = [
     doc: 'Ends the sandbox with a status; its memory returns to the pool.' },
   { nr: 5, name: 'time_now', args: [], returns: 'virtual time in ns since boot',
     doc: 'Reads the virtual clock.' },
-  { nr: 6, name: 'mem_alloc', args: [['len', 'u64']], returns: 'address of the new region',
+  { nr: 6, name: 'mem_alloc', family: 'memory', args: [['len', 'u64']], returns: 'address of the new region',
     doc: 'Allocates len bytes (rounded up to pages) of zeroed, contiguous memory within the sandbox quota, mapped read-write, no-execute.' },
-  { nr: 7, name: 'mem_free', args: [['addr', 'ptr'], ['len', 'u64']], returns: '0',
+  { nr: 7, name: 'mem_free', family: 'memory', args: [['addr', 'ptr'], ['len', 'u64']], returns: '0',
     doc: 'Returns a whole region obtained from mem_alloc; its frames are zeroed and freed.' },
-  { nr: 8, name: 'mem_protect', args: [['addr', 'ptr'], ['len', 'u64'], ['prot', 'u64']], returns: '0',
+  { nr: 8, name: 'mem_protect', family: 'memory', args: [['addr', 'ptr'], ['len', 'u64'], ['prot', 'u64']], returns: '0',
     doc: 'Changes the protection of pages inside one mem_alloc region to HIC_PROT_READ or HIC_PROT_WRITE. Execute is never granted at run time: code comes only from the verified loader.' },
 
   // Capabilities: named by slot in the caller's own capability space.
@@ -48,58 +70,58 @@ export const SYSCALLS = [
     doc: 'Describes the capability in a slot: HIC_CAP_* type and HIC_RIGHT_* rights.' },
 
   // IPC: synchronous endpoints with message registers, payload and capability transfer.
-  { nr: 20, name: 'endpoint_create', args: [], returns: 'slot of a new endpoint capability with all rights',
+  { nr: 20, name: 'endpoint_create', family: 'ipc', args: [], returns: 'slot of a new endpoint capability with all rights',
     doc: 'Creates an IPC endpoint.' },
-  { nr: 21, name: 'send', args: [['slot', 'u64'], ['msg', 'cptr'], ['flags', 'u64']], returns: '0',
+  { nr: 21, name: 'send', family: 'ipc', args: [['slot', 'u64'], ['msg', 'cptr'], ['flags', 'u64']], returns: '0',
     doc: 'Sends msg (struct hic_msg) on an endpoint (right W), blocking until a receiver takes it unless HIC_NONBLOCK (then -HIC_ERR_WOULD_BLOCK).' },
-  { nr: 22, name: 'recv', args: [['slot', 'u64'], ['msg', 'ptr'], ['flags', 'u64'], ['timeout_ns', 'u64']], returns: '0',
+  { nr: 22, name: 'recv', family: 'ipc', args: [['slot', 'u64'], ['msg', 'ptr'], ['flags', 'u64'], ['timeout_ns', 'u64']], returns: '0',
     doc: 'Receives a message on an endpoint (right R) into msg; if it came from call, the next reply answers it. timeout_ns 0 waits forever.' },
-  { nr: 23, name: 'call', args: [['slot', 'u64'], ['msg', 'ptr'], ['flags', 'u64'], ['timeout_ns', 'u64']], returns: '0',
+  { nr: 23, name: 'call', family: 'ipc', args: [['slot', 'u64'], ['msg', 'ptr'], ['flags', 'u64'], ['timeout_ns', 'u64']], returns: '0',
     doc: 'Sends msg and waits for the reply, which overwrites msg. timeout_ns 0 waits forever.' },
-  { nr: 24, name: 'reply', args: [['msg', 'cptr']], returns: '0',
+  { nr: 24, name: 'reply', family: 'ipc', args: [['msg', 'cptr']], returns: '0',
     doc: 'Answers the call this thread received last.' },
 
   // Notifications: asynchronous bitmask signals, for interrupts and events.
-  { nr: 30, name: 'notification_create', args: [], returns: 'slot of a new notification capability with all rights',
+  { nr: 30, name: 'notification_create', family: 'ipc', args: [], returns: 'slot of a new notification capability with all rights',
     doc: 'Creates a notification object.' },
-  { nr: 31, name: 'notify', args: [['slot', 'u64'], ['bits', 'u64']], returns: '0',
+  { nr: 31, name: 'notify', family: 'ipc', args: [['slot', 'u64'], ['bits', 'u64']], returns: '0',
     doc: 'ORs bits into the notification (right W) and wakes a waiter.' },
-  { nr: 32, name: 'wait', args: [['slot', 'u64'], ['flags', 'u64'], ['timeout_ns', 'u64']], returns: 'the bits, which are cleared',
+  { nr: 32, name: 'wait', family: 'ipc', args: [['slot', 'u64'], ['flags', 'u64'], ['timeout_ns', 'u64']], returns: 'the bits, which are cleared',
     doc: 'Waits until any bit is set (right R); HIC_NONBLOCK polls. timeout_ns 0 waits forever.' },
 
   // Memory objects: frames named by a capability, mapped where the holder may, moved without a copy.
-  { nr: 40, name: 'memory_create', args: [['len', 'u64']], returns: 'slot of a new memory capability with all rights',
+  { nr: 40, name: 'memory_create', family: 'memory', args: [['len', 'u64']], returns: 'slot of a new memory capability with all rights',
     doc: 'Allocates zeroed frames (rounded up to pages) within the quota, as a memory object; not mapped yet.' },
-  { nr: 41, name: 'memory_map', args: [['slot', 'u64']], returns: 'the address it is mapped at',
+  { nr: 41, name: 'memory_map', family: 'memory', args: [['slot', 'u64']], returns: 'the address it is mapped at',
     doc: 'Maps the memory object: readable with right R, writable too with right W, never executable.' },
-  { nr: 42, name: 'memory_unmap', args: [['slot', 'u64']], returns: '0',
+  { nr: 42, name: 'memory_unmap', family: 'memory', args: [['slot', 'u64']], returns: '0',
     doc: 'Unmaps a memory object mapped through this capability.' },
 
-  { nr: 44, name: 'memory_size', args: [['slot', 'u64']], returns: 'the object\'s size in bytes',
+  { nr: 44, name: 'memory_size', family: 'memory', args: [['slot', 'u64']], returns: 'the object\'s size in bytes',
     doc: 'How large a memory object is, before mapping it: a receiver checks what it was handed.' },
-  { nr: 43, name: 'mmio_map', args: [['slot', 'u64']], returns: 'the address of the register window',
+  { nr: 43, name: 'mmio_map', family: 'mmio', args: [['slot', 'u64']], returns: 'the address of the register window',
     doc: 'Maps a device register window (right R; stores need right W, else they fault). Unmapped when the capability goes.' },
 
   // The service registry: versioned endpoint names and default aliases.
-  { nr: 50, name: 'registry_register', args: [['slot', 'u64'], ['name', 'cptr'], ['len', 'u64'], ['endpoint', 'u64']], returns: '0',
+  { nr: 50, name: 'registry_register', family: 'registry', args: [['slot', 'u64'], ['name', 'cptr'], ['len', 'u64'], ['endpoint', 'u64']], returns: '0',
     doc: 'Registers an endpoint (needs right W on the registry) as cap://<service>/v<version>/<name>; the first version registered also becomes the default alias cap://<service>/<name>.' },
-  { nr: 51, name: 'registry_lookup', args: [['slot', 'u64'], ['name', 'cptr'], ['len', 'u64']], returns: 'slot of a send capability for the name',
+  { nr: 51, name: 'registry_lookup', family: 'registry', args: [['slot', 'u64'], ['name', 'cptr'], ['len', 'u64']], returns: 'slot of a send capability for the name',
     doc: 'Looks a name up (right R): a versioned name gives that endpoint, an alias gives a capability that always reaches the alias\'s current target.' },
-  { nr: 52, name: 'registry_switch', args: [['slot', 'u64'], ['alias', 'cptr'], ['alias_len', 'u64'], ['target', 'cptr'], ['target_len', 'u64']], returns: '0',
+  { nr: 52, name: 'registry_switch', family: 'registry', args: [['slot', 'u64'], ['alias', 'cptr'], ['alias_len', 'u64'], ['target', 'cptr'], ['target_len', 'u64']], returns: '0',
     doc: 'Atomically points an alias at another versioned endpoint of the same service (right G).' },
 
   // Interrupts.
-  { nr: 60, name: 'irq_bind', args: [['irq', 'u64'], ['notification', 'u64'], ['bits', 'u64']], returns: '0',
+  { nr: 60, name: 'irq_bind', family: 'irq', args: [['irq', 'u64'], ['notification', 'u64'], ['bits', 'u64']], returns: '0',
     doc: 'Delivers the IRQ line of the irq capability as bits on the notification.' },
-  { nr: 61, name: 'irq_ack', args: [['irq', 'u64']], returns: '0',
+  { nr: 61, name: 'irq_ack', family: 'irq', args: [['irq', 'u64']], returns: '0',
     doc: 'Acknowledges the last interrupt of the line, unmasking it; a pending one is delivered at once.' },
 
   // Sandbox control.
-  { nr: 70, name: 'sandbox_suspend', args: [['slot', 'u64']], returns: '0',
+  { nr: 70, name: 'sandbox_suspend', family: 'sandbox_control', args: [['slot', 'u64']], returns: '0',
     doc: 'Stops scheduling the sandbox (right W on its sandbox capability).' },
-  { nr: 71, name: 'sandbox_resume', args: [['slot', 'u64']], returns: '0',
+  { nr: 71, name: 'sandbox_resume', family: 'sandbox_control', args: [['slot', 'u64']], returns: '0',
     doc: 'Schedules a suspended sandbox again.' },
-  { nr: 72, name: 'sandbox_destroy', args: [['slot', 'u64']], returns: '0',
+  { nr: 72, name: 'sandbox_destroy', family: 'sandbox_control', args: [['slot', 'u64']], returns: '0',
     doc: 'Destroys the sandbox: revokes its capabilities, cancels its IPC, releases its IRQs, frees its memory.' },
 ] as const satisfies readonly SyscallSpec[];
 
@@ -123,6 +145,7 @@ export const ERRORS = [
   { code: 14, name: 'PEER_GONE', doc: 'The other side was destroyed or its capability revoked while we waited.' },
   { code: 15, name: 'NAME_TAKEN', doc: 'The registry already holds this name.' },
   { code: 16, name: 'NOT_SOLE', doc: 'A memory object moves only as its sole capability: revoke the others first.' },
+  { code: 17, name: 'NOT_DECLARED', doc: 'The module\'s signed metadata does not declare this syscall family, or this service name.' },
 ] as const;
 
 export type ErrorName = (typeof ERRORS)[number]['name'];

@@ -15,6 +15,9 @@ import { PAGE, type Import, type ModuleMetadata } from './format.ts';
 import { placeModule, type PlacedModule } from './loader.ts';
 import { verifyModule, type Installed, type TrustStore, type VerifiedModule } from './verify.ts';
 
+/** A source label without its directories: where a build put its files is no part of the run. */
+const fileName = (label: string) => label.slice(label.lastIndexOf('/') + 1);
+
 /** Frames of library modules carry this tag (with the library's index). */
 export const LIBRARY_TAG = 0x2000_0000;
 
@@ -39,17 +42,29 @@ export class ModuleRegistry {
     private readonly events: EventLog,
   ) {}
 
-  /** Verifies a module file; on refusal records why and rethrows. */
+  /**
+   * Verifies a module file; on refusal records why and rethrows.
+   *
+   * The signer and the signing time go into the event's provenance, not its hashed part. The
+   * signing time stays the real time the timestamp authority vouched for, rather than one derived
+   * from the sources so that builds agree: anti-replay orders signatures of one version by that
+   * time, so a derived time would let a rebuild carry an earlier time than the build it fixes (and
+   * be refused, or lose to a replay of the flawed one), and the authority would sign a time it
+   * never saw. What is the same in every clean build — name, version, SHA-384 of the signed
+   * region, the verdict — is what the hash covers. A refusal's reason stays in the hashed part even
+   * when it quotes a signing time or a certificate's dates (REPLAYED, CERT_EXPIRED): there those
+   * values decided the verdict.
+   */
   verify(file: Uint8Array, source: string, opts: VerifyOptions = {}): VerifiedModule {
     try {
       const v = verifyModule(file, this.trust, { installed: (name) => this.installed.get(name), ...opts });
       this.events.emit({
-        kind: 'moduleVerified', module: v.meta.name, version: v.meta.version, sha384: v.hash, signer: v.signer.subject,
-        signedAt: new Date(v.timestamp).toISOString(), downgrade: v.downgrade,
+        kind: 'moduleVerified', module: v.meta.name, version: v.meta.version, sha384: v.hash, downgrade: v.downgrade,
+        provenance: { signer: v.signer.subject, signerFingerprint: v.signer.fingerprint, signedAt: new Date(v.timestamp).toISOString(), source },
       });
       return v;
     } catch (e) {
-      if (e instanceof ModuleError) this.events.emit({ kind: 'moduleRejected', source, code: e.code, reason: e.message });
+      if (e instanceof ModuleError) this.events.emit({ kind: 'moduleRejected', source: fileName(source), code: e.code, reason: e.message, provenance: { source } });
       throw e;
     }
   }

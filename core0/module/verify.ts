@@ -83,10 +83,15 @@ export function checkChain(ders: readonly Uint8Array[], trust: TrustStore, usage
     validAt(chain[i]!, time, `${what} certificate ${i}`);
     const issuer = chain[i + 1];
     if (issuer) {
-      if (!issuer.ca || !chain[i]!.checkIssued(issuer) || !chain[i]!.verify(issuer.publicKey)) fail('BAD_CERTIFICATE', `${what}: certificate ${i} is not issued by certificate ${i + 1}`);
+      if (!issuer.ca || !chain[i]!.checkIssued(issuer)) fail('BAD_CERTIFICATE', `${what}: certificate ${i} is not issued by certificate ${i + 1}`);
+      if (!chain[i]!.verify(issuer.publicKey)) fail('BAD_CERTIFICATE', `${what}: certificate ${i}'s signature does not verify under certificate ${i + 1} (altered?)`);
       continue;
     }
-    const root = trust.roots.find((r) => chain[i]!.checkIssued(r) && chain[i]!.verify(r.publicKey));
+    // A root that names this certificate's issuer but whose key does not verify it means the
+    // certificate was altered, not that its root is unknown.
+    const named = trust.roots.filter((r) => chain[i]!.checkIssued(r));
+    const root = named.find((r) => chain[i]!.verify(r.publicKey));
+    if (!root && named.length > 0) fail('BAD_CERTIFICATE', `${what}: certificate ${i}'s signature does not verify under the trusted root ${named[0]!.subject.replace(/\n/g, ', ')} (altered?)`);
     if (!root) fail('UNTRUSTED_ROOT', `${what}: ${chain[i]!.issuer.replace(/\n/g, ', ')} is not a trusted root`);
     validAt(root, time, `${what} root`);
   }

@@ -9,12 +9,15 @@
 // frame carries owner tag `id`; a dead sandbox owns no frames and has no CPU.
 
 import type { Cpu, Frames, PageFlags } from '../../emulator/types.ts';
+import { HOST_DECLARED, type Declared } from '../module/declared.ts';
 import { isRefusal } from '../machine-errors.ts';
 import { CSpace, type Capability, type CapabilityOwner, type KernelObject } from './capability.ts';
 import { MemoryObject } from './memory-object.ts';
 import type { Thread } from './thread.ts';
 
 export const PAGE = 4096;
+/** Versioned registry names one sandbox may hold at once. */
+export const REGISTRATIONS_MAX = 32;
 
 export type SandboxState = 'live' | 'dead';
 
@@ -33,6 +36,8 @@ export class Sandbox implements CapabilityOwner {
   suspended = false;
   readonly threads = new Set<Thread>();
   readonly cspace: CSpace = new CSpace(this);
+  /** Versioned names it has registered: bounded (REGISTRATIONS_MAX), so a guest cannot grow the registry without end. */
+  registrations = 0;
   private used = 0;
   /** Owned regions by the physical (= virtual) address of their first frame. */
   private readonly regions = new Map<number, OwnedRegion>();
@@ -46,6 +51,8 @@ export class Sandbox implements CapabilityOwner {
     readonly budget: number,
     readonly cpu: Cpu,
     private readonly frames: Frames,
+    /** What its module's signed metadata lets it ask for (declared.ts). */
+    readonly declared: Declared = HOST_DECLARED,
   ) {}
 
   get usedPages(): number {

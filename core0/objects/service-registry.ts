@@ -40,9 +40,38 @@ export class ServiceRegistry implements KernelObject {
     if (this.endpoints.get(name)?.resolve()) return 'NAME_TAKEN';
     this.endpoints.set(name, ep);
     const alias = `cap://${p.service}/${p.endpoint}`;
-    const defaulted = !this.targets.has(alias);
+    // The first version of an alias becomes its default, and so does a version registered while
+    // the default's holder is gone: an alias never stays pointed at nobody when someone answers.
+    const current = this.targets.get(alias);
+    const defaulted = current === undefined || !this.live(current);
     if (defaulted) this.targets.set(alias, name);
     return { alias, defaulted };
+  }
+
+  /**
+   * After a sandbox ended: every alias whose target no longer answers is pointed at the newest
+   * live version of the same service and endpoint, if there is one. Returns the switches made.
+   */
+  fallBack(): SwitchRecord[] {
+    const made: SwitchRecord[] = [];
+    for (const [alias, target] of this.targets) {
+      if (this.live(target)) continue;
+      const a = ServiceRegistry.parse(alias)!;
+      let best: { name: string; version: string } | undefined;
+      for (const name of this.endpoints.keys()) {
+        const p = ServiceRegistry.parse(name)!;
+        if (p.service !== a.service || p.endpoint !== a.endpoint || !this.live(name)) continue;
+        if (!best || semver.gt(p.version!, best.version)) best = { name, version: p.version! };
+      }
+      if (!best) continue;
+      this.targets.set(alias, best.name);
+      made.push({ alias, from: target, to: best.name });
+    }
+    return made;
+  }
+
+  private live(name: string): boolean {
+    return this.endpoints.get(name)?.resolve() !== undefined;
   }
 
   /** A versioned name's endpoint, or the alias object for an alias name. */

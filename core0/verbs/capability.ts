@@ -5,14 +5,14 @@
 import type { SyscallFrame } from '../../emulator/types.ts';
 import { CapType, Right } from '../abi/abi.ts';
 import { destroyCapability, revoke } from '../objects/capability.ts';
-import { err, insert, slot, type Outcome, type SyscallContext } from './verb.ts';
+import { err, place, slot, type Outcome, type SyscallContext } from './verb.ts';
 
 export function capCopy(c: SyscallContext, f: SyscallFrame): Outcome {
   const cap = c.sandbox.cspace.lookup(slot(f, 0), undefined);
   if (typeof cap === 'string') return err(cap);
   const rights = f.arg(1);
   if (rights < 0 || rights > Right.ALL) return err('INVALID_ARGUMENT');
-  return insert(c.sandbox, cap.derive(rights));
+  return place(c.sandbox, () => cap.derive(rights));
 }
 
 /** Deletes the capability and, with it, everything derived from it (counted in the event). */

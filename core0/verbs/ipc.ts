@@ -10,10 +10,10 @@ import type { SyscallFrame } from '../../emulator/types.ts';
 import { Flag, Right } from '../abi/abi.ts';
 import * as ipc from '../ipc.ts';
 import { Endpoint, type EndpointLike } from '../objects/endpoint.ts';
-import { badFlags, err, insert, slot, timeout, type Outcome, type SyscallContext } from './verb.ts';
+import { badFlags, err, place, slot, timeout, type Outcome, type SyscallContext } from './verb.ts';
 
 export function endpointCreate(c: SyscallContext): Outcome {
-  return insert(c.sandbox, c.k.newEndpoint());
+  return place(c.sandbox, () => c.k.newEndpoint());
 }
 
 export function send(c: SyscallContext, f: SyscallFrame): Outcome {

@@ -8,7 +8,7 @@ import { Prot, Right } from '../abi/abi.ts';
 import { isRefusal } from '../machine-errors.ts';
 import type { MemoryObject } from '../objects/memory-object.ts';
 import { PAGE } from '../objects/sandbox.ts';
-import { err, insert, slot, type Outcome, type SyscallContext } from './verb.ts';
+import { err, place, slot, type Outcome, type SyscallContext } from './verb.ts';
 
 /** Whole pages for a byte length; -1 for none or a length that is not one (≥ 2^53 reads as -1). */
 function pagesFor(len: number): number {
@@ -60,8 +60,7 @@ export function memProtect(c: SyscallContext, f: SyscallFrame): Outcome {
 export function memoryCreate(c: SyscallContext, f: SyscallFrame): Outcome {
   const len = f.arg(0);
   if (len <= 0 || len > MEMORY_OBJECT_MAX) return err('INVALID_ARGUMENT');
-  const cap = c.k.newMemory(c.sandbox, Math.ceil(len / PAGE));
-  return typeof cap === 'string' ? err(cap) : insert(c.sandbox, cap);
+  return place(c.sandbox, () => c.k.newMemory(c.sandbox, Math.ceil(len / PAGE)));
 }
 
 /** Maps at the object's physical address; mapping again through the same capability is a no-op. */

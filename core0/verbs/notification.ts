@@ -6,7 +6,7 @@ import type { SyscallFrame } from '../../emulator/types.ts';
 import { Right } from '../abi/abi.ts';
 import * as ipc from '../ipc.ts';
 import type { Notification } from '../objects/notification.ts';
-import { badFlags, err, insert, slot, timeout, type Outcome, type SyscallContext } from './verb.ts';
+import { badFlags, err, place, slot, timeout, type Outcome, type SyscallContext } from './verb.ts';
 
 /** Bits a notify or an IRQ route may carry: at least one, within 32 bits (the guest's ABI word). */
 export function signalBits(f: SyscallFrame, i: number): bigint | undefined {
@@ -15,7 +15,7 @@ export function signalBits(f: SyscallFrame, i: number): bigint | undefined {
 }
 
 export function notificationCreate(c: SyscallContext): Outcome {
-  return insert(c.sandbox, c.k.newNotification());
+  return place(c.sandbox, () => c.k.newNotification());
 }
 
 export function notify(c: SyscallContext, f: SyscallFrame): Outcome {

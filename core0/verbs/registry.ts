@@ -5,7 +5,9 @@
 import type { SyscallFrame } from '../../emulator/types.ts';
 import { Right } from '../abi/abi.ts';
 import { Alias, Endpoint } from '../objects/endpoint.ts';
-import { err, guestName, insert, slot, type Outcome, type SyscallContext } from './verb.ts';
+import { REGISTRATIONS_MAX } from '../objects/sandbox.ts';
+import { ServiceRegistry } from '../objects/service-registry.ts';
+import { err, guestName, place, slot, type Outcome, type SyscallContext } from './verb.ts';
 
 export function registryRegister(c: SyscallContext, f: SyscallFrame): Outcome {
   const reg = c.sandbox.cspace.lookup(slot(f, 0), 'REGISTRY', Right.W);
@@ -15,8 +17,15 @@ export function registryRegister(c: SyscallContext, f: SyscallFrame): Outcome {
   const ep = c.sandbox.cspace.lookup(slot(f, 3), 'ENDPOINT', Right.R);
   if (typeof ep === 'string') return err(ep);
   if (!(ep.object instanceof Endpoint)) return err('WRONG_TYPE'); // an alias names someone else's endpoint
+  // A sandbox registers under its own module's name (or one its signed metadata lists as
+  // registry:<service>), unless its registry capability carries G, the right to run the registry.
+  const service = ServiceRegistry.parse(n.name)?.service;
+  const mine = c.sandbox.declared.services;
+  if (service !== undefined && mine !== undefined && !mine.has(service) && !reg.has(Right.G)) return err('NOT_DECLARED');
+  if (c.sandbox.registrations >= REGISTRATIONS_MAX) return err('QUOTA_EXCEEDED');
   const r = c.k.registry.register(n.name, ep.object);
   if (typeof r === 'string') return err(r);
+  c.sandbox.registrations++;
   c.k.registered.set(n.name, ep);
   c.k.events.emit({ kind: 'endpointRegistered', sandbox: c.sandbox.name, name: n.name, alias: r.alias, isDefault: r.defaulted });
   return 0;
@@ -34,7 +43,7 @@ export function registryLookup(c: SyscallContext, f: SyscallFrame): Outcome {
   // versioned name's from the capability its server registered, which must still be live.
   const from = found instanceof Alias ? c.k.aliasCapability(found) : c.k.registered.get(n.name);
   if (!from || (!(found instanceof Alias) && !from.live)) return err('NOT_FOUND');
-  return insert(c.sandbox, from.derive(Right.W | Right.G, from.badge));
+  return place(c.sandbox, () => from.derive(Right.W | Right.G, from.badge));
 }
 
 export function registrySwitch(c: SyscallContext, f: SyscallFrame): Outcome {

@@ -52,17 +52,18 @@ export function timeout(f: SyscallFrame, i: number): number {
 }
 
 /**
- * Puts a capability the verb just made or derived into the caller's space: its slot, NO_RIGHT if
- * the derivation asked for more rights than it had (undefined), or NO_SLOT -- and then the child
- * is unlinked again, so a refused insert leaves the derivation tree as it was.
+ * Puts a capability the verb makes or derives into the caller's space, deciding first that there
+ * is a slot for it (decode, then invoke): when the space is full nothing is created, allocated,
+ * charged or derived. `make` answers the capability, an error (the object could not be made), or
+ * undefined when a derivation asked for more rights than its source has.
  */
-export function insert(s: Sandbox, c: Capability | undefined): number {
-  if (!c) return err('NO_RIGHT');
+export function place(s: Sandbox, make: () => Capability | ErrName | undefined): number {
+  if (s.cspace.free === 0) return err('NO_SLOT');
+  const c = make();
+  if (c === undefined) return err('NO_RIGHT');
+  if (typeof c === 'string') return err(c);
   const at = s.cspace.insert(c);
-  if (at === 'NO_SLOT') {
-    c.parent?.children.delete(c);
-    return err('NO_SLOT');
-  }
+  if (at === 'NO_SLOT') throw new Error(`place: ${s.name}'s capability space had a free slot and refused the insert`);
   return at;
 }
 

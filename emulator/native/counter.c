@@ -1,9 +1,9 @@
 /* The instruction counter behind HIC's virtual clock and time slices.
  *
  * Unicorn's own budget (uc_emu_start's count) cannot say how many instructions ran when a run
- * stops early, at a syscall or a fault (NOTES trap 8). This hook does the same job — it runs
- * before every instruction, as Unicorn's internal count hook does, so it costs the same — and
- * keeps the count where TypeScript can read it at any moment, inside a syscall trap included.
+ * stops early, at a syscall or a fault (docs/unicorn.md#instruction-counting). This hook does the
+ * same job — it runs before every instruction, as Unicorn's internal count hook does, so it costs
+ * the same — and keeps the count where TypeScript can read it at any moment, inside a syscall trap included.
  * Virtual time is then exact: instructions executed, not slices completed.
  *
  * Built by scripts/setup.mjs into build/native/libhiccounter.so; loaded by emulator/unicorn/lib.ts. */

@@ -7,8 +7,9 @@
 //
 // Hooks: koffi allows a bounded number of registered callbacks, so one native callback per hook
 // kind is registered for the whole process and the engine id travels in user_data. A JS exception
-// inside a hook does not stop the guest (NOTES trap 9): each trampoline catches it, stops the
-// engine and start() rethrows it — a throw there is a bug in HIC, never guest behaviour.
+// inside a hook does not stop the guest (docs/unicorn.md#hook-exceptions): each trampoline catches
+// it, stops the engine and start() rethrows it — a throw there is a bug in HIC, never guest
+// behaviour.
 
 import { COUNT_INSTRUCTION, koffi, proto, uc } from './lib.ts';
 import {
@@ -90,7 +91,7 @@ function nativeCallbacks() {
       (_uc: unknown, type: number, address: number, size: number, _v: unknown, ud: number) => memInvalid(ud, type, address, size),
       proto.memInvalid,
     ),
-    // The precise-RIP hook (NOTES trap 6) never fires: it watches a range nothing maps.
+    // The precise-RIP hook (docs/unicorn.md#imprecise-rip) never fires: it watches a range nothing maps.
     memValid: koffi.register(() => undefined, proto.memValid),
     memAccess: koffi.register(
       (_uc: unknown, type: number, address: number, size: number, value: number | bigint, ud: number) => memAccess(ud, type, address, size, value),
@@ -121,7 +122,7 @@ function nativeCallbacks() {
   return callbacks;
 }
 
-/** A fixed set of registers read or written with one native call (NOTES: ~0.36 µs for 19). */
+/** A fixed set of registers read or written with one native call (docs/unicorn.md#register-batches). */
 export class RegisterBatch {
   /** The values, valid until the next read(); write() sends whatever is here. */
   readonly values: BigUint64Array;
@@ -211,7 +212,7 @@ export class Engine {
   private readonly counter = HostMemory.allocate(16);
   private readonly count: BigUint64Array;
   private readonly countHalves: Uint32Array;
-  /** Host memory blocks mapped into this engine: held so they outlive the mapping (NOTES trap 3). */
+  /** Host memory blocks mapped into this engine: held so they outlive the mapping (docs/unicorn.md#map-ptr-lifetime). */
   private readonly pinned = new Set<HostMemory>();
 
   private constructor(handle: unknown) {
@@ -231,7 +232,7 @@ export class Engine {
     const cb = nativeCallbacks();
     // First, before any code is translated: the instruction counter runs before every instruction.
     e.addHook(UC_HOOK_CODE, COUNT_INSTRUCTION, 1n, 0n, undefined, hostAddress(e.counter));
-    // Exact RIP after a data fault requires some memory hook to exist (NOTES trap 6).
+    // Exact RIP after a data fault requires some memory hook to exist (docs/unicorn.md#imprecise-rip).
     e.addHook(UC_HOOK_MEM_READ, cb.memValid, 0xffff_ffff_ffff_f000n, 0xffff_ffff_ffff_ffffn);
     e.addHook(UC_HOOK_MEM_INVALID, cb.memInvalid, 1n, 0n);
     e.addHook(UC_HOOK_INTR, cb.intr, 1n, 0n);
@@ -272,7 +273,7 @@ export class Engine {
 
   /**
    * Calls fn before each instruction in [begin, end]. Code already translated in that range is
-   * dropped from the cache first, or the hook would never fire there (NOTES trap 4).
+   * dropped from the cache first, or the hook would never fire there (docs/unicorn.md#stale-translations).
    */
   hookCode(begin: number, end: number, fn: (address: number, size: number) => void): HookHandle {
     this.handlers.code = fn;
@@ -389,7 +390,7 @@ export class Engine {
     check(`uc_mem_write(0x${address.toString(16)})`, uc.memWrite(this.handle, address, bytes, bytes.length));
   }
 
-  /** Drops translated code for [start, end) so changed bytes there are fetched anew (NOTES trap 4). */
+  /** Drops translated code for [start, end) so changed bytes there are fetched anew (docs/unicorn.md#stale-translations). */
   removeTranslations(start: number, end: number): void {
     check('uc_ctl(TB_REMOVE_CACHE)', uc.ctl(this.handle, UC_CTL_TB_REMOVE_CACHE, 'uint64_t', start, 'uint64_t', end));
   }
@@ -403,13 +404,14 @@ export class Engine {
 
   /**
    * Runs from `begin` for at most `budget` instructions, counted by the native counter (Unicorn's
-   * own count is never used, so count=0 throughout: NOTES trap 8). Returns 'OK' when the budget
-   * ran out, stop() was called or the guest executed hlt; otherwise the uc_err that ended the run.
+   * own count is never used, so count=0 throughout: docs/unicorn.md#count-mode). Returns 'OK' when
+   * the budget ran out, stop() was called or the guest executed hlt; otherwise the uc_err that
+   * ended the run.
    */
   start(begin: number, budget: number): UcErrName {
     if (!(Number.isSafeInteger(budget) && budget > 0)) throw new RangeError('Engine.start: the instruction budget must be a positive integer');
     this.count[1] = this.count[0]! + BigInt(budget);
-    // `until` is an address no guest code can reach (NOTES trap 5).
+    // `until` is an address no guest code can reach (docs/unicorn.md#until-hides-staleness).
     const err = uc.emuStart(this.handle, begin, 0xffff_ffff_ffff_fff0n, 0, 0) as number;
     if (this.hookError !== undefined) {
       const e = this.hookError;

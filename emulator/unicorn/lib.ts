@@ -2,8 +2,9 @@
 // places in HIC that see native pointers; everything above them works with Engine and HostMemory.
 //
 // Pointers to memory HIC owns (register batches, host memory backing guest frames) are passed as
-// uintptr_t addresses of koffi.alloc'd blocks: no marshalling on the hot path, and the block's
-// lifetime is explicit (see NOTES on uc_mem_map_ptr not keeping buffers alive).
+// uintptr_t addresses of mmap'd blocks (host-memory.ts): no marshalling on the hot path, and the
+// block's lifetime is explicit (uc_mem_map_ptr does not keep memory alive:
+// docs/unicorn.md#map-ptr-lifetime).
 
 import koffi from 'koffi';
 import { fileURLToPath } from 'node:url';

@@ -1,8 +1,11 @@
 // services/<name>/module.json: what a module says about itself — name, version, identity, kind,
 // dependencies, the protocols and state schema it speaks, the resources and capabilities it asks
-// for, and what it exports. The toolchain reads it to build the module's metadata; every mistake
-// is reported with the file and the field.
+// for, and what it exports, and two build settings (the directory its sources are in, and macros
+// every one of its files is compiled with). The toolchain reads it to build the module's metadata
+// and its object; every mistake is reported with the file and the field.
 
+import { FAMILIES } from '../../core0/abi/abi.ts';
+import { isKnownCapability } from '../../core0/module/declared.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
@@ -11,13 +14,24 @@ import { NAME_PATTERN, type ModuleMetadata } from '../../core0/module/format.ts'
 export interface ModuleSpec {
   readonly meta: ModuleMetadata;
   readonly exports: readonly string[];
+  /** How the object is compiled; none of it is in the signed metadata. */
+  readonly build: BuildSpec;
+}
+
+export interface BuildSpec {
+  /** `buildFrom`: the service directory whose sources make this module, when not its own (a later
+   * version of a module built from the earlier one's tree; module.json still gives its identity). */
+  readonly from?: string;
+  /** `defines`: NAME → integer, passed to every file as -DNAME=value, in the file's order. A
+   * service built from several files needs its compile-time sizes the same in all of them. */
+  readonly defines: readonly (readonly [string, number])[];
 }
 
 export class SpecError extends Error {
   readonly code = 'HICMOD_BAD_SPEC';
 }
 
-const FIELDS = ['name', 'version', 'uuid', 'kind', 'dependencies', 'protocols', 'stateSchema', 'memory', 'cpuPermille', 'capabilities', 'exports'];
+const FIELDS = ['name', 'version', 'uuid', 'kind', 'dependencies', 'protocols', 'stateSchema', 'memory', 'cpuPermille', 'capabilities', 'exports', 'buildFrom', 'defines'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function specPath(repoRoot: string, service: string): string {
@@ -57,6 +71,16 @@ export function parseSpec(file: string, text: string): ModuleSpec {
     if (!NAME_PATTERN.test(name) || typeof range !== 'string' || semver.validRange(range) === null) bad(`dependencies.${name}`, `expected a module name and a semver range, got ${JSON.stringify(range)}`);
     return { name, range: range as string };
   });
+  const defs = raw.defines ?? {};
+  if (typeof defs !== 'object' || defs === null || Array.isArray(defs)) bad('defines', 'expected an object of MACRO → integer');
+  const defines = Object.entries(defs as Record<string, unknown>).map(([macro, value]) => {
+    // HIC_ is the build's own prefix (HIC_MODULE_NAME, ...): what a module says about itself comes from module.json's fields.
+    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(macro) || macro.startsWith('HIC_')) bad(`defines.${macro}`, 'expected an upper-case macro name not starting with HIC_');
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) bad(`defines.${macro}`, `expected an integer, got ${JSON.stringify(value)}`);
+    return [macro, value as number] as const;
+  });
+  const from = raw.buildFrom;
+  if (from !== undefined && (typeof from !== 'string' || !NAME_PATTERN.test(from))) bad('buildFrom', `expected the name of a directory under services/, got ${JSON.stringify(from)}`);
   const kind = str('kind', (s) => s === 'service' || s === 'library', '"service" or "library"') as ModuleMetadata['kind'];
   return {
     meta: {
@@ -69,9 +93,10 @@ export function parseSpec(file: string, text: string): ModuleSpec {
       stateSchema: int('stateSchema', 0, 0xffff_ffff, 0),
       memory: int('memory', 0, 1 << 30, 1 << 20),
       cpuPermille: int('cpuPermille', 1, 1000, 100),
-      capabilities: list('capabilities', (s) => /^[a-z][a-z0-9_:.-]{0,63}$/.test(s), 'capability names'),
+      capabilities: list('capabilities', isKnownCapability, `capability names (${FAMILIES.map((f) => f.name).join(', ')}, or registry:<service>)`),
     },
     exports: list('exports', (s) => s.length > 0, 'symbol names'),
+    build: { ...(from === undefined ? {} : { from: from as string }), defines },
   };
 }
 

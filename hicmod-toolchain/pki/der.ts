@@ -21,8 +21,23 @@ export const nul = () => tlv(0x05);
 export const boolean = (v: boolean) => tlv(0x01, Uint8Array.of(v ? 0xff : 0));
 export const octetString = (b: Bytes) => tlv(0x04, b);
 export const utf8String = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
-/** A BIT STRING of whole bytes (no unused bits). */
+/** A BIT STRING of whole bytes (no unused bits): a signature, a key. */
 export const bitString = (b: Bytes) => tlv(0x03, Uint8Array.of(0), b);
+
+/**
+ * A BIT STRING holding a named bit list such as KeyUsage, given the numbers of the bits that are
+ * set (bit 0 is the most significant bit of the first byte). DER removes trailing zero bits and
+ * counts the padding of the last byte as unused (X.690 §11.2.2): {5, 6} is 03 02 01 06, never
+ * 03 02 00 06, and the empty list is 03 01 00.
+ */
+export function namedBits(bits: readonly number[]): Bytes {
+  for (const b of bits) if (!Number.isInteger(b) || b < 0) throw new RangeError(`der.namedBits: bad bit number ${b}`);
+  if (bits.length === 0) return tlv(0x03, Uint8Array.of(0));
+  const last = Math.max(...bits);
+  const out = new Uint8Array((last >> 3) + 1);
+  for (const b of bits) out[b >> 3]! |= 0x80 >> (b & 7);
+  return tlv(0x03, Uint8Array.of(7 - (last & 7)), out);
+}
 /** [n] EXPLICIT: a constructed context-specific wrapper. */
 export const explicit = (n: number, inner: Bytes) => tlv(0xa0 | n, inner);
 

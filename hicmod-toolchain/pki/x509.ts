@@ -2,7 +2,7 @@
 // RSA PKCS#1 v1.5 over SHA-384. Node's crypto verifies them; it cannot create them, hence this file.
 
 import { sign, type KeyObject } from 'node:crypto';
-import { bitString, boolean, explicit, integer, nul, octetString, oid, sequence, set, time, utf8String } from './der.ts';
+import { bitString, boolean, explicit, integer, namedBits, nul, octetString, oid, sequence, set, time, utf8String } from './der.ts';
 
 const OID = {
   sha384WithRSA: '1.2.840.113549.1.1.12',
@@ -38,18 +38,20 @@ export interface CertificateSpec {
 const name = (cn: string, org: string) =>
   sequence(set(sequence(oid(OID.organization), utf8String(org))), set(sequence(oid(OID.commonName), utf8String(cn))));
 
-const extension = (id: string, critical: boolean, value: Uint8Array) => sequence(oid(id), boolean(critical), octetString(value));
+// `critical` is BOOLEAN DEFAULT FALSE, and DER leaves a default value out (X.690 §11.5).
+const extension = (id: string, critical: boolean, value: Uint8Array) =>
+  critical ? sequence(oid(id), boolean(true), octetString(value)) : sequence(oid(id), octetString(value));
 
-// KeyUsage bits, numbered from the most significant bit of the first byte (RFC 5280 §4.2.1.3).
-const DIGITAL_SIGNATURE = 0x80;
-const KEY_CERT_SIGN = 0x04;
-const CRL_SIGN = 0x02;
+// KeyUsage bit numbers (RFC 5280 §4.2.1.3); der.namedBits turns them into the DER bit string.
+const DIGITAL_SIGNATURE = 0;
+const KEY_CERT_SIGN = 5;
+const CRL_SIGN = 6;
 
 function extensions(role: CertificateRole): Uint8Array {
   const ca = role === 'root' || role === 'intermediate';
   const list = [
     extension(OID.basicConstraints, true, ca ? sequence(boolean(true), integer(role === 'root' ? 1 : 0)) : sequence()),
-    extension(OID.keyUsage, true, bitString(Uint8Array.of(ca ? KEY_CERT_SIGN | CRL_SIGN : DIGITAL_SIGNATURE))),
+    extension(OID.keyUsage, true, namedBits(ca ? [KEY_CERT_SIGN, CRL_SIGN] : [DIGITAL_SIGNATURE])),
   ];
   if (role === 'signer') list.push(extension(OID.extKeyUsage, false, sequence(oid(OID.codeSigning))));
   if (role === 'timestamp') list.push(extension(OID.extKeyUsage, true, sequence(oid(OID.timeStamping))));

@@ -56,6 +56,7 @@
 #define HIC_ERR_PEER_GONE 14 /* The other side was destroyed or its capability revoked while we waited. */
 #define HIC_ERR_NAME_TAKEN 15 /* The registry already holds this name. */
 #define HIC_ERR_NOT_SOLE 16 /* A memory object moves only as its sole capability: revoke the others first. */
+#define HIC_ERR_NOT_DECLARED 17 /* The module's signed metadata does not declare this syscall family, or this service name. */
 
 /* Page protection for mem_protect (read is implied). */
 #define HIC_PROT_READ 0 /* read only */

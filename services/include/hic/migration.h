@@ -1,6 +1,6 @@
 /* The state migration protocol (docs/migration-protocol.md; seed §2.2, 步骤2.3, 3.1, 3.3): the
  * calls an updatable service instance answers on its migration control channel, and the wire
- * forms of what they carry. The netstack (services/netstack/migration.c) is the one service that
+ * forms of what they carry. The netstack (services/netstack/update/) is the one service that
  * speaks it; services/migctl drives it as the test harness (the Module Manager's stand-in).
  *
  * The control channel is an endpoint Core-0 creates for the update (a manifest `channels` entry):
@@ -141,7 +141,7 @@ struct mig_status {
 #define MIG_PHASE_RETIRED 5  /* COMPLETEd: owns nothing, serves nothing */
 
 /** A connection package (MIG_CONN_OUT's memory object): this header, then the core's record
- * (services/netstack/core/migrate.c), then the application's record. */
+ * (services/netstack/core/conn_record.c), then the application's record. */
 struct mig_package {
   uint32_t magic;    /* MIG_PACKAGE_MAGIC */
   uint32_t core_len; /* bytes of the core's record, right after this header */

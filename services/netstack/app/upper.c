@@ -2,8 +2,9 @@
  * core enforces (hic/firewall.h), the DNS resolver that answers UDP port 53 (hic/dns.h) and the
  * web server that writes every HTTP response on port 80 (hic/web.h). Each is reached through its
  * registry alias, so an update of one is a switch of that alias, with one synchronous call per
- * question; they are pure servers and answer at once. Included by netstack.c after the core (the
- * toolchain compiles only the .c files directly in services/netstack/). */
+ * question; they are pure servers and answer at once. The calls are declared in netstack.h. */
+#include "../netstack.h"
+
 #include "hic/dns.h"
 #include "hic/firewall.h"
 #include "hic/runtime.h"
@@ -15,7 +16,7 @@
 #define UPPER_LOGGED 8              /* failed calls logged one by one; the rest only counted */
 
 static int64_t fw_ep = -1, dns_ep = -1, web_ep = -1;
-static struct hic_msg upper_msg; /* not netstack.c's msg: a DNS call can come in the middle of a migration step */
+static struct hic_msg upper_msg; /* not shared with the control channel's: a DNS call can come in the middle of a migration step */
 static uint64_t upper_failures;
 
 /* The alias's capability, waiting for the service to register it; -HIC_ERR_* when it has not by
@@ -42,7 +43,7 @@ static uint64_t upper_call(int64_t ep, const char *who, uint64_t label, uint64_t
 }
 
 /* Finds the three services and applies the firewall's rules to `s`. 0, or -1 (logged). */
-static int upper_init(struct ns_stack *s) {
+int upper_init(struct ns_stack *s) {
   uint64_t deadline = (uint64_t)hic_time_now() + UPPER_WAIT_NS;
   fw_ep = upper_find("cap://firewall/rules", deadline);
   dns_ep = upper_find("cap://dns/query", deadline);
@@ -67,7 +68,7 @@ static int upper_init(struct ns_stack *s) {
 
 /* The resolver's response to a query, written into out; its length, or 0 when there is none (a
  * query it refused as malformed, or no answer from it). */
-static size_t upper_dns(const uint8_t *query, size_t len, uint8_t *out, size_t cap) {
+size_t upper_dns(const uint8_t *query, size_t len, uint8_t *out, size_t cap) {
   if (len > DNS_MSG_MAX) return 0;
   memcpy(upper_msg.payload, query, len);
   if (upper_call(dns_ep, "dns resolver", DNS_QUERY, len, 0, 0, 0) != DNS_OK || upper_msg.len > cap) return 0;
@@ -76,7 +77,7 @@ static size_t upper_dns(const uint8_t *query, size_t len, uint8_t *out, size_t c
 }
 
 /* A request line: its response's body length and token. False when the web server was not reached. */
-static bool upper_http_request(const char *line, uint32_t len, uint32_t *body_len, uint64_t *token) {
+bool upper_http_request(const char *line, uint32_t len, uint32_t *body_len, uint64_t *token) {
   if (len > WEB_LINE_MAX) return false;
   memcpy(upper_msg.payload, line, len);
   if (upper_call(web_ep, "web server", WEB_REQUEST, len, 0, 0, 0) != WEB_OK) return false;
@@ -86,14 +87,14 @@ static bool upper_http_request(const char *line, uint32_t len, uint32_t *body_le
 }
 
 /* The head of the response a token names, written into out; its length, or 0 if not had. */
-static uint32_t upper_http_head(uint64_t token, char *out, size_t cap) {
+uint32_t upper_http_head(uint64_t token, char *out, size_t cap) {
   if (upper_call(web_ep, "web server", WEB_HEAD, 0, token, 0, 0) != WEB_OK || upper_msg.len > cap) return 0;
   memcpy(out, upper_msg.payload, upper_msg.len);
   return (uint32_t)upper_msg.len;
 }
 
 /* Body bytes [offset, offset + len) of the response a token names, len at most WEB_CHUNK_MAX. */
-static bool upper_http_body(uint64_t token, uint32_t offset, uint8_t *out, uint32_t len) {
+bool upper_http_body(uint64_t token, uint32_t offset, uint8_t *out, uint32_t len) {
   if (upper_call(web_ep, "web server", WEB_BODY, 0, token, offset, len) != WEB_OK || upper_msg.len != len) return false;
   memcpy(out, upper_msg.payload, len);
   return true;

@@ -1,6 +1,6 @@
 /* crc32.c -- CRC-32/IEEE 802.3 (reflected polynomial 0xEDB88320), bit-for-bit zlib's crc32(),
  * so a shard's checksum can be checked with any standard tool. Snapshot shards carry one
- * (docs/migration-protocol.md) and so does every serialized connection (migrate.c). */
+ * (docs/migration-protocol.md) and so does every serialized connection (conn_record.c). */
 #include "internal.h"
 
 /* A 16-entry table, one lookup per half byte: 64 bytes of constants instead of zlib's 1 KiB,

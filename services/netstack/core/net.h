@@ -31,7 +31,7 @@
 #ifndef NS_QSLOT_COUNT
 #define NS_QSLOT_COUNT 64 /* slots for segments that arrive on frozen connections */
 #endif
-/* The connection-record schema this build exports (migrate.c): 1 (netstack 1.2.0) or 2 (1.3.0).
+/* The connection-record schema this build exports (conn_record.c): 1 (netstack 1.2.0) or 2 (1.3.0).
  * A schema-2 build also imports schema 1, converting it; a schema-1 build refuses schema 2. */
 #ifndef NS_SCHEMA
 #define NS_SCHEMA 1
@@ -281,7 +281,7 @@ int ns_release(struct ns_stack *s, uint32_t conn_id);
 /* Timers: reaps TIME_WAIT connections older than cfg.time_wait_ns. */
 void ns_poll(struct ns_stack *s, uint64_t now);
 
-/* migrate.c -- one connection's serialized form (layouts in migrate.c). */
+/* conn_record.c -- one connection's serialized form (layouts in conn_record.c). */
 #define NS_CONN_SCHEMA NS_SCHEMA /* the schema ns_export_conn writes */
 /* The default priority class of a connection on that local port (what a schema-1 import gets). */
 uint8_t ns_prio_class(uint16_t local_port);

@@ -11,7 +11,7 @@ static uint32_t le32_at(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Where this build's export puts the fields the checks look at (migrate.c's layouts). */
+/* Where this build's export puts the fields the checks look at (conn_record.c's layouts). */
 #if NS_CONN_SCHEMA == 1
 #define HDR 160
 #define OFF_UNA 48

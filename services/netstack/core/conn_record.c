@@ -1,6 +1,6 @@
-/* migrate.c -- one TCP connection as bytes: what the old instance exports and the new one imports
- * during a rolling update (seed 步骤3.3's per-connection package). Explicit little-endian fields
- * at fixed offsets, never a struct copy, so the two instances may be different builds.
+/* conn_record.c -- one TCP connection as bytes: what the old instance exports and the new one
+ * imports during a rolling update (seed 步骤3.3's per-connection package). Explicit little-endian
+ * fields at fixed offsets, never a struct copy, so the two instances may be different builds.
  *
  * Two schemas. A build exports NS_CONN_SCHEMA (net.h's NS_SCHEMA): netstack 1.2.0 writes schema 1,
  * 1.3.0 writes schema 2. A schema-2 build imports schema 2 and schema 1, converting every field
