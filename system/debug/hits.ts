@@ -1,8 +1,9 @@
 // What a syscall means to the debugger, read at its entry before the kernel handles it: its name
 // and arguments, the endpoint an IPC call names, and — on a migration control channel — the
 // protocol call or reply it carries, with a connection package decoded when one travels with it.
-// Read-only: nothing here changes the machine (guest memory is read through the sandbox's own
-// page table, capabilities through its capability space).
+// Also the small readers every kind of stop shares: guest memory as an integer, an event as
+// condition names and as one line. Read-only: nothing here changes the machine (guest memory is
+// read through the sandbox's own page table, capabilities through its capability space).
 
 import { MESSAGE, SYSCALLS } from '../../core0/abi/abi.ts';
 import type { Kernel } from '../../core0/kernel.ts';
