@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Benchmark, BenchContext } from './benchmark.ts';
 import { contextSwitch } from './benchmarks/switch.ts';
+import { debugReverse } from './benchmarks/debug-reverse.ts';
 import { moduleLoad } from './benchmarks/module-load.ts';
 import { ipc } from './benchmarks/ipc.ts';
 import { migration } from './benchmarks/migration.ts';
@@ -18,7 +19,7 @@ import { describeMachine } from './machine-info.ts';
 import { buildHarness } from './native.ts';
 import { tableHeader } from './stats.ts';
 
-export const BENCHMARKS: readonly Benchmark[] = [syscall, throughput, contextSwitch, moduleLoad, ipc, steering, migration, runLoop];
+export const BENCHMARKS: readonly Benchmark[] = [syscall, throughput, contextSwitch, moduleLoad, ipc, steering, migration, runLoop, debugReverse];
 
 export class UnknownBenchmarkError extends Error {
   readonly code = 'HIC_BENCH_UNKNOWN';

@@ -16,7 +16,7 @@ import { EventLog, type EventLogOptions } from './events.ts';
 import { ModuleRegistry } from './module/registry.ts';
 import type { TrustStore, VerifiedModule } from './module/verify.ts';
 import { ObjectServices } from './object-services.ts';
-import { originalCapability } from './objects/capability.ts';
+import { originalCapability, type Capability } from './objects/capability.ts';
 import { MmioRegion } from './objects/mmio-region.ts';
 import { PAGE, type Sandbox } from './objects/sandbox.ts';
 import type { Thread } from './objects/thread.ts';
@@ -34,6 +34,17 @@ export type { Pacer } from './pacer.ts';
 
 /** Why a run ended: no thread left, the time limit, or the host's quit (through its pacer). */
 export type HaltReason = 'idle' | 'timeLimit' | 'quit';
+
+/**
+ * What a debugger sees of the run loop (system/debug/). It is told of every run of a thread on its
+ * CPU, and may pause the loop (Kernel.pause) only where nothing is in flight, so a paused and
+ * resumed run gives the same event log as one that never stopped.
+ */
+export interface RunObserver {
+  /** Before t runs for at most `budget` instructions; true pauses the loop first, with t about to run. */
+  beforeRun(t: Thread, budget: number): boolean;
+  afterRun(t: Thread, stop: StopReason): void;
+}
 
 /** Wall time the kernel runs before it gives the host's event loop a turn. */
 export const DEFAULT_SLICE_MS = 20;
@@ -76,6 +87,12 @@ export class Kernel {
   private readonly timers: { at: number; seq: number; fn: () => void }[] = [];
   private timerSeq = 0;
   private readonly trap = (t: Thread) => trapFor(this.state, t);
+  // The debugger's hold (RunObserver): a pause asked for, the thread on its CPU now, and a run a
+  // debugger stopped part-way (its thread goes on first, with what is left of its budget).
+  private observer: RunObserver | undefined;
+  private pauseRequested = false;
+  private running: Thread | undefined;
+  private inflight: { readonly t: Thread; readonly left: number } | undefined;
 
   constructor(readonly machine: Machine, options: KernelOptions) {
     this.events = new EventLog(() => machine.clock.now, options.events);
@@ -157,6 +174,40 @@ export class Kernel {
     shutdown(this.state);
   }
 
+  /** Attaches a debugger (one at a time). */
+  observe(observer: RunObserver | undefined): void {
+    this.observer = observer;
+  }
+
+  /**
+   * Asks the run loop to stop at its next clean point: a thread on its CPU now stops before its
+   * next instruction (it goes on from there later); otherwise the loop stops before its next
+   * step. Kernel.run then returns 'paused', and the next call goes on from there.
+   */
+  pause(): void {
+    this.pauseRequested = true;
+    this.running?.sandbox.cpu.debug.stop();
+  }
+
+  /** The thread a debugger stopped part-way through its run, which goes on first. */
+  get pausedThread(): Thread | undefined {
+    return this.inflight?.t;
+  }
+
+  /** Every thread, live or ended, in id order. */
+  get threads(): Thread[] {
+    return [...this.state.sandboxes.values()].flatMap((s) => [...s.threads]).sort((a, b) => a.id - b.id);
+  }
+
+  get scheduler(): Scheduler {
+    return this.state.scheduler;
+  }
+
+  /** The roots of the channels Core-0 created, by name (manifest caps.channels). */
+  get channels(): ReadonlyMap<string, Capability> {
+    return this.state.channels;
+  }
+
   /**
    * Runs until no thread is left or virtual time reaches `until`, giving the host's event loop back
    * every `sliceMs` of wall time (a control socket, a gdb client, a progress line and the test
@@ -169,7 +220,7 @@ export class Kernel {
    * real time — and outside inputs enter between slices, each recorded; with none entering, the
    * log is the one an unpaced run gives.
    */
-  async run(until = Number.MAX_SAFE_INTEGER, options: RunOptions = {}): Promise<HaltReason> {
+  async run(until = Number.MAX_SAFE_INTEGER, options: RunOptions = {}): Promise<HaltReason | 'paused'> {
     const sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
     const pacer = options.pacer;
     for (;;) {
@@ -186,12 +237,23 @@ export class Kernel {
   }
 
   /**
-   * Scheduler steps until the machine halts, `sliceOver` says the host wants the loop back, or
-   * the machine reaches the pacer's horizon (it then waits for the wall clock, or an input).
+   * Scheduler steps until the machine halts, `sliceOver` says the host wants the loop back, a
+   * debugger pauses it, or the machine reaches the pacer's horizon (it then waits for the wall
+   * clock, or an input).
    */
-  private runSlice(until: number, sliceOver: () => boolean, pacer: Pacer | undefined): HaltReason | 'slice' {
+  private runSlice(until: number, sliceOver: () => boolean, pacer: Pacer | undefined): HaltReason | 'slice' | 'paused' {
     const clock = this.machine.clock;
     for (;;) {
+      if (this.pauseRequested) {
+        this.pauseRequested = false;
+        return 'paused';
+      }
+      if (this.inflight) {
+        const { t, left } = this.inflight;
+        this.inflight = undefined;
+        this.runThread(t, left);
+        continue;
+      }
       while (this.timers.length > 0 && this.timers[0]!.at <= clock.now) this.timers.shift()!.fn();
       this.state.scheduler.wake(clock.now, (t) => this.objects.timedOut(t));
       if (clock.now >= until) return this.halt('timeLimit');
@@ -213,7 +275,7 @@ export class Kernel {
         if (to === until && (wake === undefined || wake > until)) return this.halt('timeLimit');
         continue;
       }
-      this.step(t, t.sandbox.cpu.run(t.handle, t.sandbox.budget, t.onSyscall));
+      this.runThread(t, t.sandbox.budget);
     }
   }
 
@@ -221,6 +283,33 @@ export class Kernel {
   private nextWake(): number | undefined {
     const times = [this.state.scheduler.earliestWake(), this.timers[0]?.at].filter((x): x is number => x !== undefined);
     return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
+  /** One run of t on its CPU, seen by the debugger if one is attached. */
+  private runThread(t: Thread, budget: number): void {
+    const o = this.observer;
+    if (!o) return this.step(t, t.sandbox.cpu.run(t.handle, budget, t.onSyscall));
+    if (o.beforeRun(t, budget)) {
+      this.inflight = { t, left: budget };
+      this.pauseRequested = true;
+      return;
+    }
+    const cpu = t.sandbox.cpu;
+    const before = cpu.executed;
+    this.running = t;
+    let stop: StopReason;
+    try {
+      stop = cpu.run(t.handle, budget, t.onSyscall);
+    } finally {
+      this.running = undefined;
+    }
+    o.afterRun(t, stop);
+    if (stop.kind === 'debug') {
+      this.inflight = { t, left: budget - (cpu.executed - before) };
+      this.pauseRequested = true;
+      return;
+    }
+    this.step(t, stop);
   }
 
   private halt(reason: HaltReason): HaltReason {
@@ -241,6 +330,8 @@ export class Kernel {
         this.events.emit({ kind: 'fault', sandbox: t.sandbox.name, thread: t.id, fault: stop.fault, owner: this.ownerOf(stop.fault.address) });
         destroy(this.state, t.sandbox, 'fault');
         return;
+      case 'debug':
+        throw new Error('Kernel.step: a debug stop with no debugger attached');
     }
   }
 

@@ -84,6 +84,16 @@ export class Scheduler {
     return this.sleepers[0]?.wakeAt;
   }
 
+  /** The run queue, next first (for the debugger's view). */
+  get runnable(): readonly Thread[] {
+    return this.runQueue;
+  }
+
+  /** Sleeping threads and blocked ones with a deadline, earliest first. */
+  get sleeping(): readonly Thread[] {
+    return this.sleepers;
+  }
+
   get idle(): boolean {
     return this.runQueue.length === 0 && this.sleepers.length === 0;
   }

@@ -178,6 +178,22 @@ export class AddressSpace {
     return this.memory.view(first, length);
   }
 
+  /**
+   * After the region list and page table were put back to an earlier state (a debugger's
+   * checkpoint): makes the engine map again what they say, given what it maps now.
+   */
+  remapFrom(engineHas: readonly Region[]): void {
+    const same = (a: Region, b: Region) => a.va === b.va && a.pages === b.pages && a.frame === b.frame && a.writable === b.writable && a.executable === b.executable;
+    for (const r of engineHas) if (!this.regionList.some((x) => same(x, r))) this.target.unmap(r.va, r.pages * PAGE_SIZE);
+    for (const r of this.regionList) {
+      if (engineHas.some((x) => same(x, r))) continue;
+      const perms = UC_PROT_READ | (r.writable ? UC_PROT_WRITE : 0) | (r.executable ? UC_PROT_EXEC : 0);
+      this.target.mapHost(r.va, r.pages * PAGE_SIZE, perms, this.memory.host, r.frame * PAGE_SIZE);
+    }
+    for (const r of this.regionList) if (r.executable) this.target.removeTranslations(r.va, end(r));
+    this.tlb.clear();
+  }
+
   /** Releases the page table's frames. Mapped frames are the owner's to free. */
   destroy(): void {
     this.table.destroy();

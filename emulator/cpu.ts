@@ -20,6 +20,7 @@
 import { AddressSpace } from './address-space.ts';
 import { cpuidAnswer } from './cpuid.ts';
 import { generalProtectionKind, type Fault, type FaultKind } from './fault.ts';
+import { CpuDebugPort, type CpuInternals } from './cpu-debug.ts';
 import type { Disassembler } from './disasm.ts';
 import type { PhysicalMemory } from './physmem.ts';
 import type { VirtualClock } from './clock.ts';
@@ -27,9 +28,9 @@ import {
   UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT,
   UC_MEM_WRITE_UNMAPPED, type UcErrName,
 } from './unicorn/consts.ts';
-import { Engine, type CpuContext, type RegisterBatch } from './unicorn/engine.ts';
+import { Engine, type CpuContext, type MmioHandlers, type RegisterBatch } from './unicorn/engine.ts';
 import { inKernelHalf } from './unicorn/user-mode.ts';
-import type { Cpu, Device, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
+import type { Cpu, CpuDebug, Device, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
 
 const MEM_FAULT: Record<number, FaultKind> = {
   [UC_MEM_READ_UNMAPPED]: 'readUnmapped',
@@ -54,6 +55,14 @@ const ERR_FAULT: Partial<Record<UcErrName, FaultKind>> = {
   FETCH_UNALIGNED: 'cpuException',
   EXCEPTION: 'cpuException',
 };
+
+/** A device register window mapped into the engine (id: its uc_mmio_map registration). */
+export interface DeviceWindow {
+  id: number;
+  readonly size: number;
+  readonly device: Device;
+  readonly writable: boolean;
+}
 
 interface PendingFault {
   kind: FaultKind;
@@ -91,7 +100,7 @@ export class UnicornCpu implements Cpu {
   private readonly args: RegisterBatch;
   private readonly result: RegisterBatch;
   private readonly threads = new Set<Thread>();
-  private readonly devices = new Map<number, { id: number; size: number }>();
+  private readonly devices = new Map<number, DeviceWindow>();
   private resident: Thread | undefined;
   private nextThreadId = 1;
   /** Engine instruction count already charged to the clock. */
@@ -104,6 +113,7 @@ export class UnicornCpu implements Cpu {
   private trapStop = false;
   private handler: ((frame: SyscallFrame) => TrapAction) | undefined;
   private readonly frame: SyscallFrame;
+  private debugPort: CpuDebugPort | undefined;
 
   constructor(
     memory: PhysicalMemory,
@@ -205,15 +215,25 @@ export class UnicornCpu implements Cpu {
     this.handler = onSyscall;
     let rip = Number(this.engine.regRead('RIP'));
     const before = this.engine.executed;
-    let err = this.engine.start(rip, budget);
+    const allowed = this.debugPort ? this.debugPort.runStarts(budget) : budget;
+    if (allowed === 0) return { kind: 'debug' };
+    let err = this.engine.start(rip, allowed);
+    let debugStop = this.debugPort?.runEnded() ?? false;
     this.charge();
-    // rdtsc and rdtscp stop the run at their #GP; answered, the guest goes on where it was.
-    while (this.timeStamp && !this.fault && err === 'OK') {
+    // rdtsc and rdtscp stop the run at their #GP; answered, the guest goes on where it was (as
+    // far as a debugger attached lets it: the continuation is a run of its own for the port).
+    while (this.timeStamp && !this.fault && err === 'OK' && !debugStop) {
       rip = this.answerTimeStamp(this.timeStamp);
       this.timeStamp = undefined;
       const left = budget - (this.engine.executed - before);
       if (left <= 0) break;
-      err = this.engine.start(rip, left);
+      const more = this.debugPort ? this.debugPort.runStarts(left) : left;
+      if (more === 0) {
+        debugStop = true;
+        break;
+      }
+      err = this.engine.start(rip, more);
+      debugStop = this.debugPort?.runEnded() ?? false;
       this.charge();
     }
     this.handler = undefined;
@@ -229,6 +249,7 @@ export class UnicornCpu implements Cpu {
     }
     if (this.trapStop) return { kind: 'trap' };
     if (this.engine.executed - before >= budget) return { kind: 'budget' };
+    if (debugStop) return { kind: 'debug' };
     // Nothing else ends a run early with OK. At CPL 0 hlt did (RIP after it); at CPL 3 hlt is
     // #GP, so this is only a guard.
     return { kind: 'fault', fault: this.describe({ kind: 'privilegedInstruction' }, -1) };
@@ -270,24 +291,68 @@ export class UnicornCpu implements Cpu {
     return this.engine.executed;
   }
 
+  get debug(): CpuDebug {
+    return (this.debugPort ??= this.makeDebugPort());
+  }
+
+  private makeDebugPort(): CpuDebugPort {
+    const internals: CpuInternals = {
+      space: this.space,
+      threads: () => this.threads,
+      resident: () => this.resident,
+      devices: () => [...this.devices].map(([va, w]) => [va, w, w.id] as const),
+      syncDevices: (before) => {
+        // The engine maps what `before` lists (with the registrations it had); make it map what
+        // the restored table lists.
+        for (const [va, w, id] of before) {
+          if (this.devices.get(va) === w) w.id = id;
+          else this.engine.unmapMmio(id, va, w.size);
+        }
+        for (const [va, w] of this.devices) if (!before.some(([v, b]) => v === va && b === w)) w.id = this.engine.mapMmio(va, w.size, this.windowHandlers(va, w.device, w.writable));
+      },
+      close: () => {
+        this.args.free();
+        this.result.free();
+        this.engine.close();
+      },
+    };
+    return new CpuDebugPort(this.engine, (h) => {
+      const t = this.own(h);
+      return {
+        context: t.context,
+        resident: this.resident === t,
+        get pendingResult() {
+          return t.pendingResult;
+        },
+        set pendingResult(v) {
+          t.pendingResult = v;
+        },
+      };
+    }, internals);
+  }
+
   private charge(): void {
     const now = this.engine.executed;
     this.clock.advance((now - this.charged) * this.costs.instructionNs);
     this.charged = now;
   }
 
+  private windowHandlers(va: number, device: Device, writable: boolean): MmioHandlers {
+    return {
+      read: (offset, size) => device.read(offset, size),
+      write: (offset, size, value) => {
+        if (writable) return device.write(offset, size, value);
+        this.fault ??= { kind: 'writeProtected', address: va + offset, detail: size };
+        this.engine.stop();
+      },
+    };
+  }
+
   mapDevice(va: number, device: Device, writable: boolean): void {
     this.space.reserveMappings(1);
     try {
-      const id = this.engine.mapMmio(va, device.size, {
-        read: (offset, size) => device.read(offset, size),
-        write: (offset, size, value) => {
-          if (writable) return device.write(offset, size, value);
-          this.fault ??= { kind: 'writeProtected', address: va + offset, detail: size };
-          this.engine.stop();
-        },
-      });
-      this.devices.set(va, { id, size: device.size });
+      const id = this.engine.mapMmio(va, device.size, this.windowHandlers(va, device, writable));
+      this.devices.set(va, { id, size: device.size, device, writable });
     } catch (e) {
       this.space.reserveMappings(-1);
       throw e;
@@ -304,26 +369,31 @@ export class UnicornCpu implements Cpu {
 
   destroyThread(handle: ThreadHandle): void {
     const t = this.own(handle);
-    t.context.free();
+    if (!this.debugPort?.retain) t.context.free(); // else a checkpoint may still restore into it
     this.threads.delete(t);
     if (this.resident === t) this.resident = undefined;
   }
 
   destroy(): void {
-    for (const t of this.threads) t.context.free();
+    // A debugger's checkpoint may bring this CPU back: then the engine and contexts stay (retain).
+    const kept = this.debugPort?.retire([...this.threads].map((t) => t.context)) ?? false;
+    if (!kept) for (const t of this.threads) t.context.free();
     this.threads.clear();
     this.resident = undefined;
-    this.args.free();
-    this.result.free();
-    this.engine.close();
+    if (!kept) {
+      this.args.free();
+      this.result.free();
+      this.engine.close();
+    }
     this.space.destroy();
     this.onDestroy(this);
   }
 
   private trap(): void {
+    this.args.read();
+    if (this.debugPort?.syscallEntered(this.frame)) return; // held: as if not yet executed
     this.charge();
     this.clock.advance(this.costs.syscallNs);
-    this.args.read();
     const action = this.handler ? this.handler(this.frame) : 'stop';
     if (action === 'stop') {
       this.trapStop = true;

@@ -52,7 +52,82 @@ export type TrapAction = 'continue' | 'stop';
 export type StopReason =
   | { readonly kind: 'budget' } // the instruction budget ran out: preempted
   | { readonly kind: 'trap' } // the syscall handler asked to stop (block, yield, exit)
-  | { readonly kind: 'fault'; readonly fault: Fault };
+  | { readonly kind: 'fault'; readonly fault: Fault }
+  | { readonly kind: 'debug' }; // a debugger stopped the run between two instructions (CpuDebug)
+
+/** The registers a debugger sees and sets, by their x86-64 names. */
+export const DEBUG_REGISTERS = [
+  'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
+  'rip', 'rflags', 'cs', 'ss', 'ds', 'es', 'fs', 'gs', 'fs_base', 'gs_base',
+] as const;
+export type DebugRegister = (typeof DEBUG_REGISTERS)[number];
+export type RegisterValues = Record<DebugRegister, bigint>;
+
+/** One guest memory access a watchpoint saw. */
+export interface WatchAccess {
+  readonly write: boolean;
+  readonly address: number;
+  readonly size: number;
+  /** The value stored (writes only). */
+  readonly value: bigint;
+}
+
+export interface DebugHook {
+  readonly id: number;
+}
+
+/**
+ * A debugger's hold on one CPU (emulator/cpu-debug.ts). A stop ends the current run between two
+ * instructions, and run() reports { kind: 'debug' }; the next run goes on from exactly there, so
+ * the guest computes, and the clock charges, the same as if it had never stopped.
+ */
+export interface CpuDebug {
+  /** fn runs before each execution of the instruction at `address`; true stops the run before it. */
+  breakAt(address: number, fn: () => boolean): DebugHook;
+  /** fn runs on each guest load or store touching [address, address+length); true stops the run after that instruction. */
+  watch(address: number, length: number, access: 'read' | 'write', fn: (a: WatchAccess) => boolean): DebugHook;
+  remove(hook: DebugHook): void;
+  /** Removes every breakpoint and watchpoint hook of this CPU. */
+  removeAll(): void;
+  /**
+   * Consulted at every syscall before it is handled; true stops the run before the syscall
+   * instruction, as if it had not started: it executes (and is handled) when the thread runs again.
+   */
+  holdSyscall: ((frame: SyscallFrame) => boolean) | undefined;
+  /** Ends the current run before the next instruction (from any hook, or the syscall handler). */
+  stop(): void;
+  /** Ends runs before this CPU's executed count would pass `count` (undefined: no such limit). */
+  stopAtCount(count: number | undefined): void;
+  /** The next run starts on an instruction where a stop was already reported: no breakpoint or held syscall there stops it again. */
+  resumePast(address: number): void;
+  registers(thread: ThreadHandle): RegisterValues;
+  setRegister(thread: ThreadHandle, reg: DebugRegister, value: bigint): void;
+  /** Drops translated code for [start, end) after its bytes were changed from outside the guest. */
+  codeChanged(start: number, end: number): void;
+
+  // Checkpoints (system/debug/checkpoint.ts) keep the JS objects of a machine themselves; these
+  // keep the rest: registers held by the engine, and the engine's memory map.
+  /** When set, destroying the CPU keeps its engine and saved registers (a checkpoint may bring it back). */
+  retain: boolean;
+  /** Closes what retain kept, once the CPU is dead and no checkpoint will bring it back. */
+  release(): void;
+  /** Every thread's registers, copied out of the engine. */
+  saveRegisters(): SavedRegisters;
+  /** What the engine maps now; taken just before a checkpoint's JS objects are put back. */
+  engineMapping(): EngineMapping;
+  /** After the JS objects are back: the saved registers into every thread, the engine's memory map rebuilt from the restored page table. */
+  restoreRegisters(saved: SavedRegisters, before: EngineMapping): void;
+}
+
+export interface SavedRegisters {
+  free(): void;
+}
+
+/** Opaque: what the engine mapped before a restore (memory regions, device windows). */
+export interface EngineMapping {
+  readonly regions: readonly Region[];
+  readonly devices: readonly unknown[];
+}
 
 export interface ThreadHandle {
   readonly id: number;
@@ -78,6 +153,8 @@ export interface Cpu {
   unmapDevice(va: number): void;
   /** Instructions executed on this CPU so far (exact). */
   readonly executed: number;
+  /** The debugger's hold on this CPU, made on first use; costs nothing until then. */
+  readonly debug: CpuDebug;
   /** Closes the engine and releases the page table. Mapped frames are the caller's to free. */
   destroy(): void;
 }

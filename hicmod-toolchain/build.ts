@@ -4,7 +4,8 @@
 // and relocates. module.json may point the build at another service's directory (`buildFrom`: a
 // later version built from the earlier one's tree) and give macros every file sees (`defines`).
 // Builds are incremental (a stamp hashes everything that can change the output) and
-// reproducible (relative source paths, no debug info, fixed input order).
+// reproducible (relative source paths, fixed input order). The object carries DWARF debug
+// information for the debugger; the module made from it does not.
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -49,6 +50,10 @@ function compileFlags(repoRoot: string): string[] {
     '-c', '-ffreestanding', '-fno-pic', '-mcmodel=large', '-fno-asynchronous-unwind-tables',
     '-fno-stack-protector', '-fno-common', '-nostdinc', '-isystem', gccIncludeDir(),
     '-O2', '-std=c11', '-Wall', '-Wextra', '-Werror', '-mno-red-zone',
+    // DWARF for the debugger (symbols, lines, and .debug_frame to unwind without frame pointers).
+    // It never reaches the module: the link step loads only allocated sections, and gcc's code is
+    // the same with or without -g, so module bytes and event logs do not change.
+    '-g',
     // No SSE/x87: the kernel need not enable or save vector state for guests.
     '-mgeneral-regs-only',
     '-fno-builtin',

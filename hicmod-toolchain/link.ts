@@ -39,13 +39,16 @@ export interface LinkInput {
   readonly provider: (symbol: string) => string | undefined;
 }
 
-export function linkModule(input: LinkInput): ModuleContent {
-  const { meta } = input;
-  const name = meta.name;
-  const elf: ElfFile = parseElf(input.elf);
-  if (elf.header.type !== ET.REL) throw new LinkError('NOT_RELOCATABLE', `${name}: expected a relocatable object (ET_REL), got type ${elf.header.type}`);
+export interface SectionLayout {
+  /** Image offset of each loaded section, by ELF section index. */
+  readonly placed: ReadonlyMap<number, number>;
+  readonly segments: readonly Segment[];
+  /** The segments' initialised bytes, in order. */
+  readonly chunks: readonly Uint8Array[];
+}
 
-  // Place sections: offset of each loaded section in the image.
+/** Where each loaded section of the object goes in the module image (also what the debugger's symbols use). */
+export function layoutSections(elf: ElfFile): SectionLayout {
   const placed = new Map<number, number>();
   const segments: Segment[] = [];
   const chunks: Uint8Array[] = [];
@@ -71,6 +74,16 @@ export function linkModule(input: LinkInput): ModuleContent {
     segments.push({ kind, writable: kind === 'data' || kind === 'bss', executable: kind === 'text', offset: start, memSize: cursor - start, fileOffset: fileBytes, fileSize });
     fileBytes += fileSize;
   }
+  return { placed, segments, chunks };
+}
+
+export function linkModule(input: LinkInput): ModuleContent {
+  const { meta } = input;
+  const name = meta.name;
+  const elf: ElfFile = parseElf(input.elf);
+  if (elf.header.type !== ET.REL) throw new LinkError('NOT_RELOCATABLE', `${name}: expected a relocatable object (ET_REL), got type ${elf.header.type}`);
+
+  const { placed, segments, chunks } = layoutSections(elf);
   if (!segments.some((s) => s.executable)) throw new LinkError('BAD_LAYOUT', `${name}: no code section`);
 
   const imports: Import[] = [];

@@ -7,7 +7,8 @@
 //      benchmark harness and the instruction counter), gcc and binutils (the guest toolchain),
 //      tshark (the tests read packet captures of the emulated wire with it), openssl and dumpasn1
 //      (the tests check the test PKI's certificates with them), iproute2, iputils-ping, curl and
-//      dnsutils (the TAP bridge tests run real Linux clients). Installed with apt-get when
+//      dnsutils (the TAP bridge tests run real Linux clients), gdb and tmux (the debugger's tests:
+//      gdb against its remote stub, its REPL in a terminal). Installed with apt-get when
 //      running as root; otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
 //   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
@@ -53,6 +54,9 @@ const needs = [
   { pkg: 'iputils-ping', present: () => has('ping') },
   { pkg: 'curl', present: () => has('curl') },
   { pkg: 'dnsutils', present: () => has('dig') },
+  // The debugger's tests attach Debian's gdb to its remote stub and drive its REPL in tmux.
+  { pkg: 'gdb', present: () => has('gdb') },
+  { pkg: 'tmux', present: () => has('tmux') },
 ];
 const missing = needs.filter((n) => !n.present()).map((n) => n.pkg);
 if (missing.length > 0) {

@@ -120,9 +120,26 @@ export class System {
   /** Runs to the manifest's time limit (or until idle), shuts every sandbox down, and reports. */
   async run(): Promise<RunResult> {
     if (this.ran) throw new Error('System.run: this machine has already run');
-    this.ran = true;
+    let halt: HaltReason | 'paused';
+    do halt = await this.advance();
+    while (halt === 'paused');
+    return this.finish(halt);
+  }
+
+  /**
+   * Runs towards the manifest's time limit until the machine halts, or a debugger attached to
+   * the kernel pauses it ('paused': call again to go on). Then `finish`.
+   */
+  advance(): Promise<HaltReason | 'paused'> {
+    if (this.ran) throw new Error('System.advance: this machine has already finished');
     const { until, sliceMs } = this.runOptions;
-    const halt = await this.kernel.run(until, { ...(sliceMs === undefined ? {} : { sliceMs }), ...(this.pacer ? { pacer: this.pacer } : {}) });
+    return this.kernel.run(until, { ...(sliceMs === undefined ? {} : { sliceMs }), ...(this.pacer ? { pacer: this.pacer } : {}) });
+  }
+
+  /** After the machine halted: shuts every sandbox down, and compares the outcome with the image's. */
+  finish(halt: HaltReason): RunResult {
+    if (this.ran) throw new Error('System.finish: this machine has already finished');
+    this.ran = true;
     this.kernel.shutdown();
     const outcome = this.outcome;
     const deviations = [...deviationsFrom(this.manifest, outcome), ...(this.traffic ? trafficDeviations(this.traffic) : [])];

@@ -17,27 +17,28 @@ export interface AttachedTraffic {
   readonly dropped: () => number;
   /** Virtual time the generator finished, if it has. */
   readonly doneAt: () => number | undefined;
+  readonly state: Readonly<TrafficState>;
 }
 
 export function attachTraffic(kernel: Kernel, machine: Machine, config: TrafficConfig): AttachedTraffic {
   const nic = machine.devices.map((d) => d.device).find((d): d is NicDevice => d instanceof NicDevice);
   if (!nic) throw new TrafficError('TRAFFIC_NO_NIC', 'the image has traffic but no NIC (machine.devices must include "nic")');
   const clock = machine.clock;
-  let dropped = 0;
-  let doneAt: number | undefined;
-  const generator = new TrafficGenerator(config, { send: (f) => void (nic.receive(f) || dropped++) });
+  // Kept in an object the attached traffic holds, not in the closures' variables, so a
+  // debugger's checkpoint (system/debug/checkpoint.ts), which sees objects, sees it too.
+  const state: TrafficState = { dropped: 0, doneAt: undefined, armed: undefined };
+  const generator = new TrafficGenerator(config, { send: (f) => void (nic.receive(f) || state.dropped++) });
 
   // One kernel timer for the generator's earliest wake-up; a later one already pending is
   // superseded by an earlier one, and a stale one merely ticks early.
-  let armed: number | undefined;
   const arm = () => {
-    if (generator.done) return void (doneAt ??= clock.now);
+    if (generator.done) return void (state.doneAt ??= clock.now);
     const w = generator.nextWake();
-    if (w === undefined || (armed !== undefined && armed <= w)) return;
+    if (w === undefined || (state.armed !== undefined && state.armed <= w)) return;
     const at = Math.max(w, clock.now);
-    armed = at;
+    state.armed = at;
     kernel.at(at, () => {
-      if (armed === at) armed = undefined;
+      if (state.armed === at) state.armed = undefined;
       generator.tick(clock.now);
       arm();
     });
@@ -47,7 +48,14 @@ export function attachTraffic(kernel: Kernel, machine: Machine, config: TrafficC
     arm();
   };
   arm();
-  return { generator, nic, dropped: () => dropped, doneAt: () => doneAt };
+  return { generator, nic, state, dropped: () => state.dropped, doneAt: () => state.doneAt };
+}
+
+interface TrafficState {
+  dropped: number;
+  doneAt: number | undefined;
+  /** When the pending kernel timer for the generator fires, if one is pending. */
+  armed: number | undefined;
 }
 
 /** Problems with a finished run, one line each: what the generator's checks found. */

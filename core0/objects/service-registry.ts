@@ -112,6 +112,11 @@ export class ServiceRegistry implements KernelObject {
     return a;
   }
 
+  /** Every versioned name with its endpoint, and every alias with its target (the debugger's view). */
+  listing(): { endpoints: [string, Endpoint][]; aliases: [string, string][] } {
+    return { endpoints: [...this.endpoints], aliases: [...this.targets] };
+  }
+
   /** What an alias points at now. */
   target(alias: string): string | undefined {
     return this.targets.get(alias);

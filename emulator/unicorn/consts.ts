@@ -28,12 +28,15 @@ export const UC_HOOK_MEM_READ_PROT = 1 << 7;
 export const UC_HOOK_MEM_WRITE_PROT = 1 << 8;
 export const UC_HOOK_MEM_FETCH_PROT = 1 << 9;
 export const UC_HOOK_MEM_READ = 1 << 10;
+export const UC_HOOK_MEM_WRITE = 1 << 11;
 export const UC_HOOK_INSN_INVALID = 1 << 14;
 export const UC_HOOK_MEM_INVALID =
   UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED |
   UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT;
 
 /** uc_mem_type values passed to memory hooks. */
+export const UC_MEM_READ = 16;
+export const UC_MEM_WRITE = 17;
 export const UC_MEM_READ_UNMAPPED = 19;
 export const UC_MEM_WRITE_UNMAPPED = 20;
 export const UC_MEM_FETCH_UNMAPPED = 21;
@@ -55,7 +58,7 @@ export const X86 = {
   RAX: 35, RBX: 37, RCX: 38, RDX: 40, RSI: 43, RDI: 39, RBP: 36, RSP: 44,
   R8: 106, R9: 107, R10: 108, R11: 109, R12: 110, R13: 111, R14: 112, R15: 113,
   RIP: 41, RFLAGS: 253, FS_BASE: 250, GS_BASE: 251,
-  CS: 11, SS: 49, CR4: 54,
+  CS: 11, SS: 49, DS: 17, ES: 28, FS: 32, GS: 33, CR4: 54,
 } as const;
 
 /** The GDTR, written as a uc_x86_mmr (selector u16 at 0, base u64 at 8, limit u32 at 16, flags u32 at 20). */

@@ -14,8 +14,8 @@
 import { COUNT_INSTRUCTION, koffi, proto, uc } from './lib.ts';
 import {
   UC_ARCH_X86, UC_CTL_TB_REMOVE_CACHE, UC_ERR_NAMES, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
-  UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_MODE_64, UC_PROT_EXEC, UC_PROT_READ, UC_X86_INS_CPUID,
-  UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSCALL, UC_X86_MMR_SIZE, UC_X86_REG_GDTR, X86,
+  UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE, UC_MODE_64, UC_PROT_EXEC, UC_PROT_READ,
+  UC_X86_INS_CPUID, UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSCALL, UC_X86_MMR_SIZE, UC_X86_REG_GDTR, X86,
   type UcErrName, type X86Reg,
 } from './consts.ts';
 import { HostMemory, hostAddress } from './host-memory.ts';
@@ -44,6 +44,7 @@ interface Handlers {
   code?: (address: number, size: number) => void;
   cpuid?: () => boolean;
   portIo?: PortIoHandler;
+  memAccess?: (write: boolean, address: number, size: number, value: bigint) => void;
 }
 
 /** in/out/ins/outs: `value` is what an out writes; an in receives the result. */
@@ -75,7 +76,7 @@ function trampoline<A extends unknown[], R>(run: (e: Engine, ...a: A) => R, fall
 
 // Registered lazily once; user_data is the last native argument, moved first for the trampoline.
 let callbacks:
-  | Record<'syscall' | 'intr' | 'memInvalid' | 'memValid' | 'code' | 'insnInvalid' | 'cpuid' | 'portIn' | 'portOut' | 'mmioRead' | 'mmioWrite', bigint>
+  | Record<'syscall' | 'intr' | 'memInvalid' | 'memValid' | 'memAccess' | 'code' | 'insnInvalid' | 'cpuid' | 'portIn' | 'portOut' | 'mmioRead' | 'mmioWrite', bigint>
   | undefined;
 function nativeCallbacks() {
   if (callbacks) return callbacks;
@@ -87,6 +88,8 @@ function nativeCallbacks() {
     return false; // never map on demand: the access fails and emulation stops
   }, false);
   const code = trampoline((e, address: number | bigint, size: number) => e.handlers.code?.(Number(address), size), undefined);
+  const memAccess = trampoline((e, type: number, address: number | bigint, size: number, value: number | bigint) =>
+    e.handlers.memAccess?.(type === UC_MEM_WRITE, Number(address), size, BigInt.asUintN(64, BigInt(value))), undefined);
   const insnInvalid = trampoline((e) => {
     e.handlers.insnInvalid?.();
     return false;
@@ -104,6 +107,10 @@ function nativeCallbacks() {
     ),
     // The precise-RIP hook (docs/unicorn.md#imprecise-rip) never fires: it watches a range nothing maps.
     memValid: koffi.register(() => undefined, proto.memValid),
+    memAccess: koffi.register(
+      (_uc: unknown, type: number, address: number, size: number, value: number | bigint, ud: number) => memAccess(ud, type, address, size, value),
+      proto.memValid,
+    ),
     code: koffi.register((_uc: unknown, address: number, size: number, ud: number) => code(ud, address, size), proto.code),
     insnInvalid: koffi.register((_uc: unknown, ud: number) => insnInvalid(ud), proto.insnInvalid),
     cpuid: koffi.register((_uc: unknown, ud: number) => cpuid(ud), proto.cpuid),
@@ -311,6 +318,32 @@ export class Engine {
     return h;
   }
 
+  /**
+   * Calls fn on each guest load (`read`) or store (`write`) touching [begin, end]: watchpoints.
+   * A stop() from fn ends the run after the accessing instruction, before the next one is counted.
+   */
+  hookMemory(access: 'read' | 'write', begin: number, end: number, fn: (write: boolean, address: number, size: number, value: bigint) => void): HookHandle {
+    this.handlers.memAccess = fn;
+    return this.addHook(access === 'write' ? UC_HOOK_MEM_WRITE : UC_HOOK_MEM_READ, nativeCallbacks().memAccess, BigInt(begin), BigInt(end));
+  }
+
+  /**
+   * Takes back the count of the instruction a code hook is stopping before: the counter hook,
+   * first in line, has already counted it, but it has not run and will be counted again when the
+   * run resumes there.
+   */
+  uncount(): void {
+    this.count[0] = this.count[0]! - 1n;
+  }
+
+  /**
+   * Ends the run before the next instruction is counted: from a memory hook, where stop() would
+   * leave RIP on the accessing instruction, already executed, and run it a second time on resume.
+   */
+  stopBeforeNext(): void {
+    this.count[1] = this.count[0]!;
+  }
+
   deleteHook(h: HookHandle): void {
     check('uc_hook_del', uc.hookDel(this.handle, h.id));
   }
@@ -515,6 +548,17 @@ export class Engine {
 
   contextSave(ctx: CpuContext): void {
     check('uc_context_save', uc.contextSave(this.handle, nativeContext(ctx)));
+  }
+
+  /** A register of a saved context, without restoring it. */
+  contextRegRead(ctx: CpuContext, reg: X86Reg): bigint {
+    check('uc_context_reg_read', uc.contextRegRead(nativeContext(ctx), X86[reg], this.scratchAt));
+    return this.scratchView[0]!;
+  }
+
+  contextRegWrite(ctx: CpuContext, reg: X86Reg, value: bigint): void {
+    this.scratchView[0] = BigInt.asUintN(64, value);
+    check('uc_context_reg_write', uc.contextRegWrite(nativeContext(ctx), X86[reg], this.scratchAt));
   }
 
   contextRestore(ctx: CpuContext): void {

@@ -96,6 +96,8 @@ export const uc = {
   contextSave: lib.func('int uc_context_save(uc_engine *uc, uc_context *context)'),
   contextRestore: lib.func('int uc_context_restore(uc_engine *uc, uc_context *context)'),
   contextFree: lib.func('int uc_free(uc_context *context)'),
+  contextRegRead: lib.func('int uc_context_reg_read(uc_context *ctx, int regid, uintptr_t value)'),
+  contextRegWrite: lib.func('int uc_context_reg_write(uc_context *ctx, int regid, uintptr_t value)'),
   contextSize: lib.func('size_t uc_context_size(uc_engine *uc)'),
 };
 
