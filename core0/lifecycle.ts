@@ -3,7 +3,7 @@
 // destroyed through a sandbox-control capability (control); ended with everything it held
 // (destroy). Each refusal leaves nothing behind: no sandbox, no frame, no mapping.
 
-import type { SyscallFrame } from '../emulator/types.ts';
+import type { PageFlags, SyscallFrame } from '../emulator/types.ts';
 import { Err, Right } from './abi/abi.ts';
 import { cancelWait } from './ipc.ts';
 import { ModuleError } from './module/errors.ts';
@@ -132,7 +132,7 @@ export function spawn(k: KernelState, spec: SandboxSpec & StartSpec & { readonly
     ({ t, placedAt } = load(k, s, m, spec.stackBytes, words, trap));
   } catch (e) {
     s.teardown();
-    refuse((e as { code?: string }).code === 'MAPPING_LIMIT' ? new KernelError('MAPPING_LIMIT', `${s.name}: ${(e as Error).message}`) : e);
+    refuse(e);
     throw e; // unreachable: refuse throws
   }
   k.sandboxes.set(spec.name, s);
@@ -218,18 +218,23 @@ function load(k: KernelState, s: Sandbox, m: VerifiedModule, stackBytes: number,
   const placed = placeModule(m, base, (imp) => k.modules.exportAddress(imp));
   if (placed.entry === undefined) throw new ModuleError('NOT_A_SERVICE', `${m.meta.name} ${m.meta.version} is a library, not a service`);
   k.machine.frames.view(base, placed.bytes.length).set(placed.bytes);
-  for (const seg of placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
+  // A refusal here ends the spawn; the caller tears the sandbox down (spawn's catch).
+  const map = (va: number, pages: number, flags: PageFlags) => {
+    const r = s.cpu.space.tryMap(va, va / PAGE, pages, flags);
+    if (r !== 'OK') throw new KernelError(r === 'NO_FRAMES' ? 'NO_MEMORY' : 'MAPPING_LIMIT', `${s.name}: mapping ${pages} pages at 0x${va.toString(16)}: ${r}`);
+  };
+  for (const seg of placed.segments) map(seg.va, seg.pages, seg);
   for (const lib of k.modules.librariesOf(m.meta)) {
-    for (const seg of lib.placed.segments) s.cpu.space.map(seg.va, seg.va / PAGE, seg.pages, seg);
+    for (const seg of lib.placed.segments) map(seg.va, seg.pages, seg);
   }
   const configAt = configPages ? base + m.pages * PAGE : 0;
   if (configPages) {
     // Fresh frames are zero (frames are zeroed when freed), so the words are all there is to write.
     k.machine.frames.view(configAt, PAGE).set(encodeConfigPage(config));
-    s.cpu.space.map(configAt, configAt / PAGE, 1, { writable: false, executable: false });
+    map(configAt, 1, { writable: false, executable: false });
   }
   const stackBase = base + (m.pages + configPages + 1) * PAGE;
-  s.cpu.space.map(stackBase, stackBase / PAGE, stackPages, { writable: true, executable: false });
+  map(stackBase, stackPages, { writable: true, executable: false });
   const stackTop = stackBase + stackPages * PAGE - 8; // as if _start had been called
   const t = new Thread(k.ids.thread++, s, s.cpu.createThread(placed.entry, stackTop, configAt));
   t.onSyscall = trap(t);

@@ -18,7 +18,7 @@
 // many more mappings than are counted, and never more than the cap.
 
 import { PageTable, type PageEntry, type PageFlags } from './page-table.ts';
-import { PAGE_SIZE, type PhysicalMemory } from './physmem.ts';
+import { OutOfFramesError, PAGE_SIZE, type PhysicalMemory } from './physmem.ts';
 import { UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unicorn/consts.ts';
 import type { HostMemory } from './unicorn/host-memory.ts';
 
@@ -32,6 +32,18 @@ export type AddressSpaceErrorCode = 'MAPPING_LIMIT' | 'ALREADY_MAPPED' | 'NOT_MA
 export class AddressSpaceError extends Error {
   constructor(readonly code: AddressSpaceErrorCode, message: string) {
     super(message);
+  }
+}
+
+/** The refusals of the address space in the normal course, as values; anything else is rethrown. */
+function refusalOf(f: () => void): 'OK' | 'MAPPING_LIMIT' | 'NO_FRAMES' {
+  try {
+    f();
+    return 'OK';
+  } catch (e) {
+    if (e instanceof AddressSpaceError && e.code === 'MAPPING_LIMIT') return 'MAPPING_LIMIT';
+    if (e instanceof OutOfFramesError) return 'NO_FRAMES';
+    throw e;
   }
 }
 
@@ -101,6 +113,15 @@ export class AddressSpace {
       if (this.table.lookup(va + i * PAGE_SIZE)) throw new AddressSpaceError('ALREADY_MAPPED', `page 0x${(va + i * PAGE_SIZE).toString(16)} is already mapped`);
     }
     this.change(va, pages, (page, i) => this.table.set(page, frame + i, flags));
+  }
+
+  /** map, with the sandbox's mapping limit or a full frame pool (for page tables) answered as a value. */
+  tryMap(va: number, frame: number, pages: number, flags: PageFlags): 'OK' | 'MAPPING_LIMIT' | 'NO_FRAMES' {
+    return refusalOf(() => this.map(va, frame, pages, flags));
+  }
+
+  tryProtect(va: number, pages: number, flags: PageFlags): 'OK' | 'MAPPING_LIMIT' | 'NO_FRAMES' {
+    return refusalOf(() => this.protect(va, pages, flags));
   }
 
   /** Unmaps pages [va, va+pages), every one of which must be mapped; returns their frames as runs. */

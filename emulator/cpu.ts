@@ -17,7 +17,7 @@
 // fixed table (cpuid.ts), rdrand and rdseed do not exist (invalid instructions, as cpuid says);
 // port I/O is refused. docs/guest-cpu.md is the guest-facing description.
 
-import { AddressSpace } from './address-space.ts';
+import { AddressSpace, AddressSpaceError } from './address-space.ts';
 import { cpuidAnswer } from './cpuid.ts';
 import { generalProtectionKind, type Fault, type FaultKind } from './fault.ts';
 import { CpuDebugPort, type CpuInternals } from './cpu-debug.ts';
@@ -28,7 +28,7 @@ import {
   UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT,
   UC_MEM_WRITE_UNMAPPED, type UcErrName,
 } from './unicorn/consts.ts';
-import { Engine, type CpuContext, type MmioHandlers, type RegisterBatch } from './unicorn/engine.ts';
+import { Engine, UnicornError, type CpuContext, type MmioHandlers, type RegisterBatch } from './unicorn/engine.ts';
 import { inKernelHalf } from './unicorn/user-mode.ts';
 import type { Cpu, CpuDebug, Device, StopReason, SyscallFrame, ThreadHandle, TrapAction } from './types.ts';
 
@@ -355,6 +355,18 @@ export class UnicornCpu implements Cpu {
       this.devices.set(va, { id, size: device.size, device, writable });
     } catch (e) {
       this.space.reserveMappings(-1);
+      throw e;
+    }
+  }
+
+  /** mapDevice, with the mapping limit or a window mapped already answered as a value. */
+  tryMapDevice(va: number, device: Device, writable: boolean): 'OK' | 'MAPPING_LIMIT' | 'ALREADY_MAPPED' {
+    try {
+      this.mapDevice(va, device, writable);
+      return 'OK';
+    } catch (e) {
+      if (e instanceof AddressSpaceError && e.code === 'MAPPING_LIMIT') return 'MAPPING_LIMIT';
+      if (e instanceof UnicornError && e.code === 'UC_ERR_MAP') return 'ALREADY_MAPPED';
       throw e;
     }
   }

@@ -75,6 +75,16 @@ export class PhysicalMemory {
     throw new OutOfFramesError(`no run of ${count} free frames (${this.freeFrames} free in all)`);
   }
 
+  /** allocate, with no run long enough answered as a value (the form Core-0 calls: emulator/types.ts). */
+  tryAllocate(count: number, owner: number, high = false): number | 'NO_FRAMES' {
+    try {
+      return this.allocate(count, owner, high);
+    } catch (e) {
+      if (e instanceof OutOfFramesError) return 'NO_FRAMES';
+      throw e;
+    }
+  }
+
   /** Zeroes and frees frames [first, first+count), which must all belong to `owner`. */
   free(first: number, count: number, owner: number): void {
     for (let f = first; f < first + count; f++) {

@@ -14,8 +14,16 @@ export type { AttachedDevice, Device } from './device.ts';
 export type { Fault, FaultKind } from './fault.ts';
 export type { PageFlags, PageEntry, Region, FrameAccounting, Instruction };
 
+/**
+ * The machine as Core-0 calls it: what the machine may refuse in the normal course (no free run
+ * of frames, a sandbox's mapping limit, a range mapped already) comes back as a value; a throw
+ * from here is a bug, in the machine or in the kernel's use of it.
+ */
+export type MachineRefusal = 'NO_FRAMES' | 'MAPPING_LIMIT' | 'ALREADY_MAPPED';
+
 export interface Frames {
-  allocate(count: number, owner: number, high?: boolean): number;
+  /** The first of `count` contiguous free frames, now owned by `owner`; or NO_FRAMES. */
+  tryAllocate(count: number, owner: number, high?: boolean): number | 'NO_FRAMES';
   free(first: number, count: number, owner: number): void;
   retag(first: number, count: number, from: number, to: number): void;
   ownerOf(frame: number): number;
@@ -27,9 +35,10 @@ export interface Frames {
 export interface Space {
   readonly regions: readonly Region[];
   readonly mappingLimit: number;
-  map(va: number, frame: number, pages: number, flags: PageFlags): void;
+  /** Maps pages [va, va+pages) onto frames from `frame`; every page must be unmapped (else a bug). */
+  tryMap(va: number, frame: number, pages: number, flags: PageFlags): 'OK' | 'MAPPING_LIMIT' | 'NO_FRAMES';
   unmap(va: number, pages: number): [first: number, count: number][];
-  protect(va: number, pages: number, flags: PageFlags): void;
+  tryProtect(va: number, pages: number, flags: PageFlags): 'OK' | 'MAPPING_LIMIT' | 'NO_FRAMES';
   moveTo(to: Space, va: number, pages: number, toVa: number): void;
   translate(va: number, access?: 'read' | 'write' | 'execute'): number;
   view(va: number, length: number, access?: 'read' | 'write'): Uint8Array | undefined;
@@ -149,7 +158,7 @@ export interface Cpu {
    * Maps a device's register window at va. Without `writable`, a store into it is a
    * writeProtected fault and never reaches the device. Counts against the mapping limit.
    */
-  mapDevice(va: number, device: Device, writable: boolean): void;
+  tryMapDevice(va: number, device: Device, writable: boolean): 'OK' | 'MAPPING_LIMIT' | 'ALREADY_MAPPED';
   unmapDevice(va: number): void;
   /** Instructions executed on this CPU so far (exact). */
   readonly executed: number;

@@ -33,8 +33,8 @@ function place(src: string): { code: number; stackTop: number; data: number } {
   const f = machine.frames.allocate(3, OWNER);
   const code = f * 4096;
   machine.frames.view(code, 4096).set(assemble(src));
-  cpu.space.map(code, f, 1, { writable: false, executable: true });
-  cpu.space.map(code + 8192, f + 2, 1, { writable: true, executable: false });
+  cpu.space.tryMap(code, f, 1, { writable: false, executable: true });
+  cpu.space.tryMap(code + 8192, f + 2, 1, { writable: true, executable: false });
   const stackTop = code + 3 * 4096 - 8;
   return { code, stackTop, data: stackTop - 512 };
 }
@@ -66,8 +66,8 @@ async function reference(): Promise<{ executed: number; now: number; word: numbe
     const f = m.frames.allocate(3, OWNER);
     const code = f * 4096;
     m.frames.view(code, 4096).set(assemble(LOOP));
-    c.space.map(code, f, 1, { writable: false, executable: true });
-    c.space.map(code + 8192, f + 2, 1, { writable: true, executable: false });
+    c.space.tryMap(code, f, 1, { writable: false, executable: true });
+    c.space.tryMap(code + 8192, f + 2, 1, { writable: true, executable: false });
     const t = c.createThread(code, code + 3 * 4096 - 8, 0);
     expect(c.run(t, 1_000_000, trap)).toEqual({ kind: 'trap' });
     const regs = c.debug.registers(t);

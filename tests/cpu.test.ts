@@ -15,8 +15,8 @@ function place(src: string): { code: number; stackTop: number } {
   const f = machine.frames.allocate(3, OWNER);
   const code = f * 4096;
   machine.frames.view(code, 4096).set(assemble(src));
-  cpu.space.map(code, f, 1, { writable: false, executable: true });
-  cpu.space.map(code + 8192, f + 2, 1, { writable: true, executable: false }); // f+1 stays a hole
+  cpu.space.tryMap(code, f, 1, { writable: false, executable: true });
+  cpu.space.tryMap(code + 8192, f + 2, 1, { writable: true, executable: false }); // f+1 stays a hole
   return { code, stackTop: code + 3 * 4096 - 8 };
 }
 

@@ -147,8 +147,8 @@ describe('the guest CPU, instruction by instruction', () => {
     const f = (frames = machine.frames.allocate(3, OWNER));
     const code = f * 4096;
     machine.frames.view(code, 4096).set(assemble(src));
-    cpu.space.map(code, f, 1, { writable: false, executable: true });
-    cpu.space.map(code + 8192, f + 2, 1, { writable: true, executable: false });
+    cpu.space.tryMap(code, f, 1, { writable: false, executable: true });
+    cpu.space.tryMap(code + 8192, f + 2, 1, { writable: true, executable: false });
     return { code, data: code + 8192, stackTop: code + 3 * 4096 - 8 };
   }
   function finish(): void {

@@ -9,7 +9,6 @@
 import semver from 'semver';
 import type { Frames } from '../../emulator/types.ts';
 import type { EventLog } from '../events.ts';
-import { isRefusal } from '../machine-errors.ts';
 import { ModuleError, fail } from './errors.ts';
 import { PAGE, type Import, type ModuleMetadata } from './format.ts';
 import { placeModule, type PlacedModule } from './loader.ts';
@@ -104,13 +103,8 @@ export class ModuleRegistry {
     }
     this.checkDependencies(v.meta);
     const tag = LIBRARY_TAG | (this.libraries.size + 1);
-    let first: number;
-    try {
-      first = this.frames.allocate(v.pages, tag);
-    } catch (e) {
-      if (isRefusal(e, 'HIC_OUT_OF_FRAMES')) return fail('TOO_LARGE', `no room for library ${v.meta.name} (${v.pages} pages)`);
-      throw e;
-    }
+    const first = this.frames.tryAllocate(v.pages, tag);
+    if (first === 'NO_FRAMES') return fail('TOO_LARGE', `no room for library ${v.meta.name} (${v.pages} pages)`);
     const base = first * PAGE;
     try {
       const placed = placeModule(v, base, (imp) => this.exportAddress(imp));

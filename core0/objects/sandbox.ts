@@ -11,7 +11,6 @@
 import type { Cpu, Frames, PageFlags } from '../../emulator/types.ts';
 import { ConsoleBudget } from '../console-budget.ts';
 import { HOST_DECLARED, type Declared } from '../module/declared.ts';
-import { isRefusal } from '../machine-errors.ts';
 import type { RecordType } from '../module/config-records.ts';
 import { CSpace, type Capability, type CapabilityOwner, type KernelObject } from './capability.ts';
 import { MemoryObject } from './memory-object.ts';
@@ -99,13 +98,8 @@ export class Sandbox implements CapabilityOwner {
   claim(kind: OwnedRegion['kind'], pages: number): { first: number } | AllocError {
     if (!(Number.isInteger(pages) && pages > 0)) return 'INVALID_ARGUMENT';
     if (this.used + pages > this.quotaPages) return 'QUOTA_EXCEEDED';
-    let first: number;
-    try {
-      first = this.frames.allocate(pages, this.id);
-    } catch (e) {
-      if (isRefusal(e, 'HIC_OUT_OF_FRAMES')) return 'NO_MEMORY';
-      throw e;
-    }
+    const first = this.frames.tryAllocate(pages, this.id);
+    if (first === 'NO_FRAMES') return 'NO_MEMORY';
     this.regions.set(first * PAGE, { kind, first, pages });
     this.used += pages;
     return { first };
@@ -139,12 +133,10 @@ export class Sandbox implements CapabilityOwner {
     const c = this.claim('alloc', pages);
     if (typeof c === 'string') return c;
     const va = c.first * PAGE;
-    try {
-      this.cpu.space.map(va, c.first, pages, flags);
-    } catch (e) {
+    const mapped = this.cpu.space.tryMap(va, c.first, pages, flags);
+    if (mapped !== 'OK') {
       this.release(va);
-      if (isRefusal(e, 'MAPPING_LIMIT')) return 'MAPPING_LIMIT';
-      throw e;
+      return mapped === 'NO_FRAMES' ? 'NO_MEMORY' : mapped;
     }
     return va;
   }

@@ -5,7 +5,6 @@
 
 import type { SyscallFrame } from '../../emulator/types.ts';
 import { Prot, Right } from '../abi/abi.ts';
-import { isRefusal } from '../machine-errors.ts';
 import type { MemoryObject } from '../objects/memory-object.ts';
 import { PAGE } from '../objects/sandbox.ts';
 import { err, place, slot, type Outcome, type SyscallContext } from './verb.ts';
@@ -46,13 +45,8 @@ export function memProtect(c: SyscallContext, f: SyscallFrame): Outcome {
   // The whole range must lie inside one mem_alloc region: code and stack are not the guest's to change.
   const region = [...c.sandbox.ownedRegions.values()].find((r) => r.kind === 'alloc' && va >= r.first * PAGE && va + pages * PAGE <= (r.first + r.pages) * PAGE);
   if (!region) return err('NOT_FOUND');
-  try {
-    c.sandbox.cpu.space.protect(va, pages, { writable: prot === Prot.WRITE, executable: false });
-  } catch (e) {
-    if (isRefusal(e, 'MAPPING_LIMIT')) return err('MAPPING_LIMIT');
-    throw e;
-  }
-  return 0;
+  const done = c.sandbox.cpu.space.tryProtect(va, pages, { writable: prot === Prot.WRITE, executable: false });
+  return done === 'OK' ? 0 : err(done === 'NO_FRAMES' ? 'NO_MEMORY' : done);
 }
 
 // --- memory objects ---------------------------------------------------------------------------------
@@ -70,12 +64,8 @@ export function memoryMap(c: SyscallContext, f: SyscallFrame): Outcome {
   const m = cap.object as MemoryObject;
   if (cap.mappedAt !== undefined) return cap.mappedAt;
   if (c.sandbox.cpu.space.translate(m.address) >= 0) return err('INVALID_ARGUMENT'); // mapped through another capability
-  try {
-    c.sandbox.cpu.space.map(m.address, m.first, m.pages, { writable: cap.has(Right.W), executable: false });
-  } catch (e) {
-    if (isRefusal(e, 'MAPPING_LIMIT')) return err('MAPPING_LIMIT');
-    throw e;
-  }
+  const mapped = c.sandbox.cpu.space.tryMap(m.address, m.first, m.pages, { writable: cap.has(Right.W), executable: false });
+  if (mapped !== 'OK') return err(mapped === 'NO_FRAMES' ? 'NO_MEMORY' : mapped);
   cap.mappedAt = m.address;
   return m.address;
 }

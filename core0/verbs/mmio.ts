@@ -4,7 +4,6 @@
 
 import type { SyscallFrame } from '../../emulator/types.ts';
 import { Right } from '../abi/abi.ts';
-import { isRefusal } from '../machine-errors.ts';
 import type { MmioRegion } from '../objects/mmio-region.ts';
 import { err, slot, type Outcome, type SyscallContext } from './verb.ts';
 
@@ -14,13 +13,9 @@ export function mmioMap(c: SyscallContext, f: SyscallFrame): Outcome {
   if (typeof cap === 'string') return err(cap);
   const d = (cap.object as MmioRegion).attached;
   if (cap.mappedAt !== undefined) return cap.mappedAt;
-  try {
-    c.sandbox.cpu.mapDevice(d.base, d.device, cap.has(Right.W));
-  } catch (e) {
-    if (isRefusal(e, 'MAPPING_LIMIT')) return err('MAPPING_LIMIT');
-    if (isRefusal(e, 'UC_ERR_MAP')) return err('INVALID_ARGUMENT'); // already mapped through another capability
-    throw e;
-  }
+  const mapped = c.sandbox.cpu.tryMapDevice(d.base, d.device, cap.has(Right.W));
+  if (mapped === 'MAPPING_LIMIT') return err('MAPPING_LIMIT');
+  if (mapped === 'ALREADY_MAPPED') return err('INVALID_ARGUMENT'); // mapped through another capability
   cap.mappedAt = d.base;
   // Its driver: a DMA-capable device now reaches this sandbox's own memory, and only that.
   if (cap.has(Right.W)) d.device.bind?.((at, length, access) => c.sandbox.dmaView(at, length, access));
