@@ -56,6 +56,7 @@ describe('manifest', () => {
     ['channel with a bad right', mutate((m) => (m.sandboxes[0].caps = { channels: ['mig:g'] })), 'sandboxes[0].caps.channels[0]', /"name:r"/],
     ['channels not a list', mutate((m) => (m.sandboxes[0].caps = { channels: 'mig:r' })), 'sandboxes[0].caps.channels', /list of channels/],
     ['traffic share of an unknown class', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, shares: { bulk: 1 } }; }), 'traffic.shares.bulk', /unknown field/],
+    ['4 GiB of memory (every guest faulted at its entry; the limit says so)', mutate((m) => (m.machine = { memory: '4096MiB' })), 'machine.memory', /outside \[4194304, 4293918720\] bytes/],
     ['traffic server that is not an IPv4 address', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '999.999.999.999', connections: 1 }; }), 'traffic.server', /not an IPv4 address/],
     ['the packed argument, gone for named configuration', mutate((m) => (m.sandboxes[0].arg = 1)), 'sandboxes[0].arg', /unknown field/],
     ['configuration that is not an object', mutate((m) => (m.sandboxes[0].config = 'abort')), 'sandboxes[0].config', /expected an object/],
