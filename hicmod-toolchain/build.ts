@@ -53,7 +53,7 @@ function compileFlags(repoRoot: string): string[] {
     // DWARF for the debugger (symbols, lines, and .debug_frame to unwind without frame pointers).
     // It never reaches the module: the link step loads only allocated sections, and gcc's code is
     // the same with or without -g, so module bytes and event logs do not change.
-    '-g',
+    '-g', '-gno-record-gcc-switches',
     // No SSE/x87: the kernel need not enable or save vector state for guests.
     '-mgeneral-regs-only',
     '-fno-builtin',
@@ -236,7 +236,10 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
   const defines = spec ? [...identityDefines(spec), ...spec.build.defines.map(([macro, value]) => `-D${macro}=${value}`)] : [];
   // hic/module.h, generated from module.json's config and records (hicmod/module-header.ts).
   const header = writeModuleHeader(repoRoot, name, outDir);
-  const flags = [...compileFlags(repoRoot), ...(header ? [`-I${relative(repoRoot, header.dir)}`] : []), ...defines];
+  // The generated header's directory lies under the output directory, wherever that is: its path
+  // is mapped to one name, so the debug information (-g) is the same for every build of the same sources.
+  const headerDir = header ? relative(repoRoot, header.dir) : undefined;
+  const flags = [...compileFlags(repoRoot), ...(headerDir ? [`-I${headerDir}`, `-ffile-prefix-map=${headerDir}=build/include/${name}`] : []), ...defines];
   const object = join(outDir, `${name}.o`);
   const stampFile = join(outDir, `${name}.stamp`);
   const stamp = stampOf(repoRoot, sources, flags, serviceDir, sourceDir, header ? [header.file] : []);
