@@ -9,7 +9,7 @@
 // out: two clean builds of the same sources (each with its own freshly generated keys and its own
 // signing times) run identically, so they must hash identically.
 
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Fault } from '../emulator/types.ts';
 import type { FieldValue } from './module/values.ts';
 
@@ -71,21 +71,26 @@ export interface EventLogOptions {
 export class EventLog {
   private events: StampedEvent[] = [];
   private readonly listeners: ((e: StampedEvent) => void)[] = [];
-  /** SHA-256 over every event's line so far, provenance left out (see hash()). */
-  private readonly running = createHash('sha256');
   private count = 0;
   private readonly retain: number;
+  /**
+   * A bounded log hashes its events as they come (the ones it drops are gone); a whole one hashes
+   * what it holds when asked. The whole log keeps no hash state of its own, so a debugger's
+   * checkpoint (plain objects, restored in place) restores everything the hash depends on.
+   */
+  private readonly running: Hash | undefined;
 
   constructor(
     private readonly now: () => number,
     options: EventLogOptions = {},
   ) {
     this.retain = options.retain ?? Infinity;
+    this.running = this.retain === Infinity ? undefined : createHash('sha256');
   }
 
   emit(e: KernelEvent): void {
     const stamped = { t: this.now(), seq: this.count++, ...e } as StampedEvent;
-    this.running.update(JSON.stringify(withoutProvenance(stamped)) + '\n');
+    this.running?.update(eventLine(stamped));
     this.events.push(stamped);
     // Dropped in chunks, so the array is not shifted on every event.
     if (this.events.length > this.retain + 1024) this.events = this.events.slice(this.events.length - this.retain);
@@ -121,7 +126,10 @@ export class EventLog {
    * events come: equal hashes mean identical runs, whichever build supplied the modules.
    */
   hash(): string {
-    return this.running.copy().digest('hex');
+    if (this.running) return this.running.copy().digest('hex');
+    const h = createHash('sha256');
+    for (const e of this.events) h.update(eventLine(e));
+    return h.digest('hex');
   }
 }
 

@@ -77,7 +77,7 @@ describe('gdb against hic debug --gdb', () => {
     // A backtrace through the stack's input path to the service's main loop, from .debug_frame.
     expect(gdb).toMatch(/#0 {2}tcp_input \(/);
     expect(gdb).toMatch(/#1 {2}0x[0-9a-f]+ in ip_input \(/);
-    expect(gdb).toMatch(/in hic_main \(arg=.*\) at services\/netstack\/netstack\.c:\d+/);
+    expect(gdb).toMatch(/in hic_main \(\) at services\/netstack\/netstack\.c:\d+/);
     const rips = [...gdb.matchAll(/^rip\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+ <(tcp_input(?:\+\d+)?)>/gm)].map((m) => [m[1], m[2]]);
     expect(rips).toEqual([[at, 'tcp_input'], [expect.stringMatching(/^0x/), 'tcp_input+2'], [at, 'tcp_input']]);
     const insns = [...gdb.matchAll(/^(=>| {2}) 0x[0-9a-f]+ <tcp_input(\+\d+)?>:\t\S+/gm)];
