@@ -6,11 +6,10 @@
 import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AuditError, AuditLog, checkpointPath, segmentFiles, verifyAuditFile, type AuditEntry } from '../core0/audit.ts';
-import { registerAuditCommands } from '../cli/audit.ts';
 import { tryLock } from '../emulator/flock.ts';
+import { hicAudit } from './support/audit-cli.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hic-audit-seg-'));
 const open = (path: string, segmentBytes?: number) => AuditLog.open(path, { lock: tryLock, ...(segmentBytes ? { segmentBytes } : {}) });
@@ -210,19 +209,4 @@ describe('checkpoint', () => {
   });
 });
 
-async function hic(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  const program = new Command('hic').exitOverride();
-  registerAuditCommands(program);
-  try {
-    await program.parseAsync(['node', 'hic', ...args]);
-  } finally {
-    vi.restoreAllMocks();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, stdout, stderr };
-}
+const hic = hicAudit;

@@ -6,11 +6,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_CALLER_BUGS, AuditError, AuditLog, GENESIS_HASH, canonicalJson, verifyAuditFile, verifyAuditText, type AuditEntry } from '../core0/audit.ts';
-import { registerAuditCommands } from '../cli/audit.ts';
 import { tryLock } from '../emulator/flock.ts';
+import { hicAudit } from './support/audit-cli.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hic-audit-'));
 
@@ -278,19 +277,10 @@ describe('hic audit', () => {
   let stderr = '';
 
   async function hic(...args: string[]): Promise<number> {
-    stdout = stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-    const program = new Command('hic').exitOverride();
-    registerAuditCommands(program);
-    try {
-      await program.parseAsync(['node', 'hic', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = 0;
-    return code;
+    const r = await hicAudit(...args);
+    stdout = r.stdout;
+    stderr = r.stderr;
+    return r.code;
   }
   afterEach(() => {
     process.exitCode = 0;
