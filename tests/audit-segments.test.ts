@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { AuditError, AuditLog, checkpointPath, segmentFiles, verifyAuditFile, type AuditEntry } from '../core0/audit.ts';
 import { tryLock } from '../emulator/flock.ts';
 import { hicAudit } from './support/audit-cli.ts';
+import { refusal as refusedWith } from './support/refusal.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hic-audit-seg-'));
 const open = (path: string, segmentBytes?: number) => AuditLog.open(path, { lock: tryLock, ...(segmentBytes ? { segmentBytes } : {}) });
@@ -24,15 +25,7 @@ function segmented(n: number, segmentBytes = 1000): { log: string; head: string 
   return { log, head: a.head };
 }
 
-function refusal(fn: () => unknown): AuditError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AuditError) return e;
-    throw e;
-  }
-  throw new Error('expected an AuditError, nothing was thrown');
-}
+const refusal = (fn: () => unknown): AuditError => refusedWith(fn, AuditError);
 
 const linesOf = (file: string) => readFileSync(file, 'utf8').split('\n').slice(0, -1);
 const writeLines = (file: string, lines: string[]) => writeFileSync(file, lines.map((l) => l + '\n').join(''));

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_CALLER_BUGS, AuditError, AuditLog, GENESIS_HASH, canonicalJson, verifyAuditFile, verifyAuditText, type AuditEntry } from '../core0/audit.ts';
 import { tryLock } from '../emulator/flock.ts';
 import { hicAudit } from './support/audit-cli.ts';
+import { refusal as refusedWith } from './support/refusal.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hic-audit-'));
 
@@ -31,15 +32,7 @@ function fixture(n = 20): { path: string; text: string; lines: string[]; head: s
 }
 const join1 = (lines: string[]) => lines.map((l) => l + '\n').join('');
 
-function refusal(fn: () => unknown): AuditError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof AuditError) return e;
-    throw e;
-  }
-  throw new Error('expected an AuditError, nothing was thrown');
-}
+const refusal = (fn: () => unknown): AuditError => refusedWith(fn, AuditError);
 
 describe('audit log: chain', () => {
   it('links each record to the one before, from the genesis hash', () => {
