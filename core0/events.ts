@@ -55,7 +55,11 @@ export type KernelEvent =
   | { kind: 'channelGranted'; channel: string; sandbox: string; rights: number }
   | { kind: 'irqRouted'; line: number; sandbox: string; bits: number; pending: number }
   | { kind: 'sandboxSuspended'; sandbox: string; by: string }
-  | { kind: 'sandboxResumed'; sandbox: string; by: string };
+  | { kind: 'sandboxResumed'; sandbox: string; by: string }
+  /** The operator's channel (system/update/operator.ts) queued an update request for the Module Manager; `policy` as JSON. */
+  | { kind: 'updateRequested'; id: number; service: string; to: string; allowDowngrade: boolean; policy: string }
+  /** ... and delivered it: the Module Manager was waiting for a request. */
+  | { kind: 'updateDelivered'; id: number };
 
 export type StampedEvent = KernelEvent & { readonly t: number; readonly seq: number };
 

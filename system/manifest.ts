@@ -9,6 +9,7 @@ import { DEVICE_FACTORIES } from '../emulator/devices/index.ts';
 import { TRAFFIC_CLASSES } from '../traffic/classes.ts';
 import { Right } from '../core0/abi/abi.ts';
 import { NAME_PATTERN } from '../core0/module/format.ts';
+import { readRequest, type UpdateRequest } from './update/request.ts';
 
 export interface SandboxEntry {
   readonly name: string;
@@ -36,6 +37,17 @@ export interface SandboxEntry {
 export interface Expectation {
   readonly exits: Readonly<Record<string, number>>;
   readonly faults: Readonly<Record<string, FaultKind>>;
+  /**
+   * What each update request of the image comes to, in order: "completed", "failed:<step>" or
+   * "refused:<reason>", as the Module Manager's records say (system/update/outcome.ts).
+   */
+  readonly updates: readonly string[] | undefined;
+}
+
+/** An update the image requests through the operator's channel at a virtual time. */
+export interface ImageUpdate {
+  readonly atNs: number;
+  readonly request: UpdateRequest;
 }
 
 export interface Manifest {
@@ -50,6 +62,8 @@ export interface Manifest {
   readonly expect: Expectation | undefined;
   /** Emulated remote clients on the NIC's wire (the traffic generator), if any. */
   readonly traffic: TrafficSpec | undefined;
+  /** Rolling updates requested of the Module Manager, in time order. */
+  readonly updates: readonly ImageUpdate[];
 }
 
 export interface TrafficSpec {
@@ -79,7 +93,7 @@ const NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
 type Obj = Record<string, unknown>;
 
-class Reader {
+export class Reader {
   constructor(readonly file: string) {}
 
   fail(field: string, detail: string): never {
@@ -220,7 +234,7 @@ export function parseManifest(file: string, text: string): Manifest {
     if (!(e instanceof SyntaxError)) throw e;
     r.fail('', `not valid JSON (${(e as Error).message})`);
   }
-  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect', 'traffic']);
+  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect', 'traffic', 'updates']);
   if (top['hic-image'] !== 1) r.fail('hic-image', `expected 1 (the manifest format version), got ${JSON.stringify(top['hic-image'])}`);
   const machine = r.object(top.machine ?? {}, 'machine', ['memory', 'devices']);
   const deviceList: unknown = machine.devices === undefined ? [] : machine.devices;
@@ -264,7 +278,7 @@ export function parseManifest(file: string, text: string): Manifest {
 
   let expect: Expectation | undefined;
   if (top.expect !== undefined) {
-    const e = r.object(top.expect, 'expect', ['exits', 'faults']);
+    const e = r.object(top.expect, 'expect', ['exits', 'faults', 'updates']);
     const exits: Record<string, number> = {};
     const faults: Record<string, FaultKind> = {};
     for (const [k, v] of Object.entries(r.object(e.exits ?? {}, 'expect.exits', [...seen]))) exits[k] = r.integer(v, `expect.exits.${k}`, -(2 ** 31), 2 ** 31 - 1);
@@ -274,7 +288,17 @@ export function parseManifest(file: string, text: string): Manifest {
       if (!kinds.includes(kind)) r.fail(`expect.faults.${k}`, `unknown fault kind "${kind}" (one of: ${kinds.join(', ')})`);
       faults[k] = kind as FaultKind;
     }
-    expect = { exits, faults };
+    let updates: string[] | undefined;
+    const updateOutcomes: unknown = e.updates;
+    if (updateOutcomes !== undefined) {
+      if (!Array.isArray(updateOutcomes)) return r.fail('expect.updates', 'expected a list of outcomes, one per update ("completed", "failed:<step>", "refused:<reason>")');
+      updates = updateOutcomes.map((x: unknown, i: number) => {
+        const s = r.string(x, `expect.updates[${i}]`);
+        if (!/^(completed|failed:[a-z]+|refused:[a-z_]+)$/.test(s)) r.fail(`expect.updates[${i}]`, `expected "completed", "failed:<step>" or "refused:<reason>", got "${s}"`);
+        return s;
+      });
+    }
+    expect = { exits, faults, updates };
   }
 
   let traffic: TrafficSpec | undefined;
@@ -296,9 +320,23 @@ export function parseManifest(file: string, text: string): Manifest {
     };
   }
 
+  const updateList: unknown = top.updates ?? [];
+  if (!Array.isArray(updateList)) return r.fail('updates', 'expected a list of update requests');
+  let last = 0;
+  const updates = updateList.map((v: unknown, i: number): ImageUpdate => {
+    const o = r.object(v, `updates[${i}]`, ['at', 'service', 'to', 'allowDowngrade', 'policy']);
+    const atNs = r.time(o.at, `updates[${i}].at`);
+    if (atNs < last) r.fail(`updates[${i}].at`, 'updates are listed in time order');
+    if (atNs >= until) r.fail(`updates[${i}].at`, `at or after run.until: the machine stops first`);
+    last = atNs;
+    return { atNs, request: readRequest(r, o, `updates[${i}]`) };
+  });
+  if (updates.length > 0 && !sandboxes.some((s) => s.module === 'module_manager')) r.fail('updates', 'no sandbox runs module_manager to carry the updates out');
+
   return {
     file,
     traffic,
+    updates,
     name: top.name === undefined ? file : r.string(top.name, 'name'),
     description: top.description === undefined ? '' : r.string(top.description, 'description'),
     memory,
