@@ -55,7 +55,12 @@ export type KernelEvent =
   | { kind: 'channelGranted'; channel: string; sandbox: string; rights: number }
   | { kind: 'irqRouted'; line: number; sandbox: string; bits: number; pending: number }
   | { kind: 'sandboxSuspended'; sandbox: string; by: string }
-  | { kind: 'sandboxResumed'; sandbox: string; by: string };
+  | { kind: 'sandboxResumed'; sandbox: string; by: string }
+  /** Frames set aside from the pool by a sandbox holding the loader (module_reserve), and their return. */
+  | { kind: 'reserved'; by: string; bytes: number }
+  | { kind: 'reservationReleased'; by: string; bytes: number }
+  /** A sandbox holding the loader started a module in a new sandbox (module_spawn). */
+  | { kind: 'moduleSpawned'; by: string; sandbox: string; module: string; version: string };
 
 export type StampedEvent = KernelEvent & { readonly t: number; readonly seq: number };
 
