@@ -24,9 +24,11 @@ export interface SandboxEntry {
    */
   readonly config: Readonly<Record<string, string | number | boolean>>;
   readonly budget: number;
-  /** Initial capabilities: registry rights, IRQ lines, device windows, sandboxes it may control, channels (in that slot order). */
+  /** Initial capabilities: registry rights, the module loader, IRQ lines, device windows, sandboxes it may control, channels (in that slot order). */
   readonly caps: {
     readonly registry: number;
+    /** Rights on the module loader (R query, W reserve and spawn); 0: not granted. */
+    readonly loader: number;
     readonly irqs: readonly number[];
     readonly mmio: readonly { readonly device: string; readonly rights: number }[];
     readonly control: readonly string[];
@@ -164,16 +166,22 @@ export const MEMORY_MAX = 4095 * MiB;
 const DEVICE_KINDS: readonly string[] = Object.keys(DEVICE_FACTORIES);
 
 /**
- * `caps`: { registry: "rw" | "r" | "rwg" …, irqs: [line…], mmio: ["device" | "device:r"…],
- * control: [earlier sandbox…], channels: ["name:r" | "name:w" | "name:rw"…] }.
+ * `caps`: { registry: "rw" | "r" | "rwg" …, loader: "r" | "w" | "rw", irqs: [line…],
+ * mmio: ["device" | "device:r"…], control: [earlier sandbox…], channels: ["name:r" | "name:w" | "name:rw"…] }.
  */
 function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>, self: string, devices: readonly string[]): SandboxEntry['caps'] {
-  const o = r.object(v ?? {}, field, ['registry', 'irqs', 'mmio', 'control', 'channels']);
+  const o = r.object(v ?? {}, field, ['registry', 'loader', 'irqs', 'mmio', 'control', 'channels']);
   let registry = Right.R | Right.W;
   if (o.registry !== undefined) {
     const s = r.string(o.registry, `${field}.registry`);
     if (!/^r?w?g?$/.test(s) || s === '') r.fail(`${field}.registry`, `expected rights as letters from "rwg" (like "rw"), got "${s}"`);
     registry = (s.includes('r') ? Right.R : 0) | (s.includes('w') ? Right.W : 0) | (s.includes('g') ? Right.G : 0);
+  }
+  let loader = 0;
+  if (o.loader !== undefined) {
+    const s = r.string(o.loader, `${field}.loader`);
+    if (s !== 'r' && s !== 'w' && s !== 'rw') r.fail(`${field}.loader`, `expected "r" (query), "w" (reserve and spawn) or "rw", got "${s}"`);
+    loader = (s.includes('r') ? Right.R : 0) | (s.includes('w') ? Right.W : 0);
   }
   const irqs = o.irqs === undefined ? [] : o.irqs;
   if (!Array.isArray(irqs)) r.fail(`${field}.irqs`, 'expected a list of IRQ line numbers');
@@ -202,7 +210,7 @@ function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>
     if (!m) r.fail(`${field}.channels[${i}]`, `expected "name:r", "name:w" or "name:rw" (name: lowercase letters, digits, - and _), got "${s}"`);
     return { name: m![1]!, rights: (m![2]!.includes('r') ? Right.R : 0) | (m![2]!.includes('w') ? Right.W : 0) };
   });
-  return { registry, irqs: lines, mmio, control: targets, channels };
+  return { registry, loader, irqs: lines, mmio, control: targets, channels };
 }
 
 /** `config`: { field: value… }, each value a string ("450ms", "abort"), a number or a boolean. */

@@ -98,6 +98,7 @@ export class System {
     try {
       const kernel = new Kernel(machine, {
         trust: options.trust,
+        repository: options.modules,
         ...(options.audit ? { audit: options.audit } : {}),
         ...(options.retainEvents !== undefined ? { events: { retain: options.retainEvents } } : {}),
       });

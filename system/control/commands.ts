@@ -19,6 +19,7 @@ export const KERNEL_EVENT_KINDS = [
   'boot', 'sandboxCreated', 'moduleVerified', 'moduleRejected', 'libraryLoaded', 'libraryUnloaded', 'moduleLoaded',
   'threadStarted', 'console', 'consoleDropped', 'record', 'fault', 'exit', 'wallClock', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
   'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed', 'input', 'updateRequested', 'updateDelivered',
+  'reserved', 'reservationReleased', 'moduleSpawned',
 ] as const satisfies readonly KernelEvent['kind'][];
 type Missing = Exclude<KernelEvent['kind'], (typeof KERNEL_EVENT_KINDS)[number]>;
 const complete: Missing extends never ? true : Missing = true;
