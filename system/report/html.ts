@@ -14,8 +14,9 @@ export class Html {
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-// Tab stays (it is only whitespace); every other C0 and C1 control, DEL and the bidi controls go.
-const UNPRINTABLE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+// Tab stays (it is only whitespace); every other C0 and C1 control, DEL, the line and paragraph
+// separators and the bidi controls go.
+const UNPRINTABLE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]/gu;
 
 /** Text made safe for an element's content or a quoted attribute value. */
 export function esc(text: string): string {
@@ -45,10 +46,11 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
 }
 
 /**
- * JSON for a `<script type="application/json">` block: the characters that could end the block
- * or start a comment in it (`<`, `>`, `&`) and the two line separators JavaScript once treated as
- * line ends are written as \u escapes, which JSON.parse reads back unchanged.
+ * JSON for a `<script type="application/json">` block, in printable ASCII: the characters that
+ * could end the block or open a comment in it (`<`, `>`, `&`) and everything outside ASCII (the
+ * line separators JavaScript once took for line ends, the bidi controls) are \u escapes, which
+ * JSON.parse reads back unchanged.
  */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(/[^\x20-\x7e]|[<>&]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
