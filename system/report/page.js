@@ -7,9 +7,10 @@
 (function () {
   const report = JSON.parse(document.getElementById('report-data').textContent);
   const ms = (ns) => ns / 1e6;
-  const COLORS = { old: '#7a7f87', new: '#1f6feb', idle: '#2da44e', http: '#bf8700', realtime: '#cf222e', persistent: '#8250df' };
-  const PHASE_COLORS = ['#0969da', '#1a7f37', '#9a6700', '#8250df', '#cf222e'];
-  const LEVEL_COLORS = { P0: '#a40e26', P1: '#cf222e', P2: '#bf8700', P3: '#6e7781' };
+  // Series colours are used by nothing else on the canvas, so each series can be found by its colour.
+  const COLORS = { old: '#7a7f87', new: '#1f6feb', idle: '#2da44e', http: '#bf8700', realtime: '#e85aad', persistent: '#8250df', latency: '#0a7f86' };
+  const PHASE_COLORS = ['#0550ae', '#116329', '#953800', '#512a97', '#a40e26'];
+  const LEVEL_COLORS = { P0: '#a40e26', P1: '#cf222e', P2: '#d18616', P3: '#6e7781' };
 
   /** The latest value at or before t of a time-ordered series, or null before its first point. */
   function stepAt(points, t, pick) {
@@ -61,8 +62,8 @@
       const p = per.find((q) => t >= q.window.startNs && t <= q.window.endNs);
       return p ? ms(p[key]) : null;
     };
-    series.push({ label: 'added latency avg', scale: 'ms', stroke: '#0a7f86', width: 1.5, paths: uPlot.paths.stepped({ align: 1 }), values: x.map((t) => latencyAt(t, 'avgNs')) });
-    series.push({ label: 'added latency max', scale: 'ms', stroke: '#0a7f86', width: 1, dash: [2, 2], paths: uPlot.paths.stepped({ align: 1 }), values: x.map((t) => latencyAt(t, 'maxNs')) });
+    series.push({ label: 'added latency avg', scale: 'ms', stroke: COLORS.latency, width: 1.5, paths: uPlot.paths.stepped({ align: 1 }), values: x.map((t) => latencyAt(t, 'avgNs')) });
+    series.push({ label: 'added latency max', scale: 'ms', stroke: COLORS.latency, width: 1, dash: [2, 2], paths: uPlot.paths.stepped({ align: 1 }), values: x.map((t) => latencyAt(t, 'maxNs')) });
     return { x, series };
   }
 
