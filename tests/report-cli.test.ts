@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { registerReportCommand } from '../cli/report.ts';
+import { REPORT_SCHEMA } from '../system/report/schema.ts';
 import { writeReport } from '../system/report/write.ts';
 import { REPO } from './support/boot.ts';
 import { FIXTURES, HOSTILE, fixture, hostile } from './support/reports.ts';
@@ -106,6 +107,15 @@ describe('hic report', () => {
       expect(r.stderr.trimEnd().endsWith(`[${code}]`)).toBe(true);
     });
   }
+
+  it('prints the JSON Schema with --schema, and wants a directory otherwise', async () => {
+    const schema = await hicReport('--schema');
+    expect(schema.code).toBe(0);
+    expect(JSON.parse(schema.stdout)).toEqual(REPORT_SCHEMA);
+    const none = await hicReport();
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe('hic: report: give the report directory (build/reports/<update-id>/), or --schema [HIC_USAGE]\n');
+  });
 
   it('is a command of hic: a broken report exits 2 from the shell', async () => {
     const bad = await runNode([join(REPO, 'bin', 'hic.mjs'), 'report', reportDir('shell-bad', '[]')], { cwd: REPO });

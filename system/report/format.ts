@@ -35,22 +35,3 @@ export const rateLimit = (perS: number): string => (perS === 0 ? 'off' : `${perS
 
 /** The policy's stage plan: "idle 30 % → http 60 % → …". */
 export const stagePlan = (r: UpdateReport): string => r.policy.stages.map((s) => `${s.class} ${percent(s.upTo)}`).join(' → ');
-
-/** The instants the whole report covers: from the first thing that happened to the last. */
-export function span(r: UpdateReport): { startNs: number; endNs: number } {
-  const times = [
-    ...r.phases.flatMap((p) => [p.startNs, p.endNs]),
-    ...(r.rollback?.phases ?? []).flatMap((p) => [p.startNs, p.endNs]),
-    ...r.stages.flatMap((s) => [s.startNs, s.endNs]),
-    ...r.split.map((s) => s.tNs),
-  ];
-  if (times.length === 0) return { startNs: 0, endNs: 0 };
-  // A loop, not Math.min(...times): a long split would overflow the argument list.
-  let startNs = times[0]!;
-  let endNs = startNs;
-  for (const t of times) {
-    if (t < startNs) startNs = t;
-    if (t > endNs) endNs = t;
-  }
-  return { startNs, endNs };
-}
