@@ -91,4 +91,6 @@ export interface KernelServices {
   newReservation(holder: Sandbox, pages: number): Capability | ErrName;
   /** Starts a request the verb checked; a sandbox-control capability on it, or why not (then nothing changed). */
   spawnModule(by: Sandbox, req: SpawnRequest): Capability | ErrName;
+  /** The newest version of module `name` started on this machine so far, if any (what rollback protection compares with). */
+  installedVersion(name: string): string | undefined;
 }

@@ -125,6 +125,7 @@ export class Kernel {
         unloadable: (m) => unloadable(this.state, m),
         newReservation: (holder, pages) => reserve(this.state, holder, pages),
         spawnModule: (by, req) => spawnRequested(this.state, by, req, this.trap),
+        installedVersion: (name) => this.modules.installedVersion(name)?.version,
       },
     });
     this.state = {

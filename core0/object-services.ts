@@ -21,7 +21,7 @@ import type { Thread, Waiting } from './objects/thread.ts';
 import type { Scheduler } from './scheduler.ts';
 
 /** What the module loader needs of the kernel's tables; the Kernel provides it (module-loader.ts). */
-type LoaderPart = 'sandboxLive' | 'fetchModule' | 'moduleVerified' | 'moduleRejected' | 'unloadable' | 'newReservation' | 'spawnModule';
+type LoaderPart = 'sandboxLive' | 'fetchModule' | 'moduleVerified' | 'moduleRejected' | 'unloadable' | 'newReservation' | 'spawnModule' | 'installedVersion';
 
 /**
  * What the Kernel lends ObjectServices to build KernelServices on: the machine's clock and frames,
@@ -66,6 +66,7 @@ export class ObjectServices implements KernelServices {
   unloadable: KernelServices['unloadable'] = (m) => this.host.loader.unloadable(m);
   newReservation: KernelServices['newReservation'] = (holder, pages) => this.host.loader.newReservation(holder, pages);
   spawnModule: KernelServices['spawnModule'] = (by, req) => this.host.loader.spawnModule(by, req);
+  installedVersion: KernelServices['installedVersion'] = (name) => this.host.loader.installedVersion(name);
 
   // --- blocking --------------------------------------------------------------------------------
 

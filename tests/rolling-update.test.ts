@@ -64,13 +64,13 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
     const released = run.kernel.events.of('reservationReleased' as never) as unknown as { by: string; bytes: number; t: number }[];
     expect(reserved.map((r) => r.bytes)).toEqual([24 * 1024 * 1024, 24 * 1024 * 1024]);
     expect(account.reserved).toMatchObject({ memory: 48 * 1024 * 1024, quota: 24 * 1024 * 1024 });
-    const created = run.kernel.events.of('sandboxCreated').find((e) => e.sandbox === 'netstack-1.3.0')!;
+    const created = run.kernel.events.of('sandboxCreated').find((e) => e.sandbox === 'netstack-1-3-0')!;
     expect(reserved.every((r) => r.t <= created.t)).toBe(true);
     expect(released.length).toBe(2); // one consumed by the spawn, one deleted at the end
   });
 
   it('has Core-0 create the new instance on request: netstack 1.3.0 in its own sandbox, on standby, with one granted channel', () => {
-    const loaded = run.kernel.events.of('moduleLoaded').find((e) => e.sandbox === 'netstack-1.3.0')!;
+    const loaded = run.kernel.events.of('moduleLoaded').find((e) => e.sandbox === 'netstack-1-3-0')!;
     expect(loaded).toMatchObject({ module: 'netstack', version: '1.3.0', config: { instance: 2, migration_slot: 1, standby: true } });
     expect(run.kernel.events.of('moduleSpawned' as never)).toHaveLength(1);
   });

@@ -328,6 +328,7 @@ export const MODULE_INFO = struct('hic_module_info', 'what module_query found: t
   { name: 'cpu_permille', type: 'u64', doc: 'signed CPU share, per mille of one core' },
   { name: 'kind', type: 'u64', doc: '0 service, 1 library' },
   { name: 'state_schema', type: 'u64', doc: 'state-migration schema, 0 if none' },
+  { name: 'installed', type: 'u64', doc: 'the newest version of this module started on the machine so far (packed like version_packed), 0 if none' },
   { name: 'ndeps', type: 'u64', doc: 'entries of deps in use' },
   { name: 'deps', type: MODULE_DEP, count: 'MODULE_DEPS_MAX', doc: 'its dependencies, the first HIC_MODULE_DEPS_MAX' },
 ]);

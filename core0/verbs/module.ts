@@ -70,12 +70,12 @@ export function moduleQuery(c: SyscallContext, f: SyscallFrame): Outcome {
     return err('MODULE_REFUSED');
   }
   c.k.moduleVerified(r);
-  writeInfo(out, r.module.meta);
+  writeInfo(out, r.module.meta, c.k.installedVersion(name));
   return 0;
 }
 
 /** struct hic_module_info from a module's signed metadata. */
-function writeInfo(b: Uint8Array, meta: ModuleMetadata): void {
+function writeInfo(b: Uint8Array, meta: ModuleMetadata, installed: string | undefined): void {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const at = MODULE_INFO.at;
   const version = semver.parse(meta.version)!; // the decoder accepted it as semver
@@ -83,7 +83,9 @@ function writeInfo(b: Uint8Array, meta: ModuleMetadata): void {
   b.fill(0);
   put(b, at.name, Limit.NAME_MAX, meta.name);
   put(b, at.version, Limit.VERSION_MAX, meta.version);
-  v.setBigUint64(at.version_packed, (BigInt(version.major) << 16n) | (BigInt(version.minor) << 8n) | BigInt(version.patch), true);
+  const packed = (x: semver.SemVer) => (BigInt(x.major) << 16n) | (BigInt(x.minor) << 8n) | BigInt(x.patch);
+  v.setBigUint64(at.version_packed, packed(version), true);
+  v.setBigUint64(at.installed, installed === undefined ? 0n : packed(semver.parse(installed)!), true);
   v.setBigUint64(at.memory, BigInt(meta.memory), true);
   v.setBigUint64(at.cpu_permille, BigInt(meta.cpuPermille), true);
   v.setBigUint64(at.kind, meta.kind === 'service' ? 0n : 1n, true);

@@ -2,7 +2,7 @@
  * the service's alias with its version; a stability window with a health check every
  * policy.health_interval; then COMPLETE at both instances (the source retires, owning nothing),
  * the old instance's sandbox destroyed (Core-0 reclaims it: memory zeroed, capabilities revoked,
- * IRQs released, all audited), and the `end` record the report is made from. */
+ * IRQs released, all audited). */
 #include "mm.h"
 
 /* The alias reaches the new version (步骤4.1 "端到端验证", from inside the machine). */
@@ -57,14 +57,5 @@ bool finish(void) {
   step(4, MODULE_MANAGER_STEP_STEP_SHUTDOWN, MODULE_MANAGER_STEP_STATE_BEGIN);
   if (!shutdown_old()) return step(4, MODULE_MANAGER_STEP_STEP_SHUTDOWN, MODULE_MANAGER_STEP_STATE_FAILED), false;
   step(4, MODULE_MANAGER_STEP_STEP_SHUTDOWN, MODULE_MANAGER_STEP_STATE_OK);
-  uint64_t avg, p99, max, n;
-  latency(&avg, &p99, &max, &n);
-  uint64_t moved = n;
-  module_manager_emit_end(&(struct module_manager_record_end){
-      .id = up.req.id, .outcome = MODULE_MANAGER_END_OUTCOME_COMPLETED, .failed_step = MODULE_MANAGER_END_FAILED_STEP_NONE, .snapshot = up.snapshot_conns,
-      .moved = moved, .gone = up.gone, .failed = up.move_failures, .latency_avg_ns = avg, .latency_p99_ns = p99, .latency_max_ns = max,
-      .ipc_per_connection = moved ? up.ipc_moving * 100 / moved : 0, .connections_phase_ns = up.connections_ns, .checks = up.checks, .ok = up.failures == 0});
-  hic_log("module_manager: update %lu of %s to %s complete: %lu connections moved, added latency avg %lu ns p99 %lu ns max %lu ns, %u checks, %u failed",
-          up.req.id, up.req.service, up.info.version, moved, avg, p99, max, up.checks, up.failures);
   return true;
 }

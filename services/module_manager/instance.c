@@ -10,7 +10,8 @@ static bool spawn(void) {
   if (up.endpoint < 0) return false;
   static struct hic_spawn_spec spec;
   memset(&spec, 0, sizeof spec);
-  hic_snprintf(spec.sandbox, sizeof spec.sandbox, "%s-%s", up.req.service, up.info.version);
+  /* Sandbox names are [a-z][a-z0-9_-]*: the version with dashes, netstack-1-3-0. */
+  hic_snprintf(spec.sandbox, sizeof spec.sandbox, "%s-%lu-%lu-%lu", up.req.service, up.to >> 16, up.to >> 8 & 0xff, up.to & 0xff);
   memcpy(spec.module, up.info.name, sizeof spec.module);
   memcpy(spec.version, up.info.version, sizeof spec.version);
   spec.quota = up.info.memory;
@@ -59,8 +60,8 @@ bool new_instance(void) {
   if (at_new) at_old = peer(&up.old, &up.new.hello, MIG_ROLE_SOURCE);
   if (!at_new || !at_old) return step(2, MODULE_MANAGER_STEP_STEP_HANDSHAKE, MODULE_MANAGER_STEP_STATE_FAILED), false;
   check(at_new == at_old, MODULE_MANAGER_CHECK_WHAT_SAME_PROTOCOL);
-  hic_log("module_manager: handshake: %s %u.%u.%u and %u.%u.%u agree on protocol %u.%u", up.req.service, up.from >> 16, up.from >> 8 & 0xff,
-          up.from & 0xff, up.to >> 16, up.to >> 8 & 0xff, up.to & 0xff, at_new >> 8, at_new & 0xff);
+  hic_log("module_manager: handshake: %s %lu.%lu.%lu and %s agree on protocol %u.%u", up.req.service, up.from >> 16, up.from >> 8 & 0xff,
+          up.from & 0xff, up.info.version, at_new >> 8, at_new & 0xff);
   step(2, MODULE_MANAGER_STEP_STEP_HANDSHAKE, MODULE_MANAGER_STEP_STATE_OK);
   /* Seed 步骤2.3's warm-up (configuration applied, probes compared) is not built: the snapshot
    * carries the configuration, and PEER checked the firewall rules are the same. */

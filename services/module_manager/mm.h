@@ -66,6 +66,7 @@ bool new_instance(void);
 
 /* stages.c: phase 3. */
 bool migrate(void);
+void latency_reset(void);
 void latency(uint64_t *avg, uint64_t *p99, uint64_t *max, uint64_t *samples);
 bool healthy(void);
 

@@ -158,6 +158,7 @@ static bool stage(int k, uint32_t total, uint32_t *moved_so_far) {
   }
   if (in_batch) batches++, split();
   if (ok) ok = healthy(), checks++;
+  if (t.failed) ok = false; /* a connection that could not move stops the update: both instances serve on */
   module_manager_emit_stage(&(struct module_manager_record_stage){.id = up.req.id, .class = klass[k], .up_to = p->stage_up_to[k], .moved = t.moved, .gone = t.gone,
                                                                   .failed = t.failed, .batches = batches, .checks = checks, .healthy = ok,
                                                                   .start_ns = start, .end_ns = (uint64_t)hic_time_now()});
@@ -200,15 +201,13 @@ bool migrate(void) {
   new_stats = hic_registry_lookup(REGISTRY, name, (uint64_t)len);
 
   step(3, MODULE_MANAGER_STEP_STEP_MIGRATE, MODULE_MANAGER_STEP_STATE_BEGIN);
-  memset(hist, 0, sizeof hist);
-  lat_total = lat_max = lat_n = 0;
   uint64_t t0 = (uint64_t)hic_time_now(), calls0 = up.ipc_calls;
   bool ok = list_source();
   uint32_t total = nrefs, moved = 0;
   split();
   for (int k = 0; k < MM_STAGES && ok; k++) ok = stage(k, total, &moved);
   /* Connections the source accepted between the LIST and DEFAULT: one more pass until none is left. */
-  for (int pass = 0; ok && pass < 4 && list_source() && nrefs; pass++) {
+  for (int pass = 0; ok && pass < 4 && (ok = list_source()) && nrefs; pass++) {
     for (uint32_t i = 0; i < nrefs; i++) cls[i] = MM_STAGES - 1;
     ok = stage(MM_STAGES - 1, nrefs, &moved);
   }
@@ -216,6 +215,11 @@ bool migrate(void) {
   up.connections_ns = (uint64_t)hic_time_now() - t0;
   step(3, MODULE_MANAGER_STEP_STEP_MIGRATE, ok ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
   return ok && switch_aliases();
+}
+
+void latency_reset(void) {
+  memset(hist, 0, sizeof hist);
+  lat_total = lat_max = lat_n = 0;
 }
 
 void latency(uint64_t *avg, uint64_t *p, uint64_t *max, uint64_t *n) {

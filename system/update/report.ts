@@ -3,7 +3,7 @@
 // latency each moved connection saw, resources reserved and freed, checks, and the outcome. The
 // shape is system/report/schema.ts's; rendering and writing live in system/report/.
 
-import type { UpdateReport } from '../report/schema.ts';
+import type { Phase, UpdateReport } from '../report/schema.ts';
 import type { UpdateAccount } from './outcome.ts';
 
 /** Each Module Manager step: the seed's 步骤 number and what it does. */
@@ -37,16 +37,16 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0))
 
 export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
   const b = a.begin;
-  const phases: UpdateReport['phases'] = [];
+  const phases: Phase[] = [];
   for (const s of a.steps) {
     if (s.state === 'begin') {
-      phases.push({ phase: s.phase, name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome: 'ok' });
+      phases.push({ phase: s.phase as Phase['phase'], name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome: 'ok' });
       continue;
     }
     const open = [...phases].reverse().find((p) => p.name === s.step);
     const outcome = s.state === 'skipped' ? 'skipped' : s.state === 'failed' ? 'failed' : 'ok';
     if (open && s.state !== 'skipped') Object.assign(open, { endNs: s.tNs, wallEndMs: s.wallMs, outcome });
-    else phases.push({ phase: s.phase, name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome });
+    else phases.push({ phase: s.phase as Phase['phase'], name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome });
   }
   // A step that began and never ended failed where it stood (a refusal ends the account there).
   const outcome: UpdateReport['outcome'] = a.refused ? 'refused' : a.end?.outcome === 'completed' ? 'completed' : 'failed';
@@ -69,7 +69,8 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
       rateLimitPerS: num(b?.rate_limit),
       batch: num(b?.batch),
       stabilityNs: num(b?.stability),
-      timeouts: { phaseNs: num(b?.phase_timeout) },
+      // One timeout covers every call and phase of the Module Manager.
+      timeouts: { phaseNs: num(b?.phase_timeout), handshakeNs: num(b?.phase_timeout), connectionNs: num(b?.phase_timeout) },
       stages: CLASSES.map((c, i) => ({ class: c, upTo: num(b?.[`stage${i + 1}`]) / 1000 })),
     },
     phases,

@@ -147,10 +147,11 @@ struct hic_module_info {
   uint64_t cpu_permille; /* +64: signed CPU share, per mille of one core */
   uint64_t kind; /* +72: 0 service, 1 library */
   uint64_t state_schema; /* +80: state-migration schema, 0 if none */
-  uint64_t ndeps; /* +88: entries of deps in use */
-  struct hic_module_dep deps[HIC_MODULE_DEPS_MAX]; /* +96: its dependencies, the first HIC_MODULE_DEPS_MAX */
+  uint64_t installed; /* +88: the newest version of this module started on the machine so far (packed like version_packed), 0 if none */
+  uint64_t ndeps; /* +96: entries of deps in use */
+  struct hic_module_dep deps[HIC_MODULE_DEPS_MAX]; /* +104: its dependencies, the first HIC_MODULE_DEPS_MAX */
 };
-_Static_assert(sizeof(struct hic_module_info) == 608, "struct hic_module_info layout");
+_Static_assert(sizeof(struct hic_module_info) == 616, "struct hic_module_info layout");
 
 /* a capability of the caller, derived into the new sandbox */
 struct hic_spawn_grant {
