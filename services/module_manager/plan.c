@@ -83,6 +83,12 @@ bool plan(void) {
   step(1, MODULE_MANAGER_STEP_STEP_REQUEST, MODULE_MANAGER_STEP_STATE_OK);
 
   step(1, MODULE_MANAGER_STEP_STEP_FETCH, MODULE_MANAGER_STEP_STATE_BEGIN);
+  /* The version order is policy, decided before Core-0 is asked (its rollback protection would
+   * refuse an older module anyway, as MODULE_REFUSED). */
+  const char *to = up.req.to;
+  uint64_t wanted = parse_version(&to);
+  if (wanted == up.from) return refused(MODULE_MANAGER_REFUSED_REASON_SAME_VERSION, 0), false;
+  if (wanted < up.from && !(up.req.flags & MM_ALLOW_DOWNGRADE)) return refused(MODULE_MANAGER_REFUSED_REASON_DOWNGRADE, 0), false;
   memcpy(q.range, up.req.to, sizeof up.req.to);
   r = hic_module_query(LOADER, &q, &up.info);
   if (r == -HIC_ERR_NOT_FOUND || r == -HIC_ERR_INVALID_ARGUMENT) return refused(MODULE_MANAGER_REFUSED_REASON_NO_SUCH_VERSION, r), false;
@@ -90,9 +96,6 @@ bool plan(void) {
   up.to = up.info.version_packed;
   if (up.to == up.from) return refused(MODULE_MANAGER_REFUSED_REASON_SAME_VERSION, 0), false;
   if (up.to < up.from && !(up.req.flags & MM_ALLOW_DOWNGRADE)) return refused(MODULE_MANAGER_REFUSED_REASON_DOWNGRADE, 0), false;
-  /* The instance in service must speak the migration protocol, and be the version installed. */
-  if (!hello(&up.old) || strcmp(up.old.hello.module, up.req.service) != 0 || up.old.hello.version != up.from)
-    return refused(MODULE_MANAGER_REFUSED_REASON_NOT_MIGRATABLE, 0), false;
   step(1, MODULE_MANAGER_STEP_STEP_FETCH, MODULE_MANAGER_STEP_STATE_OK);
 
   step(1, MODULE_MANAGER_STEP_STEP_DEPENDENCIES, MODULE_MANAGER_STEP_STATE_BEGIN);
@@ -110,6 +113,13 @@ bool plan(void) {
   }
   up.for_spawn = first;
   up.reservation = second;
+  /* The instance in service must speak the migration protocol, and be the version installed.
+   * Asked last: HELLO makes it set up for a migration, which a refused request must not cause. */
+  if (!hello(&up.old) || strcmp(up.old.hello.module, up.req.service) != 0 || up.old.hello.version != up.from) {
+    hic_cap_delete((uint64_t)first), hic_cap_delete((uint64_t)second);
+    up.for_spawn = up.reservation = -1;
+    return refused(MODULE_MANAGER_REFUSED_REASON_NOT_MIGRATABLE, 0), false;
+  }
   module_manager_emit_reserved(&(struct module_manager_record_reserved){.id = up.req.id, .memory_bytes = 2 * up.info.memory, .quota_bytes = up.info.memory});
   step(1, MODULE_MANAGER_STEP_STEP_RESERVE, MODULE_MANAGER_STEP_STATE_OK);
   /* Seed 步骤1.4 (notify dependents) is not built: no dependent service speaks a notice protocol yet. */
