@@ -8,6 +8,12 @@ static int is_gauge(uint8_t sig) {
   return sig == MD_SIG_START_FAILED || sig == MD_SIG_HEALTH_STREAK || sig == MD_SIG_ANOMALIES;
 }
 
+/* Event counts: "3 crashes within 5 minutes" holds as soon as the third comes; the window only
+ * bounds how far back they are counted. */
+static int is_count(uint8_t sig) {
+  return sig == MD_SIG_CRASHES || sig == MD_SIG_CORRUPT || sig == MD_SIG_MIG_FAILED;
+}
+
 static uint32_t popcount(uint32_t x) {
   uint32_t n = 0;
   for (; x; x &= x - 1) n++;
@@ -50,9 +56,12 @@ static int value_of(uint8_t sig, const uint64_t a[4], const struct md_baseline *
       return 1;
     case MD_SIG_CRITICAL_FAILED:
     case MD_SIG_MIG_SUCCESS:
-    case MD_SIG_CPU:
       if (a[1] == 0) return 0;
       *v = (int64_t)md_mul_div(a[0], 1000, a[1]);
+      return 1;
+    case MD_SIG_CPU: /* the mean of the samples' permille */
+      if (a[1] == 0) return 0;
+      *v = (int64_t)(a[0] / a[1]);
       return 1;
     case MD_SIG_PERF_DROP: {
       /* Performance lost: the worse of throughput below the baseline and latency above it, both
@@ -169,7 +178,7 @@ static void evaluate(struct md_decider *d, uint32_t i, const struct md_sample *s
   if (!(d->holding & (1u << i))) d->holding |= 1u << i, d->since_ns[i] = d->last_ns; /* since this interval began */
   e->held_ns = now - d->since_ns[i];
   if (is_gauge(r->signal) && r->window_ns > 0) e->covered_ns = md_min_u64(e->held_ns, r->window_ns);
-  e->strength = r->window_ns == 0 ? 1000 : (uint16_t)md_mul_div(e->covered_ns, 1000, r->window_ns);
+  e->strength = r->window_ns == 0 || is_count(r->signal) ? 1000 : (uint16_t)md_mul_div(e->covered_ns, 1000, r->window_ns);
   e->fired = e->strength == 1000;
   e->contribution = (uint16_t)(r->weight * e->strength / 1000);
 }

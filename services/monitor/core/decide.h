@@ -6,7 +6,9 @@
  *
  * A rule with a window holds when its signal, aggregated over the last window (16 buckets of
  * window/16, so the edge moves in steps of a sixteenth), crosses its threshold; it fires once the
- * watch has covered the whole window. Its strength is the covered fraction, its contribution
+ * watch has covered the whole window -- except an event count (crashes, corrupted payloads, failed
+ * migrations), which fires with the event that reaches its threshold. A gauge (start failure,
+ * health-check streak, anomalies) fires once it has held for the window without a break. Its strength is the covered fraction, its contribution
  * weight x strength, and the score the noisy-OR 1 - prod(1 - c_i) of every rule that holds: one
  * sure rule is enough, several doubtful ones add up, none can pass 1. A rollback needs a rule that
  * fired and a score at or above the policy's threshold (0.8); a rollback rule short of it pauses

@@ -86,7 +86,7 @@ uint32_t md_decision_reason(const struct md_decision *dec, const struct md_polic
     put(&o, ", reason: ");
     put_evidence(&o, p->rules[dec->rule].signal, &dec->evals[dec->rule]);
     put(&o, " (confidence ");
-    put_u64(&o, dec->score / 1000), put(&o, "."), put_u64(&o, dec->score / 100 % 10), put_u64(&o, dec->score / 10 % 10);
+    put_u64(&o, dec->score / 1000), put(&o, "."), put_u64(&o, dec->score / 100 % 10), put_u64(&o, dec->score / 10 % 10), put_u64(&o, dec->score % 10);
     put(&o, ")");
     if (dec->confirm == MD_CONFIRM_PENDING) put(&o, ", awaiting operator confirmation");
     if (dec->confirm == MD_CONFIRM_VETOED) put(&o, ", vetoed by the operator");
