@@ -128,7 +128,7 @@ int md_decide(struct md_decider *d, const struct md_sample *s, struct md_decisio
  * pending. The next md_decide applies it. */
 int md_decider_answer(struct md_decider *d, int confirm);
 /* The audit log's reason in the seed's form ("automatic rollback triggered, reason: error rate
- * 6.2% for 12 min"), NUL-terminated, truncated to cap. Returns the length written. */
+ * 6.2% over 10 min (confidence 0.944)"), NUL-terminated, truncated to cap. Returns its length. */
 uint32_t md_decision_reason(const struct md_decision *dec, const struct md_policy *p, char *buf,
                             uint32_t cap);
 

@@ -1,7 +1,8 @@
 /* reason.c -- a decision as one line for the audit log, in the seed's form (§4.3 5.1.3: "自动回滚
- * 触发，原因：错误率6.2%持续12分钟" -- automatic rollback triggered, reason: error rate 6.2% for
- * 12 min). The figures come from the decision record; no printf in a guest, so the few number
- * formats needed are written here. */
+ * 触发，原因：错误率6.2%持续12分钟" -- automatic rollback triggered, reason: error rate 6.2% over
+ * 12 min): the action, the rule's figure and the time it was measured over, and the confidence.
+ * The figures come from the decision record; no printf in a guest, so the few number formats
+ * needed are written here. */
 #include "decide.h"
 
 struct out {
@@ -45,21 +46,29 @@ static void put_duration(struct out *o, uint64_t ns) {
   else put_u64(o, ns / MD_NS_PER_SEC), put(o, " s");
 }
 
+/* A windowed rule's value is measured over its window (decide.h), which the reason names; a rule
+ * on the current sample alone has no window to name. */
+static void over(struct out *o, const struct md_rule_eval *e) {
+  if (e->covered_ns == 0) return;
+  put(o, " over ");
+  put_duration(o, e->covered_ns);
+}
+
 static void put_evidence(struct out *o, uint8_t sig, const struct md_rule_eval *e) {
   switch (sig) {
     case MD_SIG_CRASHES: put(o, "new instance crashed "), put_i64(o, e->value), put(o, " times in "), put_duration(o, e->covered_ns); break;
     case MD_SIG_START_FAILED: put(o, "new instance failed to start"); break;
-    case MD_SIG_ERROR_PPM: put(o, "error rate "), put_percent_ppm(o, e->value), put(o, " for "), put_duration(o, e->held_ns); break;
-    case MD_SIG_ANSWERED_PPM: put(o, "requests answered "), put_percent_ppm(o, e->value), put(o, " for "), put_duration(o, e->held_ns); break;
+    case MD_SIG_ERROR_PPM: put(o, "error rate "), put_percent_ppm(o, e->value), over(o, e); break;
+    case MD_SIG_ANSWERED_PPM: put(o, "requests answered "), put_percent_ppm(o, e->value), over(o, e); break;
     case MD_SIG_CRITICAL_FAILED: put(o, "critical function checks failed "), put_percent_permille(o, e->value); break;
     case MD_SIG_CORRUPT: put(o, "data corruption risk: "), put_i64(o, e->value), put(o, " corrupted payloads"); break;
-    case MD_SIG_PERF_DROP: put(o, "performance down "), put_percent_permille(o, e->value), put(o, " for "), put_duration(o, e->held_ns); break;
+    case MD_SIG_PERF_DROP: put(o, "performance down "), put_percent_permille(o, e->value), over(o, e); break;
     case MD_SIG_LATENCY_RISE: put(o, "response time up "), put_percent_permille(o, e->value); break;
-    case MD_SIG_MIG_SUCCESS: put(o, "migration success "), put_percent_permille(o, e->value), put(o, " for "), put_duration(o, e->held_ns); break;
+    case MD_SIG_MIG_SUCCESS: put(o, "migration success "), put_percent_permille(o, e->value), over(o, e); break;
     case MD_SIG_MIG_FAILED: put_i64(o, e->value), put(o, " connection migrations failed"); break;
     case MD_SIG_LEAK: put(o, "memory growing "), put_i64(o, e->value), put(o, " KiB/hour over "), put_duration(o, e->covered_ns); break;
     case MD_SIG_HEALTH_STREAK: put_i64(o, e->value), put(o, " health checks failed in a row"); break;
-    case MD_SIG_CPU: put(o, "CPU at "), put_percent_permille(o, e->value), put(o, " for "), put_duration(o, e->held_ns); break;
+    case MD_SIG_CPU: put(o, "CPU at "), put_percent_permille(o, e->value), over(o, e); break;
     case MD_SIG_ANOMALIES: put_i64(o, e->value), put(o, " metrics outside their 3-sigma band"); break;
     default: put(o, "signal "), put_u64(o, sig); break;
   }

@@ -122,14 +122,15 @@ void t_reason(void) {
   decider_on(&d, &P, 0);
   feed(&d, 120, error_rate, 0, &dec);
   md_decision_reason(&dec, &P, text, sizeof text);
-  check(!strcmp(text, "automatic rollback triggered, reason: error rate 6.2% for 10 min (confidence 0.944), "
+  check(!strcmp(text, "automatic rollback triggered, reason: error rate 6.2% over 10 min (confidence 0.944), "
                       "awaiting operator confirmation"), "pending: \"%s\"", text);
   feed(&d, 23, error_rate, 0, &dec);
   md_decider_answer(&d, 1);
   feed(&d, 1, error_rate, 0, &dec);
   md_decision_reason(&dec, &P, text, sizeof text);
-  check(!strcmp(text, "automatic rollback triggered, reason: error rate 6.2% for 12 min (confidence 0.944)"),
-        "confirmed at 12 min, the seed's own example: \"%s\"", text);
+  check(!strcmp(text, "automatic rollback triggered, reason: error rate 6.2% over 10 min (confidence 0.944)") &&
+            dec.evals[rule_index(&P, MD_R_ERROR_RATE)].held_ns == MIN(12),
+        "confirmed 2 min later, as in the seed's example: held 12 min; \"%s\"", text);
   uint32_t n = md_decision_reason(&dec, &P, text, 10);
   check(n == 9 && !strcmp(text, "automatic"), "cut to the buffer, NUL-terminated: \"%s\"", text);
   md_policy_default(&P);
@@ -138,7 +139,7 @@ void t_reason(void) {
   s.errors = 0, s.unanswered = 200;
   md_decide(&d, &s, &dec);
   md_decision_reason(&dec, &P, text, sizeof text);
-  check(!strcmp(text, "emergency rollback triggered, reason: requests answered 0.0% for 5 s (confidence 1.000)"), "\"%s\"", text);
+  check(!strcmp(text, "emergency rollback triggered, reason: requests answered 0.0% (confidence 1.000)"), "\"%s\"", text);
   decider_on(&d, &P, 0);
   feed(&d, 2, 0, 0, &dec);
   md_decision_reason(&dec, &P, text, sizeof text);
