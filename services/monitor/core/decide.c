@@ -20,7 +20,7 @@ static uint32_t popcount(uint32_t x) {
   return n;
 }
 
-/* A sample's part in a signal: two numerator/denominator pairs (acc) and whether it counts. */
+/* A sample's part in a signal: up to two numerator/denominator pairs, summed over a window. */
 static void inputs(uint8_t sig, const struct md_sample *s, uint64_t acc[4]) {
   acc[0] = acc[1] = acc[2] = acc[3] = 0;
   uint64_t answered = (uint64_t)s->requests - s->unanswered;

@@ -23,7 +23,7 @@ enum md_cmp {
 
 /* Rule flags. */
 #define MD_RULE_FORCED 0x01    /* no operator confirmation and no partial rollback (data at risk) */
-#define MD_RULE_NEEDS_REQS 0x02/* a ratio of requests: only counts with min_requests in the window */
+#define MD_RULE_NEEDS_REQS 0x02 /* a ratio of requests: counts only with min_requests in the window */
 
 /* Stable rule ids, as the records and the audit name them. */
 enum md_rule_id {
@@ -56,7 +56,8 @@ struct md_rule {
   uint8_t action;    /* enum md_action the rule asks for when it fires */
   uint8_t flags;     /* MD_RULE_* */
   uint16_t weight;   /* permille: how far this rule alone is trusted (the confidence score) */
-  uint32_t gate;     /* md_metric bits: the condition counts only while one of them is anomalous */
+  uint32_t gate;     /* md_metric bits: the condition counts only while one of them is anomalous
+                        (over a window: out of its band in most of the window's samples) */
   int64_t threshold; /* in the signal's unit (md.h) */
   uint64_t window_ns;/* 0: the current sample alone; else held over the window (decide.c) */
 };
