@@ -103,7 +103,9 @@ export class System {
         ...(options.retainEvents !== undefined ? { events: { retain: options.retainEvents } } : {}),
       });
       const outcome = recordOutcome(kernel.events);
-      const updates = new UpdateLog(kernel.events);
+      // Wall time goes only into the update reports (as wall-clock figures), never into the event log.
+      const assembledAt = performance.now();
+      const updates = new UpdateLog(kernel.events, () => performance.now() - assembledAt);
       if (options.onEvent) kernel.events.subscribe(options.onEvent);
       const pcap = options.pcap;
       if (pcap) for (const d of machine.devices) if (d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);

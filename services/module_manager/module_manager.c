@@ -79,33 +79,12 @@ bool timed_out(void) {
   return late;
 }
 
-/* The seed's defaults (步骤1.1, 步骤3.2, 步骤4.1) for every field the request left 0. */
-static void defaults(struct mm_policy *p) {
-  static const uint64_t up_to[MM_STAGES] = {300, 600, 900, 1000};
-  static const uint64_t check_ns[MM_STAGES] = {0, 5000000000ull, 2000000000ull, 0};
-  if (!p->zero_downtime) p->zero_downtime = 1;
-  if (!p->rollback_window_ns) p->rollback_window_ns = 24ull * 3600 * 1000000000ull;
-  if (!p->health_interval_ns) p->health_interval_ns = 5000000000ull;
-  if (!p->rate_limit) p->rate_limit = 100;
-  if (!p->batch) p->batch = 100;
-  if (!p->stability_ns) p->stability_ns = 3600ull * 1000000000ull;
-  if (!p->phase_timeout_ns) p->phase_timeout_ns = 300ull * 1000000000ull;
-  bool stages_given = false;
-  for (int i = 0; i < MM_STAGES; i++) stages_given |= p->stage_up_to[i] != 0;
-  for (int i = 0; i < MM_STAGES; i++) {
-    if (!stages_given) p->stage_up_to[i] = up_to[i];
-    if (!stages_given && !p->stage_check_ns[i]) p->stage_check_ns[i] = check_ns[i];
-  }
-  if (!p->idle_ms) p->idle_ms = 50;
-}
-
 static void refuse(uint64_t id, uint64_t reason, int64_t code) {
-  module_manager_emit_refused(&(struct module_manager_record_refused){.id = id, .reason = reason, .code = (uint64_t)(code < 0 ? -code : code)});
+  module_manager_emit_refused(&(struct module_manager_record_refused){.id = id, .reason = reason, .code = (uint64_t)(code < 0 ? -code : code), .from = 0});
   hic_log("module_manager: request %lu refused (reason %lu, code %ld)", id, reason, code);
 }
 
 static void run_update(void) {
-  defaults(&up.req.policy);
   latency_reset();
   up.old = running;
   up.reservation = up.for_spawn = up.endpoint = -1;

@@ -5,7 +5,7 @@
 #include "mm.h"
 
 static void refused(uint64_t reason, int64_t code) {
-  module_manager_emit_refused(&(struct module_manager_record_refused){.id = up.req.id, .reason = reason, .code = (uint64_t)(code < 0 ? -code : code)});
+  module_manager_emit_refused(&(struct module_manager_record_refused){.id = up.req.id, .reason = reason, .code = (uint64_t)(code < 0 ? -code : code), .from = up.from});
   hic_log("module_manager: update %lu of %s to %s refused (reason %lu, code %ld)", up.req.id, up.req.service, up.req.to, reason, code);
 }
 
@@ -15,9 +15,11 @@ static bool terminated(const char *s, uint64_t n) {
   return false;
 }
 
-/* Seed 步骤1.1 "策略验证": zero downtime is the only mode offered, stages rise to the whole. */
+/* Seed 步骤1.1 "策略验证": a whole policy (the operator's channel fills in the seed's defaults),
+ * zero downtime the only mode offered, stages rising to the whole. */
 static bool policy_ok(const struct mm_policy *p) {
-  if (p->zero_downtime != 1 || p->batch > 1000 || p->idle_ms > 60000) return false;
+  if (p->zero_downtime != 1 || !p->batch || p->batch > 1000 || !p->idle_ms || p->idle_ms > 60000 || !p->rate_limit) return false;
+  if (!p->health_interval_ns || !p->stability_ns || !p->rollback_window_ns) return false;
   uint64_t last = 0;
   for (int i = 0; i < MM_STAGES; i++) {
     if (p->stage_up_to[i] < last || p->stage_up_to[i] > 1000) return false;

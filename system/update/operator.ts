@@ -8,7 +8,7 @@
 
 import { HostCallError, HostClient } from '../../core0/host-client.ts';
 import type { Kernel } from '../../core0/kernel.ts';
-import { encodeRequest, MM_REQUEST_UPDATE, type UpdateRequest } from './request.ts';
+import { encodeRequest, MM_REQUEST_UPDATE, resolvePolicy, type UpdateRequest } from './request.ts';
 
 const REQUESTS = 'cap://module_manager/requests';
 const RETRY_NS = 1_000_000;
@@ -26,7 +26,7 @@ export class OperatorChannel {
   request(request: UpdateRequest): number {
     const id = this.nextId++;
     this.queue.push({ id, request });
-    this.kernel.events.emit({ kind: 'updateRequested', id, service: request.service, to: request.to, allowDowngrade: request.allowDowngrade, policy: JSON.stringify(request.policy) });
+    this.kernel.events.emit({ kind: 'updateRequested', id, service: request.service, to: request.to, allowDowngrade: request.allowDowngrade, policy: JSON.stringify(resolvePolicy(request.policy)) });
     this.schedule(this.kernel.machine.clock.now);
     return id;
   }

@@ -17,7 +17,7 @@ export interface UpdateAccount {
   readonly policyJson: string;
   readonly requestedNs: number;
   deliveredNs?: number;
-  refused?: { readonly reason: string; readonly code: number; readonly tNs: number };
+  refused?: { readonly reason: string; readonly code: number; readonly from: number; readonly tNs: number };
   begin?: Fields & { readonly tNs: number };
   readonly steps: { readonly phase: number; readonly step: string; readonly state: string; readonly tNs: number; readonly wallMs: number }[];
   reserved?: Fields;
@@ -78,7 +78,7 @@ export class UpdateLog {
     const f = e.fields;
     switch (e.type) {
       case 'refused':
-        a.refused = { reason: String(f.reason), code: Number(f.code), tNs: e.t };
+        a.refused = { reason: String(f.reason), code: Number(f.code), from: Number(f.from), tNs: e.t };
         return this.ended(a);
       case 'begin':
         a.begin = { ...f, tNs: e.t };

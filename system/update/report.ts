@@ -5,6 +5,7 @@
 
 import type { Phase, UpdateReport } from '../report/schema.ts';
 import type { UpdateAccount } from './outcome.ts';
+import type { UpdatePolicy } from './request.ts';
 
 /** Each Module Manager step: the seed's 步骤 number and what it does. */
 const STEPS: Readonly<Record<string, { readonly seed: string; readonly title: string }>> = {
@@ -35,44 +36,69 @@ export function version(packed: unknown): string {
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0));
 
+/** The policy in force, as the Module Manager's `begin` record states it. */
+function policyOf(b: Readonly<Record<string, unknown>>): UpdateReport['policy'] {
+  return {
+    zeroDowntime: true,
+    rollbackWindowNs: num(b.rollback_window),
+    healthIntervalNs: num(b.health_interval),
+    rateLimitPerS: num(b.rate_limit),
+    batch: num(b.batch),
+    stabilityNs: num(b.stability),
+    // One timeout covers every call and phase of the Module Manager.
+    timeouts: { phaseNs: num(b.phase_timeout), handshakeNs: num(b.phase_timeout), connectionNs: num(b.phase_timeout) },
+    stages: CLASSES.map((c, i) => ({ class: c, upTo: num(b[`stage${i + 1}`]) / 1000 })),
+  };
+}
+
+/** A refused request never began: the policy it asked for (the operator's channel resolved it). */
+function requestedPolicy(json: string): UpdateReport['policy'] {
+  const p = JSON.parse(json) as Required<UpdatePolicy>;
+  return {
+    zeroDowntime: p.zeroDowntime,
+    rollbackWindowNs: p.rollbackWindowNs,
+    healthIntervalNs: p.healthIntervalNs,
+    rateLimitPerS: p.rateLimit === 'off' ? 0 : p.rateLimit,
+    batch: p.batch,
+    stabilityNs: p.stabilityNs,
+    timeouts: { phaseNs: p.phaseTimeoutNs, handshakeNs: p.phaseTimeoutNs, connectionNs: p.phaseTimeoutNs },
+    stages: CLASSES.map((c, i) => ({ class: c, upTo: p.stages[i]! })),
+  };
+}
+
 export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
   const b = a.begin;
   const phases: Phase[] = [];
   for (const s of a.steps) {
     if (s.state === 'begin') {
-      phases.push({ phase: s.phase as Phase['phase'], name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome: 'ok' });
+      // Failed until it ends: a step a refusal cut short failed where it stood.
+      phases.push({ phase: s.phase as Phase['phase'], name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome: 'failed', detail: 'did not end' });
       continue;
     }
     const open = [...phases].reverse().find((p) => p.name === s.step);
     const outcome = s.state === 'skipped' ? 'skipped' : s.state === 'failed' ? 'failed' : 'ok';
-    if (open && s.state !== 'skipped') Object.assign(open, { endNs: s.tNs, wallEndMs: s.wallMs, outcome });
+    if (open && s.state !== 'skipped') {
+      Object.assign(open, { endNs: s.tNs, wallEndMs: s.wallMs, outcome });
+      delete (open as { detail?: string }).detail;
+    }
     else phases.push({ phase: s.phase as Phase['phase'], name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome });
   }
-  // A step that began and never ended failed where it stood (a refusal ends the account there).
   const outcome: UpdateReport['outcome'] = a.refused ? 'refused' : a.end?.outcome === 'completed' ? 'completed' : 'failed';
   const end = a.end;
   const reserved = a.reserved ? num(a.reserved.memory) : 0;
   const old = a.destroyed.filter((d) => d.sandbox !== a.created?.sandbox);
+  // The version it updates from: what was installed (0.0.0: nothing, for a refused request).
+  const from = version(b ? b.from : (a.refused?.from ?? 0));
   return {
     format: 'hic-update-report',
     version: 1,
     id: `u${a.id}-${a.service}-${a.to}`,
     ...(image ? { image } : {}),
     service: a.service,
-    from: b ? version(b.from) : '?',
+    from,
     to: a.to,
-    plan: [{ service: a.service, from: b ? version(b.from) : '?', to: a.to }],
-    policy: {
-      zeroDowntime: true,
-      rollbackWindowNs: num(b?.rollback_window),
-      healthIntervalNs: num(b?.health_interval),
-      rateLimitPerS: num(b?.rate_limit),
-      batch: num(b?.batch),
-      stabilityNs: num(b?.stability),
-      // One timeout covers every call and phase of the Module Manager.
-      timeouts: { phaseNs: num(b?.phase_timeout), handshakeNs: num(b?.phase_timeout), connectionNs: num(b?.phase_timeout) },
-      stages: CLASSES.map((c, i) => ({ class: c, upTo: num(b?.[`stage${i + 1}`]) / 1000 })),
-    },
+    plan: [{ service: a.service, from, to: a.to }],
+    policy: b ? policyOf(b) : requestedPolicy(a.policyJson),
     phases,
     stages: a.stages.map((s) => ({
       class: String(s.class) as (typeof CLASSES)[number],

@@ -4,8 +4,8 @@
 // here, with every error naming its field, and encoded as struct mm_request
 // (services/include/hic/module_manager.h), whose layout this file mirrors.
 //
-// Fields left out are sent as 0: the Module Manager applies the seed's defaults and reports
-// the values in force (its `begin` record), so the defaults live in one place, the service.
+// Fields left out take the seed's defaults (SEED_POLICY, here and nowhere else): the request
+// carries a whole policy, which the Module Manager checks and reports as in force (its `begin`).
 
 import { Reader } from '../manifest.ts';
 
@@ -32,6 +32,30 @@ export interface UpdateRequest {
   readonly to: string;
   readonly allowDowngrade: boolean;
   readonly policy: UpdatePolicy;
+}
+
+const S = 1e9;
+
+/** Seed 步骤1.1 (zero downtime, 24 h rollback window, health checks every 5 s, at most 100
+ * connections/s), §6.1 (batches of 100), 步骤3.2 (stages to 30/60/90/100 %, checked after each
+ * batch, every 5 s, every 2 s, after each connection), 步骤4.1 (a 1 h stability window) and
+ * 步骤4.2 (5 min timeouts). `idleNs` is ours: what counts as an idle connection. */
+export const SEED_POLICY: Required<UpdatePolicy> = {
+  zeroDowntime: true,
+  rollbackWindowNs: 24 * 3600 * S,
+  healthIntervalNs: 5 * S,
+  rateLimit: 100,
+  batch: 100,
+  stabilityNs: 3600 * S,
+  phaseTimeoutNs: 300 * S,
+  stages: [0.3, 0.6, 0.9, 1],
+  stageChecksNs: [0, 5 * S, 2 * S, 0],
+  idleNs: 50e6,
+};
+
+/** The policy in force: the request's fields, the seed's for the rest. */
+export function resolvePolicy(p: UpdatePolicy): Required<UpdatePolicy> {
+  return { ...SEED_POLICY, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) };
 }
 
 const POLICY_FIELDS = ['zeroDowntime', 'rollbackWindow', 'healthInterval', 'rateLimit', 'batch', 'stability', 'phaseTimeout', 'stages', 'stageChecks', 'idle'] as const;
@@ -103,18 +127,18 @@ export function encodeRequest(id: number, req: UpdateRequest): Uint8Array {
   b.set(Buffer.from(req.service, 'ascii'), AT.service);
   b.set(Buffer.from(req.to, 'ascii'), AT.to);
   u64(AT.flags, req.allowDowngrade ? 1 : 0);
-  const p = req.policy;
+  const p = resolvePolicy(req.policy);
   const words: (number | bigint)[] = [
     p.zeroDowntime ? 1 : 0,
-    p.rollbackWindowNs ?? 0,
-    p.healthIntervalNs ?? 0,
-    p.rateLimit === 'off' ? (1n << 64n) - 1n : (p.rateLimit ?? 0),
-    p.batch ?? 0,
-    p.stabilityNs ?? 0,
-    p.phaseTimeoutNs ?? 0,
-    ...Array.from({ length: STAGES }, (_, i) => (p.stages ? Math.round(p.stages[i]! * 1000) : 0)),
-    ...Array.from({ length: STAGES }, (_, i) => p.stageChecksNs?.[i] ?? 0),
-    p.idleNs === undefined ? 0 : Math.round(p.idleNs / 1e6),
+    p.rollbackWindowNs,
+    p.healthIntervalNs,
+    p.rateLimit === 'off' ? (1n << 64n) - 1n : p.rateLimit,
+    p.batch,
+    p.stabilityNs,
+    p.phaseTimeoutNs,
+    ...p.stages.map((s) => Math.round(s * 1000)),
+    ...p.stageChecksNs,
+    Math.round(p.idleNs / 1e6),
   ];
   words.forEach((w, i) => u64(AT.policy + 8 * i, w));
   return b;

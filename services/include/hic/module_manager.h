@@ -6,8 +6,9 @@
  * becomes of each is reported as typed records (services/module_manager/module.json), never as
  * a reply, so a request is fire-and-forget for the host and the event log is the one account.
  *
- * The policy is seed 步骤1.1's (docs/module-manager.md); zero fields take the seed's defaults,
- * which images may scale down. The host mirrors this layout in system/update/request.ts. */
+ * The policy is seed 步骤1.1's (docs/module-manager.md) and arrives whole: the host fills in the
+ * seed's defaults (system/update/request.ts, which mirrors this layout); images may scale them
+ * down. A zero field is a malformed request. */
 #ifndef HIC_MODULE_MANAGER_H
 #define HIC_MODULE_MANAGER_H
 
@@ -19,7 +20,7 @@
 #define MM_ALLOW_DOWNGRADE 1 /* mm_request.flags */
 
 struct mm_policy {
-  uint64_t zero_downtime;          /* 1: no connection may be dropped; 0 is refused (not offered) */
+  uint64_t zero_downtime;          /* 1: no connection may be dropped (the only mode offered) */
   uint64_t rollback_window_ns;     /* how long the rollback point is kept (seed: 24 h) */
   uint64_t health_interval_ns;     /* health checks after the switch (seed: every 5 s) */
   uint64_t rate_limit;             /* connections moved per second at most (seed: 100); ~0: off */
