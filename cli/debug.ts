@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as readline from 'node:readline';
 import { AuditLog } from '../core0/audit.ts';
 import { workspace } from '../hicmod-toolchain/workspace.ts';
+import { EVENT_KINDS } from '../system/debug/breakpoints.ts';
 import { COMMANDS, execute, findCommand, type CommandResult } from '../system/debug/commands.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL } from '../system/debug/machine.ts';
 import { startGdbStub, type GdbStub } from '../system/debug/gdb/stub.ts';
@@ -147,7 +148,8 @@ function completer(session: DebugSession) {
       if (c && ['break', 'watch', 'rwatch', 'awatch', 'disassemble', 'memory'].includes(c.name)) {
         for (const m of session.machine.modules.all) for (const sym of m.info?.symbols ?? []) if (sym.kind === 'function' || c.name !== 'break') pool.push(`${m.sandbox ?? m.module}:${sym.name}`);
         if (parts[1] === 'mig') pool.push(...session.config.migration.calls.values());
-        if (parts[1] === 'event') pool.push('cap', 'switch', 'irq', 'capTransferred', 'capRevoked', 'endpointSwitched', 'irqRouted', 'console', 'fault', 'exit', 'sandboxCreated', 'sandboxDestroyed', 'moduleLoaded');
+        if (parts[1] === 'event') pool.push('cap', 'switch', 'irq', ...EVENT_KINDS);
+        if (parts[1] === 'record') pool.push(...session.machine.modules.all.map((m) => `${m.module}.`));
       }
     }
     const hits = [...new Set(pool)].filter((p) => p.startsWith(word)).sort();

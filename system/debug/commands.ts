@@ -103,9 +103,9 @@ export const COMMANDS: readonly Command[] = [
   { name: 'reverse-step-event', aliases: ['rse'], usage: 'reverse-step-event', help: 'go back to the kernel event before now', run: run((s) => s.reverseStepEvent()) },
   { name: 'restart', aliases: [], usage: 'restart', help: 'a fresh machine at the start (breakpoints kept)', run: run((s) => s.restart()) },
   {
-    name: 'break', aliases: ['b'], usage: 'break LOCATION | syscall NAME | ipc ENDPOINT | mig OP | event KIND  [in SANDBOX] [if COND]',
-    help: 'stop at guest code (0x…, symbol, sandbox:symbol, module@version:symbol+off); before a syscall; at a send/call/recv on an endpoint (channel name, cap://… or #id); at a migration call or its reply (HELLO, EXPORT_STATE, CONN_OUT, CONN_IN, …, or *); at a kernel event (capTransferred, capRevoked, endpointSwitched, irqRouted, … or cap, switch, irq, *). COND: registers, arg0…arg5, sandbox, event fields, op/conn/status for migration, mem8/16/32/64(addr)',
-    complete: () => ['syscall', 'ipc', 'mig', 'event'],
+    name: 'break', aliases: ['b'], usage: 'break LOCATION | syscall NAME | ipc ENDPOINT | mig OP | event KIND | record MODULE.TYPE  [in SANDBOX] [if COND]',
+    help: 'stop at guest code (0x…, symbol, sandbox:symbol, module@version:symbol+off); before a syscall; at a send/call/recv on an endpoint (channel name, cap://… or #id); at a migration call or its reply (HELLO, EXPORT_STATE, CONN_OUT, CONN_IN, …, or *); at a kernel event (capTransferred, capRevoked, endpointSwitched, irqRouted, input, … or cap, switch, irq, *); at a typed record a guest emits (migctl.step, migctl.*, *.step). COND: registers, arg0…arg5, sandbox, event fields, record fields, op/conn/status for migration, mem8/16/32/64(addr)',
+    complete: () => ['syscall', 'ipc', 'mig', 'event', 'record'],
     run: (s, a) => addBreak(s, 'break', a),
   },
   { name: 'watch', aliases: [], usage: 'watch LOCATION [LENGTH] [if COND]', help: 'stop after guest code writes to [LOCATION, +LENGTH) (default 8 bytes)', run: (s, a) => addBreak(s, 'watch', a) },

@@ -367,8 +367,8 @@ export class DebugMachine implements RunObserver {
     const g = this.goal;
     if ((g.kind === 'event' && e.seq === g.seq) || g.kind === 'nextEvent') stops.push({ reason: 'event', breakpoints: [], summary: `event #${e.seq}: ${eventLine(e)}`, detail: { event: e } });
     if (!this.quiet) {
-      for (const b of this.table.active('event')) {
-        if (b.spec.kind !== 'event' || !eventMatches(b.spec, e)) continue;
+      for (const b of [...this.table.active('event'), ...this.table.active('record')]) {
+        if ((b.spec.kind !== 'event' && b.spec.kind !== 'record') || !eventMatches(b.spec, e)) continue;
         const verdict = this.check(b, eventContext(e));
         if (verdict !== false) stops.push({ reason: 'breakpoint', breakpoints: [b.id], summary: `breakpoint ${b.id}, event #${e.seq}: ${eventLine(e)}${verdict === true ? '' : `\n  ${verdict}`}`, detail: { event: e } });
       }
