@@ -1,10 +1,12 @@
 // `hic boot`: assemble an image's machine, run it, print its run and the report. Deterministic by
-// default; live with --realtime, --control, --metrics or --tap: a host pacer holds the run
-// (system/realtime.ts), outside inputs enter through it, and the machine runs until its time
+// default; live with --realtime, --control, --metrics, --tap or --record: a host pacer holds the
+// run (system/realtime.ts), outside inputs enter through it, and the machine runs until its time
 // limit (--until, or the manifest's) or a `quit` on the control socket, or SIGINT/SIGTERM.
+// --record writes where each input entered (system/recording/); --replay runs such a recording
+// again, as fast as the machine goes, and says whether its event log is the recorded one.
 
 import type { Command } from 'commander';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuditLog } from '../core0/audit.ts';
 import { formatTime } from '../emulator/clock.ts';
@@ -17,9 +19,12 @@ import { tryLock } from '../emulator/flock.ts';
 import { bridgeTap, type TapBridge } from '../system/bridge.ts';
 import { ControlServer } from '../system/control/server.ts';
 import { LiveMachine } from '../system/live.ts';
-import { readManifest } from '../system/manifest.ts';
+import { parseManifest, readManifest, type Manifest } from '../system/manifest.ts';
 import { MachineMetrics } from '../system/metrics.ts';
 import { EventFile } from '../system/event-file.ts';
+import { readRecording, RecordingError, type Recording } from '../system/recording/format.ts';
+import { RunRecorder } from '../system/recording/recorder.ts';
+import { replayOptions, replayVerdict } from '../system/recording/replay.ts';
 import { System } from '../system/run-image.ts';
 import { TapDevice } from '../system/tap.ts';
 import { runCommand, UsageError } from './errors.ts';
@@ -42,6 +47,8 @@ interface BootOptions {
   metrics?: string;
   tap?: string;
   netns?: string;
+  record?: string;
+  replay?: string;
 }
 
 /**
@@ -97,7 +104,7 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
   program
     .command('boot')
     .description('boot a system image: create its sandboxes, run them in virtual time, report the outcome')
-    .argument('<image>', 'image manifest (.himg)')
+    .argument('[image]', 'image manifest (.himg); with --replay, the recording has it')
     .option('-q, --quiet', 'show only guest console lines and records, faults and exits (and no status line)')
     .option('--events <file>', 'write the event log as JSON lines to <file> as it is made (its sha256 is the hash printed at the end)')
     .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint) and what the system trusted of the repository (${TRUSTED_STATE_FILE})`, 'build/data')
@@ -112,20 +119,44 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics (port 0: any free port)')
     .option('--tap <name>', 'bridge the NIC to Linux TAP device <name> (created if absent; needs root or CAP_NET_ADMIN; needs --realtime)')
     .option('--netns <name>', `the network namespace the TAP device is in (default: ${DEFAULT_NETNS} if \`hic net peer up\` created it, else the current one)`)
-    .action((image: string, opts: BootOptions) => runCommand(() => boot(image, opts, repoRoot, version)));
+    .option('--record <file>', 'record every outside input (TAP frames, control commands, Ctrl-C) with where it entered the machine, so `--replay` (or `hic debug --replay`) runs it again to the same event log; makes the run live')
+    .option('--replay <file>', 'run a recording made with --record again, as fast as the machine goes, and check the event log is the recorded one (the image, date, run length and traffic are the recording\'s)')
+    .action((image: string | undefined, opts: BootOptions) => runCommand(() => boot(image, opts, repoRoot, version)));
 }
 
-async function boot(image: string, opts: BootOptions, repoRoot: string, version: string): Promise<number> {
-  const manifest = readManifest(image);
+/** Options a replay takes from its recording, or that have no meaning in one. */
+const NOT_WITH_REPLAY = ['realtime', 'until', 'date', 'control', 'metrics', 'tap', 'netns', 'record'] as const;
+
+/** The recording to replay, and its image: the one it holds, which `image`, if given, must be. */
+export function replayedImage(file: string, image: string | undefined): { recording: Recording; manifest: Manifest } {
+  const recording = readRecording(file);
+  const { image: recorded } = recording.header;
+  if (image !== undefined && readFileSync(image, 'utf8') !== recorded.text) {
+    throw new RecordingError('RECORDING_MISMATCH', `${file} is a recording of ${recorded.file}, and ${image} is not that manifest (leave the image out: the recording holds it)`);
+  }
+  return { recording, manifest: parseManifest(recorded.file, recorded.text) };
+}
+
+async function boot(image: string | undefined, opts: BootOptions, repoRoot: string, version: string): Promise<number> {
+  if (opts.replay !== undefined) {
+    const given = NOT_WITH_REPLAY.filter((o) => opts[o] !== undefined && opts[o] !== false);
+    if (given.length > 0) throw new UsageError(`--replay takes the run from its recording: --${given[0]} does not go with it`);
+    if (!opts.traffic) throw new UsageError('--replay takes the run from its recording: --no-traffic does not go with it');
+  } else if (image === undefined) throw new UsageError('missing the image: hic boot IMAGE (or --replay FILE)');
+  const replay = opts.replay !== undefined ? replayedImage(opts.replay, image) : undefined;
+  const manifest = replay ? replay.manifest : readManifest(image!);
   const until = opts.until === undefined ? undefined : parseUntil(opts.until);
   const listen = opts.metrics === undefined ? undefined : parseListen(opts.metrics);
   if (opts.tap !== undefined && !opts.realtime) throw new UsageError('--tap needs --realtime: Linux on the other side of the bridge lives in wall time');
   if (opts.netns !== undefined && opts.tap === undefined) throw new UsageError('--netns names where the TAP device is: it needs --tap');
-  const liveRun = Boolean(opts.realtime || opts.control || opts.metrics || opts.tap);
-  const date = wallClockDate(opts.date);
+  const liveRun = Boolean(opts.realtime || opts.control || opts.metrics || opts.tap || opts.record);
+  const date = replay ? replay.recording.header.date : wallClockDate(opts.date);
   const ws = moduleOrigin(opts, repoRoot);
   const dataDir = dataDirectory(opts.dataDir);
-  const audit = AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
+  // A replay runs the recorded machine again: it is no boot of the system, and leaves its
+  // persistent state (audit log, what it trusted) alone.
+  const audit = replay ? AuditLog.inMemory() : AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
+  const recorder = opts.record !== undefined ? new RunRecorder(opts.record) : undefined;
   const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
   const eventFile = opts.events ? EventFile.open(opts.events) : undefined;
   let system: System | undefined;
@@ -141,7 +172,7 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
   try {
     if (opts.tap !== undefined) tap = TapDevice.open(opts.tap, netns ? { netns } : {});
     // Under the audit log's lock: one boot at a time reads and updates what the system trusted.
-    trusted = TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date), stateFile: join(dataDir, TRUSTED_STATE_FILE) });
+    trusted = TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date), ...(replay ? {} : { stateFile: join(dataDir, TRUSTED_STATE_FILE) }) });
     system = await System.assemble(manifest, {
       modules: withBuildFailures(trusted, ws.failures),
       trust: ws.trust,
@@ -149,8 +180,9 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
       wallClock: date,
       ...(pcap ? { pcap } : {}),
       ...(opts.traffic ? {} : { traffic: 'none' as const }),
-      ...(liveRun ? { live: { realtime: Boolean(opts.realtime) } } : {}),
+      ...(liveRun ? { live: { realtime: Boolean(opts.realtime), ...(recorder ? { onAdmit: recorder.onAdmit } : {}) } } : {}),
       ...(until !== undefined ? { until } : {}),
+      ...(replay ? replayOptions(replay.recording) : {}),
       // The whole log goes to the terminal and the file as it is made; memory keeps the latest.
       retainEvents: RETAINED_EVENTS,
       onEvent: (e) => {
@@ -159,6 +191,10 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
         if (line !== undefined) print(line);
       },
     });
+    if (recorder) {
+      const end = until ?? manifest.until;
+      recorder.begin(system, { image: { file: image!, text: readFileSync(image!, 'utf8') }, date, until: Number.isFinite(end) ? end : 'never', traffic: opts.traffic });
+    }
     if (tap) {
       const nic = system.nic;
       if (!nic) throw new UsageError(`--tap: image ${manifest.name} has no NIC (machine.devices must include "nic")`);
@@ -191,6 +227,8 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
       print = (line) => void process.stdout.write(line + '\n');
       control?.machineEnded();
     }
+    recorder?.end(result.halt, result.logHash);
+    const verdict = replay ? replayVerdict(system, result) : undefined;
     const { machine, traffic } = system;
     const ms = Number(process.hrtime.bigint() - wall) / 1e6;
     const frames = machine.frames.accounting();
@@ -200,16 +238,18 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
         `${frames.allocated} frames still allocated; event log sha256 ${result.logHash.slice(0, 16)}\n` +
         (status.realtime ? `real time: lag ${(status.lagNs / 1e6).toFixed(1)} ms at the end, at most ${(status.maxLagNs / 1e6).toFixed(1)} ms; ${status.inputs} outside inputs recorded\n` : '') +
         (bridge ? `tap ${bridge.tap.name}: ${bridge.counters.toGuest} frames to the guest, ${bridge.counters.toLinux} to Linux, ${bridge.counters.refused} refused by the NIC\n` : '') +
-        `audit: ${audit.records.length} records appended to ${join(opts.dataDir, 'audit.jsonl')}, head ${audit.head.slice(0, 16)}\n`,
+        (recorder ? `recorded: ${status.inputs} outside inputs, to ${recorder.file}\n` : '') +
+        (verdict ? `${verdict.line}\n` : `audit: ${audit.records.length} records appended to ${join(opts.dataDir, 'audit.jsonl')}, head ${audit.head.slice(0, 16)}\n`),
     );
     if (traffic) process.stdout.write(`${traffic.generator.summaryLine()}; rx ring drops ${traffic.dropped()}\n`);
     if (manifest.expect || traffic) {
       if (result.deviations.length === 0) process.stdout.write('outcome: as expected\n');
       for (const d of result.deviations) process.stdout.write(`outcome DEVIATES: ${d}\n`);
     }
-    return result.deviations.length === 0 ? 0 : 1;
+    return result.deviations.length === 0 && (verdict?.same ?? true) ? 0 : 1;
   } finally {
-    if (system && trusted) trusted.remember(system.kernel.events.of('moduleVerified'));
+    if (system && trusted && !replay) trusted.remember(system.kernel.events.of('moduleVerified'));
+    recorder?.close();
     process.off('SIGINT', quit);
     process.off('SIGTERM', quit);
     await control?.close();
