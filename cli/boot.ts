@@ -19,12 +19,11 @@ import { tryLock } from '../emulator/flock.ts';
 import { bridgeTap, type TapBridge } from '../system/bridge.ts';
 import { ControlServer } from '../system/control/server.ts';
 import { LiveMachine } from '../system/live.ts';
-import { parseManifest, readManifest, type Manifest } from '../system/manifest.ts';
+import { readManifest } from '../system/manifest.ts';
 import { MachineMetrics } from '../system/metrics.ts';
 import { EventFile } from '../system/event-file.ts';
-import { readRecording, RecordingError, type Recording } from '../system/recording/format.ts';
 import { RunRecorder } from '../system/recording/recorder.ts';
-import { replayOptions, replayVerdict } from '../system/recording/replay.ts';
+import { replayedImage, replayOptions, replayVerdict } from '../system/recording/replay.ts';
 import { System } from '../system/run-image.ts';
 import { TapDevice } from '../system/tap.ts';
 import { runCommand, UsageError } from './errors.ts';
@@ -126,16 +125,6 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
 
 /** Options a replay takes from its recording, or that have no meaning in one. */
 const NOT_WITH_REPLAY = ['realtime', 'until', 'date', 'control', 'metrics', 'tap', 'netns', 'record'] as const;
-
-/** The recording to replay, and its image: the one it holds, which `image`, if given, must be. */
-export function replayedImage(file: string, image: string | undefined): { recording: Recording; manifest: Manifest } {
-  const recording = readRecording(file);
-  const { image: recorded } = recording.header;
-  if (image !== undefined && readFileSync(image, 'utf8') !== recorded.text) {
-    throw new RecordingError('RECORDING_MISMATCH', `${file} is a recording of ${recorded.file}, and ${image} is not that manifest (leave the image out: the recording holds it)`);
-  }
-  return { recording, manifest: parseManifest(recorded.file, recorded.text) };
-}
 
 async function boot(image: string | undefined, opts: BootOptions, repoRoot: string, version: string): Promise<number> {
   if (opts.replay !== undefined) {

@@ -5,6 +5,7 @@
 import type { Sandbox } from '../../core0/objects/sandbox.ts';
 import type { Thread } from '../../core0/objects/thread.ts';
 import { DEBUG_REGISTERS, type DebugRegister } from '../../emulator/types.ts';
+import { ReplayPacer } from '../recording/replay.ts';
 import { BreakpointError } from './breakpoints.ts';
 import type { CheckpointStore } from './checkpoint.ts';
 import { ExprError } from './expr.ts';
@@ -258,14 +259,17 @@ function status(s: DebugSession): CommandResult {
     position: pos, time: k.machine.clock.now, executed: s.machine.executed, finished: s.finished, lastStop: s.lastStop.summary,
     lastEvent: last ?? null, replay: s.lastReplay ?? null, breakpoints: s.breakpoints.all.length,
   };
+  const pacer = s.machine.system.pacer;
+  const recorded = pacer instanceof ReplayPacer ? { file: pacer.recording.file, ...pacer.progress, divergence: pacer.divergence ?? null } : undefined;
   const where = pos.kind === 'insn' ? `thread ${pos.thread} before its instruction ${pos.count + 1}` : pos.kind === 'event' ? `just after event #${pos.seq}` : pos.kind;
   const text = [
     `image ${s.config.manifest.name}; ${where}; virtual time ${k.machine.clock.now} ns; ${s.machine.executed} instructions executed${s.finished ? '; the run has ended' : ''}`,
     `last event: ${last ? `#${last.seq} ${eventLine(last)}` : '(none)'}`,
     s.lastReplay ? `last replay: ${s.lastReplay.instructions} instructions re-executed from ${s.lastReplay.from === 'boot' ? 'boot' : `the checkpoint at ${s.lastReplay.from.checkpoint}`} in ${s.lastReplay.wallMs.toFixed(0)} ms${s.lastReplay.searchMs !== undefined ? ` (after a ${s.lastReplay.searchMs.toFixed(0)} ms search)` : ''}` : '',
     s.machine.checkpoints ? checkpointLine(s.machine.checkpoints) : 'checkpoints: off',
+    recorded ? `recording ${recorded.file}: ${recorded.admitted} of ${recorded.of} boundaries with outside inputs reached${recorded.divergence ? `; ${recorded.divergence}` : ''}` : '',
   ].filter(Boolean).join('\n');
-  return ok(text, json);
+  return ok(text, { ...json, recording: recorded ?? null });
 }
 
 function checkpointLine(c: CheckpointStore): string {

@@ -15,6 +15,7 @@ import type { Sandbox } from '../../core0/objects/sandbox.ts';
 import type { Thread } from '../../core0/objects/thread.ts';
 import type { DebugHook, StopReason, SyscallFrame } from '../../emulator/types.ts';
 import type { Manifest } from '../manifest.ts';
+import { ReplayPacer, replayVerdict } from '../recording/replay.ts';
 import { System, type RunResult, type SystemOptions } from '../run-image.ts';
 import { eventMatches, type Breakpoint, type BreakpointTable } from './breakpoints.ts';
 import { ExprError, type EvalContext, type Value } from './expr.ts';
@@ -157,7 +158,8 @@ export class DebugMachine implements RunObserver {
       if (r === 'paused' && this.checkpointDue) this.takeCheckpoint();
       if (r !== 'paused') {
         this.track.result = this.system.finish(r);
-        const out = this.track.result.deviations.length === 0 ? 'outcome: as expected' : this.track.result.deviations.map((d) => `outcome DEVIATES: ${d}`).join('\n');
+        const replay = this.system.pacer instanceof ReplayPacer ? `\n${replayVerdict(this.system, this.track.result).line}` : '';
+        const out = (this.track.result.deviations.length === 0 ? 'outcome: as expected' : this.track.result.deviations.map((d) => `outcome DEVIATES: ${d}`).join('\n')) + replay;
         this.stops.push({ reason: 'halt', breakpoints: [], summary: `machine halted (${r}) at ${this.system.machine.clock.now} ns; event log sha256 ${this.track.result.logHash.slice(0, 16)}\n${out}`, detail: { halt: r, deviations: this.track.result.deviations, logHash: this.track.result.logHash } });
         return this.merge();
       }

@@ -15,13 +15,15 @@
 // Where the machine does not reach a recorded boundary as recorded (another event number, a time
 // passed), the replay has diverged: the pacer says where and ends the run there.
 
+import { existsSync, readFileSync } from 'node:fs';
 import type { KernelEvent } from '../../core0/events.ts';
 import { COMMANDS, decodeArguments, type CommandContext } from '../control/commands.ts';
 import { LiveMachine } from '../live.ts';
 import { MachineMetrics } from '../metrics.ts';
 import { HostPacer } from '../realtime.ts';
 import type { RunResult, System } from '../run-image.ts';
-import type { RecordedBatch, RecordedInput, Recording } from './format.ts';
+import { parseManifest, type Manifest } from '../manifest.ts';
+import { readRecording, RecordingError, type RecordedBatch, type RecordedInput, type Recording } from './format.ts';
 
 const yieldToHost = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -160,11 +162,21 @@ export function replayVerdict(system: System, result: RunResult): { readonly sam
   const pacer = system.pacer;
   if (!(pacer instanceof ReplayPacer)) throw new Error('replayVerdict: this machine is no replay');
   const { end, file } = pacer.recording;
-  const { admitted, of } = pacer.progress;
   if (pacer.divergence) return { same: false, line: `replay DIVERGED: ${pacer.divergence}` };
-  if (!end) return { same: false, line: `replay: all ${of} recorded inputs entered as recorded; ${file} ends there (the recorded run did not finish), so nothing after it can be compared` };
+  if (!end) return { same: false, line: `replay: all ${pacer.admitted} recorded inputs entered as recorded; ${file} ends there (the recorded run did not finish), so nothing after it can be compared` };
   const same = result.logHash === end.logHash && system.kernel.events.length === end.events && result.halt === end.halt;
   return same
-    ? { same, line: `replay: ${admitted} recorded inputs entered as recorded; the event log is the recorded run's, bit for bit (sha256 ${end.logHash.slice(0, 16)})` }
+    ? { same, line: `replay: ${pacer.admitted} recorded inputs entered as recorded; the event log is the recorded run's, bit for bit (sha256 ${end.logHash.slice(0, 16)})` }
     : { same, line: `replay DIFFERS: the recorded run ended (${end.halt}) with ${end.events} events, sha256 ${end.logHash.slice(0, 16)}; this one (${result.halt}) with ${system.kernel.events.length}, ${result.logHash.slice(0, 16)}` };
+}
+
+/** The recording to replay, and its image: the one it holds, which `image`, if given, must be. */
+export function replayedImage(file: string, image: string | undefined): { recording: Recording; manifest: Manifest } {
+  const recording = readRecording(file);
+  const { image: recorded } = recording.header;
+  if (image !== undefined && !existsSync(image)) throw new RecordingError('RECORDING_UNREADABLE', `${image}: no such image manifest`);
+  if (image !== undefined && readFileSync(image, 'utf8') !== recorded.text) {
+    throw new RecordingError('RECORDING_MISMATCH', `${file} is a recording of ${recorded.file}, and ${image} is not that manifest (leave the image out: the recording holds it)`);
+  }
+  return { recording, manifest: parseManifest(recorded.file, recorded.text) };
 }
