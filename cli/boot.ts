@@ -3,7 +3,8 @@
 // run (system/realtime.ts), outside inputs enter through it, and the machine runs until its time
 // limit (--until, or the manifest's) or a `quit` on the control socket, or SIGINT/SIGTERM.
 // --record writes where each input entered (system/recording/); --replay runs such a recording
-// again, as fast as the machine goes, and says whether its event log is the recorded one.
+// again, as fast as the machine goes, and says whether its event log is the recorded one. --gdb
+// lets gdb attach to the booting machine (boot-gdb.ts).
 
 import type { Command } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -24,7 +25,10 @@ import { MachineMetrics } from '../system/metrics.ts';
 import { EventFile } from '../system/event-file.ts';
 import { RunRecorder } from '../system/recording/recorder.ts';
 import { replayedImage, replayOptions, replayVerdict } from '../system/recording/replay.ts';
-import { System } from '../system/run-image.ts';
+import { System, type SystemOptions } from '../system/run-image.ts';
+import type { StampedEvent } from '../core0/events.ts';
+import { BootUnderGdb, DEFAULT_GDB_PORT } from './boot-gdb.ts';
+import { parseGdbAddress } from './debug.ts';
 import { TapDevice } from '../system/tap.ts';
 import { runCommand, UsageError } from './errors.ts';
 import { DEFAULT_NETNS } from './net.ts';
@@ -48,6 +52,7 @@ interface BootOptions {
   netns?: string;
   record?: string;
   replay?: string;
+  gdb?: string | true;
 }
 
 /**
@@ -120,6 +125,7 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
     .option('--netns <name>', `the network namespace the TAP device is in (default: ${DEFAULT_NETNS} if \`hic net peer up\` created it, else the current one)`)
     .option('--record <file>', 'record every outside input (TAP frames, control commands, Ctrl-C) with where it entered the machine, so `--replay` (or `hic debug --replay`) runs it again to the same event log; makes the run live')
     .option('--replay <file>', 'run a recording made with --record again, as fast as the machine goes, and check the event log is the recorded one (the image, date, run length and traffic are the recording\'s)')
+    .option('--gdb [[127.0.0.1]:port]', `serve gdb's remote protocol on 127.0.0.1 (default port ${DEFAULT_GDB_PORT}; 0: any free one, printed): the machine waits for gdb before its first instruction, runs on when gdb detaches, and stops when it attaches again; forwards only`)
     .action((image: string | undefined, opts: BootOptions) => runCommand(() => boot(image, opts, repoRoot, version)));
 }
 
@@ -135,6 +141,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
   const replay = opts.replay !== undefined ? replayedImage(opts.replay, image) : undefined;
   const manifest = replay ? replay.manifest : readManifest(image!);
   const until = opts.until === undefined ? undefined : parseUntil(opts.until);
+  const gdbPort = opts.gdb === undefined ? undefined : opts.gdb === true ? DEFAULT_GDB_PORT : parseGdbAddress(opts.gdb);
   const listen = opts.metrics === undefined ? undefined : parseListen(opts.metrics);
   if (opts.tap !== undefined && !opts.realtime) throw new UsageError('--tap needs --realtime: Linux on the other side of the bridge lives in wall time');
   if (opts.netns !== undefined && opts.tap === undefined) throw new UsageError('--netns names where the TAP device is: it needs --tap');
@@ -149,12 +156,19 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
   const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
   const eventFile = opts.events ? EventFile.open(opts.events) : undefined;
   let system: System | undefined;
+  let gdb: BootUnderGdb | undefined;
   let trusted: TrustedRepository | undefined;
   let bridge: TapBridge | undefined;
   let control: ControlServer | undefined;
   let metricsServer: { close(): void } | undefined;
   let print: (line: string) => void = (line) => void process.stdout.write(line + '\n');
-  const quit = () => (system?.pacer ? system.pacer.submit({ source: 'control', what: 'quit', data: '{}', apply: () => system!.pacer!.quit() }) : process.exit(130));
+  const quit = () => {
+    // Waiting for gdb (or held by it), a machine that is not live has nothing to quit through.
+    if (gdb?.attached || (gdb && !system?.pacer)) process.exit(130);
+    gdb?.release();
+    if (system?.pacer) system.pacer.submit({ source: 'control', what: 'quit', data: '{}', apply: () => system!.pacer!.quit() });
+    else process.exit(130);
+  };
   // The TAP first: without the privilege for it, nothing else is worth starting.
   const netns = opts.tap === undefined ? undefined : (opts.netns ?? (existsSync(`/run/netns/${DEFAULT_NETNS}`) ? DEFAULT_NETNS : undefined));
   let tap: TapDevice | undefined;
@@ -162,7 +176,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     if (opts.tap !== undefined) tap = TapDevice.open(opts.tap, netns ? { netns } : {});
     // Under the audit log's lock: one boot at a time reads and updates what the system trusted.
     trusted = TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date), ...(replay ? {} : { stateFile: join(dataDir, TRUSTED_STATE_FILE) }) });
-    system = await System.assemble(manifest, {
+    const options: SystemOptions = {
       modules: withBuildFailures(trusted, ws.failures),
       trust: ws.trust,
       audit,
@@ -174,12 +188,17 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
       ...(replay ? replayOptions(replay.recording) : {}),
       // The whole log goes to the terminal and the file as it is made; memory keeps the latest.
       retainEvents: RETAINED_EVENTS,
-      onEvent: (e) => {
-        eventFile?.write(e);
-        const line = renderEvent(e, { quiet: opts.quiet });
-        if (line !== undefined) print(line);
-      },
-    });
+    };
+    const onEvent = (e: StampedEvent) => {
+      eventFile?.write(e);
+      const line = renderEvent(e, { quiet: opts.quiet });
+      if (line !== undefined) print(line);
+    };
+    if (gdbPort !== undefined) {
+      gdb = await BootUnderGdb.open(manifest, options, onEvent, repoRoot, gdbPort);
+      system = gdb.system;
+      process.stderr.write(`hic: gdb: waiting on 127.0.0.1:${gdb.stub.port} (target remote :${gdb.stub.port}); the machine runs when gdb continues or detaches\n`);
+    } else system = await System.assemble(manifest, { ...options, onEvent });
     if (recorder) {
       const end = until ?? manifest.until;
       recorder.begin(system, { image: { file: image!, text: readFileSync(image!, 'utf8') }, date, until: Number.isFinite(end) ? end : 'never', traffic: opts.traffic });
@@ -210,7 +229,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     const wall = process.hrtime.bigint();
     let result;
     try {
-      result = await live.run();
+      result = await live.run(gdb ? () => gdb!.run() : undefined);
     } finally {
       progress.stop();
       print = (line) => void process.stdout.write(line + '\n');
@@ -248,6 +267,8 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     eventFile?.close();
     pcap?.close();
     audit.close();
-    system?.dispose();
+    await gdb?.close();
+    if (gdb) gdb.dispose();
+    else system?.dispose();
   }
 }

@@ -41,8 +41,9 @@ function jsonLine(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
 }
 
+/** `:PORT`, `127.0.0.1:PORT` or `PORT`: where the gdb stub listens (127.0.0.1 only). */
 export function parseGdbAddress(spec: string): number {
-  const m = /^(?:127\.0\.0\.1|localhost)?:(\d{1,5})$/.exec(spec);
+  const m = /^(?:(?:127\.0\.0\.1|localhost)?:)?(\d{1,5})$/.exec(spec);
   const port = m ? Number(m[1]) : NaN;
   if (!(port >= 0 && port <= 65535)) throw new UsageError(`--gdb: expected :PORT (the stub listens on 127.0.0.1 only), got '${spec}'`);
   return port;

@@ -58,6 +58,7 @@ export class HostPacer implements Pacer {
   /** Called at every boundary to pull what waits outside (a TAP device's frames). */
   private readonly sources: (() => void)[] = [];
   private wakeUp: (() => void) | undefined;
+  private heldAt: number | undefined;
   private lastLagNs = 0;
   private maxLagNs = 0;
   protected admittedCount = 0;
@@ -137,6 +138,21 @@ export class HostPacer implements Pacer {
     if (!this.stop) return;
     if (this.origin !== undefined) this.origin += this.wallMs() - this.stop.wall;
     this.stop = undefined;
+  }
+
+  /**
+   * A debugger holds the machine (hic boot --gdb): the run loop is not running, and the wall
+   * time until release() is not owed, as with stop and cont. A wait in pause() ends at once, so
+   * the loop comes back to the debugger even from a stopped, idle machine.
+   */
+  hold(): void {
+    this.heldAt ??= this.wallMs();
+    this.wakeUp?.();
+  }
+
+  release(): void {
+    if (this.heldAt !== undefined && this.origin !== undefined) this.origin += this.wallMs() - this.heldAt;
+    this.heldAt = undefined;
   }
 
   /** The run ends at the next boundary. */

@@ -261,7 +261,10 @@ function status(s: DebugSession): CommandResult {
   };
   const pacer = s.machine.system.pacer;
   const recorded = pacer instanceof ReplayPacer ? { file: pacer.recording.file, ...pacer.progress, divergence: pacer.divergence ?? null } : undefined;
-  const where = pos.kind === 'insn' ? `thread ${pos.thread} before its instruction ${pos.count + 1}` : pos.kind === 'event' ? `just after event #${pos.seq}` : pos.kind;
+  const where = pos.kind === 'insn' ? `thread ${pos.thread} before its instruction ${pos.count + 1}`
+    : pos.kind === 'event' ? `just after event #${pos.seq}`
+    : pos.kind === 'start' && s.machine.executed > 0 ? 'between two scheduler steps' // an interrupt of a forward-only session
+    : pos.kind;
   const text = [
     `image ${s.config.manifest.name}; ${where}; virtual time ${k.machine.clock.now} ns; ${s.machine.executed} instructions executed${s.finished ? '; the run has ended' : ''}`,
     `last event: ${last ? `#${last.seq} ${eventLine(last)}` : '(none)'}`,

@@ -139,9 +139,15 @@ export class DebugMachine implements RunObserver {
     return this.track.eventStop;
   }
 
-  /** Stops at the next scheduler step (a user's interrupt). */
-  interrupt(): void {
+  /**
+   * Stops before the next thread runs (a user's interrupt), where the run has a position to come
+   * back to; or, `between` steps, at the run loop's next turn even when no thread is about to run
+   * (a live machine idle until an outside input, which a debugger that never goes back attaches
+   * to).
+   */
+  interrupt(between = false): void {
     this.interruptRequested = true;
+    if (between) this.kernel.pause();
   }
 
   /** Runs until the goal or a breakpoint stops the machine, or it halts. */
@@ -153,9 +159,23 @@ export class DebugMachine implements RunObserver {
     this.syncHooks();
     const p = this.kernel.pausedThread;
     if (p) p.sandbox.cpu.debug.resumePast(Number(p.sandbox.cpu.debug.registers(p.handle).rip));
+    // A live machine owes the wall clock nothing for the time the debugger held it.
+    this.system.pacer?.release();
+    try {
+      return await this.advanceToStop();
+    } finally {
+      this.system.pacer?.hold();
+    }
+  }
+
+  private async advanceToStop(): Promise<Stop> {
     for (;;) {
       const r = await this.system.advance();
       if (r === 'paused' && this.checkpointDue) this.takeCheckpoint();
+      if (r === 'paused' && this.stops.length === 0 && this.interruptRequested && !this.kernel.pausedThread) {
+        this.interruptRequested = false;
+        this.stops.push({ reason: 'interrupt', breakpoints: [], summary: 'interrupted between two scheduler steps' });
+      }
       if (r !== 'paused') {
         this.track.result = this.system.finish(r);
         const replay = this.system.pacer instanceof ReplayPacer ? `\n${replayVerdict(this.system, this.track.result).line}` : '';
