@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readRecording, RecordingError, type Recording } from '../system/recording/format.ts';
 import { ReplayPacer, replayedImage, replayOptions, replayVerdict } from '../system/recording/replay.ts';
 import { REPO, stage } from './support/boot.ts';
+import { ControlClient } from './support/control-client.ts';
 import { runNode } from './support/run-node.ts';
 
 /** Every wait here is for an event; this only bounds a machine that is stuck (real time, on a shared host). */
@@ -44,10 +45,11 @@ beforeAll(async () => {
     if (child.exitCode !== null) throw new Error(`hic boot ended early:\n${liveOutput}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  for (const command of ['stop', 'cont', 'status', 'stop', 'cont', 'quit']) {
-    const r = await hic('ctl', socket, command);
-    expect(r.status, `${command}: ${r.stderr}`).toBe(0);
-  }
+  // One client for all of them, so the live run stays short (and so its replays).
+  const client = await ControlClient.open(socket);
+  await client.greeting();
+  for (const command of ['stop', 'cont', 'status', 'stop', 'cont', 'quit']) await client.returns(command);
+  client.close();
   expect(await exited).toBe(0);
   recording = readRecording(recordingFile);
 }, LIMIT);
@@ -91,15 +93,19 @@ describe('hic boot --replay', () => {
 });
 
 describe('hic debug --replay', () => {
-  it('stops at each recorded input as it entered, and runs on to the recorded hash', async () => {
+  it('stops at each recorded input as it entered, goes back over them, and runs on to the recorded hash', async () => {
     const script = join(dir, 'script');
-    writeFileSync(script, ['break event input if what == "stop"', 'continue', 'status', 'continue', 'delete', 'continue'].join('\n') + '\n');
-    const r = await hic('debug', '--replay', recordingFile, '-q', '--commands', script);
+    writeFileSync(script, ['break event input if what == "stop"', 'continue', 'status', 'continue', 'reverse-continue', 'status', 'continue', 'delete', 'continue'].join('\n') + '\n');
+    // Checkpoints close together: the debugger pauses the run often, and going back restores
+    // the replay's place in the recording with the machine.
+    const r = await hic('debug', '--replay', recordingFile, '-q', '--checkpoint-interval', '5000000', '--commands', script);
     expect(r.stdout).toMatch(/^hic debug: image netstack assembled from the recording .*run\.rec \(5 boundaries with outside inputs\)/);
     const [stop1, , stop2] = recording.batches;
-    expect(r.stdout).toContain(`breakpoint 1, event #${stop1!.seq}: [${(stop1!.t / 1e9).toFixed(9)}s] input source=control what=stop data={}`);
-    expect(r.stdout).toMatch(/recording .*run\.rec: 1 of 5 boundaries with outside inputs reached/);
-    expect(r.stdout).toContain(`breakpoint 1, event #${stop2!.seq}: [${(stop2!.t / 1e9).toFixed(9)}s] input source=control what=stop data={}`);
+    const hit = (b: typeof stop1) => `breakpoint 1, event #${b!.seq}: [${(b!.t / 1e9).toFixed(9)}s] input source=control what=stop data={}`;
+    const stops = r.stdout.split('\n').filter((l) => l.startsWith('breakpoint 1, event'));
+    expect(stops).toEqual([hit(stop1), hit(stop2), hit(stop1), hit(stop2)]);
+    expect(r.stdout.match(/recording .*run\.rec: 1 of 5 boundaries with outside inputs reached/g)).toHaveLength(2);
+    expect(r.stdout).toMatch(/checkpoints: [1-9]\d*, every 5000000 instructions/);
     expect(r.stdout).toContain(`machine halted (quit) at ${recording.end!.t} ns; event log sha256 ${recording.end!.logHash.slice(0, 16)}`);
     expect(r.stdout).toMatch(/replay: 5 recorded inputs entered as recorded; the event log is the recorded run's, bit for bit/);
     expect(r.status, r.stderr).toBe(0);
