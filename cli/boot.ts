@@ -151,8 +151,8 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
   const dataDir = dataDirectory(opts.dataDir);
   // A replay runs the recorded machine again: it is no boot of the system, and leaves its
   // persistent state (audit log, what it trusted) alone.
-  const audit = replay ? AuditLog.inMemory() : AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
   const recorder = opts.record !== undefined ? new RunRecorder(opts.record) : undefined;
+  const audit = replay ? AuditLog.inMemory() : AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
   const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
   const eventFile = opts.events ? EventFile.open(opts.events) : undefined;
   let system: System | undefined;

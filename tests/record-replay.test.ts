@@ -80,7 +80,7 @@ describe('hic boot --replay', () => {
     expect(readFileSync(replayEvents, 'utf8')).toMatch(/"kind":"wallClock","date":"2026-01-02"/);
   }, LIMIT);
 
-  it('refuses options the recording decides, and an image that is not the recorded one', async () => {
+  it('refuses options the recording decides, an image that is not the recorded one, and a recording it cannot write', async () => {
     const both = await hic('boot', '--replay', recordingFile, '--realtime');
     expect(both.stderr).toBe('hic: --replay takes the run from its recording: --realtime does not go with it [HIC_USAGE]\n');
     expect(both.status).toBe(2);
@@ -89,6 +89,9 @@ describe('hic boot --replay', () => {
     expect(other.status).toBe(2);
     const none = await hic('boot');
     expect(none.stderr).toBe('hic: missing the image: hic boot IMAGE (or --replay FILE) [HIC_USAGE]\n');
+    const nowhere = await hic('boot', 'images/hello.himg', '--record', join(dir, 'no-such-dir', 'x.rec'), '--data-dir', join(dir, 'data'));
+    expect(nowhere.stderr.replace(dir, 'DIR')).toBe('hic: --record DIR/no-such-dir/x.rec: cannot write it (ENOENT) [RECORDING_UNWRITABLE]\n');
+    expect(nowhere.status).toBe(2);
   }, LIMIT);
 });
 

@@ -62,7 +62,7 @@ export interface Recording {
   readonly end: RecordingEnd | undefined;
 }
 
-export type RecordingErrorCode = 'RECORDING_UNREADABLE' | 'RECORDING_MALFORMED' | 'RECORDING_MISMATCH';
+export type RecordingErrorCode = 'RECORDING_UNREADABLE' | 'RECORDING_UNWRITABLE' | 'RECORDING_MALFORMED' | 'RECORDING_MISMATCH';
 
 export class RecordingError extends Error {
   constructor(
@@ -82,7 +82,7 @@ export class RecordingWriter {
     try {
       return new RecordingWriter(openSync(file, 'w'));
     } catch (e) {
-      throw new RecordingError('RECORDING_UNREADABLE', `--record ${file}: cannot write it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new RecordingError('RECORDING_UNWRITABLE', `--record ${file}: cannot write it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
 
