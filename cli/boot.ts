@@ -1,10 +1,13 @@
 // `hic boot`: assemble an image's machine, run it, print its run and the report. Deterministic by
-// default; live with --realtime, --control, --metrics or --tap: a host pacer holds the run
-// (system/realtime.ts), outside inputs enter through it, and the machine runs until its time
+// default; live with --realtime, --control, --metrics, --tap or --record: a host pacer holds the
+// run (system/realtime.ts), outside inputs enter through it, and the machine runs until its time
 // limit (--until, or the manifest's) or a `quit` on the control socket, or SIGINT/SIGTERM.
+// --record writes where each input entered (system/recording/); --replay runs such a recording
+// again, as fast as the machine goes, and says whether its event log is the recorded one. --gdb
+// lets gdb attach to the booting machine (boot-gdb.ts).
 
 import type { Command } from 'commander';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { AuditLog } from '../core0/audit.ts';
 import { formatTime } from '../emulator/clock.ts';
@@ -22,7 +25,12 @@ import { reportOf } from '../system/update/report.ts';
 import { readManifest } from '../system/manifest.ts';
 import { MachineMetrics } from '../system/metrics.ts';
 import { EventFile } from '../system/event-file.ts';
-import { System } from '../system/run-image.ts';
+import { RunRecorder } from '../system/recording/recorder.ts';
+import { replayedImage, replayOptions, replayVerdict } from '../system/recording/replay.ts';
+import { System, type SystemOptions } from '../system/run-image.ts';
+import type { StampedEvent } from '../core0/events.ts';
+import { BootUnderGdb, DEFAULT_GDB_PORT } from './boot-gdb.ts';
+import { parseGdbAddress } from './debug.ts';
 import { TapDevice } from '../system/tap.ts';
 import { runCommand, UsageError } from './errors.ts';
 import { DEFAULT_NETNS } from './net.ts';
@@ -44,6 +52,9 @@ interface BootOptions {
   metrics?: string;
   tap?: string;
   netns?: string;
+  record?: string;
+  replay?: string;
+  gdb?: string | true;
 }
 
 /**
@@ -99,7 +110,7 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
   program
     .command('boot')
     .description('boot a system image: create its sandboxes, run them in virtual time, report the outcome')
-    .argument('<image>', 'image manifest (.himg)')
+    .argument('[image]', 'image manifest (.himg); with --replay, the recording has it')
     .option('-q, --quiet', 'show only guest console lines and records, faults and exits (and no status line)')
     .option('--events <file>', 'write the event log as JSON lines to <file> as it is made (its sha256 is the hash printed at the end)')
     .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint) and what the system trusted of the repository (${TRUSTED_STATE_FILE})`, 'build/data')
@@ -114,53 +125,86 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics (port 0: any free port)')
     .option('--tap <name>', 'bridge the NIC to Linux TAP device <name> (created if absent; needs root or CAP_NET_ADMIN; needs --realtime)')
     .option('--netns <name>', `the network namespace the TAP device is in (default: ${DEFAULT_NETNS} if \`hic net peer up\` created it, else the current one)`)
-    .action((image: string, opts: BootOptions) => runCommand(() => boot(image, opts, repoRoot, version)));
+    .option('--record <file>', 'record every outside input (TAP frames, control commands, Ctrl-C) with where it entered the machine, so `--replay` (or `hic debug --replay`) runs it again to the same event log; makes the run live')
+    .option('--replay <file>', 'run a recording made with --record again, as fast as the machine goes, and check the event log is the recorded one (the image, date, run length and traffic are the recording\'s)')
+    .option('--gdb [[127.0.0.1]:port]', `serve gdb's remote protocol on 127.0.0.1 (default port ${DEFAULT_GDB_PORT}; 0: any free one, printed): the machine waits for gdb before its first instruction, runs on when gdb detaches, and stops when it attaches again; forwards only`)
+    .action((image: string | undefined, opts: BootOptions) => runCommand(() => boot(image, opts, repoRoot, version)));
 }
 
-async function boot(image: string, opts: BootOptions, repoRoot: string, version: string): Promise<number> {
-  const manifest = readManifest(image);
+/** Options a replay takes from its recording, or that have no meaning in one. */
+const NOT_WITH_REPLAY = ['realtime', 'until', 'date', 'control', 'metrics', 'tap', 'netns', 'record'] as const;
+
+async function boot(image: string | undefined, opts: BootOptions, repoRoot: string, version: string): Promise<number> {
+  if (opts.replay !== undefined) {
+    const given = NOT_WITH_REPLAY.filter((o) => opts[o] !== undefined && opts[o] !== false);
+    if (given.length > 0) throw new UsageError(`--replay takes the run from its recording: --${given[0]} does not go with it`);
+    if (!opts.traffic) throw new UsageError('--replay takes the run from its recording: --no-traffic does not go with it');
+  } else if (image === undefined) throw new UsageError('missing the image: hic boot IMAGE (or --replay FILE)');
+  const replay = opts.replay !== undefined ? replayedImage(opts.replay, image) : undefined;
+  const manifest = replay ? replay.manifest : readManifest(image!);
   const until = opts.until === undefined ? undefined : parseUntil(opts.until);
+  const gdbPort = opts.gdb === undefined ? undefined : opts.gdb === true ? DEFAULT_GDB_PORT : parseGdbAddress(opts.gdb);
   const listen = opts.metrics === undefined ? undefined : parseListen(opts.metrics);
   if (opts.tap !== undefined && !opts.realtime) throw new UsageError('--tap needs --realtime: Linux on the other side of the bridge lives in wall time');
   if (opts.netns !== undefined && opts.tap === undefined) throw new UsageError('--netns names where the TAP device is: it needs --tap');
-  const liveRun = Boolean(opts.realtime || opts.control || opts.metrics || opts.tap);
-  const date = wallClockDate(opts.date);
+  const liveRun = Boolean(opts.realtime || opts.control || opts.metrics || opts.tap || opts.record);
+  const date = replay ? replay.recording.header.date : wallClockDate(opts.date);
   const ws = moduleOrigin(opts, repoRoot);
   const dataDir = dataDirectory(opts.dataDir);
-  const audit = AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
+  // A replay runs the recorded machine again: it is no boot of the system, and leaves its
+  // persistent state (audit log, what it trusted) alone.
+  const recorder = opts.record !== undefined ? new RunRecorder(opts.record) : undefined;
+  const audit = replay ? AuditLog.inMemory() : AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
   const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
   const eventFile = opts.events ? EventFile.open(opts.events) : undefined;
   let system: System | undefined;
+  let gdb: BootUnderGdb | undefined;
   let trusted: TrustedRepository | undefined;
   let bridge: TapBridge | undefined;
   let control: ControlServer | undefined;
   let metricsServer: { close(): void } | undefined;
   let print: (line: string) => void = (line) => void process.stdout.write(line + '\n');
-  const quit = () => (system?.pacer ? system.pacer.submit({ source: 'control', what: 'quit', data: '{}', apply: () => system!.pacer!.quit() }) : process.exit(130));
+  const quit = () => {
+    // Waiting for gdb (or held by it), a machine that is not live has nothing to quit through.
+    if (gdb?.attached || (gdb && !system?.pacer)) process.exit(130);
+    gdb?.release();
+    if (system?.pacer) system.pacer.submit({ source: 'control', what: 'quit', data: '{}', apply: () => system!.pacer!.quit() });
+    else process.exit(130);
+  };
   // The TAP first: without the privilege for it, nothing else is worth starting.
   const netns = opts.tap === undefined ? undefined : (opts.netns ?? (existsSync(`/run/netns/${DEFAULT_NETNS}`) ? DEFAULT_NETNS : undefined));
   let tap: TapDevice | undefined;
   try {
     if (opts.tap !== undefined) tap = TapDevice.open(opts.tap, netns ? { netns } : {});
     // Under the audit log's lock: one boot at a time reads and updates what the system trusted.
-    trusted = TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date), stateFile: join(dataDir, TRUSTED_STATE_FILE) });
-    system = await System.assemble(manifest, {
+    trusted = TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date), ...(replay ? {} : { stateFile: join(dataDir, TRUSTED_STATE_FILE) }) });
+    const options: SystemOptions = {
       modules: withBuildFailures(trusted, ws.failures),
       trust: ws.trust,
       audit,
       wallClock: date,
       ...(pcap ? { pcap } : {}),
       ...(opts.traffic ? {} : { traffic: 'none' as const }),
-      ...(liveRun ? { live: { realtime: Boolean(opts.realtime) } } : {}),
+      ...(liveRun ? { live: { realtime: Boolean(opts.realtime), ...(recorder ? { onAdmit: recorder.onAdmit } : {}) } } : {}),
       ...(until !== undefined ? { until } : {}),
+      ...(replay ? replayOptions(replay.recording) : {}),
       // The whole log goes to the terminal and the file as it is made; memory keeps the latest.
       retainEvents: RETAINED_EVENTS,
-      onEvent: (e) => {
-        eventFile?.write(e);
-        const line = renderEvent(e, { quiet: opts.quiet });
-        if (line !== undefined) print(line);
-      },
-    });
+    };
+    const onEvent = (e: StampedEvent) => {
+      eventFile?.write(e);
+      const line = renderEvent(e, { quiet: opts.quiet });
+      if (line !== undefined) print(line);
+    };
+    if (gdbPort !== undefined) {
+      gdb = await BootUnderGdb.open(manifest, options, onEvent, repoRoot, gdbPort);
+      system = gdb.system;
+      process.stderr.write(`hic: gdb: waiting on 127.0.0.1:${gdb.stub.port} (target remote :${gdb.stub.port}); the machine runs when gdb continues or detaches\n`);
+    } else system = await System.assemble(manifest, { ...options, onEvent });
+    if (recorder) {
+      const end = until ?? manifest.until;
+      recorder.begin(system, { image: { file: image!, text: readFileSync(image!, 'utf8') }, date, until: Number.isFinite(end) ? end : 'never', traffic: opts.traffic });
+    }
     if (tap) {
       const nic = system.nic;
       if (!nic) throw new UsageError(`--tap: image ${manifest.name} has no NIC (machine.devices must include "nic")`);
@@ -193,12 +237,14 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
     const wall = process.hrtime.bigint();
     let result;
     try {
-      result = await live.run();
+      result = await live.run(gdb ? () => gdb!.run() : undefined);
     } finally {
       progress.stop();
       print = (line) => void process.stdout.write(line + '\n');
       control?.machineEnded();
     }
+    recorder?.end(result.halt, result.logHash);
+    const verdict = replay ? replayVerdict(system, result) : undefined;
     const { machine, traffic } = system;
     const ms = Number(process.hrtime.bigint() - wall) / 1e6;
     const frames = machine.frames.accounting();
@@ -208,16 +254,18 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
         `${frames.allocated} frames still allocated; event log sha256 ${result.logHash.slice(0, 16)}\n` +
         (status.realtime ? `real time: lag ${(status.lagNs / 1e6).toFixed(1)} ms at the end, at most ${(status.maxLagNs / 1e6).toFixed(1)} ms; ${status.inputs} outside inputs recorded\n` : '') +
         (bridge ? `tap ${bridge.tap.name}: ${bridge.counters.toGuest} frames to the guest, ${bridge.counters.toLinux} to Linux, ${bridge.counters.refused} refused by the NIC\n` : '') +
-        `audit: ${audit.records.length} records appended to ${join(opts.dataDir, 'audit.jsonl')}, head ${audit.head.slice(0, 16)}\n`,
+        (recorder ? `recorded: ${status.inputs} outside inputs, to ${recorder.file}\n` : '') +
+        (verdict ? `${verdict.line}\n` : `audit: ${audit.records.length} records appended to ${join(opts.dataDir, 'audit.jsonl')}, head ${audit.head.slice(0, 16)}\n`),
     );
     if (traffic) process.stdout.write(`${traffic.generator.summaryLine()}; rx ring drops ${traffic.dropped()}\n`);
     if (manifest.expect || traffic) {
       if (result.deviations.length === 0) process.stdout.write('outcome: as expected\n');
       for (const d of result.deviations) process.stdout.write(`outcome DEVIATES: ${d}\n`);
     }
-    return result.deviations.length === 0 ? 0 : 1;
+    return result.deviations.length === 0 && (verdict?.same ?? true) ? 0 : 1;
   } finally {
-    if (system && trusted) trusted.remember(system.kernel.events.of('moduleVerified'));
+    if (system && trusted && !replay) trusted.remember(system.kernel.events.of('moduleVerified'));
+    recorder?.close();
     process.off('SIGINT', quit);
     process.off('SIGTERM', quit);
     await control?.close();
@@ -227,6 +275,8 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
     eventFile?.close();
     pcap?.close();
     audit.close();
-    system?.dispose();
+    await gdb?.close();
+    if (gdb) gdb.dispose();
+    else system?.dispose();
   }
 }

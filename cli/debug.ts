@@ -2,7 +2,9 @@
 // completion; scripted (`--commands FILE`, or commands on a stdin that is not a terminal), each
 // line echoed after the prompt so a transcript reads like a session. `--json` answers every
 // command with one JSON line instead. `--gdb :PORT` also serves gdb's remote protocol on
-// 127.0.0.1. The commands themselves are system/debug/commands.ts; this file does the I/O.
+// 127.0.0.1. `--replay FILE` debugs a recorded live run (`hic boot --record`): its outside
+// inputs enter where they entered live. The commands themselves are system/debug/commands.ts;
+// this file does the I/O.
 
 import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,11 +13,13 @@ import { join } from 'node:path';
 import * as readline from 'node:readline';
 import { AuditLog } from '../core0/audit.ts';
 import { workspace } from '../hicmod-toolchain/workspace.ts';
+import { EVENT_KINDS } from '../system/debug/breakpoints.ts';
 import { COMMANDS, execute, findCommand, type CommandResult } from '../system/debug/commands.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL } from '../system/debug/machine.ts';
 import { startGdbStub, type GdbStub } from '../system/debug/gdb/stub.ts';
 import { DebugSession } from '../system/debug/session.ts';
 import { readManifest } from '../system/manifest.ts';
+import { replayedImage, replayOptions } from '../system/recording/replay.ts';
 import { isUserError, runCommand, UsageError } from './errors.ts';
 import { printable, renderEvent } from './render.ts';
 
@@ -25,6 +29,7 @@ interface DebugOptions {
   json?: boolean;
   gdb?: string;
   quiet?: boolean;
+  replay?: string;
 }
 
 const PROMPT = '(hic) ';
@@ -36,8 +41,9 @@ function jsonLine(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
 }
 
+/** `:PORT`, `127.0.0.1:PORT` or `PORT`: where the gdb stub listens (127.0.0.1 only). */
 export function parseGdbAddress(spec: string): number {
-  const m = /^(?:127\.0\.0\.1|localhost)?:(\d{1,5})$/.exec(spec);
+  const m = /^(?:(?:127\.0\.0\.1|localhost)?:)?(\d{1,5})$/.exec(spec);
   const port = m ? Number(m[1]) : NaN;
   if (!(port >= 0 && port <= 65535)) throw new UsageError(`--gdb: expected :PORT (the stub listens on 127.0.0.1 only), got '${spec}'`);
   return port;
@@ -47,21 +53,24 @@ export function registerDebugCommand(program: Command, repoRoot: string): void {
   program
     .command('debug')
     .description('debug a system image: breakpoints on guest code, syscalls, IPC, migration messages and kernel events; stepping forwards and backwards; registers, memory, capabilities, page tables')
-    .argument('<image>', 'image manifest (.himg)')
+    .argument('[image]', 'image manifest (.himg); with --replay, the recording has it')
     .option('--commands <file>', 'run the commands in <file> (one a line, # comments), then exit; without it, a stdin that is not a terminal is read the same way')
     .option('--json', 'answer each command with one JSON line')
     .option('--gdb <[127.0.0.1]:port>', 'also serve the gdb remote protocol on 127.0.0.1:port (0: any free port, printed)')
     .option('-q, --quiet', 'do not print guest console lines and faults as they happen')
+    .option('--replay <file>', 'debug a live run recorded with `hic boot --record`: its TAP frames and control commands enter where they entered live')
     .option('--checkpoint-interval <instructions>', `machine instructions between checkpoints, which going back re-executes from (0: none, re-run from boot; default ${DEFAULT_CHECKPOINT_INTERVAL})`, (v: string) => {
       const n = Number(v);
       if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of instructions');
       return n;
     })
-    .action((image: string, opts: DebugOptions) => runCommand(() => debugMain(image, opts, repoRoot)));
+    .action((image: string | undefined, opts: DebugOptions) => runCommand(() => debugMain(image, opts, repoRoot)));
 }
 
-async function debugMain(image: string, opts: DebugOptions, repoRoot: string): Promise<number> {
-  const manifest = readManifest(image);
+async function debugMain(image: string | undefined, opts: DebugOptions, repoRoot: string): Promise<number> {
+  if (image === undefined && opts.replay === undefined) throw new UsageError('missing the image: hic debug IMAGE (or --replay FILE)');
+  const replay = opts.replay !== undefined ? replayedImage(opts.replay, image) : undefined;
+  const manifest = replay ? replay.manifest : readManifest(image!);
   const port = opts.gdb !== undefined ? parseGdbAddress(opts.gdb) : undefined;
   const ws = workspace(repoRoot);
   const say = (text: string) => process.stdout.write(text + '\n');
@@ -69,7 +78,8 @@ async function debugMain(image: string, opts: DebugOptions, repoRoot: string): P
     const line = renderEvent(e, { quiet: true });
     if (line !== undefined) say(line);
   };
-  const session = await DebugSession.open(manifest, { modules: ws.repository, trust: ws.trust, audit: AuditLog.inMemory() }, repoRoot, {
+  const options = { modules: ws.repository, trust: ws.trust, audit: AuditLog.inMemory(), ...(replay ? replayOptions(replay.recording) : {}) };
+  const session = await DebugSession.open(manifest, options, repoRoot, {
     ...(output ? { output } : {}), ...(opts.checkpointInterval !== undefined ? { checkpointInterval: opts.checkpointInterval } : {}),
   });
   let stub: GdbStub | undefined;
@@ -78,7 +88,8 @@ async function debugMain(image: string, opts: DebugOptions, repoRoot: string): P
       stub = await startGdbStub(session, port);
       say(`gdb: listening on 127.0.0.1:${stub.port} (target remote :${stub.port})`);
     }
-    const banner = `hic debug: image ${manifest.name} assembled (${manifest.sandboxes.length} sandboxes); nothing has run yet. \`help\` lists the commands.`;
+    const recorded = replay ? ` from the recording ${opts.replay} (${replay.recording.batches.length} boundaries with outside inputs)` : '';
+    const banner = `hic debug: image ${manifest.name} assembled${recorded} (${manifest.sandboxes.length} sandboxes); nothing has run yet. \`help\` lists the commands.`;
     if (!opts.json) say(banner);
     const scripted = opts.commands !== undefined || !process.stdin.isTTY;
     if (scripted) {
@@ -147,7 +158,8 @@ function completer(session: DebugSession) {
       if (c && ['break', 'watch', 'rwatch', 'awatch', 'disassemble', 'memory'].includes(c.name)) {
         for (const m of session.machine.modules.all) for (const sym of m.info?.symbols ?? []) if (sym.kind === 'function' || c.name !== 'break') pool.push(`${m.sandbox ?? m.module}:${sym.name}`);
         if (parts[1] === 'mig') pool.push(...session.config.migration.calls.values());
-        if (parts[1] === 'event') pool.push('cap', 'switch', 'irq', 'capTransferred', 'capRevoked', 'endpointSwitched', 'irqRouted', 'console', 'fault', 'exit', 'sandboxCreated', 'sandboxDestroyed', 'moduleLoaded');
+        if (parts[1] === 'event') pool.push('cap', 'switch', 'irq', ...EVENT_KINDS);
+        if (parts[1] === 'record') pool.push(...session.machine.modules.all.map((m) => `${m.module}.`));
       }
     }
     const hits = [...new Set(pool)].filter((p) => p.startsWith(word)).sort();

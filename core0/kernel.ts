@@ -98,6 +98,8 @@ export class Kernel {
   private pauseRequested = false;
   private running: Thread | undefined;
   private inflight: { readonly t: Thread; readonly left: number } | undefined;
+  /** Turns of the run loop past the host's checks (pacer.ts): where a recorded input entered. */
+  private turns = 0;
 
   constructor(readonly machine: Machine, options: KernelOptions) {
     this.events = new EventLog(() => machine.clock.now, options.events);
@@ -247,7 +249,7 @@ export class Kernel {
         continue;
       }
       await pacer.pause(this.machine.clock.now, this.nextWake());
-      if (!pacer.admit(this.machine.clock.now)) return this.halt('quit');
+      if (!pacer.admit(this.machine.clock.now, this.turns)) return this.halt('quit');
     }
   }
 
@@ -273,8 +275,9 @@ export class Kernel {
       this.state.scheduler.wake(clock.now, (t) => this.objects.timedOut(t));
       if (clock.now >= until) return this.halt('timeLimit');
       if (sliceOver()) return 'slice';
-      const horizon = pacer ? pacer.horizon() : Infinity;
+      const horizon = pacer ? pacer.horizon(clock.now, this.turns) : Infinity;
       if (clock.now >= horizon) return 'slice';
+      this.turns++;
       const t = this.state.scheduler.next();
       if (t?.sandbox.suspended) continue; // stays runnable; resume queues it again
       if (!t) {

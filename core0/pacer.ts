@@ -3,20 +3,24 @@
 // control commands). Core-0 never reads the wall clock for the machine's sake; it asks the pacer
 // how far virtual time may go, waits on it between slices, and lets it deliver inputs at exactly
 // one place — a slice boundary, where no guest instruction is in flight — at the virtual time
-// the machine has then reached. The pacer records each input with that time: what a replay
-// needs is a pacer whose horizon is the next recorded input's time, so the machine stops there
-// and the same input enters. (For the record/replay issue to check step for step: the loop
-// tests the horizon before each step, and a step always advances virtual time; the one loop
-// turn that does not — passing over a suspended sandbox's thread — could put a live boundary
-// one turn later than the replay's.) system/realtime.ts implements it.
+// the machine has then reached. system/realtime.ts implements it.
+//
+// Where a boundary falls is named by two things the run itself decides: the virtual time, and
+// the number of turns of the run loop that have passed the host's checks (each turn that starts a
+// scheduler step, an idle fast-forward, or passes over a suspended thread). Time alone is not
+// enough: a turn need not advance it (a suspended thread passed over, a thread faulting at its
+// first instruction), so two boundaries can share a time and differ in what came between. The
+// turns a debugger adds (a run paused part-way, resumed) are not counted, so a recording's
+// boundaries are found again under the debugger. A replay (system/recording/) is a pacer that
+// ends a slice at each recorded (time, turn) and admits the same inputs there.
 
 export interface Pacer {
   /**
    * The latest virtual time the machine may reach now (the wall clock's reading, in real-time
    * mode; unbounded otherwise). The machine starts no scheduler step at or past it, and its idle
-   * fast-forward stops there.
+   * fast-forward stops there. Asked at virtual time `now`, after `turn` turns.
    */
-  horizon(): number;
+  horizon(now: number, turn: number): number;
   /**
    * Between two slices: resolves when the machine may go on — when the horizon has moved, the
    * machine's next wake-up (`wake`, virtual ns; undefined when only an outside input can wake it)
@@ -24,8 +28,9 @@ export interface Pacer {
    */
   pause(now: number, wake: number | undefined): Promise<void>;
   /**
-   * At a slice boundary, at virtual time `now`: every outside input waiting enters the machine
-   * here (and nowhere else). Returns false when the host asks the run to end (quit).
+   * At a slice boundary, at virtual time `now` after `turn` turns: every outside input waiting
+   * enters the machine here (and nowhere else). Returns false when the host asks the run to end
+   * (quit).
    */
-  admit(now: number): boolean;
+  admit(now: number, turn: number): boolean;
 }

@@ -75,12 +75,12 @@ export class LiveMachine {
     system.kernel.events.subscribe((e) => this.note(e));
   }
 
-  /** Runs the machine to its end (time limit or quit). */
-  async run(): Promise<RunResult> {
+  /** Runs the machine to its end (time limit or quit); `drive` runs it instead of System.run (a debugger's). */
+  async run(drive: () => Promise<RunResult> = () => this.system.run()): Promise<RunResult> {
     this.startedWall = performance.now();
     this.phaseNow = 'running';
     try {
-      return await this.system.run();
+      return await drive();
     } finally {
       this.phaseNow = 'ended';
       this.endedWall = performance.now();

@@ -9,8 +9,11 @@
 //
 // Inputs. A TAP frame or a control command that changes the machine is queued here by whoever
 // received it, and enters only in admit(), at a slice boundary, stamped with the virtual time the
-// machine has reached, recorded as an `input` event in the same order. That record is what a
-// replay needs: stop at those virtual times, deliver the same inputs.
+// machine has reached, recorded as an `input` event in the same order. A recording
+// (system/recording/) also keeps where each boundary with inputs fell — virtual time and turn —
+// which is all a replay needs: a pacer that ends its slices there and admits the same inputs.
+// Boundaries without inputs leave no trace in the machine, so the wall clock's other decisions
+// need no record.
 
 import type { KernelEvent } from '../core0/events.ts';
 import type { Pacer } from '../core0/pacer.ts';
@@ -35,6 +38,8 @@ export interface PacerOptions {
   readonly wallMs?: () => number;
   /** How long to sleep, at most, when the machine has caught up with the wall clock (ms). */
   readonly pollMs?: number;
+  /** Told of each boundary where inputs enter, before they do: its virtual time and turn (a recording). */
+  readonly onAdmit?: (now: number, turn: number, inputs: readonly OutsideInput[]) => void;
 }
 
 const yieldToHost = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -43,29 +48,32 @@ export class HostPacer implements Pacer {
   readonly realtime: boolean;
   private readonly wallMs: () => number;
   private readonly pollMs: number;
-  private readonly record: PacerOptions['record'];
+  protected readonly record: PacerOptions['record'];
+  private readonly onAdmit: PacerOptions['onAdmit'];
   /** Wall ms at which virtual time 0 would have been, had the machine never been stopped. */
   private origin: number | undefined;
   private stop: { readonly virtual: number; readonly wall: number } | undefined;
-  private quitting = false;
+  protected quitting = false;
   private readonly queue: OutsideInput[] = [];
   /** Called at every boundary to pull what waits outside (a TAP device's frames). */
   private readonly sources: (() => void)[] = [];
   private wakeUp: (() => void) | undefined;
+  private heldAt: number | undefined;
   private lastLagNs = 0;
   private maxLagNs = 0;
-  private admittedCount = 0;
+  protected admittedCount = 0;
 
   constructor(options: PacerOptions) {
     this.realtime = options.realtime;
     this.wallMs = options.wallMs ?? (() => performance.now());
     this.pollMs = options.pollMs ?? 1;
     this.record = options.record;
+    this.onAdmit = options.onAdmit;
   }
 
   // --- what the kernel asks ----------------------------------------------------------------------
 
-  horizon(): number {
+  horizon(_now?: number, _turn?: number): number {
     if (this.stop) return this.stop.virtual;
     return this.realtime ? this.wallVirtual() : Infinity;
   }
@@ -96,8 +104,10 @@ export class HostPacer implements Pacer {
     this.poll();
   }
 
-  admit(now: number): boolean {
-    for (const input of this.queue.splice(0)) {
+  admit(now: number, turn = 0): boolean {
+    const inputs = this.queue.splice(0);
+    if (inputs.length > 0) this.onAdmit?.(now, turn, inputs);
+    for (const input of inputs) {
       this.record({ kind: 'input', source: input.source, what: input.what, data: input.data });
       this.admittedCount++;
       input.apply(now);
@@ -128,6 +138,21 @@ export class HostPacer implements Pacer {
     if (!this.stop) return;
     if (this.origin !== undefined) this.origin += this.wallMs() - this.stop.wall;
     this.stop = undefined;
+  }
+
+  /**
+   * A debugger holds the machine (hic boot --gdb): the run loop is not running, and the wall
+   * time until release() is not owed, as with stop and cont. A wait in pause() ends at once, so
+   * the loop comes back to the debugger even from a stopped, idle machine.
+   */
+  hold(): void {
+    this.heldAt ??= this.wallMs();
+    this.wakeUp?.();
+  }
+
+  release(): void {
+    if (this.heldAt !== undefined && this.origin !== undefined) this.origin += this.wallMs() - this.heldAt;
+    this.heldAt = undefined;
   }
 
   /** The run ends at the next boundary. */

@@ -11,7 +11,7 @@
 // `runImage` does the first three steps at once.
 
 import type { AuditLog } from '../core0/audit.ts';
-import type { StampedEvent } from '../core0/events.ts';
+import type { EventLog, KernelEvent, StampedEvent } from '../core0/events.ts';
 import { Kernel, type HaltReason } from '../core0/kernel.ts';
 import type { ModuleSource } from '../core0/module/source.ts';
 import type { TrustStore } from '../core0/module/verify.ts';
@@ -23,7 +23,9 @@ import { bootSandboxes } from './boot.ts';
 import type { Manifest } from './manifest.ts';
 import type { TrafficConfig } from '../traffic/generator.ts';
 import { deviationsFrom, recordOutcome, type Outcome } from './outcome.ts';
-import { HostPacer } from './realtime.ts';
+import { HostPacer, type PacerOptions } from './realtime.ts';
+import { RecordingError, type Recording } from './recording/format.ts';
+import { ReplayPacer } from './recording/replay.ts';
 import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic } from './traffic.ts';
 import { OperatorChannel } from './update/operator.ts';
 import { UpdateLog } from './update/outcome.ts';
@@ -51,11 +53,16 @@ export interface SystemOptions {
    * A live machine (realtime.ts): a host pacer holds the run, outside inputs (a TAP bridge, a
    * control socket) enter through it, and with `realtime` virtual time keeps to the wall clock.
    */
-  readonly live?: { readonly realtime: boolean };
+  readonly live?: { readonly realtime: boolean; readonly onAdmit?: PacerOptions['onAdmit'] };
   /** Virtual ns to run to instead of the manifest's `run.until` (Infinity: until quit). */
   readonly until?: number;
   /** The date (UTC, YYYY-MM-DD) `modules` judged metadata expiry at; recorded as an event. */
   readonly wallClock?: string;
+  /**
+   * A replay (system/recording/): the recording of a live run takes the outside world's place,
+   * its inputs entering where they entered live. With replayOptions() for until, traffic and date.
+   */
+  readonly replay?: Recording;
 }
 
 /** A live machine's slices: inputs enter at every boundary, so boundaries come often. */
@@ -114,10 +121,19 @@ export class System {
       const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);
       const operator = new OperatorChannel(kernel);
       for (const u of manifest.updates) operator.requestAt(u.atNs, u.request);
-      const pacer = options.live ? new HostPacer({ realtime: options.live.realtime, record: (e) => kernel.events.emit(e) }) : undefined;
-      const sliceMs = options.sliceMs ?? (pacer ? LIVE_SLICE_MS : undefined);
+      const record = (e: Extract<KernelEvent, { kind: 'input' }>) => kernel.events.emit(e);
+      const live = options.live;
+      const pacer = options.replay
+        ? new ReplayPacer(options.replay, record)
+        : live ? new HostPacer({ realtime: live.realtime, record, ...(live.onAdmit ? { onAdmit: live.onAdmit } : {}) }) : undefined;
+      const sliceMs = options.sliceMs ?? (live ? LIVE_SLICE_MS : undefined);
       const until = options.until ?? manifest.until;
-      return new System(manifest, machine, kernel, traffic, pacer, { ...(sliceMs === undefined ? {} : { sliceMs }), until: Math.min(until, Number.MAX_SAFE_INTEGER) }, outcome, operator, updates);
+      const system = new System(manifest, machine, kernel, traffic, pacer, { ...(sliceMs === undefined ? {} : { sliceMs }), until: Math.min(until, Number.MAX_SAFE_INTEGER) }, outcome, operator, updates);
+      if (pacer instanceof ReplayPacer) {
+        pacer.connect(system);
+        checkReplayBoot(options.replay!, kernel.events);
+      }
+      return system;
     } catch (e) {
       machine.dispose();
       throw e;
@@ -164,6 +180,21 @@ export class System {
 }
 
 export const assemble = System.assemble;
+
+/**
+ * A replay's machine, assembled, must be the recorded one: the same events before it ran (the
+ * same image, modules built from the same sources, the same date). Otherwise nothing after it
+ * could be the same either.
+ */
+function checkReplayBoot(recording: Recording, events: EventLog): void {
+  const { boot } = recording.header;
+  const hash = events.hash();
+  if (events.length === boot.events && hash === boot.hash) return;
+  throw new RecordingError(
+    'RECORDING_MISMATCH',
+    `${recording.file}: this machine boots differently from the recorded one (${events.length} events before it runs, hash ${hash.slice(0, 16)}; recorded ${boot.events}, ${boot.hash.slice(0, 16)}): its image or a module differs — rebuilt from other sources?`,
+  );
+}
 
 /** Assembles and runs an image; the caller disposes the system. */
 export async function runImage(manifest: Manifest, options: SystemOptions): Promise<{ system: System; result: RunResult }> {

@@ -1,6 +1,7 @@
 // The debugger's session (system/debug/): breakpoints of every kind stop the machine and the run
 // goes on exactly as if they had not (the same event log, bit for bit); stepping backwards and
-// forwards returns to the same registers and memory; reverse-continue finds the last hit.
+// forwards returns to the same registers and memory; reverse-continue finds the last hit; a typed
+// record a guest emits stops the machine with its fields in the condition.
 // images/ipc.himg: an RPC server and client, and a guest passing and revoking capabilities.
 
 import { createHash } from 'node:crypto';
@@ -116,6 +117,20 @@ describe('debug session', () => {
     expect(s.kernel.events.all[s.machine.stoppedAtEvent!]).toEqual(e);
   });
 
+  it('stops at a typed record a guest emits, with its fields in the condition', async () => {
+    const s = await open('ipc');
+    s.addBreakpoint('break', ['record', 'rpc_client.summary', 'if', 'calls', '==', '7']); // its calls are 200: never
+    const { breakpoint } = s.addBreakpoint('break', ['record', '*.summary', 'in', 'rpc_client', 'if', 'answered', '==', 'calls']);
+    const stop = await s.continue();
+    expect(stop.breakpoints).toEqual([breakpoint.id]);
+    expect(stop.summary).toMatch(/^breakpoint 2, event #\d+: \[[\d.]+s\] record sandbox=rpc_client module=rpc_client type=summary fields=\{"calls":200,"answered":200,/);
+    const e = (stop.detail as { event: { kind: string; fields: Record<string, unknown> } }).event;
+    expect(e.kind).toBe('record');
+    expect(e.fields).toMatchObject({ calls: 200, answered: 200, lost: 0 });
+    expect((await s.continue()).reason).toBe('halt');
+    expect(s.breakpoints.get(1)!.hits).toBe(0);
+  });
+
   it('a condition that cannot be evaluated stops and says why; unknown breakpoints are refused', async () => {
     const s = await open('ipc');
     s.addBreakpoint('break', ['syscall', 'call', 'if', 'nosuchname', '==', '1']);
@@ -123,6 +138,8 @@ describe('debug session', () => {
     expect(stop.summary).toMatch(/condition 'nosuchname == 1' failed: 'nosuchname' is not known/);
     expect(() => s.addBreakpoint('break', ['syscall', 'frobnicate'])).toThrow(/no syscall 'frobnicate'/);
     expect(() => s.addBreakpoint('break', ['event', 'nothing'])).toThrow(/no event kind nothing/);
+    expect(() => s.addBreakpoint('break', ['record', 'migctl.step.phase'])).toThrow(/'migctl\.step\.phase' is not MODULE\.TYPE/);
+    expect(() => s.addBreakpoint('break', ['record'])).toThrow(/usage: break record MODULE\.TYPE/);
     expect(() => s.addBreakpoint('break', ['syscall', 'call', 'if', '(1'])).toThrow(/expected \)/);
     expect(s.addBreakpoint('break', ['nosandbox:hic_main']).where).toMatch(/^pending: no sandbox or module named 'nosandbox'/);
   });

@@ -9,12 +9,17 @@
 //                                          control channel: the call, and the reply to it
 //   break event KIND[,KIND…] [in SANDBOX]  a kernel event; also `cap` (transfer, revocation),
 //                                          `switch` (endpoint switch), `irq` (IRQ reroute)
+//   break record MODULE.TYPE [in SANDBOX]  a typed record a guest emits (its module declares
+//                                          it): a service's own steps, such as an update's
+//                                          phases; MODULE or TYPE may be *, and a condition
+//                                          reads the record's fields by name
 //   watch|rwatch|awatch LOCATION [LEN]     guest memory: written, read, either (LEN default 8)
 //
 // and each may end in `if COND` (expr.ts).
 
 import { SYSCALLS } from '../../core0/abi/abi.ts';
 import type { KernelEvent } from '../../core0/events.ts';
+import { KERNEL_EVENT_KINDS } from '../control/commands.ts';
 import { Expr } from './expr.ts';
 
 export type BreakpointSpec =
@@ -23,6 +28,7 @@ export type BreakpointSpec =
   | { readonly kind: 'ipc'; readonly endpoint: string; readonly sandbox?: string }
   | { readonly kind: 'mig'; readonly op: string }
   | { readonly kind: 'event'; readonly kinds: readonly string[]; readonly sandbox?: string }
+  | { readonly kind: 'record'; readonly module: string; readonly type: string; readonly sandbox?: string }
   | { readonly kind: 'watch'; readonly location: string; readonly length: number; readonly access: 'write' | 'read' | 'access' };
 
 export interface Breakpoint {
@@ -39,12 +45,11 @@ export class BreakpointError extends Error {
   readonly code = 'DEBUG_BAD_BREAKPOINT';
 }
 
-export const EVENT_KINDS: readonly KernelEvent['kind'][] = [
-  'boot', 'sandboxCreated', 'moduleVerified', 'moduleRejected', 'libraryLoaded', 'libraryUnloaded', 'moduleLoaded',
-  'threadStarted', 'console', 'fault', 'exit', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
-  'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed',
-  'reserved', 'reservationReleased', 'moduleSpawned',
-];
+/** Every kind of kernel event (the control protocol's list, which the compiler keeps complete). */
+export const EVENT_KINDS: readonly KernelEvent['kind'][] = KERNEL_EVENT_KINDS;
+
+/** A module or record type name as a module.json declares it, or * for any. */
+const RECORD_NAME = /^(\*|[a-z][a-z0-9_]*)$/;
 
 const EVENT_GROUPS: Record<string, readonly string[]> = {
   cap: ['capTransferred', 'capRevoked'],
@@ -87,7 +92,7 @@ export function parseBreakpoint(command: 'break' | 'watch' | 'rwatch' | 'awatch'
     return { spec: { kind: 'watch', location, length, access: command === 'watch' ? 'write' : command === 'rwatch' ? 'read' : 'access' }, condition, text };
   }
   const [first, second, ...rest] = words;
-  if (!first) throw new BreakpointError('usage: break LOCATION | syscall NAME | ipc ENDPOINT | mig OP | event KIND  [in SANDBOX] [if COND]');
+  if (!first) throw new BreakpointError('usage: break LOCATION | syscall NAME | ipc ENDPOINT | mig OP | event KIND | record MODULE.TYPE  [in SANDBOX] [if COND]');
   const one = (what: string) => {
     if (!second || rest.length > 0) throw new BreakpointError(`usage: break ${first} ${what} [in SANDBOX] [if COND]`);
     return second;
@@ -111,6 +116,14 @@ export function parseBreakpoint(command: 'break' | 'watch' | 'rwatch' | 'awatch'
       if (unknown.length) throw new BreakpointError(`no event kind ${unknown.join(', ')} (have ${EVENT_KINDS.join(', ')}, and cap, switch, irq, *)`);
       return { spec: { kind: 'event', kinds, ...(sandbox ? { sandbox } : {}) }, condition, text };
     }
+    case 'record': {
+      const name = one('MODULE.TYPE');
+      const [module, type = '*', extra] = name.split('.');
+      if (extra !== undefined || !RECORD_NAME.test(module!) || !RECORD_NAME.test(type)) {
+        throw new BreakpointError(`break record: '${name}' is not MODULE.TYPE (a module and one of its record types, as its module.json names them; either may be *)`);
+      }
+      return { spec: { kind: 'record', module: module!, type, ...(sandbox ? { sandbox } : {}) }, condition, text };
+    }
     default:
       noSandbox('a code breakpoint');
       if (words.length !== 1) throw new BreakpointError(`usage: break LOCATION [if COND] (got '${words.join(' ')}')`);
@@ -118,9 +131,14 @@ export function parseBreakpoint(command: 'break' | 'watch' | 'rwatch' | 'awatch'
   }
 }
 
-/** Whether an event breakpoint matches an event (its kind, and the sandbox it concerns if named). */
-export function eventMatches(spec: Extract<BreakpointSpec, { kind: 'event' }>, e: KernelEvent): boolean {
-  if (!spec.kinds.includes('*') && !spec.kinds.includes(e.kind)) return false;
+/**
+ * Whether an event or record breakpoint matches an event: its kind (a record's module and type),
+ * and the sandbox it concerns if one is named.
+ */
+export function eventMatches(spec: Extract<BreakpointSpec, { kind: 'event' | 'record' }>, e: KernelEvent): boolean {
+  if (spec.kind === 'record') {
+    if (e.kind !== 'record' || (spec.module !== '*' && spec.module !== e.module) || (spec.type !== '*' && spec.type !== e.type)) return false;
+  } else if (!spec.kinds.includes('*') && !spec.kinds.includes(e.kind)) return false;
   if (spec.sandbox === undefined) return true;
   const f = e as unknown as Record<string, unknown>;
   return [f.sandbox, f.from, f.to, f.by].includes(spec.sandbox);

@@ -5,6 +5,7 @@
 import type { Sandbox } from '../../core0/objects/sandbox.ts';
 import type { Thread } from '../../core0/objects/thread.ts';
 import { DEBUG_REGISTERS, type DebugRegister } from '../../emulator/types.ts';
+import { ReplayPacer } from '../recording/replay.ts';
 import { BreakpointError } from './breakpoints.ts';
 import type { CheckpointStore } from './checkpoint.ts';
 import { ExprError } from './expr.ts';
@@ -103,9 +104,9 @@ export const COMMANDS: readonly Command[] = [
   { name: 'reverse-step-event', aliases: ['rse'], usage: 'reverse-step-event', help: 'go back to the kernel event before now', run: run((s) => s.reverseStepEvent()) },
   { name: 'restart', aliases: [], usage: 'restart', help: 'a fresh machine at the start (breakpoints kept)', run: run((s) => s.restart()) },
   {
-    name: 'break', aliases: ['b'], usage: 'break LOCATION | syscall NAME | ipc ENDPOINT | mig OP | event KIND  [in SANDBOX] [if COND]',
-    help: 'stop at guest code (0x…, symbol, sandbox:symbol, module@version:symbol+off); before a syscall; at a send/call/recv on an endpoint (channel name, cap://… or #id); at a migration call or its reply (HELLO, EXPORT_STATE, CONN_OUT, CONN_IN, …, or *); at a kernel event (capTransferred, capRevoked, endpointSwitched, irqRouted, … or cap, switch, irq, *). COND: registers, arg0…arg5, sandbox, event fields, op/conn/status for migration, mem8/16/32/64(addr)',
-    complete: () => ['syscall', 'ipc', 'mig', 'event'],
+    name: 'break', aliases: ['b'], usage: 'break LOCATION | syscall NAME | ipc ENDPOINT | mig OP | event KIND | record MODULE.TYPE  [in SANDBOX] [if COND]',
+    help: 'stop at guest code (0x…, symbol, sandbox:symbol, module@version:symbol+off); before a syscall; at a send/call/recv on an endpoint (channel name, cap://… or #id); at a migration call or its reply (HELLO, EXPORT_STATE, CONN_OUT, CONN_IN, …, or *); at a kernel event (capTransferred, capRevoked, endpointSwitched, irqRouted, input, … or cap, switch, irq, *); at a typed record a guest emits (migctl.step, migctl.*, *.step). COND: registers, arg0…arg5, sandbox, event fields, record fields, op/conn/status for migration, mem8/16/32/64(addr)',
+    complete: () => ['syscall', 'ipc', 'mig', 'event', 'record'],
     run: (s, a) => addBreak(s, 'break', a),
   },
   { name: 'watch', aliases: [], usage: 'watch LOCATION [LENGTH] [if COND]', help: 'stop after guest code writes to [LOCATION, +LENGTH) (default 8 bytes)', run: (s, a) => addBreak(s, 'watch', a) },
@@ -258,14 +259,20 @@ function status(s: DebugSession): CommandResult {
     position: pos, time: k.machine.clock.now, executed: s.machine.executed, finished: s.finished, lastStop: s.lastStop.summary,
     lastEvent: last ?? null, replay: s.lastReplay ?? null, breakpoints: s.breakpoints.all.length,
   };
-  const where = pos.kind === 'insn' ? `thread ${pos.thread} before its instruction ${pos.count + 1}` : pos.kind === 'event' ? `just after event #${pos.seq}` : pos.kind;
+  const pacer = s.machine.system.pacer;
+  const recorded = pacer instanceof ReplayPacer ? { file: pacer.recording.file, ...pacer.progress, divergence: pacer.divergence ?? null } : undefined;
+  const where = pos.kind === 'insn' ? `thread ${pos.thread} before its instruction ${pos.count + 1}`
+    : pos.kind === 'event' ? `just after event #${pos.seq}`
+    : pos.kind === 'start' && s.machine.executed > 0 ? 'between two scheduler steps' // an interrupt of a forward-only session
+    : pos.kind;
   const text = [
     `image ${s.config.manifest.name}; ${where}; virtual time ${k.machine.clock.now} ns; ${s.machine.executed} instructions executed${s.finished ? '; the run has ended' : ''}`,
     `last event: ${last ? `#${last.seq} ${eventLine(last)}` : '(none)'}`,
     s.lastReplay ? `last replay: ${s.lastReplay.instructions} instructions re-executed from ${s.lastReplay.from === 'boot' ? 'boot' : `the checkpoint at ${s.lastReplay.from.checkpoint}`} in ${s.lastReplay.wallMs.toFixed(0)} ms${s.lastReplay.searchMs !== undefined ? ` (after a ${s.lastReplay.searchMs.toFixed(0)} ms search)` : ''}` : '',
     s.machine.checkpoints ? checkpointLine(s.machine.checkpoints) : 'checkpoints: off',
+    recorded ? `recording ${recorded.file}: ${recorded.admitted} of ${recorded.of} boundaries with outside inputs reached${recorded.divergence ? `; ${recorded.divergence}` : ''}` : '',
   ].filter(Boolean).join('\n');
-  return ok(text, json);
+  return ok(text, { ...json, recording: recorded ?? null });
 }
 
 function checkpointLine(c: CheckpointStore): string {

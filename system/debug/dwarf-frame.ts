@@ -2,12 +2,13 @@
 // the debugger's backtrace uses. Guests are built -O2 without frame pointers; gcc's -g describes
 // every frame instead (hicmod-toolchain/build.ts), and that costs the module nothing: the section
 // is not loaded. The object is relocatable, so an FDE's code address and its CIE pointer are read
-// through the section's relocations (RELA: the stored field is 0 and the addend is the value).
+// through the section's relocations (dwarf-reader.ts).
 //
 // Only what gcc emits for x86-64 is interpreted; an FDE that uses anything else (expressions)
 // ends the backtrace there rather than guessing.
 
 import type { ElfFile } from '../../hicmod-toolchain/elf.ts';
+import { DwarfReader, relocatedFields } from './dwarf-reader.ts';
 
 /** DWARF register numbers of x86-64 (System V psABI), and the return-address column. */
 export const DWARF_REGS = ['rax', 'rdx', 'rcx', 'rbx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
@@ -36,78 +37,17 @@ export interface Fde {
   readonly instructions: Uint8Array;
 }
 
-class Reader {
-  constructor(readonly b: Uint8Array, public at = 0) {}
-  private get view(): DataView {
-    return new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength);
-  }
-  u8(): number {
-    return this.b[this.at++]!;
-  }
-  u16(): number {
-    const v = this.view.getUint16(this.at, true);
-    this.at += 2;
-    return v;
-  }
-  u32(): number {
-    const v = this.view.getUint32(this.at, true);
-    this.at += 4;
-    return v;
-  }
-  u64(): number {
-    const v = Number(this.view.getBigUint64(this.at, true));
-    this.at += 8;
-    return v;
-  }
-  uleb(): number {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const byte = this.u8();
-      v += (byte & 0x7f) * mul;
-      mul *= 128;
-      if (!(byte & 0x80)) return v;
-    }
-  }
-  sleb(): number {
-    let v = 0;
-    let mul = 1;
-    let byte: number;
-    do {
-      byte = this.u8();
-      v += (byte & 0x7f) * mul;
-      mul *= 128;
-    } while (byte & 0x80);
-    return byte & 0x40 ? v - mul : v;
-  }
-  cstring(): string {
-    const end = this.b.indexOf(0, this.at);
-    const s = new TextDecoder().decode(this.b.subarray(this.at, end));
-    this.at = end + 1;
-    return s;
-  }
-}
-
 /** Every FDE of the object, with code addresses as image offsets (placed: section index → offset). */
 export function readFrames(elf: ElfFile, placed: ReadonlyMap<number, number>): Fde[] {
   const section = elf.sections.find((s) => s.name === '.debug_frame');
   if (!section) return [];
-  // Relocated fields of .debug_frame: offset in the section → the value the field holds.
-  const fields = new Map<number, number>();
-  for (const r of elf.relocations) {
-    if (r.target !== section.index) continue;
-    const sym = elf.symbols[r.symbol];
-    if (!sym) continue;
-    const base = sym.shndx === section.index ? 0 : placed.get(sym.shndx);
-    if (base === undefined) continue;
-    fields.set(r.offset, base + Number(sym.value) + Number(r.addend));
-  }
+  const fields = relocatedFields(elf, section, placed);
   const data = section.data;
   const cies = new Map<number, Cie>();
   const readCie = (at: number): Cie | undefined => {
     const hit = cies.get(at);
     if (hit) return hit;
-    const r = new Reader(data, at);
+    const r = new DwarfReader(data, at, fields);
     const length = r.u32();
     const end = r.at + length;
     if (r.u32() !== 0xffff_ffff) return undefined;
@@ -125,17 +65,15 @@ export function readFrames(elf: ElfFile, placed: ReadonlyMap<number, number>): F
   const fdes: Fde[] = [];
   let at = 0;
   while (at + 4 <= data.length) {
-    const r = new Reader(data, at);
+    const r = new DwarfReader(data, at, fields);
     const length = r.u32();
     if (length === 0 || length === 0xffff_ffff) break; // a terminator, or 64-bit DWARF (not emitted)
     const end = r.at + length;
     const idAt = r.at;
-    const id = fields.get(idAt) ?? r.u32();
+    const id = r.u32(); // relocated: the CIE's offset in the section
     if (id !== 0xffff_ffff && data[idAt] !== 0xff) {
-      r.at = idAt + 4;
       const cie = readCie(id);
-      const startAt = r.at;
-      const start = fields.get(startAt);
+      const start = r.relocated(r.at); // the code address has no value without its relocation
       r.at += 8;
       const range = r.u64();
       if (cie && start !== undefined) fdes.push({ start, end: start + range, cie, instructions: data.subarray(r.at, end) });
@@ -151,7 +89,7 @@ function rowAt(fde: Fde, pc: number): Row | undefined {
   const stack: Row[] = [];
   let initial = new Map<number, Rule>();
   const run = (code: Uint8Array, isInitial: boolean): boolean => {
-    const r = new Reader(code);
+    const r = new DwarfReader(code);
     let loc = fde.start;
     while (r.at < code.length) {
       const op = r.u8();

@@ -3,9 +3,10 @@
 // unions, arrays, pointers, enumerations, base types — and to read the netstack's connection
 // table by its C field names instead of fixed offsets. The object is relocatable, so every
 // cross-section field (string offsets, abbreviation offsets, variable addresses) is read through
-// the relocations, as in dwarf-frame.ts.
+// the relocations (dwarf-reader.ts).
 
 import type { ElfFile } from '../../hicmod-toolchain/elf.ts';
+import { DwarfReader, relocatedFields, stringAt } from './dwarf-reader.ts';
 
 export type DwarfType =
   | { readonly kind: 'base'; readonly name: string; readonly size: number; readonly signed: boolean; readonly bool: boolean }
@@ -31,58 +32,6 @@ interface Die {
 const TAG = { array: 0x01, enum: 0x04, member: 0x0d, pointer: 0x0f, cu: 0x11, struct: 0x13, typedef: 0x16, union: 0x17, subrange: 0x21, base: 0x24, const: 0x26, enumerator: 0x28, variable: 0x34, volatile: 0x35 };
 const AT = { location: 0x02, name: 0x03, byteSize: 0x0b, upperBound: 0x2f, constValue: 0x1c, count: 0x37, memberLocation: 0x38, encoding: 0x3e, declaration: 0x3c, type: 0x49, specification: 0x47 };
 
-/** Reads DWARF forms; `reloc` gives the relocated value of a field at a section offset. */
-class Cursor {
-  constructor(
-    readonly b: Uint8Array,
-    public at: number,
-    private readonly reloc: (offset: number) => number | undefined,
-  ) {}
-  relocated(offset: number): number | undefined {
-    return this.reloc(offset);
-  }
-  private v = () => new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength);
-  u8 = () => this.b[this.at++]!;
-  u16 = () => ((this.at += 2), this.v().getUint16(this.at - 2, true));
-  u32 = () => {
-    const r = this.reloc(this.at);
-    this.at += 4;
-    return r ?? this.v().getUint32(this.at - 4, true);
-  };
-  u64 = () => {
-    const r = this.reloc(this.at);
-    this.at += 8;
-    return r ?? Number(this.v().getBigUint64(this.at - 8, true));
-  };
-  uleb(): number {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const x = this.u8();
-      v += (x & 0x7f) * mul;
-      mul *= 128;
-      if (!(x & 0x80)) return v;
-    }
-  }
-  sleb(): number {
-    let v = 0;
-    let mul = 1;
-    let x: number;
-    do {
-      x = this.u8();
-      v += (x & 0x7f) * mul;
-      mul *= 128;
-    } while (x & 0x80);
-    return x & 0x40 ? v - mul : v;
-  }
-  cstr(): string {
-    const end = this.b.indexOf(0, this.at);
-    const s = new TextDecoder().decode(this.b.subarray(this.at, end));
-    this.at = end + 1;
-    return s;
-  }
-}
-
 export class DwarfInfo {
   private readonly dies = new Map<number, Die>();
   readonly variables = new Map<string, DwarfVariable>();
@@ -100,14 +49,7 @@ export class DwarfInfo {
     if (!info || !abbrev) return d;
     const str = section('.debug_str')?.data ?? new Uint8Array(0);
     const lineStr = section('.debug_line_str')?.data ?? new Uint8Array(0);
-    const relocs = new Map<number, number>();
-    for (const r of elf.relocations) {
-      if (r.target !== info.index) continue;
-      const sym = elf.symbols[r.symbol];
-      if (sym) relocs.set(r.offset, (placed.get(sym.shndx) ?? 0) + Number(sym.value) + Number(r.addend));
-    }
-    const string = (table: Uint8Array, at: number) => new TextDecoder().decode(table.subarray(at, table.indexOf(0, at)));
-    const c = new Cursor(info.data, 0, (o) => relocs.get(o));
+    const c = new DwarfReader(info.data, 0, relocatedFields(elf, info, placed));
     while (c.at + 11 <= info.data.length) {
       const unitStart = c.at;
       const length = c.u32();
@@ -139,7 +81,7 @@ export class DwarfInfo {
         if (!a) break; // malformed: stop reading this unit
         const attrs = new Map<number, number | string | Uint8Array>();
         for (const [name, form, implicit] of a.attrs) {
-          const v = readForm(c, form, implicit, unitStart, str, lineStr, string);
+          const v = readForm(c, form, implicit, unitStart, str, lineStr);
           if (v !== undefined) attrs.set(name, v);
         }
         const die: Die = { tag: a.tag, attrs, children: [] };
@@ -227,7 +169,7 @@ export class DwarfInfo {
 }
 
 function readAbbrevs(b: Uint8Array, at: number): Map<number, { tag: number; children: boolean; attrs: [number, number, number][] }> {
-  const c = new Cursor(b, at, () => undefined);
+  const c = new DwarfReader(b, at);
   const out = new Map<number, { tag: number; children: boolean; attrs: [number, number, number][] }>();
   for (;;) {
     const code = c.uleb();
@@ -245,19 +187,9 @@ function readAbbrevs(b: Uint8Array, at: number): Map<number, { tag: number; chil
   }
 }
 
-/** One attribute value; references become section offsets; blocks stay bytes. */
-function readForm(c: Cursor, form: number, implicit: number, unit: number, str: Uint8Array, lineStr: Uint8Array, string: (t: Uint8Array, at: number) => string): number | string | Uint8Array | undefined {
-  const block = (n: number) => {
-    const start = c.at;
-    c.at += n;
-    const out = c.b.slice(start, c.at);
-    // An address inside an expression (DW_OP_addr) is relocated like any other field.
-    for (let i = 0; i + 8 <= n; i++) {
-      const r = c.relocated(start + i);
-      if (r !== undefined) new DataView(out.buffer).setBigUint64(i, BigInt(r), true);
-    }
-    return out;
-  };
+/** One attribute value; references become section offsets; blocks stay bytes (addresses in them relocated). */
+function readForm(c: DwarfReader, form: number, implicit: number, unit: number, str: Uint8Array, lineStr: Uint8Array): number | string | Uint8Array | undefined {
+  const block = (n: number) => c.block(n);
   switch (form) {
     case 0x01: return c.u64(); // addr
     case 0x03: return block(c.u16());
@@ -265,13 +197,13 @@ function readForm(c: Cursor, form: number, implicit: number, unit: number, str: 
     case 0x05: return c.u16();
     case 0x06: return c.u32();
     case 0x07: return c.u64();
-    case 0x08: return c.cstr();
+    case 0x08: return c.cstring();
     case 0x09: case 0x18: return block(c.uleb()); // block, exprloc
     case 0x0a: return block(c.u8());
     case 0x0b: return c.u8();
     case 0x0c: return c.u8();
     case 0x0d: return c.sleb();
-    case 0x0e: return string(str, c.u32()); // strp
+    case 0x0e: return stringAt(str, c.u32()); // strp
     case 0x0f: return c.uleb();
     case 0x10: return c.u32(); // ref_addr
     case 0x11: return unit + c.u8();
@@ -281,7 +213,7 @@ function readForm(c: Cursor, form: number, implicit: number, unit: number, str: 
     case 0x15: return unit + c.uleb();
     case 0x17: return c.u32(); // sec_offset
     case 0x19: return 1; // flag_present
-    case 0x1f: return string(lineStr, c.u32()); // line_strp
+    case 0x1f: return stringAt(lineStr, c.u32()); // line_strp
     case 0x20: return c.u64(); // ref_sig8
     case 0x21: return implicit;
     case 0x1a: case 0x22: case 0x23: case 0x1b: return c.uleb(); // strx, loclistx, rnglistx, addrx: indices

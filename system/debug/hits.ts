@@ -189,10 +189,12 @@ export function readGuest(s: Sandbox, address: bigint, size: number): bigint | u
 
 export function eventContext(e: StampedEvent): EvalContext {
   const fields = e as unknown as Record<string, unknown>;
+  // A record's own fields come first, by name (`phase`, `migrated`, …), then the event's.
+  const own = e.kind === 'record' ? (e.fields as Record<string, unknown>) : {};
   return {
     lookup: (name) => {
       const key = name.startsWith('event.') ? name.slice(6) : name;
-      const v = fields[key];
+      const v = Object.hasOwn(own, key) ? own[key] : fields[key];
       return typeof v === 'number' ? BigInt(v) : typeof v === 'string' || typeof v === 'boolean' ? v : undefined;
     },
     read: () => undefined,

@@ -15,6 +15,7 @@ import type { Sandbox } from '../../core0/objects/sandbox.ts';
 import type { Thread } from '../../core0/objects/thread.ts';
 import type { DebugHook, StopReason, SyscallFrame } from '../../emulator/types.ts';
 import type { Manifest } from '../manifest.ts';
+import { ReplayPacer, replayVerdict } from '../recording/replay.ts';
 import { System, type RunResult, type SystemOptions } from '../run-image.ts';
 import { eventMatches, type Breakpoint, type BreakpointTable } from './breakpoints.ts';
 import { ExprError, type EvalContext, type Value } from './expr.ts';
@@ -138,9 +139,15 @@ export class DebugMachine implements RunObserver {
     return this.track.eventStop;
   }
 
-  /** Stops at the next scheduler step (a user's interrupt). */
-  interrupt(): void {
+  /**
+   * Stops before the next thread runs (a user's interrupt), where the run has a position to come
+   * back to; or, `between` steps, at the run loop's next turn even when no thread is about to run
+   * (a live machine idle until an outside input, which a debugger that never goes back attaches
+   * to).
+   */
+  interrupt(between = false): void {
     this.interruptRequested = true;
+    if (between) this.kernel.pause();
   }
 
   /** Runs until the goal or a breakpoint stops the machine, or it halts. */
@@ -152,12 +159,27 @@ export class DebugMachine implements RunObserver {
     this.syncHooks();
     const p = this.kernel.pausedThread;
     if (p) p.sandbox.cpu.debug.resumePast(Number(p.sandbox.cpu.debug.registers(p.handle).rip));
+    // A live machine owes the wall clock nothing for the time the debugger held it.
+    this.system.pacer?.release();
+    try {
+      return await this.advanceToStop();
+    } finally {
+      this.system.pacer?.hold();
+    }
+  }
+
+  private async advanceToStop(): Promise<Stop> {
     for (;;) {
       const r = await this.system.advance();
       if (r === 'paused' && this.checkpointDue) this.takeCheckpoint();
+      if (r === 'paused' && this.stops.length === 0 && this.interruptRequested && !this.kernel.pausedThread) {
+        this.interruptRequested = false;
+        this.stops.push({ reason: 'interrupt', breakpoints: [], summary: 'interrupted between two scheduler steps' });
+      }
       if (r !== 'paused') {
         this.track.result = this.system.finish(r);
-        const out = this.track.result.deviations.length === 0 ? 'outcome: as expected' : this.track.result.deviations.map((d) => `outcome DEVIATES: ${d}`).join('\n');
+        const replay = this.system.pacer instanceof ReplayPacer ? `\n${replayVerdict(this.system, this.track.result).line}` : '';
+        const out = (this.track.result.deviations.length === 0 ? 'outcome: as expected' : this.track.result.deviations.map((d) => `outcome DEVIATES: ${d}`).join('\n')) + replay;
         this.stops.push({ reason: 'halt', breakpoints: [], summary: `machine halted (${r}) at ${this.system.machine.clock.now} ns; event log sha256 ${this.track.result.logHash.slice(0, 16)}\n${out}`, detail: { halt: r, deviations: this.track.result.deviations, logHash: this.track.result.logHash } });
         return this.merge();
       }
@@ -367,8 +389,8 @@ export class DebugMachine implements RunObserver {
     const g = this.goal;
     if ((g.kind === 'event' && e.seq === g.seq) || g.kind === 'nextEvent') stops.push({ reason: 'event', breakpoints: [], summary: `event #${e.seq}: ${eventLine(e)}`, detail: { event: e } });
     if (!this.quiet) {
-      for (const b of this.table.active('event')) {
-        if (b.spec.kind !== 'event' || !eventMatches(b.spec, e)) continue;
+      for (const b of [...this.table.active('event'), ...this.table.active('record')]) {
+        if ((b.spec.kind !== 'event' && b.spec.kind !== 'record') || !eventMatches(b.spec, e)) continue;
         const verdict = this.check(b, eventContext(e));
         if (verdict !== false) stops.push({ reason: 'breakpoint', breakpoints: [b.id], summary: `breakpoint ${b.id}, event #${e.seq}: ${eventLine(e)}${verdict === true ? '' : `\n  ${verdict}`}`, detail: { event: e } });
       }

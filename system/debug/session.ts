@@ -29,6 +29,12 @@ export interface SessionOptions {
   readonly output?: (e: StampedEvent) => void;
   /** Machine instructions between checkpoints (0: none, going back re-runs from boot). */
   readonly checkpointInterval?: number;
+  /**
+   * The machine only goes forwards, and this says why (hic boot --gdb: a live machine's outside
+   * world cannot be run again, and the boot's audit log and files keep what they were given).
+   * Interrupts then stop it at once, even idle.
+   */
+  readonly forwardOnly?: string;
 }
 
 export class DebugSession {
@@ -43,6 +49,8 @@ export class DebugSession {
     readonly config: MachineConfig,
     readonly breakpoints: BreakpointTable,
     public machine: DebugMachine,
+    /** Why the machine cannot go back, when it cannot (SessionOptions.forwardOnly). */
+    readonly forwardOnly: string | undefined,
   ) {
     this.breakpoints.onChange = () => this.machine.breakpointsChanged();
   }
@@ -53,7 +61,7 @@ export class DebugSession {
       ...(extra.output ? { output: extra.output } : {}), ...(extra.checkpointInterval !== undefined ? { checkpointInterval: extra.checkpointInterval } : {}),
     };
     const table = new BreakpointTable();
-    return new DebugSession(config, table, await DebugMachine.boot(config, table));
+    return new DebugSession(config, table, await DebugMachine.boot(config, table), extra.forwardOnly);
   }
 
   get kernel() {
@@ -83,7 +91,7 @@ export class DebugSession {
   }
 
   interrupt(): void {
-    this.machine.interrupt();
+    this.machine.interrupt(this.forwardOnly !== undefined);
   }
 
   // --- forward ------------------------------------------------------------------------------------
@@ -129,6 +137,7 @@ export class DebugSession {
 
   /** Back to the last breakpoint hit before now. */
   async reverseContinue(): Promise<Stop> {
+    this.mayGoBack();
     return this.exclusive(async () => {
       const now = this.machine.position();
       const found = await findLastHit(this.machine, this.config, this.breakpoints, now);
@@ -175,7 +184,12 @@ export class DebugSession {
     });
   }
 
+  private mayGoBack(): void {
+    if (this.forwardOnly !== undefined) throw new DebugError('DEBUG_NOT_POSSIBLE', this.forwardOnly);
+  }
+
   private backward(position: Position): Promise<Stop> {
+    this.mayGoBack();
     return this.exclusive(async () => this.replace(await moveTo(this.machine, this.config, this.breakpoints, position)));
   }
 

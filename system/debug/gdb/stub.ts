@@ -1,5 +1,7 @@
 // The gdb remote stub: `hic debug IMAGE --gdb :PORT` serves gdb's remote serial protocol on
-// 127.0.0.1, one client at a time, over the same session the REPL drives. What gdb sees:
+// 127.0.0.1, one client at a time, over the same session the REPL drives; `hic boot --gdb` over
+// a forward-only session whose machine runs on between clients (attach.ts: a client that
+// connects stops it first). What gdb sees:
 //
 //   threads        every live HIC thread, named sandbox/id (qfThreadInfo, qXfer:threads)
 //   libraries      every loaded module as the object it was built from (build/services/*.o),
@@ -7,7 +9,8 @@
 //                  symbols, lines and call-frame information without being told anything
 //   registers      x86-64 core, SSE (unavailable: guests use none) and fs/gs base (target.xml)
 //   breakpoints    Z0/Z1 as code hooks (no guest page is written), Z2/Z3/Z4 as watchpoints
-//   run control    c, s, vCont, and bs/bc: reverse-stepi and reverse-continue by replay
+//   run control    c, s, vCont, and bs/bc: reverse-stepi and reverse-continue by replay (not
+//                  offered when the session only goes forwards)
 //   monitor        the REPL's inspection commands (caps, endpoints, migration, …)
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,14 @@ import type { DebugSession } from '../session.ts';
 import { frame, fromHex, fromLeHex, leHex, PacketReader, textToHex, toHex, xferChunk } from './rsp.ts';
 import { librariesXml, REGISTERS, targetXml, threadsXml } from './target.ts';
 
+/** How a client's coming and going concerns whoever else runs the machine (attach.ts). */
+export interface StubOptions {
+  /** A client connected: resolves when the machine stands still for it; its packets wait until then. */
+  readonly attach?: () => Promise<void>;
+  /** The client went away (its breakpoints are deleted first). */
+  readonly detach?: () => void;
+}
+
 export interface GdbStub {
   readonly port: number;
   /** Resolves when a client that connected has gone. */
@@ -31,7 +42,7 @@ export interface GdbStub {
 /** Commands the monitor may run: inspection only (gdb would not know the machine had moved). */
 const RUN_CONTROL = /^(c|continue|cont|stepi|si|step-syscall|ss|step-event|se|until|u|reverse-[a-z-]+|rsi|rc|rse|restart|quit|q|exit|set)\b/;
 
-export async function startGdbStub(session: DebugSession, port: number): Promise<GdbStub> {
+export async function startGdbStub(session: DebugSession, port: number, options: StubOptions = {}): Promise<GdbStub> {
   let done!: () => void;
   const clientDone = new Promise<void>((r) => (done = r));
   let client: Socket | undefined;
@@ -41,10 +52,12 @@ export async function startGdbStub(session: DebugSession, port: number): Promise
       return;
     }
     client = socket;
-    const conn = new Connection(session, socket);
+    const conn = new Connection(session, socket, options.attach?.() ?? Promise.resolve());
     socket.on('close', () => {
       conn.closed = true;
+      conn.forgetBreakpoints();
       client = undefined;
+      options.detach?.();
       done();
     });
   });
@@ -95,6 +108,8 @@ class Connection {
   constructor(
     private readonly session: DebugSession,
     private readonly socket: Socket,
+    /** Resolves when the machine stands still for this client; packets are answered after it. */
+    private readonly ready: Promise<void>,
   ) {
     this.reader = new PacketReader((c) => socket.write(c));
     socket.setEncoding('latin1');
@@ -104,10 +119,17 @@ class Connection {
           if (this.running) session.interrupt();
           continue;
         }
-        this.handle(item.data).catch((e: unknown) => this.send(`E.${(e as Error).message}`));
+        const data = item.data;
+        void this.ready.then(() => this.handle(data)).catch((e: unknown) => this.send(`E.${(e as Error).message}`));
       }
     });
     socket.on('error', () => undefined);
+  }
+
+  /** The client has gone: the breakpoints it set go too, so the machine runs on past them. */
+  forgetBreakpoints(): void {
+    for (const id of this.gdbBreakpoints.values()) this.session.breakpoints.delete(id);
+    this.gdbBreakpoints.clear();
   }
 
   private send(data: string): void {
@@ -131,7 +153,8 @@ class Connection {
   private async answer(p: string): Promise<string | undefined> {
     const s = this.session;
     if (p.startsWith('qSupported')) {
-      return 'PacketSize=4000;QStartNoAckMode+;qXfer:features:read+;qXfer:libraries:read+;qXfer:threads:read+;qXfer:exec-file:read+;vContSupported+;swbreak+;hwbreak+;ReverseStep+;ReverseContinue+';
+      const reverse = s.forwardOnly === undefined ? ';ReverseStep+;ReverseContinue+' : '';
+      return `PacketSize=4000;QStartNoAckMode+;qXfer:features:read+;qXfer:libraries:read+;qXfer:threads:read+;qXfer:exec-file:read+;vContSupported+;swbreak+;hwbreak+${reverse}`;
     }
     if (p === 'QStartNoAckMode') {
       this.send('OK');
