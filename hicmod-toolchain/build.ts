@@ -194,6 +194,14 @@ function sourceDirOf(repoRoot: string, name: string, spec: ModuleSpec | undefine
   return dir;
 }
 
+/** A service's own sources, as its build compiles them, and the directory they are in (for a
+ * native build of the same files: tests compare a guest's output with the host's). */
+export function ownSources(repoRoot: string, name: string): { sourceDir: string; files: string[] } {
+  const spec = existsSync(specPath(repoRoot, name)) ? readSpec(repoRoot, name) : undefined;
+  const sourceDir = sourceDirOf(repoRoot, name, spec);
+  return { sourceDir, files: selectedSources(repoRoot, name, sourceDir, spec?.build) };
+}
+
 /** The runtime's sources in link order: start.c first so _start is the first code of every image. */
 function runtimeSources(repoRoot: string): string[] {
   const dir = join(repoRoot, 'services', 'runtime');

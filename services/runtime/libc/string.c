@@ -69,9 +69,10 @@ LIBC char *strrchr(const char *s, int c) {
 
 LIBC char *strstr(const char *haystack, const char *needle) {
   size_t n = strlen(needle);
+  if (n == 0) return (char *)haystack;
   for (; *haystack; haystack++)
     if (*haystack == *needle && strncmp(haystack, needle, n) == 0) return (char *)haystack;
-  return n == 0 ? (char *)haystack : NULL;
+  return NULL;
 }
 
 LIBC size_t strspn(const char *s, const char *accept) {
