@@ -43,7 +43,7 @@ export async function runNative(name: string, dir: string, entry: 'main' | 'hic_
     (r) => ({ status: 0, stdout: r.stdout }),
     (e: { code?: number; stdout?: string }) => ({ status: e.code ?? -1, stdout: e.stdout ?? '' }),
   );
-  const lines = result.stdout.split('\n');
+  const lines = result.stdout === '' ? [] : result.stdout.split('\n');
   if (result.stdout.endsWith('\n')) lines.pop();
   return { status: result.status, lines };
 }
