@@ -15,6 +15,7 @@
 #include <string.h>
 
 void probe_heap_limit(void);
+void probe_guest_mode(void);
 
 static void formats(void) {
   /* A sample of the formatter table (tests/formatter.test.ts), here through the real printf. */
@@ -164,6 +165,7 @@ static void wide(void) {
 }
 
 int hic_main(void) {
+  probe_guest_mode();
   formats();
   strings();
   classes();
