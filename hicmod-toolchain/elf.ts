@@ -37,13 +37,13 @@ const RELOCATION_NAMES = [
   'NONE', '64', 'PC32', 'GOT32', 'PLT32', 'COPY', 'GLOB_DAT', 'JUMP_SLOT', 'RELATIVE', 'GOTPCREL', '32', '32S', '16', 'PC16', '8', 'PC8',
   'DTPMOD64', 'DTPOFF64', 'TPOFF64', 'TLSGD', 'TLSLD', 'DTPOFF32', 'GOTTPOFF', 'TPOFF32', 'PC64', 'GOTOFF64', 'GOTPC32', 'GOT64',
   'GOTPCREL64', 'GOTPC64', 'GOTPLT64', 'PLTOFF64', 'SIZE32', 'SIZE64', 'GOTPC32_TLSDESC', 'TLSDESC_CALL', 'TLSDESC', 'IRELATIVE',
-  'RELATIVE64', '39', '40', 'GOTPCRELX', 'REX_GOTPCRELX',
+  'RELATIVE64', undefined, undefined, 'GOTPCRELX', 'REX_GOTPCRELX',
 ];
 
 /** "R_X86_64_TPOFF32 (23)", or the number alone for a type the psABI does not name. */
 export function relocationName(type: number): string {
   const n = RELOCATION_NAMES[type];
-  return n && !/^\d+$/.test(n) ? `R_X86_64_${n} (${type})` : `relocation type ${type}`;
+  return n ? `R_X86_64_${n} (${type})` : `relocation type ${type}`;
 }
 
 /** Thread-local storage relocations: DTPMOD64 .. TPOFF32, and the TLS descriptors. */
