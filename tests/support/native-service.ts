@@ -34,6 +34,7 @@ export async function runNative(name: string, dir: string, entry: 'main' | 'hic_
     '-O1', '-w',
     ...build.include.map((d) => `-I${join(sourceDir, d)}`),
     ...build.defines.map(([m, v]) => `-D${m}=${v}`),
+    ...build.cflags,
     ...files.map((f) => relative(REPO, f)),
     ...(entry === 'hic_main' ? [shim] : []),
     '-o', exe,
