@@ -5,23 +5,15 @@
 #include "hic/runtime.h"
 
 const void *hic_config_page;
-void (*hic_atexit_hook)(void);
-void (*hic_flush_hook)(void);
 
-/* Plain .text on purpose, and the first function of this file: the build links start.o first and
- * `ld -r` concatenates .text in input order, so _start lands at offset 0 of the image's code. */
+/* Plain .text on purpose, and the only function of this file (gcc may emit a file's functions in
+ * any order): the build links start.o first and `ld -r` concatenates .text in input order, so
+ * _start lands at offset 0 of the image's code. */
 __attribute__((noreturn)) void _start(const void *config) {
   hic_config_page = config;
   int status = hic_main();
   hic_run_exit_hooks();
   hic_exit(status);
-}
-
-/* Pointers, not calls into the C library: a service that never prints links none of it. The
- * console line goes last, so what atexit handlers print is not lost. */
-void hic_run_exit_hooks(void) {
-  if (hic_atexit_hook) hic_atexit_hook();
-  if (hic_flush_hook) hic_flush_hook();
 }
 
 /* The table the loader starts the service from. Weak, so a service that implements more of the
