@@ -19,7 +19,7 @@ export type { BuildSpec } from './spec-build.ts';
 export interface ModuleSpec {
   readonly meta: ModuleMetadata;
   readonly exports: readonly string[];
-  /** How the object is compiled; none of it is in the signed metadata. */
+  /** How the object is compiled; what departs from the defaults is also in meta.build (META tag 13). */
   readonly build: BuildSpec;
 }
 
