@@ -60,6 +60,8 @@ program
       for (const { name, version, rebuilt } of [...ws.modules].sort(order)) {
         process.stdout.write(`${rebuilt ? 'built  ' : 'fresh  '} ${name.padEnd(12)} ${version.padEnd(8)} ${relative(process.cwd(), ws.repository.targetPath(name, version))}\n`);
       }
+      // A module whose service is gone from services/ is gone from the repository too; say so.
+      for (const { name, version } of ws.withdrawn) process.stdout.write(`withdrawn ${name.padEnd(12)} ${version.padEnd(8)} no service under services/ makes it any more\n`);
       // A service that does not build keeps only itself out of the repository; say which and why.
       for (const f of ws.failures) {
         process.stdout.write(`FAILED   ${f.module.padEnd(12)} ${(f.version ?? '?').padEnd(8)} ${buildErrorLine(f)}\n`);

@@ -82,6 +82,7 @@ async function inspect(file: string, opts: { disassemble?: string[]; all?: boole
   const field = (f: FieldHead) => `${f.name}: ${f.type}${f.values.length ? ` (${f.values.join(' | ')})` : ''}`;
   out(`  config        ${meta.config.map((f) => `${field(f)} = ${describeWord(f, f.default)}`).join('; ') || '—'}`);
   meta.records.forEach((r, i) => out(`  record ${String(i + 1).padEnd(6)} ${r.name} { ${r.fields.map(field).join(', ')} }`));
+  if (meta.build) out(`  built with    ${meta.build.join('; ')}`);
   out('  segments');
   for (const s of m.segments) {
     out(`    ${s.kind.padEnd(6)} ${hex(s.offset)}–${hex(s.offset + s.memSize)}  ${s.writable ? 'rw-' : s.executable ? 'r-x' : 'r--'}  ${s.fileSize} bytes from file`);

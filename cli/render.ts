@@ -41,6 +41,10 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
       // Names and enum values are declared identifiers; only the values are escaped, as a guest's.
       return line(e.sandbox, `▸ ${e.type}: ${Object.entries(e.fields).map(([k, v]) => `${k} ${printable(String(v))}`).join(', ')}`);
     case 'fault':
+      if (e.stack) {
+        const size = e.stack.top - e.stack.base;
+        return line('core0', `FAULT in ${e.sandbox} (thread ${e.thread}): STACK OVERFLOW: ${describeFault(e.fault)}, in the guard page below its stack [${hex(e.stack.base)}, ${hex(e.stack.top)}) of ${kib(size)} (the image manifest's "stack") — ${e.sandbox} stopped, the others keep running`);
+      }
       return line('core0', `FAULT in ${e.sandbox} (thread ${e.thread}): ${describeFault(e.fault)}${e.owner && e.owner !== e.sandbox ? ` [that page belongs to ${e.owner}]` : ''} — ${e.sandbox} stopped, the others keep running`);
     case 'exit':
       return line('core0', `${e.sandbox} exited with status ${e.status}`);

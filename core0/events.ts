@@ -42,7 +42,9 @@ export type KernelEvent =
   | { kind: 'consoleDropped'; sandbox: string; lines: number; bytes: number }
   /** A typed record a guest emitted (the record syscall), decoded against its module's declaration. */
   | { kind: 'record'; sandbox: string; module: string; type: string; fields: Readonly<Record<string, FieldValue>> }
-  | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null }
+  /** `stack`: present when the address is in the thread's stack guard page -- a stack overflow;
+   * the stack's bounds, [base, top). */
+  | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null; stack?: { base: number; top: number } }
   | { kind: 'exit'; sandbox: string; status: number }
   | { kind: 'sandboxDestroyed'; sandbox: string; framesReturned: number; reason: 'exit' | 'fault' | 'shutdown' | 'destroyed' }
   | { kind: 'halt'; reason: 'idle' | 'timeLimit' | 'quit' }

@@ -10,6 +10,7 @@
 // inside its own trap), its frames go back to the pool zeroed, and every other sandbox keeps
 // running: the host process never fails because of what a guest does.
 
+import type { Fault } from '../emulator/fault.ts';
 import type { Machine, StopReason, SyscallFrame } from '../emulator/types.ts';
 import { AuditLog } from './audit.ts';
 import { EventLog, type EventLogOptions } from './events.ts';
@@ -345,7 +346,7 @@ export class Kernel {
         if (t.state === 'exiting') destroy(this.state, t.sandbox, 'exit');
         return; // yield and sleep already queued the thread
       case 'fault':
-        this.events.emit({ kind: 'fault', sandbox: t.sandbox.name, thread: t.id, fault: stop.fault, owner: this.ownerOf(stop.fault.address) });
+        this.events.emit({ kind: 'fault', sandbox: t.sandbox.name, thread: t.id, fault: stop.fault, owner: this.ownerOf(stop.fault.address), ...stackOverflow(t, stop.fault) });
         destroy(this.state, t.sandbox, 'fault');
         return;
       case 'debug':
@@ -361,4 +362,12 @@ export class Kernel {
     if (lib) return `${lib} (shared library)`;
     return tag !== 0 && tag !== 0xffff_ffff && (tag & TABLE_TAG) !== 0 ? 'core0' : null;
   }
+}
+
+/** A read or write in the thread's guard page is its stack overflowing: named so, with the stack's
+ * bounds (the field is absent otherwise, so other faults' events are unchanged). */
+function stackOverflow(t: Thread, fault: Fault): { stack?: { base: number; top: number } } {
+  const s = t.stack;
+  const access = fault.kind.startsWith('read') || fault.kind.startsWith('write');
+  return s && access && fault.address >= s.guard && fault.address < s.base ? { stack: { base: s.base, top: s.top } } : {};
 }

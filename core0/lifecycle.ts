@@ -257,6 +257,7 @@ function load(k: KernelState, s: Sandbox, m: VerifiedModule, stackBytes: number,
   map(stackBase, stackPages, { writable: true, executable: false });
   const stackTop = stackBase + stackPages * PAGE - 8; // as if _start had been called
   const t = new Thread(k.ids.thread++, s, s.cpu.createThread(placed.entry, stackTop, configAt));
+  t.stack = { guard: stackBase - PAGE, base: stackBase, top: stackBase + stackPages * PAGE };
   t.onSyscall = trap(t);
   s.threads.add(t);
   return { t, placedAt: { base, entry: placed.entry, stackTop, config: configAt } };

@@ -1,30 +1,24 @@
-// Builds guest services: compiles every .c file of services/<name>/ (subdirectories included)
-// and the freestanding runtime (services/runtime/), one object each, and combines them with
-// `ld -r` into one relocatable object, build/services/<name>.o, which the kernel loader lays out
-// and relocates. module.json may point the build at another service's directory (`buildFrom`: a
-// later version built from the earlier one's tree) and give macros every file sees (`defines`).
-// Builds are incremental (a stamp hashes everything that can change the output) and
-// reproducible (relative source paths, fixed input order). The object carries DWARF debug
-// information for the debugger; the module made from it does not.
+// Builds guest services: compiles every .c file of services/<name>/ (subdirectories included, or
+// the `sources` module.json names) and the freestanding runtime (services/runtime/), one object
+// each, and combines them with `ld -r` into one relocatable object, build/services/<name>.o, which
+// the kernel loader lays out and relocates. The C library (services/runtime/libc/, built once into
+// an archive) and gcc's libgcc.a are linked only as far as the service uses them. module.json may
+// point the build at another service's directory (`buildFrom`: a later version built from the
+// earlier one's tree) and set how the service's own files are compiled (spec-build.ts: defines,
+// cflags, include directories, werror, sse). Builds are incremental (a stamp hashes everything
+// that can change the output) and reproducible (relative source paths, fixed input order). The
+// object carries DWARF debug information for the debugger; the module made from it does not.
 
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { writeModuleHeader } from './hicmod/module-header.ts';
 import { type ModuleSpec, readSpec, specPath } from './hicmod/spec.ts';
+import type { BuildSpec } from './hicmod/spec-build.ts';
+import { BuildError, gccIncludeDir, run, tools } from './gcc.ts';
+import { buildLibc, libgccPath } from './libc.ts';
 
-export type BuildErrorCode = 'BUILD_FAILED' | 'BUILD_UNKNOWN_SERVICE' | 'BUILD_TOOL_MISSING';
-
-export class BuildError extends Error {
-  override readonly name = 'BuildError';
-  constructor(
-    readonly code: BuildErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { BuildError, type BuildErrorCode } from './gcc.ts';
 
 export interface BuildOptions {
   /** Where <name>.o and <name>.stamp go; default <repoRoot>/build/services. */
@@ -44,8 +38,9 @@ export interface BuildResult {
 const NOT_SERVICES = new Set(['runtime', 'include']);
 
 /** The guest compile flags. -nostdinc plus gcc's own include directory admits only the
- * freestanding headers (stdint.h, stddef.h, stdarg.h), never libc's. */
-function compileFlags(repoRoot: string): string[] {
+ * freestanding headers (stdint.h, stddef.h, stdarg.h, ...) and the project's own C library's
+ * (services/include: string.h, stdio.h, ...), never the host's libc. */
+export function compileFlags(repoRoot: string): string[] {
   return [
     '-c', '-ffreestanding', '-fno-pic', '-mcmodel=large', '-fno-asynchronous-unwind-tables',
     '-fno-stack-protector', '-fno-common', '-nostdinc', '-isystem', gccIncludeDir(),
@@ -67,6 +62,20 @@ function compileFlags(repoRoot: string): string[] {
 }
 
 const LINK_FLAGS = ['-r', '-m', 'elf_x86_64'];
+
+/**
+ * The flags for a service's own files: the guest flags as module.json's build settings change
+ * them. `werror: false` drops -Werror (vendored code keeps its warnings, printed, not fatal);
+ * `sse: true` drops -mgeneral-regs-only for SSE2 arithmetic (the guest CPU's baseline; x87 is
+ * never chosen); include directories and extra flags come after the defaults, so they win.
+ */
+function serviceFlags(base: readonly string[], b: BuildSpec, sourceDirRel: string): string[] {
+  const flags = base.filter((f) => !(f === '-Werror' && !b.werror) && !(f === '-mgeneral-regs-only' && b.sse));
+  if (b.sse) flags.push('-msse2', '-mfpmath=sse');
+  for (const dir of b.include) flags.push(`-I${join(sourceDirRel, dir)}`);
+  flags.push(...b.cflags);
+  return flags;
+}
 
 /**
  * The module's identity from its module.json, as macros, so what a service says about itself at
@@ -91,33 +100,6 @@ function identityDefines(spec: ModuleSpec): string[] {
   ];
 }
 
-/** LC_ALL=C keeps diagnostics in plain ASCII and the version text (part of the stamp) stable. */
-function run(tool: string, args: readonly string[], cwd?: string): string {
-  try {
-    const env = { ...process.env, LC_ALL: 'C' };
-    return execFileSync(tool, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT') throw new BuildError('BUILD_TOOL_MISSING', `${tool} not found on PATH; install gcc and binutils`);
-    throw e;
-  }
-}
-
-let toolIdentity: { includeDir: string; versions: string } | undefined;
-
-/** gcc's include directory and the tool versions, asked once per process. */
-function tools(): { includeDir: string; versions: string } {
-  toolIdentity ??= {
-    includeDir: run('gcc', ['-print-file-name=include']).trim(),
-    versions: run('gcc', ['--version']) + run('ld', ['--version']),
-  };
-  return toolIdentity;
-}
-
-function gccIncludeDir(): string {
-  return tools().includeDir;
-}
-
 /** The .c files directly in dir, sorted (the runtime's). */
 function cFiles(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.c')).sort().map((f) => join(dir, f));
@@ -135,6 +117,27 @@ function allFiles(dir: string): string[] {
  * order (each directory's entries by name), so the link order is fixed. */
 function serviceSources(dir: string): string[] {
   return allFiles(dir).filter((f) => f.endsWith('.c'));
+}
+
+/** The .c files module.json's `sources` names (files, or directories taken whole), in its order,
+ * each once; every entry must exist and give at least one file. Without `sources`, the whole
+ * directory. `include` directories must exist too. */
+function selectedSources(repoRoot: string, name: string, sourceDir: string, b: BuildSpec | undefined): string[] {
+  const field = (k: string, i: number) => `services/${name}/module.json: ${k}[${i}]`;
+  for (const [i, dir] of (b?.include ?? []).entries()) {
+    if (!existsSync(join(sourceDir, dir)) || !statSync(join(sourceDir, dir)).isDirectory()) {
+      throw new BuildError('BUILD_FAILED', `${field('include', i)}: ${relative(repoRoot, join(sourceDir, dir))} is not a directory`);
+    }
+  }
+  if (!b || b.sources.length === 0) return serviceSources(sourceDir);
+  const chosen = b.sources.flatMap((entry, i) => {
+    const path = join(sourceDir, entry);
+    if (!existsSync(path)) throw new BuildError('BUILD_FAILED', `${field('sources', i)}: ${relative(repoRoot, path)} does not exist`);
+    const files = statSync(path).isDirectory() ? serviceSources(path) : path.endsWith('.c') ? [path] : [];
+    if (files.length === 0) throw new BuildError('BUILD_FAILED', `${field('sources', i)}: ${relative(repoRoot, path)} is no .c file and no directory holding one`);
+    return files;
+  });
+  return [...new Set(chosen)];
 }
 
 const isUnder = (file: string, dir: string) => file.startsWith(dir + sep);
@@ -191,6 +194,14 @@ function sourceDirOf(repoRoot: string, name: string, spec: ModuleSpec | undefine
   return dir;
 }
 
+/** A service's own sources, as its build compiles them, and the directory they are in (for a
+ * native build of the same files: tests compare a guest's output with the host's). */
+export function ownSources(repoRoot: string, name: string): { sourceDir: string; files: string[] } {
+  const spec = existsSync(specPath(repoRoot, name)) ? readSpec(repoRoot, name) : undefined;
+  const sourceDir = sourceDirOf(repoRoot, name, spec);
+  return { sourceDir, files: selectedSources(repoRoot, name, sourceDir, spec?.build) };
+}
+
 /** The runtime's sources in link order: start.c first so _start is the first code of every image. */
 function runtimeSources(repoRoot: string): string[] {
   const dir = join(repoRoot, 'services', 'runtime');
@@ -200,7 +211,7 @@ function runtimeSources(repoRoot: string): string[] {
 
 /** A hash of everything that can change the object: tools, flags, the sources in link order,
  * and every header they could include. Paths are repo-relative so the stamp survives a move. */
-function stampOf(repoRoot: string, sources: readonly string[], flags: readonly string[], serviceDir: string, sourceDir: string, generated: readonly string[]): string {
+function stampOf(repoRoot: string, sources: readonly string[], flags: readonly string[], serviceDir: string, sourceDir: string, generated: readonly string[], archives: readonly string[]): string {
   const h = createHash('sha256');
   const field = (s: string | Uint8Array) => {
     h.update(String(s.length)).update(':').update(s);
@@ -219,6 +230,8 @@ function stampOf(repoRoot: string, sources: readonly string[], flags: readonly s
     field(relative(repoRoot, file));
     field(readFileSync(file));
   }
+  // The archives linked in: the C library (its own stamp covers its sources) and libgcc.
+  for (const file of archives) field(readFileSync(file));
   return h.digest('hex');
 }
 
@@ -232,17 +245,24 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
   const sourceDir = sourceDirOf(repoRoot, name, spec);
   // A library is pure shared code: no runtime, no entry point, nothing it could call.
   const library = spec?.meta.kind === 'library';
-  const sources = [...(library ? [] : runtimeSources(repoRoot)), ...serviceSources(sourceDir)];
+  const runtime = library ? [] : runtimeSources(repoRoot);
+  const own = selectedSources(repoRoot, name, sourceDir, spec?.build);
+  const sources = [...runtime, ...own];
   const defines = spec ? [...identityDefines(spec), ...spec.build.defines.map(([macro, value]) => `-D${macro}=${value}`)] : [];
   // hic/module.h, generated from module.json's config and records (hicmod/module-header.ts).
   const header = writeModuleHeader(repoRoot, name, outDir);
   // The generated header's directory lies under the output directory, wherever that is: its path
   // is mapped to one name, so the debug information (-g) is the same for every build of the same sources.
   const headerDir = header ? relative(repoRoot, header.dir) : undefined;
-  const flags = [...compileFlags(repoRoot), ...(headerDir ? [`-I${headerDir}`, `-ffile-prefix-map=${headerDir}=build/include/${name}`] : []), ...defines];
+  const base = [...compileFlags(repoRoot), ...(headerDir ? [`-I${headerDir}`, `-ffile-prefix-map=${headerDir}=build/include/${name}`] : [])];
+  const flags = [...base, ...defines];
+  // The service's own files get its build settings; the runtime's never do.
+  const ownFlags = spec ? [...serviceFlags(base, spec.build, relative(repoRoot, sourceDir)), ...defines] : flags;
+  // A library is pure shared code: it links nothing in, so whatever it needs is an error.
+  const archives = library ? [] : [buildLibc(repoRoot, outDir, compileFlags(repoRoot)), libgccPath()];
   const object = join(outDir, `${name}.o`);
   const stampFile = join(outDir, `${name}.stamp`);
-  const stamp = stampOf(repoRoot, sources, flags, serviceDir, sourceDir, header ? [header.file] : []);
+  const stamp = stampOf(repoRoot, sources, [...flags, '--own--', ...ownFlags], serviceDir, sourceDir, header ? [header.file] : [], archives);
   if (!options.force && existsSync(object) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
     return { name, object, rebuilt: false };
   }
@@ -256,17 +276,17 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
       const obj = join(work, `${String(i).padStart(3, '0')}.o`);
       const rel = relative(repoRoot, src);
       try {
-        run('gcc', [...flags, rel, '-o', obj], repoRoot);
+        run('gcc', [...(i < runtime.length ? flags : ownFlags), rel, '-o', obj], repoRoot);
       } catch (e) {
         if (e instanceof BuildError) throw e;
         const stderr = (e as { stderr?: string }).stderr ?? String(e);
-        throw new BuildError('BUILD_FAILED', `service '${name}': gcc failed on ${rel}:\n${stderr.trimEnd()}`);
+        throw new BuildError('BUILD_FAILED', `service '${name}': gcc failed on ${rel}:\n${stderr.trimEnd()}${missingHeaderHint(stderr)}`);
       }
       return obj;
     });
     const linked = join(work, 'linked.o');
     try {
-      run('ld', [...LINK_FLAGS, '-o', linked, ...objects]);
+      run('ld', [...LINK_FLAGS, '-o', linked, ...objects, ...archives]);
     } catch (e) {
       if (e instanceof BuildError) throw e;
       const stderr = (e as { stderr?: string }).stderr ?? String(e);
@@ -279,6 +299,12 @@ export function buildService(repoRoot: string, name: string, options: BuildOptio
     rmSync(work, { recursive: true, force: true });
   }
   return { name, object, rebuilt: true };
+}
+
+/** A header the guest SDK does not have is named as such, with where the list of those it has is. */
+function missingHeaderHint(stderr: string): string {
+  const m = /fatal error: ([\w./-]+\.h): No such file or directory/.exec(stderr);
+  return m ? `\n${m[1]} is not one of the headers a HIC guest has (there are no files, threads, signals or sockets in a sandbox); docs/guest-sdk.md lists them` : '';
 }
 
 export interface BuildAllOptions extends BuildOptions {

@@ -30,7 +30,26 @@ export const SHF = { WRITE: 0x1, ALLOC: 0x2, EXECINSTR: 0x4, MERGE: 0x10, STRING
 export const SHN = { UNDEF: 0, LORESERVE: 0xff00, ABS: 0xfff1, COMMON: 0xfff2, XINDEX: 0xffff } as const;
 export const STB = { LOCAL: 0, GLOBAL: 1, WEAK: 2 } as const;
 export const STT = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4, COMMON: 5, TLS: 6 } as const;
-export const R_X86_64 = { NONE: 0, _64: 1, PC32: 2, _32: 10, _32S: 11, PC64: 24 } as const;
+export const R_X86_64 = { NONE: 0, _64: 1, PC32: 2, PLT32: 4, _32: 10, _32S: 11, PC64: 24 } as const;
+
+/** The x86-64 psABI's relocation names (table 4.9 and the TLS supplement), for messages. */
+const RELOCATION_NAMES = [
+  'NONE', '64', 'PC32', 'GOT32', 'PLT32', 'COPY', 'GLOB_DAT', 'JUMP_SLOT', 'RELATIVE', 'GOTPCREL', '32', '32S', '16', 'PC16', '8', 'PC8',
+  'DTPMOD64', 'DTPOFF64', 'TPOFF64', 'TLSGD', 'TLSLD', 'DTPOFF32', 'GOTTPOFF', 'TPOFF32', 'PC64', 'GOTOFF64', 'GOTPC32', 'GOT64',
+  'GOTPCREL64', 'GOTPC64', 'GOTPLT64', 'PLTOFF64', 'SIZE32', 'SIZE64', 'GOTPC32_TLSDESC', 'TLSDESC_CALL', 'TLSDESC', 'IRELATIVE',
+  'RELATIVE64', undefined, undefined, 'GOTPCRELX', 'REX_GOTPCRELX',
+];
+
+/** "R_X86_64_TPOFF32 (23)", or the number alone for a type the psABI does not name. */
+export function relocationName(type: number): string {
+  const n = RELOCATION_NAMES[type];
+  return n ? `R_X86_64_${n} (${type})` : `relocation type ${type}`;
+}
+
+/** Thread-local storage relocations: DTPMOD64 .. TPOFF32, and the TLS descriptors. */
+export const isTlsRelocation = (type: number): boolean => (type >= 16 && type <= 23) || (type >= 34 && type <= 36);
+/** Relocations through a GOT or PLT: position-independent code. */
+export const isGotRelocation = (type: number): boolean => [3, 6, 7, 9, 25, 26, 27, 28, 29, 30, 31, 41, 42].includes(type);
 
 export interface ElfHeader {
   readonly type: number; // ET_*
@@ -97,7 +116,7 @@ const RELA_SIZE = 24;
 
 /** Bytes patched by the relocation types whose width we know; others must just start inside. */
 const RELOC_WIDTH: ReadonlyMap<number, number> = new Map([
-  [R_X86_64._64, 8], [R_X86_64.PC32, 4], [R_X86_64._32, 4], [R_X86_64._32S, 4], [R_X86_64.PC64, 8],
+  [R_X86_64._64, 8], [R_X86_64.PC32, 4], [R_X86_64.PLT32, 4], [R_X86_64._32, 4], [R_X86_64._32S, 4], [R_X86_64.PC64, 8],
 ]);
 
 const utf8 = new TextDecoder();

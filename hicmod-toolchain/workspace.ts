@@ -67,6 +67,9 @@ export interface Workspace {
   /** Every module built from services/, in service order, and whether this call (re)signed it. */
   readonly modules: readonly { readonly name: string; readonly version: string; readonly rebuilt: boolean }[];
   readonly failures: readonly BuildFailure[];
+  /** Modules the repository held before this call that no service under services/ makes any more
+   * (its directory removed, or its module.json renamed or re-versioned): this call withdrew them. */
+  readonly withdrawn: readonly { readonly name: string; readonly version: string }[];
   /** Whether this call published a new repository. */
   readonly published: boolean;
 }
@@ -130,10 +133,14 @@ function build(repoRoot: string, buildDir: string, options: WorkspaceOptions): W
   const trust = { roots: [rootCertificate(pkiDir)] };
   const bytes = files.map((f) => new Uint8Array(readFileSync(f)));
   const current = openCurrent(repoDir, trust);
+  // What the repository held that nothing here builds or tried to: gone from services/ (a failed
+  // build is reported as a failure, not as withdrawn). A build of some services only withdraws nothing.
+  const made = new Set([...modules.map((m) => `${m.name}@${m.version}`), ...failures.map((f) => `${f.module}@${f.version}`)]);
+  const withdrawn = options.services || !current ? [] : current.names().flatMap((name) => current.versions(name).map((version) => ({ name, version }))).filter((m) => !made.has(`${m.name}@${m.version}`));
   const published = !current || !holdsExactly(current, modules, bytes) || !freshUntil(current, now + REFRESH_MARGIN);
   if (published) publishVersioned(repoDir, pkiDir, bytes, now, current?.state, { labels: files });
   const repository = Repository.open(repoDir, trust);
-  return { pkiDir, repoDir, trust, repository, source: withBuildFailures(repository, failures), modules, failures, published };
+  return { pkiDir, repoDir, trust, repository, source: withBuildFailures(repository, failures), modules, failures, withdrawn, published };
 }
 
 function writeAtomic(file: string, data: Uint8Array | string): void {

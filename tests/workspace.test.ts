@@ -75,6 +75,18 @@ describe('a service that does not build', () => {
   }, 120_000);
 });
 
+describe('a service removed from services/', () => {
+  it('is withdrawn from the repository and named as withdrawn, once', () => {
+    cpSync(join(REPO, 'services', 'template'), join(services, 'template'), { recursive: true });
+    expect(workspace(root).repository.names()).toContain('template');
+    rmSync(join(services, 'template'), { recursive: true });
+    const ws = workspace(root);
+    expect(ws.withdrawn).toEqual([{ name: 'template', version: '0.1.0' }]);
+    expect(ws.repository.names()).toEqual(['hello', 'ipc_lib']);
+    expect(workspace(root).withdrawn).toEqual([]);
+  }, 120_000);
+});
+
 describe('the workspace repository', () => {
   const link = join(root, 'build', 'repo');
 

@@ -25,9 +25,11 @@ export const SECTION_ORDER: readonly SectionName[] = ['META', 'SEGMENTS', 'IMAGE
 
 export const META = {
   NAME: 1, VERSION: 2, UUID: 3, KIND: 4, DEPENDENCY: 5, PROTOCOL: 6, STATE_SCHEMA: 7, MEMORY: 8, CPU: 9, CAPABILITY: 10,
-  CONFIG: 11, RECORD: 12,
+  CONFIG: 11, RECORD: 12, BUILD: 13,
 } as const;
-const REPEATABLE: ReadonlySet<number> = new Set([META.DEPENDENCY, META.PROTOCOL, META.CAPABILITY, META.CONFIG, META.RECORD]);
+const REPEATABLE: ReadonlySet<number> = new Set([META.DEPENDENCY, META.PROTOCOL, META.CAPABILITY, META.CONFIG, META.RECORD, META.BUILD]);
+/** A build setting (tag 13): a key from this list, one space, a value of printable ASCII. */
+const BUILD_SETTING = /^(buildFrom|define|cflag|include|source|werror|sse) [\x21-\x7e]{1,255}$/;
 
 export const SEGMENT_KIND = { text: 1, rodata: 2, data: 3, bss: 4 } as const;
 export type SegmentKind = keyof typeof SEGMENT_KIND;
@@ -67,6 +69,9 @@ export interface ModuleMetadata {
   readonly config: readonly ConfigField[];
   /** The record types it may emit; type id = 1 + index. */
   readonly records: readonly RecordType[];
+  /** How it was built, where that departs from the defaults ("define N=1", "sse true", ...);
+   * absent for a module built the default way. Informational: the kernel acts on none of it. */
+  readonly build?: readonly string[];
 }
 
 export interface Segment {
@@ -266,6 +271,11 @@ function decodeMeta(b: Uint8Array): ModuleMetadata {
   const config = decodeConfig((seen.get(META.CONFIG) ?? []).map((v) => new Reader(v, 'config field')));
   const records = decodeRecords((seen.get(META.RECORD) ?? []).map((v) => new Reader(v, 'record type')));
   if (kindCode === 2 && (config.length > 0 || records.length > 0)) fail('BAD_METADATA', 'a library has no configuration and emits no records');
+  const build = (seen.get(META.BUILD) ?? []).map((v) => {
+    const setting = str(v, 'build setting');
+    if (!BUILD_SETTING.test(setting)) fail('BAD_METADATA', `build setting ${JSON.stringify(setting)} is not "key value" with a known key`);
+    return setting;
+  });
   return {
     name,
     version,
@@ -279,6 +289,7 @@ function decodeMeta(b: Uint8Array): ModuleMetadata {
     capabilities: (seen.get(META.CAPABILITY) ?? []).map((v) => str(v, 'capability')),
     config,
     records,
+    ...(build.length > 0 ? { build } : {}),
   };
 }
 

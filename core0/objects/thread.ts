@@ -15,6 +15,13 @@ export type Waiting =
   | { readonly kind: 'reply'; readonly on: Thread; readonly msgAt: number }
   | { readonly kind: 'wait'; readonly on: Notification };
 
+/** A thread's stack: [base, top), and the guard page [guard, base) left unmapped below it. */
+export interface StackBounds {
+  readonly guard: number;
+  readonly base: number;
+  readonly top: number;
+}
+
 export class Thread {
   state: ThreadState = 'runnable';
   /** Virtual time at which a sleeping thread becomes runnable. */
@@ -26,6 +33,9 @@ export class Thread {
   /** Scheduler.wakeUp: front-of-queue wakes since it last ran from the back, and whether this one was. */
   frontWakes = 0;
   wokenToFront = false;
+  /** Where its stack is, and the unmapped guard page below it (set by the loader), so a fault
+   * there is reported as the stack overflow it is. */
+  stack: StackBounds | undefined;
   /** What the CPU calls on each syscall of this thread; set by the kernel when it starts the thread. */
   onSyscall: (frame: SyscallFrame) => TrapAction = () => 'stop';
 

@@ -61,6 +61,7 @@ function encodeMeta(m: ModuleMetadata): Uint8Array {
     for (const f of r.fields) fieldHead(rw, f);
     field(META.RECORD, rw.done());
   }
+  for (const b of m.build ?? []) field(META.BUILD, str(b));
   return w.done();
 }
 

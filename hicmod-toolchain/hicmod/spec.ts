@@ -1,9 +1,9 @@
 // services/<name>/module.json: what a module says about itself — name, version, identity, kind,
 // dependencies, the protocols and state schema it speaks, the resources and capabilities it asks
 // for, its configuration and the records it emits (spec-config-records.ts), and what it exports,
-// and two build settings (the directory its sources are in, and macros every one of its files is
-// compiled with). The toolchain reads it to build the module's metadata and its object; every
-// mistake is reported with the file and the field.
+// and how it is built (spec-build.ts: the directory its sources are in, macros, extra compiler
+// flags, include and source directories, warnings as errors, SSE). The toolchain reads it to
+// build the module's metadata and its object; every mistake is reported with the file and the field.
 
 import { FAMILIES } from '../../core0/abi/abi.ts';
 import { isKnownCapability } from '../../core0/module/declared.ts';
@@ -12,21 +12,15 @@ import { join } from 'node:path';
 import semver from 'semver';
 import { NAME_PATTERN, type ModuleMetadata } from '../../core0/module/format.ts';
 import { parseConfig, parseRecords } from './spec-config-records.ts';
+import { buildSettings, parseBuild, type BuildSpec } from './spec-build.ts';
+
+export type { BuildSpec } from './spec-build.ts';
 
 export interface ModuleSpec {
   readonly meta: ModuleMetadata;
   readonly exports: readonly string[];
-  /** How the object is compiled; none of it is in the signed metadata. */
+  /** How the object is compiled; what departs from the defaults is also in meta.build (META tag 13). */
   readonly build: BuildSpec;
-}
-
-export interface BuildSpec {
-  /** `buildFrom`: the service directory whose sources make this module, when not its own (a later
-   * version of a module built from the earlier one's tree; module.json still gives its identity). */
-  readonly from?: string;
-  /** `defines`: NAME → integer, passed to every file as -DNAME=value, in the file's order. A
-   * service built from several files needs its compile-time sizes the same in all of them. */
-  readonly defines: readonly (readonly [string, number])[];
 }
 
 export class SpecError extends Error {
@@ -35,7 +29,7 @@ export class SpecError extends Error {
 
 const FIELDS = [
   'name', 'version', 'uuid', 'kind', 'dependencies', 'protocols', 'stateSchema', 'memory', 'cpuPermille', 'capabilities', 'config', 'records', 'exports',
-  'buildFrom', 'defines',
+  'buildFrom', 'defines', 'cflags', 'include', 'sources', 'werror', 'sse',
 ];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -76,18 +70,10 @@ export function parseSpec(file: string, text: string): ModuleSpec {
     if (!NAME_PATTERN.test(name) || typeof range !== 'string' || semver.validRange(range) === null) bad(`dependencies.${name}`, `expected a module name and a semver range, got ${JSON.stringify(range)}`);
     return { name, range: range as string };
   });
-  const defs = raw.defines ?? {};
-  if (typeof defs !== 'object' || defs === null || Array.isArray(defs)) bad('defines', 'expected an object of MACRO → integer');
-  const defines = Object.entries(defs as Record<string, unknown>).map(([macro, value]) => {
-    // HIC_ is the build's own prefix (HIC_MODULE_NAME, ...): what a module says about itself comes from module.json's fields.
-    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(macro) || macro.startsWith('HIC_')) bad(`defines.${macro}`, 'expected an upper-case macro name not starting with HIC_');
-    if (typeof value !== 'number' || !Number.isSafeInteger(value)) bad(`defines.${macro}`, `expected an integer, got ${JSON.stringify(value)}`);
-    return [macro, value as number] as const;
-  });
-  const from = raw.buildFrom;
-  if (from !== undefined && (typeof from !== 'string' || !NAME_PATTERN.test(from))) bad('buildFrom', `expected the name of a directory under services/, got ${JSON.stringify(from)}`);
+  const build = parseBuild(raw, bad);
   const kind = str('kind', (s) => s === 'service' || s === 'library', '"service" or "library"') as ModuleMetadata['kind'];
   if (kind === 'library') for (const k of ['config', 'records']) if (raw[k] !== undefined) bad(k, 'a library has no configuration and emits no records');
+  const settings = buildSettings(build);
   return {
     meta: {
       name: str('name', (s) => NAME_PATTERN.test(s), 'a module name'),
@@ -102,9 +88,11 @@ export function parseSpec(file: string, text: string): ModuleSpec {
       capabilities: list('capabilities', isKnownCapability, `capability names (${FAMILIES.map((f) => f.name).join(', ')}, or registry:<service>)`),
       config: parseConfig(raw.config, bad),
       records: parseRecords(raw.records, bad),
+      // Only a module built other than by default says how (so existing modules keep their bytes).
+      ...(settings.length > 0 ? { build: settings } : {}),
     },
     exports: list('exports', (s) => s.length > 0, 'symbol names'),
-    build: { ...(from === undefined ? {} : { from: from as string }), defines },
+    build,
   };
 }
 
