@@ -35,6 +35,8 @@ export interface ModuleInfo {
   readonly cpuPermille: number;
   readonly kind: 'service' | 'library';
   readonly stateSchema: number;
+  /** The newest version of the module started on the machine so far, packed; 0: none. */
+  readonly installed: number;
   readonly dependencies: readonly { readonly name: string; readonly range: string }[];
 }
 
@@ -96,6 +98,7 @@ export function decodeModuleInfo(b: Uint8Array): ModuleInfo {
     cpuPermille: n(at.cpu_permille),
     kind: n(at.kind) === 0 ? 'service' : 'library',
     stateSchema: n(at.state_schema),
+    installed: n(at.installed),
     dependencies: Array.from({ length: n(at.ndeps) }, (_, i) => {
       const d = at.deps + i * MODULE_DEP.size;
       return { name: getText(b, d + MODULE_DEP.at.name, Limit.NAME_MAX), range: getText(b, d + MODULE_DEP.at.range, Limit.NAME_MAX) };

@@ -103,7 +103,7 @@ describe('buildAll', () => {
       expect(r.rebuilt).toBe(true);
       expect(Buffer.compare(readFileSync(r.object), readFileSync(first[i]!.object)), r.name).toBe(0);
     }
-  });
+  }, 600_000); // a whole workspace build: bounds a stuck compiler, not the speed of a busy host
 
   it('skips a service whose stamp matches, and rebuilds it when forced', () => {
     const before = first.map((r) => statSync(r.object).mtimeMs);

@@ -104,7 +104,8 @@ describe('the loader capability', () => {
 describe('module_query', () => {
   it('fills struct hic_module_info with the newest verified module in the range', () => {
     expect(mm.moduleQuery(LOADER, 'netstack', '*')).toEqual({
-      name: 'netstack', version: '1.3.0', versionPacked: 0x010300, memory: 24 << 20, cpuPermille: 300, kind: 'service', stateSchema: expect.any(Number), dependencies: [],
+      name: 'netstack', version: '1.3.0', versionPacked: 0x010300, memory: 24 << 20, cpuPermille: 300, kind: 'service', stateSchema: 2, installed: 0,
+      dependencies: [{ name: 'eth_driver', range: '>=1.2.0' }],
     });
     expect(mm.moduleQuery(LOADER, 'netstack', '< 1.3.0').version).toBe('1.2.0');
     expect(mm.moduleQuery(LOADER, 'hello', '1.0.0').dependencies).toEqual([{ name: 'ipc_lib', range: expect.stringContaining('2.0.0') }]);
@@ -178,6 +179,7 @@ describe('module_reserve', () => {
 describe('module_spawn', () => {
   it('starts echo from the repository in a new sandbox, consuming the reservation, and hands back its control', async () => {
     const r = mm.syscall('module_reserve', LOADER, 256 * KiB);
+    expect(mm.moduleQuery(LOADER, 'echo', '1.0.0').installed).toBe(0);
     const before = free();
     const s = mm.moduleSpawn(LOADER, echo({ reservation: r }));
     expect(mm.capInfo(s)).toEqual({ type: CapType.SANDBOX, rights: Right.W });
@@ -185,6 +187,7 @@ describe('module_spawn', () => {
     expect(k.events.all.slice(-6).map((e) => e.kind)).toEqual(['moduleVerified', 'sandboxCreated', 'moduleLoaded', 'threadStarted', 'reservationReleased', 'moduleSpawned']);
     expect(k.events.of('moduleLoaded').at(-1)).toMatchObject({ sandbox: 'svc', module: 'echo', version: '1.0.0', config: { version: 3 } });
     expect(k.events.of('moduleSpawned')).toEqual([expect.objectContaining({ by: 'mm', sandbox: 'svc', module: 'echo', version: '1.0.0' })]);
+    expect(mm.moduleQuery(LOADER, 'echo', '1.0.0').installed).toBe(0x010000); // what runs now: the query says it
     // The reserved frames became the sandbox's: its image and stack took no more of the pool than its page tables.
     const svc = k.sandbox('svc')!;
     expect(before - free()).toBeLessThan(svc.usedPages);
