@@ -82,7 +82,7 @@ describe('the control socket', () => {
     expect(caps[0]).toMatchObject({ slot: 0, type: 'REGISTRY' });
     expect(caps.some((x) => x.type === 'IRQ' || x.type === 'MMIO')).toBe(true);
     const commands = (await c.returns('commands')) as { name: string; effect: string }[];
-    expect(commands.filter((x) => x.effect === 'input').map((x) => x.name)).toEqual(['stop', 'cont', 'quit']);
+    expect(commands.filter((x) => x.effect === 'input').map((x) => x.name)).toEqual(['stop', 'cont', 'update', 'quit']);
     const metrics = (await c.returns('metrics')) as { name: string }[];
     expect(metrics.map((m) => m.name)).toContain('hic_realtime_lag_seconds');
     c.close();
@@ -188,7 +188,7 @@ describe('the control socket', () => {
     expect(lines[0]).toEqual({ subscribed: true, kinds: ['console'], sandbox: 'netstack' });
     expect(lines.slice(1)).toMatchObject([{ event: 'console', data: { sandbox: 'netstack' } }, { event: 'console', data: { sandbox: 'netstack' } }]);
     const refusals = [
-      [['reboot'], /^hic: no command "reboot"; the machine knows: status, sandboxes, caps, events, stop, cont, metrics, quit, commands \[CTL_UNKNOWN_COMMAND\]\n$/],
+      [['reboot'], /^hic: no command "reboot"; the machine knows: status, sandboxes, caps, events, stop, cont, metrics, update, updates, quit, commands \[CTL_UNKNOWN_COMMAND\]\n$/],
       [['caps'], /^hic: caps: missing <sandbox> \(the sandbox, by name\) \[CTL_BAD_ARGUMENT\]\n$/],
       [['caps', 'ghost'], /^hic: caps: no live sandbox named "ghost"; `sandboxes` lists them \[InvalidArgument\]\n$/],
       [['status', 'extra'], /^hic: status: unexpected "extra" \(it takes no arguments\) \[CTL_BAD_ARGUMENT\]\n$/],
