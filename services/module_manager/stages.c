@@ -97,7 +97,7 @@ bool healthy(void) {
   struct mig_status o, n;
   bool ok = status_of(&up.old, &o) && status_of(&up.new, &n) && n.phase == MIG_PHASE_TARGET && n.held_dropped == 0;
   if (ok && new_stats >= 0) {
-    memset(&msg, 0, sizeof msg);
+    msg_clear();
     msg.label = 1; /* NS_STATS */
     msg.cap = HIC_NO_CAP;
     up.ipc_calls++;
