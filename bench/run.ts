@@ -17,11 +17,12 @@ import { runLoop } from './benchmarks/run-loop.ts';
 import { steering } from './benchmarks/steering.ts';
 import { syscall } from './benchmarks/syscall.ts';
 import { throughput } from './benchmarks/throughput.ts';
+import { update } from './benchmarks/update.ts';
 import { describeMachine } from './machine-info.ts';
 import { buildHarness } from './native.ts';
 import { tableHeader } from './stats.ts';
 
-export const BENCHMARKS: readonly Benchmark[] = [syscall, throughput, contextSwitch, moduleLoad, ipc, steering, migration, runLoop, debugReverse, detect, sse];
+export const BENCHMARKS: readonly Benchmark[] = [syscall, throughput, contextSwitch, moduleLoad, ipc, steering, migration, update, runLoop, debugReverse, detect, sse];
 
 export class UnknownBenchmarkError extends Error {
   readonly code = 'HIC_BENCH_UNKNOWN';

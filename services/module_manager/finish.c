@@ -10,7 +10,7 @@ static bool validate(void) {
   static const char alias[] = "cap://netstack/stats";
   int64_t ep = hic_registry_lookup(REGISTRY, alias, sizeof alias - 1);
   if (ep < 0) return false;
-  memset(&msg, 0, sizeof msg);
+  msg_clear();
   msg.label = 1; /* NS_STATS */
   msg.cap = HIC_NO_CAP;
   bool ok = hic_call((uint64_t)ep, &msg, 0, up.req.policy.phase_timeout_ns) == 0 && msg.label == 0 && msg.words[2] == up.to;

@@ -50,6 +50,7 @@ extern uint64_t eth_bits;
 
 /* module_manager.c */
 void check(bool ok, uint64_t what);
+void msg_clear(void);
 uint64_t mig_call(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap);
 uint64_t eth_call(uint64_t label, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3);
 bool status_of(struct instance *s, struct mig_status *st);

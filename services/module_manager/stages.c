@@ -97,7 +97,7 @@ bool healthy(void) {
   struct mig_status o, n;
   bool ok = status_of(&up.old, &o) && status_of(&up.new, &n) && n.phase == MIG_PHASE_TARGET && n.held_dropped == 0;
   if (ok && new_stats >= 0) {
-    memset(&msg, 0, sizeof msg);
+    msg_clear();
     msg.label = 1; /* NS_STATS */
     msg.cap = HIC_NO_CAP;
     up.ipc_calls++;
@@ -171,7 +171,10 @@ static bool stage(int k, uint32_t total, uint32_t *moved_so_far) {
 static bool snapshot(void) {
   step(3, MODULE_MANAGER_STEP_STEP_SNAPSHOT, MODULE_MANAGER_STEP_STATE_BEGIN);
   if (mig_call(&up.old, MIG_PREPARE, 0, 0, HIC_NO_CAP) != MIG_OK) return false;
-  if (mig_call(&up.old, MIG_EXPORT_STATE, 0, 0, HIC_NO_CAP) != MIG_OK || msg.cap < 0) return false;
+  /* The snapshot comes to us as a memory object charged to our quota on its way to the target:
+   * a quota smaller than the snapshot makes the source answer NO_MEMORY. */
+  if (mig_call(&up.old, MIG_EXPORT_STATE, 0, 0, HIC_NO_CAP) != MIG_OK || msg.cap < 0)
+    return hic_log("module_manager: EXPORT_STATE: %lu (kernel error %lu)", msg.label, msg.words[0]), false;
   uint64_t conns = msg.words[2];
   if (mig_call(&up.new, MIG_IMPORT_STATE, 0, 0, msg.cap) != MIG_OK) return hic_log("module_manager: IMPORT_STATE: %lu", msg.label), false;
   up.snapshot_conns = (uint32_t)msg.words[0];
