@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Benchmark, BenchContext } from './benchmark.ts';
 import { contextSwitch } from './benchmarks/switch.ts';
 import { debugReverse } from './benchmarks/debug-reverse.ts';
+import { detect } from './benchmarks/detect.ts';
 import { moduleLoad } from './benchmarks/module-load.ts';
 import { sse } from './benchmarks/sse.ts';
 import { ipc } from './benchmarks/ipc.ts';
@@ -20,7 +21,7 @@ import { describeMachine } from './machine-info.ts';
 import { buildHarness } from './native.ts';
 import { tableHeader } from './stats.ts';
 
-export const BENCHMARKS: readonly Benchmark[] = [syscall, throughput, contextSwitch, moduleLoad, ipc, steering, migration, runLoop, debugReverse, sse];
+export const BENCHMARKS: readonly Benchmark[] = [syscall, throughput, contextSwitch, moduleLoad, ipc, steering, migration, runLoop, debugReverse, detect, sse];
 
 export class UnknownBenchmarkError extends Error {
   readonly code = 'HIC_BENCH_UNKNOWN';

@@ -5,7 +5,7 @@
 
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { AuditLog } from '../core0/audit.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
@@ -17,6 +17,8 @@ import { tryLock } from '../emulator/flock.ts';
 import { bridgeTap, type TapBridge } from '../system/bridge.ts';
 import { ControlServer } from '../system/control/server.ts';
 import { LiveMachine } from '../system/live.ts';
+import { writeReport } from '../system/report/write.ts';
+import { reportOf } from '../system/update/report.ts';
 import { readManifest } from '../system/manifest.ts';
 import { MachineMetrics } from '../system/metrics.ts';
 import { EventFile } from '../system/event-file.ts';
@@ -165,6 +167,12 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
       bridge = bridgeTap(nic, system.pacer!, tap);
       process.stderr.write(`hic: NIC bridged to TAP ${tap.name}${netns ? ` in network namespace ${netns}` : ''}\n`);
     }
+    // Each update's report, written when it ends: build/reports/<id>/report.json and report.html.
+    const reportsDir = join(repoRoot, 'build', 'reports');
+    system.updates.onEnd((a) => {
+      const written = writeReport(reportsDir, reportOf(a, manifest.name));
+      print(`hic: update ${a.id} (${printable(a.service)} to ${printable(a.to)}): report ${relative(process.cwd(), written.html)}`);
+    });
     const live = new LiveMachine(system, bridge);
     const metrics = new MachineMetrics(live);
     if (listen) {

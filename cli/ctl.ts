@@ -8,6 +8,7 @@
 // line on stderr and exit 2.
 
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { formatTime } from '../emulator/clock.ts';
 import { LineSplitter, type CommandDescription, type Greeting } from '../system/control/protocol.ts';
@@ -22,6 +23,7 @@ export class CtlError extends Error {
 interface CtlOptions {
   json?: boolean;
   count?: string;
+  policy?: string;
 }
 
 /** Fills a command's arguments from the words after it. */
@@ -34,6 +36,18 @@ export function parseArguments(cmd: CommandDescription, words: readonly string[]
       case 'integer': {
         if (!/^-?\d+$/.test(text)) throw new CtlError('CTL_BAD_ARGUMENT', `${cmd.name}: ${a.name} must be an integer, not "${text}"`);
         return Number(text);
+      }
+      case 'object': {
+        // A file holding the JSON object (hic ctl … update … --policy FILE).
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(readFileSync(text, 'utf8'));
+        } catch (e) {
+          const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+          throw new CtlError('CTL_BAD_ARGUMENT', `${cmd.name}: ${a.name}: ${text}: ${why}`);
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CtlError('CTL_BAD_ARGUMENT', `${cmd.name}: ${a.name}: ${text} does not hold a JSON object`);
+        return parsed;
       }
       case 'boolean':
         if (text !== 'true' && text !== 'false') throw new CtlError('CTL_BAD_ARGUMENT', `${cmd.name}: ${a.name} must be true or false, not "${text}"`);
@@ -48,7 +62,7 @@ export function parseArguments(cmd: CommandDescription, words: readonly string[]
     if (named) out[named.name] = eq > 0 ? convert(named, w.slice(eq + 1)) : true;
     else rest.push(w);
   }
-  const positional = cmd.args.filter((a) => a.type !== 'boolean' && !(a.name in out));
+  const positional = cmd.args.filter((a) => a.type !== 'boolean' && a.type !== 'object' && !(a.name in out));
   for (let i = 0; i < rest.length; i++) {
     const next = positional.shift();
     if (!next) throw new CtlError('CTL_BAD_ARGUMENT', `${cmd.name}: unexpected "${rest[i]}" (${cmd.args.length ? `it takes ${cmd.args.map((a) => a.name).join(', ')}` : 'it takes no arguments'})`);
@@ -127,10 +141,11 @@ export function registerCtlCommand(program: Command): void {
     .command('ctl')
     .description('talk to a running machine over its control socket (hic boot --control PATH); `hic ctl PATH commands` lists the commands')
     .argument('<path>', 'the control socket')
-    .argument('<command>', 'status, sandboxes, caps <sandbox>, events [kinds…], stop, cont, metrics, quit, commands')
+    .argument('<command>', 'status, sandboxes, caps <sandbox>, events [kinds…], update <service> <version>, updates, stop, cont, metrics, quit, commands')
     .argument('[args...]', "the command's arguments, in order, or as name=value")
     .option('--json', 'print the reply (and events) as JSON, one object a line')
     .option('--count <n>', 'events: stop after this many')
+    .option('--policy <file>', 'update: the policy, a JSON file (docs/module-manager.md)')
     .action((path: string, command: string, words: string[], opts: CtlOptions) => runCommand(() => ctl(path, command, words, opts)));
 }
 
@@ -143,7 +158,9 @@ async function ctl(path: string, command: string, words: string[], opts: CtlOpti
     if (!greeting?.HIC) throw new CtlError('CTL_PROTOCOL', `${path}: the server did not greet as HIC's control socket does`);
     const cmd = greeting.HIC.commands.find((c) => c.name === command);
     if (!cmd) throw new CtlError('CTL_UNKNOWN_COMMAND', `no command "${command}"; the machine knows: ${greeting.HIC.commands.map((c) => c.name).join(', ')}`);
-    conn.send({ execute: command, arguments: parseArguments(cmd, words), id: 1 });
+    const policyArg = cmd.args.find((a) => a.type === 'object');
+    if (opts.policy !== undefined && !policyArg) throw new CtlError('CTL_BAD_ARGUMENT', `--policy: ${command} takes no policy`);
+    conn.send({ execute: command, arguments: parseArguments(cmd, opts.policy === undefined ? words : [...words, `${policyArg!.name}=${opts.policy}`]), id: 1 });
     for (;;) {
       const m = (await conn.next()) as Record<string, unknown> | undefined;
       if (m === undefined) throw new CtlError('CTL_PROTOCOL', `${path}: the connection closed before the reply`);
@@ -180,7 +197,7 @@ function renderEvent(m: Record<string, unknown>): string {
 
 function print(command: string, value: unknown, json: boolean | undefined): void {
   if (json) return void process.stdout.write(JSON.stringify(value) + '\n');
-  if (command === 'sandboxes' || command === 'caps' || command === 'commands') {
+  if (command === 'sandboxes' || command === 'caps' || command === 'commands' || command === 'updates') {
     const rows = value as Record<string, unknown>[];
     process.stdout.write(table(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'object' ? (v as unknown[]).map((a) => (a as { name: string }).name).join(' ') : String(v)])))));
     return;

@@ -57,7 +57,17 @@ export type KernelEvent =
   | { kind: 'channelGranted'; channel: string; sandbox: string; rights: number }
   | { kind: 'irqRouted'; line: number; sandbox: string; bits: number; pending: number }
   | { kind: 'sandboxSuspended'; sandbox: string; by: string }
-  | { kind: 'sandboxResumed'; sandbox: string; by: string };
+  | { kind: 'sandboxResumed'; sandbox: string; by: string }
+  /** The operator's channel (system/update/operator.ts) queued an update request for the Module Manager; `policy` as JSON. */
+  | { kind: 'updateRequested'; id: number; service: string; to: string; allowDowngrade: boolean; policy: string }
+  /** ... and delivered it: the Module Manager was waiting for a request. */
+  | { kind: 'updateDelivered'; id: number }
+
+  /** Frames set aside from the pool by a sandbox holding the loader (module_reserve), and their return. */
+  | { kind: 'reserved'; by: string; bytes: number }
+  | { kind: 'reservationReleased'; by: string; bytes: number }
+  /** A sandbox holding the loader started a module in a new sandbox (module_spawn). */
+  | { kind: 'moduleSpawned'; by: string; sandbox: string; module: string; version: string };
 
 export type StampedEvent = KernelEvent & { readonly t: number; readonly seq: number };
 

@@ -5,7 +5,7 @@
 // guest code. Host calls never block: IPC from the host uses HIC_NONBLOCK, and a call that would
 // have to wait is refused.
 
-import { Err, Flag, MESSAGE, SYSCALLS, type SyscallName } from './abi/abi.ts';
+import { Err, Flag, Limit, MESSAGE, MODULE_DEP, MODULE_INFO, MODULE_REQ, SPAWN_GRANT, SPAWN_SPEC, SYSCALLS, type SyscallName } from './abi/abi.ts';
 import type { SyscallFrame } from '../emulator/types.ts';
 import type { InitialCaps, Kernel } from './kernel.ts';
 
@@ -24,6 +24,83 @@ export interface HostMessage {
   readonly cap?: number;
   readonly capMove?: boolean;
   readonly payload?: Uint8Array;
+}
+
+/** struct hic_module_info, decoded. */
+export interface ModuleInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly versionPacked: number;
+  readonly memory: number;
+  readonly cpuPermille: number;
+  readonly kind: 'service' | 'library';
+  readonly stateSchema: number;
+  readonly dependencies: readonly { readonly name: string; readonly range: string }[];
+}
+
+/** struct hic_spawn_spec's fields; the numbers default as a guest's zeroed struct would, reservation to -1. */
+export interface SpawnSpec {
+  readonly sandbox: string;
+  readonly module: string;
+  readonly version: string;
+  readonly quota: number;
+  readonly stack: number;
+  readonly budget?: number;
+  readonly reservation?: number;
+  readonly grants?: readonly { readonly slot: number; readonly rights: number }[];
+  readonly config?: string;
+}
+
+/** A NUL-padded string field (a string that fills it, or more, is cut: the kernel then refuses it). */
+function putText(b: Uint8Array, at: number, size: number, text: string): void {
+  b.set(Buffer.from(text, 'latin1').subarray(0, size), at);
+}
+
+function getText(b: Uint8Array, at: number, size: number): string {
+  const f = b.subarray(at, at + size);
+  const end = f.indexOf(0);
+  return Buffer.from(end < 0 ? f : f.subarray(0, end)).toString('latin1');
+}
+
+/** The bytes of a struct hic_spawn_spec, as a guest lays it out. */
+export function encodeSpawnSpec(spec: SpawnSpec): Uint8Array {
+  const b = new Uint8Array(SPAWN_SPEC.size);
+  const v = new DataView(b.buffer);
+  const at = SPAWN_SPEC.at;
+  putText(b, at.sandbox, Limit.NAME_MAX, spec.sandbox);
+  putText(b, at.module, Limit.NAME_MAX, spec.module);
+  putText(b, at.version, Limit.VERSION_MAX, spec.version);
+  v.setBigUint64(at.quota, BigInt(spec.quota), true);
+  v.setBigUint64(at.stack, BigInt(spec.stack), true);
+  v.setBigUint64(at.budget, BigInt(spec.budget ?? 0), true);
+  v.setBigInt64(at.reservation, BigInt(spec.reservation ?? -1), true);
+  const grants = spec.grants ?? [];
+  v.setBigUint64(at.ngrants, BigInt(grants.length), true);
+  grants.slice(0, Limit.SPAWN_GRANTS_MAX).forEach((g, i) => {
+    v.setBigUint64(at.grants + i * SPAWN_GRANT.size + SPAWN_GRANT.at.slot, BigInt(g.slot), true);
+    v.setBigUint64(at.grants + i * SPAWN_GRANT.size + SPAWN_GRANT.at.rights, BigInt(g.rights), true);
+  });
+  putText(b, at.config, Limit.SPAWN_CONFIG_MAX, spec.config ?? '');
+  return b;
+}
+
+export function decodeModuleInfo(b: Uint8Array): ModuleInfo {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const at = MODULE_INFO.at;
+  const n = (o: number) => Number(v.getBigUint64(o, true));
+  return {
+    name: getText(b, at.name, Limit.NAME_MAX),
+    version: getText(b, at.version, Limit.VERSION_MAX),
+    versionPacked: n(at.version_packed),
+    memory: n(at.memory),
+    cpuPermille: n(at.cpu_permille),
+    kind: n(at.kind) === 0 ? 'service' : 'library',
+    stateSchema: n(at.state_schema),
+    dependencies: Array.from({ length: n(at.ndeps) }, (_, i) => {
+      const d = at.deps + i * MODULE_DEP.size;
+      return { name: getText(b, d + MODULE_DEP.at.name, Limit.NAME_MAX), range: getText(b, d + MODULE_DEP.at.range, Limit.NAME_MAX) };
+    }),
+  };
 }
 
 export class HostClient {
@@ -75,6 +152,24 @@ export class HostClient {
 
   switchAlias(alias: string, target: string): void {
     this.syscall('registry_switch', 0, ...this.text(alias, 0), ...this.text(target, 1));
+  }
+
+  /** module_query through the loader in `loader`: what the trusted repository has, verified. */
+  moduleQuery(loader: number, name: string, range: string): ModuleInfo {
+    const req = this.bytes(this.scratch, MODULE_REQ.size);
+    req.fill(0);
+    putText(req, MODULE_REQ.at.name, Limit.NAME_MAX, name);
+    putText(req, MODULE_REQ.at.range, Limit.NAME_MAX, range);
+    const out = this.scratch + 1024; // after the request, within the first scratch page
+    this.syscall('module_query', loader, this.scratch, out);
+    return decodeModuleInfo(this.bytes(out, MODULE_INFO.size));
+  }
+
+  /** module_spawn of a spec, or of a struct's raw bytes (a test's malformed one) with this length argument. */
+  moduleSpawn(loader: number, spec: SpawnSpec | Uint8Array, len: number = SPAWN_SPEC.size): number {
+    const b = spec instanceof Uint8Array ? spec : encodeSpawnSpec(spec);
+    this.bytes(this.scratch, b.length).set(b);
+    return this.syscall('module_spawn', loader, this.scratch, len);
   }
 
   capInfo(slot: number): { type: number; rights: number } {

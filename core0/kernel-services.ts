@@ -7,6 +7,9 @@
 // into the guest's -code, and a throw out of any of these is a kernel bug.
 
 import type { EventLog } from './events.ts';
+import type { FetchedModule, FetchRefusal, SpawnRequest } from './module-loader.ts';
+import type { ModuleError } from './module/errors.ts';
+import type { VerifiedModule } from './module/verify.ts';
 import type { Capability, ErrName } from './objects/capability.ts';
 import type { Alias } from './objects/endpoint.ts';
 import type { IrqLine } from './objects/irq-line.ts';
@@ -67,4 +70,27 @@ export interface KernelServices {
 
   /** Suspends, resumes or destroys a live sandbox on behalf of thread `by`. */
   control(target: Sandbox, op: ControlOp, by: Thread): ControlResult;
+  /** Whether a live sandbox has this name (host sandboxes included). */
+  sandboxLive(name: string): boolean;
+
+  // --- the module loader (module-loader.ts) -------------------------------------------------------
+
+  /**
+   * The newest module of the trusted repository satisfying `range`, verified as a boot verifies;
+   * NOT_FOUND when there is none (or no repository); a refusal carries the ModuleError saying why.
+   * Nothing is recorded: the caller records the verdict (moduleVerified, moduleRejected).
+   */
+  fetchModule(name: string, range: string): FetchedModule | 'NOT_FOUND' | FetchRefusal;
+  /** Records a fetched module as verified (the moduleVerified event). */
+  moduleVerified(f: FetchedModule): void;
+  /** Records a refused module request: what was asked, by whom, the code and why; `fetchedFrom` the repository's label. */
+  moduleRejected(what: string, code: string, reason: string, fetchedFrom?: string): void;
+  /** Why a verified module could not be started now (a library, dependencies, imports), or undefined. */
+  unloadable(m: VerifiedModule): ModuleError | undefined;
+  /** Frames set aside for `holder` as one run (a RESERVATION capability), or NO_MEMORY. */
+  newReservation(holder: Sandbox, pages: number): Capability | ErrName;
+  /** Starts a request the verb checked; a sandbox-control capability on it, or why not (then nothing changed). */
+  spawnModule(by: Sandbox, req: SpawnRequest): Capability | ErrName;
+  /** The newest version of module `name` started on this machine so far, if any (what rollback protection compares with). */
+  installedVersion(name: string): string | undefined;
 }

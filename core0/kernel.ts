@@ -14,7 +14,9 @@ import type { Fault } from '../emulator/fault.ts';
 import type { Machine, StopReason, SyscallFrame } from '../emulator/types.ts';
 import { AuditLog } from './audit.ts';
 import { EventLog, type EventLogOptions } from './events.ts';
+import { fetchModule, reserve, spawnRequested, unloadable } from './module-loader.ts';
 import { ModuleRegistry } from './module/registry.ts';
+import type { ModuleSource } from './module/source.ts';
 import type { TrustStore, VerifiedModule } from './module/verify.ts';
 import { ObjectServices } from './object-services.ts';
 import { originalCapability, type Capability } from './objects/capability.ts';
@@ -69,6 +71,8 @@ export interface KernelOptions {
   readonly audit?: AuditLog;
   /** How much of the event log stays in memory (EventLogOptions.retain; default all). */
   readonly events?: EventLogOptions;
+  /** The trusted repository guests holding the loader fetch from (module_query, module_spawn); none: NOT_FOUND. */
+  readonly repository?: ModuleSource;
 }
 
 /** Event kinds the audit log records: who exists, who may do what, what runs, what was refused. */
@@ -76,6 +80,7 @@ const AUDITED: ReadonlySet<string> = new Set([
   'boot', 'sandboxCreated', 'sandboxDestroyed', 'sandboxSuspended', 'sandboxResumed', 'fault',
   'capTransferred', 'capRevoked', 'endpointRegistered', 'endpointSwitched', 'irqRouted', 'channelGranted',
   'moduleVerified', 'moduleRejected', 'moduleLoaded', 'libraryLoaded', 'libraryUnloaded',
+  'reserved', 'reservationReleased', 'moduleSpawned',
 ]);
 
 export class Kernel {
@@ -113,9 +118,19 @@ export class Kernel {
       scheduler,
       sandboxById: (id) => [...sandboxes.values()].find((s) => s.id === id && s.state === 'live'),
       control: (target, op, by) => control(this.state, target, op, by),
+      loader: {
+        sandboxLive: (name) => sandboxes.get(name)?.state === 'live',
+        fetchModule: (name, range) => fetchModule(this.state, name, range),
+        moduleVerified: (f) => this.modules.verified(f.module, f.source),
+        moduleRejected: (what, code, reason, from) => this.events.emit({ kind: 'moduleRejected', source: what, code, reason, ...(from === undefined ? {} : { provenance: { source: from } }) }),
+        unloadable: (m) => unloadable(this.state, m),
+        newReservation: (holder, pages) => reserve(this.state, holder, pages),
+        spawnModule: (by, req) => spawnRequested(this.state, by, req, this.trap),
+        installedVersion: (name) => this.modules.installedVersion(name)?.version,
+      },
     });
     this.state = {
-      machine, events: this.events, modules: this.modules, objects: this.objects, scheduler, sandboxes,
+      machine, events: this.events, modules: this.modules, repository: options.repository, objects: this.objects, scheduler, sandboxes,
       mmioRoots: new Map(), channels: new Map(), ids: { sandbox: 1, thread: 1 },
     };
     for (const d of machine.devices) {

@@ -14,7 +14,7 @@ import { destroyCapability, originalCapability, type Capability } from './object
 import { PAGE, Sandbox, SandboxControl } from './objects/sandbox.ts';
 import { Thread } from './objects/thread.ts';
 import type { ControlOp, ControlResult } from './kernel-services.ts';
-import { declaredBy, declares } from './module/declared.ts';
+import { declaredBy, declares, familyFor } from './module/declared.ts';
 import { liveSandboxes, TABLE_TAG, type DestroyReason, type KernelState } from './state.ts';
 import { dispatch, type Outcome } from './syscalls.ts';
 import { contextFor, type TrapFactory } from './trap.ts';
@@ -59,10 +59,16 @@ const FIELD_OF: Record<KernelErrorCode, string> = {
 
 export const DEFAULT_BUDGET = 100_000;
 
-/** Capabilities a sandbox starts with, in this slot order: registry (slot 0), IRQ lines, device windows, sandbox controls, channels. */
+/**
+ * Capabilities a sandbox starts with, in this slot order: registry (slot 0), the module loader,
+ * IRQ lines, device windows, sandbox controls, channels, grants. The loader comes right after
+ * the registry so that images without one keep their slots.
+ */
 export interface InitialCaps {
   /** Rights on the service registry (default R|W: look up and register; G also switches aliases). */
   readonly registry?: number;
+  /** Rights on the module loader (R query, W reserve and spawn); absent or 0: none. */
+  readonly loader?: number;
   readonly irqs?: readonly number[];
   /** Device register windows it may map: device name and rights (R, or R|W). */
   readonly mmio?: readonly { readonly device: string; readonly rights: number }[];
@@ -74,6 +80,11 @@ export interface InitialCaps {
    * migration control channel of a rolling update is one (docs/migration-protocol.md).
    */
   readonly channels?: readonly { readonly name: string; readonly rights: number }[];
+  /**
+   * Capabilities of another sandbox, each derived with these rights (module_spawn's grants, which
+   * the caller checked): revoking the original takes them back.
+   */
+  readonly grants?: readonly { readonly from: Capability; readonly rights: number }[];
 }
 
 /**
@@ -118,9 +129,14 @@ export function spawn(k: KernelState, spec: SandboxSpec & StartSpec & { readonly
     ['mmio', 'caps.mmio', (caps.mmio?.length ?? 0) > 0],
     ['sandbox_control', 'caps.control', (caps.control?.length ?? 0) > 0],
     ['ipc', 'caps.channels', (caps.channels?.length ?? 0) > 0],
+    ['module_control', 'caps.loader', (caps.loader ?? 0) !== 0],
+    ...(caps.grants ?? []).map((g) => [familyFor(g.from.object.capType), 'grants', true] as const),
   ] as const) {
     if (granted && !declares(declared, family)) refuse(new KernelError('BAD_SPEC', `${spec.name}: ${who} does not declare "${family}" in its signed metadata, so it cannot be granted ${field}`, field));
   }
+
+  // A CPU's page table takes its first frame at once, before anything can be refused as a value.
+  if (k.machine.frames.accounting().free === 0) refuse(new KernelError('NO_MEMORY', `${spec.name}: no free frame for its page table`));
 
   const id = k.ids.sandbox++;
   const module = { name: m.meta.name, records: m.meta.records };
@@ -131,6 +147,8 @@ export function spawn(k: KernelState, spec: SandboxSpec & StartSpec & { readonly
     grantInitial(k, s, caps);
     ({ t, placedAt } = load(k, s, m, spec.stackBytes, words, trap));
   } catch (e) {
+    // What was granted goes first, so nothing derived stays in the tree of a sandbox that never ran.
+    for (const c of [...s.cspace.all()]) destroyCapability(c);
     s.teardown();
     refuse(e);
     throw e; // unreachable: refuse throws
@@ -153,6 +171,7 @@ function grantInitial(k: KernelState, s: Sandbox, caps: InitialCaps): void {
     if (s.cspace.insert(c) === 'NO_SLOT') throw new KernelError('BAD_SPEC', `${s.name}: cannot grant ${what}: its capability space is full`, field);
   };
   give(k.objects.registryRoot.derive(caps.registry ?? Right.R | Right.W), 'the registry capability', 'caps.registry');
+  if (caps.loader) give(k.objects.loaderRoot.derive(caps.loader), 'the module loader', 'caps.loader');
   for (const line of caps.irqs ?? []) give(k.objects.irqRoot(line).derive(Right.W), `IRQ ${line}`, 'caps.irqs');
   for (const m of caps.mmio ?? []) {
     const root = k.mmioRoots.get(m.device);
@@ -170,6 +189,7 @@ function grantInitial(k: KernelState, s: Sandbox, caps: InitialCaps): void {
     give(root.derive(rights), `channel ${name}`, 'caps.channels');
     k.events.emit({ kind: 'channelGranted', channel: name, sandbox: s.name, rights });
   }
+  for (const g of caps.grants ?? []) give(g.from.derive(g.rights), `a ${g.from.object.capType} capability with rights ${g.rights}`, 'grants');
 }
 
 

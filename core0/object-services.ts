@@ -12,6 +12,7 @@ import type { KernelServices } from './kernel-services.ts';
 import { originalCapability, type Capability, type ErrName } from './objects/capability.ts';
 import { Alias, Endpoint } from './objects/endpoint.ts';
 import { IrqLine } from './objects/irq-line.ts';
+import { ModuleLoader } from './objects/loader.ts';
 import { MemoryObject } from './objects/memory-object.ts';
 import { Notification } from './objects/notification.ts';
 import type { Sandbox } from './objects/sandbox.ts';
@@ -19,12 +20,17 @@ import { ServiceRegistry } from './objects/service-registry.ts';
 import type { Thread, Waiting } from './objects/thread.ts';
 import type { Scheduler } from './scheduler.ts';
 
+/** What the module loader needs of the kernel's tables; the Kernel provides it (module-loader.ts). */
+type LoaderPart = 'sandboxLive' | 'fetchModule' | 'moduleVerified' | 'moduleRejected' | 'unloadable' | 'newReservation' | 'spawnModule' | 'installedVersion';
+
 /**
  * What the Kernel lends ObjectServices to build KernelServices on: the machine's clock and frames,
  * its scheduler and sandboxes, and sandbox control (which only the Kernel can do, as it owns the
  * sandboxes). `events` and `control` are the very members KernelServices exposes.
  */
 type KernelParts = Pick<KernelServices, 'events' | 'control'> & {
+  /** The module loader, which works on the kernel's sandboxes and module table (module-loader.ts). */
+  readonly loader: Pick<KernelServices, LoaderPart>;
   readonly clock: Clock;
   readonly frames: Frames;
   readonly scheduler: Scheduler;
@@ -36,6 +42,8 @@ export class ObjectServices implements KernelServices {
   readonly registry = new ServiceRegistry();
   readonly registryRoot: Capability = originalCapability(this.registry);
   readonly registered = new Map<string, Capability>();
+  /** The root every loader capability derives from (an image's caps.loader), held by no sandbox. */
+  readonly loaderRoot: Capability = originalCapability(new ModuleLoader(), Right.R | Right.W);
   private readonly aliasRoots = new Map<Alias, Capability>();
   private readonly irqs = new Map<number, { line: IrqLine; root: Capability }>();
   private nextObjectId = 1;
@@ -51,6 +59,14 @@ export class ObjectServices implements KernelServices {
   }
 
   control: KernelServices['control'] = (target, op, by) => this.host.control(target, op, by);
+  sandboxLive: KernelServices['sandboxLive'] = (name) => this.host.loader.sandboxLive(name);
+  fetchModule: KernelServices['fetchModule'] = (name, range) => this.host.loader.fetchModule(name, range);
+  moduleVerified: KernelServices['moduleVerified'] = (f) => this.host.loader.moduleVerified(f);
+  moduleRejected: KernelServices['moduleRejected'] = (what, code, reason, from) => this.host.loader.moduleRejected(what, code, reason, from);
+  unloadable: KernelServices['unloadable'] = (m) => this.host.loader.unloadable(m);
+  newReservation: KernelServices['newReservation'] = (holder, pages) => this.host.loader.newReservation(holder, pages);
+  spawnModule: KernelServices['spawnModule'] = (by, req) => this.host.loader.spawnModule(by, req);
+  installedVersion: KernelServices['installedVersion'] = (name) => this.host.loader.installedVersion(name);
 
   // --- blocking --------------------------------------------------------------------------------
 

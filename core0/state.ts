@@ -5,6 +5,7 @@
 import type { Machine } from '../emulator/types.ts';
 import type { EventLog } from './events.ts';
 import type { ModuleRegistry } from './module/registry.ts';
+import type { ModuleSource } from './module/source.ts';
 import type { ObjectServices } from './object-services.ts';
 import type { Capability } from './objects/capability.ts';
 import type { Sandbox } from './objects/sandbox.ts';
@@ -16,6 +17,8 @@ export interface KernelState {
   readonly machine: Machine;
   readonly events: EventLog;
   readonly modules: ModuleRegistry;
+  /** The trusted repository module_query and module_spawn fetch from; none: they find nothing. */
+  readonly repository: ModuleSource | undefined;
   readonly objects: ObjectServices;
   readonly scheduler: Scheduler;
   /** Every sandbox by name, live or ended (an ended one is replaced when the name is reused). */

@@ -11,6 +11,7 @@ import { call, endpointCreate, recv, reply, send } from './verbs/ipc.ts';
 import { irqAck, irqBind } from './verbs/irq.ts';
 import { memAlloc, memFree, memoryCreate, memoryMap, memorySize, memoryUnmap, memProtect } from './verbs/memory.ts';
 import { mmioMap } from './verbs/mmio.ts';
+import { moduleQuery, moduleReserve, moduleSpawn } from './verbs/module.ts';
 import { notificationCreate, notify, wait } from './verbs/notification.ts';
 import { record } from './verbs/record.ts';
 import { registryLookup, registryRegister, registrySwitch } from './verbs/registry.ts';
@@ -63,6 +64,10 @@ const VERBS: { readonly [N in SyscallName]: Verb } = {
   sandbox_suspend: sandboxSuspend,
   sandbox_resume: sandboxResume,
   sandbox_destroy: sandboxDestroy,
+
+  module_query: moduleQuery,
+  module_reserve: moduleReserve,
+  module_spawn: moduleSpawn,
 };
 
 /** The same verbs indexed by syscall number (the trap path looks up an array, not a name), with the family bit each needs (0: none). */

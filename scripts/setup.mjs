@@ -8,8 +8,9 @@
 //      tshark (the tests read packet captures of the emulated wire with it), openssl and dumpasn1
 //      (the tests check the test PKI's certificates with them), iproute2, iputils-ping, curl and
 //      dnsutils (the TAP bridge tests run real Linux clients), gdb and tmux (the debugger's tests:
-//      gdb against its remote stub, its REPL in a terminal). Installed with apt-get when
-//      running as root; otherwise it stops and prints the exact command to run.
+//      gdb against its remote stub, its REPL in a terminal), and chromium (the update report's
+//      page is opened headless by the tests). Installed with apt-get when running as root;
+//      otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
 //   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
 //   4. Guest modules: built, signed with the workspace test PKI (build/pki, created on first run)
@@ -57,6 +58,8 @@ const needs = [
   // The debugger's tests attach Debian's gdb to its remote stub and drive its REPL in tmux.
   { pkg: 'gdb', present: () => has('gdb') },
   { pkg: 'tmux', present: () => has('tmux') },
+  // The report tests open report.html in headless Chromium (tests/report-html.test.ts).
+  { pkg: 'chromium', present: () => existsSync('/usr/bin/chromium') },
 ];
 const missing = needs.filter((n) => !n.present()).map((n) => n.pkg);
 if (missing.length > 0) {

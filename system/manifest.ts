@@ -9,6 +9,7 @@ import { DEVICE_FACTORIES } from '../emulator/devices/index.ts';
 import { TRAFFIC_CLASSES } from '../traffic/classes.ts';
 import { Right } from '../core0/abi/abi.ts';
 import { NAME_PATTERN } from '../core0/module/format.ts';
+import { readRequest, type UpdateRequest } from './update/request.ts';
 
 export interface SandboxEntry {
   readonly name: string;
@@ -23,9 +24,11 @@ export interface SandboxEntry {
    */
   readonly config: Readonly<Record<string, string | number | boolean>>;
   readonly budget: number;
-  /** Initial capabilities: registry rights, IRQ lines, device windows, sandboxes it may control, channels (in that slot order). */
+  /** Initial capabilities: registry rights, the module loader, IRQ lines, device windows, sandboxes it may control, channels (in that slot order). */
   readonly caps: {
     readonly registry: number;
+    /** Rights on the module loader (R query, W reserve and spawn); 0: not granted. */
+    readonly loader: number;
     readonly irqs: readonly number[];
     readonly mmio: readonly { readonly device: string; readonly rights: number }[];
     readonly control: readonly string[];
@@ -36,6 +39,17 @@ export interface SandboxEntry {
 export interface Expectation {
   readonly exits: Readonly<Record<string, number>>;
   readonly faults: Readonly<Record<string, FaultKind>>;
+  /**
+   * What each update request of the image comes to, in order: "completed", "failed:<step>" or
+   * "refused:<reason>", as the Module Manager's records say (system/update/outcome.ts).
+   */
+  readonly updates: readonly string[] | undefined;
+}
+
+/** An update the image requests through the operator's channel at a virtual time. */
+export interface ImageUpdate {
+  readonly atNs: number;
+  readonly request: UpdateRequest;
 }
 
 export interface Manifest {
@@ -50,6 +64,8 @@ export interface Manifest {
   readonly expect: Expectation | undefined;
   /** Emulated remote clients on the NIC's wire (the traffic generator), if any. */
   readonly traffic: TrafficSpec | undefined;
+  /** Rolling updates requested of the Module Manager, in time order. */
+  readonly updates: readonly ImageUpdate[];
 }
 
 export interface TrafficSpec {
@@ -79,7 +95,7 @@ const NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
 type Obj = Record<string, unknown>;
 
-class Reader {
+export class Reader {
   constructor(readonly file: string) {}
 
   fail(field: string, detail: string): never {
@@ -150,16 +166,22 @@ export const MEMORY_MAX = 4095 * MiB;
 const DEVICE_KINDS: readonly string[] = Object.keys(DEVICE_FACTORIES);
 
 /**
- * `caps`: { registry: "rw" | "r" | "rwg" …, irqs: [line…], mmio: ["device" | "device:r"…],
- * control: [earlier sandbox…], channels: ["name:r" | "name:w" | "name:rw"…] }.
+ * `caps`: { registry: "rw" | "r" | "rwg" …, loader: "r" | "w" | "rw", irqs: [line…],
+ * mmio: ["device" | "device:r"…], control: [earlier sandbox…], channels: ["name:r" | "name:w" | "name:rw"…] }.
  */
 function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>, self: string, devices: readonly string[]): SandboxEntry['caps'] {
-  const o = r.object(v ?? {}, field, ['registry', 'irqs', 'mmio', 'control', 'channels']);
+  const o = r.object(v ?? {}, field, ['registry', 'loader', 'irqs', 'mmio', 'control', 'channels']);
   let registry = Right.R | Right.W;
   if (o.registry !== undefined) {
     const s = r.string(o.registry, `${field}.registry`);
     if (!/^r?w?g?$/.test(s) || s === '') r.fail(`${field}.registry`, `expected rights as letters from "rwg" (like "rw"), got "${s}"`);
     registry = (s.includes('r') ? Right.R : 0) | (s.includes('w') ? Right.W : 0) | (s.includes('g') ? Right.G : 0);
+  }
+  let loader = 0;
+  if (o.loader !== undefined) {
+    const s = r.string(o.loader, `${field}.loader`);
+    if (s !== 'r' && s !== 'w' && s !== 'rw') r.fail(`${field}.loader`, `expected "r" (query), "w" (reserve and spawn) or "rw", got "${s}"`);
+    loader = (s.includes('r') ? Right.R : 0) | (s.includes('w') ? Right.W : 0);
   }
   const irqs = o.irqs === undefined ? [] : o.irqs;
   if (!Array.isArray(irqs)) r.fail(`${field}.irqs`, 'expected a list of IRQ line numbers');
@@ -188,7 +210,7 @@ function caps(r: Reader, v: unknown, field: string, earlier: ReadonlySet<string>
     if (!m) r.fail(`${field}.channels[${i}]`, `expected "name:r", "name:w" or "name:rw" (name: lowercase letters, digits, - and _), got "${s}"`);
     return { name: m![1]!, rights: (m![2]!.includes('r') ? Right.R : 0) | (m![2]!.includes('w') ? Right.W : 0) };
   });
-  return { registry, irqs: lines, mmio, control: targets, channels };
+  return { registry, loader, irqs: lines, mmio, control: targets, channels };
 }
 
 /** `config`: { field: value… }, each value a string ("450ms", "abort"), a number or a boolean. */
@@ -220,7 +242,7 @@ export function parseManifest(file: string, text: string): Manifest {
     if (!(e instanceof SyntaxError)) throw e;
     r.fail('', `not valid JSON (${(e as Error).message})`);
   }
-  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect', 'traffic']);
+  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect', 'traffic', 'updates']);
   if (top['hic-image'] !== 1) r.fail('hic-image', `expected 1 (the manifest format version), got ${JSON.stringify(top['hic-image'])}`);
   const machine = r.object(top.machine ?? {}, 'machine', ['memory', 'devices']);
   const deviceList: unknown = machine.devices === undefined ? [] : machine.devices;
@@ -264,7 +286,7 @@ export function parseManifest(file: string, text: string): Manifest {
 
   let expect: Expectation | undefined;
   if (top.expect !== undefined) {
-    const e = r.object(top.expect, 'expect', ['exits', 'faults']);
+    const e = r.object(top.expect, 'expect', ['exits', 'faults', 'updates']);
     const exits: Record<string, number> = {};
     const faults: Record<string, FaultKind> = {};
     for (const [k, v] of Object.entries(r.object(e.exits ?? {}, 'expect.exits', [...seen]))) exits[k] = r.integer(v, `expect.exits.${k}`, -(2 ** 31), 2 ** 31 - 1);
@@ -274,7 +296,17 @@ export function parseManifest(file: string, text: string): Manifest {
       if (!kinds.includes(kind)) r.fail(`expect.faults.${k}`, `unknown fault kind "${kind}" (one of: ${kinds.join(', ')})`);
       faults[k] = kind as FaultKind;
     }
-    expect = { exits, faults };
+    let updates: string[] | undefined;
+    const updateOutcomes: unknown = e.updates;
+    if (updateOutcomes !== undefined) {
+      if (!Array.isArray(updateOutcomes)) return r.fail('expect.updates', 'expected a list of outcomes, one per update ("completed", "failed:<step>", "refused:<reason>")');
+      updates = updateOutcomes.map((x: unknown, i: number) => {
+        const s = r.string(x, `expect.updates[${i}]`);
+        if (!/^(completed|failed:[a-z]+|refused:[a-z_]+)$/.test(s)) r.fail(`expect.updates[${i}]`, `expected "completed", "failed:<step>" or "refused:<reason>", got "${s}"`);
+        return s;
+      });
+    }
+    expect = { exits, faults, updates };
   }
 
   let traffic: TrafficSpec | undefined;
@@ -296,9 +328,23 @@ export function parseManifest(file: string, text: string): Manifest {
     };
   }
 
+  const updateList: unknown = top.updates ?? [];
+  if (!Array.isArray(updateList)) return r.fail('updates', 'expected a list of update requests');
+  let last = 0;
+  const updates = updateList.map((v: unknown, i: number): ImageUpdate => {
+    const o = r.object(v, `updates[${i}]`, ['at', 'service', 'to', 'allowDowngrade', 'policy']);
+    const atNs = r.time(o.at, `updates[${i}].at`);
+    if (atNs < last) r.fail(`updates[${i}].at`, 'updates are listed in time order');
+    if (atNs >= until) r.fail(`updates[${i}].at`, `at or after run.until: the machine stops first`);
+    last = atNs;
+    return { atNs, request: readRequest(r, o, `updates[${i}]`) };
+  });
+  if (updates.length > 0 && !sandboxes.some((s) => s.module === 'module_manager')) r.fail('updates', 'no sandbox runs module_manager to carry the updates out');
+
   return {
     file,
     traffic,
+    updates,
     name: top.name === undefined ? file : r.string(top.name, 'name'),
     description: top.description === undefined ? '' : r.string(top.description, 'description'),
     memory,

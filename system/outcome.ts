@@ -21,9 +21,16 @@ export function recordOutcome(events: EventLog): Outcome {
 }
 
 /** One line per way the outcome differs from the manifest's expectation (none without one). */
-export function deviationsFrom(m: Manifest, o: Outcome): string[] {
+export function deviationsFrom(m: Manifest, o: Outcome, updates: readonly string[] = []): string[] {
   if (!m.expect) return [];
   const out: string[] = [];
+  const want = m.expect.updates;
+  if (want) {
+    want.forEach((w, i) => {
+      if (updates[i] !== w) out.push(`update ${i + 1}: expected ${w}, ${updates[i] === undefined ? 'it was never requested' : `it came to ${updates[i]}`}`);
+    });
+    if (updates.length > want.length) out.push(`${updates.length - want.length} update(s) more than the image expects`);
+  }
   for (const [name, status] of Object.entries(m.expect.exits)) {
     if (o.exits[name] !== status) out.push(`${name}: expected exit ${status}, ${o.exits[name] === undefined ? 'it did not exit' : `it exited ${o.exits[name]}`}`);
   }

@@ -25,6 +25,8 @@ import type { TrafficConfig } from '../traffic/generator.ts';
 import { deviationsFrom, recordOutcome, type Outcome } from './outcome.ts';
 import { HostPacer } from './realtime.ts';
 import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic } from './traffic.ts';
+import { OperatorChannel } from './update/operator.ts';
+import { UpdateLog } from './update/outcome.ts';
 
 export interface SystemOptions {
   /** Where modules come from, and the roots their signatures must chain to. */
@@ -84,6 +86,10 @@ export class System {
     readonly pacer: HostPacer | undefined,
     private readonly runOptions: { readonly sliceMs?: number; readonly until: number },
     private readonly outcome: Outcome,
+    /** The operator's channel to the Module Manager: image updates and `hic ctl update` go through it. */
+    readonly operator: OperatorChannel,
+    /** What each update came to, from the event log. */
+    readonly updates: UpdateLog,
   ) {}
 
   /** A machine with every sandbox of the manifest created and started, not yet run. */
@@ -92,20 +98,26 @@ export class System {
     try {
       const kernel = new Kernel(machine, {
         trust: options.trust,
+        repository: options.modules,
         ...(options.audit ? { audit: options.audit } : {}),
         ...(options.retainEvents !== undefined ? { events: { retain: options.retainEvents } } : {}),
       });
       const outcome = recordOutcome(kernel.events);
+      // Wall time goes only into the update reports (as wall-clock figures), never into the event log.
+      const assembledAt = performance.now();
+      const updates = new UpdateLog(kernel.events, () => performance.now() - assembledAt);
       if (options.onEvent) kernel.events.subscribe(options.onEvent);
       const pcap = options.pcap;
       if (pcap) for (const d of machine.devices) if (d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);
       bootSandboxes(kernel, manifest, options.modules, options.wallClock);
       const config = options.traffic ?? (manifest.traffic ? trafficConfig(manifest.traffic) : 'none');
       const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);
+      const operator = new OperatorChannel(kernel);
+      for (const u of manifest.updates) operator.requestAt(u.atNs, u.request);
       const pacer = options.live ? new HostPacer({ realtime: options.live.realtime, record: (e) => kernel.events.emit(e) }) : undefined;
       const sliceMs = options.sliceMs ?? (pacer ? LIVE_SLICE_MS : undefined);
       const until = options.until ?? manifest.until;
-      return new System(manifest, machine, kernel, traffic, pacer, { ...(sliceMs === undefined ? {} : { sliceMs }), until: Math.min(until, Number.MAX_SAFE_INTEGER) }, outcome);
+      return new System(manifest, machine, kernel, traffic, pacer, { ...(sliceMs === undefined ? {} : { sliceMs }), until: Math.min(until, Number.MAX_SAFE_INTEGER) }, outcome, operator, updates);
     } catch (e) {
       machine.dispose();
       throw e;
@@ -142,7 +154,7 @@ export class System {
     this.ran = true;
     this.kernel.shutdown();
     const outcome = this.outcome;
-    const deviations = [...deviationsFrom(this.manifest, outcome), ...(this.traffic ? trafficDeviations(this.traffic) : [])];
+    const deviations = [...deviationsFrom(this.manifest, outcome, this.updates.outcomes()), ...(this.traffic ? trafficDeviations(this.traffic) : [])];
     return { halt, outcome, deviations, logHash: this.kernel.events.hash() };
   }
 

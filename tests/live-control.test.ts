@@ -65,7 +65,7 @@ describe('the control socket', () => {
     expect(g.version.protocol.major).toBe(1);
     expect(g.image).toBe('netstack');
     expect(g.capabilities).toEqual(['events', 'realtime']);
-    expect(g.commands.map((x) => x.name)).toEqual(['status', 'sandboxes', 'caps', 'events', 'stop', 'cont', 'metrics', 'quit', 'commands']);
+    expect(g.commands.map((x) => x.name)).toEqual(['status', 'sandboxes', 'caps', 'events', 'stop', 'cont', 'metrics', 'update', 'updates', 'quit', 'commands']);
     c.close();
   }, LIMIT);
 

@@ -27,6 +27,12 @@ afterAll(() => machine.dispose());
 const sandbox = (id: number) => new Sandbox(id, `s${id}`, 1 << 20, 1, machine.createCpu(TABLE_TAG | 1), machine.frames);
 const TOO_MANY = 2048; // 4 MiB is 1024 frames
 
+/** These tests make no loader calls; one reaching here is a bug in them. */
+const unused = (): never => {
+  throw new Error('the module loader is not part of this test');
+};
+const NO_LOADER = { sandboxLive: unused, fetchModule: unused, moduleVerified: unused, moduleRejected: unused, unloadable: unused, newReservation: unused, spawnModule: unused, installedVersion: unused };
+
 function objects(): ObjectServices {
   return new ObjectServices({
     clock: machine.clock,
@@ -35,6 +41,7 @@ function objects(): ObjectServices {
     scheduler: new Scheduler(),
     sandboxById: () => undefined,
     control: () => 0,
+    loader: NO_LOADER,
   });
 }
 

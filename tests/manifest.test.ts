@@ -33,7 +33,7 @@ function refusal(m: unknown): ManifestError {
 describe('manifest', () => {
   it('accepts a minimal image and fills in defaults', () => {
     const m = parse(good);
-    expect(m.sandboxes[0]).toEqual({ name: 'a', module: 'hello', version: '*', quota: 1 << 20, stack: 65536, config: {}, budget: 100_000, caps: { registry: 3, irqs: [], mmio: [], control: [], channels: [] } });
+    expect(m.sandboxes[0]).toEqual({ name: 'a', module: 'hello', version: '*', quota: 1 << 20, stack: 65536, config: {}, budget: 100_000, caps: { registry: 3, loader: 0, irqs: [], mmio: [], control: [], channels: [] } });
     expect(m.memory).toBe(256 << 20);
     expect(m.until).toBe(60e9);
   });
@@ -55,6 +55,8 @@ describe('manifest', () => {
     ['channel without rights', mutate((m) => (m.sandboxes[0].caps = { channels: ['mig'] })), 'sandboxes[0].caps.channels[0]', /"name:r"/],
     ['channel with a bad right', mutate((m) => (m.sandboxes[0].caps = { channels: ['mig:g'] })), 'sandboxes[0].caps.channels[0]', /"name:r"/],
     ['channels not a list', mutate((m) => (m.sandboxes[0].caps = { channels: 'mig:r' })), 'sandboxes[0].caps.channels', /list of channels/],
+    ['loader with grant rights', mutate((m) => (m.sandboxes[0].caps = { loader: 'rwg' })), 'sandboxes[0].caps.loader', /"r" \(query\), "w" \(reserve and spawn\) or "rw"/],
+    ['loader as a boolean', mutate((m) => (m.sandboxes[0].caps = { loader: true })), 'sandboxes[0].caps.loader', /string/],
     ['traffic share of an unknown class', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, shares: { bulk: 1 } }; }), 'traffic.shares.bulk', /unknown field/],
     ['4 GiB of memory (every guest faulted at its entry; the limit says so)', mutate((m) => (m.machine = { memory: '4096MiB' })), 'machine.memory', /outside \[4194304, 4293918720\] bytes/],
     ['traffic server that is not an IPv4 address', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '999.999.999.999', connections: 1 }; }), 'traffic.server', /not an IPv4 address/],
@@ -78,6 +80,11 @@ describe('manifest', () => {
     }));
     expect(m.sandboxes[0]!.caps.channels).toEqual([{ name: 'mig-old', rights: 1 }, { name: 'mig-new', rights: 3 }]);
     expect(m.traffic).toMatchObject({ durationNs: 2.4e9, shares: { idle: 3, http: 1 } });
+  });
+
+  it('reads the module loader\'s rights: "r" queries, "rw" also reserves and spawns', () => {
+    expect(parse(mutate((x) => (x.sandboxes[0].caps = { loader: 'r' }))).sandboxes[0]!.caps.loader).toBe(1);
+    expect(parse(mutate((x) => (x.sandboxes[0].caps = { loader: 'rw' }))).sandboxes[0]!.caps.loader).toBe(3);
   });
 
   it('reports JSON syntax errors with the file', () => {

@@ -24,6 +24,7 @@ export const FAMILIES = [
   { name: 'mmio', doc: 'map device register windows' },
   { name: 'irq', doc: 'bind and acknowledge interrupt lines' },
   { name: 'sandbox_control', doc: 'suspend, resume and destroy other sandboxes' },
+  { name: 'module_control', doc: 'query the trusted repository, reserve memory, load modules into new sandboxes' },
 ] as const;
 export type FamilyName = (typeof FAMILIES)[number]['name'];
 /** A family as one bit, for a sandbox's declared set. */
@@ -127,6 +128,14 @@ export const SYSCALLS = [
     doc: 'Schedules a suspended sandbox again.' },
   { nr: 72, name: 'sandbox_destroy', family: 'sandbox_control', args: [['slot', 'u64']], returns: '0',
     doc: 'Destroys the sandbox: revokes its capabilities, cancels its IPC, releases its IRQs, frees its memory.' },
+
+  // The module loader (seed §3.1 steps 1.2-1.3, §3.2 step 2.1): mechanism for the Module Manager.
+  { nr: 80, name: 'module_query', family: 'module_control', args: [['loader', 'u64'], ['req', 'cptr'], ['info', 'ptr']], returns: '0',
+    doc: 'Finds the newest module of the trusted repository whose version satisfies req (struct hic_module_req; right R on the loader), verifies it as at boot (signature chain, expiry, rollback protection) and fills info (struct hic_module_info). NOT_FOUND: no such module; MODULE_REFUSED: verification failed (the moduleRejected event says why); INVALID_ARGUMENT: a string not NUL-terminated within its field, or not a version range.' },
+  { nr: 81, name: 'module_reserve', family: 'module_control', args: [['loader', 'u64'], ['bytes', 'u64']], returns: 'slot of a new reservation capability',
+    doc: 'Sets bytes (rounded up to pages) aside from the frame pool as one contiguous run (right W on the loader), not charged to the caller\'s quota, for a coming module_spawn. Deleting the reservation, or the end of its holder, returns the frames. INVALID_ARGUMENT: 0 or more than 1 GiB; NO_MEMORY: no run that long.' },
+  { nr: 82, name: 'module_spawn', family: 'module_control', args: [['loader', 'u64'], ['spec', 'cptr'], ['len', 'u64']], returns: 'slot of a sandbox capability (right W) on the new sandbox',
+    doc: 'Verifies the exact module version spec names (struct hic_spawn_spec, len its size; right W on the loader) and starts it in a new sandbox, as an image would: registry R|W in slot 0, then each grant, derived from the caller\'s capability, in slots 1..n. Every argument is checked before anything changes, and a refusal changes nothing: NOT_FOUND, MODULE_REFUSED (not verified, a library, dependencies not loaded), QUOTA_EXCEEDED (quota above the signed memory, or too small for the image and stack), BAD_SLOT/WRONG_TYPE (reservation), INVALID_ARGUMENT (a reservation smaller than the quota, a bad string, field or config syntax), NO_RIGHT (a grant with more rights than held), NOT_DECLARED (a grant the module does not declare the family of), BAD_VALUE (a config key or value its declaration refuses), NAME_TAKEN, NO_SLOT. The reservation, if given, is consumed.' },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof SYSCALLS)[number]['name'];
@@ -151,6 +160,7 @@ export const ERRORS = [
   { code: 16, name: 'NOT_SOLE', doc: 'A memory object moves only as its sole capability: revoke the others first.' },
   { code: 17, name: 'NOT_DECLARED', doc: 'The module\'s signed metadata does not declare this syscall family, or this service name.' },
   { code: 18, name: 'BAD_VALUE', doc: 'A field holds no value of its declared type (an enum index past its values, a bool other than 0 or 1).' },
+  { code: 19, name: 'MODULE_REFUSED', doc: 'The trusted repository holds such a module but Core-0\'s verification refused it; the moduleRejected event says why.' },
 ] as const;
 
 export type ErrorName = (typeof ERRORS)[number]['name'];
@@ -187,6 +197,8 @@ export const CAP_TYPES = [
   { name: 'IRQ', value: 5, doc: 'interrupt line: W bind and acknowledge' },
   { name: 'SANDBOX', value: 6, doc: 'sandbox control: W suspend, resume, destroy' },
   { name: 'REGISTRY', value: 7, doc: 'service registry: R look up, W register, G switch aliases' },
+  { name: 'LOADER', value: 8, doc: 'the module loader: R query, W reserve and spawn' },
+  { name: 'RESERVATION', value: 9, doc: 'frames set aside from the pool for a coming sandbox; no rights; deleting it returns them' },
 ] as const;
 export type CapTypeName = (typeof CAP_TYPES)[number]['name'];
 export const CapType = byName(CAP_TYPES);
@@ -251,3 +263,93 @@ export const SERVICE_ENTRY = {
   ],
   size: 16,
 } as const;
+
+// --- the module loader's structures (module_query, module_spawn) ------------------------------------
+
+/** Bounds of the loader's structures, as HIC_<name> in the header. */
+export const LIMITS = [
+  { name: 'NAME_MAX', value: 32, doc: 'bytes of a name or range field; a name the caller writes ends with a NUL inside it' },
+  { name: 'VERSION_MAX', value: 16, doc: 'bytes of a version field' },
+  { name: 'SPAWN_GRANTS_MAX', value: 8, doc: 'capabilities one module_spawn grants' },
+  { name: 'SPAWN_CONFIG_MAX', value: 512, doc: 'bytes of a spawn\'s configuration string, its NUL included' },
+  { name: 'MODULE_DEPS_MAX', value: 8, doc: 'dependencies struct hic_module_info carries' },
+] as const;
+export const Limit = byName(LIMITS);
+type LimitName = (typeof LIMITS)[number]['name'];
+
+/** A field of a guest structure: a 64-bit word, characters, or another structure, with an array bound. */
+interface FieldDef {
+  readonly name: string;
+  readonly type: 'u64' | 'i64' | 'char' | StructDef;
+  readonly count?: LimitName;
+  readonly doc: string;
+}
+
+/** A structure in guest memory: every field 8-byte aligned, strings NUL-padded. */
+export interface StructDef {
+  /** The C tag: `struct <name>`. */
+  readonly name: string;
+  readonly doc: string;
+  readonly fields: readonly (FieldDef & { readonly offset: number; readonly size: number })[];
+  readonly size: number;
+}
+
+/** Lays the fields out in order and gives each one's offset by name (`at`), as MESSAGE does. */
+function struct<const F extends readonly FieldDef[]>(name: string, doc: string, defs: F): StructDef & { readonly at: { readonly [K in F[number]['name']]: number } } {
+  let offset = 0;
+  const fields = defs.map((f) => {
+    const one = f.type === 'char' ? 1 : typeof f.type === 'string' ? 8 : f.type.size;
+    const size = one * (f.count ? Limit[f.count] : 1);
+    const placed = { ...f, offset, size };
+    offset += size;
+    // Both sides read words at these offsets; a field off an 8-byte boundary would be a table bug.
+    if (placed.offset % 8 !== 0) throw new Error(`abi: struct ${name}.${f.name} is not 8-byte aligned`);
+    return placed;
+  });
+  const at = Object.fromEntries(fields.map((f) => [f.name, f.offset])) as { readonly [K in F[number]['name']]: number };
+  return { name, doc, fields, size: offset, at };
+}
+
+export const MODULE_REQ = struct('hic_module_req', 'what module_query looks for', [
+  { name: 'name', type: 'char', count: 'NAME_MAX', doc: 'the module' },
+  { name: 'range', type: 'char', count: 'NAME_MAX', doc: 'versions it may be: "1.3.0", ">=1.2.0", "*"' },
+]);
+
+export const MODULE_DEP = struct('hic_module_dep', 'one dependency a module declares', [
+  { name: 'name', type: 'char', count: 'NAME_MAX', doc: 'the module it needs' },
+  { name: 'range', type: 'char', count: 'NAME_MAX', doc: 'the versions it accepts' },
+]);
+
+export const MODULE_INFO = struct('hic_module_info', 'what module_query found: the module\'s signed metadata', [
+  { name: 'name', type: 'char', count: 'NAME_MAX', doc: 'the module' },
+  { name: 'version', type: 'char', count: 'VERSION_MAX', doc: 'its version' },
+  { name: 'version_packed', type: 'u64', doc: 'major << 16 | minor << 8 | patch' },
+  { name: 'memory', type: 'u64', doc: 'signed memory, bytes: the largest quota it may be given' },
+  { name: 'cpu_permille', type: 'u64', doc: 'signed CPU share, per mille of one core' },
+  { name: 'kind', type: 'u64', doc: '0 service, 1 library' },
+  { name: 'state_schema', type: 'u64', doc: 'state-migration schema, 0 if none' },
+  { name: 'installed', type: 'u64', doc: 'the newest version of this module started on the machine so far (packed like version_packed), 0 if none' },
+  { name: 'ndeps', type: 'u64', doc: 'entries of deps in use' },
+  { name: 'deps', type: MODULE_DEP, count: 'MODULE_DEPS_MAX', doc: 'its dependencies, the first HIC_MODULE_DEPS_MAX' },
+]);
+
+export const SPAWN_GRANT = struct('hic_spawn_grant', 'a capability of the caller, derived into the new sandbox', [
+  { name: 'slot', type: 'u64', doc: 'the caller\'s slot' },
+  { name: 'rights', type: 'u64', doc: 'rights of the derived capability, a subset of the caller\'s' },
+]);
+
+export const SPAWN_SPEC = struct('hic_spawn_spec', 'what module_spawn starts, and with what', [
+  { name: 'sandbox', type: 'char', count: 'NAME_MAX', doc: 'the new sandbox\'s name, unique among live sandboxes' },
+  { name: 'module', type: 'char', count: 'NAME_MAX', doc: 'the module' },
+  { name: 'version', type: 'char', count: 'VERSION_MAX', doc: 'its exact version' },
+  { name: 'quota', type: 'u64', doc: 'memory quota, bytes: at least a page, at most the signed memory' },
+  { name: 'stack', type: 'u64', doc: 'stack, bytes (within the quota)' },
+  { name: 'budget', type: 'u64', doc: 'instructions per time slice; 0: the default' },
+  { name: 'reservation', type: 'i64', doc: 'slot of a reservation of at least quota bytes, consumed; or -1' },
+  { name: 'ngrants', type: 'u64', doc: 'entries of grants in use' },
+  { name: 'grants', type: SPAWN_GRANT, count: 'SPAWN_GRANTS_MAX', doc: 'capabilities for slots 1..ngrants, in order' },
+  { name: 'config', type: 'char', count: 'SPAWN_CONFIG_MAX', doc: '"key=value;key=value", values as an image manifest writes them (450ms, 20, true, an enum name), checked against the module\'s signed declaration' },
+]);
+
+/** The loader's structures, in the order the header declares them (each after those it contains). */
+export const LOADER_STRUCTS: readonly StructDef[] = [MODULE_REQ, MODULE_DEP, MODULE_INFO, SPAWN_GRANT, SPAWN_SPEC];

@@ -1,7 +1,7 @@
 // Generates docs/syscalls.md from abi.ts, like the C header: the reference a guest author reads.
 // tests/abi-header.test.ts fails when the checked-in copy drifts.
 
-import { CAP_TYPES, ERRORS, FAULT_KINDS, FLAGS, MESSAGE, PROT, RIGHTS, SERVICE_ENTRY, SYSCALLS } from './abi.ts';
+import { CAP_TYPES, ERRORS, FAULT_KINDS, FLAGS, LIMITS, LOADER_STRUCTS, MESSAGE, PROT, RIGHTS, SERVICE_ENTRY, SYSCALLS } from './abi.ts';
 
 export const DOCS_PATH = 'docs/syscalls.md';
 
@@ -29,7 +29,9 @@ export function generateDocs(): string {
     '## Capabilities',
     '',
     'A sandbox names capabilities only by slot (0–63) in its own capability space. Slot 0 holds the service registry;',
-    'then one slot per IRQ line and per controlled sandbox the image manifest grants (`caps`), in that order.',
+    'then the module loader (slot 1) when the image manifest grants it (`caps.loader`), then one slot per IRQ line, device window,',
+    'controlled sandbox and channel the manifest grants (`caps`), in that order. A sandbox started by `module_spawn` holds the',
+    'registry in slot 0 and the spawn\'s grants in slots 1..n.',
     'Derived capabilities have equal or fewer rights and are revoked with their parent, in every sandbox.',
     '',
     '| type | value | rights mean |',
@@ -50,6 +52,28 @@ export function generateDocs(): string {
     '|---|---|---|---|',
     ...MESSAGE.fields.map(([name, type, offset, doc]) => `| ${offset} | \`${name}\` | ${type} | ${doc} |`),
     '',
+    '## The module loader',
+    '',
+    'A module that declares `module_control` and holds the loader capability (`caps.loader` in an image: `"r"` to query,',
+    '`"rw"` to reserve and spawn too) loads modules from the trusted repository into new sandboxes — the mechanism the',
+    'Module Manager drives an update with. `module_query` verifies what it finds exactly as a boot does; `module_reserve`',
+    'sets a contiguous run of frames aside (a `HIC_CAP_RESERVATION` capability) so that a later spawn of that size finds',
+    'room; `module_spawn` checks every field of its request before it changes anything, and a refusal leaves nothing behind,',
+    'not even a consumed reservation. Strings the caller writes must end with a NUL inside their field; strings the kernel',
+    'writes are NUL-padded, and one that fills its whole field has no NUL.',
+    '',
+    ...LIMITS.map((l) => `- \`HIC_${l.name}\` = ${l.value}: ${l.doc}`),
+    '',
+    ...LOADER_STRUCTS.flatMap((d) => [
+      `### \`struct ${d.name}\` (${d.size} bytes)`,
+      '',
+      d.doc.charAt(0).toUpperCase() + d.doc.slice(1) + '.',
+      '',
+      '| offset | field | type | |',
+      '|---|---|---|---|',
+      ...d.fields.map((f) => `| ${f.offset} | \`${f.name}${f.count ? `[HIC_${f.count}]` : ''}\` | ${typeof f.type === 'string' ? f.type : `struct ${f.type.name}`} | ${f.doc} |`),
+      '',
+    ]),
     '## Memory protection (`mem_protect`)',
     '',
     ...PROT.map((p) => `- \`HIC_PROT_${p.name}\` = ${p.value}: ${p.doc}`),

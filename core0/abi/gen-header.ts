@@ -2,7 +2,7 @@
 // inline wrapper per syscall. The output is checked in (services/include/hic/abi.h) so guest code
 // can be read without running anything; tests/abi-header.test.ts fails when it drifts.
 
-import { CAP_TYPES, ERRORS, FAULT_KINDS, FLAGS, MESSAGE, PROT, Right, RIGHTS, SERVICE_ENTRY, SYSCALLS, type CType, type SyscallSpec } from './abi.ts';
+import { CAP_TYPES, ERRORS, FAULT_KINDS, FLAGS, LIMITS, LOADER_STRUCTS, MESSAGE, PROT, Right, RIGHTS, SERVICE_ENTRY, SYSCALLS, type CType, type StructDef, type SyscallSpec } from './abi.ts';
 
 export const HEADER_PATH = 'services/include/hic/abi.h';
 
@@ -31,6 +31,18 @@ function rawCall(n: number): string {
     `  __asm__ volatile("syscall" : "=a"(ret) : ${inputs.join(', ')} : "rcx", "r11", "memory");`,
     '  return ret;',
     '}',
+  ].join('\n');
+}
+
+/** A structure of abi.ts as C, with a check that gcc lays it out as the kernel reads it. */
+function structDecl(d: StructDef): string {
+  const type = (t: StructDef['fields'][number]['type']) => (t === 'u64' ? 'uint64_t' : t === 'i64' ? 'int64_t' : t === 'char' ? 'char' : `struct ${t.name}`);
+  return [
+    `/* ${d.doc} */`,
+    `struct ${d.name} {`,
+    ...d.fields.map((f) => `  ${type(f.type)} ${f.name}${f.count ? `[HIC_${f.count}]` : ''}; /* +${f.offset}: ${f.doc} */`),
+    '};',
+    `_Static_assert(sizeof(struct ${d.name}) == ${d.size}, "struct ${d.name} layout");`,
   ].join('\n');
 }
 
@@ -84,6 +96,9 @@ export function generateHeader(): string {
     '};',
     `_Static_assert(sizeof(struct hic_msg) == ${MESSAGE.size}, "struct hic_msg layout");`,
     '',
+    '/* The module loader\'s structures (module_query, module_spawn): 8-byte aligned, strings NUL-padded. */',
+    ...LIMITS.map((l) => `#define HIC_${l.name} ${l.value} /* ${l.doc} */`),
+    ...LOADER_STRUCTS.flatMap((d) => [structDecl(d), '']),
     '/* The service entry table every service exports as `' + SERVICE_ENTRY.symbol + '`. */',
     `#define HIC_SERVICE_ENTRY_MAGIC 0x${SERVICE_ENTRY.magic.toString(16)}u`,
     `#define HIC_SERVICE_ENTRY_ABI ${SERVICE_ENTRY.abi}`,

@@ -32,7 +32,7 @@ export const SUPPRESSED_KIND = 'auditSuppressed';
 
 const ALWAYS: ReadonlySet<string> = new Set([
   'boot', 'sandboxCreated', 'sandboxDestroyed', 'fault', 'moduleVerified', 'moduleRejected', 'moduleLoaded',
-  'libraryLoaded', 'libraryUnloaded', 'channelGranted', SUPPRESSED_KIND,
+  'libraryLoaded', 'libraryUnloaded', 'channelGranted', 'moduleSpawned', SUPPRESSED_KIND,
 ]);
 
 const NS = 1_000_000_000;

@@ -4,7 +4,7 @@
 // than its module declares, never more; the syscall layer refuses an undeclared family with
 // NOT_DECLARED.
 
-import { FAMILIES, FAMILY_BIT, type FamilyName } from '../abi/abi.ts';
+import { FAMILIES, FAMILY_BIT, type CapTypeName, type FamilyName } from '../abi/abi.ts';
 
 export interface Declared {
   /** FAMILY_BIT of each declared family, or'ed. */
@@ -38,4 +38,24 @@ export function declares(d: Declared, family: FamilyName): boolean {
 /** Is `c` a capability name the kernel knows (a family, or registry:<service>)? */
 export function isKnownCapability(c: string): boolean {
   return c in FAMILY_BIT || REGISTRY_NAME.test(c);
+}
+
+/**
+ * The family a module must declare to be handed a capability of this type, by an image or a
+ * module_spawn grant: a capability it could not use would only be a way round its declaration.
+ */
+const FAMILY_FOR_CAP: { readonly [T in CapTypeName]: FamilyName } = {
+  ENDPOINT: 'ipc',
+  NOTIFICATION: 'ipc',
+  MEMORY: 'memory',
+  MMIO: 'mmio',
+  IRQ: 'irq',
+  SANDBOX: 'sandbox_control',
+  REGISTRY: 'registry',
+  LOADER: 'module_control',
+  RESERVATION: 'module_control',
+};
+
+export function familyFor(type: CapTypeName): FamilyName {
+  return FAMILY_FOR_CAP[type];
 }

@@ -56,16 +56,35 @@ export class ModuleRegistry {
    */
   verify(file: Uint8Array, source: string, opts: VerifyOptions = {}): VerifiedModule {
     try {
-      const v = verifyModule(file, this.trust, { installed: (name) => this.installed.get(name), ...opts });
-      this.events.emit({
-        kind: 'moduleVerified', module: v.meta.name, version: v.meta.version, sha384: v.hash, downgrade: v.downgrade,
-        provenance: { signer: v.signer.subject, signerFingerprint: v.signer.fingerprint, signedAt: new Date(v.timestamp).toISOString(), source },
-      });
+      const v = this.check(file, opts);
+      this.verified(v, source);
       return v;
     } catch (e) {
-      if (e instanceof ModuleError) this.events.emit({ kind: 'moduleRejected', source: fileName(source), code: e.code, reason: e.message, provenance: { source } });
+      if (e instanceof ModuleError) this.rejected(e, source);
       throw e;
     }
+  }
+
+  /**
+   * Verifies a module file as `verify` does but records nothing, for a caller that records the
+   * verdict itself once the rest of its request is checked (module_spawn): a ModuleError refuses.
+   */
+  check(file: Uint8Array, opts: VerifyOptions = {}): VerifiedModule {
+    return verifyModule(file, this.trust, { installed: (name) => this.installed.get(name), ...opts });
+  }
+
+  /** Records a module found good (see `verify` for what the event's hashed part holds). */
+  verified(v: VerifiedModule, source: string): void {
+    this.events.emit({
+      kind: 'moduleVerified', module: v.meta.name, version: v.meta.version, sha384: v.hash, downgrade: v.downgrade,
+      provenance: { signer: v.signer.subject, signerFingerprint: v.signer.fingerprint, signedAt: new Date(v.timestamp).toISOString(), source },
+    });
+  }
+
+  /** Records why a module was refused; `context` says for whom, when someone asked. */
+  rejected(e: ModuleError, source: string, context?: string): void {
+    const label = fileName(source) + (context ? ` ${context}` : '');
+    this.events.emit({ kind: 'moduleRejected', source: label, code: e.code, reason: e.message, provenance: { source } });
   }
 
   /** Records a module as installed: later verifications refuse older versions and replays. */

@@ -10,12 +10,16 @@ import type { LiveMachine } from '../live.ts';
 import type { HostPacer } from '../realtime.ts';
 import type { MachineMetrics } from '../metrics.ts';
 import { CommandError, type ArgDescription, type CommandDescription } from './protocol.ts';
+import { ManifestError, Reader } from '../manifest.ts';
+import { readRequest } from '../update/request.ts';
+import { reportOf } from '../update/report.ts';
 
 /** Every kind of event the kernel emits (the compiler checks the list is complete). */
 export const KERNEL_EVENT_KINDS = [
   'boot', 'sandboxCreated', 'moduleVerified', 'moduleRejected', 'libraryLoaded', 'libraryUnloaded', 'moduleLoaded',
   'threadStarted', 'console', 'consoleDropped', 'record', 'fault', 'exit', 'wallClock', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
-  'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed', 'input',
+  'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed', 'input', 'updateRequested', 'updateDelivered',
+  'reserved', 'reservationReleased', 'moduleSpawned',
 ] as const satisfies readonly KernelEvent['kind'][];
 type Missing = Exclude<KernelEvent['kind'], (typeof KERNEL_EVENT_KINDS)[number]>;
 const complete: Missing extends never ? true : Missing = true;
@@ -120,6 +124,40 @@ export const COMMANDS: readonly Command[] = [
     run: (ctx) => ctx.metrics.json(),
   },
   {
+    name: 'update',
+    summary: 'ask the Module Manager for a rolling update of a service to a version (docs/module-manager.md); the reply gives the update id, `updates` its progress',
+    effect: 'input',
+    args: [
+      arg('service', 'string', true, 'the service (its module name), e.g. netstack'),
+      arg('to', 'string', true, 'the exact version, e.g. 1.3.0'),
+      arg('allowDowngrade', 'boolean', false, 'allow a version older than the running one'),
+      arg('policy', 'object', false, 'the update policy (seed 步骤1.1): rateLimit, batch, stages, stability, …; fields left out take the seed defaults'),
+    ],
+    run: async (ctx, a) => {
+      let request;
+      try {
+        request = readRequest(new Reader('update'), { service: a.service, to: a.to, allowDowngrade: a.allowDowngrade, policy: a.policy }, 'arguments');
+      } catch (e) {
+        if (e instanceof ManifestError) throw new CommandError('InvalidArgument', e.message);
+        throw e;
+      }
+      let id = 0;
+      const virtual = await ctx.input('update', a, () => (id = ctx.live.system.operator.request(request)));
+      return { virtual, id };
+    },
+  },
+  {
+    name: 'updates',
+    summary: 'every update requested so far: its outcome, phases and connections moved',
+    effect: 'query',
+    args: [],
+    run: (ctx) =>
+      ctx.live.system.updates.all.map((u) => {
+        const r = reportOf(u);
+        return { id: u.id, service: u.service, from: r.from, to: u.to, outcome: u.refused || u.end ? r.outcome : 'running', reason: r.reason ?? '', step: r.phases.at(-1)?.name ?? '', moved: r.stages.reduce((n, s) => n + s.moved, 0) };
+      }),
+  },
+  {
     name: 'quit',
     summary: 'end the run at the next slice boundary (the usual report follows)',
     effect: 'input',
@@ -161,8 +199,9 @@ export function decodeArguments(cmd: Command, raw: unknown): Record<string, unkn
       a.type === 'string' ? typeof v === 'string' && v.length > 0 && v.length <= 256
       : a.type === 'boolean' ? typeof v === 'boolean'
       : a.type === 'integer' ? Number.isSafeInteger(v)
+      : a.type === 'object' ? typeof v === 'object' && v !== null && !Array.isArray(v) && JSON.stringify(v).length <= 65536
       : Array.isArray(v) && v.length <= 64 && v.every((x) => typeof x === 'string' && x.length <= 256);
-    if (!ok) throw new CommandError('InvalidArgument', `${cmd.name}: argument "${a.name}" must be ${a.type === 'string[]' ? 'a list of strings' : `a ${a.type === 'string' ? 'non-empty string' : a.type}`}`);
+    if (!ok) throw new CommandError('InvalidArgument', `${cmd.name}: argument "${a.name}" must be ${a.type === 'string[]' ? 'a list of strings' : a.type === 'object' ? 'a JSON object of at most 64 KiB' : `a ${a.type === 'string' ? 'non-empty string' : a.type}`}`);
     out[a.name] = v;
   }
   return out;

@@ -45,7 +45,8 @@ export interface Greeting {
 
 export interface ArgDescription {
   readonly name: string;
-  readonly type: 'string' | 'boolean' | 'integer' | 'string[]';
+  /** 'object': a JSON object (a policy), at most 64 KiB encoded. */
+  readonly type: 'string' | 'boolean' | 'integer' | 'string[]' | 'object';
   readonly required: boolean;
   readonly summary: string;
 }

@@ -43,6 +43,7 @@ export const EVENT_KINDS: readonly KernelEvent['kind'][] = [
   'boot', 'sandboxCreated', 'moduleVerified', 'moduleRejected', 'libraryLoaded', 'libraryUnloaded', 'moduleLoaded',
   'threadStarted', 'console', 'fault', 'exit', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
   'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed',
+  'reserved', 'reservationReleased', 'moduleSpawned',
 ];
 
 const EVENT_GROUPS: Record<string, readonly string[]> = {

@@ -39,9 +39,12 @@
 #define HIC_SYS_SANDBOX_SUSPEND 70
 #define HIC_SYS_SANDBOX_RESUME 71
 #define HIC_SYS_SANDBOX_DESTROY 72
+#define HIC_SYS_MODULE_QUERY 80
+#define HIC_SYS_MODULE_RESERVE 81
+#define HIC_SYS_MODULE_SPAWN 82
 /* Every syscall number, for code that walks the whole ABI (the fuzzer). */
-#define HIC_SYSCALL_COUNT 34
-#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72 }
+#define HIC_SYSCALL_COUNT 37
+#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72, 80, 81, 82 }
 
 /* Error codes; a failing syscall returns -(code). */
 #define HIC_ERR_UNKNOWN_SYSCALL 1 /* No syscall has this number. */
@@ -62,6 +65,7 @@
 #define HIC_ERR_NOT_SOLE 16 /* A memory object moves only as its sole capability: revoke the others first. */
 #define HIC_ERR_NOT_DECLARED 17 /* The module's signed metadata does not declare this syscall family, or this service name. */
 #define HIC_ERR_BAD_VALUE 18 /* A field holds no value of its declared type (an enum index past its values, a bool other than 0 or 1). */
+#define HIC_ERR_MODULE_REFUSED 19 /* The trusted repository holds such a module but Core-0's verification refused it; the moduleRejected event says why. */
 
 /* Page protection for mem_protect (read is implied). */
 #define HIC_PROT_READ 0 /* read only */
@@ -90,6 +94,8 @@
 #define HIC_CAP_IRQ 5 /* interrupt line: W bind and acknowledge */
 #define HIC_CAP_SANDBOX 6 /* sandbox control: W suspend, resume, destroy */
 #define HIC_CAP_REGISTRY 7 /* service registry: R look up, W register, G switch aliases */
+#define HIC_CAP_LOADER 8 /* the module loader: R query, W reserve and spawn */
+#define HIC_CAP_RESERVATION 9 /* frames set aside from the pool for a coming sandbox; no rights; deleting it returns them */
 #define HIC_RIGHT_R 1 /* read / receive / wait / look up */
 #define HIC_RIGHT_W 2 /* write / send / notify / register / control */
 #define HIC_RIGHT_G 4 /* grant: pass on through IPC; switch registry aliases */
@@ -111,6 +117,63 @@ struct hic_msg {
   uint8_t payload[HIC_MSG_PAYLOAD_MAX]; /* +72: payload */
 };
 _Static_assert(sizeof(struct hic_msg) == 1096, "struct hic_msg layout");
+
+/* The module loader's structures (module_query, module_spawn): 8-byte aligned, strings NUL-padded. */
+#define HIC_NAME_MAX 32 /* bytes of a name or range field; a name the caller writes ends with a NUL inside it */
+#define HIC_VERSION_MAX 16 /* bytes of a version field */
+#define HIC_SPAWN_GRANTS_MAX 8 /* capabilities one module_spawn grants */
+#define HIC_SPAWN_CONFIG_MAX 512 /* bytes of a spawn's configuration string, its NUL included */
+#define HIC_MODULE_DEPS_MAX 8 /* dependencies struct hic_module_info carries */
+/* what module_query looks for */
+struct hic_module_req {
+  char name[HIC_NAME_MAX]; /* +0: the module */
+  char range[HIC_NAME_MAX]; /* +32: versions it may be: "1.3.0", ">=1.2.0", "*" */
+};
+_Static_assert(sizeof(struct hic_module_req) == 64, "struct hic_module_req layout");
+
+/* one dependency a module declares */
+struct hic_module_dep {
+  char name[HIC_NAME_MAX]; /* +0: the module it needs */
+  char range[HIC_NAME_MAX]; /* +32: the versions it accepts */
+};
+_Static_assert(sizeof(struct hic_module_dep) == 64, "struct hic_module_dep layout");
+
+/* what module_query found: the module's signed metadata */
+struct hic_module_info {
+  char name[HIC_NAME_MAX]; /* +0: the module */
+  char version[HIC_VERSION_MAX]; /* +32: its version */
+  uint64_t version_packed; /* +48: major << 16 | minor << 8 | patch */
+  uint64_t memory; /* +56: signed memory, bytes: the largest quota it may be given */
+  uint64_t cpu_permille; /* +64: signed CPU share, per mille of one core */
+  uint64_t kind; /* +72: 0 service, 1 library */
+  uint64_t state_schema; /* +80: state-migration schema, 0 if none */
+  uint64_t installed; /* +88: the newest version of this module started on the machine so far (packed like version_packed), 0 if none */
+  uint64_t ndeps; /* +96: entries of deps in use */
+  struct hic_module_dep deps[HIC_MODULE_DEPS_MAX]; /* +104: its dependencies, the first HIC_MODULE_DEPS_MAX */
+};
+_Static_assert(sizeof(struct hic_module_info) == 616, "struct hic_module_info layout");
+
+/* a capability of the caller, derived into the new sandbox */
+struct hic_spawn_grant {
+  uint64_t slot; /* +0: the caller's slot */
+  uint64_t rights; /* +8: rights of the derived capability, a subset of the caller's */
+};
+_Static_assert(sizeof(struct hic_spawn_grant) == 16, "struct hic_spawn_grant layout");
+
+/* what module_spawn starts, and with what */
+struct hic_spawn_spec {
+  char sandbox[HIC_NAME_MAX]; /* +0: the new sandbox's name, unique among live sandboxes */
+  char module[HIC_NAME_MAX]; /* +32: the module */
+  char version[HIC_VERSION_MAX]; /* +64: its exact version */
+  uint64_t quota; /* +80: memory quota, bytes: at least a page, at most the signed memory */
+  uint64_t stack; /* +88: stack, bytes (within the quota) */
+  uint64_t budget; /* +96: instructions per time slice; 0: the default */
+  int64_t reservation; /* +104: slot of a reservation of at least quota bytes, consumed; or -1 */
+  uint64_t ngrants; /* +112: entries of grants in use */
+  struct hic_spawn_grant grants[HIC_SPAWN_GRANTS_MAX]; /* +120: capabilities for slots 1..ngrants, in order */
+  char config[HIC_SPAWN_CONFIG_MAX]; /* +248: "key=value;key=value", values as an image manifest writes them (450ms, 20, true, an enum name), checked against the module's signed declaration */
+};
+_Static_assert(sizeof(struct hic_spawn_spec) == 760, "struct hic_spawn_spec layout");
 
 /* The service entry table every service exports as `_service_entry`. */
 #define HIC_SERVICE_ENTRY_MAGIC 0x43565348u
@@ -329,6 +392,21 @@ static inline int64_t hic_sandbox_resume(uint64_t slot) {
 /* Destroys the sandbox: revokes its capabilities, cancels its IPC, releases its IRQs, frees its memory. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_sandbox_destroy(uint64_t slot) {
   return hic_syscall1(HIC_SYS_SANDBOX_DESTROY, (int64_t)slot);
+}
+
+/* Finds the newest module of the trusted repository whose version satisfies req (struct hic_module_req; right R on the loader), verifies it as at boot (signature chain, expiry, rollback protection) and fills info (struct hic_module_info). NOT_FOUND: no such module; MODULE_REFUSED: verification failed (the moduleRejected event says why); INVALID_ARGUMENT: a string not NUL-terminated within its field, or not a version range. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_module_query(uint64_t loader, const void *req, void *info) {
+  return hic_syscall3(HIC_SYS_MODULE_QUERY, (int64_t)loader, (int64_t)req, (int64_t)info);
+}
+
+/* Sets bytes (rounded up to pages) aside from the frame pool as one contiguous run (right W on the loader), not charged to the caller's quota, for a coming module_spawn. Deleting the reservation, or the end of its holder, returns the frames. INVALID_ARGUMENT: 0 or more than 1 GiB; NO_MEMORY: no run that long. Returns slot of a new reservation capability, or -HIC_ERR_*. */
+static inline int64_t hic_module_reserve(uint64_t loader, uint64_t bytes) {
+  return hic_syscall2(HIC_SYS_MODULE_RESERVE, (int64_t)loader, (int64_t)bytes);
+}
+
+/* Verifies the exact module version spec names (struct hic_spawn_spec, len its size; right W on the loader) and starts it in a new sandbox, as an image would: registry R|W in slot 0, then each grant, derived from the caller's capability, in slots 1..n. Every argument is checked before anything changes, and a refusal changes nothing: NOT_FOUND, MODULE_REFUSED (not verified, a library, dependencies not loaded), QUOTA_EXCEEDED (quota above the signed memory, or too small for the image and stack), BAD_SLOT/WRONG_TYPE (reservation), INVALID_ARGUMENT (a reservation smaller than the quota, a bad string, field or config syntax), NO_RIGHT (a grant with more rights than held), NOT_DECLARED (a grant the module does not declare the family of), BAD_VALUE (a config key or value its declaration refuses), NAME_TAKEN, NO_SLOT. The reservation, if given, is consumed. Returns slot of a sandbox capability (right W) on the new sandbox, or -HIC_ERR_*. */
+static inline int64_t hic_module_spawn(uint64_t loader, const void *spec, uint64_t len) {
+  return hic_syscall3(HIC_SYS_MODULE_SPAWN, (int64_t)loader, (int64_t)spec, (int64_t)len);
 }
 
 #endif /* HIC_ABI_H */

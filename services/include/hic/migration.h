@@ -113,6 +113,7 @@ struct mig_conn_ref {
   uint32_t id;
   uint32_t remote_ip;
   uint16_t remote_port, local_port;
+  uint32_t idle_ms; /* since its last segment in or data out: what a coordinator classifies by */
 };
 
 /** What MIG_STATUS returns. */

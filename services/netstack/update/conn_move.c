@@ -25,10 +25,12 @@ uint64_t on_list(struct mig_call *call) {
   uint32_t cursor = (uint32_t)m->words[0], n = 0;
   struct mig_conn_ref *out = (struct mig_conn_ref *)m->payload;
   uint32_t slot = cursor;
+  uint64_t now = netstack_now();
   for (; slot < NS_MAX_CONNS && n < MIG_LIST_MAX; slot++) {
     const struct ns_conn *c = &mig.stack->conns[slot];
     if (c->state == NS_TCP_FREE || c->frozen) continue; /* a frozen one is on its way */
-    out[n++] = (struct mig_conn_ref){.id = c->id, .remote_ip = c->remote_ip, .remote_port = c->remote_port, .local_port = c->local_port};
+    out[n++] = (struct mig_conn_ref){.id = c->id, .remote_ip = c->remote_ip, .remote_port = c->remote_port, .local_port = c->local_port,
+                                       .idle_ms = (uint32_t)((now > c->last_activity ? now - c->last_activity : 0) / 1000000)};
   }
   m->len = n * sizeof *out;
   m->words[0] = n;

@@ -1,0 +1,76 @@
+/* mm.h -- the Module Manager's shared state: one update at a time, seed phases 1-4
+ * (../../docs/module-manager.md). module_manager.c takes requests; plan.c is phase 1 (check the
+ * request, fetch and verify, dependencies, reserve); instance.c phase 2 (a new sandbox, the
+ * handshake); stages.c phase 3 (snapshot, the four migration stages, the switch); finish.c
+ * phase 4 (validation, stability window, shutdown of the old instance, release). */
+#ifndef MM_H
+#define MM_H
+
+#include "hic/eth.h"
+#include "hic/migration.h"
+#include "hic/module.h"
+#include "hic/module_manager.h"
+#include "hic/runtime.h"
+
+#define REGISTRY 0
+#define LOADER 1
+
+/* One instance of the service: its migration channel, a copy of its wake-up notification
+ * (MIG_HELLO), its sandbox control, and what HELLO said. */
+struct instance {
+  const char *role;  /* "source" or "target", for the log */
+  int64_t channel;
+  int64_t wake;
+  int64_t control;
+  struct mig_hello hello;
+};
+
+struct update {
+  struct mm_request req;
+  uint64_t from, to;           /* packed versions */
+  struct hic_module_info info; /* the new version, as Core-0 verified it */
+  struct instance old, new;
+  int64_t for_spawn;           /* the reservation the new instance's frames come from (the spawn consumes it) */
+  int64_t reservation;         /* the headroom reservation, deleted at the end */
+  int64_t endpoint;            /* the new instance's migration channel (we hold all rights) */
+  uint64_t failed_step;        /* MODULE_MANAGER_END_FAILED_STEP_* */
+  uint32_t checks, failures;
+  uint32_t snapshot_conns;
+  uint32_t gone, move_failures; /* connections closed before their turn, and moves that failed */
+  uint64_t ipc_calls;          /* calls made, all told */
+  uint64_t ipc_moving;         /* ... of them while connections moved */
+  uint64_t connections_ns;     /* the connection phase, virtual */
+  uint64_t phase_started;      /* virtual ns: the current step's start, for the timeout */
+};
+
+extern struct update up;
+extern struct hic_msg msg; /* the one message buffer: every call is synchronous */
+extern int64_t eth, eth_wake;
+extern uint64_t eth_bits;
+
+/* module_manager.c */
+void check(bool ok, uint64_t what);
+uint64_t mig_call(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap);
+uint64_t eth_call(uint64_t label, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3);
+bool status_of(struct instance *s, struct mig_status *st);
+bool hello(struct instance *s);
+void step(uint64_t phase, uint64_t which, uint64_t state);
+bool timed_out(void);
+
+/* plan.c: phase 1; false and a `refused` record when the request cannot go ahead. */
+bool plan(void);
+void release(void);
+
+/* instance.c: phase 2. */
+bool new_instance(void);
+
+/* stages.c: phase 3. */
+bool migrate(void);
+void latency_reset(void);
+void latency(uint64_t *avg, uint64_t *p99, uint64_t *max, uint64_t *samples);
+bool healthy(void);
+
+/* finish.c: phase 4. */
+bool finish(void);
+
+#endif

@@ -1,0 +1,114 @@
+// What each update came to, read from the event log as it happens: the operator's request, then
+// the Module Manager's records (services/module_manager/module.json: refused, begin, step,
+// reserved, stage, split, switched, check, end) and Core-0's own events about the instances
+// (created, loaded, destroyed). `UpdateLog` keeps one account per update id; `report(id)` turns an
+// account into the update report (system/report/schema.ts), `outcomes()` into the one-word results
+// an image's `expect.updates` is compared with.
+
+import type { EventLog, StampedEvent } from '../../core0/events.ts';
+import type { FieldValue } from '../../core0/module/values.ts';
+
+type Fields = Readonly<Record<string, FieldValue>>;
+
+export interface UpdateAccount {
+  readonly id: number;
+  readonly service: string;
+  readonly to: string;
+  readonly policyJson: string;
+  readonly requestedNs: number;
+  deliveredNs?: number;
+  refused?: { readonly reason: string; readonly code: number; readonly from: number; readonly tNs: number };
+  begin?: Fields & { readonly tNs: number };
+  readonly steps: { readonly phase: number; readonly step: string; readonly state: string; readonly tNs: number; readonly wallMs: number }[];
+  reserved?: Fields;
+  readonly stages: Fields[];
+  readonly split: { readonly tNs: number; readonly old: number; readonly new: number }[];
+  readonly switched: string[];
+  readonly failedChecks: string[];
+  end?: Fields & { readonly tNs: number };
+  /** Core-0's side: the sandbox created for the new version, and sandboxes destroyed meanwhile. */
+  created?: { readonly sandbox: string; readonly quota: number };
+  readonly destroyed: { readonly sandbox: string; readonly framesReturned: number; readonly tNs: number }[];
+}
+
+const MM = 'module_manager';
+
+export class UpdateLog {
+  private readonly accounts = new Map<number, UpdateAccount>();
+  private current: UpdateAccount | undefined;
+  private readonly listeners: ((a: UpdateAccount) => void)[] = [];
+
+  constructor(events: EventLog, private readonly wallMs: () => number = () => 0) {
+    events.subscribe((e) => this.see(e));
+  }
+
+  /** Called with each account when its update ends (completed, failed or refused). */
+  onEnd(fn: (a: UpdateAccount) => void): void {
+    this.listeners.push(fn);
+  }
+
+  get all(): UpdateAccount[] {
+    return [...this.accounts.values()];
+  }
+
+  account(id: number): UpdateAccount | undefined {
+    return this.accounts.get(id);
+  }
+
+  /** "completed", "failed:<step>" or "refused:<reason>" per update, in request order; "pending" if it has not ended. */
+  outcomes(): string[] {
+    return this.all.map((a) => (a.refused ? `refused:${a.refused.reason}` : a.end ? (a.end.outcome === 'completed' ? 'completed' : `failed:${String(a.end.failed_step)}`) : 'pending'));
+  }
+
+  private see(e: StampedEvent): void {
+    if (e.kind === 'updateRequested') {
+      this.accounts.set(e.id, { id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [] });
+      return;
+    }
+    if (e.kind === 'updateDelivered') {
+      const a = this.accounts.get(e.id);
+      if (a) (a.deliveredNs = e.t), (this.current = a);
+      return;
+    }
+    const a = this.current;
+    if (!a) return;
+    if (e.kind === 'sandboxCreated' && a.begin && !a.created) a.created = { sandbox: e.sandbox, quota: e.quota };
+    else if (e.kind === 'sandboxDestroyed' && e.reason !== 'shutdown') a.destroyed.push({ sandbox: e.sandbox, framesReturned: e.framesReturned, tNs: e.t });
+    if (e.kind !== 'record' || e.module !== MM || e.fields.id !== a.id) return;
+    const f = e.fields;
+    switch (e.type) {
+      case 'refused':
+        a.refused = { reason: String(f.reason), code: Number(f.code), from: Number(f.from), tNs: e.t };
+        return this.ended(a);
+      case 'begin':
+        a.begin = { ...f, tNs: e.t };
+        return;
+      case 'step':
+        a.steps.push({ phase: Number(f.phase), step: String(f.step), state: String(f.state), tNs: e.t, wallMs: this.wallMs() });
+        return;
+      case 'reserved':
+        a.reserved = f;
+        return;
+      case 'stage':
+        a.stages.push(f);
+        return;
+      case 'split':
+        a.split.push({ tNs: e.t, old: Number(f.old), new: Number(f.new) });
+        return;
+      case 'switched':
+        a.switched.push(String(f.alias));
+        return;
+      case 'check':
+        a.failedChecks.push(String(f.what));
+        return;
+      case 'end':
+        a.end = { ...f, tNs: e.t };
+        return this.ended(a);
+    }
+  }
+
+  private ended(a: UpdateAccount): void {
+    if (this.current === a) this.current = undefined;
+    for (const fn of this.listeners) fn(a);
+  }
+}

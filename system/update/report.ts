@@ -1,0 +1,130 @@
+// The update report from an update's account (outcome.ts): versions, policy in force, the seed's
+// phases step by step with virtual and wall times, the stages, the traffic split over time, the
+// latency each moved connection saw, resources reserved and freed, checks, and the outcome. The
+// shape is system/report/schema.ts's; rendering and writing live in system/report/.
+
+import type { Phase, UpdateReport } from '../report/schema.ts';
+import type { UpdateAccount } from './outcome.ts';
+import type { UpdatePolicy } from './request.ts';
+
+/** Each Module Manager step: the seed's 步骤 number and what it does. */
+const STEPS: Readonly<Record<string, { readonly seed: string; readonly title: string }>> = {
+  request: { seed: '1.1', title: 'request and policy check' },
+  fetch: { seed: '1.2', title: 'new version fetched and verified by Core-0' },
+  dependencies: { seed: '1.2', title: 'dependencies against what is installed' },
+  reserve: { seed: '1.3', title: 'resources reserved' },
+  notify: { seed: '1.4', title: 'dependent services notified' },
+  sandbox: { seed: '2.1', title: 'new sandbox created by Core-0, capabilities granted' },
+  handshake: { seed: '2.3', title: 'handshake and version negotiation' },
+  warmup: { seed: '2.4', title: 'warm-up and consistency probes' },
+  snapshot: { seed: '3.1', title: 'snapshot moved; new connections to the new instance' },
+  migrate: { seed: '3.2', title: 'connections moved in four stages' },
+  switch: { seed: '3.4', title: "the service's aliases switched" },
+  validate: { seed: '4.1', title: 'validation through the alias' },
+  stability: { seed: '4.1', title: 'stability window' },
+  shutdown: { seed: '4.2', title: 'old instance completed and destroyed' },
+  release: { seed: '4.3', title: 'temporary resources released' },
+};
+
+const CLASSES = ['idle', 'http', 'realtime', 'persistent'] as const;
+const PAGE = 4096;
+
+export function version(packed: unknown): string {
+  const n = Number(packed);
+  return `${n >> 16}.${(n >> 8) & 0xff}.${n & 0xff}`;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0));
+
+/** The policy in force, as the Module Manager's `begin` record states it. */
+function policyOf(b: Readonly<Record<string, unknown>>): UpdateReport['policy'] {
+  return {
+    zeroDowntime: true,
+    rollbackWindowNs: num(b.rollback_window),
+    healthIntervalNs: num(b.health_interval),
+    rateLimitPerS: num(b.rate_limit),
+    batch: num(b.batch),
+    stabilityNs: num(b.stability),
+    // One timeout covers every call and phase of the Module Manager.
+    timeouts: { phaseNs: num(b.phase_timeout), handshakeNs: num(b.phase_timeout), connectionNs: num(b.phase_timeout) },
+    stages: CLASSES.map((c, i) => ({ class: c, upTo: num(b[`stage${i + 1}`]) / 1000 })),
+  };
+}
+
+/** A refused request never began: the policy it asked for (the operator's channel resolved it). */
+function requestedPolicy(json: string): UpdateReport['policy'] {
+  const p = JSON.parse(json) as Required<UpdatePolicy>;
+  return {
+    zeroDowntime: p.zeroDowntime,
+    rollbackWindowNs: p.rollbackWindowNs,
+    healthIntervalNs: p.healthIntervalNs,
+    rateLimitPerS: p.rateLimit === 'off' ? 0 : p.rateLimit,
+    batch: p.batch,
+    stabilityNs: p.stabilityNs,
+    timeouts: { phaseNs: p.phaseTimeoutNs, handshakeNs: p.phaseTimeoutNs, connectionNs: p.phaseTimeoutNs },
+    stages: CLASSES.map((c, i) => ({ class: c, upTo: p.stages[i]! })),
+  };
+}
+
+export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
+  const b = a.begin;
+  const phases: Phase[] = [];
+  for (const s of a.steps) {
+    if (s.state === 'begin') {
+      // Failed until it ends: a step a refusal cut short failed where it stood.
+      phases.push({ phase: s.phase as Phase['phase'], name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome: 'failed', detail: 'did not end' });
+      continue;
+    }
+    const open = [...phases].reverse().find((p) => p.name === s.step);
+    const outcome = s.state === 'skipped' ? 'skipped' : s.state === 'failed' ? 'failed' : 'ok';
+    if (open && s.state !== 'skipped') {
+      Object.assign(open, { endNs: s.tNs, wallEndMs: s.wallMs, outcome });
+      delete (open as { detail?: string }).detail;
+    }
+    else phases.push({ phase: s.phase as Phase['phase'], name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome });
+  }
+  const outcome: UpdateReport['outcome'] = a.refused ? 'refused' : a.end?.outcome === 'completed' ? 'completed' : 'failed';
+  const end = a.end;
+  const reserved = a.reserved ? num(a.reserved.memory) : 0;
+  const old = a.destroyed.filter((d) => d.sandbox !== a.created?.sandbox);
+  // The version it updates from: what was installed (0.0.0: nothing, for a refused request).
+  const from = version(b ? b.from : (a.refused?.from ?? 0));
+  return {
+    format: 'hic-update-report',
+    version: 1,
+    id: `u${a.id}-${a.service}-${a.to}`,
+    ...(image ? { image } : {}),
+    service: a.service,
+    from,
+    to: a.to,
+    plan: [{ service: a.service, from, to: a.to }],
+    policy: b ? policyOf(b) : requestedPolicy(a.policyJson),
+    phases,
+    stages: a.stages.map((s) => ({
+      class: String(s.class) as (typeof CLASSES)[number],
+      upTo: num(s.up_to) / 1000,
+      moved: num(s.moved),
+      gone: num(s.gone),
+      failed: num(s.failed),
+      startNs: num(s.start),
+      endNs: num(s.end),
+      health: s.healthy === true ? 'ok' : 'failed',
+    })),
+    split: a.split.map((s) => ({ tNs: s.tNs, old: s.old, new: s.new })),
+    latency: { samples: num(end?.moved), avgNs: num(end?.latency_avg), p99Ns: num(end?.latency_p99), maxNs: num(end?.latency_max) },
+    ...(end && num(end.moved) > 0 ? { ipcPerConnection: num(end.ipc_per_connection) / 100 } : {}),
+    resources: {
+      reserved: reserved ? [{ kind: 'memory (new instance and as much again)', amount: reserved, unit: 'bytes' }] : [],
+      freed: [
+        ...(reserved && outcome !== 'refused' ? [{ kind: 'reservation released', amount: reserved - (a.created?.quota ?? 0), unit: 'bytes' }] : []),
+        ...old.map((d) => ({ kind: `frames of ${d.sandbox}`, amount: d.framesReturned * PAGE, unit: 'bytes' })),
+      ],
+    },
+    checks: [
+      ...(end ? [{ name: 'checks passed', ok: end.ok === true, detail: `${num(end.checks)} checks, ${a.failedChecks.length} failed` }] : []),
+      ...a.failedChecks.map((c) => ({ name: c, ok: false })),
+    ],
+    outcome,
+    ...(a.refused ? { reason: `refused: ${a.refused.reason}${a.refused.code ? ` (error ${a.refused.code})` : ''}` } : end && end.outcome !== 'completed' ? { reason: `failed at ${String(end.failed_step)}` } : {}),
+  };
+}

@@ -1,0 +1,102 @@
+// `hic ctl update` on a running real-time machine: images/rolling-update.himg without its image
+// updates, 200 connections, a control socket. An operator asks for netstack 1.3.0 over the
+// socket once traffic flows; the request enters as an input, the Module Manager carries it out
+// while the clients keep talking, and `updates` (the query, and `hic ctl … updates` from a shell)
+// follows it to the end. Every reply is checked against docs/control-protocol.schema.json.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlServer } from '../system/control/server.ts';
+import { LiveMachine } from '../system/live.ts';
+import { MachineMetrics } from '../system/metrics.ts';
+import type { RunResult, System } from '../system/run-image.ts';
+import { REPO, stage } from './support/boot.ts';
+import { ControlClient } from './support/control-client.ts';
+import { recordsOf } from './support/kernel.ts';
+
+const LIMIT = 600_000;
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'hic-live-update-'));
+const path = join(dir, 'hic.sock');
+
+let system: System;
+let live: LiveMachine;
+let server: ControlServer;
+let running: Promise<RunResult>;
+let result: RunResult;
+
+const image = JSON.parse(readFileSync(join(REPO, 'images', 'rolling-update.himg'), 'utf8')) as {
+  name: string; updates?: { policy: object }[]; expect?: object; traffic: { connections: number; clients: number };
+};
+const policy = image.updates![0]!.policy;
+image.name = 'rolling-update-live';
+delete image.updates;
+delete image.expect;
+image.traffic.connections = 200;
+image.traffic.clients = 20;
+
+beforeAll(async () => {
+  system = await stage({ label: 'rolling-update (live, 200 connections)', image }, { live: { realtime: true }, until: 3e9 });
+  live = new LiveMachine(system);
+  server = await ControlServer.listen({ path, live, metrics: new MachineMetrics(live), version: '0.1.0' });
+  running = live.run();
+}, LIMIT);
+
+afterAll(async () => {
+  await server?.close();
+  system?.dispose();
+}, LIMIT);
+
+async function waitFor<T>(what: () => Promise<T | undefined>, label: string): Promise<T> {
+  for (let i = 0; i < 3000; i++) {
+    const v = await what();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`gave up waiting for ${label}`);
+}
+
+describe('hic ctl update on a running real-time machine', () => {
+  it('takes the request as an input, and the Module Manager completes it under traffic', async () => {
+    const c = await ControlClient.open(path);
+    await c.greeting();
+    await waitFor(async () => ((await c.returns('status')) as { virtualNs: number }).virtualNs > 500e6 || undefined, 'traffic to flow');
+    const bad = await c.execute('update', { service: 'netstack', to: '1.3.0', policy: { batch: 0 } });
+    expect(bad.error).toMatchObject({ class: 'InvalidArgument' });
+    expect(String((bad.error as { desc: string }).desc)).toContain('arguments.policy.batch');
+    const reply = (await c.returns('update', { service: 'netstack', to: '1.3.0', policy })) as { virtual: number; id: number };
+    expect(reply.id).toBe(1);
+    const done = await waitFor(async () => {
+      const all = (await c.returns('updates')) as { outcome: string }[];
+      return all[0] && all[0].outcome !== 'running' ? all[0] : undefined;
+    }, 'the update to end');
+    expect(done).toMatchObject({ id: 1, service: 'netstack', from: '1.2.0', to: '1.3.0', outcome: 'completed', reason: '' });
+    c.close();
+  }, LIMIT);
+
+  it('shows it to `hic ctl … updates`, and `--policy FILE` is read by the client', async () => {
+    const shown = await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'ctl', path, 'updates'], { cwd: REPO, encoding: 'utf8' });
+    expect(shown.stdout).toMatch(/^id\s+service\s+from\s+to\s+outcome/m);
+    expect(shown.stdout).toMatch(/^1\s+netstack\s+1\.2\.0\s+1\.3\.0\s+completed/m);
+    const file = join(dir, 'policy.json');
+    writeFileSync(file, JSON.stringify({ ...policy, batch: 5000 }));
+    const refused = await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'ctl', path, 'update', 'netstack', '1.3.0', '--policy', file], { cwd: REPO, encoding: 'utf8' }).catch((e: { code: number; stderr: string }) => e);
+    expect(refused).toMatchObject({ code: 2 });
+    expect((refused as { stderr: string }).stderr).toContain('arguments.policy.batch: expected an integer in [1, 1000], got 5000');
+  }, LIMIT);
+
+  it('loses nothing on the wire, and the event log holds the request as an input', async () => {
+    result = await running; // to the image's end, when every client has finished
+    const s = system.traffic!.generator.summary();
+    expect({ closed: s.closed, failed: s.failed, lost: s.lost, duplicated: s.duplicated, reordered: s.reordered }).toEqual({ closed: 200, failed: 0, lost: 0, duplicated: 0, reordered: 0 });
+    const inputs = system.kernel.events.of('input').filter((e) => e.what === 'update');
+    expect(inputs).toHaveLength(1);
+    expect(system.kernel.events.of('updateRequested')).toHaveLength(1);
+    expect(recordsOf(system.kernel, 'module-manager', 'end')[0]).toMatchObject({ outcome: 'completed', ok: true });
+    expect(result.halt).toBe('timeLimit');
+  }, LIMIT);
+});

@@ -1,0 +1,147 @@
+// The Module Manager's rolling update end to end (images/rolling-update.himg): netstack 1.2.0
+// serves 1000 connections of every class while the Module Manager, a signed guest service, updates
+// it to 1.3.0 at 450 ms through the operator's channel -- Core-0 verifies and creates the new
+// instance from a reservation, connections move in the seed's four stages, the alias switches,
+// the old instance is completed and destroyed. One boot; every assertion reads the event log (the
+// Module Manager's typed records, Core-0's events) or the traffic generator's ground truth.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TrafficSummary } from '../traffic/summary.ts';
+import type { UpdateAccount } from '../system/update/outcome.ts';
+import { reportOf } from '../system/update/report.ts';
+import { validateReport } from '../system/report/validate.ts';
+import { writeReport } from '../system/report/write.ts';
+import { bootImage, type Booted } from './support/boot.ts';
+import { recordsOf } from './support/kernel.ts';
+
+let run: Booted;
+let summary: TrafficSummary;
+let account: UpdateAccount;
+
+beforeAll(async () => {
+  run = await bootImage('rolling-update');
+  summary = run.system.traffic!.generator.summary();
+  console.log(run.system.traffic!.generator.summaryLine());
+  for (const l of run.kernel.events.of('console').filter((e) => e.sandbox === 'module-manager')) console.log(`  ${l.text.trimEnd()}`);
+  account = run.system.updates.all[0]!;
+}, 600_000);
+
+afterAll(() => run?.machine.dispose());
+
+describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, under 1000 connections', () => {
+  it('completes, as the image expects, with every check passed', () => {
+    expect(run.deviations).toEqual([]);
+    expect(run.system.updates.outcomes()).toEqual(['completed', 'refused:downgrade', 'refused:module_refused']);
+    expect(account.failedChecks).toEqual([]);
+    expect(account.end).toMatchObject({ outcome: 'completed', failed_step: 'none', ok: true });
+  });
+
+  it('loses, duplicates and reorders nothing: the generator checked every byte', () => {
+    expect({ closed: summary.closed, failed: summary.failed, httpErrors: summary.httpErrors }).toEqual({ closed: 1000, failed: 0, httpErrors: 0 });
+    expect({ lost: summary.lost, duplicated: summary.duplicated, reordered: summary.reordered, corrupted: summary.corrupted, seqGaps: summary.seqGaps, seqErrors: summary.seqErrors }).toEqual({
+      lost: 0, duplicated: 0, reordered: 0, corrupted: 0, seqGaps: 0, seqErrors: 0,
+    });
+    expect(summary.probes).toMatchObject({ dnsAnswers: 20, dnsBad: 0, pingReceived: 10, pingBad: 0 });
+  });
+
+  it('runs every step of the seed\'s four phases in order, each begun and ended', () => {
+    const ended = account.steps.filter((s) => s.state !== 'begin').map((s) => `${s.phase}:${s.step}:${s.state}`);
+    expect(ended).toEqual([
+      '1:request:ok', '1:fetch:ok', '1:dependencies:ok', '1:reserve:ok', '1:notify:skipped',
+      '2:sandbox:ok', '2:handshake:ok', '2:warmup:skipped',
+      '3:snapshot:ok', '3:migrate:ok', '3:switch:ok',
+      '4:validate:ok', '4:stability:ok', '4:shutdown:ok', '4:release:ok',
+    ]);
+    const times = account.steps.map((s) => s.tNs);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('reserves twice the new quota before anything starts, and gives the headroom back at the end', () => {
+    const reserved = run.kernel.events.of('reserved' as never) as unknown as { by: string; bytes: number; t: number }[];
+    const released = run.kernel.events.of('reservationReleased' as never) as unknown as { by: string; bytes: number; t: number }[];
+    expect(reserved.map((r) => r.bytes)).toEqual([24 * 1024 * 1024, 24 * 1024 * 1024]);
+    expect(account.reserved).toMatchObject({ memory: 48 * 1024 * 1024, quota: 24 * 1024 * 1024 });
+    const created = run.kernel.events.of('sandboxCreated').find((e) => e.sandbox === 'netstack-1-3-0')!;
+    expect(reserved.every((r) => r.t <= created.t)).toBe(true);
+    expect(released.length).toBe(2); // one consumed by the spawn, one deleted at the end
+  });
+
+  it('has Core-0 create the new instance on request: netstack 1.3.0 in its own sandbox, on standby, with one granted channel', () => {
+    const loaded = run.kernel.events.of('moduleLoaded').find((e) => e.sandbox === 'netstack-1-3-0')!;
+    expect(loaded).toMatchObject({ module: 'netstack', version: '1.3.0', config: { instance: 2, migration_slot: 1, standby: true } });
+    expect(run.kernel.events.of('moduleSpawned' as never)).toHaveLength(1);
+  });
+
+  it('moves the connections in the four stages by class, in batches, each stage healthy, up to its share', () => {
+    expect(account.stages.map((s) => s.class).slice(0, 4)).toEqual(['idle', 'http', 'realtime', 'persistent']);
+    expect(account.stages.every((s) => s.healthy === true && s.failed === 0)).toBe(true);
+    const snapshot = Number(account.end!.snapshot);
+    const moved = account.stages.reduce((n, s) => n + Number(s.moved), 0);
+    const gone = account.stages.reduce((n, s) => n + Number(s.gone), 0);
+    expect(snapshot).toBeGreaterThan(500);
+    expect(moved + gone).toBeGreaterThanOrEqual(snapshot);
+    expect(Number(account.end!.moved)).toBe(moved);
+    // Class order comes first: no stage goes past its share of the connections the source held
+    // at the start (the rest of its class waits for the next stage), and the last takes them all.
+    let cumulative = 0;
+    for (const s of account.stages.slice(0, 3)) {
+      cumulative += Number(s.moved) + Number(s.gone);
+      expect(cumulative).toBeLessThanOrEqual(Math.ceil((Number(s.up_to) / 1000) * snapshot));
+    }
+    // The traffic split: the old instance empties, the new one fills.
+    expect(account.split.at(-1)!.old).toBe(0);
+    expect(account.split[0]!.new).toBeLessThan(account.split.at(-1)!.new);
+  });
+
+  it('switches the alias to the new instance, which answers through it', () => {
+    const switched = run.kernel.events.of('endpointSwitched').filter((e) => e.by === 'module-manager');
+    expect(switched.map((e) => [e.alias, e.to])).toEqual([['cap://netstack/stats', 'cap://netstack/v1.3.0/stats']]);
+    expect(account.switched).toEqual(['stats']);
+  });
+
+  it('completes and destroys the old instance; Core-0 reclaims it, and the new one serves on', () => {
+    const destroyed = run.kernel.events.of('sandboxDestroyed').filter((e) => e.reason === 'destroyed');
+    expect(destroyed.map((e) => e.sandbox)).toEqual(['netstack']);
+    expect(destroyed[0]!.framesReturned).toBeGreaterThanOrEqual(1024); // its connection tables alone are over 4 MiB
+    expect(account.destroyed.map((d) => d.sandbox)).toEqual(['netstack']);
+    const netstackExits = run.kernel.events.of('exit').filter((e) => e.sandbox.startsWith('netstack'));
+    expect(netstackExits).toEqual([]);
+  });
+
+  it('adds little latency per moved connection (virtual): average below 1 ms, maximum below the seed\'s 10 ms', () => {
+    const end = account.end!;
+    expect(Number(end.latency_avg)).toBeGreaterThan(0);
+    expect(Number(end.latency_avg)).toBeLessThan(1e6);
+    expect(Number(end.latency_max)).toBeLessThan(10e6);
+    expect(Number(end.latency_p99)).toBeLessThanOrEqual(Number(end.latency_max) + 1000);
+  });
+
+  it('records every Core-0 step of it in the audit log', () => {
+    const kinds = run.kernel.audit.records.map((r) => (r as { kind?: string; event?: { kind?: string } }).event?.kind ?? (r as { kind?: string }).kind);
+    for (const k of ['reserved', 'moduleSpawned', 'sandboxCreated', 'endpointSwitched', 'sandboxDestroyed', 'reservationReleased']) expect(kinds).toContain(k);
+  });
+
+  it('reports it: a valid report.json and report.html with the phases, stages and split', () => {
+    const report = reportOf(account, 'rolling-update');
+    expect(validateReport(report)).toEqual(report);
+    expect(report).toMatchObject({ service: 'netstack', from: '1.2.0', to: '1.3.0', outcome: 'completed' });
+    expect(report.phases.filter((p) => p.outcome === 'ok')).toHaveLength(13);
+    expect(report.stages.slice(0, 4).map((s) => s.class)).toEqual(['idle', 'http', 'realtime', 'persistent']);
+    const dir = mkdtempSync(join(tmpdir(), 'hic-report-'));
+    try {
+      const written = writeReport(dir, report);
+      expect(JSON.parse(readFileSync(written.json, 'utf8'))).toEqual(report);
+      expect(readFileSync(written.html, 'utf8')).toContain('netstack');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reads the Module Manager's records as the event log holds them", () => {
+    expect(recordsOf(run.kernel, 'module-manager', 'begin')).toHaveLength(1);
+    expect(recordsOf(run.kernel, 'module-manager', 'begin')[0]).toMatchObject({ from: 0x010200, to: 0x010300, rate_limit: 4000, batch: 100 });
+  });
+});
