@@ -131,6 +131,17 @@ describe('debug session', () => {
     expect(s.breakpoints.get(1)!.hits).toBe(0);
   });
 
+  it("stops at a Module Manager step: the update's phases are records like any other", async () => {
+    const s = await open('update-refusals'); // four requests, each refused in phase 1
+    const { breakpoint } = s.addBreakpoint('break', ['record', 'module_manager.step', 'if', 'step', '==', '"fetch"']);
+    const stop = await s.continue();
+    expect(stop.breakpoints).toEqual([breakpoint.id]);
+    const e = (stop.detail as { event: { kind: string; fields: Record<string, unknown> } }).event;
+    expect(e.fields).toMatchObject({ id: 2, phase: 1, step: 'fetch', state: 'begin' });
+    await s.stepEvent(); // the refusal the request comes to, next
+    expect(s.kernel.events.all[s.machine.stoppedAtEvent!]).toMatchObject({ kind: 'record', type: 'refused', fields: { id: 2, reason: 'no_such_version' } });
+  });
+
   it('a condition that cannot be evaluated stops and says why; unknown breakpoints are refused', async () => {
     const s = await open('ipc');
     s.addBreakpoint('break', ['syscall', 'call', 'if', 'nosuchname', '==', '1']);
