@@ -76,8 +76,28 @@ export function endpointName(kernel: Kernel, ep: Endpoint): string {
   return `#${ep.id}`;
 }
 
+/**
+ * The endpoint a sandbox serves the migration protocol on when it was not given a named channel:
+ * the one its configuration's `migration_slot` names (a Module Manager creates it and grants it
+ * to the instance it starts), shown as "<sandbox>:migration".
+ */
+function migrationEndpointOf(kernel: Kernel, s: Sandbox): Endpoint | undefined {
+  let slot = migrationSlots.get(s);
+  if (slot === undefined) {
+    // Configuration is fixed for a sandbox's life: read it from the event log once.
+    const loaded = kernel.events.of('moduleLoaded').filter((e) => e.sandbox === s.name).at(-1);
+    const v = loaded?.config.migration_slot;
+    migrationSlots.set(s, (slot = typeof v === 'number' ? v : 0));
+  }
+  if (slot <= 0) return undefined;
+  const c = s.cspace.lookup(slot, 'ENDPOINT');
+  return typeof c !== 'string' && c.object instanceof Endpoint && c.has(1) ? c.object : undefined;
+}
+const migrationSlots = new WeakMap<Sandbox, number>();
+
 function channelOf(kernel: Kernel, ep: Endpoint): string | undefined {
   for (const [name, c] of kernel.channels) if (c.object === ep) return name;
+  for (const s of kernel.liveSandboxes) if (migrationEndpointOf(kernel, s) === ep) return `${s.name}:migration`;
   return undefined;
 }
 
@@ -85,7 +105,8 @@ function channelOf(kernel: Kernel, ep: Endpoint): string | undefined {
 function channelBetween(kernel: Kernel, server: Sandbox, client: Sandbox): string | undefined {
   const holds = (s: Sandbox, obj: unknown, right: number) => [...s.cspace.all()].some((c) => c.object === obj && c.has(right));
   for (const [name, root] of kernel.channels) if (holds(server, root.object, 1) && holds(client, root.object, 2)) return name;
-  return undefined;
+  const own = migrationEndpointOf(kernel, server);
+  return own && holds(client, own, 2) ? `${server.name}:migration` : undefined;
 }
 
 function readMessage(sandbox: Sandbox, at: bigint): DecodedMessage | undefined {
@@ -152,6 +173,7 @@ export function migrationHit(kernel: Kernel, names: MigrationNames, t: Thread, s
 }
 
 function serverOf(kernel: Kernel, channel: string, client: Sandbox): string | undefined {
+  if (channel.endsWith(':migration')) return channel.slice(0, -':migration'.length);
   const root = kernel.channels.get(channel);
   for (const s of kernel.liveSandboxes) if (s !== client && [...s.cspace.all()].some((c: Capability) => c.object === root?.object && c.has(1))) return s.name;
   return undefined;
