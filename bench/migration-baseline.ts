@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchError } from './kernel-run.ts';
+import { summarize } from './stats.ts';
 
 export interface TrafficSize {
   readonly connections: number;
@@ -134,10 +135,15 @@ export function buildMigrationBaseline(repoRoot: string): string {
   return binary;
 }
 
-/** One run of the baseline with `connections` connections. */
-export function runMigrationBaseline(binary: string, connections: number): NativeMigration {
-  const out = execFileSync(binary, [String(connections)], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as NativeMigration;
+/** The baseline with `connections` connections: each figure the median of `runs` runs, each run
+ * a fresh process (one run takes milliseconds, and on a shared machine one alone is noise). */
+export function runMigrationBaseline(binary: string, connections: number, runs = 5): NativeMigration {
+  const all = Array.from({ length: runs }, () => {
+    const out = execFileSync(binary, [String(connections)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as NativeMigration;
+  });
+  const median = (f: (r: NativeMigration) => number) => summarize(all.map(f)).median;
+  return { moved: all[0]!.moved, wallNs: median((r) => r.wallNs), snapshotNs: median((r) => r.snapshotNs) };
 }
 
 /** 312/s, 5.5 k/s, 1.20 M/s. */

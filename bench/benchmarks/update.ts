@@ -71,6 +71,9 @@ interface Span {
   readonly virtualNs: number;
   readonly wallNs: number;
   readonly cpuNs: number;
+  /** The host's monotonic clock at both ends, in µs: the clock of `node --cpu-prof`'s samples, so
+   * bench/profile-phase.ts can cut a profile of this run to the span. */
+  readonly monotonicUs: readonly [number, number];
 }
 
 const MM = 'module-manager';
@@ -112,7 +115,7 @@ export async function runUpdate(repoRoot: string, size: TrafficSize): Promise<Up
     const at = (key: string) => marks.get(key) ?? raise(new BenchError(`the Module Manager sent no '${key}' record`));
     const span = (from: string, to: string): Span => {
       const a = at(from), b = at(to);
-      return { virtualNs: b.virtualNs - a.virtualNs, wallNs: Number(b.wall - a.wall), cpuNs: (b.cpuUs - a.cpuUs) * 1000 };
+      return { virtualNs: b.virtualNs - a.virtualNs, wallNs: Number(b.wall - a.wall), cpuNs: (b.cpuUs - a.cpuUs) * 1000, monotonicUs: [Number(a.wall / 1000n), Number(b.wall / 1000n)] };
     };
     const summary = system.traffic!.generator.summary();
     return {
