@@ -188,4 +188,30 @@ void t_crc32(void) {
   check_u64("crc32 in two pieces", ns_crc32(ns_crc32(0, digits, 4), digits + 4, 5), 0xcbf43926u);
   const uint8_t fox[] = "The quick brown fox jumps over the lazy dog";
   check_u64("crc32(quick brown fox)", ns_crc32(0, fox, sizeof fox - 1), 0x414fa339u);
+
+  /* Long inputs go eight bytes a step, the rest one at a time: zlib's values for 32 zero bytes,
+   * 32 0xff bytes and 0..255 four times, then every length, start and split point against the
+   * polynomial applied bit by bit (the definition, with nothing in common with crc32.c's tables). */
+  static uint8_t buf[1024 + 8];
+  memset(buf, 0xff, 32);
+  check_u64("crc32 of 32 0xff bytes", ns_crc32(0, buf, 32), 0xff6cab0bu);
+  memset(buf, 0, 32);
+  check_u64("crc32 of 32 zero bytes", ns_crc32(0, buf, 32), 0x190a55adu);
+  for (uint32_t i = 0; i < 1024; i++) buf[i] = (uint8_t)i;
+  check_u64("crc32 of 0..255 four times", ns_crc32(0, buf, 1024), 0xb70b4c26u);
+  uint32_t x = 0x9e3779b9u; /* xorshift32: bytes with no pattern a table could hide behind */
+  for (uint32_t i = 0; i < sizeof buf; i++) x ^= x << 13, x ^= x >> 17, x ^= x << 5, buf[i] = (uint8_t)x;
+  uint32_t wrong = 0;
+  for (uint32_t start = 0; start < 8; start++) {
+    uint32_t want = 0xffffffffu;
+    for (uint32_t len = 0; len <= 300; len++) {
+      if (len > 0) {
+        want ^= buf[start + len - 1];
+        for (int bit = 0; bit < 8; bit++) want = (want & 1) ? (want >> 1) ^ 0xedb88320u : want >> 1;
+      }
+      wrong += ns_crc32(0, buf + start, len) != ~want;
+      wrong += ns_crc32(ns_crc32(0, buf + start, len / 3), buf + start + len / 3, len - len / 3) != ~want;
+    }
+  }
+  check(wrong == 0, "every length 0..300 from every start 0..7, whole and in two pieces: %u wrong", wrong);
 }
