@@ -11,7 +11,8 @@
 //      gdb against its remote stub, its REPL in a terminal). Installed with apt-get when
 //      running as root; otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
-//   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
+//   3. The native hooks, build/native/libhicnative.so: the instruction counter the virtual clock
+//      reads, and the syscall trap's native half.
 //   4. Guest modules: built, signed with the workspace test PKI (build/pki, created on first run)
 //      and published to the workspace repository (build/repo), incrementally.
 
@@ -82,15 +83,15 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
   if (r.status !== 0) die('npm ci failed');
 }
 
-// --- 3. the native instruction counter (emulator/native/counter.c) ------------------------------
+// --- 3. the native hooks: instruction counter and syscall trap (emulator/native/*.c) ------------
 
-const counterSrc = join(root, 'emulator', 'native', 'counter.c');
-const counterLib = join(root, 'build', 'native', 'libhiccounter.so');
-if (!existsSync(counterLib) || statSync(counterSrc).mtimeMs > statSync(counterLib).mtimeMs) {
-  say('building the native instruction counter');
-  mkdirSync(dirname(counterLib), { recursive: true });
-  const r = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-o', counterLib, counterSrc, '-lunicorn'], { stdio: 'inherit' });
-  if (r.status !== 0) die('building emulator/native/counter.c failed');
+const nativeSrc = ['counter.c', 'trap.c'].map((f) => join(root, 'emulator', 'native', f));
+const nativeLib = join(root, 'build', 'native', 'libhicnative.so');
+if (!existsSync(nativeLib) || nativeSrc.some((src) => statSync(src).mtimeMs > statSync(nativeLib).mtimeMs)) {
+  say('building the native hooks (instruction counter, syscall trap)');
+  mkdirSync(dirname(nativeLib), { recursive: true });
+  const r = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-o', nativeLib, ...nativeSrc, '-lunicorn'], { stdio: 'inherit' });
+  if (r.status !== 0) die('building emulator/native/*.c failed');
 }
 
 // --- 4. guest services -------------------------------------------------------------------------
