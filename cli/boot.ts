@@ -127,7 +127,10 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
   const dataDir = dataDirectory(opts.dataDir);
   const audit = AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
   const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
-  const eventFile = opts.events ? EventFile.open(opts.events) : undefined;
+  // What leaves the process — the event file, a terminal line, a frame to Linux — leaves after the
+  // audit records of what led to it are written (AuditLog.flush; docs/reliability.md#audit-records-in-batches).
+  const sealAudit = () => audit.flush();
+  const eventFile = opts.events ? EventFile.open(opts.events, { beforeWrite: sealAudit }) : undefined;
   let system: System | undefined;
   let trusted: TrustedRepository | undefined;
   let bridge: TapBridge | undefined;
@@ -156,13 +159,15 @@ async function boot(image: string, opts: BootOptions, repoRoot: string, version:
       onEvent: (e) => {
         eventFile?.write(e);
         const line = renderEvent(e, { quiet: opts.quiet });
-        if (line !== undefined) print(line);
+        if (line === undefined) return;
+        sealAudit();
+        print(line);
       },
     });
     if (tap) {
       const nic = system.nic;
       if (!nic) throw new UsageError(`--tap: image ${manifest.name} has no NIC (machine.devices must include "nic")`);
-      bridge = bridgeTap(nic, system.pacer!, tap);
+      bridge = bridgeTap(nic, system.pacer!, tap, sealAudit);
       process.stderr.write(`hic: NIC bridged to TAP ${tap.name}${netns ? ` in network namespace ${netns}` : ''}\n`);
     }
     const live = new LiveMachine(system, bridge);
