@@ -15,6 +15,8 @@
 //      reads, and the syscall trap's native half.
 //   4. Guest modules: built, signed with the workspace test PKI (build/pki, created on first run)
 //      and published to the workspace repository (build/repo), incrementally.
+//   5. The hic command bundled into build/cli/hic.mjs, so that it starts without compiling its
+//      sources again (bin/hic.mjs uses it only while no source changed since).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -108,5 +110,15 @@ if (!existsSync(nativeLib) || nativeSrc.some((src) => statSync(src).mtimeMs > st
     say(`${failed.length} module(s) did not build, so images that need them will not boot: ${failed.map((l) => l.split(/\s+/)[1]).join(', ')} (the error is above)`);
   } else if (r.status !== 0) {
     die('building the guest modules failed (see above)');
+  }
+}
+
+// --- 5. the hic command, bundled (scripts/cli-bundle.mjs) --------------------------------------
+
+{
+  const { buildBundle, freshBundle } = await import('./cli-bundle.mjs');
+  if (!freshBundle()) {
+    say('bundling the hic command (it runs from the sources through tsx until this is done)');
+    await buildBundle();
   }
 }
