@@ -156,7 +156,10 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
   const recorder = opts.record !== undefined ? new RunRecorder(opts.record) : undefined;
   const audit = replay ? AuditLog.inMemory() : AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
   const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
-  const eventFile = opts.events ? EventFile.open(opts.events) : undefined;
+  // What leaves the process — the event file, a terminal line, a frame to Linux — leaves after the
+  // audit records of what led to it are written (AuditLog.flush; docs/reliability.md#audit-records-in-batches).
+  const sealAudit = () => audit.flush();
+  const eventFile = opts.events ? EventFile.open(opts.events, { beforeWrite: sealAudit }) : undefined;
   let system: System | undefined;
   let gdb: BootUnderGdb | undefined;
   let trusted: TrustedRepository | undefined;
@@ -194,7 +197,9 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     const onEvent = (e: StampedEvent) => {
       eventFile?.write(e);
       const line = renderEvent(e, { quiet: opts.quiet });
-      if (line !== undefined) print(line);
+      if (line === undefined) return;
+      sealAudit(); // the audit records of what a printed line shows are sealed before it is shown
+      print(line);
     };
     if (gdbPort !== undefined) {
       gdb = await BootUnderGdb.open(manifest, options, onEvent, repoRoot, gdbPort);
@@ -208,7 +213,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     if (tap) {
       const nic = system.nic;
       if (!nic) throw new UsageError(`--tap: image ${manifest.name} has no NIC (machine.devices must include "nic")`);
-      bridge = bridgeTap(nic, system.pacer!, tap);
+      bridge = bridgeTap(nic, system.pacer!, tap, sealAudit);
       process.stderr.write(`hic: NIC bridged to TAP ${tap.name}${netns ? ` in network namespace ${netns}` : ''}\n`);
     }
     // Each update's report, written when it ends: build/reports/<id>/report.json and report.html.

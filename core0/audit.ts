@@ -17,7 +17,7 @@
 
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AuditError, GENESIS_HASH, RESERVED, sealMembers, sortedMembers, type AuditEntry, type AuditFailure, type AuditRecord } from './audit/chain.ts';
+import { AuditError, flatCopy, GENESIS_HASH, RESERVED, seal, type AuditEntry, type AuditFailure, type AuditRecord } from './audit/chain.ts';
 import { AuditLimiter, type AuditLimits } from './audit/limiter.ts';
 import { MAX_LINE } from './audit/lines.ts';
 import { refuse, setTornTailAside, startingPoint, TORN_KIND } from './audit/resume.ts';
@@ -58,6 +58,19 @@ export interface OpenOptions {
 /** A checkpoint is written after this many appends too, so a crash leaves little to re-verify. */
 const CHECKPOINT_EVERY = 16_384;
 
+/** A record admitted, not yet sealed: its place in the chain and its content, fixed. */
+interface Deferred {
+  readonly seq: number;
+  readonly entry: AuditEntry;
+}
+
+/** A record hashed, with its line, not yet written. */
+interface Sealed {
+  readonly record: AuditRecord;
+  readonly text: string;
+  readonly bytes: number;
+}
+
 /** The files behind a log that has them. */
 interface Files {
   readonly path: string;
@@ -74,16 +87,23 @@ interface Files {
 
 export class AuditLog {
   private readonly appended: AuditRecord[] = [];
+  /** Admitted by the kernel, sealed at the next flush(). */
+  private pending: Deferred[] = [];
   private readonly limiter: AuditLimiter;
   private broken: string | null = null;
   private lastT = 0;
 
+  /** The seq of the next record admitted: ahead of the sealed records by those pending. */
+  private nextSeq: number;
+
   private constructor(
     private readonly files: Files | null,
-    private nextSeq: number,
+    /** Records in the whole chain sealed so far (on disk, for a log with files). */
+    private sealedRecords: number,
     private last: string,
     limits: AuditLimits | undefined,
   ) {
+    this.nextSeq = sealedRecords;
     this.limiter = new AuditLimiter(limits);
   }
 
@@ -128,48 +148,115 @@ export class AuditLog {
     return new AuditLog(null, 0, GENESIS_HASH, options.limits);
   }
 
-  /** A kernel record, through the per-sandbox limit: it, or nothing and a count, or a summary first. */
+  /**
+   * A kernel record, through the per-sandbox limit: it, or nothing and a count, or a summary
+   * first. Its place in the chain and its content are fixed now; a flat record (every field a
+   * JSON scalar, nearly all of them) is encoded, hashed and written at the next flush(), which the
+   * kernel calls at every slice boundary and the host before it lets anything out (the log is
+   * off the kernel's critical path, not out of it: docs/reliability.md#audit-records-in-batches).
+   */
   admit(entry: AuditEntry): void {
-    for (const e of this.limiter.admit(entry)) this.append(e);
+    for (const e of this.limiter.admit(entry)) this.defer(e);
   }
 
-  /** Appends one record as it is (no limit): the chain's own operation. */
+  /** Appends one record as it is (no limit), sealed and written before it returns: the chain's own operation. */
   append(entry: AuditEntry): AuditRecord {
+    this.flush();
+    this.check(entry);
+    return this.seal([{ seq: this.nextSeq, entry }])[0]!;
+  }
+
+  /** Seals and writes every record admitted so far. Nothing to do costs nothing. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.seal(batch);
+  }
+
+  private defer(entry: AuditEntry): void {
+    this.check(entry);
+    const copy = flatCopy(entry, MAX_LINE);
+    if (copy === undefined) {
+      this.append(entry); // nested, or long enough to need its length checked now
+      return;
+    }
+    this.pending.push({ seq: this.nextSeq++, entry: copy });
+  }
+
+  /** What a caller may not hand the log; refused before anything changes. */
+  private check(entry: AuditEntry): void {
     if (this.broken !== null) throw new AuditError('AUDIT_WRITE_FAILED', `audit log ${this.files?.path} is unusable: ${this.broken}`);
     for (const k of RESERVED) {
       if (Object.hasOwn(entry, k)) throw new AuditError('AUDIT_BAD_ENTRY', `audit: entry field "${k}" is set by the log, not the caller`);
     }
     if (!Number.isSafeInteger(entry.t) || entry.t < 0) throw new AuditError('AUDIT_BAD_ENTRY', `audit: t=${entry.t} is not a virtual time in ns`);
     if (typeof entry.kind !== 'string' || entry.kind === '') throw new AuditError('AUDIT_BAD_ENTRY', 'audit: entry needs a non-empty kind');
-
-    const body = { ...entry, seq: this.nextSeq, prev: this.last };
-    const { hash, line } = sealMembers(this.last, sortedMembers(body));
-    const bytes = Buffer.from(line + '\n', 'utf8');
-    if (bytes.length > MAX_LINE) throw new AuditError('AUDIT_BAD_ENTRY', `audit: a ${entry.kind} record of ${bytes.length} bytes is longer than a line may be (${MAX_LINE})`);
-    if (this.files) this.write(bytes);
-    // A copy, so later changes to the caller's objects cannot alter it: flat entries (nearly all)
-    // are copied as they are, nested ones through the line itself.
-    const nested = Object.values(entry).some((v) => typeof v === 'object' && v !== null);
-    const { seq, t, kind, prev, hash: h, ...fields } = nested ? (JSON.parse(line) as AuditRecord) : ({ ...body, hash } as AuditRecord);
-    const record: AuditRecord = Object.freeze({ seq, t, kind, ...fields, prev, hash: h });
-    this.appended.push(record);
-    this.nextSeq++;
-    this.last = hash;
-    this.lastT = Math.max(this.lastT, entry.t);
-    const f = this.files;
-    if (f) {
-      if (f.bytes >= f.segmentBytes) this.rotate();
-      else if (++f.sinceCheckpoint >= CHECKPOINT_EVERY) this.checkpoint();
-    }
-    return record;
   }
 
-  /** Writes the summaries of what is still suppressed, checkpoints, and lets the next process in. */
+  /**
+   * Hashes the records in chain order and writes them, a run of lines per system call, split
+   * where the segment rotates or a checkpoint falls (where one record at a time would split it).
+   * A record joins `records` and the head only once its line is written.
+   */
+  private seal(batch: readonly Deferred[]): AuditRecord[] {
+    let prev = this.last;
+    const sealed = batch.map(({ seq, entry }): Sealed => {
+      const body = { ...entry, seq, prev };
+      const { hash, line } = seal(prev, body);
+      const text = line + '\n';
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > MAX_LINE) throw new AuditError('AUDIT_BAD_ENTRY', `audit: a ${entry.kind} record of ${bytes} bytes is longer than a line may be (${MAX_LINE})`);
+      prev = hash;
+      // A copy, so later changes to the caller's objects cannot alter it: flat entries (nearly
+      // all) are copied as they are, nested ones through the line itself.
+      const nested = Object.values(entry).some((v) => typeof v === 'object' && v !== null);
+      const { seq: s, t, kind, prev: p, hash: h, ...fields } = nested ? (JSON.parse(line) as AuditRecord) : ({ ...body, hash } as AuditRecord);
+      return { record: Object.freeze({ seq: s, t, kind, ...fields, prev: p, hash: h }), text, bytes };
+    });
+    const f = this.files;
+    if (!f) {
+      this.commit(sealed);
+      return sealed.map((r) => r.record);
+    }
+    let run: Sealed[] = [];
+    let runBytes = 0;
+    for (const r of sealed) {
+      run.push(r);
+      runBytes += r.bytes;
+      const rotate = f.bytes + runBytes >= f.segmentBytes;
+      if (rotate || f.sinceCheckpoint + run.length >= CHECKPOINT_EVERY) {
+        this.commit(run);
+        run = [];
+        runBytes = 0;
+        if (rotate) this.rotate();
+        else this.checkpoint();
+      }
+    }
+    this.commit(run);
+    return sealed.map((r) => r.record);
+  }
+
+  /** Writes sealed records as one run of lines, then makes them the log's. */
+  private commit(run: readonly Sealed[]): void {
+    if (run.length === 0) return;
+    if (this.files) this.write(run.length === 1 ? run[0]!.text : run.map((r) => r.text).join(''), run);
+    for (const { record } of run) {
+      this.appended.push(record);
+      this.last = record.hash;
+      this.lastT = Math.max(this.lastT, record.t);
+    }
+    this.sealedRecords = run.at(-1)!.record.seq + 1;
+    this.nextSeq = Math.max(this.nextSeq, this.sealedRecords);
+  }
+
+  /** Seals what is pending, writes the summaries of what is still suppressed, checkpoints, and lets the next process in. */
   close(): void {
     if (this.broken === 'closed') return;
     const f = this.files;
     try {
       if (this.broken === null) {
+        this.flush();
         for (const e of this.limiter.flush(this.lastT)) this.append(e);
         if (f) this.checkpoint();
       }
@@ -182,14 +269,21 @@ export class AuditLog {
     }
   }
 
-  /** Records appended by this process (earlier ones stay in the log). */
+  /** Records appended by this process (earlier ones stay in the log); reading them seals what is pending. */
   get records(): readonly AuditRecord[] {
+    this.flush();
     return this.appended;
   }
 
-  /** Hash of the last record in the whole chain, or the genesis hash if there is none. */
+  /** Hash of the last record in the whole chain, or the genesis hash if there is none; reading it seals what is pending. */
   get head(): string {
+    this.flush();
     return this.last;
+  }
+
+  /** Records admitted and not yet sealed. */
+  get pendingRecords(): number {
+    return this.pending.length;
   }
 
   /** Sealed segments of the log so far. */
@@ -197,8 +291,9 @@ export class AuditLog {
     return this.files?.sealed.length ?? 0;
   }
 
-  private write(bytes: Buffer): void {
+  private write(text: string, run: readonly Sealed[]): void {
     const f = this.files!;
+    const bytes = Buffer.from(text, 'utf8');
     try {
       // A log removed while we append would swallow every later record unseen.
       if (fstatSync(f.fd).nlink === 0) throw Object.assign(new Error(`${f.path} was removed while this process appended to it`), { syscall: 'fstat' });
@@ -207,20 +302,23 @@ export class AuditLog {
     } catch (e) {
       // Only the file system's refusals (ENOSPC, EIO, ...): anything else is a bug.
       if (!isSystemError(e)) throw e;
-      // Part of the line may have reached the file; appending after it would bury a torn
+      // Part of the lines may have reached the file; appending after them would bury a torn
       // line mid-file. Stop here: a log that silently skipped a record is worse than none.
       this.broken = e.message;
-      throw new AuditError('AUDIT_WRITE_FAILED', `audit log ${f.path}: record #${this.nextSeq} not written: ${this.broken}`);
+      const first = run[0]!.record.seq;
+      const which = run.length === 1 ? `record #${first}` : `records #${first}..#${first + run.length - 1}`;
+      throw new AuditError('AUDIT_WRITE_FAILED', `audit log ${f.path}: ${which} not written: ${this.broken}`);
     }
     f.bytes += bytes.length;
-    f.lines++;
+    f.lines += run.length;
+    f.sinceCheckpoint += run.length;
   }
 
   /** Durable up to here: the log's bytes first, then the checkpoint that points at them. */
   private checkpoint(): void {
     const f = this.files!;
     fsyncSync(f.fd);
-    const cp: Checkpoint = { sealed: f.sealed, segment: f.sealed.length + 1, offset: f.bytes, line: f.lines, records: this.nextSeq, head: this.last };
+    const cp: Checkpoint = { sealed: f.sealed, segment: f.sealed.length + 1, offset: f.bytes, line: f.lines, records: this.sealedRecords, head: this.last };
     writeCheckpoint(f.path, cp);
     syncDirectory(dirname(f.path));
     f.sinceCheckpoint = 0;

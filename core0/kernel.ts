@@ -243,7 +243,7 @@ export class Kernel {
     const pacer = options.pacer;
     for (;;) {
       const end = performance.now() + sliceMs;
-      const r = this.runSlice(until, () => performance.now() >= end, pacer);
+      const r = this.sealAudit(() => this.runSlice(until, () => performance.now() >= end, pacer));
       if (r !== 'slice') return r;
       if (!pacer) {
         await yieldToHost();
@@ -296,6 +296,27 @@ export class Kernel {
       }
       this.runThread(t, t.sandbox.budget);
     }
+  }
+
+  /**
+   * Runs a slice, then seals the audit records it admitted (AuditLog.flush): before the host's
+   * event loop gets a turn — which is when sockets answer and the run's end is seen — and also
+   * when the slice ends in a throw, so a crash of the host leaves the records before it written.
+   */
+  private sealAudit<R>(slice: () => R): R {
+    let r: R;
+    try {
+      r = slice();
+    } catch (e) {
+      try {
+        this.audit.flush();
+      } catch {
+        // the slice's own failure is the one to report
+      }
+      throw e;
+    }
+    this.audit.flush();
+    return r;
   }
 
   /** When a sleeping thread or a host timer is next due, or undefined if none is. */

@@ -4,7 +4,9 @@
 // pays for a save/restore.
 //
 // Syscalls are handled inside the engine's trap: a call that does not block returns to the guest
-// without leaving uc_emu_start (~0.3 µs), and only blocking, yielding and exiting stop the engine.
+// without leaving uc_emu_start, and only blocking, yielding and exiting stop the engine. The trap's
+// native half reads the arguments and writes the result (one koffi crossing per syscall: the
+// frame below reads the registers it was handed and keeps the result for the trap to return).
 //
 // Virtual time (cost model): every executed instruction costs instructionNs and every syscall trap
 // syscallNs. The engine's native counter is exact at any moment, so the clock is brought up to
@@ -97,7 +99,6 @@ export interface CpuCosts {
 export class UnicornCpu implements Cpu {
   readonly space: AddressSpace;
   private readonly engine: Engine;
-  private readonly args: RegisterBatch;
   private readonly result: RegisterBatch;
   private readonly threads = new Set<Thread>();
   private readonly devices = new Map<number, DeviceWindow>();
@@ -113,6 +114,8 @@ export class UnicornCpu implements Cpu {
   private trapStop = false;
   private handler: ((frame: SyscallFrame) => TrapAction) | undefined;
   private readonly frame: SyscallFrame;
+  /** The result the syscall being handled set, if any: the native trap writes it to rax. */
+  private trapResult: number | undefined;
   private debugPort: CpuDebugPort | undefined;
 
   constructor(
@@ -127,10 +130,8 @@ export class UnicornCpu implements Cpu {
     this.engine = Engine.open();
     this.engine.enterUserMode(); // first: every thread's context is saved after this
     this.space = new AddressSpace(memory, this.engine, owner, mappingLimit);
-    this.args = this.engine.batch(['RAX', 'RDI', 'RSI', 'RDX', 'R10', 'R8', 'R9']);
     this.result = this.engine.batch(['RAX']);
-    const args = this.args;
-    const result = this.result;
+    const args = this.engine.syscallArgs;
     this.frame = {
       get nr() {
         return args.number(0);
@@ -138,11 +139,7 @@ export class UnicornCpu implements Cpu {
       arg: (i) => args.number(i + 1),
       wideArg: (i) => args.values[i + 1]!,
       setResult: (v) => {
-        // Two's complement in 32-bit halves: no BigInt on the syscall path.
-        const hi = Math.floor(v / 0x1_0000_0000);
-        result.halves[0] = v - hi * 0x1_0000_0000;
-        result.halves[1] = hi >>> 0;
-        result.write();
+        this.trapResult = v;
       },
     };
     this.engine.onSyscall(() => this.trap());
@@ -207,7 +204,7 @@ export class UnicornCpu implements Cpu {
       this.resident = thread;
     }
     if (thread.pendingResult !== undefined) {
-      this.frame.setResult(thread.pendingResult);
+      this.writeRax(thread.pendingResult);
       thread.pendingResult = undefined;
     }
     this.fault = undefined;
@@ -311,7 +308,6 @@ export class UnicornCpu implements Cpu {
         for (const [va, w] of this.devices) if (!before.some(([v, b]) => v === va && b === w)) w.id = this.engine.mapMmio(va, w.size, this.windowHandlers(va, w.device, w.writable));
       },
       close: () => {
-        this.args.free();
         this.result.free();
         this.engine.close();
       },
@@ -393,7 +389,6 @@ export class UnicornCpu implements Cpu {
     this.threads.clear();
     this.resident = undefined;
     if (!kept) {
-      this.args.free();
       this.result.free();
       this.engine.close();
     }
@@ -401,16 +396,27 @@ export class UnicornCpu implements Cpu {
     this.onDestroy(this);
   }
 
-  private trap(): void {
-    this.args.read();
-    if (this.debugPort?.syscallEntered(this.frame)) return; // held: as if not yet executed
+  /** Inside the engine's syscall trap: returns what goes to rax, or undefined to leave it. */
+  private trap(): number | undefined {
+    if (this.debugPort?.syscallEntered(this.frame)) return undefined; // held: as if not yet executed
     this.charge();
     this.clock.advance(this.costs.syscallNs);
+    this.trapResult = undefined;
     const action = this.handler ? this.handler(this.frame) : 'stop';
     if (action === 'stop') {
       this.trapStop = true;
       this.engine.stop();
     }
+    return this.trapResult;
+  }
+
+  /** rax of the resident thread, outside a trap (a blocked call's result, before it resumes). */
+  private writeRax(v: number): void {
+    // Two's complement in 32-bit halves: no BigInt.
+    const hi = Math.floor(v / 0x1_0000_0000);
+    this.result.halves[0] = v - hi * 0x1_0000_0000;
+    this.result.halves[1] = hi >>> 0;
+    this.result.write();
   }
 
   /** ripAdjust: hlt leaves RIP after itself; the fault names the instruction. */

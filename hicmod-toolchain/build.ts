@@ -25,6 +25,11 @@ export interface BuildOptions {
   readonly outDir?: string;
   /** Rebuild even when the stamp matches. */
   readonly force?: boolean;
+  /**
+   * The services under services/, when the caller has listed them already (listServices): a
+   * build of every service would otherwise walk every service directory once per service.
+   */
+  readonly services?: readonly string[];
 }
 
 export interface BuildResult {
@@ -238,7 +243,7 @@ function stampOf(repoRoot: string, sources: readonly string[], flags: readonly s
 export function buildService(repoRoot: string, name: string, options: BuildOptions = {}): BuildResult {
   const outDir = options.outDir ?? join(repoRoot, 'build', 'services');
   const serviceDir = join(repoRoot, 'services', name);
-  if (!listServices(repoRoot).includes(name)) {
+  if (!(options.services ?? listServices(repoRoot)).includes(name)) {
     throw new BuildError('BUILD_UNKNOWN_SERVICE', `no service '${name}': services/${name}/ does not exist or holds no .c file`);
   }
   const spec = existsSync(specPath(repoRoot, name)) ? readSpec(repoRoot, name) : undefined;
@@ -313,8 +318,9 @@ export interface BuildAllOptions extends BuildOptions {
 }
 
 export function buildAll(repoRoot: string, options: BuildAllOptions = {}): BuildResult[] {
-  return listServices(repoRoot).map((name) => {
-    const result = buildService(repoRoot, name, options);
+  const services = listServices(repoRoot);
+  return services.map((name) => {
+    const result = buildService(repoRoot, name, { ...options, services });
     if (!options.quiet) {
       const size = statSync(result.object).size;
       console.log(`${result.rebuilt ? 'built' : 'up to date'}: ${result.name} -> ${result.object} (${size} bytes)`);

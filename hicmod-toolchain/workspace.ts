@@ -23,7 +23,7 @@ import type { TrustStore } from '../core0/module/verify.ts';
 import { waitForLock } from '../emulator/flock.ts';
 import { BuildError, listServices } from './build.ts';
 import { ElfError } from './elf.ts';
-import { buildModule, moduleFileName } from './hicmod/module-build.ts';
+import { buildModule, libraryProviders, moduleFileName } from './hicmod/module-build.ts';
 import { signModule } from './hicmod/sign.ts';
 import { readSpec, SpecError } from './hicmod/spec.ts';
 import { crashPoint } from './crash-point.ts';
@@ -106,12 +106,15 @@ function build(repoRoot: string, buildDir: string, options: WorkspaceOptions): W
   const files: string[] = [];
   const modules: { name: string; version: string; rebuilt: boolean }[] = [];
   const failures: BuildFailure[] = [];
-  for (const service of options.services ?? listServices(repoRoot)) {
+  // Listed once, and the libraries' exports read once, for every module below.
+  const services = listServices(repoRoot);
+  const provider = libraryProviders(repoRoot, services);
+  for (const service of options.services ?? services) {
     let module = service;
     let version: string | undefined;
     try {
       ({ name: module, version } = readSpec(repoRoot, service).meta);
-      const built = buildModule(repoRoot, service, { outDir: objectDir, ...(options.force ? { force: true } : {}) });
+      const built = buildModule(repoRoot, service, { outDir: objectDir, services, provider, ...(options.force ? { force: true } : {}) });
       const file = join(modulesDir, moduleFileName(module, version));
       const stampFile = file + '.stamp';
       // The signing certificates are part of the stamp: a new PKI means every module is re-signed.

@@ -12,9 +12,12 @@
 //      page is opened headless by the tests). Installed with apt-get when running as root;
 //      otherwise it stops and prints the exact command to run.
 //   2. npm dependencies, from package-lock.json, when node_modules is missing or stale.
-//   3. The native instruction counter the virtual clock reads, build/native/libhiccounter.so.
+//   3. The native hooks, build/native/libhicnative.so: the instruction counter the virtual clock
+//      reads, and the syscall trap's native half.
 //   4. Guest modules: built, signed with the workspace test PKI (build/pki, created on first run)
 //      and published to the workspace repository (build/repo), incrementally.
+//   5. The hic command bundled into build/cli/hic.mjs, so that it starts without compiling its
+//      sources again (bin/hic.mjs uses it only while no source changed since).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -85,15 +88,15 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
   if (r.status !== 0) die('npm ci failed');
 }
 
-// --- 3. the native instruction counter (emulator/native/counter.c) ------------------------------
+// --- 3. the native hooks: instruction counter and syscall trap (emulator/native/*.c) ------------
 
-const counterSrc = join(root, 'emulator', 'native', 'counter.c');
-const counterLib = join(root, 'build', 'native', 'libhiccounter.so');
-if (!existsSync(counterLib) || statSync(counterSrc).mtimeMs > statSync(counterLib).mtimeMs) {
-  say('building the native instruction counter');
-  mkdirSync(dirname(counterLib), { recursive: true });
-  const r = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-o', counterLib, counterSrc, '-lunicorn'], { stdio: 'inherit' });
-  if (r.status !== 0) die('building emulator/native/counter.c failed');
+const nativeSrc = ['counter.c', 'trap.c'].map((f) => join(root, 'emulator', 'native', f));
+const nativeLib = join(root, 'build', 'native', 'libhicnative.so');
+if (!existsSync(nativeLib) || nativeSrc.some((src) => statSync(src).mtimeMs > statSync(nativeLib).mtimeMs)) {
+  say('building the native hooks (instruction counter, syscall trap)');
+  mkdirSync(dirname(nativeLib), { recursive: true });
+  const r = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-o', nativeLib, ...nativeSrc, '-lunicorn'], { stdio: 'inherit' });
+  if (r.status !== 0) die('building emulator/native/*.c failed');
 }
 
 // --- 4. guest services -------------------------------------------------------------------------
@@ -110,5 +113,15 @@ if (!existsSync(counterLib) || statSync(counterSrc).mtimeMs > statSync(counterLi
     say(`${failed.length} module(s) did not build, so images that need them will not boot: ${failed.map((l) => l.split(/\s+/)[1]).join(', ')} (the error is above)`);
   } else if (r.status !== 0) {
     die('building the guest modules failed (see above)');
+  }
+}
+
+// --- 5. the hic command, bundled (scripts/cli-bundle.mjs) --------------------------------------
+
+{
+  const { buildBundle, freshBundle } = await import('./cli-bundle.mjs');
+  if (!freshBundle()) {
+    say('bundling the hic command (it runs from the sources through tsx until this is done)');
+    await buildBundle();
   }
 }

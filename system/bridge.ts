@@ -5,7 +5,8 @@
 // admits it as an outside input — recorded, at the machine's virtual time — and only as many
 // frames as the NIC's RX ring has free descriptors for. The rest stay queued in the kernel, which
 // drops beyond its queue length, as a real NIC's wire would. Frames crossing the bridge reach the
-// NIC's `tap` like any others, so a pcap capture holds them.
+// NIC's `tap` like any others, so a pcap capture holds them. `beforeSend` runs before a frame goes
+// to Linux (hic boot seals the audit log's pending records there).
 
 import type { NicDevice } from '../emulator/devices/nic.ts';
 import type { HostPacer } from './realtime.ts';
@@ -18,7 +19,7 @@ export interface TapBridge {
   close(): void;
 }
 
-export function bridgeTap(nic: NicDevice, pacer: HostPacer, tap: TapDevice): TapBridge {
+export function bridgeTap(nic: NicDevice, pacer: HostPacer, tap: TapDevice, beforeSend: () => void = () => {}): TapBridge {
   const counters = { toGuest: 0, toLinux: 0, refused: 0 };
   const buffer = new Uint8Array(TAP_FRAME_MAX + 1);
   let open = true;
@@ -26,7 +27,9 @@ export function bridgeTap(nic: NicDevice, pacer: HostPacer, tap: TapDevice): Tap
   const previous = nic.onTransmit;
   nic.onTransmit = (frame) => {
     previous?.(frame);
-    if (open && tap.write(frame)) counters.toLinux++;
+    if (!open) return;
+    beforeSend();
+    if (tap.write(frame)) counters.toLinux++;
   };
 
   pacer.addSource(() => {

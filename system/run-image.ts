@@ -115,7 +115,14 @@ export class System {
       const updates = new UpdateLog(kernel.events, () => performance.now() - assembledAt);
       if (options.onEvent) kernel.events.subscribe(options.onEvent);
       const pcap = options.pcap;
-      if (pcap) for (const d of machine.devices) if (d.device instanceof NicDevice) d.device.tap = (_dir, frame) => pcap.write(machine.clock.now, frame);
+      if (pcap) {
+        // A captured frame leaves the process: the audit records before it are written first.
+        const capture = (frame: Uint8Array) => {
+          kernel.audit.flush();
+          pcap.write(machine.clock.now, frame);
+        };
+        for (const d of machine.devices) if (d.device instanceof NicDevice) d.device.tap = (_dir, frame) => capture(frame);
+      }
       bootSandboxes(kernel, manifest, options.modules, options.wallClock);
       const config = options.traffic ?? (manifest.traffic ? trafficConfig(manifest.traffic) : 'none');
       const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);

@@ -14,8 +14,7 @@ import { HostClient } from '../core0/host-client.ts';
 import { Kernel } from '../core0/kernel.ts';
 import { tryLock } from '../emulator/flock.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
-import { bootImage, REPO } from './support/boot.ts';
+import { bootImage, builtWorkspace } from './support/boot.ts';
 
 const SECOND = 1_000_000_000;
 const revoked = (t: number, sandbox = 'flood'): AuditEntry => ({ t, kind: 'capRevoked', sandbox, type: 'endpoint', revoked: 0 });
@@ -71,7 +70,7 @@ describe('through the kernel', () => {
   it('a sandbox calling cap_revoke 100,000 times costs the log a bounded number of records, and the log verifies', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'hic-audit-limit-')), 'audit.jsonl');
     const audit = AuditLog.open(path, { lock: tryLock, limits: { burst: 100, perSecond: 50 } });
-    const k = new Kernel(machine, { trust: workspace(REPO).trust, audit });
+    const k = new Kernel(machine, { trust: builtWorkspace().trust, audit });
     const flood = HostClient.attach(k, 'flood', { registry: Right.R });
     const quiet = HostClient.attach(k, 'quiet', { registry: Right.R });
     const ep = flood.syscall('endpoint_create');

@@ -11,10 +11,9 @@ import { parseValue, resolveConfig } from '../core0/module/values.ts';
 import type { VerifiedModule } from '../core0/module/verify.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
 import { readSpec } from '../hicmod-toolchain/hicmod/spec.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
 import { bootSandboxes } from '../system/boot.ts';
 import { ManifestError, parseManifest } from '../system/manifest.ts';
-import { REPO } from './support/boot.ts';
+import { builtWorkspace, REPO } from './support/boot.ts';
 
 const PAGE = 4096;
 const migctl = readSpec(REPO, 'migctl').meta.config;
@@ -61,7 +60,7 @@ describe('values against a declaration', () => {
 describe('at boot', () => {
   let machine: UnicornMachine;
   let kernel: Kernel;
-  const ws = workspace(REPO);
+  const ws = builtWorkspace();
   const image = (config: unknown) =>
     parseManifest('images/x.himg', JSON.stringify({
       'hic-image': 1,
@@ -120,7 +119,7 @@ describe('the configuration page', () => {
 
   beforeAll(async () => {
     machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
-    const ws = workspace(REPO);
+    const ws = builtWorkspace();
     kernel = new Kernel(machine, { trust: ws.trust });
     kernel.modules.loadLibrary(kernel.modules.verify(ws.repository.fetch('ipc_lib', '*')!.bytes, 'ipc_lib'));
     migctlModule = kernel.modules.verify(ws.repository.fetch('migctl', '*')!.bytes, 'migctl');

@@ -4,10 +4,9 @@
 // log, bit for bit, as a run that was never stopped.
 
 import { describe, expect, it } from 'vitest';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
 import { HeapSnapshot } from '../system/debug/heap-snapshot.ts';
 import { DebugSession } from '../system/debug/session.ts';
-import { bootImage, loadManifest, REPO } from './support/boot.ts';
+import { bootImage, builtWorkspace, loadManifest, REPO } from './support/boot.ts';
 
 describe('heap snapshot', () => {
   it('puts contents back into the same objects, drops what was added, keeps what it must skip', () => {
@@ -66,7 +65,7 @@ describe('machine checkpoints', () => {
   it('an image restored from any of its checkpoints runs on to the event log of an undisturbed run', async () => {
     const reference = await bootImage('ipc');
     reference.system.dispose();
-    const ws = workspace(REPO);
+    const ws = builtWorkspace();
     const s = await DebugSession.open(loadManifest('ipc'), { modules: ws.repository, trust: ws.trust }, REPO, { checkpointInterval: 2000 });
     try {
       const end = await s.continue();
@@ -90,7 +89,7 @@ describe('machine checkpoints', () => {
   });
 
   it('a machine with a device and traffic on the wire, restored to before its driver mapped the NIC, runs to the same events', async () => {
-    const ws = workspace(REPO);
+    const ws = builtWorkspace();
     const s = await DebugSession.open(loadManifest('netstack'), { modules: ws.repository, trust: ws.trust }, REPO, { checkpointInterval: 2_000_000 });
     try {
       await s.until(120_000_000);

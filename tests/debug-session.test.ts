@@ -6,9 +6,8 @@
 
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
 import { DebugSession } from '../system/debug/session.ts';
-import { bootImage, loadManifest, REPO } from './support/boot.ts';
+import { bootImage, builtWorkspace, loadManifest, REPO } from './support/boot.ts';
 
 let session: DebugSession | undefined;
 afterEach(() => {
@@ -17,7 +16,7 @@ afterEach(() => {
 });
 
 async function open(image: string): Promise<DebugSession> {
-  const ws = workspace(REPO);
+  const ws = builtWorkspace();
   session = await DebugSession.open(loadManifest(image), { modules: ws.repository, trust: ws.trust }, REPO);
   return session;
 }

@@ -8,8 +8,7 @@ import { HostCallError, HostClient } from '../core0/host-client.ts';
 import { Kernel } from '../core0/kernel.ts';
 import { CSPACE_SLOTS } from '../core0/objects/capability.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
-import { REPO } from './support/boot.ts';
+import { builtWorkspace } from './support/boot.ts';
 
 /** Calls that change the sandbox's own memory regions (not capabilities), or end or park the caller. */
 const OWN_MEMORY: ReadonlySet<SyscallName> = new Set(['mem_alloc', 'mem_free', 'mem_protect']);
@@ -32,7 +31,7 @@ let full: HostClient;
 
 beforeAll(async () => {
   machine = await UnicornMachine.create({ memoryBytes: 32 << 20 });
-  k = new Kernel(machine, { trust: workspace(REPO).trust });
+  k = new Kernel(machine, { trust: builtWorkspace().trust });
   full = HostClient.attach(k, 'full', { registry: Right.R | Right.W | Right.G });
   // Something of every kind to name: a memory object, an endpoint, a notification; then fill up.
   full.syscall('memory_create', 8192);

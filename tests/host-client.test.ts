@@ -7,8 +7,7 @@ import { CapType, Right } from '../core0/abi/abi.ts';
 import { HostCallError, HostClient } from '../core0/host-client.ts';
 import { Kernel } from '../core0/kernel.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
-import { REPO } from './support/boot.ts';
+import { builtWorkspace } from './support/boot.ts';
 
 let machine: UnicornMachine;
 let k: Kernel;
@@ -17,7 +16,7 @@ let viewer: HostClient;
 
 beforeEach(async () => {
   machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
-  k = new Kernel(machine, { trust: workspace(REPO).trust });
+  k = new Kernel(machine, { trust: builtWorkspace().trust });
   manager = HostClient.attach(k, 'manager', { registry: Right.R | Right.W | Right.G });
   viewer = HostClient.attach(k, 'viewer', { registry: Right.R });
 });

@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StampedEvent } from '../core0/events.ts';
-import { bootImage, type Booted } from './support/boot.ts';
+import { bootImage, builtWorkspace, type Booted } from './support/boot.ts';
 
 let run: Booted;
 type FaultEvent = Extract<StampedEvent, { kind: 'fault' }>;
@@ -115,10 +115,8 @@ describe('two live sandboxes', () => {
   it('share no frame: every mapped page of one is absent from the other', async () => {
     const { UnicornMachine } = await import('../emulator/machine.ts');
     const { Kernel } = await import('../core0/kernel.ts');
-    const { workspace } = await import('../hicmod-toolchain/workspace.ts');
-    const { REPO } = await import('./support/boot.ts');
     const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
-    const ws = workspace(REPO);
+    const ws = builtWorkspace();
     const mods = ws.repository;
     const k = new Kernel(machine, { trust: ws.trust });
     const lib = k.modules.loadLibrary(k.modules.verify(mods.fetch('ipc_lib', '*')!.bytes, 'ipc_lib'));

@@ -5,8 +5,7 @@ import { ManifestError, parseManifest } from '../system/manifest.ts';
 import { bootSandboxes } from '../system/boot.ts';
 import { Kernel } from '../core0/kernel.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
-import { REPO } from './support/boot.ts';
+import { builtWorkspace } from './support/boot.ts';
 
 const good = {
   'hic-image': 1,
@@ -94,14 +93,14 @@ describe('manifest', () => {
   it('a missing module is a manifest error before any sandbox exists', async () => {
     const machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
     const m = parse(mutate((x) => x.sandboxes.push({ name: 'b', module: 'nosuch', quota: '1MiB' })));
-    const ws = workspace(REPO);
+    const ws = builtWorkspace();
     expect(() => bootSandboxes(new Kernel(machine, { trust: ws.trust }), m, ws.repository)).toThrow(/t\.himg: sandboxes\[1\]\.module: no module "nosuch"/);
     expect(machine.frames.accounting().allocated).toBe(0);
     machine.dispose();
   });
 
   it('a kernel refusal names the manifest field it concerns, not always the quota', async () => {
-    const ws = workspace(REPO);
+    const ws = builtWorkspace();
     const cases: [string, (x: any) => void][] = [
       ['sandboxes[0].caps.channels', (x) => (x.sandboxes[0].caps = { channels: Array.from({ length: 100 }, (_, i) => `ch${i}:r`) })],
       ['sandboxes[0].caps.irqs', (x) => (x.sandboxes[0].caps = { irqs: Array.from({ length: 200 }, (_, i) => i) })],

@@ -13,8 +13,7 @@ import { record } from '../core0/verbs/record.ts';
 import type { SyscallContext } from '../core0/verbs/verb.ts';
 import type { SyscallFrame } from '../emulator/types.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { workspace } from '../hicmod-toolchain/workspace.ts';
-import { REPO } from './support/boot.ts';
+import { builtWorkspace } from './support/boot.ts';
 
 const RESULT = 1; // rogue's first (only) record type
 const ATTACKS = ['read_peer', 'write_code', 'exec_data', 'divide_by_zero', 'ud2', 'bad_syscalls', 'spin', 'write_library', 'write_config'];
@@ -31,7 +30,7 @@ let stackEnd: number;
 
 beforeAll(async () => {
   machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
-  const ws = workspace(REPO);
+  const ws = builtWorkspace();
   kernel = new Kernel(machine, { trust: ws.trust });
   const verify = (name: string) => kernel.modules.verify(ws.repository.fetch(name, '*')!.bytes, name);
   kernel.modules.loadLibrary(verify('ipc_lib'));

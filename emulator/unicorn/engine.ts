@@ -11,7 +11,7 @@
 // it, stops the engine and start() rethrows it — a throw there is a bug in HIC, never guest
 // behaviour.
 
-import { COUNT_INSTRUCTION, koffi, proto, uc } from './lib.ts';
+import { COUNT_INSTRUCTION, koffi, proto, SYSCALL_TRAP, uc } from './lib.ts';
 import {
   UC_ARCH_X86, UC_CTL_TB_REMOVE_CACHE, UC_ERR_NAMES, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
   UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE, UC_MODE_64, UC_PROT_EXEC, UC_PROT_READ,
@@ -19,6 +19,7 @@ import {
   type UcErrName, type X86Reg,
 } from './consts.ts';
 import { HostMemory, hostAddress } from './host-memory.ts';
+import { SyscallSlot } from './syscall-trap.ts';
 import { CR4_TSD, KERNEL_DATA, layout, SYSTEM_PAGE, SYSTEM_PAGE_SIZE, systemPageBytes, USER_CODE } from './user-mode.ts';
 
 export class UnicornError extends Error {
@@ -36,8 +37,14 @@ function check(op: string, err: number): void {
 
 export type MemAccessHandler = (type: number, address: number, size: number) => void;
 
+/**
+ * Called from the native syscall trap with the arguments in Engine.syscallArgs. A number is
+ * written to rax by the trap; undefined leaves rax as it is.
+ */
+export type SyscallHandler = () => number | undefined | void;
+
 interface Handlers {
-  syscall?: () => void;
+  syscall?: SyscallHandler;
   interrupt?: (intno: number) => void;
   memInvalid?: MemAccessHandler;
   insnInvalid?: () => void;
@@ -80,7 +87,6 @@ let callbacks:
   | undefined;
 function nativeCallbacks() {
   if (callbacks) return callbacks;
-  const syscall = trampoline((e) => e.handlers.syscall?.(), undefined);
   const intr = trampoline((e, intno: number) => e.handlers.interrupt?.(intno), undefined);
   const memInvalid = trampoline((e, type: number, address: number | bigint, size: number) => {
     // koffi hands a uint64 above 2^63 over as a negative number: the kernel half would look small.
@@ -99,7 +105,7 @@ function nativeCallbacks() {
   const portIn = trampoline((e, port: number, size: number) => e.handlers.portIo?.(port, size, 'in', 0) ?? 0, 0);
   const portOut = trampoline((e, port: number, size: number, value: number) => void e.handlers.portIo?.(port, size, 'out', value), undefined);
   callbacks = {
-    syscall: koffi.register((_uc: unknown, ud: number) => syscall(ud), proto.syscall),
+    syscall: koffi.register((ud: number) => engines.get(Number(ud))?.syscallTrapped() ?? 0, proto.syscall),
     intr: koffi.register((_uc: unknown, intno: number, ud: number) => intr(ud, intno), proto.intr),
     memInvalid: koffi.register(
       (_uc: unknown, type: number, address: number, size: number, _v: unknown, ud: number) => memInvalid(ud, type, address, size),
@@ -233,6 +239,10 @@ export class Engine {
   private readonly pinned = new Set<HostMemory>();
   /** For clearExceptionInFlight. */
   private scratchContext: CpuContext | undefined;
+  /** What the native syscall trap shares with the handler (emulator/native/trap.c). */
+  private readonly trapSlot: SyscallSlot;
+  /** Inside the syscall handler: stop() then asks the native trap to stop, without a crossing. */
+  private trapping = false;
 
   private constructor(handle: unknown) {
     this.handle = handle;
@@ -241,6 +251,7 @@ export class Engine {
     this.scratchAt = hostAddress(this.scratch);
     this.count = new BigUint64Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 3);
     this.countHalves = new Uint32Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 2);
+    this.trapSlot = new SyscallSlot(nativeCallbacks().syscall, this.id);
     engines.set(this.id, this);
   }
 
@@ -256,7 +267,7 @@ export class Engine {
     e.addHook(UC_HOOK_MEM_INVALID, cb.memInvalid, 1n, 0n);
     e.addHook(UC_HOOK_INTR, cb.intr, 1n, 0n);
     e.addHook(UC_HOOK_INSN_INVALID, cb.insnInvalid, 1n, 0n);
-    e.addHook(UC_HOOK_INSN, cb.syscall, 1n, 0n, UC_X86_INS_SYSCALL);
+    e.addHook(UC_HOOK_INSN, SYSCALL_TRAP, 1n, 0n, UC_X86_INS_SYSCALL, e.trapSlot.address);
     e.addHook(UC_HOOK_INSN, cb.cpuid, 1n, 0n, UC_X86_INS_CPUID);
     e.addHook(UC_HOOK_INSN, cb.portIn, 1n, 0n, UC_X86_INS_IN);
     e.addHook(UC_HOOK_INSN, cb.portOut, 1n, 0n, UC_X86_INS_OUT);
@@ -273,6 +284,7 @@ export class Engine {
     for (const [id, r] of mmioRegions) if (r.engine === this) mmioRegions.delete(id);
     this.scratch.free();
     this.counter.free();
+    this.trapSlot.free();
     this.pinned.clear();
   }
 
@@ -282,8 +294,35 @@ export class Engine {
 
   // --- handlers -------------------------------------------------------------------------------
 
-  onSyscall(fn: (() => void) | undefined): void {
+  /**
+   * Handles each `syscall`. The native trap has read the argument registers into syscallArgs
+   * before fn runs, and writes fn's number to rax after it returns (one crossing per syscall).
+   */
+  onSyscall(fn: SyscallHandler | undefined): void {
     this.handlers.syscall = fn;
+  }
+
+  /** The argument registers of the syscall being handled: rax (the number), rdi, rsi, rdx, r10, r8, r9. */
+  get syscallArgs(): SyscallSlot {
+    return this.trapSlot;
+  }
+
+  /** @internal Called by the native trap's callback: runs the handler, answers the trap. */
+  syscallTrapped(): number {
+    const fn = this.handlers.syscall;
+    this.trapping = true;
+    try {
+      const v = fn?.();
+      if (typeof v === 'number') return v;
+      this.trapSlot.keepRax();
+      return 0;
+    } catch (err) {
+      this.trapSlot.keepRax();
+      this.recordHookError(err);
+      return 0;
+    } finally {
+      this.trapping = false;
+    }
   }
   onInterrupt(fn: ((intno: number) => void) | undefined): void {
     this.handlers.interrupt = fn;
@@ -467,6 +506,7 @@ export class Engine {
     this.count[1] = this.count[0]! + BigInt(budget);
     // `until` is an address no guest code can reach (docs/unicorn.md#until-hides-staleness).
     const err = uc.emuStart(this.handle, begin, UNTIL, 0, 0) as number;
+    if (this.trapSlot.takeFailure()) throw new UnicornError('uc_reg_read_batch in the syscall trap', UC_ERR_EXCEPTION_CODE);
     if (this.hookError !== undefined) {
       const e = this.hookError;
       this.hookError = undefined;
@@ -476,7 +516,8 @@ export class Engine {
   }
 
   stop(): void {
-    check('uc_emu_stop', uc.emuStop(this.handle));
+    if (this.trapping) this.trapSlot.stop();
+    else check('uc_emu_stop', uc.emuStop(this.handle));
   }
 
   // --- privilege level ------------------------------------------------------------------------

@@ -29,42 +29,58 @@ function load(): ReturnType<typeof koffi.load> {
 
 const lib = load();
 
-/** Where setup builds the native instruction counter (emulator/native/counter.c). */
-export const COUNTER_LIBRARY = fileURLToPath(new URL('../../build/native/libhiccounter.so', import.meta.url));
+/** Where setup builds the native hooks (emulator/native/counter.c and trap.c). */
+export const NATIVE_LIBRARY = fileURLToPath(new URL('../../build/native/libhicnative.so', import.meta.url));
 
 export class CounterMissingError extends Error {
   readonly code = 'HIC_COUNTER_MISSING';
   constructor(detail: string) {
-    super(`the native instruction counter is missing or broken (${detail}); build it with: npm run setup`);
+    super(`the native hooks (instruction counter, syscall trap) are missing or broken (${detail}); build them with: npm run setup`);
   }
 }
 
 /** struct hic_counter: executed, limit, address of the last instruction (all uint64_t). */
 export const COUNTER_FIELDS = 3;
 
-/** Address of hic_count_instruction, a UC_HOOK_CODE callback in C (see counter.c). */
-function counterCallback(): bigint {
+/** struct hic_trap in 64-bit words: seven argument registers, flags, user data, the handler. */
+export const TRAP_FIELDS = 10;
+
+/**
+ * Addresses of the C hooks: hic_count_instruction (UC_HOOK_CODE, counter.c) and
+ * hic_syscall_trap (the syscall instruction hook, trap.c). A library built from older sources
+ * lacks a symbol or lays a struct out otherwise, and is refused.
+ */
+function nativeHooks(): { countInstruction: bigint; syscallTrap: bigint } {
   const libc = koffi.load('libc.so.6');
   const dlopen = libc.func('uintptr_t dlopen(const char *file, int mode)');
   const dlsym = libc.func('uintptr_t dlsym(uintptr_t handle, const char *name)');
   const dlerror = libc.func('const char *dlerror(void)');
   const RTLD_NOW = 2;
-  const handle = dlopen(COUNTER_LIBRARY, RTLD_NOW) as bigint | number;
+  const handle = dlopen(NATIVE_LIBRARY, RTLD_NOW) as bigint | number;
   if (!handle) throw new CounterMissingError(String(dlerror()));
-  const fn = dlsym(handle, 'hic_count_instruction') as bigint | number;
-  if (!fn) throw new CounterMissingError(String(dlerror()));
-  // A build from before the counter kept the last instruction's address lacks this symbol.
-  let fields = 0;
-  try {
-    fields = koffi.load(COUNTER_LIBRARY).func('int hic_counter_fields(void)')() as number;
-  } catch {
-    // no such symbol: a build from an older counter.c
-  }
-  if (fields !== COUNTER_FIELDS) throw new CounterMissingError('built from an older counter.c');
-  return BigInt(fn);
+  const symbol = (name: string): bigint => {
+    const fn = dlsym(handle, name) as bigint | number;
+    if (!fn) throw new CounterMissingError(String(dlerror()));
+    return BigInt(fn);
+  };
+  const countInstruction = symbol('hic_count_instruction');
+  const syscallTrap = symbol('hic_syscall_trap');
+  const native = koffi.load(NATIVE_LIBRARY);
+  const fields = (name: string): number => {
+    try {
+      return native.func(`int ${name}(void)`)() as number;
+    } catch {
+      return 0; // no such symbol: a build from older sources
+    }
+  };
+  if (fields('hic_counter_fields') !== COUNTER_FIELDS) throw new CounterMissingError('built from an older counter.c');
+  if (fields('hic_trap_fields') !== TRAP_FIELDS) throw new CounterMissingError('built from an older trap.c');
+  return { countInstruction, syscallTrap };
 }
 
-export const COUNT_INSTRUCTION = counterCallback();
+const hooks = nativeHooks();
+export const COUNT_INSTRUCTION = hooks.countInstruction;
+export const SYSCALL_TRAP = hooks.syscallTrap;
 
 koffi.opaque('uc_engine');
 koffi.opaque('uc_context');
@@ -103,7 +119,8 @@ export const uc = {
 
 /** Callback prototypes. user_data is declared uint64_t so the engine id arrives as a number. */
 export const proto = {
-  syscall: koffi.pointer(koffi.proto('void HicSyscallCb(uintptr_t uc, uint64_t ud)')),
+  /** Called by the native syscall trap (trap.c) with the engine id; returns the value for rax. */
+  syscall: koffi.pointer(koffi.proto('int64_t HicSyscallCb(uint64_t ud)')),
   intr: koffi.pointer(koffi.proto('void HicIntrCb(uintptr_t uc, uint32_t intno, uint64_t ud)')),
   memInvalid: koffi.pointer(
     koffi.proto('bool HicMemInvalidCb(uintptr_t uc, int type, uint64_t address, int size, int64_t value, uint64_t ud)'),

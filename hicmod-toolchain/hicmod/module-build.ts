@@ -10,13 +10,16 @@ import { encodeModule } from './encode.ts';
 import { signModule, type SigningKeys } from './sign.ts';
 import { readSpec, SpecError, type ModuleSpec } from './spec.ts';
 
+/** Which library exports a symbol (a library's name, or undefined). */
+export type Providers = (symbol: string) => string | undefined;
+
 /**
  * Which library exports a symbol, from every library's module.json. A module.json that does not
  * read is that service's own build failure, not every module's: it is skipped here.
  */
-function providers(repoRoot: string): (symbol: string) => string | undefined {
+export function libraryProviders(repoRoot: string, services: readonly string[] = listServices(repoRoot)): Providers {
   const bySymbol = new Map<string, string>();
-  for (const name of listServices(repoRoot)) {
+  for (const name of services) {
     let spec: ModuleSpec;
     try {
       spec = readSpec(repoRoot, name);
@@ -35,10 +38,11 @@ export interface BuiltModule {
   readonly unsigned: Uint8Array;
 }
 
-export function buildModule(repoRoot: string, service: string, options: BuildOptions = {}): BuiltModule {
+/** `provider`: libraryProviders, when the caller builds many modules (it reads every module.json). */
+export function buildModule(repoRoot: string, service: string, options: BuildOptions & { readonly provider?: Providers } = {}): BuiltModule {
   const spec = readSpec(repoRoot, service);
   const { object } = buildService(repoRoot, service, options);
-  const content = linkModule({ meta: spec.meta, elf: new Uint8Array(readFileSync(object)), exports: spec.exports, provider: providers(repoRoot) });
+  const content = linkModule({ meta: spec.meta, elf: new Uint8Array(readFileSync(object)), exports: spec.exports, provider: options.provider ?? libraryProviders(repoRoot) });
   checkMemory(service, content);
   return { content, unsigned: encodeModule(content) };
 }

@@ -214,8 +214,10 @@ export class ControlServer {
     this.send(c, this.eventMessage(kind, data, virtual));
   }
 
+  /** Every message leaves after the audit records of what led to it are written (AuditLog.flush). */
   private send(c: Client, message: unknown): void {
     if (c.socket.destroyed || !c.socket.writable) return;
+    this.options.live.system.kernel.audit.flush();
     c.socket.write(JSON.stringify(message) + '\n');
   }
 }
