@@ -105,7 +105,8 @@ bool plan(void) {
   step(1, MODULE_MANAGER_STEP_STEP_DEPENDENCIES, MODULE_MANAGER_STEP_STATE_OK);
 
   /* Seed 步骤1.3: the new instance's quota, and as much again for running both side by side
-   * (the snapshot and the packages in flight live in the instances' quotas). */
+   * (the instances' buffers; the snapshot passes through the Module Manager's own quota, which is
+   * why an image gives it room for one: about 160 bytes a connection). */
   step(1, MODULE_MANAGER_STEP_STEP_RESERVE, MODULE_MANAGER_STEP_STATE_BEGIN);
   int64_t first = hic_module_reserve(LOADER, up.info.memory);
   int64_t second = first < 0 ? first : hic_module_reserve(LOADER, up.info.memory);
