@@ -40,7 +40,7 @@ export interface Expectation {
   readonly exits: Readonly<Record<string, number>>;
   readonly faults: Readonly<Record<string, FaultKind>>;
   /**
-   * What each update request of the image comes to, in order: "completed", "failed:<step>" or
+   * What each update request of the image comes to, in order: "completed", "failed:<step>", "rolled_back:<rule>" or
    * "refused:<reason>", as the Module Manager's records say (system/update/outcome.ts).
    */
   readonly updates: readonly string[] | undefined;
@@ -299,10 +299,10 @@ export function parseManifest(file: string, text: string): Manifest {
     let updates: string[] | undefined;
     const updateOutcomes: unknown = e.updates;
     if (updateOutcomes !== undefined) {
-      if (!Array.isArray(updateOutcomes)) return r.fail('expect.updates', 'expected a list of outcomes, one per update ("completed", "failed:<step>", "refused:<reason>")');
+      if (!Array.isArray(updateOutcomes)) return r.fail('expect.updates', 'expected a list of outcomes, one per update ("completed", "failed:<step>", "rolled_back:<rule>", "refused:<reason>")');
       updates = updateOutcomes.map((x: unknown, i: number) => {
         const s = r.string(x, `expect.updates[${i}]`);
-        if (!/^(completed|failed:[a-z]+|refused:[a-z_]+)$/.test(s)) r.fail(`expect.updates[${i}]`, `expected "completed", "failed:<step>" or "refused:<reason>", got "${s}"`);
+        if (!/^(completed|failed:[a-z_]+|rolled_back:[a-z_]+|refused:[a-z_]+)$/.test(s)) r.fail(`expect.updates[${i}]`, `expected "completed", "failed:<step>", "rolled_back:<rule>" or "refused:<reason>", got "${s}"`);
         return s;
       });
     }

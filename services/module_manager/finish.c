@@ -1,6 +1,6 @@
 /* finish.c -- phase 4, validation and clean-up (seed 步骤4.1-4.3): the new instance answers under
  * the service's alias with its version; a stability window with a health check every
- * policy.health_interval; then COMPLETE at both instances (the source retires, owning nothing),
+ * policy.health_interval, while the Monitor's verdict is awaited (a rollback verdict ends it); then COMPLETE at both instances (the source retires, owning nothing),
  * the old instance's sandbox destroyed (Core-0 reclaims it: memory zeroed, capabilities revoked,
  * IRQs released, all audited). */
 #include "mm.h"
@@ -22,7 +22,7 @@ static bool stability(void) {
   const struct mm_policy *p = &up.req.policy;
   uint64_t end = (uint64_t)hic_time_now() + p->stability_ns;
   for (uint64_t now = (uint64_t)hic_time_now(); now < end; now = (uint64_t)hic_time_now()) {
-    hic_sleep(end - now < p->health_interval_ns ? end - now : p->health_interval_ns);
+    if (verdict(end - now < p->health_interval_ns ? end - now : p->health_interval_ns)) return false; /* the Monitor asks for a rollback */
     if (!healthy()) return false;
   }
   return true;

@@ -2,7 +2,8 @@
  * (../../docs/module-manager.md). module_manager.c takes requests; plan.c is phase 1 (check the
  * request, fetch and verify, dependencies, reserve); instance.c phase 2 (a new sandbox, the
  * handshake); stages.c phase 3 (snapshot, the four migration stages, the switch); finish.c
- * phase 4 (validation, stability window, shutdown of the old instance, release). */
+ * phase 4 (validation, stability window, shutdown of the old instance, release); watch.c the link
+ * to the Monitor; rollback.c the rollback it asks for (seed §4.3 步骤5.2). */
 #ifndef MM_H
 #define MM_H
 
@@ -10,6 +11,7 @@
 #include "hic/migration.h"
 #include "hic/module.h"
 #include "hic/module_manager.h"
+#include "hic/monitor.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
@@ -41,7 +43,14 @@ struct update {
   uint64_t ipc_moving;         /* ... of them while connections moved */
   uint64_t connections_ns;     /* the connection phase, virtual */
   uint64_t phase_started;      /* virtual ns: the current step's start, for the timeout */
+  bool switched;               /* the service's alias reaches the new instance */
+  uint64_t at_new;             /* connections at the new instance, as the last split saw */
+  bool watched;                /* the Monitor watches the new instance */
+  bool has_verdict;            /* the Monitor asked for a rollback: */
+  struct mon_verdict verdict;  /* ... this one */
 };
+
+struct tally { uint32_t moved, gone, failed; };
 
 extern struct update up;
 extern struct hic_msg msg; /* the one message buffer: every call is synchronous */
@@ -67,11 +76,25 @@ bool new_instance(void);
 
 /* stages.c: phase 3. */
 bool migrate(void);
+uint8_t classify(const struct mig_conn_ref *c); /* 0 idle, 1 HTTP, 2 real-time, 3 persistent */
+uint64_t move_conn(struct instance *from, struct instance *to, const struct mig_conn_ref *c, struct tally *t);
+void split(void);
 void latency_reset(void);
 void latency(uint64_t *avg, uint64_t *p99, uint64_t *max, uint64_t *samples);
 bool healthy(void);
 
 /* finish.c: phase 4. */
 bool finish(void);
+
+/* watch.c: the Monitor (hic/monitor.h). watch_init at start; watch_begin once the new instance
+ * takes traffic; verdict() true once a rollback verdict for this update has arrived, waiting up
+ * to timeout_ns for one (0: just look); watch_end when the update is over, whatever its end. */
+void watch_init(void);
+void watch_begin(void);
+bool verdict(uint64_t timeout_ns);
+void watch_end(void);
+
+/* rollback.c: the rollback the verdict asks for, before COMPLETE (seed §4.3 步骤5.2). */
+void rollback(void);
 
 #endif

@@ -7,6 +7,9 @@
  * (hic/module_manager.h) one at a time; each ends in a `refused` record (nothing changed) or in
  * `begin`, `step`s, `stage`s and an `end` record, which the host turns into the update report.
  *
+ * When the new instance takes traffic, the Monitor (if the image runs one) watches it; a rollback
+ * verdict stops the update and rollback.c undoes it (watch.c, rollback.c).
+ *
  * The running instance is the one the image gave us: its sandbox control at config.control_slot,
  * its migration channel at config.channel_slot. After an update the new instance is the running
  * one, so a second update starts from it. */
@@ -104,19 +107,25 @@ static void run_update(void) {
       .phase_timeout_ns = p->phase_timeout_ns, .stage1 = p->stage_up_to[0], .stage2 = p->stage_up_to[1], .stage3 = p->stage_up_to[2],
       .stage4 = p->stage_up_to[3], .idle_ms = p->idle_ms});
   bool ok = new_instance() && migrate() && finish();
+  bool rolled_back = !ok && up.has_verdict;
+  if (rolled_back) rollback();
+  watch_end();
   release();
   if (ok) running = up.new, running.role = "source";
   else running.wake = up.old.wake;
   uint64_t avg, p99, max, moved;
   latency(&avg, &p99, &max, &moved);
   module_manager_emit_end(&(struct module_manager_record_end){
-      .id = up.req.id, .outcome = ok ? MODULE_MANAGER_END_OUTCOME_COMPLETED : MODULE_MANAGER_END_OUTCOME_FAILED, .failed_step = up.failed_step,
+      .id = up.req.id,
+      .outcome = ok ? MODULE_MANAGER_END_OUTCOME_COMPLETED : rolled_back ? MODULE_MANAGER_END_OUTCOME_ROLLED_BACK : MODULE_MANAGER_END_OUTCOME_FAILED,
+      .failed_step = up.failed_step,
       .snapshot = up.snapshot_conns, .moved = moved, .gone = up.gone, .failed = up.move_failures, .latency_avg_ns = avg, .latency_p99_ns = p99,
       .latency_max_ns = max, .ipc_per_connection = moved ? up.ipc_moving * 100 / moved : 0, .connections_phase_ns = up.connections_ns,
-      .checks = up.checks, .ok = ok && up.failures == 0});
+      .checks = up.checks, .ok = (ok || rolled_back) && up.failures == 0});
   if (ok)
     hic_log("module_manager: update %lu of %s to %s complete: %lu connections moved, added latency avg %lu ns p99 %lu ns max %lu ns, %u checks, %u failed",
             up.req.id, up.req.service, up.info.version, moved, avg, p99, max, up.checks, up.failures);
+  else if (rolled_back) hic_log("module_manager: update %lu rolled back at step %lu; %s serves", up.req.id, up.failed_step, up.old.role);
   else hic_log("module_manager: update %lu FAILED at step %lu; both instances serve on", up.req.id, up.failed_step);
 }
 
@@ -131,6 +140,7 @@ int hic_main(void) {
   msg.label = ETH_KICK;
   msg.cap = HIC_NO_CAP;
   if (hic_call((uint64_t)eth, &msg, 0, 0) == 0 && msg.label == ETH_OK) eth_wake = msg.cap, eth_bits = msg.words[0];
+  watch_init();
   int64_t requests = hic_endpoint_create();
   static const char name[] = "cap://module_manager/v" HIC_MODULE_VERSION "/requests";
   if (requests < 0 || hic_registry_register(REGISTRY, name, sizeof name - 1, (uint64_t)requests) < 0) return hic_log("module_manager: cannot register %s", name), 1;

@@ -22,9 +22,7 @@ static uint32_t hist[HIST_US];
 static uint64_t lat_total, lat_max, lat_n;
 static int64_t new_stats = -1;
 
-struct tally { uint32_t moved, gone, failed; };
-
-static uint8_t classify(const struct mig_conn_ref *c) {
+uint8_t classify(const struct mig_conn_ref *c) {
   if (c->idle_ms >= up.req.policy.idle_ms) return 0;
   switch (c->local_port) {
   case 8080: return 2;               /* real-time: WebSocket, streaming */
@@ -61,34 +59,43 @@ static uint64_t p99(void) {
   return lat_max;
 }
 
-/* One connection from the source to the target (seed 步骤3.3). */
-static void move(const struct mig_conn_ref *c, struct tally *t) {
+/* One connection from `from` to `to` (seed 步骤3.3): EXPECT at `to`, STEER, CONN_OUT at `from`,
+ * CONN_IN at `to`, CONN_DONE at `from`. An update moves source to target, a rollback target to
+ * source: the protocol is the same both ways. Returns the time the connection's segments waited
+ * (CONN_OUT to CONN_IN), 0 when it did not move. */
+uint64_t move_conn(struct instance *from, struct instance *to, const struct mig_conn_ref *c, struct tally *t) {
   uint64_t key = eth_key(c->remote_ip, c->remote_port, c->local_port);
-  if (mig_call(&up.new, MIG_EXPECT, key, 0, HIC_NO_CAP) != MIG_OK) return (void)t->failed++;
-  if (eth_call(ETH_STEER, c->remote_ip, c->remote_port, c->local_port, up.new.hello.instance) != ETH_OK) {
-    mig_call(&up.new, MIG_EXPECT, key, 1, HIC_NO_CAP);
-    return (void)t->failed++;
+  if (mig_call(to, MIG_EXPECT, key, 0, HIC_NO_CAP) != MIG_OK) return t->failed++, 0;
+  if (eth_call(ETH_STEER, c->remote_ip, c->remote_port, c->local_port, to->hello.instance) != ETH_OK) {
+    mig_call(to, MIG_EXPECT, key, 1, HIC_NO_CAP);
+    return t->failed++, 0;
   }
   uint64_t f0 = (uint64_t)hic_time_now();
-  uint64_t st = mig_call(&up.old, MIG_CONN_OUT, c->id, 0, HIC_NO_CAP);
+  uint64_t st = mig_call(from, MIG_CONN_OUT, c->id, 0, HIC_NO_CAP);
   if (st != MIG_OK) {
     /* It closed before its turn: its segments go back to whoever has the default. */
     eth_call(ETH_STEER, c->remote_ip, c->remote_port, c->local_port, ETH_NO_INSTANCE);
-    mig_call(&up.new, MIG_EXPECT, key, 1, HIC_NO_CAP);
+    mig_call(to, MIG_EXPECT, key, 1, HIC_NO_CAP);
     if (st == MIG_ERR_NO_CONN) t->gone++;
     else t->failed++;
-    return;
+    return 0;
   }
-  if (mig_call(&up.new, MIG_CONN_IN, 0, 0, msg.cap) != MIG_OK) {
-    hic_log("module_manager: CONN_IN of %u refused: %lu; giving it back", c->id, msg.label);
-    eth_call(ETH_STEER, c->remote_ip, c->remote_port, c->local_port, up.old.hello.instance);
-    mig_call(&up.new, MIG_EXPECT, key, 1, HIC_NO_CAP);
-    mig_call(&up.old, MIG_CONN_BACK, c->id, 0, HIC_NO_CAP);
-    return (void)t->failed++;
+  if (mig_call(to, MIG_CONN_IN, 0, 0, msg.cap) != MIG_OK) {
+    hic_log("module_manager: CONN_IN of %u at the %s refused: %lu; giving it back", c->id, to->role, msg.label);
+    eth_call(ETH_STEER, c->remote_ip, c->remote_port, c->local_port, from->hello.instance);
+    mig_call(to, MIG_EXPECT, key, 1, HIC_NO_CAP);
+    mig_call(from, MIG_CONN_BACK, c->id, 0, HIC_NO_CAP);
+    return t->failed++, 0;
   }
-  sample((uint64_t)hic_time_now() - f0);
-  check(mig_call(&up.old, MIG_CONN_DONE, c->id, 0, HIC_NO_CAP) == MIG_OK, MODULE_MANAGER_CHECK_WHAT_NO_FAILED_MOVE);
+  uint64_t waited = (uint64_t)hic_time_now() - f0;
+  check(mig_call(from, MIG_CONN_DONE, c->id, 0, HIC_NO_CAP) == MIG_OK, MODULE_MANAGER_CHECK_WHAT_NO_FAILED_MOVE);
   t->moved++;
+  return waited ? waited : 1;
+}
+
+static void move(const struct mig_conn_ref *c, struct tally *t) {
+  uint64_t waited = move_conn(&up.old, &up.new, c, t);
+  if (waited) sample(waited);
 }
 
 /* Both instances answer, the target takes connections, nothing held for a moving connection was
@@ -107,10 +114,10 @@ bool healthy(void) {
   return ok;
 }
 
-static void split(void) {
+void split(void) {
   struct mig_status o, n;
   if (status_of(&up.old, &o) && status_of(&up.new, &n))
-    module_manager_emit_split(&(struct module_manager_record_split){.id = up.req.id, .old = o.connections, .new = n.connections});
+    up.at_new = n.connections, module_manager_emit_split(&(struct module_manager_record_split){.id = up.req.id, .old = o.connections, .new = n.connections});
 }
 
 /* Waits as long as the rate limit asks for `moved` connections since `since`. */
@@ -147,6 +154,7 @@ static bool stage(int k, uint32_t total, uint32_t *moved_so_far) {
         uint64_t now = (uint64_t)hic_time_now();
         if (p->stage_check_ns[k] == 0 || now - last_check >= p->stage_check_ns[k]) ok = healthy(), checks++, last_check = now;
         if (ok && timed_out()) ok = false;
+        if (ok && verdict(0)) ok = false; /* the Monitor asks for a rollback */
       }
       if (batch_end) {
         batches++;
@@ -180,6 +188,7 @@ static bool snapshot(void) {
   up.snapshot_conns = (uint32_t)msg.words[0];
   check(msg.words[0] == conns, MODULE_MANAGER_CHECK_WHAT_SNAPSHOT_IMPORTED);
   check(eth_call(ETH_DEFAULT, up.new.hello.instance, 0, 0, 0) == ETH_OK, MODULE_MANAGER_CHECK_WHAT_DEFAULT_MOVED);
+  watch_begin(); /* the new instance takes traffic from here: the Monitor watches it */
   /* The rollback point is not persisted yet (docs/module-manager.md): it lives in the source. */
   step(3, MODULE_MANAGER_STEP_STEP_SNAPSHOT, MODULE_MANAGER_STEP_STATE_OK);
   return true;
@@ -192,7 +201,7 @@ static bool switch_aliases(void) {
   int len = hic_snprintf(target, sizeof target, "cap://%s/v%s/stats", up.req.service, up.info.version);
   bool ok = hic_registry_switch(REGISTRY, alias, sizeof alias - 1, target, (uint64_t)len) == 0;
   check(ok, MODULE_MANAGER_CHECK_WHAT_ALIAS_SWITCH);
-  if (ok) module_manager_emit_switched(&(struct module_manager_record_switched){.id = up.req.id, .alias = MODULE_MANAGER_SWITCHED_ALIAS_STATS});
+  if (ok) up.switched = true, module_manager_emit_switched(&(struct module_manager_record_switched){.id = up.req.id, .alias = MODULE_MANAGER_SWITCHED_ALIAS_STATS});
   step(3, MODULE_MANAGER_STEP_STEP_SWITCH, ok ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
   return ok;
 }

@@ -1,6 +1,7 @@
 // What each update came to, read from the event log as it happens: the operator's request, then
 // the Module Manager's records (services/module_manager/module.json: refused, begin, step,
-// reserved, stage, split, switched, check, end) and Core-0's own events about the instances
+// reserved, stage, split, switched, check, rollback, end), the Monitor's (services/monitor/module.json:
+// baseline, watch, decision, verdict, unwatch) and Core-0's own events about the instances
 // (created, loaded, destroyed). `UpdateLog` keeps one account per update id; `report(id)` turns an
 // account into the update report (system/report/schema.ts), `outcomes()` into the one-word results
 // an image's `expect.updates` is compared with.
@@ -26,12 +27,17 @@ export interface UpdateAccount {
   readonly switched: string[];
   readonly failedChecks: string[];
   end?: Fields & { readonly tNs: number };
+  /** The rollback the Monitor's verdict asked for, if one ran. */
+  rollback?: Fields & { readonly tNs: number };
+  /** The Monitor's watch of the new instance: its baseline, each change of its decision, its verdict. */
+  readonly monitor: { baseline?: Fields; readonly decisions: (Fields & { readonly tNs: number })[]; verdict?: Fields & { readonly tNs: number }; unwatch?: Fields };
   /** Core-0's side: the sandbox created for the new version, and sandboxes destroyed meanwhile. */
   created?: { readonly sandbox: string; readonly quota: number };
   readonly destroyed: { readonly sandbox: string; readonly framesReturned: number; readonly tNs: number }[];
 }
 
 const MM = 'module_manager';
+const MONITOR = 'monitor';
 
 export class UpdateLog {
   private readonly accounts = new Map<number, UpdateAccount>();
@@ -55,14 +61,14 @@ export class UpdateLog {
     return this.accounts.get(id);
   }
 
-  /** "completed", "failed:<step>" or "refused:<reason>" per update, in request order; "pending" if it has not ended. */
+  /** "completed", "failed:<step>", "rolled_back:<rule>" or "refused:<reason>" per update, in request order; "pending" if it has not ended. */
   outcomes(): string[] {
-    return this.all.map((a) => (a.refused ? `refused:${a.refused.reason}` : a.end ? (a.end.outcome === 'completed' ? 'completed' : `failed:${String(a.end.failed_step)}`) : 'pending'));
+    return this.all.map((a) => (a.refused ? `refused:${a.refused.reason}` : a.end ? endOutcome(a) : 'pending'));
   }
 
   private see(e: StampedEvent): void {
     if (e.kind === 'updateRequested') {
-      this.accounts.set(e.id, { id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [] });
+      this.accounts.set(e.id, { id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [], monitor: { decisions: [] } });
       return;
     }
     if (e.kind === 'updateDelivered') {
@@ -74,8 +80,16 @@ export class UpdateLog {
     if (!a) return;
     if (e.kind === 'sandboxCreated' && a.begin && !a.created) a.created = { sandbox: e.sandbox, quota: e.quota };
     else if (e.kind === 'sandboxDestroyed' && e.reason !== 'shutdown') a.destroyed.push({ sandbox: e.sandbox, framesReturned: e.framesReturned, tNs: e.t });
-    if (e.kind !== 'record' || e.module !== MM || e.fields.id !== a.id) return;
+    if (e.kind !== 'record' || e.fields.id !== a.id) return;
     const f = e.fields;
+    if (e.module === MONITOR) {
+      if (e.type === 'baseline') a.monitor.baseline = f;
+      else if (e.type === 'decision') a.monitor.decisions.push({ ...f, tNs: e.t });
+      else if (e.type === 'verdict') a.monitor.verdict = { ...f, tNs: e.t };
+      else if (e.type === 'unwatch') a.monitor.unwatch = f;
+      return;
+    }
+    if (e.module !== MM) return;
     switch (e.type) {
       case 'refused':
         a.refused = { reason: String(f.reason), code: Number(f.code), from: Number(f.from), tNs: e.t };
@@ -101,6 +115,9 @@ export class UpdateLog {
       case 'check':
         a.failedChecks.push(String(f.what));
         return;
+      case 'rollback':
+        a.rollback = { ...f, tNs: e.t };
+        return;
       case 'end':
         a.end = { ...f, tNs: e.t };
         return this.ended(a);
@@ -111,4 +128,11 @@ export class UpdateLog {
     if (this.current === a) this.current = undefined;
     for (const fn of this.listeners) fn(a);
   }
+}
+
+function endOutcome(a: UpdateAccount): string {
+  const outcome = String(a.end!.outcome);
+  if (outcome === 'completed') return outcome;
+  if (outcome === 'rolled_back') return `rolled_back:${String(a.rollback?.rule ?? 'none')}`;
+  return `failed:${String(a.end!.failed_step)}`;
 }

@@ -24,6 +24,11 @@ const STEPS: Readonly<Record<string, { readonly seed: string; readonly title: st
   stability: { seed: '4.1', title: 'stability window' },
   shutdown: { seed: '4.2', title: 'old instance completed and destroyed' },
   release: { seed: '4.3', title: 'temporary resources released' },
+  // A rollback's own phases (seed §4.3): the driver's default and the alias go back first, so no
+  // new connection reaches the failed version while the others move back.
+  rollback_switch: { seed: '5.3', title: "driver's default and the service's alias back to the old instance" },
+  rollback_move: { seed: '5.2', title: 'connections moved back (reverse) or given up (emergency), both instances aborted' },
+  rollback_reclaim: { seed: '5.3', title: 'new instance destroyed, its resources reclaimed' },
 };
 
 const CLASSES = ['idle', 'http', 'realtime', 'persistent'] as const;
@@ -66,6 +71,43 @@ function requestedPolicy(json: string): UpdateReport['policy'] {
   };
 }
 
+/** The Monitor's decision that asked for the rollback: its rule, score and what it measured. */
+function decisionOf(a: UpdateAccount): UpdateReport['decision'] {
+  const v = a.monitor.verdict;
+  if (!v) return undefined;
+  const d = [...a.monitor.decisions].reverse().find((x) => x.tNs <= v.tNs && x.execute === true);
+  const baseline = a.monitor.baseline;
+  return {
+    tNs: v.tNs,
+    level: Math.min(4, Math.max(1, num(v.level))) as 1 | 2 | 3 | 4,
+    rule: String(v.rule),
+    score: num(v.score) / 1000,
+    threshold: 0.8,
+    inputs: {
+      ...(d ? { serviceTimeNs: num(d.service_time) } : {}),
+      ...(baseline ? { baselineServiceTimeNs: num(baseline.service_time), baselineSigmaNs: num(baseline.service_time_sigma), baselineSamples: num(baseline.samples) } : {}),
+      samples: num(a.monitor.unwatch?.samples),
+      outOfBand: num(a.monitor.unwatch?.violations),
+      unanswered: num(a.monitor.unwatch?.unanswered),
+    },
+    action: String(v.action),
+  };
+}
+
+function rollbackOf(a: UpdateAccount, phases: readonly Phase[]): UpdateReport['rollback'] {
+  const r = a.rollback;
+  if (!r) return undefined;
+  const movedBack = num(r.moved_back), abandoned = num(r.abandoned), failed = num(r.failed);
+  const live = movedBack + abandoned + failed; // the connections the new instance held; those closed by their clients meanwhile are not counted
+  return {
+    kind: String(r.kind) as 'reverse' | 'emergency',
+    phases: phases.filter((p) => p.phase === 5),
+    movedBack,
+    abandoned,
+    survivalRate: live ? movedBack / live : 1,
+  };
+}
+
 export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
   const b = a.begin;
   const phases: Phase[] = [];
@@ -83,10 +125,12 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
     }
     else phases.push({ phase: s.phase as Phase['phase'], name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome });
   }
-  const outcome: UpdateReport['outcome'] = a.refused ? 'refused' : a.end?.outcome === 'completed' ? 'completed' : 'failed';
+  const outcome: UpdateReport['outcome'] = a.refused ? 'refused' : a.end?.outcome === 'completed' ? 'completed' : a.end?.outcome === 'rolled_back' ? 'rolled-back' : 'failed';
+  const decision = decisionOf(a);
+  const rollback = rollbackOf(a, phases);
   const end = a.end;
   const reserved = a.reserved ? num(a.reserved.memory) : 0;
-  const old = a.destroyed.filter((d) => d.sandbox !== a.created?.sandbox);
+  const old = a.destroyed; // the old instance after a completed update, the new one after a rollback
   // The version it updates from: what was installed (0.0.0: nothing, for a refused request).
   const from = version(b ? b.from : (a.refused?.from ?? 0));
   return {
@@ -99,7 +143,7 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
     to: a.to,
     plan: [{ service: a.service, from, to: a.to }],
     policy: b ? policyOf(b) : requestedPolicy(a.policyJson),
-    phases,
+    phases: phases.filter((p) => p.phase !== 5),
     stages: a.stages.map((s) => ({
       class: String(s.class) as (typeof CLASSES)[number],
       upTo: num(s.up_to) / 1000,
@@ -125,6 +169,14 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
       ...a.failedChecks.map((c) => ({ name: c, ok: false })),
     ],
     outcome,
-    ...(a.refused ? { reason: `refused: ${a.refused.reason}${a.refused.code ? ` (error ${a.refused.code})` : ''}` } : end && end.outcome !== 'completed' ? { reason: `failed at ${String(end.failed_step)}` } : {}),
+    ...(a.refused
+      ? { reason: `refused: ${a.refused.reason}${a.refused.code ? ` (error ${a.refused.code})` : ''}` }
+      : end && outcome === 'rolled-back'
+        ? { reason: `rolled back at ${String(end.failed_step)}: the Monitor's rule ${String(a.rollback?.rule)} (level ${num(a.rollback?.level)}, confidence ${(num(a.rollback?.score) / 1000).toFixed(3)})` }
+        : end && end.outcome !== 'completed'
+          ? { reason: `failed at ${String(end.failed_step)}` }
+          : {}),
+    ...(decision ? { decision } : {}),
+    ...(rollback ? { rollback } : {}),
   };
 }

@@ -43,7 +43,8 @@ static void put_percent_permille(struct out *o, int64_t pm) { put_tenths(o, pm),
 
 static void put_duration(struct out *o, uint64_t ns) {
   if (ns >= MD_NS_PER_MIN) put_u64(o, ns / MD_NS_PER_MIN), put(o, " min");
-  else put_u64(o, ns / MD_NS_PER_SEC), put(o, " s");
+  else if (ns >= MD_NS_PER_SEC) put_u64(o, ns / MD_NS_PER_SEC), put(o, " s");
+  else put_u64(o, ns / 1000000), put(o, " ms"); /* a window scaled down for a short run */
 }
 
 /* A windowed rule's value is measured over its window (decide.h), which the reason names; a rule

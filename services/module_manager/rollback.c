@@ -1,0 +1,108 @@
+/* rollback.c -- the rollback the Monitor's verdict asks for, while the old instance still lives
+ * (before COMPLETE; seed §4.3 步骤5.2).
+ *
+ *   1. Switch back first (步骤5.2.1): the driver's default and the service's alias return to the
+ *      old instance, so every new connection and every client of the alias reaches the version
+ *      that worked. The time from the verdict to here is the rollback's switch time.
+ *   2. Reverse migration (步骤5.2.2): every connection the new instance holds moves back with the
+ *      same five calls as the update, persistent sessions first, then real-time, then HTTP, then
+ *      idle ones: those a pause hurts most wait least. The new instance writes the old one's
+ *      schema (docs/migration-protocol.md, "Abort"). An emergency rollback (步骤5.2.3) moves
+ *      nothing: the connections at the new instance are abandoned, counted and steered back to
+ *      the old one, which knows nothing of them and resets them.
+ *   3. ABORT at both: the new instance holds nothing, the old one serves as before.
+ *   4. The new instance's sandbox destroyed: Core-0 zeroes and frees its memory and revokes its
+ *      capabilities, all audited.
+ *
+ * One `rollback` record says what was done. Configuration and component rollbacks (§4.4) are not
+ * built: a verdict asking for one is carried out as a reverse rollback, and the record says so. */
+#include "mm.h"
+
+#define MAX_BACK 16384
+
+static struct mig_conn_ref held[MAX_BACK];
+static uint8_t held_cls[MAX_BACK];
+
+/* Every connection the new instance holds, classified. */
+static uint32_t list_new(void) {
+  uint32_t n = 0;
+  uint64_t cursor = 0;
+  do {
+    if (mig_call(&up.new, MIG_LIST, cursor, 0, HIC_NO_CAP) != MIG_OK) return n;
+    uint32_t got = (uint32_t)msg.words[0];
+    cursor = msg.words[1];
+    const struct mig_conn_ref *refs = (const struct mig_conn_ref *)msg.payload;
+    for (uint32_t i = 0; i < got && n < MAX_BACK; i++, n++) held[n] = refs[i], held_cls[n] = classify(&refs[i]);
+  } while (cursor != 0);
+  return n;
+}
+
+static bool switch_back(void) {
+  bool ok = eth_call(ETH_DEFAULT, up.old.hello.instance, 0, 0, 0) == ETH_OK;
+  if (ok && up.switched) {
+    static const char alias[] = "cap://netstack/stats";
+    char target[64];
+    int len = hic_snprintf(target, sizeof target, "cap://%s/v%lu.%lu.%lu/stats", up.req.service, up.from >> 16, (up.from >> 8) & 0xff, up.from & 0xff);
+    ok = hic_registry_switch(REGISTRY, alias, sizeof alias - 1, target, (uint64_t)len) == 0;
+    if (ok) up.switched = false;
+  }
+  check(ok, MODULE_MANAGER_CHECK_WHAT_SWITCHED_BACK);
+  return ok;
+}
+
+/* Moves back what the new instance holds, by priority; passes until one finds nothing. */
+static void move_back(struct tally *t) {
+  for (int pass = 0; pass < 4; pass++) {
+    uint32_t n = list_new(), before = t->moved + t->gone + t->failed;
+    for (int cls = MM_STAGES - 1; cls >= 0; cls--)
+      for (uint32_t i = 0; i < n; i++)
+        if (held_cls[i] == cls) move_conn(&up.new, &up.old, &held[i], t);
+    if (n == 0 || t->moved + t->gone + t->failed == before) return;
+  }
+}
+
+/* Emergency: the new instance's connections are given up; their frames go back to the default
+ * (the old instance), which answers them with a reset. */
+static uint32_t abandon(void) {
+  uint32_t n = list_new(); /* what the new instance still says it holds, if it answers at all */
+  if (n == 0) return (uint32_t)up.at_new;
+  for (uint32_t i = 0; i < n; i++) eth_call(ETH_STEER, held[i].remote_ip, held[i].remote_port, held[i].local_port, ETH_NO_INSTANCE);
+  return n;
+}
+
+void rollback(void) {
+  const struct mon_verdict *v = &up.verdict;
+  bool emergency = v->action == MON_ACTION_EMERGENCY_ROLLBACK;
+  uint64_t t0 = (uint64_t)hic_time_now();
+  step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_SWITCH, MODULE_MANAGER_STEP_STATE_BEGIN);
+  bool switched = switch_back();
+  uint64_t t_switched = (uint64_t)hic_time_now();
+  step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_SWITCH, switched ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
+
+  step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_MOVE, MODULE_MANAGER_STEP_STATE_BEGIN);
+  struct tally t = {0};
+  uint32_t abandoned = 0;
+  if (emergency) abandoned = abandon();
+  else move_back(&t);
+  struct mig_status n;
+  bool empty = emergency || (status_of(&up.new, &n) && n.connections == 0);
+  bool aborted = emergency || mig_call(&up.new, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK; /* an emergency does not wait on it */
+  aborted = mig_call(&up.old, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK && aborted;
+  check(empty && t.failed == 0, MODULE_MANAGER_CHECK_WHAT_NOTHING_LEFT_BEHIND);
+  check(aborted, MODULE_MANAGER_CHECK_WHAT_ABORTED);
+  step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_MOVE, empty && aborted ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
+
+  step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, MODULE_MANAGER_STEP_STATE_BEGIN);
+  bool gone = up.new.control >= 0 && hic_sandbox_destroy((uint64_t)up.new.control) == 0;
+  check(gone, MODULE_MANAGER_CHECK_WHAT_NEW_DESTROYED);
+  if (gone) hic_cap_delete((uint64_t)up.new.control), up.new.control = -1;
+  step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, gone ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
+
+  module_manager_emit_rollback(&(struct module_manager_record_rollback){
+      .id = up.req.id, .kind = emergency ? MODULE_MANAGER_ROLLBACK_KIND_EMERGENCY : MODULE_MANAGER_ROLLBACK_KIND_REVERSE, .asked = v->action,
+      .rule = v->rule, .level = v->level, .score = v->score, .verdict_ns = v->at_ns, .started_ns = t0, .switched_back_ns = t_switched,
+      .moved_back = t.moved, .gone = t.gone, .failed = t.failed, .abandoned = abandoned, .end_ns = (uint64_t)hic_time_now(),
+      .ok = switched && empty && aborted && gone});
+  hic_log("module_manager: update %lu rolled back (%s): switched back %lu ns after the verdict, %u connections moved back, %u closed first, %u failed, %u abandoned",
+          up.req.id, emergency ? "emergency" : "reverse", t_switched - v->at_ns, t.moved, t.gone, t.failed, abandoned);
+}
