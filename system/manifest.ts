@@ -9,7 +9,7 @@ import { DEVICE_FACTORIES } from '../emulator/devices/index.ts';
 import { TRAFFIC_CLASSES } from '../traffic/classes.ts';
 import { Right } from '../core0/abi/abi.ts';
 import { NAME_PATTERN } from '../core0/module/format.ts';
-import { readRequest, type UpdateRequest } from './update/request.ts';
+import { MAX_PENDING_UPDATES, readRequest, type UpdateRequest } from './update/request.ts';
 
 export interface SandboxEntry {
   readonly name: string;
@@ -330,6 +330,8 @@ export function parseManifest(file: string, text: string): Manifest {
 
   const updateList: unknown = top.updates ?? [];
   if (!Array.isArray(updateList)) return r.fail('updates', 'expected a list of update requests');
+  // The operator's channel keeps a place for each from boot, so a longer list could never be queued.
+  if (updateList.length > MAX_PENDING_UPDATES) r.fail('updates', `${updateList.length} update requests; the operator's channel holds at most ${MAX_PENDING_UPDATES}`);
   let last = 0;
   const updates = updateList.map((v: unknown, i: number): ImageUpdate => {
     const o = r.object(v, `updates[${i}]`, ['at', 'service', 'to', 'allowDowngrade', 'policy']);

@@ -1,15 +1,15 @@
 // Update requests the Module Manager refuses (images/update-refusals.himg, and variants of it):
 // each ends in a `refused` record with its reason before anything changes -- no sandbox, no
 // reservation, no frame taken, netstack 1.2.0 serving on. Requests the operator's channel itself
-// refuses (a malformed policy) never reach the machine; one that reaches the Module Manager
-// malformed (a raw message of the wrong size) is refused there too.
+// refuses (a malformed policy, more updates than it holds) never reach the machine; one that
+// reaches the Module Manager malformed (a raw message of the wrong size) is refused there too.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HostClient } from '../core0/host-client.ts';
 import { ManifestError, parseManifest } from '../system/manifest.ts';
-import { encodeRequest, MM_REQUEST_UPDATE } from '../system/update/request.ts';
+import { encodeRequest, MAX_PENDING_UPDATES, MM_REQUEST_UPDATE } from '../system/update/request.ts';
 import { REPO, stage, type Booted } from './support/boot.ts';
 import { recordsOf } from './support/kernel.ts';
 
@@ -130,5 +130,22 @@ describe('policies the operator\'s channel refuses before the machine sees them'
     const noManager = structuredClone(IMAGE);
     noManager.sandboxes = noManager.sandboxes.filter((s) => s.name !== 'module-manager');
     expect(() => parseManifest('p.himg', JSON.stringify(noManager))).toThrow(/updates: no sandbox runs module_manager/);
+  });
+
+  it("refuses more updates than the operator's channel holds, and takes as many", () => {
+    const image = structuredClone(IMAGE);
+    const list = (n: number) => Array.from({ length: n }, (_, i) => ({ at: `${10 + i}ms`, service: 'netstack', to: '1.3.0' }));
+    image.updates = list(MAX_PENDING_UPDATES + 1);
+    let e: unknown;
+    try {
+      parseManifest('p.himg', JSON.stringify(image));
+    } catch (x) {
+      e = x;
+    }
+    expect(e).toBeInstanceOf(ManifestError);
+    expect((e as ManifestError).field).toBe('updates');
+    expect((e as ManifestError).message).toBe("p.himg: updates: 9 update requests; the operator's channel holds at most 8");
+    image.updates = list(MAX_PENDING_UPDATES);
+    expect(parseManifest('p.himg', JSON.stringify(image)).updates).toHaveLength(8);
   });
 });

@@ -11,7 +11,8 @@ import type { HostPacer } from '../realtime.ts';
 import type { MachineMetrics } from '../metrics.ts';
 import { CommandError, type ArgDescription, type CommandDescription } from './protocol.ts';
 import { ManifestError, Reader } from '../manifest.ts';
-import { readRequest } from '../update/request.ts';
+import { UpdateQueueFull } from '../update/operator.ts';
+import { MAX_PENDING_UPDATES, readRequest } from '../update/request.ts';
 import { reportOf } from '../update/report.ts';
 
 /** Every kind of event the kernel emits (the compiler checks the list is complete). */
@@ -125,7 +126,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'update',
-    summary: 'ask the Module Manager for a rolling update of a service to a version (docs/module-manager.md); the reply gives the update id, `updates` its progress',
+    summary: `ask the Module Manager for a rolling update of a service to a version (docs/module-manager.md); the reply gives the update id, \`updates\` its progress; refused (QueueFull) while ${MAX_PENDING_UPDATES} requests wait`,
     effect: 'input',
     args: [
       arg('service', 'string', true, 'the service (its module name), e.g. netstack'),
@@ -141,9 +142,19 @@ export const COMMANDS: readonly Command[] = [
         if (e instanceof ManifestError) throw new CommandError('InvalidArgument', e.message);
         throw e;
       }
-      let id = 0;
-      const virtual = await ctx.input('update', a, () => (id = ctx.live.system.operator.request(request)));
-      return { virtual, id };
+      // Whether the queue has room is known only when the input enters (deliveries happen in
+      // virtual time), and a refusal must not throw there: the pacer is admitting inputs.
+      const entered: { id?: number; full?: UpdateQueueFull } = {};
+      const virtual = await ctx.input('update', a, () => {
+        try {
+          entered.id = ctx.live.system.operator.request(request);
+        } catch (e) {
+          if (!(e instanceof UpdateQueueFull)) throw e;
+          entered.full = e;
+        }
+      });
+      if (entered.full) throw new CommandError('QueueFull', entered.full.message);
+      return { virtual, id: entered.id };
     },
   },
   {

@@ -21,6 +21,7 @@ export const ERROR_CLASSES = [
   'InvalidArgument', // the command's arguments are wrong: missing, unknown, of the wrong type, or naming nothing
   'LineTooLong', // the line passed MAX_LINE_BYTES: the connection is closed
   'NotAvailable', // the command cannot be carried out now (the machine has ended)
+  'QueueFull', // an input refused because too many like it wait: `update` while MAX_PENDING_UPDATES requests do
   'InternalError', // a bug in HIC, not in the request (its stack goes to the host's stderr)
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];

@@ -4,17 +4,30 @@
 // sandbox's send on cap://module_manager/requests when it waits for one. The host never blocks:
 // while the Module Manager is busy (or not yet registered) the send is refused with WOULD_BLOCK or
 // NOT_FOUND and tried again a virtual millisecond later, so requests reach it in order, one at a
-// time, at deterministic virtual times.
+// time, at deterministic virtual times. At most MAX_PENDING_UPDATES wait at once; one more is
+// refused (UpdateQueueFull) with nothing recorded. An image's requests keep their places from
+// the start, so a control client cannot crowd out what the image declared.
 
 import { HostCallError, HostClient } from '../../core0/host-client.ts';
 import type { Kernel } from '../../core0/kernel.ts';
-import { encodeRequest, MM_REQUEST_UPDATE, resolvePolicy, type UpdateRequest } from './request.ts';
+import { encodeRequest, MAX_PENDING_UPDATES, MM_REQUEST_UPDATE, resolvePolicy, type UpdateRequest } from './request.ts';
 
 const REQUESTS = 'cap://module_manager/requests';
 const RETRY_NS = 1_000_000;
 
+/** A request refused because the channel already holds MAX_PENDING_UPDATES: nothing was queued. */
+export class UpdateQueueFull extends Error {
+  readonly code = 'UPDATE_QUEUE_FULL';
+  readonly limit = MAX_PENDING_UPDATES;
+  constructor(readonly pending: number) {
+    super(`${pending} update requests are waiting for the Module Manager, the most the operator's channel holds (${MAX_PENDING_UPDATES}); ask again once one is delivered`);
+  }
+}
+
 export class OperatorChannel {
   private readonly queue: { readonly id: number; readonly request: UpdateRequest }[] = [];
+  /** An image's requests not yet due (requestAt): they count against the bound from the start. */
+  private reserved = 0;
   private nextId = 1;
   private client: HostClient | undefined;
   private endpoint: number | undefined;
@@ -22,22 +35,33 @@ export class OperatorChannel {
 
   constructor(private readonly kernel: Kernel) {}
 
-  /** Queues a request now (virtual time); returns its update id. */
+  /** Queues a request now (virtual time); returns its update id. UpdateQueueFull when full. */
   request(request: UpdateRequest): number {
+    if (this.pending >= MAX_PENDING_UPDATES) throw new UpdateQueueFull(this.pending);
+    return this.enqueue(request);
+  }
+
+  /** Queues a request at virtual time `atNs` (an image's update), keeping its place until then. */
+  requestAt(atNs: number, request: UpdateRequest): void {
+    if (this.pending >= MAX_PENDING_UPDATES) throw new UpdateQueueFull(this.pending);
+    this.reserved++;
+    this.kernel.at(atNs, () => {
+      this.reserved--;
+      this.enqueue(request);
+    });
+  }
+
+  /** Requests not yet delivered: queued, or an image's not yet due. */
+  get pending(): number {
+    return this.queue.length + this.reserved;
+  }
+
+  private enqueue(request: UpdateRequest): number {
     const id = this.nextId++;
     this.queue.push({ id, request });
     this.kernel.events.emit({ kind: 'updateRequested', id, service: request.service, to: request.to, allowDowngrade: request.allowDowngrade, policy: JSON.stringify(resolvePolicy(request.policy)) });
     this.schedule(this.kernel.machine.clock.now);
     return id;
-  }
-
-  /** Queues a request at virtual time `atNs` (an image's update). */
-  requestAt(atNs: number, request: UpdateRequest): void {
-    this.kernel.at(atNs, () => this.request(request));
-  }
-
-  get pending(): number {
-    return this.queue.length;
   }
 
   private schedule(at: number): void {

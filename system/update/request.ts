@@ -11,6 +11,14 @@ import { Reader } from '../manifest.ts';
 
 export const STAGES = 4;
 
+/**
+ * Requests the operator's channel holds at once, not yet delivered to the Module Manager (an
+ * image's scheduled ones included). The Module Manager takes one at a time and an update runs
+ * for seconds to hours, so a longer queue only means work nobody will see start soon; a bound
+ * keeps a control client from growing the host's memory and the event log while it waits.
+ */
+export const MAX_PENDING_UPDATES = 8;
+
 export interface UpdatePolicy {
   readonly zeroDowntime?: boolean;
   readonly rollbackWindowNs?: number;
