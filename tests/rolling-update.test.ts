@@ -59,6 +59,16 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
     expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
+  it('is watched by the Monitor, which raises no alarm: a healthy version is not rolled back', () => {
+    expect(recordsOf(run.kernel, 'monitor', 'watch')).toMatchObject([{ id: 1, from: 0x10200, to: 0x10300 }]);
+    expect(account.monitor.baseline).toMatchObject({ id: 1, version: 0x10200 });
+    expect(Number(account.monitor.baseline!.samples)).toBeGreaterThanOrEqual(20);
+    expect(account.monitor.decisions.filter((d) => d.action !== 'continue')).toEqual([]);
+    expect(account.monitor.verdict).toBeUndefined();
+    expect(account.monitor.unwatch).toMatchObject({ id: 1, unanswered: 0, verdicts: 0 });
+    expect(account.rollback).toBeUndefined();
+  });
+
   it('reserves twice the new quota before anything starts, and gives the headroom back at the end', () => {
     const reserved = run.kernel.events.of('reserved' as never) as unknown as { by: string; bytes: number; t: number }[];
     const released = run.kernel.events.of('reservationReleased' as never) as unknown as { by: string; bytes: number; t: number }[];

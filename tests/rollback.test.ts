@@ -1,0 +1,90 @@
+// Automatic rollback under live traffic (images/regression-latency.himg): netstack 1.2.0 serves
+// 1000 connections; the Module Manager updates it to 1.3.1, a regression release that takes twice
+// the time over every frame. The Monitor, a signed guest service, learnt its baseline from 1.2.0
+// and watches the new instance; its "performance down > 30 %" rule (seed §4.2) fires, it asks for
+// a reverse rollback, and the Module Manager switches back and moves every connection back before
+// COMPLETE. One boot; every assertion reads the event log or the traffic generator's ground truth.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UpdateAccount } from '../system/update/outcome.ts';
+import { reportOf } from '../system/update/report.ts';
+import { validateReport } from '../system/report/validate.ts';
+import { writeReport } from '../system/report/write.ts';
+import type { TrafficSummary } from '../traffic/summary.ts';
+import { bootImage, type Booted } from './support/boot.ts';
+import { recordsOf } from './support/kernel.ts';
+
+let run: Booted;
+let summary: TrafficSummary;
+let account: UpdateAccount;
+
+beforeAll(async () => {
+  run = await bootImage('regression-latency');
+  summary = run.system.traffic!.generator.summary();
+  account = run.system.updates.all[0]!;
+}, 600_000);
+
+afterAll(() => run?.machine.dispose());
+
+describe('a regression release (latency doubled) rolled back automatically under 1000 connections', () => {
+  it('ends rolled back on the Monitor\'s perf_down rule, as the image expects', () => {
+    expect(run.deviations).toEqual([]);
+    expect(run.system.updates.outcomes()).toEqual(['rolled_back:perf_down']);
+    expect(account.end).toMatchObject({ outcome: 'rolled_back', ok: true });
+    expect(account.failedChecks).toEqual([]);
+  });
+
+  it('decides on the seed\'s rule with its level and a confidence above the threshold, against a baseline learnt from 1.2.0', () => {
+    const base = account.monitor.baseline!;
+    expect(base).toMatchObject({ id: 1, version: 0x10200 });
+    const verdict = account.monitor.verdict!;
+    expect(verdict).toMatchObject({ id: 1, action: 'reverse_rollback', rule: 'perf_down', level: 2 });
+    expect(Number(verdict.score)).toBeGreaterThanOrEqual(800);
+    // The decision that executed measured the new instance well above 1.3 x the baseline (> 30 % down).
+    const decided = account.monitor.decisions.find((d) => d.rule === 'perf_down' && d.execute === true)!;
+    expect(Number(decided.service_time)).toBeGreaterThan(1.3 * Number(base.service_time));
+    expect(recordsOf(run.kernel, 'monitor', 'verdict')).toHaveLength(1); // asked once
+  });
+
+  it('switches back within the seed\'s 100 ms of the decision (virtual), then moves every connection back and reclaims the new instance', () => {
+    const r = account.rollback!;
+    expect(r).toMatchObject({ kind: 'reverse', asked: 'reverse_rollback', rule: 'perf_down', failed: 0, abandoned: 0, ok: true });
+    expect(Number(r.switched_back) - Number(r.verdict)).toBeLessThan(100_000_000);
+    expect(Number(r.switched_back)).toBeGreaterThanOrEqual(Number(r.verdict));
+    // Everything the new instance held moved back: every connection it received, less those closed meanwhile.
+    expect(Number(r.moved_back)).toBeGreaterThan(700);
+    const ended = account.steps.filter((s) => s.phase === 5 && s.state !== 'begin').map((s) => `${s.step}:${s.state}`);
+    expect(ended).toEqual(['rollback_switch:ok', 'rollback_move:ok', 'rollback_reclaim:ok']);
+    const destroyed = run.kernel.events.of('sandboxDestroyed').filter((e) => e.reason === 'destroyed').map((e) => e.sandbox);
+    expect(destroyed).toEqual(['netstack-1-3-1']); // the old instance lives on
+    const defaults = recordsOf(run.kernel, 'driver', 'default_changed').map((d) => Number(d.instance));
+    expect(defaults.at(-1)).toBe(1);
+  });
+
+  it('loses, duplicates and reorders nothing: the generator checked every byte, both ways', () => {
+    expect({ closed: summary.closed, failed: summary.failed, httpErrors: summary.httpErrors }).toEqual({ closed: 1000, failed: 0, httpErrors: 0 });
+    expect({ lost: summary.lost, duplicated: summary.duplicated, reordered: summary.reordered, corrupted: summary.corrupted, seqGaps: summary.seqGaps, seqErrors: summary.seqErrors }).toEqual({
+      lost: 0, duplicated: 0, reordered: 0, corrupted: 0, seqGaps: 0, seqErrors: 0,
+    });
+  });
+
+  it('reports it: the decision with its inputs, the rollback\'s own phases and the survival rate', () => {
+    const report = reportOf(account, 'regression-latency');
+    validateReport(report);
+    expect(report.outcome).toBe('rolled-back');
+    expect(report.decision).toMatchObject({ rule: 'perf_down', level: 2, threshold: 0.8, action: 'reverse_rollback' });
+    expect(report.decision!.inputs.baselineServiceTimeNs).toBe(Number(account.monitor.baseline!.service_time));
+    expect(report.rollback).toMatchObject({ kind: 'reverse', abandoned: 0, survivalRate: 1 });
+    expect(report.rollback!.phases.map((p) => `${p.step} ${p.outcome}`)).toEqual(['5.3 ok', '5.2 ok', '5.3 ok']);
+    const dir = mkdtempSync(join(tmpdir(), 'hic-rollback-report-'));
+    try {
+      const written = writeReport(dir, report);
+      expect(readFileSync(written.html, 'utf8')).toContain('Rollback (reverse)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
