@@ -5,8 +5,8 @@
 // seed's §4.2 matrix just short of and just past its threshold, the §4.3 rules and §4.1 levels, the
 // confidence score, operator confirmation, partial rollback, alert suppression, root-cause
 // classification, and two healthy hours that raise nothing. Each check is a line of output. Then
-// the core is compiled again with the guest flags: it must need nothing at all from outside, since
-// it builds as a library module, whose pages are never writable.
+// the core is compiled again with the guest flags: it must need nothing at all from outside and
+// keep no state of its own (no data section), so the Monitor service links it as it is.
 
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
