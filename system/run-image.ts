@@ -177,7 +177,8 @@ export class System {
     this.ran = true;
     this.kernel.shutdown();
     const outcome = this.outcome;
-    const deviations = [...deviationsFrom(this.manifest, outcome, this.updates.outcomes()), ...(this.traffic ? trafficDeviations(this.traffic) : [])];
+    const abandoned = this.updates.all.reduce((n, u) => n + Number(u.rollback?.abandoned ?? 0), 0);
+    const deviations = [...deviationsFrom(this.manifest, outcome, this.updates.outcomes()), ...(this.traffic ? trafficDeviations(this.traffic, abandoned) : [])];
     return { halt, outcome, deviations, logHash: this.kernel.events.hash() };
   }
 

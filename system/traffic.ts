@@ -59,12 +59,19 @@ interface TrafficState {
 }
 
 /** Problems with a finished run, one line each: what the generator's checks found. */
-export function trafficDeviations(t: AttachedTraffic): string[] {
+/**
+ * How the traffic differs from a clean run: every connection closed, nothing lost, duplicated or
+ * reordered. `abandoned`: connections an emergency rollback gave up (the Module Manager's
+ * `rollback` records, seed §4.3 步骤5.2.3): up to that many may fail, and lose what they had in
+ * flight, but every byte of every other connection must still arrive.
+ */
+export function trafficDeviations(t: AttachedTraffic, abandoned = 0): string[] {
   const s = t.generator.summary();
   const out: string[] = [];
   if (!t.generator.done) out.push('traffic: the generator did not finish within the run');
-  if (s.failed > 0) out.push(`traffic: ${s.failed} connection(s) failed`);
-  for (const [k, v] of Object.entries({ lost: s.lost, duplicated: s.duplicated, reordered: s.reordered, 'seq gaps': s.seqGaps, 'bad http': s.httpErrors })) {
+  if (s.failed > abandoned) out.push(`traffic: ${s.failed} connection(s) failed${abandoned ? `, more than the ${abandoned} an emergency rollback gave up` : ''}`);
+  const lost = s.failed <= abandoned ? s.lost - s.lostOnFailed : s.lost;
+  for (const [k, v] of Object.entries({ lost, duplicated: s.duplicated, reordered: s.reordered, 'seq gaps': s.seqGaps, 'bad http': s.httpErrors })) {
     if (v > 0) out.push(`traffic: ${v} ${k}`);
   }
   return out;

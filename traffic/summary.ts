@@ -31,6 +31,8 @@ export interface TrafficSummary {
   readonly bytesReceived: number;
   /** Echoed bytes never delivered, delivered twice, or delivered after later ones. */
   readonly lost: number;
+  /** ... of them, lost on connections that failed (reset or aborted with bytes in flight). */
+  readonly lostOnFailed: number;
   readonly duplicated: number;
   readonly reordered: number;
   /** Echoed bytes that match nothing we sent. */

@@ -248,6 +248,14 @@ static uint64_t steer_call(void) {
   return ETH_OK;
 }
 
+static uint64_t forget_call(void) {
+  uint64_t id = msg.words[0];
+  if (id >= ETH_INSTANCES) return HIC_ERR_INVALID_ARGUMENT;
+  msg.words[0] = steer_forget(&steer, (uint8_t)id);
+  hic_log("eth_driver: forgot instance %lu's %lu connections", id, msg.words[0]);
+  return ETH_OK;
+}
+
 static uint64_t default_call(void) {
   uint64_t id = msg.words[0];
   if (!is_live(id)) return HIC_ERR_NOT_FOUND;
@@ -304,6 +312,7 @@ static void serve(int64_t ep, bool control) {
     else if (control && label == ETH_DEFAULT) status = default_call();
     else if (control && label == ETH_STATS) status = stats_call();
     else if (control && label == ETH_KICK) status = kick_call();
+    else if (control && label == ETH_FORGET) status = forget_call();
     bool kept = status == ETH_OK && (label == ETH_ATTACH || label == ETH_NOTIFY);
     if (came >= 0 && !kept) hic_cap_delete((uint64_t)came); /* a refused call keeps nothing */
     if (status != ETH_OK) msg.cap = HIC_NO_CAP;

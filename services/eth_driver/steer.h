@@ -16,7 +16,7 @@
  * addresses and ports (a client reusing a port after a close): the entry moves to the default
  * instance, which is where new connections belong. An entry made by an explicit STEER knows no
  * ISN (0) and keeps its instance for every SYN. Entries leave only by an explicit STEER to
- * ETH_NO_INSTANCE.
+ * ETH_NO_INSTANCE, or all of an instance's at once by ETH_FORGET.
  *
  * Freestanding and self-contained (storage comes from the caller), so the benchmark of
  * bench/benchmarks/steering.ts compiles this same file natively as its baseline. */
@@ -109,6 +109,21 @@ static inline int steer_remove(struct steer *s, uint64_t key) {
   s->keys[i] = 0;
   s->size--;
   return was;
+}
+
+/** Removes every connection of `instance`; returns how many. A removal can shift a later entry
+ * of the run into the hole, so the scan looks at the same index again before it moves on. */
+static inline uint32_t steer_forget(struct steer *s, uint8_t instance) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < STEER_ENTRIES;) {
+    if (s->keys[i] != 0 && s->instance[i] == instance) {
+      steer_remove(s, s->keys[i]);
+      n++;
+      continue;
+    }
+    i++;
+  }
+  return n;
 }
 
 /** The instance a received frame goes to (ETH_NO_INSTANCE when there is no default yet). */

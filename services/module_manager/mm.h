@@ -25,6 +25,7 @@ struct instance {
   int64_t wake;
   int64_t control;
   struct mig_hello hello;
+  bool stalled; /* a call to it timed out: for the rest of the update it is not waited on again */
 };
 
 struct update {
@@ -44,7 +45,8 @@ struct update {
   uint64_t connections_ns;     /* the connection phase, virtual */
   uint64_t phase_started;      /* virtual ns: the current step's start, for the timeout */
   bool switched;               /* the service's alias reaches the new instance */
-  uint64_t at_new;             /* connections at the new instance, as the last split saw */
+  uint64_t at_new;             /* connections at the new instance at the last health check */
+  uint32_t moved_at_check;     /* ... and how many had been moved to it by then */
   bool watched;                /* the Monitor watches the new instance */
   bool has_verdict;            /* the Monitor asked for a rollback: */
   struct mon_verdict verdict;  /* ... this one */
@@ -60,9 +62,11 @@ extern uint64_t eth_bits;
 /* module_manager.c */
 void check(bool ok, uint64_t what);
 void msg_clear(void);
-uint64_t mig_call(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap);
+uint64_t mig_call(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap); /* within the phase timeout */
+uint64_t mig_call_within(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap, uint64_t timeout_ns);
 uint64_t eth_call(uint64_t label, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3);
 bool status_of(struct instance *s, struct mig_status *st);
+bool status_within(struct instance *s, struct mig_status *st, uint64_t timeout_ns);
 bool hello(struct instance *s);
 void step(uint64_t phase, uint64_t which, uint64_t state);
 bool timed_out(void);
@@ -77,8 +81,9 @@ bool new_instance(void);
 /* stages.c: phase 3. */
 bool migrate(void);
 uint8_t classify(const struct mig_conn_ref *c); /* 0 idle, 1 HTTP, 2 real-time, 3 persistent */
-uint64_t move_conn(struct instance *from, struct instance *to, const struct mig_conn_ref *c, struct tally *t);
+uint64_t move_conn(struct instance *from, struct instance *to, const struct mig_conn_ref *c, struct tally *t, uint64_t within_ns);
 void split(void);
+uint32_t moved_so_far(const struct mig_conn_ref **refs); /* the connections moved to the new instance */
 void latency_reset(void);
 void latency(uint64_t *avg, uint64_t *p99, uint64_t *max, uint64_t *samples);
 bool healthy(void);

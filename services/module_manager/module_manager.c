@@ -37,6 +37,10 @@ void msg_clear(void) {
 }
 
 uint64_t mig_call(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap) {
+  return mig_call_within(s, label, w0, w1, cap, up.req.policy.phase_timeout_ns);
+}
+
+uint64_t mig_call_within(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap, uint64_t timeout_ns) {
   msg_clear();
   msg.label = label;
   msg.words[0] = w0;
@@ -45,7 +49,11 @@ uint64_t mig_call(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, 
   msg.cap_move = cap >= 0;
   up.ipc_calls++;
   if (s->wake >= 0) hic_notify((uint64_t)s->wake, MIG_KICK_BIT);
-  int64_t r = hic_call((uint64_t)s->channel, &msg, 0, up.req.policy.phase_timeout_ns);
+  if (s->stalled) return 0xdead;
+  int64_t r = hic_call((uint64_t)s->channel, &msg, 0, timeout_ns);
+  /* An instance that let a call time out is not waited on again in this update: each further call
+   * would cost another timeout while the rollback that may be coming waits behind it. */
+  if (r == -HIC_ERR_TIMEOUT) s->stalled = true;
   if (r < 0) return hic_log("module_manager: call %lu to the %s failed: %ld", label, s->role, r), 0xdead;
   return msg.label;
 }
@@ -62,8 +70,12 @@ uint64_t eth_call(uint64_t label, uint64_t w0, uint64_t w1, uint64_t w2, uint64_
 }
 
 bool status_of(struct instance *s, struct mig_status *st) {
+  return status_within(s, st, up.req.policy.phase_timeout_ns);
+}
+
+bool status_within(struct instance *s, struct mig_status *st, uint64_t timeout_ns) {
   memset(st, 0, sizeof *st);
-  if (mig_call(s, MIG_STATUS, 0, 0, HIC_NO_CAP) != MIG_OK || msg.len < sizeof *st) return false;
+  if (mig_call_within(s, MIG_STATUS, 0, 0, HIC_NO_CAP, timeout_ns) != MIG_OK || msg.len < sizeof *st) return false;
   memcpy(st, msg.payload, sizeof *st);
   return true;
 }
@@ -97,6 +109,7 @@ static void refuse(uint64_t id, uint64_t reason, int64_t code) {
 static void run_update(void) {
   latency_reset();
   up.old = running;
+  up.old.stalled = false;
   up.reservation = up.for_spawn = up.endpoint = -1;
   up.new = (struct instance){.role = "target", .channel = -1, .wake = -1, .control = -1};
   if (!plan()) return (void)(running.wake = up.old.wake); /* a copy of its notification, kept for the next request */
@@ -107,6 +120,9 @@ static void run_update(void) {
       .phase_timeout_ns = p->phase_timeout_ns, .stage1 = p->stage_up_to[0], .stage2 = p->stage_up_to[1], .stage3 = p->stage_up_to[2],
       .stage4 = p->stage_up_to[3], .idle_ms = p->idle_ms});
   bool ok = new_instance() && migrate() && finish();
+  /* What a failure calls for is the Monitor's to say (a failed health check may be the start of
+   * what it is judging): while it watches, wait for its verdict before giving up alone. */
+  if (!ok && up.watched) verdict(up.req.policy.phase_timeout_ns);
   bool rolled_back = !ok && up.has_verdict;
   if (rolled_back) rollback();
   watch_end();

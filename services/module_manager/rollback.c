@@ -23,12 +23,12 @@
 static struct mig_conn_ref held[MAX_BACK];
 static uint8_t held_cls[MAX_BACK];
 
-/* Every connection the new instance holds, classified. */
-static uint32_t list_new(void) {
-  uint32_t n = 0;
+/* Every connection the new instance holds, classified; -1 if it does not answer at all. */
+static int32_t list_new(void) {
+  int32_t n = 0;
   uint64_t cursor = 0;
   do {
-    if (mig_call(&up.new, MIG_LIST, cursor, 0, HIC_NO_CAP) != MIG_OK) return n;
+    if (mig_call(&up.new, MIG_LIST, cursor, 0, HIC_NO_CAP) != MIG_OK) return cursor == 0 && n == 0 ? -1 : n;
     uint32_t got = (uint32_t)msg.words[0];
     cursor = msg.words[1];
     const struct mig_conn_ref *refs = (const struct mig_conn_ref *)msg.payload;
@@ -50,24 +50,33 @@ static bool switch_back(void) {
   return ok;
 }
 
-/* Moves back what the new instance holds, by priority; passes until one finds nothing. */
-static void move_back(struct tally *t) {
+/* Moves back what the new instance holds, by priority; passes until one finds nothing. Each call
+ * may take the phase timeout: the new version is failing, perhaps slowly, and every connection it
+ * can still give back is one not lost. False if it does not answer at all. */
+static bool move_back(struct tally *t) {
+  up.new.stalled = false; /* given another chance, at the phase timeout, for what it still holds */
   for (int pass = 0; pass < 4; pass++) {
-    uint32_t n = list_new(), before = t->moved + t->gone + t->failed;
+    int32_t n = list_new();
+    if (n < 0) return pass > 0;
+    uint32_t before = t->moved + t->gone + t->failed;
     for (int cls = MM_STAGES - 1; cls >= 0; cls--)
-      for (uint32_t i = 0; i < n; i++)
-        if (held_cls[i] == cls) move_conn(&up.new, &up.old, &held[i], t);
-    if (n == 0 || t->moved + t->gone + t->failed == before) return;
+      for (int32_t i = 0; i < n; i++)
+        if (held_cls[i] == cls) move_conn(&up.new, &up.old, &held[i], t, up.req.policy.phase_timeout_ns);
+    if (n == 0 || t->moved + t->gone + t->failed == before) return true;
   }
+  return true;
 }
 
-/* Emergency: the new instance's connections are given up; their frames go back to the default
- * (the old instance), which answers them with a reset. */
+/* Emergency: the new instance's connections are given up without asking it anything (it may not
+ * answer at all). The driver forgets every steering entry naming it -- those the update moved
+ * there and those its SYNs made while it was the default -- so their frames reach the old
+ * instance, which knows nothing of them and resets them. The count: what the new instance held at
+ * the last health check, and every connection moved to it since. */
 static uint32_t abandon(void) {
-  uint32_t n = list_new(); /* what the new instance still says it holds, if it answers at all */
-  if (n == 0) return (uint32_t)up.at_new;
-  for (uint32_t i = 0; i < n; i++) eth_call(ETH_STEER, held[i].remote_ip, held[i].remote_port, held[i].local_port, ETH_NO_INSTANCE);
-  return n;
+  const struct mig_conn_ref *refs;
+  uint32_t n = moved_so_far(&refs);
+  check(eth_call(ETH_FORGET, up.new.hello.instance, 0, 0, 0) == ETH_OK, MODULE_MANAGER_CHECK_WHAT_NOTHING_LEFT_BEHIND);
+  return (uint32_t)up.at_new + (n - up.moved_at_check);
 }
 
 void rollback(void) {
@@ -82,8 +91,10 @@ void rollback(void) {
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_MOVE, MODULE_MANAGER_STEP_STATE_BEGIN);
   struct tally t = {0};
   uint32_t abandoned = 0;
+  /* A reverse rollback whose new instance does not answer at all becomes an emergency one: there
+   * is nothing to move back from. The record says what was asked and what was done. */
+  if (!emergency && !move_back(&t)) emergency = true;
   if (emergency) abandoned = abandon();
-  else move_back(&t);
   struct mig_status n;
   bool empty = emergency || (status_of(&up.new, &n) && n.connections == 0);
   bool aborted = emergency || mig_call(&up.new, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK; /* an emergency does not wait on it */

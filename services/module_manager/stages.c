@@ -16,6 +16,8 @@
 #define HIST_US 16384 /* added latency histogram: 1 us buckets, the last one open-ended */
 
 static struct mig_conn_ref refs[MAX_CONNS];
+static struct mig_conn_ref moved[MAX_CONNS]; /* every connection moved to the new instance, for an emergency to give up */
+static uint32_t nmoved;
 static uint8_t cls[MAX_CONNS], done[MAX_CONNS];
 static uint32_t nrefs;
 static uint32_t hist[HIST_US];
@@ -61,54 +63,68 @@ static uint64_t p99(void) {
 
 /* One connection from `from` to `to` (seed 步骤3.3): EXPECT at `to`, STEER, CONN_OUT at `from`,
  * CONN_IN at `to`, CONN_DONE at `from`. An update moves source to target, a rollback target to
- * source: the protocol is the same both ways. Returns the time the connection's segments waited
- * (CONN_OUT to CONN_IN), 0 when it did not move. */
-uint64_t move_conn(struct instance *from, struct instance *to, const struct mig_conn_ref *c, struct tally *t) {
+ * source: the protocol is the same both ways. Each call must be answered `within` ns. Returns the
+ * time the connection's segments waited (CONN_OUT to CONN_IN), 0 when it did not move. */
+uint64_t move_conn(struct instance *from, struct instance *to, const struct mig_conn_ref *c, struct tally *t, uint64_t within) {
   uint64_t key = eth_key(c->remote_ip, c->remote_port, c->local_port);
-  if (mig_call(to, MIG_EXPECT, key, 0, HIC_NO_CAP) != MIG_OK) return t->failed++, 0;
+  if (mig_call_within(to, MIG_EXPECT, key, 0, HIC_NO_CAP, within) != MIG_OK) return t->failed++, 0;
   if (eth_call(ETH_STEER, c->remote_ip, c->remote_port, c->local_port, to->hello.instance) != ETH_OK) {
-    mig_call(to, MIG_EXPECT, key, 1, HIC_NO_CAP);
+    mig_call_within(to, MIG_EXPECT, key, 1, HIC_NO_CAP, within);
     return t->failed++, 0;
   }
   uint64_t f0 = (uint64_t)hic_time_now();
-  uint64_t st = mig_call(from, MIG_CONN_OUT, c->id, 0, HIC_NO_CAP);
+  uint64_t st = mig_call_within(from, MIG_CONN_OUT, c->id, 0, HIC_NO_CAP, within);
   if (st != MIG_OK) {
     /* It closed before its turn: its segments go back to whoever has the default. */
     eth_call(ETH_STEER, c->remote_ip, c->remote_port, c->local_port, ETH_NO_INSTANCE);
-    mig_call(to, MIG_EXPECT, key, 1, HIC_NO_CAP);
+    mig_call_within(to, MIG_EXPECT, key, 1, HIC_NO_CAP, within);
     if (st == MIG_ERR_NO_CONN) t->gone++;
     else t->failed++;
     return 0;
   }
-  if (mig_call(to, MIG_CONN_IN, 0, 0, msg.cap) != MIG_OK) {
+  if (mig_call_within(to, MIG_CONN_IN, 0, 0, msg.cap, within) != MIG_OK) {
     hic_log("module_manager: CONN_IN of %u at the %s refused: %lu; giving it back", c->id, to->role, msg.label);
     eth_call(ETH_STEER, c->remote_ip, c->remote_port, c->local_port, from->hello.instance);
-    mig_call(to, MIG_EXPECT, key, 1, HIC_NO_CAP);
-    mig_call(from, MIG_CONN_BACK, c->id, 0, HIC_NO_CAP);
+    mig_call_within(to, MIG_EXPECT, key, 1, HIC_NO_CAP, within);
+    mig_call_within(from, MIG_CONN_BACK, c->id, 0, HIC_NO_CAP, within);
     return t->failed++, 0;
   }
   uint64_t waited = (uint64_t)hic_time_now() - f0;
-  check(mig_call(from, MIG_CONN_DONE, c->id, 0, HIC_NO_CAP) == MIG_OK, MODULE_MANAGER_CHECK_WHAT_NO_FAILED_MOVE);
+  check(mig_call_within(from, MIG_CONN_DONE, c->id, 0, HIC_NO_CAP, within) == MIG_OK, MODULE_MANAGER_CHECK_WHAT_NO_FAILED_MOVE);
   t->moved++;
   return waited ? waited : 1;
 }
 
+/* Forward, each call within a health interval (a call takes a fraction of a millisecond): an
+ * instance that stalls fails the move at once, and is not waited on again (mig_call_within),
+ * rather than holding the update -- and the rollback the Monitor may be about to ask for -- for
+ * a whole phase timeout. */
 static void move(const struct mig_conn_ref *c, struct tally *t) {
-  uint64_t waited = move_conn(&up.old, &up.new, c, t);
-  if (waited) sample(waited);
+  uint64_t waited = move_conn(&up.old, &up.new, c, t, up.req.policy.health_interval_ns);
+  if (!waited) return;
+  sample(waited);
+  if (nmoved < MAX_CONNS) moved[nmoved++] = *c;
 }
 
-/* Both instances answer, the target takes connections, nothing held for a moving connection was
- * dropped, and the new instance's own stats endpoint answers with its version. */
+uint32_t moved_so_far(const struct mig_conn_ref **out) {
+  *out = moved;
+  return nmoved;
+}
+
+/* Both instances answer within a health interval, the target takes connections, nothing held for
+ * a moving connection was dropped, and the new instance's own stats endpoint answers with its
+ * version. */
 bool healthy(void) {
   struct mig_status o, n;
-  bool ok = status_of(&up.old, &o) && status_of(&up.new, &n) && n.phase == MIG_PHASE_TARGET && n.held_dropped == 0;
+  uint64_t within = up.req.policy.health_interval_ns;
+  bool ok = status_within(&up.old, &o, within) && status_within(&up.new, &n, within) && n.phase == MIG_PHASE_TARGET && n.held_dropped == 0;
+  if (ok) up.at_new = n.connections, up.moved_at_check = nmoved;
   if (ok && new_stats >= 0) {
     msg_clear();
     msg.label = 1; /* NS_STATS */
     msg.cap = HIC_NO_CAP;
     up.ipc_calls++;
-    ok = hic_call((uint64_t)new_stats, &msg, 0, up.req.policy.phase_timeout_ns) == 0 && msg.label == 0 && msg.words[2] == up.to;
+    ok = hic_call((uint64_t)new_stats, &msg, 0, within) == 0 && msg.label == 0 && msg.words[2] == up.to;
   }
   if (!ok) check(false, MODULE_MANAGER_CHECK_WHAT_HEALTH);
   return ok;
@@ -230,6 +246,7 @@ bool migrate(void) {
 }
 
 void latency_reset(void) {
+  nmoved = 0;
   memset(hist, 0, sizeof hist);
   lat_total = lat_max = lat_n = 0;
 }

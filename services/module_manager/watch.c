@@ -38,7 +38,7 @@ void watch_begin(void) {
   /* Send and grant: a capability travels only with G. The Monitor can send on it, not receive. */
   int64_t back = hic_cap_copy((uint64_t)verdicts, HIC_RIGHT_W | HIC_RIGHT_G);
   if (back < 0) return (void)hic_log("module_manager: no copy of the verdict endpoint: %ld", back);
-  struct mon_watch w = {.id = up.req.id, .from = up.from, .to = up.to};
+  struct mon_watch w = {.id = up.req.id, .from = up.from, .to = up.to, .instance = up.new.hello.instance};
   memcpy(w.service, up.req.service, sizeof w.service);
   memcpy(w.version, up.info.version, sizeof w.version < sizeof up.info.version ? sizeof w.version : sizeof up.info.version);
   w.service[sizeof w.service - 1] = w.version[sizeof w.version - 1] = 0;

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "core/decide.h"
+#include "hic/eth.h"
 #include "hic/module.h"
 #include "hic/monitor.h"
 #include "hic/runtime.h"
@@ -54,6 +55,8 @@ static struct {
   uint64_t id;
   int64_t verdicts;   /* send capability to the Module Manager's verdict endpoint */
   int64_t stats;      /* the new instance's stats endpoint */
+  uint32_t instance;  /* its Ethernet driver id */
+  uint64_t offered;   /* frames the driver had offered it (delivered or dropped), as last seen */
   struct counters seen;
   struct md_decider decider;
   struct md_baseline base;
@@ -65,6 +68,7 @@ static struct {
 } w;
 
 static struct hic_msg msg;
+static int64_t eth = -1; /* cap://eth/control: the driver's counters */
 
 static const char *service_name(void) {
   static const char *const names[] = {"netstack"};
@@ -80,6 +84,21 @@ static bool probe(int64_t ep, struct probe *p) {
   uint64_t rx_frames;
   memcpy(&rx_frames, msg.payload, sizeof rx_frames); /* struct ns_counters begins with rx_frames */
   *p = (struct probe){.version = msg.words[2], .frames = rx_frames, .busy_ns = msg.words[3]};
+  return true;
+}
+
+/* Frames the Ethernet driver has offered an instance so far: pushed onto its rx ring, or dropped
+ * because the ring was full. What the instance did not take of them is what it left unanswered. */
+static bool offered_to(uint32_t instance, uint64_t *n) {
+  static const char name[] = "cap://eth/control";
+  if (eth < 0 && (eth = hic_registry_lookup(REGISTRY, name, sizeof name - 1)) < 0) return false;
+  memset(&msg, 0, offsetof(struct hic_msg, payload));
+  msg.label = ETH_STATS;
+  msg.cap = HIC_NO_CAP;
+  struct eth_stats st;
+  if (hic_call((uint64_t)eth, &msg, 0, config->probe_timeout_ns) < 0 || msg.label != ETH_OK || msg.len < sizeof st || instance >= ETH_INSTANCES) return false;
+  memcpy(&st, msg.payload, sizeof st);
+  *n = st.delivered[instance] + st.dropped[instance];
   return true;
 }
 
@@ -153,7 +172,8 @@ static uint64_t watch(const struct hic_msg *in) {
   int64_t stats = hic_registry_lookup(REGISTRY, name, (uint64_t)len);
   if (stats < 0) return hic_log("monitor: %s: %ld", name, stats), MON_ERR_STATE;
   memset(&w, 0, sizeof w);
-  w.on = true, w.id = req.id, w.stats = stats, w.verdicts = in->cap;
+  w.on = true, w.id = req.id, w.stats = stats, w.verdicts = in->cap, w.instance = (uint32_t)req.instance;
+  offered_to(w.instance, &w.offered);
   uint64_t t = q16_to_int(md_detect_mean_q16(&service_time)), r = q16_to_int(md_detect_mean_q16(&frame_rate));
   w.base = (struct md_baseline){.latency_us = t ? (uint32_t)t : 1, .throughput = r ? (uint32_t)r : 1};
   struct md_update_context ctx = {.code_changed = 1};
@@ -200,13 +220,21 @@ static void observe(void) {
   memset(&s, 0, sizeof s);
   uint32_t per_frame = 0, per_second = 0, frames = 0;
   bool answered = probe(w.stats, &p);
+  uint64_t offered = w.offered;
+  offered_to(w.instance, &offered);
   uint64_t now = (uint64_t)hic_time_now();
   bool measured = answered && rates(&w.seen, &p, now, &per_frame, &per_second, &frames);
   w.fail_streak = answered ? 0 : w.fail_streak + 1;
   w.unanswered += !answered;
+  /* The requests of the interval: the frames the driver offered the instance, and the probe. An
+   * instance that answers its probe is serving, and the frames it has not taken yet are a
+   * backlog, not a loss; one that does not answer left every frame of the interval unanswered. */
+  uint64_t fresh = offered - w.offered;
+  w.offered = offered;
+  if (fresh > MAX_SAMPLE / 2) fresh = MAX_SAMPLE / 2;
   s.now_ns = now;
-  s.requests = frames + 1; /* the frames it took, and the probe */
-  s.unanswered = !answered;
+  s.requests = (uint32_t)fresh + 1;
+  s.unanswered = answered ? 0 : s.requests;
   s.health_fail_streak = w.fail_streak;
   if (measured) {
     struct md_detect_result dr;
@@ -267,6 +295,7 @@ int hic_main(void) {
     }
     if ((uint64_t)hic_time_now() < next) continue;
     next += config->interval_ns;
+    if (next < (uint64_t)hic_time_now()) next = (uint64_t)hic_time_now(); /* a probe that waited long: no burst to catch up */
     if (w.on) observe();
     else if (alias >= 0 || (alias = hic_registry_lookup(REGISTRY, alias_name, (uint64_t)alias_len)) >= 0) learn(alias);
   }

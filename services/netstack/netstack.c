@@ -41,6 +41,12 @@ static uint64_t busy_ns; /* virtual time spent in the core on received frames (N
 #ifndef NS_FAULT_SLOW
 #define NS_FAULT_SLOW 0
 #endif
+/* Another: the versions built with NS_FAULT_HANG stop answering anything -- frames, the migration
+ * channel, the stats endpoint -- that many virtual ns after they start, as a service stuck in a
+ * deadlock would. 0 in every real version. */
+#ifndef NS_FAULT_HANG
+#define NS_FAULT_HANG 0
+#endif
 static struct hic_msg msg;
 static uint32_t instance; /* our eth_driver instance id */
 static bool standby;      /* a successor waiting for a rolling update: not the driver's default */
@@ -175,7 +181,16 @@ int hic_main(void) {
           channel >= 0 ? ", migration channel open" : "");
 
   uint64_t last_report = 0, last_poll = 0;
+#if NS_FAULT_HANG
+  uint64_t started = (uint64_t)hic_time_now();
+#endif
   for (;;) {
+#if NS_FAULT_HANG
+    if ((uint64_t)hic_time_now() - started >= (uint64_t)NS_FAULT_HANG) {
+      hic_log("netstack %s: stuck (NS_FAULT_HANG)", HIC_MODULE_VERSION);
+      for (;;) hic_sleep(1000000000ull);
+    }
+#endif
     int64_t bits = hic_wait((uint64_t)note, 0, POLL_NS);
     if (bits < 0 && bits != -HIC_ERR_TIMEOUT) return hic_log("netstack: wait failed: %ld", bits), 1;
     serve_control(); /* the control channel first: a migration step waits for nothing else */

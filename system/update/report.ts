@@ -98,13 +98,17 @@ function rollbackOf(a: UpdateAccount, phases: readonly Phase[]): UpdateReport['r
   const r = a.rollback;
   if (!r) return undefined;
   const movedBack = num(r.moved_back), abandoned = num(r.abandoned), failed = num(r.failed);
-  const live = movedBack + abandoned + failed; // the connections the new instance held; those closed by their clients meanwhile are not counted
+  // The connections live at the decision: those the old instance still held (the last split) and
+  // those at the new one, moved back, failed or given up. Those closed by their clients
+  // meanwhile are not counted either way.
+  const atOld = a.split.at(-1)?.old ?? 0;
+  const live = atOld + movedBack + abandoned + failed;
   return {
     kind: String(r.kind) as 'reverse' | 'emergency',
     phases: phases.filter((p) => p.phase === 5),
     movedBack,
     abandoned,
-    survivalRate: live ? movedBack / live : 1,
+    survivalRate: live ? (atOld + movedBack) / live : 1,
   };
 }
 

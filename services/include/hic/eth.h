@@ -23,6 +23,10 @@
  *               traffic that is not TCP. Reply words[0]: the previous default.
  *   ETH_STATS   Reply words[0..3]: frames in, frames out, steering table size, misses; the
  *               payload is a struct eth_stats with everything.
+ *   ETH_FORGET  words[0] an instance id, live or not: every steering entry naming it is removed,
+ *               so its connections' frames go to the default from now on (an instance that died
+ *               or was given up must not keep frames, not even a retransmitted SYN, bound to it).
+ *               Reply words[0]: the entries removed.
  *   ETH_KICK    Reply: cap = a copy of the driver's notification (W), words[0] = the bits
  *               (ETH_KICK_BIT) that wake it to answer control calls at once. A caller that
  *               notifies them before a control call is answered without the polling delay below
@@ -49,6 +53,7 @@
 #define ETH_DEFAULT 4
 #define ETH_STATS 5
 #define ETH_KICK 6
+#define ETH_FORGET 7
 
 #define ETH_INSTANCES 8
 #define ETH_NO_INSTANCE 0xff

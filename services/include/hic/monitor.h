@@ -29,6 +29,7 @@ struct mon_watch {
   uint64_t to;
   char service[32]; /* e.g. "netstack" */
   char version[16]; /* the new version, as its registry names say it: "1.3.1" */
+  uint64_t instance; /* the new instance's Ethernet driver id (hic/eth.h): the frames offered to it */
 };
 
 /* The actions of services/monitor/core/md.h (enum md_action) a verdict can carry. */

@@ -1,0 +1,78 @@
+// Emergency rollback under live traffic (images/regression-hang.himg): the Module Manager updates
+// netstack 1.2.0 to 1.3.2, a regression release that stops answering anything 100 ms after it
+// starts -- in the middle of the migration, with part of the connections moved. The Monitor sees
+// every frame offered to it go unanswered: the seed's rule 3 (service completely unavailable,
+// §4.3 步骤5.1) calls for an emergency rollback (步骤5.2.3). The Module Manager switches back at
+// once, gives up the connections the new instance holds and counts them; every other connection
+// keeps every byte.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UpdateAccount } from '../system/update/outcome.ts';
+import { reportOf } from '../system/update/report.ts';
+import { validateReport } from '../system/report/validate.ts';
+import type { TrafficSummary } from '../traffic/summary.ts';
+import { bootImage, type Booted } from './support/boot.ts';
+import { recordsOf } from './support/kernel.ts';
+
+let run: Booted;
+let summary: TrafficSummary;
+let account: UpdateAccount;
+
+beforeAll(async () => {
+  run = await bootImage('regression-hang');
+  summary = run.system.traffic!.generator.summary();
+  account = run.system.updates.all[0]!;
+}, 600_000);
+
+afterAll(() => run?.machine.dispose());
+
+describe('a new version that stops answering mid-migration, rolled back in an emergency', () => {
+  it('ends rolled back on the Monitor\'s "unavailable" rule, as the image expects', () => {
+    expect(run.deviations).toEqual([]);
+    expect(run.system.updates.outcomes()).toEqual(['rolled_back:unavailable']);
+    expect(account.end).toMatchObject({ outcome: 'rolled_back', failed_step: 'migrate' });
+    expect(account.monitor.verdict).toMatchObject({ action: 'emergency_rollback', rule: 'unavailable', level: 1, score: 1000 });
+  });
+
+  it('stalls in the middle of the migration: the Module Manager stops moving and waits for the Monitor', () => {
+    const stuck = run.kernel.events.of('console').find((e) => e.sandbox === 'netstack-1-3-2' && e.text.includes('stuck'))!;
+    expect(stuck).toBeDefined();
+    const last = account.split.at(-1)!;
+    expect(last.old).toBeGreaterThan(100); // part of the connections had not moved yet
+    expect(last.new).toBeGreaterThan(100);
+    expect(account.failedChecks).toContain('health'); // the Module Manager's own check saw it first
+    // Time from the stall to the switch back, in virtual time: the Monitor's probe timeout
+    // (100 ms) plus one sample interval, at most.
+    expect(Number(account.rollback!.switched_back) - stuck.t).toBeLessThan(150_000_000);
+  });
+
+  it('switches back first, moves nothing back, and counts the connections it gives up', () => {
+    const r = account.rollback!;
+    expect(r).toMatchObject({ kind: 'emergency', asked: 'emergency_rollback', moved_back: 0, failed: 0, ok: true });
+    expect(Number(r.switched_back) - Number(r.verdict)).toBeLessThan(100_000_000); // seed §4.3 步骤5.3: < 100 ms
+    expect(Number(r.abandoned)).toBeGreaterThan(100);
+    const forgot = run.kernel.events.of('console').find((e) => e.sandbox === 'driver' && e.text.includes('forgot instance 2'));
+    expect(forgot).toBeDefined(); // no frame stays bound to the dead instance, not even a SYN it was sent
+    expect(run.kernel.events.of('sandboxDestroyed').filter((e) => e.reason === 'destroyed').map((e) => e.sandbox)).toEqual(['netstack-1-3-2']);
+    expect(recordsOf(run.kernel, 'driver', 'default_changed').map((d) => Number(d.instance)).at(-1)).toBe(1);
+  });
+
+  it('gives up exactly the connections it counted; every other connection keeps every byte', () => {
+    expect(summary.failed).toBe(Number(account.rollback!.abandoned));
+    expect(summary.closed + summary.failed).toBe(1000);
+    expect(summary.lost).toBe(summary.lostOnFailed); // bytes were lost only on the connections given up
+    expect({ duplicated: summary.duplicated, reordered: summary.reordered, corrupted: summary.corrupted, seqGaps: summary.seqGaps, httpErrors: summary.httpErrors }).toEqual({
+      duplicated: 0, reordered: 0, corrupted: 0, seqGaps: 0, httpErrors: 0,
+    });
+    expect(summary.probes).toMatchObject({ dnsAnswers: 20, pingReceived: 10 });
+  });
+
+  it('reports the emergency: abandoned connections and the survival rate', () => {
+    const report = reportOf(account, 'regression-hang');
+    validateReport(report);
+    expect(report.outcome).toBe('rolled-back');
+    const atOld = account.split.at(-1)!.old, abandoned = Number(account.rollback!.abandoned);
+    expect(report.rollback).toMatchObject({ kind: 'emergency', movedBack: 0, abandoned, survivalRate: atOld / (atOld + abandoned) });
+    expect(report.decision).toMatchObject({ rule: 'unavailable', level: 1, score: 1, action: 'emergency_rollback' });
+  });
+});
