@@ -29,7 +29,8 @@ export type KernelEvent =
   /** The wall-clock date (UTC, YYYY-MM-DD) a boot judged repository expiry at: an input, recorded. */
   | { kind: 'wallClock'; date: string }
   | { kind: 'sandboxCreated'; sandbox: string; id: number; quota: number }
-  | { kind: 'moduleVerified'; module: string; version: string; sha384: string; downgrade: boolean; provenance: ModuleProvenance }
+  /** `build`: how the module was built where that departs from the defaults (its signed metadata). */
+  | { kind: 'moduleVerified'; module: string; version: string; sha384: string; downgrade: boolean; build: readonly string[]; provenance: ModuleProvenance }
   | { kind: 'moduleRejected'; source: string; code: string; reason: string; provenance?: { readonly source: string } }
   | { kind: 'libraryLoaded'; module: string; version: string; base: number; pages: number }
   | { kind: 'libraryUnloaded'; module: string; framesReturned: number }

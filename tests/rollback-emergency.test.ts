@@ -74,5 +74,9 @@ describe('a new version that stops answering mid-migration, rolled back in an em
     const atOld = account.split.at(-1)!.old, abandoned = Number(account.rollback!.abandoned);
     expect(report.rollback).toMatchObject({ kind: 'emergency', movedBack: 0, abandoned, survivalRate: atOld / (atOld + abandoned) });
     expect(report.decision).toMatchObject({ rule: 'unavailable', level: 1, score: 1, action: 'emergency_rollback' });
+    expect(report.rootCause).toMatchObject({ class: 'code' }); // no answers after a code change
+    expect(report.rootCause!.configDiff).toEqual(expect.arrayContaining([{ key: 'build: define NS_FAULT_HANG', to: 'define NS_FAULT_HANG=100000000' }]));
+    const unanswered = report.rootCause!.metrics!.find((m) => m.name.startsWith('unanswered'))!;
+    expect(unanswered.points.at(-1)!.value).toBeGreaterThan(0);
   });
 });

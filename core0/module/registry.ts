@@ -76,7 +76,7 @@ export class ModuleRegistry {
   /** Records a module found good (see `verify` for what the event's hashed part holds). */
   verified(v: VerifiedModule, source: string): void {
     this.events.emit({
-      kind: 'moduleVerified', module: v.meta.name, version: v.meta.version, sha384: v.hash, downgrade: v.downgrade,
+      kind: 'moduleVerified', module: v.meta.name, version: v.meta.version, sha384: v.hash, downgrade: v.downgrade, build: v.meta.build ?? [],
       provenance: { signer: v.signer.subject, signerFingerprint: v.signer.fingerprint, signedAt: new Date(v.timestamp).toISOString(), source },
     });
   }

@@ -13,8 +13,8 @@
  *     capability the watch brought (offered each interval until the Module Manager takes it); MON_UNWATCH ends the watch and learning starts again from whatever serves.
  *
  * Every figure is an integer and every time virtual, so a run's decisions replay bit for bit.
- * What it records (module.json): baseline, watch, decision (when the answer changes), verdict,
- * unwatch. */
+ * What it records (module.json): baseline, watch, a sample per interval, decision (when the
+ * answer changes), verdict with its cause, unwatch. */
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -247,6 +247,7 @@ static void observe(void) {
     }
   }
   w.samples++;
+  monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = per_frame, .frame_rate = per_second, .offered = s.requests, .unanswered = s.unanswered});
   struct md_decision d;
   if (md_decide(&w.decider, &s, &d) < 0) return;
   if (d.rule_id != w.last.rule_id || d.action != w.last.action || d.execute != w.last.execute) {
@@ -259,8 +260,10 @@ static void observe(void) {
     }
   }
   w.last = d;
-  if (d.execute && md_action_is_rollback(d.action) && !w.sent && !w.verdict_due)
+  if (d.execute && md_action_is_rollback(d.action) && !w.sent && !w.verdict_due) {
     w.verdict_due = true, w.verdict = (struct mon_verdict){.id = w.id, .action = d.action, .rule = d.rule_id, .level = d.level, .score = d.score, .at_ns = d.at_ns};
+    monitor_emit_cause(&(struct monitor_record_cause){.id = w.id, .cause = d.cause.cause, .confidence = d.cause.confidence, .evidence = d.cause.evidence});
+  }
   if (w.verdict_due) offer_verdict();
 }
 

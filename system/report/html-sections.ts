@@ -132,6 +132,7 @@ const CAUSE_WORDS: Record<RootCause['class'], string> = {
   configuration: 'a configuration problem',
   resource: 'a resource problem',
   dependency: 'an external dependency',
+  unknown: 'not determined',
 };
 
 export function rootCause(r: UpdateReport): Html | undefined {

@@ -24,7 +24,8 @@ export type PhaseOutcome = 'ok' | 'failed' | 'skipped';
 export type ReportOutcome = 'completed' | 'refused' | 'failed' | 'rolled-back';
 export type AlertLevel = 'P0' | 'P1' | 'P2' | 'P3';
 export type RollbackKind = 'reverse' | 'emergency' | 'configuration' | 'component';
-export type RootCauseClass = 'code' | 'configuration' | 'resource' | 'dependency';
+/** `unknown`: the evidence points nowhere in particular (the Monitor says so rather than guess). */
+export type RootCauseClass = 'code' | 'configuration' | 'resource' | 'dependency' | 'unknown';
 
 /** One service's move in the plan; the plan runs first to last (dependencies first). */
 export interface PlanStep {
@@ -289,7 +290,7 @@ export const REPORT_SCHEMA: Schema = {
       }),
       rootCause: object(
         {
-          class: choice('code', 'configuration', 'resource', 'dependency'),
+          class: choice('code', 'configuration', 'resource', 'dependency', 'unknown'),
           summary: text,
           evidence: list(object({ kind: label, tNs: ns, text })),
         },

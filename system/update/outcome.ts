@@ -30,10 +30,30 @@ export interface UpdateAccount {
   /** The rollback the Monitor's verdict asked for, if one ran. */
   rollback?: Fields & { readonly tNs: number };
   /** The Monitor's watch of the new instance: its baseline, each change of its decision, its verdict. */
-  readonly monitor: { baseline?: Fields; readonly decisions: (Fields & { readonly tNs: number })[]; verdict?: Fields & { readonly tNs: number }; unwatch?: Fields };
+  readonly monitor: {
+    baseline?: Fields;
+    readonly samples: (Fields & { readonly tNs: number })[];
+    readonly decisions: (Fields & { readonly tNs: number })[];
+    verdict?: Fields & { readonly tNs: number };
+    cause?: Fields;
+    unwatch?: Fields;
+  };
+  /** The two instances as Core-0 loaded them (version, code hash, configuration) and how each
+   * module was built: what the report's configuration diff compares. */
+  readonly instances: { old?: LoadedInstance; new?: LoadedInstance };
+  /** Faults Core-0 stopped the new instance for. */
+  readonly faults: { readonly tNs: number; readonly kind: string; readonly text: string }[];
   /** Core-0's side: the sandbox created for the new version, and sandboxes destroyed meanwhile. */
   created?: { readonly sandbox: string; readonly quota: number };
   readonly destroyed: { readonly sandbox: string; readonly framesReturned: number; readonly tNs: number }[];
+}
+
+export interface LoadedInstance {
+  readonly sandbox: string;
+  readonly version: string;
+  readonly sha384: string;
+  readonly config: Readonly<Record<string, FieldValue>>;
+  readonly build: readonly string[];
 }
 
 const MM = 'module_manager';
@@ -43,6 +63,9 @@ export class UpdateLog {
   private readonly accounts = new Map<number, UpdateAccount>();
   private current: UpdateAccount | undefined;
   private readonly listeners: ((a: UpdateAccount) => void)[] = [];
+  /** Every module load and verification so far, for the instances an update compares. */
+  private readonly loaded = new Map<string, Omit<LoadedInstance, 'build'> & { readonly module: string }>();
+  private readonly builds = new Map<string, readonly string[]>();
 
   constructor(events: EventLog, private readonly wallMs: () => number = () => 0) {
     events.subscribe((e) => this.see(e));
@@ -66,9 +89,16 @@ export class UpdateLog {
     return this.all.map((a) => (a.refused ? `refused:${a.refused.reason}` : a.end ? endOutcome(a) : 'pending'));
   }
 
+  private instance(sandbox: string): LoadedInstance | undefined {
+    const l = this.loaded.get(sandbox);
+    return l && { sandbox, version: l.version, sha384: l.sha384, config: l.config, build: this.builds.get(`${l.module}@${l.version}`) ?? [] };
+  }
+
   private see(e: StampedEvent): void {
+    if (e.kind === 'moduleVerified') this.builds.set(`${e.module}@${e.version}`, e.build);
+    if (e.kind === 'moduleLoaded') this.loaded.set(e.sandbox, { sandbox: e.sandbox, module: e.module, version: e.version, sha384: e.sha384, config: e.config });
     if (e.kind === 'updateRequested') {
-      this.accounts.set(e.id, { id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [], monitor: { decisions: [] } });
+      this.accounts.set(e.id, { id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [], monitor: { samples: [], decisions: [] }, instances: {}, faults: [] });
       return;
     }
     if (e.kind === 'updateDelivered') {
@@ -79,11 +109,15 @@ export class UpdateLog {
     const a = this.current;
     if (!a) return;
     if (e.kind === 'sandboxCreated' && a.begin && !a.created) a.created = { sandbox: e.sandbox, quota: e.quota };
+    if (e.kind === 'moduleLoaded' && e.sandbox === a.created?.sandbox) a.instances.new = this.instance(e.sandbox);
+    if (e.kind === 'fault' && e.sandbox === a.created?.sandbox) a.faults.push({ tNs: e.t, kind: e.fault.kind, text: JSON.stringify(e.fault) });
     else if (e.kind === 'sandboxDestroyed' && e.reason !== 'shutdown') a.destroyed.push({ sandbox: e.sandbox, framesReturned: e.framesReturned, tNs: e.t });
     if (e.kind !== 'record' || e.fields.id !== a.id) return;
     const f = e.fields;
     if (e.module === MONITOR) {
       if (e.type === 'baseline') a.monitor.baseline = f;
+      else if (e.type === 'sample') a.monitor.samples.push({ ...f, tNs: e.t });
+      else if (e.type === 'cause') a.monitor.cause = f;
       else if (e.type === 'decision') a.monitor.decisions.push({ ...f, tNs: e.t });
       else if (e.type === 'verdict') a.monitor.verdict = { ...f, tNs: e.t };
       else if (e.type === 'unwatch') a.monitor.unwatch = f;
@@ -94,9 +128,14 @@ export class UpdateLog {
       case 'refused':
         a.refused = { reason: String(f.reason), code: Number(f.code), from: Number(f.from), tNs: e.t };
         return this.ended(a);
-      case 'begin':
+      case 'begin': {
         a.begin = { ...f, tNs: e.t };
+        // The old instance: the last one Core-0 loaded of this module at the version it runs.
+        const from = version(f.from);
+        const old = [...this.loaded.values()].reverse().find((l) => l.module === a.service && l.version === from);
+        if (old) a.instances.old = this.instance(old.sandbox);
         return;
+      }
       case 'step':
         a.steps.push({ phase: Number(f.phase), step: String(f.step), state: String(f.state), tNs: e.t, wallMs: this.wallMs() });
         return;
@@ -128,6 +167,12 @@ export class UpdateLog {
     if (this.current === a) this.current = undefined;
     for (const fn of this.listeners) fn(a);
   }
+}
+
+/** A version as the Module Manager's records pack it (major << 16 | minor << 8 | patch). */
+export function version(packed: unknown): string {
+  const n = Number(packed);
+  return `${n >> 16}.${(n >> 8) & 0xff}.${n & 0xff}`;
 }
 
 function endOutcome(a: UpdateAccount): string {

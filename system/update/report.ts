@@ -3,8 +3,8 @@
 // latency each moved connection saw, resources reserved and freed, checks, and the outcome. The
 // shape is system/report/schema.ts's; rendering and writing live in system/report/.
 
-import type { Phase, UpdateReport } from '../report/schema.ts';
-import type { UpdateAccount } from './outcome.ts';
+import type { Phase, RootCause, UpdateReport } from '../report/schema.ts';
+import { version, type LoadedInstance, type UpdateAccount } from './outcome.ts';
 import type { UpdatePolicy } from './request.ts';
 
 /** Each Module Manager step: the seed's 步骤 number and what it does. */
@@ -34,10 +34,6 @@ const STEPS: Readonly<Record<string, { readonly seed: string; readonly title: st
 const CLASSES = ['idle', 'http', 'realtime', 'persistent'] as const;
 const PAGE = 4096;
 
-export function version(packed: unknown): string {
-  const n = Number(packed);
-  return `${n >> 16}.${(n >> 8) & 0xff}.${n & 0xff}`;
-}
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0));
 
@@ -94,6 +90,54 @@ function decisionOf(a: UpdateAccount): UpdateReport['decision'] {
   };
 }
 
+const CAUSES: Readonly<Record<string, RootCause['class']>> = { code: 'code', configuration: 'configuration', resource: 'resource', dependency: 'dependency', unknown: 'unknown' };
+
+/** What differs between the old instance and the new: version, code, configuration, build. */
+function configDiff(old: LoadedInstance | undefined, now: LoadedInstance | undefined): NonNullable<RootCause['configDiff']> {
+  if (!old || !now) return [];
+  const out: { key: string; from?: string; to?: string }[] = [];
+  const pair = (key: string, from: string | undefined, to: string | undefined) => {
+    if (from !== to) out.push({ key, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+  };
+  pair('version', old.version, now.version);
+  pair('code (sha384)', old.sha384.slice(0, 16), now.sha384.slice(0, 16));
+  for (const k of [...new Set([...Object.keys(old.config), ...Object.keys(now.config)])].sort()) {
+    const v = (x: unknown) => (x === undefined ? undefined : String(x));
+    pair(`config.${k}`, v(old.config[k]), v(now.config[k]));
+  }
+  // Build settings are "define NAME=1", "sse true", ...: keyed by what they set.
+  const settings = (b: readonly string[]) => new Map(b.map((x) => [x.split(/[ =]/).slice(0, 2).join(' '), x]));
+  const ob = settings(old.build), nb = settings(now.build);
+  for (const k of [...new Set([...ob.keys(), ...nb.keys()])].sort()) pair(`build: ${k}`, ob.get(k), nb.get(k));
+  return out;
+}
+
+/** The root cause (seed §4.3 步骤5.4.2): the Monitor's classification with its evidence, the
+ * metric history it decided on, and what changed between the two instances. */
+function rootCauseOf(a: UpdateAccount): RootCause | undefined {
+  const v = a.monitor.verdict, c = a.monitor.cause;
+  if (!v || !c) return undefined;
+  const base = a.monitor.baseline;
+  const last = [...a.monitor.samples].reverse().find((x) => x.tNs <= v.tNs && num(x.service_time) > 0);
+  const summary =
+    `${String(v.rule)} (level ${num(v.level)}, confidence ${(num(v.score) / 1000).toFixed(3)}) on ${a.service} ${a.to}` +
+    (base && last ? `: ${num(last.service_time)} ns per frame against a baseline of ${num(base.service_time)} (σ ${num(base.service_time_sigma)}) learnt from ${version(base.version)}` : '') +
+    `; classified ${String(c.cause)} with confidence ${(num(c.confidence) / 1000).toFixed(3)}`;
+  const evidence = [
+    ...a.monitor.decisions.map((d) => ({ kind: 'decision', tNs: d.tNs, text: `rule ${String(d.rule)}, level ${num(d.level)}, ${String(d.action)}, score ${(num(d.score) / 1000).toFixed(3)}${d.execute === true ? '' : ' (not acted on)'}` })),
+    ...a.faults.map((f) => ({ kind: `fault ${f.kind}`, tNs: f.tNs, text: f.text })),
+    ...a.steps.filter((s) => s.state === 'failed').map((s) => ({ kind: 'step failed', tNs: s.tNs, text: `${s.step} (phase ${s.phase})` })),
+  ].sort((x, y) => x.tNs - y.tNs);
+  const series = (name: string, field: string) => ({ name, points: a.monitor.samples.map((x) => ({ tNs: x.tNs, value: num(x[field]) })) });
+  return {
+    class: CAUSES[String(c.cause)] ?? 'unknown',
+    summary,
+    evidence,
+    metrics: [series('service time per frame (ns)', 'service_time'), series('frames offered per interval', 'offered'), series('unanswered per interval', 'unanswered')],
+    configDiff: configDiff(a.instances.old, a.instances.new),
+  };
+}
+
 function rollbackOf(a: UpdateAccount, phases: readonly Phase[]): UpdateReport['rollback'] {
   const r = a.rollback;
   if (!r) return undefined;
@@ -132,6 +176,7 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
   const outcome: UpdateReport['outcome'] = a.refused ? 'refused' : a.end?.outcome === 'completed' ? 'completed' : a.end?.outcome === 'rolled_back' ? 'rolled-back' : 'failed';
   const decision = decisionOf(a);
   const rollback = rollbackOf(a, phases);
+  const rootCause = rollback ? rootCauseOf(a) : undefined;
   const end = a.end;
   const reserved = a.reserved ? num(a.reserved.memory) : 0;
   const old = a.destroyed; // the old instance after a completed update, the new one after a rollback
@@ -182,5 +227,6 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
           : {}),
     ...(decision ? { decision } : {}),
     ...(rollback ? { rollback } : {}),
+    ...(rootCause ? { rootCause } : {}),
   };
 }

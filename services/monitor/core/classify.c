@@ -23,6 +23,8 @@ void md_classify(const struct md_cause_totals *t, const struct md_update_context
     else pts[MD_CAUSE_CODE] += 4;
   }
   if (t->errors + t->unanswered > 0 && ctx->code_changed) pts[MD_CAUSE_CODE] += 1, ev |= MD_EV_ERRORS;
+  /* Slower than the old version with the new code: the code, until something else shows. */
+  if ((t->signals_fired & (1u << MD_SIG_PERF_DROP | 1u << MD_SIG_LATENCY_RISE)) && ctx->code_changed) pts[MD_CAUSE_CODE] += 1, ev |= MD_EV_PERF;
   if (single_bit(t->fault_components) && (t->fault_components & ctx->components)) {
     component = t->fault_components;
     pts[MD_CAUSE_CODE] += 1;

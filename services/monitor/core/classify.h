@@ -46,6 +46,7 @@ struct md_cause_totals {
 #define MD_EV_CPU 0x100
 #define MD_EV_DEPENDENCY 0x200
 #define MD_EV_LOCALIZED 0x400
+#define MD_EV_PERF 0x800
 
 struct md_cause_result {
   uint8_t cause;          /* enum md_cause */
