@@ -31,6 +31,8 @@ export type KernelEvent =
   | { kind: 'sandboxCreated'; sandbox: string; id: number; quota: number }
   /** `build`: how the module was built where that departs from the defaults (its signed metadata). */
   | { kind: 'moduleVerified'; module: string; version: string; sha384: string; downgrade: boolean; build: readonly string[]; provenance: ModuleProvenance }
+  /** A version marked bad in the installed-state store (module_mark), or the mark cleared. */
+  | { kind: 'moduleMarked'; module: string; version: string; bad: boolean; by: string }
   | { kind: 'moduleRejected'; source: string; code: string; reason: string; provenance?: { readonly source: string } }
   | { kind: 'libraryLoaded'; module: string; version: string; base: number; pages: number }
   | { kind: 'libraryUnloaded'; module: string; framesReturned: number }
@@ -60,7 +62,7 @@ export type KernelEvent =
   | { kind: 'sandboxSuspended'; sandbox: string; by: string }
   | { kind: 'sandboxResumed'; sandbox: string; by: string }
   /** The operator's channel (system/update/operator.ts) queued an update request for the Module Manager; `policy` as JSON. */
-  | { kind: 'updateRequested'; id: number; service: string; to: string; allowDowngrade: boolean; policy: string }
+  | { kind: 'updateRequested'; id: number; service: string; to: string; allowDowngrade: boolean; clearBad: boolean; policy: string }
   /** ... and delivered it: the Module Manager was waiting for a request. */
   | { kind: 'updateDelivered'; id: number }
 

@@ -37,6 +37,8 @@ export interface ModuleInfo {
   readonly stateSchema: number;
   /** The newest version of the module started on the machine so far, packed; 0: none. */
   readonly installed: number;
+  /** This version is marked bad (module_mark). */
+  readonly bad: boolean;
   readonly dependencies: readonly { readonly name: string; readonly range: string }[];
 }
 
@@ -99,6 +101,7 @@ export function decodeModuleInfo(b: Uint8Array): ModuleInfo {
     kind: n(at.kind) === 0 ? 'service' : 'library',
     stateSchema: n(at.state_schema),
     installed: n(at.installed),
+    bad: n(at.bad) === 1,
     dependencies: Array.from({ length: n(at.ndeps) }, (_, i) => {
       const d = at.deps + i * MODULE_DEP.size;
       return { name: getText(b, d + MODULE_DEP.at.name, Limit.NAME_MAX), range: getText(b, d + MODULE_DEP.at.range, Limit.NAME_MAX) };
@@ -166,6 +169,16 @@ export class HostClient {
     const out = this.scratch + 1024; // after the request, within the first scratch page
     this.syscall('module_query', loader, this.scratch, out);
     return decodeModuleInfo(this.bytes(out, MODULE_INFO.size));
+  }
+
+  /** module_mark through the loader in `loader`: marks `name` `version` bad, or clears the mark (a
+   * number is passed as it is: a test's bad argument). */
+  moduleMark(loader: number, name: string, version: string, bad: boolean | number): void {
+    const req = this.bytes(this.scratch, MODULE_REQ.size);
+    req.fill(0);
+    putText(req, MODULE_REQ.at.name, Limit.NAME_MAX, name);
+    putText(req, MODULE_REQ.at.range, Limit.NAME_MAX, version);
+    this.syscall('module_mark', loader, this.scratch, typeof bad === 'number' ? bad : bad ? 1 : 0);
   }
 
   /** module_spawn of a spec, or of a struct's raw bytes (a test's malformed one) with this length argument. */

@@ -93,4 +93,8 @@ export interface KernelServices {
   spawnModule(by: Sandbox, req: SpawnRequest): Capability | ErrName;
   /** The newest version of module `name` started on this machine so far, if any (what rollback protection compares with). */
   installedVersion(name: string): string | undefined;
+  /** Whether that version is marked bad (module_mark). */
+  isBad(name: string, version: string): boolean;
+  /** Marks a version bad or clears the mark, recorded as moduleMarked; false: no mark to clear. */
+  mark(name: string, version: string, bad: boolean, by: string): boolean;
 }

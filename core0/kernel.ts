@@ -80,7 +80,7 @@ const AUDITED: ReadonlySet<string> = new Set([
   'boot', 'sandboxCreated', 'sandboxDestroyed', 'sandboxSuspended', 'sandboxResumed', 'fault',
   'capTransferred', 'capRevoked', 'endpointRegistered', 'endpointSwitched', 'irqRouted', 'channelGranted',
   'moduleVerified', 'moduleRejected', 'moduleLoaded', 'libraryLoaded', 'libraryUnloaded',
-  'reserved', 'reservationReleased', 'moduleSpawned',
+  'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked',
 ]);
 
 export class Kernel {
@@ -129,6 +129,8 @@ export class Kernel {
         newReservation: (holder, pages) => reserve(this.state, holder, pages),
         spawnModule: (by, req) => spawnRequested(this.state, by, req, this.trap),
         installedVersion: (name) => this.modules.installedVersion(name)?.version,
+        isBad: (name, version) => this.modules.isBad(name, version),
+        mark: (name, version, bad, by) => this.modules.mark(name, version, bad, by),
       },
     });
     this.state = {

@@ -106,7 +106,7 @@ describe('module_query', () => {
     // 1.3.1 and 1.3.2 are newer still: regression releases for the Monitor's images (services/netstack_slow, netstack_hang).
     expect(mm.moduleQuery(LOADER, 'netstack', '*').version).toBe('1.3.2');
     expect(mm.moduleQuery(LOADER, 'netstack', '< 1.3.1')).toEqual({
-      name: 'netstack', version: '1.3.0', versionPacked: 0x010300, memory: 24 << 20, cpuPermille: 300, kind: 'service', stateSchema: 2, installed: 0,
+      name: 'netstack', version: '1.3.0', versionPacked: 0x010300, memory: 24 << 20, cpuPermille: 300, kind: 'service', stateSchema: 2, installed: 0, bad: false,
       dependencies: [{ name: 'eth_driver', range: '>=1.2.0' }],
     });
     expect(mm.moduleQuery(LOADER, 'netstack', '< 1.3.0').version).toBe('1.2.0');
@@ -131,6 +131,23 @@ describe('module_query', () => {
     const w = mm.syscall('cap_copy', LOADER, Right.W);
     refused('NO_RIGHT', () => mm.moduleQuery(w, 'netstack', '*'));
     refused('WRONG_TYPE', () => mm.moduleQuery(0, 'netstack', '*'));
+  });
+
+  it('module_mark marks a version bad in the installed-state store and clears it; query reports it, the event records who', () => {
+    mm.moduleMark(LOADER, 'netstack', '1.3.1', true);
+    expect(mm.moduleQuery(LOADER, 'netstack', '1.3.1').bad).toBe(true);
+    expect(mm.moduleQuery(LOADER, 'netstack', '1.3.0').bad).toBe(false); // one version, not the module
+    mm.moduleMark(LOADER, 'netstack', '1.3.1', false);
+    expect(mm.moduleQuery(LOADER, 'netstack', '1.3.1').bad).toBe(false);
+    expect(k.events.of('moduleMarked').map((e) => `${e.module} ${e.version} ${e.bad} by ${e.by}`)).toEqual([`netstack 1.3.1 true by mm`, `netstack 1.3.1 false by mm`]);
+    refused('NOT_FOUND', () => mm.moduleMark(LOADER, 'netstack', '1.3.1', false)); // no mark to clear
+    refused('INVALID_ARGUMENT', () => mm.moduleMark(LOADER, 'netstack', '>=1.3.0', true)); // an exact version only
+    refused('INVALID_ARGUMENT', () => mm.moduleMark(LOADER, 'Net Stack', '1.3.1', true));
+    refused('INVALID_ARGUMENT', () => mm.moduleMark(LOADER, 'netstack', '1.3.1', 2));
+    refused('BAD_ADDRESS', () => mm.syscall('module_mark', LOADER, 0, 1));
+    const r = mm.syscall('cap_copy', LOADER, Right.R);
+    refused('NO_RIGHT', () => mm.moduleMark(r, 'netstack', '1.3.1', true));
+    expect(k.events.of('moduleMarked')).toHaveLength(2); // refusals change nothing
   });
 
   it('finds nothing on a kernel given no repository', () => {

@@ -32,7 +32,7 @@ afterAll(() => run?.machine.dispose());
 describe('a regression release (latency doubled) rolled back automatically under 1000 connections', () => {
   it('ends rolled back on the Monitor\'s perf_down rule, as the image expects', () => {
     expect(run.deviations).toEqual([]);
-    expect(run.system.updates.outcomes()).toEqual(['rolled_back:perf_down']);
+    expect(run.system.updates.outcomes()).toEqual(['rolled_back:perf_down', 'refused:marked_bad', 'rolled_back:perf_down']);
     expect(account.end).toMatchObject({ outcome: 'rolled_back' });
     // The slow instance may also miss a health check's deadline (one health interval) or a move's
     // while connections move to it: the update then stops there and waits for the verdict.
@@ -48,7 +48,7 @@ describe('a regression release (latency doubled) rolled back automatically under
     // The decision that executed measured the new instance well above 1.3 x the baseline (> 30 % down).
     const decided = account.monitor.decisions.find((d) => d.rule === 'perf_down' && d.execute === true)!;
     expect(Number(decided.service_time)).toBeGreaterThan(1.3 * Number(base.service_time));
-    expect(recordsOf(run.kernel, 'monitor', 'verdict')).toHaveLength(1); // asked once
+    expect(recordsOf(run.kernel, 'monitor', 'verdict').filter((v) => v.id === 1)).toHaveLength(1); // asked once
   });
 
   it('switches back within the seed\'s 100 ms of the decision (virtual), then moves every connection back and reclaims the new instance', () => {
@@ -61,9 +61,22 @@ describe('a regression release (latency doubled) rolled back automatically under
     const ended = account.steps.filter((s) => s.phase === 5 && s.state !== 'begin').map((s) => `${s.step}:${s.state}`);
     expect(ended).toEqual(['rollback_switch:ok', 'rollback_move:ok', 'rollback_reclaim:ok']);
     const destroyed = run.kernel.events.of('sandboxDestroyed').filter((e) => e.reason === 'destroyed').map((e) => e.sandbox);
-    expect(destroyed).toEqual(['netstack-1-3-1']); // the old instance lives on
+    expect(destroyed).toEqual(['netstack-1-3-1', 'netstack-1-3-1']); // twice (below); the old instance lives on
     const defaults = recordsOf(run.kernel, 'driver', 'default_changed').map((d) => Number(d.instance));
     expect(defaults.at(-1)).toBe(1);
+  });
+
+  it('marks 1.3.1 bad: the same request is refused with nothing changed, until the operator asks for it knowingly', () => {
+    expect(account.rollback).toMatchObject({ marked_bad: true });
+    const [, refused, cleared] = run.system.updates.all;
+    expect(refused!.refused).toMatchObject({ reason: 'marked_bad' });
+    expect(refused!.begin).toBeUndefined();
+    // clearBad: the mark is cleared once the request passed every check, and set again by its own rollback.
+    expect(run.kernel.events.of('moduleMarked').map((e) => `${e.module} ${e.version} ${e.bad ? 'bad' : 'cleared'} by ${e.by}`)).toEqual([
+      'netstack 1.3.1 bad by module-manager', 'netstack 1.3.1 cleared by module-manager', 'netstack 1.3.1 bad by module-manager',
+    ]);
+    expect(cleared!.rollback).toMatchObject({ kind: 'reverse', rule: 'perf_down', failed: 0, marked_bad: true });
+    expect(cleared!.monitor.baseline).toMatchObject({ version: 0x10200 }); // learnt again from 1.2.0 after the first rollback
   });
 
   it('loses, duplicates and reorders nothing: the generator checked every byte, both ways', () => {

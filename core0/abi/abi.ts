@@ -136,6 +136,8 @@ export const SYSCALLS = [
     doc: 'Sets bytes (rounded up to pages) aside from the frame pool as one contiguous run (right W on the loader), not charged to the caller\'s quota, for a coming module_spawn. Deleting the reservation, or the end of its holder, returns the frames. INVALID_ARGUMENT: 0 or more than 1 GiB; NO_MEMORY: no run that long.' },
   { nr: 82, name: 'module_spawn', family: 'module_control', args: [['loader', 'u64'], ['spec', 'cptr'], ['len', 'u64']], returns: 'slot of a sandbox capability (right W) on the new sandbox',
     doc: 'Verifies the exact module version spec names (struct hic_spawn_spec, len its size; right W on the loader) and starts it in a new sandbox, as an image would: registry R|W in slot 0, then each grant, derived from the caller\'s capability, in slots 1..n. Every argument is checked before anything changes, and a refusal changes nothing: NOT_FOUND, MODULE_REFUSED (not verified, a library, dependencies not loaded), QUOTA_EXCEEDED (quota above the signed memory, or too small for the image and stack), BAD_SLOT/WRONG_TYPE (reservation), INVALID_ARGUMENT (a reservation smaller than the quota, a bad string, field or config syntax), NO_RIGHT (a grant with more rights than held), NOT_DECLARED (a grant the module does not declare the family of), BAD_VALUE (a config key or value its declaration refuses), NAME_TAKEN, NO_SLOT. The reservation, if given, is consumed.' },
+  { nr: 83, name: 'module_mark', family: 'module_control', args: [['loader', 'u64'], ['req', 'cptr'], ['bad', 'u64']], returns: '0',
+    doc: 'Marks the exact version req names (struct hic_module_req, range an exact version; right W on the loader) bad (bad = 1), or clears the mark (bad = 0), in the installed-state store: module_query reports it in hic_module_info.bad. Core-0 refuses nothing for it; the Module Manager does (the policy is its own). The moduleMarked event records who did what. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version, bad neither 0 nor 1; NOT_FOUND: clearing a mark that is not set.' },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof SYSCALLS)[number]['name'];
@@ -329,6 +331,7 @@ export const MODULE_INFO = struct('hic_module_info', 'what module_query found: t
   { name: 'kind', type: 'u64', doc: '0 service, 1 library' },
   { name: 'state_schema', type: 'u64', doc: 'state-migration schema, 0 if none' },
   { name: 'installed', type: 'u64', doc: 'the newest version of this module started on the machine so far (packed like version_packed), 0 if none' },
+  { name: 'bad', type: 'u64', doc: '1: this version is marked bad (module_mark), 0: not' },
   { name: 'ndeps', type: 'u64', doc: 'entries of deps in use' },
   { name: 'deps', type: MODULE_DEP, count: 'MODULE_DEPS_MAX', doc: 'its dependencies, the first HIC_MODULE_DEPS_MAX' },
 ]);

@@ -99,6 +99,23 @@ export class ModuleRegistry {
     return this.installed.get(name);
   }
 
+  /** Versions marked bad (module_mark), as "name@version": a failed update's version, until cleared. */
+  private readonly bad = new Set<string>();
+
+  isBad(name: string, version: string): boolean {
+    return this.bad.has(`${name}@${version}`);
+  }
+
+  /** Marks or clears; false when clearing a mark that is not set (nothing changes then). */
+  mark(name: string, version: string, bad: boolean, by: string): boolean {
+    const key = `${name}@${version}`;
+    if (!bad && !this.bad.has(key)) return false;
+    if (bad) this.bad.add(key);
+    else this.bad.delete(key);
+    this.events.emit({ kind: 'moduleMarked', module: name, version, bad, by });
+    return true;
+  }
+
   library(name: string): LoadedLibrary | undefined {
     return this.libraries.get(name);
   }

@@ -1,5 +1,5 @@
 // Module loader verbs (family module_control): query the trusted repository (right R on the
-// loader), reserve frames, and start a module in a new sandbox (right W) — the mechanism the
+// loader), reserve frames, start a module in a new sandbox, and mark a version bad (right W) — the mechanism the
 // Module Manager drives an update with (seed §3.1 steps 1.2–1.3, §3.2 step 2.1). The structures
 // come from guest memory in the layouts abi.ts describes; every field is decoded and checked
 // here, then the kernel fetches, verifies and spawns (module-loader.ts). A refusal of a request
@@ -70,12 +70,26 @@ export function moduleQuery(c: SyscallContext, f: SyscallFrame): Outcome {
     return err('MODULE_REFUSED');
   }
   c.k.moduleVerified(r);
-  writeInfo(out, r.module.meta, c.k.installedVersion(name));
+  writeInfo(out, r.module.meta, c.k.installedVersion(name), c.k.isBad(name, r.module.meta.version));
   return 0;
 }
 
+// --- module_mark ----------------------------------------------------------------------------------
+
+export function moduleMark(c: SyscallContext, f: SyscallFrame): Outcome {
+  const loader = c.sandbox.cspace.lookup(slot(f, 0), 'LOADER', Right.W);
+  if (typeof loader === 'string') return err(loader);
+  const req = f.arg(1) < 0 ? undefined : c.sandbox.cpu.space.view(f.arg(1), MODULE_REQ.size);
+  if (!req) return err('BAD_ADDRESS');
+  const name = field(req, MODULE_REQ.at.name, Limit.NAME_MAX);
+  const version = field(req, MODULE_REQ.at.range, Limit.NAME_MAX);
+  const bad = f.arg(2);
+  if (name === undefined || version === undefined || !NAME_PATTERN.test(name) || semver.valid(version) !== version || (bad !== 0 && bad !== 1)) return err('INVALID_ARGUMENT');
+  return c.k.mark(name, version, bad === 1, c.sandbox.name) ? 0 : err('NOT_FOUND');
+}
+
 /** struct hic_module_info from a module's signed metadata. */
-function writeInfo(b: Uint8Array, meta: ModuleMetadata, installed: string | undefined): void {
+function writeInfo(b: Uint8Array, meta: ModuleMetadata, installed: string | undefined, bad: boolean): void {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const at = MODULE_INFO.at;
   const version = semver.parse(meta.version)!; // the decoder accepted it as semver
@@ -86,6 +100,7 @@ function writeInfo(b: Uint8Array, meta: ModuleMetadata, installed: string | unde
   const packed = (x: semver.SemVer) => (BigInt(x.major) << 16n) | (BigInt(x.minor) << 8n) | BigInt(x.patch);
   v.setBigUint64(at.version_packed, packed(version), true);
   v.setBigUint64(at.installed, installed === undefined ? 0n : packed(semver.parse(installed)!), true);
+  v.setBigUint64(at.bad, bad ? 1n : 0n, true);
   v.setBigUint64(at.memory, BigInt(meta.memory), true);
   v.setBigUint64(at.cpu_permille, BigInt(meta.cpuPermille), true);
   v.setBigUint64(at.kind, meta.kind === 'service' ? 0n : 1n, true);

@@ -99,7 +99,9 @@ void watch_begin(void);
 bool verdict(uint64_t timeout_ns);
 void watch_end(void);
 
-/* rollback.c: the rollback the verdict asks for, before COMPLETE (seed §4.3 步骤5.2). */
+/* rollback.c: the rollback the verdict asks for, before COMPLETE (seed §4.3 步骤5.2), and the
+ * new version's bad mark in Core-0's installed-state store. */
 void rollback(void);
+bool mark_bad(bool bad);
 
 #endif

@@ -112,7 +112,7 @@ static void run_update(void) {
   up.old.stalled = false;
   up.reservation = up.for_spawn = up.endpoint = -1;
   up.new = (struct instance){.role = "target", .channel = -1, .wake = -1, .control = -1};
-  if (!plan()) return (void)(running.wake = up.old.wake); /* a copy of its notification, kept for the next request */
+  if (!plan()) return (void)(running.wake = up.old.wake, running.hello = up.old.hello); /* kept for the next request */
   const struct mm_policy *p = &up.req.policy;
   module_manager_emit_begin(&(struct module_manager_record_begin){
       .id = up.req.id, .from = up.from, .to = up.to, .rate_limit = p->rate_limit == ~0ull ? 0 : p->rate_limit, .batch = p->batch,
@@ -128,7 +128,7 @@ static void run_update(void) {
   watch_end();
   release();
   if (ok) running = up.new, running.role = "source";
-  else running.wake = up.old.wake;
+  else running.wake = up.old.wake, running.hello = up.old.hello; /* what it said of itself, for the next request */
   uint64_t avg, p99, max, moved;
   latency(&avg, &p99, &max, &moved);
   module_manager_emit_end(&(struct module_manager_record_end){

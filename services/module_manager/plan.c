@@ -80,7 +80,10 @@ bool plan(void) {
   q.range[0] = '*';
   int64_t r = hic_module_query(LOADER, &q, &up.info);
   if (r == -HIC_ERR_NOT_FOUND) return refused(MODULE_MANAGER_REFUSED_REASON_UNKNOWN_SERVICE, r), false;
-  up.from = up.info.installed;
+  /* The version in service: the one our running instance said it was (HELLO of an earlier
+   * update), else what Core-0 installed. They differ after a rollback: Core-0's installed version
+   * is the newest ever started, for its rollback protection, and the rolled-back one was. */
+  up.from = up.old.hello.version ? up.old.hello.version : up.info.installed;
   if (!up.from) return refused(MODULE_MANAGER_REFUSED_REASON_NOT_MIGRATABLE, 0), false; /* not running */
   step(1, MODULE_MANAGER_STEP_STEP_REQUEST, MODULE_MANAGER_STEP_STATE_OK);
 
@@ -98,6 +101,9 @@ bool plan(void) {
   up.to = up.info.version_packed;
   if (up.to == up.from) return refused(MODULE_MANAGER_REFUSED_REASON_SAME_VERSION, 0), false;
   if (up.to < up.from && !(up.req.flags & MM_ALLOW_DOWNGRADE)) return refused(MODULE_MANAGER_REFUSED_REASON_DOWNGRADE, 0), false;
+  /* A version an earlier update rolled back from stays refused until an operator asks for it
+   * knowingly (MM_CLEAR_BAD); the mark is cleared only once the request has passed every check. */
+  if (up.info.bad && !(up.req.flags & MM_CLEAR_BAD)) return refused(MODULE_MANAGER_REFUSED_REASON_MARKED_BAD, 0), false;
   step(1, MODULE_MANAGER_STEP_STEP_FETCH, MODULE_MANAGER_STEP_STATE_OK);
 
   step(1, MODULE_MANAGER_STEP_STEP_DEPENDENCIES, MODULE_MANAGER_STEP_STATE_BEGIN);
@@ -124,6 +130,7 @@ bool plan(void) {
     return refused(MODULE_MANAGER_REFUSED_REASON_NOT_MIGRATABLE, 0), false;
   }
   module_manager_emit_reserved(&(struct module_manager_record_reserved){.id = up.req.id, .memory_bytes = 2 * up.info.memory, .quota_bytes = up.info.memory});
+  if (up.info.bad) mark_bad(false);
   step(1, MODULE_MANAGER_STEP_STEP_RESERVE, MODULE_MANAGER_STEP_STATE_OK);
   /* Seed 步骤1.4 (notify dependents) is not built: no dependent service speaks a notice protocol yet. */
   step(1, MODULE_MANAGER_STEP_STEP_NOTIFY, MODULE_MANAGER_STEP_STATE_SKIPPED);

@@ -12,7 +12,7 @@
  *      the old one, which knows nothing of them and resets them.
  *   3. ABORT at both: the new instance holds nothing, the old one serves as before.
  *   4. The new instance's sandbox destroyed: Core-0 zeroes and frees its memory and revokes its
- *      capabilities, all audited.
+ *      capabilities, all audited; and its version marked bad in the installed-state store.
  *
  * One `rollback` record says what was done. Configuration and component rollbacks (§4.4) are not
  * built: a verdict asking for one is carried out as a reverse rollback, and the record says so. */
@@ -79,6 +79,18 @@ static uint32_t abandon(void) {
   return (uint32_t)up.at_new + (n - up.moved_at_check);
 }
 
+/* The new version in Core-0's installed-state store: marked bad after a rollback, so no automatic
+ * update goes to it again; cleared when an operator asks for it with MM_CLEAR_BAD. */
+bool mark_bad(bool bad) {
+  struct hic_module_req q;
+  memset(&q, 0, sizeof q);
+  memcpy(q.name, up.req.service, sizeof q.name - 1);
+  memcpy(q.range, up.info.version, sizeof up.info.version);
+  int64_t r = hic_module_mark(LOADER, &q, bad);
+  if (r < 0) hic_log("module_manager: module_mark %s %s %d: %ld", up.req.service, up.info.version, bad, r);
+  return r == 0;
+}
+
 void rollback(void) {
   const struct mon_verdict *v = &up.verdict;
   bool emergency = v->action == MON_ACTION_EMERGENCY_ROLLBACK;
@@ -108,12 +120,14 @@ void rollback(void) {
   check(gone, MODULE_MANAGER_CHECK_WHAT_NEW_DESTROYED);
   if (gone) hic_cap_delete((uint64_t)up.new.control), up.new.control = -1;
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, gone ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
+  bool marked = mark_bad(true);
+  check(marked, MODULE_MANAGER_CHECK_WHAT_MARKED_BAD);
 
   module_manager_emit_rollback(&(struct module_manager_record_rollback){
       .id = up.req.id, .kind = emergency ? MODULE_MANAGER_ROLLBACK_KIND_EMERGENCY : MODULE_MANAGER_ROLLBACK_KIND_REVERSE, .asked = v->action,
       .rule = v->rule, .level = v->level, .score = v->score, .verdict_ns = v->at_ns, .started_ns = t0, .switched_back_ns = t_switched,
-      .moved_back = t.moved, .gone = t.gone, .failed = t.failed, .abandoned = abandoned, .end_ns = (uint64_t)hic_time_now(),
-      .ok = switched && empty && aborted && gone});
+      .moved_back = t.moved, .gone = t.gone, .failed = t.failed, .abandoned = abandoned, .end_ns = (uint64_t)hic_time_now(), .marked_bad = marked,
+      .ok = switched && empty && aborted && gone && marked});
   hic_log("module_manager: update %lu rolled back (%s): switched back %lu ns after the verdict, %u connections moved back, %u closed first, %u failed, %u abandoned",
           up.req.id, emergency ? "emergency" : "reverse", t_switched - v->at_ns, t.moved, t.gone, t.failed, abandoned);
 }

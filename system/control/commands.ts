@@ -20,7 +20,7 @@ export const KERNEL_EVENT_KINDS = [
   'boot', 'sandboxCreated', 'moduleVerified', 'moduleRejected', 'libraryLoaded', 'libraryUnloaded', 'moduleLoaded',
   'threadStarted', 'console', 'consoleDropped', 'record', 'fault', 'exit', 'wallClock', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
   'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed', 'input', 'updateRequested', 'updateDelivered',
-  'reserved', 'reservationReleased', 'moduleSpawned',
+  'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked',
 ] as const satisfies readonly KernelEvent['kind'][];
 type Missing = Exclude<KernelEvent['kind'], (typeof KERNEL_EVENT_KINDS)[number]>;
 const complete: Missing extends never ? true : Missing = true;
@@ -132,12 +132,13 @@ export const COMMANDS: readonly Command[] = [
       arg('service', 'string', true, 'the service (its module name), e.g. netstack'),
       arg('to', 'string', true, 'the exact version, e.g. 1.3.0'),
       arg('allowDowngrade', 'boolean', false, 'allow a version older than the running one'),
+      arg('clearBad', 'boolean', false, 'allow a version marked bad after a rollback, clearing the mark'),
       arg('policy', 'object', false, 'the update policy (seed 步骤1.1): rateLimit, batch, stages, stability, …; fields left out take the seed defaults'),
     ],
     run: async (ctx, a) => {
       let request;
       try {
-        request = readRequest(new Reader('update'), { service: a.service, to: a.to, allowDowngrade: a.allowDowngrade, policy: a.policy }, 'arguments');
+        request = readRequest(new Reader('update'), { service: a.service, to: a.to, allowDowngrade: a.allowDowngrade, clearBad: a.clearBad, policy: a.policy }, 'arguments');
       } catch (e) {
         if (e instanceof ManifestError) throw new CommandError('InvalidArgument', e.message);
         throw e;

@@ -59,7 +59,7 @@ export class OperatorChannel {
   private enqueue(request: UpdateRequest): number {
     const id = this.nextId++;
     this.queue.push({ id, request });
-    this.kernel.events.emit({ kind: 'updateRequested', id, service: request.service, to: request.to, allowDowngrade: request.allowDowngrade, policy: JSON.stringify(resolvePolicy(request.policy)) });
+    this.kernel.events.emit({ kind: 'updateRequested', id, service: request.service, to: request.to, allowDowngrade: request.allowDowngrade, clearBad: request.clearBad === true, policy: JSON.stringify(resolvePolicy(request.policy)) });
     this.schedule(this.kernel.machine.clock.now);
     return id;
   }

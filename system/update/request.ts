@@ -39,6 +39,9 @@ export interface UpdateRequest {
   readonly service: string;
   readonly to: string;
   readonly allowDowngrade: boolean;
+  /** Update to a version marked bad after a rollback, clearing the mark (an operator's knowing
+   * choice: without it, the Module Manager refuses such a version). */
+  readonly clearBad?: boolean;
   readonly policy: UpdatePolicy;
 }
 
@@ -118,7 +121,8 @@ export function readRequest(r: Reader, o: Record<string, unknown>, field: string
   const to = r.string(o.to, `${field}.to`);
   if (!VERSION.test(to)) r.fail(`${field}.to`, `"${to}" is not an exact version (like "1.3.0")`);
   if (o.allowDowngrade !== undefined && typeof o.allowDowngrade !== 'boolean') r.fail(`${field}.allowDowngrade`, 'expected true or false');
-  return { service, to, allowDowngrade: o.allowDowngrade === true, policy: readPolicy(r, o.policy, `${field}.policy`) };
+  if (o.clearBad !== undefined && typeof o.clearBad !== 'boolean') r.fail(`${field}.clearBad`, 'expected true or false');
+  return { service, to, allowDowngrade: o.allowDowngrade === true, ...(o.clearBad === true ? { clearBad: true } : {}), policy: readPolicy(r, o.policy, `${field}.policy`) };
 }
 
 // struct mm_request: id, service[32], to[16], flags, then struct mm_policy's words.
@@ -126,6 +130,8 @@ const AT = { id: 0, service: 8, to: 40, flags: 56, policy: 64 } as const;
 const POLICY_WORDS = ['zeroDowntime', 'rollbackWindowNs', 'healthIntervalNs', 'rateLimit', 'batch', 'stabilityNs', 'phaseTimeoutNs'] as const;
 export const REQUEST_BYTES = AT.policy + 8 * (POLICY_WORDS.length + 2 * STAGES + 1);
 export const MM_REQUEST_UPDATE = 1n;
+const MM_ALLOW_DOWNGRADE = 1; // mm_request.flags (hic/module_manager.h)
+const MM_CLEAR_BAD = 2;
 
 export function encodeRequest(id: number, req: UpdateRequest): Uint8Array {
   const b = new Uint8Array(REQUEST_BYTES);
@@ -134,7 +140,7 @@ export function encodeRequest(id: number, req: UpdateRequest): Uint8Array {
   u64(AT.id, id);
   b.set(Buffer.from(req.service, 'ascii'), AT.service);
   b.set(Buffer.from(req.to, 'ascii'), AT.to);
-  u64(AT.flags, req.allowDowngrade ? 1 : 0);
+  u64(AT.flags, (req.allowDowngrade ? MM_ALLOW_DOWNGRADE : 0) | (req.clearBad ? MM_CLEAR_BAD : 0));
   const p = resolvePolicy(req.policy);
   const words: (number | bigint)[] = [
     p.zeroDowntime ? 1 : 0,

@@ -42,9 +42,10 @@
 #define HIC_SYS_MODULE_QUERY 80
 #define HIC_SYS_MODULE_RESERVE 81
 #define HIC_SYS_MODULE_SPAWN 82
+#define HIC_SYS_MODULE_MARK 83
 /* Every syscall number, for code that walks the whole ABI (the fuzzer). */
-#define HIC_SYSCALL_COUNT 37
-#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72, 80, 81, 82 }
+#define HIC_SYSCALL_COUNT 38
+#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72, 80, 81, 82, 83 }
 
 /* Error codes; a failing syscall returns -(code). */
 #define HIC_ERR_UNKNOWN_SYSCALL 1 /* No syscall has this number. */
@@ -148,10 +149,11 @@ struct hic_module_info {
   uint64_t kind; /* +72: 0 service, 1 library */
   uint64_t state_schema; /* +80: state-migration schema, 0 if none */
   uint64_t installed; /* +88: the newest version of this module started on the machine so far (packed like version_packed), 0 if none */
-  uint64_t ndeps; /* +96: entries of deps in use */
-  struct hic_module_dep deps[HIC_MODULE_DEPS_MAX]; /* +104: its dependencies, the first HIC_MODULE_DEPS_MAX */
+  uint64_t bad; /* +96: 1: this version is marked bad (module_mark), 0: not */
+  uint64_t ndeps; /* +104: entries of deps in use */
+  struct hic_module_dep deps[HIC_MODULE_DEPS_MAX]; /* +112: its dependencies, the first HIC_MODULE_DEPS_MAX */
 };
-_Static_assert(sizeof(struct hic_module_info) == 616, "struct hic_module_info layout");
+_Static_assert(sizeof(struct hic_module_info) == 624, "struct hic_module_info layout");
 
 /* a capability of the caller, derived into the new sandbox */
 struct hic_spawn_grant {
@@ -407,6 +409,11 @@ static inline int64_t hic_module_reserve(uint64_t loader, uint64_t bytes) {
 /* Verifies the exact module version spec names (struct hic_spawn_spec, len its size; right W on the loader) and starts it in a new sandbox, as an image would: registry R|W in slot 0, then each grant, derived from the caller's capability, in slots 1..n. Every argument is checked before anything changes, and a refusal changes nothing: NOT_FOUND, MODULE_REFUSED (not verified, a library, dependencies not loaded), QUOTA_EXCEEDED (quota above the signed memory, or too small for the image and stack), BAD_SLOT/WRONG_TYPE (reservation), INVALID_ARGUMENT (a reservation smaller than the quota, a bad string, field or config syntax), NO_RIGHT (a grant with more rights than held), NOT_DECLARED (a grant the module does not declare the family of), BAD_VALUE (a config key or value its declaration refuses), NAME_TAKEN, NO_SLOT. The reservation, if given, is consumed. Returns slot of a sandbox capability (right W) on the new sandbox, or -HIC_ERR_*. */
 static inline int64_t hic_module_spawn(uint64_t loader, const void *spec, uint64_t len) {
   return hic_syscall3(HIC_SYS_MODULE_SPAWN, (int64_t)loader, (int64_t)spec, (int64_t)len);
+}
+
+/* Marks the exact version req names (struct hic_module_req, range an exact version; right W on the loader) bad (bad = 1), or clears the mark (bad = 0), in the installed-state store: module_query reports it in hic_module_info.bad. Core-0 refuses nothing for it; the Module Manager does (the policy is its own). The moduleMarked event records who did what. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version, bad neither 0 nor 1; NOT_FOUND: clearing a mark that is not set. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_module_mark(uint64_t loader, const void *req, uint64_t bad) {
+  return hic_syscall3(HIC_SYS_MODULE_MARK, (int64_t)loader, (int64_t)req, (int64_t)bad);
 }
 
 #endif /* HIC_ABI_H */

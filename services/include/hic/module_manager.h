@@ -18,6 +18,7 @@
 
 #define MM_STAGES 4
 #define MM_ALLOW_DOWNGRADE 1 /* mm_request.flags */
+#define MM_CLEAR_BAD 2       /* ... : update to a version marked bad after a rollback, clearing the mark */
 
 struct mm_policy {
   uint64_t zero_downtime;          /* 1: no connection may be dropped (the only mode offered) */
