@@ -1,6 +1,6 @@
 // report.html in headless Chromium (Debian's /usr/bin/chromium, driven over the DevTools protocol
-// by puppeteer-core): the completed and the rolled-back fixture reports, and one of hostile
-// strings. Each page must render with no console message, page error or dialog, make no request
+// by puppeteer-core): the completed and the rolled-back fixture reports, a real rolled-back one
+// (the emergency of images/regression-hang.himg, booted here), and one of hostile strings. Each page must render with no console message, page error or dialog, make no request
 // beyond its own file, and draw its timeline with the expected series — checked in the plot's
 // data and in the canvas's pixels. Screenshots go to build/test-results/report-*.png.
 
@@ -12,7 +12,8 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpdateReport } from '../system/report/schema.ts';
 import { writeReport } from '../system/report/write.ts';
-import { REPO } from './support/boot.ts';
+import { reportOf } from '../system/update/report.ts';
+import { bootImage, REPO } from './support/boot.ts';
 import { HOSTILE, fixture, hostile } from './support/reports.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -153,6 +154,30 @@ describe.skipIf(why !== undefined)(`report.html in headless Chromium${why ? ` (s
     expect(metricTitles).toEqual(report.rootCause!.metrics!.map((m) => m.name));
     await page.close();
   });
+
+  it('renders a real rolled-back report: the emergency of images/regression-hang.himg, booted here', async () => {
+    const run = await bootImage('regression-hang');
+    let report: UpdateReport;
+    try {
+      report = reportOf(run.system.updates.all[0]!, 'regression-hang');
+    } finally {
+      run.machine.dispose();
+    }
+    const { page, problems, requests } = await open(report);
+    await page.screenshot({ path: join(RESULTS, 'report-regression-hang.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    expect(requests).toEqual([]);
+    expect(await sections(page)).toEqual(expect.arrayContaining(['phases', 'stages', 'decision', 'rollback', 'root-cause']));
+    expect((await texts(page, 'h1'))[0]).toBe('netstack 1.2.0 → 1.3.2 rolled back');
+    expect(await texts(page, '#rollback tbody td:first-child')).toEqual(report.rollback!.phases.map((p) => p.step));
+    expect((await texts(page, '#root-cause h2'))[0]).toBe('Root cause: a code defect');
+    expect((await texts(page, '#root-cause code')).join(' ')).toContain('build: define NS_FAULT_HANG');
+    const metricTitles = await page.evaluate(() =>
+      (window as unknown as { hicReport: { metrics: { series: { label: string }[] }[] } }).hicReport.metrics.map((u) => u.series[1]!.label),
+    );
+    expect(metricTitles).toEqual(report.rootCause!.metrics!.map((m) => m.name));
+    await page.close();
+  }, 120_000);
 
   it('shows hostile strings as text and runs none of them', async () => {
     const { page, problems, requests } = await open(hostile());
