@@ -80,7 +80,7 @@ function decisionOf(a: UpdateAccount): UpdateReport['decision'] {
     score: num(v.score) / 1000,
     threshold: 0.8,
     inputs: {
-      ...(d ? { serviceTimeNs: num(d.service_time) } : {}),
+      ...(d && num(d.service_time) > 0 ? { serviceTimeNs: num(d.service_time) } : {}), // 0: nothing measured (no answer)
       ...(baseline ? { baselineServiceTimeNs: num(baseline.service_time), baselineSigmaNs: num(baseline.service_time_sigma), baselineSamples: num(baseline.samples) } : {}),
       samples: num(a.monitor.unwatch?.samples),
       outOfBand: num(a.monitor.unwatch?.violations),
