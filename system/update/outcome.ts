@@ -1,13 +1,14 @@
 // What each update came to, read from the event log as it happens: the operator's request, then
 // the Module Manager's records (services/module_manager/module.json: refused, begin, step,
 // reserved, stage, split, switched, check, rollback, end), the Monitor's (services/monitor/module.json:
-// baseline, watch, decision, verdict, unwatch) and Core-0's own events about the instances
+// baseline, watch, decision, verdict, unwatch, alert, confirmation) and Core-0's own events about the instances
 // (created, loaded, destroyed). `UpdateLog` keeps one account per update id; `report(id)` turns an
 // account into the update report (system/report/schema.ts), `outcomes()` into the one-word results
 // an image's `expect.updates` is compared with.
 
 import type { EventLog, StampedEvent } from '../../core0/events.ts';
 import type { FieldValue } from '../../core0/module/values.ts';
+import { alertFromFields, type MonitorAlert } from './alerts.ts';
 
 type Fields = Readonly<Record<string, FieldValue>>;
 
@@ -29,8 +30,18 @@ export interface UpdateAccount {
   end?: Fields & { readonly tNs: number };
   /** The rollback the Monitor's verdict asked for, if one ran. */
   rollback?: Fields & { readonly tNs: number };
-  /** The Monitor's watch of the new instance: its baseline, each change of its decision, its verdict. */
-  readonly monitor: { baseline?: Fields; readonly decisions: (Fields & { readonly tNs: number })[]; verdict?: Fields & { readonly tNs: number }; unwatch?: Fields };
+  /**
+   * The Monitor's watch of the new instance: its baseline, each change of its decision, the alerts
+   * it raised, the operator's answers to a rollback waiting for confirmation, its verdict.
+   */
+  readonly monitor: {
+    baseline?: Fields;
+    readonly decisions: (Fields & { readonly tNs: number })[];
+    readonly alerts: MonitorAlert[];
+    readonly confirmations: (Fields & { readonly tNs: number })[];
+    verdict?: Fields & { readonly tNs: number };
+    unwatch?: Fields;
+  };
   /** Core-0's side: the sandbox created for the new version, and sandboxes destroyed meanwhile. */
   created?: { readonly sandbox: string; readonly quota: number };
   readonly destroyed: { readonly sandbox: string; readonly framesReturned: number; readonly tNs: number }[];
@@ -68,7 +79,7 @@ export class UpdateLog {
 
   private see(e: StampedEvent): void {
     if (e.kind === 'updateRequested') {
-      this.accounts.set(e.id, { id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [], monitor: { decisions: [] } });
+      this.accounts.set(e.id, { id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [], monitor: { decisions: [], alerts: [], confirmations: [] } });
       return;
     }
     if (e.kind === 'updateDelivered') {
@@ -85,6 +96,8 @@ export class UpdateLog {
     if (e.module === MONITOR) {
       if (e.type === 'baseline') a.monitor.baseline = f;
       else if (e.type === 'decision') a.monitor.decisions.push({ ...f, tNs: e.t });
+      else if (e.type === 'alert') a.monitor.alerts.push(alertFromFields(f, e.t));
+      else if (e.type === 'confirmation') a.monitor.confirmations.push({ ...f, tNs: e.t });
       else if (e.type === 'verdict') a.monitor.verdict = { ...f, tNs: e.t };
       else if (e.type === 'unwatch') a.monitor.unwatch = f;
       return;
