@@ -42,7 +42,9 @@ image.traffic.connections = 200;
 image.traffic.clients = 20;
 
 beforeAll(async () => {
-  system = await stage({ label: 'rolling-update (live, 200 connections)', image }, { live: { realtime: true }, until: 3e9 });
+  // Real time: the machine must outlive the tests that talk to it (the update ends near 1 s of
+  // virtual time; the Monitor's commands come a few wall seconds later), so 8 s, not the image's 3.
+  system = await stage({ label: 'rolling-update (live, 200 connections)', image }, { live: { realtime: true }, until: 8e9 });
   live = new LiveMachine(system);
   server = await ControlServer.listen({ path, live, metrics: new MachineMetrics(live), version: '0.1.0' });
   running = live.run();
