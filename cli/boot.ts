@@ -8,7 +8,7 @@
 
 import type { Command } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { AuditLog } from '../core0/audit.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { PcapWriter } from '../emulator/net/pcap.ts';
@@ -24,6 +24,7 @@ import { writeReport } from '../system/report/write.ts';
 import { reportOf } from '../system/update/report.ts';
 import { readManifest } from '../system/manifest.ts';
 import { MachineMetrics } from '../system/metrics.ts';
+import { AlertFile } from '../system/alert-file.ts';
 import { EventFile } from '../system/event-file.ts';
 import { RunRecorder } from '../system/recording/recorder.ts';
 import { replayedImage, replayOptions, replayVerdict } from '../system/recording/replay.ts';
@@ -40,6 +41,7 @@ import { printable, renderEvent } from './render.ts';
 interface BootOptions {
   quiet?: boolean;
   events?: string;
+  alerts?: string;
   dataDir: string;
   date?: string;
   repo?: string;
@@ -67,6 +69,25 @@ function dataDirectory(dir: string): string {
   if (/^\/(proc|sys|dev)(\/|$)/.test(abs)) throw new UsageError(`--data-dir: ${abs} is inside /${abs.split('/')[1]}, not a place for persistent state`);
   if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`--data-dir: ${abs} exists and is not a directory`);
   return dir;
+}
+
+/**
+ * The Monitor's alerts file (system/alert-file.ts), opened to append: a path that names nothing
+ * writable is a usage error, before the machine is assembled.
+ */
+function alertsFile(path: string, beforeWrite: () => void): AlertFile {
+  if (path.trim() === '') throw new UsageError('--alerts: an empty path; name a file to append the alerts to');
+  const abs = resolve(path);
+  if (/^\/(proc|sys|dev)(\/|$)/.test(abs)) throw new UsageError(`--alerts: ${abs} is inside /${abs.split('/')[1]}, not a place for an alerts file`);
+  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`--alerts: ${abs} is a directory; name a file in it`);
+  if (!existsSync(dirname(abs))) throw new UsageError(`--alerts: ${dirname(abs)} does not exist; create it first`);
+  try {
+    return AlertFile.open(abs, { beforeWrite });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    throw new UsageError(`--alerts: cannot append to ${abs}: ${code === 'ENOTREG' ? 'not a regular file' : code === 'EACCES' ? 'permission denied' : code === 'ENXIO' ? 'a FIFO nobody reads' : code}`);
+  }
 }
 
 /** Events `hic boot` keeps in memory; the rest reach the terminal and --events only. */
@@ -113,6 +134,7 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
     .argument('[image]', 'image manifest (.himg); with --replay, the recording has it')
     .option('-q, --quiet', 'show only guest console lines and records, faults and exits (and no status line)')
     .option('--events <file>', 'write the event log as JSON lines to <file> as it is made (its sha256 is the hash printed at the end)')
+    .option('--alerts <file>', "append the Monitor's alerts routed to the alerts file (sent or escalated, not silenced) to <file>, one JSON object per line (docs/monitor.md#alerts-seed-522)")
     .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint) and what the system trusted of the repository (${TRUSTED_STATE_FILE})`, 'build/data')
     .option('--date <yyyy-mm-dd>', 'the wall-clock date (UTC) to judge repository expiry at; recorded in the event log (default: today)')
     .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
@@ -160,6 +182,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
   // audit records of what led to it are written (AuditLog.flush; docs/reliability.md#audit-records-in-batches).
   const sealAudit = () => audit.flush();
   const eventFile = opts.events ? EventFile.open(opts.events, { beforeWrite: sealAudit }) : undefined;
+  let alertFile: AlertFile | undefined;
   let system: System | undefined;
   let gdb: BootUnderGdb | undefined;
   let trusted: TrustedRepository | undefined;
@@ -179,6 +202,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
   let tap: TapDevice | undefined;
   try {
     if (opts.tap !== undefined) tap = TapDevice.open(opts.tap, netns ? { netns } : {});
+    if (opts.alerts !== undefined) alertFile = alertsFile(opts.alerts, sealAudit);
     // Under the audit log's lock: one boot at a time reads and updates what the system trusted.
     trusted = TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date), ...(replay ? {} : { stateFile: join(dataDir, TRUSTED_STATE_FILE) }) });
     const options: SystemOptions = {
@@ -196,6 +220,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     };
     const onEvent = (e: StampedEvent) => {
       eventFile?.write(e);
+      alertFile?.write(e);
       const line = renderEvent(e, { quiet: opts.quiet });
       if (line === undefined) return;
       sealAudit(); // the audit records of what a printed line shows are sealed before it is shown
@@ -278,6 +303,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     bridge?.close();
     tap?.close();
     eventFile?.close();
+    alertFile?.close();
     pcap?.close();
     audit.close();
     await gdb?.close();

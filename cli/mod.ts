@@ -79,7 +79,7 @@ async function inspect(file: string, opts: { disassemble?: string[]; all?: boole
   out(`  depends on    ${meta.dependencies.map((d) => `${d.name} ${d.range}`).join(', ') || '—'}`);
   out(`  protocols     ${meta.protocols.join(', ') || '—'}   state schema ${meta.stateSchema}`);
   out(`  asks for      ${meta.memory} bytes of memory, ${meta.cpuPermille}‰ CPU; capabilities ${meta.capabilities.join(', ') || '—'}`);
-  const field = (f: FieldHead) => `${f.name}: ${f.type}${f.values.length ? ` (${f.values.join(' | ')})` : ''}`;
+  const field = (f: FieldHead & { audits?: true }) => `${f.name}: ${f.type}${f.values.length ? ` (${f.values.join(' | ')})` : ''}${f.audits ? ' (audits)' : ''}`;
   out(`  config        ${meta.config.map((f) => `${field(f)} = ${describeWord(f, f.default)}`).join('; ') || '—'}`);
   meta.records.forEach((r, i) => out(`  record ${String(i + 1).padEnd(6)} ${r.name} { ${r.fields.map(field).join(', ')} }`));
   if (meta.build) out(`  built with    ${meta.build.join('; ')}`);

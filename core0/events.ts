@@ -65,6 +65,12 @@ export type KernelEvent =
   | { kind: 'updateRequested'; id: number; service: string; to: string; allowDowngrade: boolean; clearBad: boolean; policy: string }
   /** ... and delivered it: the Module Manager was waiting for a request. */
   | { kind: 'updateDelivered'; id: number }
+  /**
+   * The operator's message to the Monitor, queued (system/update/monitor-channel.ts): a rollback
+   * confirmed or vetoed (`id`, the update), or a maintenance silence over [from, until) in
+   * virtual ns (until 0: lifted). Fields that do not apply are 0.
+   */
+  | { kind: 'operatorMessage'; to: 'monitor'; what: 'confirm' | 'veto' | 'silence'; id: number; from: number; until: number }
 
   /** Frames set aside from the pool by a sandbox holding the loader (module_reserve), and their return. */
   | { kind: 'reserved'; by: string; bytes: number }

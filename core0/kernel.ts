@@ -13,7 +13,7 @@
 import type { Fault } from '../emulator/fault.ts';
 import type { Machine, StopReason, SyscallFrame } from '../emulator/types.ts';
 import { AuditLog } from './audit.ts';
-import { EventLog, type EventLogOptions } from './events.ts';
+import { EventLog, type EventLogOptions, type KernelEvent } from './events.ts';
 import { fetchModule, reserve, spawnRequested, unloadable } from './module-loader.ts';
 import { ModuleRegistry } from './module/registry.ts';
 import type { ModuleSource } from './module/source.ts';
@@ -75,7 +75,10 @@ export interface KernelOptions {
   readonly repository?: ModuleSource;
 }
 
-/** Event kinds the audit log records: who exists, who may do what, what runs, what was refused. */
+/**
+ * Event kinds the audit log records: who exists, who may do what, what runs, what was refused.
+ * And a guest's record that its signed declaration marks for the audit log (auditedRecord).
+ */
 const AUDITED: ReadonlySet<string> = new Set([
   'boot', 'sandboxCreated', 'sandboxDestroyed', 'sandboxSuspended', 'sandboxResumed', 'fault',
   'capTransferred', 'capRevoked', 'endpointRegistered', 'endpointSwitched', 'irqRouted', 'channelGranted',
@@ -106,7 +109,7 @@ export class Kernel {
     this.events = new EventLog(() => machine.clock.now, options.events);
     this.audit = options.audit ?? AuditLog.inMemory();
     this.events.subscribe((e) => {
-      if (!AUDITED.has(e.kind)) return;
+      if (!AUDITED.has(e.kind) && !(e.kind === 'record' && this.auditedRecord(e))) return;
       const { t, seq: _seq, kind, ...fields } = e;
       this.audit.admit({ t, kind, ...fields }); // limited per sandbox (audit/limiter.ts)
     });
@@ -141,6 +144,20 @@ export class Kernel {
       this.state.mmioRoots.set(d.device.name, originalCapability(new MmioRegion(d), Right.R | Right.W));
       d.device.raise = () => this.raiseIrq(d.irq);
     }
+  }
+
+  /**
+   * A guest's record is audited when its type declares a bool field `audits` (signed, in the
+   * module's metadata: config-records.ts) and the record sets it: the Monitor's P0 and P1 alerts.
+   * Core-0 knows neither alerts nor priorities; what a service may put in the audit log is fixed
+   * when it is signed, which of its records go there is the service's policy, and how many is
+   * bounded like everything else a sandbox makes the kernel audit: by its token bucket
+   * (audit/limiter.ts, charged to the record's sandbox), so a guest that sets the field on every
+   * record costs the log a bounded number of lines and one summary of what was suppressed.
+   */
+  private auditedRecord(e: Extract<KernelEvent, { kind: 'record' }>): boolean {
+    const type = this.state.sandboxes.get(e.sandbox)?.module?.records.find((r) => r.name === e.type);
+    return type?.fields.some((f) => f.audits === true && e.fields[f.name] === true) ?? false;
   }
 
   // --- the host API: what TypeScript system services and devices use, with the same checks ---

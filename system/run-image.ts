@@ -27,7 +27,8 @@ import { HostPacer, type PacerOptions } from './realtime.ts';
 import { RecordingError, type Recording } from './recording/format.ts';
 import { ReplayPacer } from './recording/replay.ts';
 import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic } from './traffic.ts';
-import { OperatorChannel } from './update/operator.ts';
+import { MonitorChannel } from './update/monitor-channel.ts';
+import { OperatorChannel, OperatorSandbox } from './update/operator.ts';
 import { UpdateLog } from './update/outcome.ts';
 
 export interface SystemOptions {
@@ -97,6 +98,8 @@ export class System {
     readonly operator: OperatorChannel,
     /** What each update came to, from the event log. */
     readonly updates: UpdateLog,
+    /** The operator's channel to the Monitor: `hic ctl confirm|veto|silence` go through it. */
+    readonly monitor: MonitorChannel,
   ) {}
 
   /** A machine with every sandbox of the manifest created and started, not yet run. */
@@ -126,7 +129,9 @@ export class System {
       bootSandboxes(kernel, manifest, options.modules, options.wallClock);
       const config = options.traffic ?? (manifest.traffic ? trafficConfig(manifest.traffic) : 'none');
       const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);
-      const operator = new OperatorChannel(kernel);
+      const operatorSandbox = new OperatorSandbox(kernel);
+      const operator = new OperatorChannel(kernel, operatorSandbox);
+      const monitor = new MonitorChannel(kernel, operatorSandbox);
       for (const u of manifest.updates) operator.requestAt(u.atNs, u.request);
       const record = (e: Extract<KernelEvent, { kind: 'input' }>) => kernel.events.emit(e);
       const live = options.live;
@@ -135,7 +140,7 @@ export class System {
         : live ? new HostPacer({ realtime: live.realtime, record, ...(live.onAdmit ? { onAdmit: live.onAdmit } : {}) }) : undefined;
       const sliceMs = options.sliceMs ?? (live ? LIVE_SLICE_MS : undefined);
       const until = options.until ?? manifest.until;
-      const system = new System(manifest, machine, kernel, traffic, pacer, { ...(sliceMs === undefined ? {} : { sliceMs }), until: Math.min(until, Number.MAX_SAFE_INTEGER) }, outcome, operator, updates);
+      const system = new System(manifest, machine, kernel, traffic, pacer, { ...(sliceMs === undefined ? {} : { sliceMs }), until: Math.min(until, Number.MAX_SAFE_INTEGER) }, outcome, operator, updates, monitor);
       if (pacer instanceof ReplayPacer) {
         pacer.connect(system);
         checkReplayBoot(options.replay!, kernel.events);

@@ -56,6 +56,9 @@ describe('module.json', () => {
     ['two fields that are one C member', { config: { start: 'duration', start_ns: 'u64' } }, "config.start_ns: its C member start_ns is also start's"],
     ['a record with no fields', { records: { r: { fields: {} } } }, 'records.r.fields: 0 fields; a record has 1 to 32'],
     ['a record name that is not a name', { records: { 'Result!': { fields: { n: 'u64' } } } }, 'records.Result!: "Result!" is not a record name ([a-z][a-z0-9_]*, at most 32)'],
+    ['audits on a u64', { records: { r: { fields: { n: { type: 'u64', audits: true } } } } }, 'records.r.fields.n.audits: only a bool field audits its record (when true), not a u64'],
+    ['audits that is not a boolean', { records: { r: { fields: { a: { type: 'bool', audits: 'yes' } } } } }, 'records.r.fields.a.audits: expected true or false'],
+    ['audits on a config field', { config: { a: { type: 'bool', audits: true } } }, 'config.a.audits: unknown field (allowed: type, values, doc, default, min, max)'],
     ['configuration on a library', { kind: 'library', config: { n: 'u64' } }, 'config: a library has no configuration and emits no records'],
   ])('refuses %s, naming the file and the field', (_what, extra, message) => {
     expect(specError(extra)).toBe(`${FILE}: ${message}`);
@@ -69,11 +72,17 @@ const rec = (name: string, fields: RecordType['fields']): RecordType => ({ name,
 
 describe('the signed metadata (META tags 11 and 12)', () => {
   it('round-trips every declaration of every service', () => {
-    for (const name of ['migctl', 'rogue', 'netstack', 'eth_driver', 'frame_sink', 'template']) {
+    for (const name of ['migctl', 'rogue', 'netstack', 'eth_driver', 'frame_sink', 'template', 'monitor']) {
       const { meta } = readSpec(REPO, name);
       const decoded = decodeModule(encodeModule(tiny(meta.config, meta.records))).meta;
       expect({ config: decoded.config, records: decoded.records }).toEqual({ config: meta.config, records: meta.records });
     }
+  });
+
+  it("keeps a record's audits flag, on the bool field that has it", () => {
+    const { meta } = readSpec(REPO, 'monitor');
+    const alert = decodeModule(encodeModule(tiny([], meta.records))).meta.records.find((r) => r.name === 'alert')!;
+    expect(alert.fields.filter((f) => f.audits).map((f) => [f.name, f.type])).toEqual([['audit', 'bool']]);
   });
 
   it('keeps a signed bound and default of an i64', () => {
@@ -93,6 +102,8 @@ describe('the signed metadata (META tags 11 and 12)', () => {
     ['a record with no fields', tiny([], [rec('r', [])]), /record type "r" has no fields/],
     ['a record type twice', tiny([], [rec('r', [u64('n')]), rec('r', [u64('n')])]), /record type "r" is declared twice/],
     ['a record field twice', tiny([], [rec('r', [u64('n'), u64('n')])]), /record r field "n" is declared twice/],
+    ['the audits flag on a u64 record field', tiny([], [rec('r', [{ ...u64('n'), audits: true } as RecordType['fields'][number]])]), /record r field "n": flags 1 \(only a bool field may audit/],
+    ['the audits flag on a config field', tiny([{ ...u64('b', { type: 'bool', max: 1n }), audits: true } as ConfigField]), /config field "b": reserved byte is not zero/],
   ])('refuses %s (BAD_METADATA)', (_what, content, message) => {
     const e = refusal(() => decodeModule(encodeModule(content)));
     expect(e.code).toBe('BAD_METADATA');

@@ -16,6 +16,11 @@ describe('hic ctl arguments', () => {
     expect(parseArguments(cmd('events'), ['console', 'sandbox=netstack'])).toEqual({ kinds: ['console'], sandbox: 'netstack' });
     expect(parseArguments(cmd('events'), ['off'])).toEqual({ off: true });
     expect(parseArguments(cmd('events'), ['off=false', 'console'])).toEqual({ off: false, kinds: ['console'] });
+    expect(parseArguments(cmd('events'), ['records=monitor.alert'])).toEqual({ records: ['monitor.alert'] });
+    expect(parseArguments(cmd('confirm'), ['3'])).toEqual({ id: 3 });
+    expect(parseArguments(cmd('veto'), ['id=3'])).toEqual({ id: 3 });
+    expect(parseArguments(cmd('silence'), ['30min'])).toEqual({ duration: '30min' });
+    expect(parseArguments(cmd('silence'), ['off'])).toEqual({ duration: 'off' });
   });
 
   it('refuse what does not fit, naming it', () => {
@@ -23,5 +28,7 @@ describe('hic ctl arguments', () => {
     expect(() => parseArguments(cmd('status'), ['now'])).toThrow('status: unexpected "now" (it takes no arguments)');
     expect(() => parseArguments(cmd('caps'), ['a', 'b'])).toThrow('caps: unexpected "b" (it takes sandbox)');
     expect(() => parseArguments(cmd('events'), ['off=maybe'])).toThrow('events: off must be true or false, not "maybe"');
+    expect(() => parseArguments(cmd('confirm'), ['first'])).toThrow('confirm: id must be an integer, not "first"');
+    expect(() => parseArguments(cmd('silence'), [])).toThrow('silence: missing <duration>');
   });
 });

@@ -2,7 +2,9 @@
 // updates, 200 connections, a control socket. An operator asks for netstack 1.3.0 over the
 // socket once traffic flows; the request enters as an input, the Module Manager carries it out
 // while the clients keep talking, and `updates` (the query, and `hic ctl … updates` from a shell)
-// follows it to the end. Every reply is checked against docs/control-protocol.schema.json.
+// follows it to the end. Then the operator's messages to the Monitor (confirm, veto, silence) and
+// their refusals, and a subscription narrowed to the Monitor's records. Every reply is checked
+// against docs/control-protocol.schema.json.
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,7 +42,9 @@ image.traffic.connections = 200;
 image.traffic.clients = 20;
 
 beforeAll(async () => {
-  system = await stage({ label: 'rolling-update (live, 200 connections)', image }, { live: { realtime: true }, until: 3e9 });
+  // Real time: the machine must outlive the tests that talk to it (the update ends near 1 s of
+  // virtual time; the Monitor's commands come a few wall seconds later), so 8 s, not the image's 3.
+  system = await stage({ label: 'rolling-update (live, 200 connections)', image }, { live: { realtime: true }, until: 8e9 });
   live = new LiveMachine(system);
   server = await ControlServer.listen({ path, live, metrics: new MachineMetrics(live), version: '0.1.0' });
   running = live.run();
@@ -87,6 +91,40 @@ describe('hic ctl update on a running real-time machine', () => {
     const refused = await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'ctl', path, 'update', 'netstack', '1.3.0', '--policy', file], { cwd: REPO, encoding: 'utf8' }).catch((e: { code: number; stderr: string }) => e);
     expect(refused).toMatchObject({ code: 2 });
     expect((refused as { stderr: string }).stderr).toContain('arguments.policy.batch: expected an integer in [1, 1000], got 5000');
+  }, LIMIT);
+
+  it('passes the operator\'s confirm, veto and silence to the Monitor, refusing bad arguments; a records filter streams only those records', async () => {
+    const watcher = await ControlClient.open(path);
+    await watcher.greeting();
+    expect(await watcher.returns('events', { records: ['monitor.silence', 'monitor.confirmation'] })).toEqual({ subscribed: true, kinds: ['record'], records: ['monitor.silence', 'monitor.confirmation'] });
+    const c = await ControlClient.open(path);
+    await c.greeting();
+    const refusals: [string, Record<string, unknown>, string][] = [
+      ['silence', { duration: 'forever' }, 'silence: "forever" is not a duration of virtual time from 1ns to 24h (30s, 5min, 1h), nor off'],
+      ['silence', { duration: '0s' }, 'silence: "0s" is not a duration of virtual time from 1ns to 24h (30s, 5min, 1h), nor off'],
+      ['silence', { duration: '25h' }, 'silence: "25h" is not a duration of virtual time from 1ns to 24h (30s, 5min, 1h), nor off'],
+      ['confirm', { id: 99 }, 'no update 99 has been requested; `updates` lists them'],
+      ['veto', { id: 0 }, 'no update 0 has been requested; `updates` lists them'],
+      ['confirm', {}, 'confirm: missing argument "id" (the update (`updates` lists them))'],
+      ['events', { records: ['alert'] }, 'events: records: "alert" is not module.type (e.g. monitor.alert)'],
+      ['events', { kinds: ['console'], records: ['monitor.alert'] }, 'events: records narrows the record events, but kinds leaves record out'],
+    ];
+    for (const [command, args, desc] of refusals) expect(await c.execute(command, args)).toMatchObject({ error: { class: 'InvalidArgument', desc } });
+    const silenced = (await c.returns('silence', { duration: '2s' })) as { virtual: number; from: number; until: number };
+    expect(silenced).toEqual({ virtual: silenced.virtual, from: silenced.virtual, until: silenced.virtual + 2e9 });
+    expect(((await c.returns('silence', { duration: 'off' })) as { until: number }).until).toBe(0);
+    await c.returns('confirm', { id: 1 }); // update 1 has completed: the Monitor watches it no more
+    const records = [];
+    for (let i = 0; i < 3; i++) records.push((await watcher.take((m) => m.event === 'record', 'a Monitor record')).data as { type: string; fields: Record<string, unknown> });
+    expect(records.map((r) => [r.type, r.fields.result])).toEqual([['silence', 'set'], ['silence', 'lifted'], ['confirmation', 'not_watched']]);
+    expect(records[0]!.fields).toMatchObject({ from: silenced.from, until: silenced.until });
+    expect(system.kernel.events.of('operatorMessage').map((e) => e.what)).toEqual(['silence', 'silence', 'confirm']);
+    // From a shell: `hic ctl PATH silence 5min`.
+    const shown = await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'ctl', path, 'silence', '5min', '--json'], { cwd: REPO, encoding: 'utf8' });
+    const r = JSON.parse(shown.stdout) as { from: number; until: number };
+    expect(r.until - r.from).toBe(300e9);
+    c.close();
+    watcher.close();
   }, LIMIT);
 
   it('loses nothing on the wire, and the event log holds the request as an input', async () => {

@@ -3,7 +3,8 @@
 // the time over every frame. The Monitor, a signed guest service, learnt its baseline from 1.2.0
 // and watches the new instance; its "performance down > 30 %" rule (seed §4.2) fires, it asks for
 // a reverse rollback, and the Module Manager switches back and moves every connection back before
-// COMPLETE. One boot; every assertion reads the event log or the traffic generator's ground truth.
+// COMPLETE. It alerts (P1) as the rules fire, and the P1 alerts reach the audit log. One boot;
+// every assertion reads the event log or the traffic generator's ground truth.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpdateAccount } from '../system/update/outcome.ts';
 import { reportOf } from '../system/update/report.ts';
+import { summarize } from '../system/report/summary.ts';
 import { validateReport } from '../system/report/validate.ts';
 import { writeReport } from '../system/report/write.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
@@ -86,6 +88,22 @@ describe('a regression release (latency doubled) rolled back automatically under
     });
   });
 
+  it('alerts on the rules as the decision names them (P1, audited), and reports the alerts; `hic report` prints them', () => {
+    const alerts = recordsOf(run.kernel, 'monitor', 'alert');
+    expect(alerts.map((a) => `${a.priority} ${a.rule} ${a.verdict} incident ${a.incident}`)).toEqual(['p1 perf_halved sent incident 1', 'p1 perf_down sent incident 2']);
+    const verdict = recordsOf(run.kernel, 'monitor', 'verdict')[0]!;
+    expect(alerts.at(-1)!.t).toBeLessThanOrEqual(verdict.t); // the rollback's alert, before it is asked for
+    expect(run.kernel.audit.records.filter((r) => r.kind === 'record').map((r) => r.t)).toEqual(alerts.map((a) => a.t));
+    const report = reportOf(account, 'regression-latency');
+    expect(report.alerts).toEqual([
+      { tNs: alerts[0]!.t, level: 'P1', rule: 'perf_halved', message: expect.stringMatching(/^performance down \d+\.\d % \(incident 1, sent\)$/) },
+      { tNs: alerts[1]!.t, level: 'P1', rule: 'perf_down', message: expect.stringMatching(/^performance down \d+\.\d % \(incident 2, sent\)$/) },
+    ]);
+    const printed = summarize(report).join('\n');
+    expect(printed).toContain('alerts (2)');
+    expect(printed).toMatch(/P1 {2}perf_down: performance down \d+\.\d % \(incident 2, sent\)/);
+  });
+
   it('reports it: the decision with its inputs, the rollback\'s own phases and the survival rate', () => {
     const report = reportOf(account, 'regression-latency');
     validateReport(report);
@@ -107,7 +125,9 @@ describe('a regression release (latency doubled) rolled back automatically under
     const dir = mkdtempSync(join(tmpdir(), 'hic-rollback-report-'));
     try {
       const written = writeReport(dir, report);
-      expect(readFileSync(written.html, 'utf8')).toContain('Rollback (reverse)');
+      const html = readFileSync(written.html, 'utf8');
+      expect(html).toContain('Rollback (reverse)');
+      expect(html).toMatch(/<section id="alerts"><h2>Alerts<\/h2>[^]*<span class="level level-P1">P1<\/span><\/td><td>perf_down<\/td>/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

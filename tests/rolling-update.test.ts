@@ -66,6 +66,9 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
     expect(account.monitor.decisions.filter((d) => d.action !== 'continue')).toEqual([]);
     expect(account.monitor.verdict).toBeUndefined();
     expect(account.monitor.unwatch).toMatchObject({ id: 1, unanswered: 0, verdicts: 0 });
+    expect(recordsOf(run.kernel, 'monitor', 'alert')).toEqual([]); // nothing to alert on
+    expect(run.kernel.audit.records.filter((r) => r.kind === 'record')).toEqual([]);
+    expect(reportOf(account, 'rolling-update').alerts).toEqual([]); // watched, and no alert raised
     expect(account.rollback).toBeUndefined();
   });
 

@@ -47,7 +47,17 @@ export interface ConfigField extends FieldHead {
   readonly max: bigint;
 }
 
-export type RecordField = FieldHead;
+/**
+ * `audits`: a bool field whose true value puts the record in the audit log as well as the event
+ * log (Kernel.auditedRecord). Declared in the signed metadata, so what a service can make
+ * Core-0 audit is fixed when it is signed; which of its records is the service's own policy.
+ */
+export interface RecordField extends FieldHead {
+  readonly audits?: true;
+}
+
+/** The field head's flag byte (docs/hicmod-format.md): bit 0, `audits`, on a record's bool field. */
+export const FIELD_AUDITS = 0x01;
 
 export interface RecordType {
   readonly name: string;
@@ -68,10 +78,11 @@ export function typeRange(type: FieldType, values: readonly string[]): { min: bi
 /** The word as the type reads it: i64 is two's complement, the rest unsigned. */
 export const signedAs = (type: FieldType, word: bigint): bigint => (type === 'i64' ? BigInt.asIntN(64, word) : word);
 
-function head(r: Reader, what: string): FieldHead {
+/** A field head, and its flag byte (checked by the caller: only a record's bool field has one). */
+function head(r: Reader, what: string): FieldHead & { readonly flags: number } {
   const name = r.string();
   const code = r.u8();
-  if (r.u8() !== 0) fail('BAD_METADATA', `${what} "${name}": reserved byte is not zero`);
+  const flags = r.u8();
   const count = r.u16();
   const type = FIELD_TYPES[code - 1] ?? fail('BAD_METADATA', `${what} "${name}": unknown type ${code}`);
   if (!DECL_NAME.test(name)) fail('BAD_METADATA', `${what}: name "${name}" is not [a-z][a-z0-9_]{0,31}`);
@@ -85,7 +96,7 @@ function head(r: Reader, what: string): FieldHead {
   }
   const doc = r.string();
   if (Buffer.byteLength(doc) > LIMITS.docBytes) fail('TOO_LARGE', `${what} "${name}": doc of ${Buffer.byteLength(doc)} bytes`);
-  return { name, type, values, doc };
+  return { name, type, values, doc, flags };
 }
 
 function unique(names: readonly string[], what: string): void {
@@ -100,7 +111,8 @@ function unique(names: readonly string[], what: string): void {
 export function decodeConfig(entries: readonly Reader[]): ConfigField[] {
   if (entries.length > LIMITS.configFields) fail('TOO_LARGE', `${entries.length} config fields; at most ${LIMITS.configFields}`);
   const fields = entries.map((r) => {
-    const h = head(r, 'config field');
+    const { flags, ...h } = head(r, 'config field');
+    if (flags !== 0) fail('BAD_METADATA', `config field "${h.name}": reserved byte is not zero`);
     const [dflt, min, max] = [r.u64Word(), r.u64Word(), r.u64Word()].map((w) => signedAs(h.type, w)) as [bigint, bigint, bigint];
     r.end();
     const range = typeRange(h.type, h.values);
@@ -124,7 +136,11 @@ export function decodeRecords(entries: readonly Reader[]): RecordType[] {
     if (count > LIMITS.recordFields) fail('TOO_LARGE', `record type "${name}": ${count} fields; at most ${LIMITS.recordFields}`);
     if (Buffer.byteLength(doc) > LIMITS.docBytes) fail('TOO_LARGE', `record type "${name}": doc of ${Buffer.byteLength(doc)} bytes`);
     const fields: RecordField[] = [];
-    for (let i = 0; i < count; i++) fields.push(head(r, `record ${name} field`));
+    for (let i = 0; i < count; i++) {
+      const { flags, ...h } = head(r, `record ${name} field`);
+      if (flags & ~FIELD_AUDITS || (flags !== 0 && h.type !== 'bool')) fail('BAD_METADATA', `record ${name} field "${h.name}": flags ${flags} (only a bool field may audit, bit 0)`);
+      fields.push(flags & FIELD_AUDITS ? { ...h, audits: true } : h);
+    }
     r.end();
     unique(fields.map((f) => f.name), `record ${name} field`);
     return { name, doc, fields };

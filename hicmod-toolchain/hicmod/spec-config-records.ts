@@ -11,8 +11,11 @@
 //   "records": {
 //     "result": { "doc": "…", "fields": { "migrated": "u64", "ok": { "type": "bool", "doc": "…" } } }
 //   }
+//
+// A record's bool field may say `"audits": true`: a record whose field is true goes to the audit
+// log as well (core0/kernel.ts).
 
-import { DECL_NAME, FIELD_TYPES, LIMITS, typeRange, type ConfigField, type FieldHead, type FieldType, type RecordType } from '../../core0/module/config-records.ts';
+import { DECL_NAME, FIELD_TYPES, LIMITS, typeRange, type ConfigField, type FieldHead, type FieldType, type RecordField, type RecordType } from '../../core0/module/config-records.ts';
 import { parseValue } from '../../core0/module/values.ts';
 import { C_KEYWORDS, cMember } from './module-header.ts';
 
@@ -112,7 +115,14 @@ export function parseRecords(raw: unknown, bad: Bad): RecordType[] {
     if (!isObject(fields)) return bad(`${at}.fields`, 'expected an object of field name → type');
     const list = Object.entries(fields);
     if (list.length === 0 || list.length > LIMITS.recordFields) bad(`${at}.fields`, `${list.length} fields; a record has 1 to ${LIMITS.recordFields}`);
-    const heads = list.map(([f, t]) => fieldHead(f, t, `${at}.fields.${f}`, [], bad));
+    const heads = list.map(([f, t]): RecordField => {
+      const h = fieldHead(f, t, `${at}.fields.${f}`, ['audits'], bad);
+      const audits = isObject(t) ? t.audits : undefined;
+      if (audits === undefined || audits === false) return h;
+      if (audits !== true) bad(`${at}.fields.${f}.audits`, 'expected true or false');
+      if (h.type !== 'bool') bad(`${at}.fields.${f}.audits`, `only a bool field audits its record (when true), not a ${h.type}`);
+      return { ...h, audits: true };
+    });
     distinctMembers(heads, `${at}.fields`, bad);
     return { name, doc: doc as string, fields: heads };
   });

@@ -11,13 +11,19 @@
  *     health check and an unanswered request.
  *   - A decision that executes a rollback goes back once, as a MON_VERDICT call through the
  *     capability the watch brought (offered each interval until the Module Manager takes it); MON_UNWATCH ends the watch and learning starts again from whatever serves.
+ *   - A decision whose rule appears, changes or escalates raises an alert (core/alerts.h, seed
+ *     §5.2.2): one incident per watched instance, duplicates counted, a maintenance silence
+ *     applied; the host's sinks and Core-0's audit log take it from the `alert` record.
+ *   - The operator's MON_SILENCE, MON_CONFIRM and MON_VETO (hic/monitor.h) reach the alert table
+ *     and the decider; with `confirm` set a rollback waits for them (seed §4.3 步骤5.1.3).
  *
  * Every figure is an integer and every time virtual, so a run's decisions replay bit for bit.
  * What it records (module.json): baseline, watch, a sample per interval, decision (when the
- * answer changes), verdict with its cause, unwatch. */
+ * answer changes), verdict with its cause, unwatch, alert, silence, confirmation. */
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/alerts.h"
 #include "core/decide.h"
 #include "hic/eth.h"
 #include "hic/module.h"
@@ -27,6 +33,9 @@
 _Static_assert(MON_ACTION_CONFIG_ROLLBACK == MD_ACT_CONFIG_ROLLBACK && MON_ACTION_COMPONENT_ROLLBACK == MD_ACT_COMPONENT_ROLLBACK &&
                    MON_ACTION_REVERSE_ROLLBACK == MD_ACT_REVERSE_ROLLBACK && MON_ACTION_EMERGENCY_ROLLBACK == MD_ACT_EMERGENCY_ROLLBACK,
                "a verdict's action is the core's");
+_Static_assert(MONITOR_ALERT_PRIORITY_P3 == MD_P3 && MONITOR_ALERT_VERDICT_SILENCED == MD_ALERT_SILENCED &&
+                   MONITOR_DECISION_CONFIRM_TIMED_OUT == MD_CONFIRM_TIMED_OUT,
+               "the records' enums are the core's");
 
 #define REGISTRY 0
 #define NS_STATS 1         /* services/netstack/netstack.c: the stats call */
@@ -48,6 +57,7 @@ static struct md_policy policy;
 static struct md_detector service_time, frame_rate;
 static uint64_t baseline_version;
 static struct counters running;
+static struct md_alerts alerts; /* incidents across watches; the operator's silence */
 
 /* The watch in progress, if any. */
 static struct {
@@ -213,6 +223,19 @@ static void offer_verdict(void) {
   monitor_emit_verdict(&(struct monitor_record_verdict){.id = w.id, .action = w.verdict.action, .rule = w.verdict.rule, .level = w.verdict.level, .score = w.verdict.score});
 }
 
+/* An alert on the watched instance for the decision's rule (seed §5.2.2): md_alerts says whether
+ * it opens an incident, escalates one, or is only counted, and where it goes. Every alert is
+ * recorded; the record's `audit` field, declared `audits` in module.json, has Core-0 audit it
+ * (P0 and P1, once per incident and rule, silenced or not). */
+static void raise_alert(const struct md_decision *d) {
+  struct md_alert al = {.at_ns = d->at_ns, .source = (uint32_t)w.id, .kind = d->rule_id,
+                        .priority = md_priority_of_level(d->level), .value = d->evals[d->rule].value};
+  struct md_alert_out out;
+  if (md_alert_raise(&alerts, &al, &out) < 0) return; /* a priority or time the table refuses: cannot happen here */
+  monitor_emit_alert(&(struct monitor_record_alert){.id = w.id, .priority = al.priority, .rule = al.kind, .verdict = out.verdict, .incident = out.incident,
+                                                    .count = out.count, .repeats = out.repeats, .routes = out.routes, .audit = out.audit, .value = al.value});
+}
+
 /* During a watch: one interval of the new instance through the decision core. */
 static void observe(void) {
   struct probe p;
@@ -250,15 +273,17 @@ static void observe(void) {
   monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = per_frame, .frame_rate = per_second, .offered = s.requests, .unanswered = s.unanswered});
   struct md_decision d;
   if (md_decide(&w.decider, &s, &d) < 0) return;
-  if (d.rule_id != w.last.rule_id || d.action != w.last.action || d.execute != w.last.execute) {
+  if (d.rule_id != w.last.rule_id || d.action != w.last.action || d.execute != w.last.execute || d.confirm != w.last.confirm) {
     monitor_emit_decision(&(struct monitor_record_decision){.id = w.id, .rule = d.rule_id, .level = d.level, .action = d.action, .score = d.score,
-                                                            .execute = d.execute, .service_time_ns = per_frame, .holding = d.holding_mask});
+                                                            .execute = d.execute, .service_time_ns = per_frame, .holding = d.holding_mask,
+                                                            .confirm = d.confirm});
     if (d.rule_id) {
       static char reason[160];
       md_decision_reason(&d, &policy, reason, sizeof reason);
       hic_log("monitor: update %lu: %s", w.id, reason);
     }
   }
+  if (d.rule_id && (d.rule_id != w.last.rule_id || d.action > w.last.action)) raise_alert(&d);
   w.last = d;
   if (d.execute && md_action_is_rollback(d.action) && !w.sent && !w.verdict_due) {
     w.verdict_due = true, w.verdict = (struct mon_verdict){.id = w.id, .action = d.action, .rule = d.rule_id, .level = d.level, .score = d.score, .at_ns = d.at_ns};
@@ -267,12 +292,41 @@ static void observe(void) {
   if (w.verdict_due) offer_verdict();
 }
 
+/* MON_SILENCE: [from, until) in virtual ns, or until 0 to lift it. */
+static void silence(uint64_t from, uint64_t until) {
+  uint64_t result = MONITOR_SILENCE_RESULT_LIFTED;
+  if (until == 0) md_alert_unsilence(&alerts);
+  else result = md_alert_silence(&alerts, from, until) < 0 ? MONITOR_SILENCE_RESULT_REFUSED : MONITOR_SILENCE_RESULT_SET;
+  monitor_emit_silence(&(struct monitor_record_silence){.from = from, .until = until, .result = result});
+}
+
+/* MON_CONFIRM or MON_VETO of the rollback the watch of update `id` holds back; the next sample
+ * acts on it (decide.h, md_decider_answer). */
+static void answer(uint64_t id, bool confirm) {
+  uint64_t result = !w.on || w.id != id                              ? MONITOR_CONFIRMATION_RESULT_NOT_WATCHED
+                    : md_decider_answer(&w.decider, confirm ? 1 : 0) < 0 ? MONITOR_CONFIRMATION_RESULT_NOT_PENDING
+                                                                      : MONITOR_CONFIRMATION_RESULT_APPLIED;
+  monitor_emit_confirmation(&(struct monitor_record_confirmation){
+      .id = id, .answer = confirm ? MONITOR_CONFIRMATION_ANSWER_CONFIRM : MONITOR_CONFIRMATION_ANSWER_VETO, .result = result});
+}
+
+/* The operator's messages are sends: nothing to reply, and a capability one carries is dropped. */
+static bool operator_message(const struct hic_msg *in) {
+  if (in->label == MON_SILENCE) silence(in->words[0], in->words[1]);
+  else if (in->label == MON_CONFIRM || in->label == MON_VETO) answer(in->words[0], in->label == MON_CONFIRM);
+  else return false;
+  if (in->cap >= 0) hic_cap_delete((uint64_t)in->cap);
+  return true;
+}
+
 int hic_main(void) {
   config = hic_config();
   md_policy_default(&policy);
   adapt_policy();
+  policy.confirm_required = config->confirm ? 1 : 0;
   int bad;
   if (md_policy_check(&policy, &bad) < 0) return hic_log("monitor: the scaled policy is refused (rule %d)", bad), 1;
+  md_alerts_init(&alerts, &policy); /* cannot fail: the policy passed its check */
   baseline_reset();
   int64_t ep = hic_endpoint_create();
   static const char name[] = "cap://monitor/v" HIC_MODULE_VERSION "/watch";
@@ -285,6 +339,7 @@ int hic_main(void) {
     uint64_t now = (uint64_t)hic_time_now();
     static struct hic_msg in;
     if (now < next && hic_recv((uint64_t)ep, &in, 0, next - now) == 0) {
+      if (operator_message(&in)) continue;
       uint64_t st = MON_ERR_FORMAT;
       if (in.label == MON_WATCH) st = watch(&in);
       else if (in.label == MON_UNWATCH && w.on && in.words[0] == w.id) unwatch(), st = MON_OK;

@@ -2,8 +2,8 @@
 // place. A command is a query (it reads the machine at once, between slices) or an input (it
 // changes the machine, so it enters at the next slice boundary through the pacer, recorded as
 // an `input` event, and its reply comes once it has entered). Arguments are decoded from the
-// table before anything runs (decode, then invoke). Later issues add their commands here:
-// update, rollback, confirm, veto, silence.
+// table before anything runs (decode, then invoke). Later issues add their commands here
+// (rollback, …).
 
 import type { KernelEvent } from '../../core0/events.ts';
 import type { LiveMachine } from '../live.ts';
@@ -11,6 +11,8 @@ import type { HostPacer } from '../realtime.ts';
 import type { MachineMetrics } from '../metrics.ts';
 import { CommandError, type ArgDescription, type CommandDescription } from './protocol.ts';
 import { ManifestError, Reader } from '../manifest.ts';
+import { parseValue } from '../../core0/module/values.ts';
+import { MonitorChannelError, type MonitorChannel } from '../update/monitor-channel.ts';
 import { UpdateQueueFull } from '../update/operator.ts';
 import { MAX_PENDING_UPDATES, readRequest } from '../update/request.ts';
 import { reportOf } from '../update/report.ts';
@@ -20,7 +22,7 @@ export const KERNEL_EVENT_KINDS = [
   'boot', 'sandboxCreated', 'moduleVerified', 'moduleRejected', 'libraryLoaded', 'libraryUnloaded', 'moduleLoaded',
   'threadStarted', 'console', 'consoleDropped', 'record', 'fault', 'exit', 'wallClock', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
   'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed', 'input', 'updateRequested', 'updateDelivered',
-  'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked',
+  'operatorMessage', 'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked',
 ] as const satisfies readonly KernelEvent['kind'][];
 type Missing = Exclude<KernelEvent['kind'], (typeof KERNEL_EVENT_KINDS)[number]>;
 const complete: Missing extends never ? true : Missing = true;
@@ -30,11 +32,25 @@ void complete;
 export const HOST_EVENT_KINDS = ['stopped', 'resumed'] as const;
 export const EVENT_KINDS: readonly string[] = [...KERNEL_EVENT_KINDS, ...HOST_EVENT_KINDS];
 
-/** A client's subscription: which kinds, and of which sandbox (events that name one). */
+/** A client's subscription: which kinds, of which sandbox (events that name one), and which records. */
 export interface EventFilter {
   readonly kinds: readonly string[];
   readonly sandbox?: string;
+  /** Only `record` events of these types, each "module.type" (e.g. "monitor.alert"). */
+  readonly records?: readonly string[];
 }
+
+/** "monitor.alert": a module's name and one of its record types. */
+const RECORD_NAME = /^[a-z][a-z0-9_]{0,31}\.[a-z][a-z0-9_]{0,31}$/;
+
+/** Whether a record event passes a subscription's `records`. */
+export function recordPasses(filter: EventFilter, data: object): boolean {
+  const r = data as { readonly module?: unknown; readonly type?: unknown };
+  return filter.records === undefined || filter.records.includes(`${String(r.module)}.${String(r.type)}`);
+}
+
+/** The longest maintenance silence `silence` sets, in virtual time: a day. */
+export const MAX_SILENCE_NS = 86_400_000_000_000;
 
 /** Without `kinds`, a subscription gets every kind but `input` (one per TAP frame: ask for it). */
 export const DEFAULT_EVENT_KINDS: readonly string[] = EVENT_KINDS.filter((k) => k !== 'input');
@@ -88,6 +104,7 @@ export const COMMANDS: readonly Command[] = [
     args: [
       arg('kinds', 'string[]', false, `event kinds to receive: ${EVENT_KINDS.join(', ')}`),
       arg('sandbox', 'string', false, 'only events that name this sandbox'),
+      arg('records', 'string[]', false, 'only records of these types, each module.type (e.g. monitor.alert); kinds then defaults to record'),
       arg('off', 'boolean', false, 'unsubscribe'),
     ],
     run: (ctx, a) => {
@@ -95,10 +112,14 @@ export const COMMANDS: readonly Command[] = [
         ctx.subscribe(undefined);
         return { subscribed: false };
       }
-      const kinds = (a.kinds as string[] | undefined) ?? DEFAULT_EVENT_KINDS;
+      const records = a.records as string[] | undefined;
+      const kinds = (a.kinds as string[] | undefined) ?? (records ? ['record'] : DEFAULT_EVENT_KINDS);
       const unknown = kinds.filter((k) => !EVENT_KINDS.includes(k));
       if (unknown.length > 0) throw new CommandError('InvalidArgument', `unknown event kind(s) ${unknown.join(', ')}; known: ${EVENT_KINDS.join(', ')}`);
-      const filter: EventFilter = { kinds, ...(a.sandbox !== undefined ? { sandbox: a.sandbox as string } : {}) };
+      const badRecord = records?.find((r) => !RECORD_NAME.test(r));
+      if (badRecord !== undefined) throw new CommandError('InvalidArgument', `events: records: "${badRecord}" is not module.type (e.g. monitor.alert)`);
+      if (records && !kinds.includes('record')) throw new CommandError('InvalidArgument', 'events: records narrows the record events, but kinds leaves record out');
+      const filter: EventFilter = { kinds, ...(a.sandbox !== undefined ? { sandbox: a.sandbox as string } : {}), ...(records ? { records } : {}) };
       ctx.subscribe(filter);
       return { subscribed: true, ...filter };
     },
@@ -159,6 +180,34 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'confirm',
+    summary: 'confirm the rollback the Monitor holds back for an update (a Monitor configured with confirm: true; seed §4.3 步骤5.1.3): it goes ahead at its next sample. The Monitor records what it made of it (`confirmation`)',
+    effect: 'input',
+    args: [arg('id', 'integer', true, 'the update (`updates` lists them)')],
+    run: (ctx, a) => toMonitor(ctx, 'confirm', a, (m) => m.confirm(updateId(ctx, a.id))),
+  },
+  {
+    name: 'veto',
+    summary: 'veto the rollback the Monitor holds back for an update: it is not carried out (a more drastic decision asks again)',
+    effect: 'input',
+    args: [arg('id', 'integer', true, 'the update (`updates` lists them)')],
+    run: (ctx, a) => toMonitor(ctx, 'veto', a, (m) => m.veto(updateId(ctx, a.id))),
+  },
+  {
+    name: 'silence',
+    summary: "a maintenance silence from now for DURATION of virtual time (seed §5.2.2): alerts below P0 are kept from the operator's sinks (the alerts file, the page), not from the event log or the audit log; `off` lifts it",
+    effect: 'input',
+    args: [arg('duration', 'string', true, 'a duration of virtual time (30s, 5min, 1h; at most 24h), or off')],
+    run: (ctx, a) => {
+      const duration = silenceDuration(a.duration as string);
+      const span = { from: 0, until: 0 };
+      return toMonitor(ctx, 'silence', a, (m, now) => {
+        Object.assign(span, { from: now, until: duration === 0 ? 0 : now + duration });
+        m.silence(span.from, span.until);
+      }).then((r) => ({ ...r, ...span }));
+    },
+  },
+  {
     name: 'updates',
     summary: 'every update requested so far: its outcome, phases and connections moved',
     effect: 'query',
@@ -184,6 +233,44 @@ export const COMMANDS: readonly Command[] = [
     run: () => describeCommands(),
   },
 ];
+
+/**
+ * An input for the Monitor through the operator's channel (system/update/monitor-channel.ts).
+ * What can refuse it -- no such update, no Monitor, the channel full -- is known only once the
+ * input enters, and must not throw there (the pacer is admitting inputs): it is kept, and thrown
+ * once the input has entered.
+ */
+async function toMonitor(ctx: CommandContext, what: string, args: Record<string, unknown>, send: (m: MonitorChannel, now: number) => void): Promise<{ virtual: number }> {
+  const entered: { error?: CommandError } = {};
+  const virtual = await ctx.input(what, args, (now) => {
+    try {
+      send(ctx.live.system.monitor, now);
+    } catch (e) {
+      if (e instanceof CommandError) entered.error = e;
+      else if (e instanceof MonitorChannelError) entered.error = new CommandError(e.code === 'MONITOR_QUEUE_FULL' ? 'QueueFull' : 'NotAvailable', e.message);
+      else throw e;
+    }
+  });
+  if (entered.error) throw entered.error;
+  return { virtual };
+}
+
+/** An update id that names a requested update (checked as the input enters). */
+function updateId(ctx: CommandContext, id: unknown): number {
+  const n = id as number;
+  if (n < 1 || !ctx.live.system.updates.account(n)) throw new CommandError('InvalidArgument', `no update ${n} has been requested; \`updates\` lists them`);
+  return n;
+}
+
+/** `silence`'s duration in virtual ns, 0 for off; an InvalidArgument before anything runs. */
+function silenceDuration(text: string): number {
+  if (text === 'off') return 0;
+  const r = parseValue({ name: 'duration', type: 'duration', values: [], doc: '' }, text);
+  if ('error' in r || r.word === 0n || r.word > BigInt(MAX_SILENCE_NS)) {
+    throw new CommandError('InvalidArgument', `silence: "${text}" is not a duration of virtual time from 1ns to 24h (30s, 5min, 1h), nor off`);
+  }
+  return Number(r.word);
+}
 
 export function describeCommands(): CommandDescription[] {
   return COMMANDS.map(({ name, summary, effect, args }) => ({ name, summary, effect, args }));

@@ -5,7 +5,7 @@
 // {"event", "data", "timestamp": {"virtual", "wall"}} to clients that subscribed.
 
 /** The protocol's version: a minor step adds commands, events or fields; a major one breaks. */
-export const PROTOCOL_VERSION = { major: 1, minor: 0 } as const;
+export const PROTOCOL_VERSION = { major: 1, minor: 1 } as const;
 
 /** A request line longer than this ends the connection (after an error saying so). */
 export const MAX_LINE_BYTES = 64 * 1024;

@@ -11,7 +11,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { StampedEvent } from '../../core0/events.ts';
 import type { LiveMachine } from '../live.ts';
 import type { MachineMetrics } from '../metrics.ts';
-import { COMMANDS, decodeArguments, describeCommands, type CommandContext, type EventFilter } from './commands.ts';
+import { COMMANDS, decodeArguments, describeCommands, recordPasses, type CommandContext, type EventFilter } from './commands.ts';
 import { CommandError, LineSplitter, MAX_PENDING_OUTPUT, PROTOCOL_VERSION, type Greeting, type RequestId } from './protocol.ts';
 
 export type ControlErrorCode = 'CONTROL_IN_USE' | 'CONTROL_BAD_PATH';
@@ -193,6 +193,7 @@ export class ControlServer {
     for (const c of this.clients) {
       if (!c.filter || !c.filter.kinds.includes(kind)) continue;
       if (c.filter.sandbox !== undefined && !Object.values(data).includes(c.filter.sandbox)) continue;
+      if (kind === 'record' && !recordPasses(c.filter, data)) continue;
       this.sendEvent(c, kind, { seq, ...data }, t);
     }
   }

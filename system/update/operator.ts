@@ -24,16 +24,32 @@ export class UpdateQueueFull extends Error {
   }
 }
 
+/**
+ * The host sandbox 'operator', created when a message first leaves: the operator's channels to the
+ * Module Manager and to the Monitor (monitor-channel.ts) send from it, each with its own slots.
+ */
+export class OperatorSandbox {
+  private attached: HostClient | undefined;
+
+  constructor(private readonly kernel: Kernel) {}
+
+  get client(): HostClient {
+    return (this.attached ??= HostClient.attach(this.kernel, 'operator'));
+  }
+}
+
 export class OperatorChannel {
   private readonly queue: { readonly id: number; readonly request: UpdateRequest }[] = [];
   /** An image's requests not yet due (requestAt): they count against the bound from the start. */
   private reserved = 0;
   private nextId = 1;
-  private client: HostClient | undefined;
   private endpoint: number | undefined;
   private scheduled = false;
 
-  constructor(private readonly kernel: Kernel) {}
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly sandbox: OperatorSandbox = new OperatorSandbox(kernel),
+  ) {}
 
   /** Queues a request now (virtual time); returns its update id. UpdateQueueFull when full. */
   request(request: UpdateRequest): number {
@@ -76,10 +92,10 @@ export class OperatorChannel {
   private deliver(): void {
     const next = this.queue[0];
     if (!next) return;
-    this.client ??= HostClient.attach(this.kernel, 'operator');
+    const client = this.sandbox.client;
     try {
-      this.endpoint ??= this.client.lookup(REQUESTS);
-      this.client.sendNow(this.endpoint, { label: MM_REQUEST_UPDATE, payload: encodeRequest(next.id, next.request) });
+      this.endpoint ??= client.lookup(REQUESTS);
+      client.sendNow(this.endpoint, { label: MM_REQUEST_UPDATE, payload: encodeRequest(next.id, next.request) });
     } catch (e) {
       if (!(e instanceof HostCallError) || !['WOULD_BLOCK', 'NOT_FOUND', 'PEER_GONE'].includes(e.code)) throw e;
       if (e.code === 'PEER_GONE') this.endpoint = undefined;

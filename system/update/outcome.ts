@@ -1,13 +1,14 @@
 // What each update came to, read from the event log as it happens: the operator's request, then
 // the Module Manager's records (services/module_manager/module.json: refused, begin, step,
 // reserved, stage, split, switched, check, rollback, end), the Monitor's (services/monitor/module.json:
-// baseline, watch, decision, verdict, unwatch) and Core-0's own events about the instances
+// baseline, watch, decision, verdict, unwatch, alert, confirmation) and Core-0's own events about the instances
 // (created, loaded, destroyed). `UpdateLog` keeps one account per update id; `report(id)` turns an
 // account into the update report (system/report/schema.ts), `outcomes()` into the one-word results
 // an image's `expect.updates` is compared with.
 
 import type { EventLog, StampedEvent } from '../../core0/events.ts';
 import type { FieldValue } from '../../core0/module/values.ts';
+import { alertFromFields, type MonitorAlert } from './alerts.ts';
 
 type Fields = Readonly<Record<string, FieldValue>>;
 
@@ -29,11 +30,17 @@ export interface UpdateAccount {
   end?: Fields & { readonly tNs: number };
   /** The rollback the Monitor's verdict asked for, if one ran. */
   rollback?: Fields & { readonly tNs: number };
-  /** The Monitor's watch of the new instance: its baseline, each change of its decision, its verdict. */
+  /**
+   * The Monitor's watch of the new instance: its baseline, its samples, each change of its
+   * decision, the alerts it raised, the operator's answers to a rollback waiting for
+   * confirmation, its verdict and the cause it classified.
+   */
   readonly monitor: {
     baseline?: Fields;
     readonly samples: (Fields & { readonly tNs: number })[];
     readonly decisions: (Fields & { readonly tNs: number })[];
+    readonly alerts: MonitorAlert[];
+    readonly confirmations: (Fields & { readonly tNs: number })[];
     verdict?: Fields & { readonly tNs: number };
     cause?: Fields;
     unwatch?: Fields;
@@ -98,7 +105,10 @@ export class UpdateLog {
     if (e.kind === 'moduleVerified') this.builds.set(`${e.module}@${e.version}`, e.build);
     if (e.kind === 'moduleLoaded') this.loaded.set(e.sandbox, { sandbox: e.sandbox, module: e.module, version: e.version, sha384: e.sha384, config: e.config });
     if (e.kind === 'updateRequested') {
-      this.accounts.set(e.id, { id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [], monitor: { samples: [], decisions: [] }, instances: {}, faults: [] });
+      this.accounts.set(e.id, {
+        id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [],
+        monitor: { samples: [], decisions: [], alerts: [], confirmations: [] }, instances: {}, faults: [],
+      });
       return;
     }
     if (e.kind === 'updateDelivered') {
@@ -119,6 +129,8 @@ export class UpdateLog {
       else if (e.type === 'sample') a.monitor.samples.push({ ...f, tNs: e.t });
       else if (e.type === 'cause') a.monitor.cause = f;
       else if (e.type === 'decision') a.monitor.decisions.push({ ...f, tNs: e.t });
+      else if (e.type === 'alert') a.monitor.alerts.push(alertFromFields(f, e.t));
+      else if (e.type === 'confirmation') a.monitor.confirmations.push({ ...f, tNs: e.t });
       else if (e.type === 'verdict') a.monitor.verdict = { ...f, tNs: e.t };
       else if (e.type === 'unwatch') a.monitor.unwatch = f;
       return;

@@ -1,7 +1,8 @@
 // The update report from an update's account (outcome.ts): versions, policy in force, the seed's
 // phases step by step with virtual and wall times, the stages, the traffic split over time, the
-// latency each moved connection saw, resources reserved and freed, checks, and the outcome. The
-// shape is system/report/schema.ts's; rendering and writing live in system/report/.
+// latency each moved connection saw, resources reserved and freed, checks, the Monitor's alerts
+// and decision, and the outcome. The shape is system/report/schema.ts's; rendering and writing
+// live in system/report/.
 
 import type { Phase, RootCause, UpdateReport } from '../report/schema.ts';
 import { version, type LoadedInstance, type UpdateAccount } from './outcome.ts';
@@ -225,6 +226,8 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
         : end && end.outcome !== 'completed'
           ? { reason: `failed at ${String(end.failed_step)}` }
           : {}),
+    // The Monitor's alerts, whenever it watched this update (none raised: an empty list).
+    ...(a.monitor.baseline ? { alerts: a.monitor.alerts.map((x) => ({ tNs: x.tNs, level: x.level, rule: x.rule, message: `${x.message} (incident ${x.incident}, ${x.verdict})`, ...(x.suppressed ? { suppressed: true } : {}) })) } : {}),
     ...(decision ? { decision } : {}),
     ...(rollback ? { rollback } : {}),
     ...(rootCause ? { rootCause } : {}),

@@ -9,7 +9,13 @@
  * asks for a rollback it calls MON_VERDICT through that capability until the Module Manager takes it. MON_UNWATCH ends the watch
  * whatever the outcome; the Monitor drops the capability and learns a new baseline from whichever
  * version then serves. The decision is policy, and so the Monitor's; executing it is the Module
- * Manager's. */
+ * Manager's.
+ *
+ * The operator speaks on the same endpoint, through the host (system/update/monitor-channel.ts):
+ * MON_SILENCE, MON_CONFIRM and MON_VETO are sends, never calls -- the host does not wait -- and
+ * get no reply; the Monitor records what it made of each (its `silence` and `confirmation`
+ * records). Like every registry name, the endpoint does not tell senders apart: a sandbox that
+ * can look it up can send these too, as it can ask the Module Manager for an update. */
 #ifndef HIC_MONITOR_H
 #define HIC_MONITOR_H
 
@@ -18,6 +24,10 @@
 #define MON_WATCH 1   /* call: payload struct mon_watch, cap: a send capability for verdicts */
 #define MON_UNWATCH 2 /* call: words[0] the update id */
 #define MON_VERDICT 3 /* call, Monitor -> Module Manager: payload struct mon_verdict; MON_OK once taken */
+#define MON_SILENCE 4 /* send: words[0] from, words[1] until (virtual ns): a maintenance silence
+                         over [from, until) (seed §5.2.2); until 0 lifts it */
+#define MON_CONFIRM 5 /* send: words[0] the update id: go ahead with the rollback that waits (§4.3 5.1.3) */
+#define MON_VETO 6    /* send: words[0] the update id: do not roll back (a more drastic action asks again) */
 
 #define MON_OK 0
 #define MON_ERR_FORMAT 1 /* a malformed message */

@@ -1,0 +1,170 @@
+// The Monitor's alerts (seed §5.2.2) and where they go. First Core-0's part, on a real sandbox of
+// the monitor module with the record verb called as the guest calls it: an `alert` record is
+// audited when its `audit` field (declared `audits` in the signed metadata) is true, never
+// otherwise, and a sandbox that sets it on every record is held to its audit budget. Then the
+// whole path in images/regression-latency.himg through `hic boot --alerts FILE`: the alert
+// records the guest emits, the lines of the alerts file, and the audit log, which holds the P0/P1
+// alerts and no other record of the Monitor's. Then the alerts file itself (append, never
+// truncate; what it refuses) and `--alerts` usage errors.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog, SUPPRESSED_KIND, type AuditRecord } from '../core0/audit.ts';
+import type { StampedEvent } from '../core0/events.ts';
+import { HostClient } from '../core0/host-client.ts';
+import { Kernel } from '../core0/kernel.ts';
+import type { Sandbox } from '../core0/objects/sandbox.ts';
+import { record } from '../core0/verbs/record.ts';
+import { UnicornMachine } from '../emulator/machine.ts';
+import { AlertFile } from '../system/alert-file.ts';
+import { builtWorkspace, REPO } from './support/boot.ts';
+
+const run = promisify(execFile);
+const LIMIT = 600_000;
+const dir = mkdtempSync(join(tmpdir(), 'hic-monitor-alerts-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** services/monitor/module.json: record type ids are 1 + position. */
+const DECISION = 3;
+const ALERT = 6;
+const P = { p0: 0n, p1: 1n, p2: 2n, p3: 3n } as const;
+const PERF_DOWN = 4n;
+
+describe("Core-0 audits a record whose declared `audits` field is true, within the sandbox's audit budget", () => {
+  let machine: UnicornMachine;
+  let kernel: Kernel;
+  let monitor: Sandbox;
+  let at: number;
+  const BURST = 4;
+
+  beforeAll(async () => {
+    machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
+    const ws = builtWorkspace();
+    kernel = new Kernel(machine, { trust: ws.trust, audit: AuditLog.inMemory({ limits: { burst: BURST, perSecond: 0 } }) });
+    const verify = (name: string) => kernel.modules.verify(ws.repository.fetch(name, '*')!.bytes, name);
+    kernel.modules.loadLibrary(verify('ipc_lib'));
+    monitor = kernel.spawn({ name: 'monitor', quotaBytes: 1 << 20, stackBytes: 16384 }, verify('monitor'));
+    HostClient.attach(kernel, 'host', {});
+    at = kernel.events.of('threadStarted').find((e) => e.sandbox === 'monitor')!.stackTop - 1024;
+  });
+  afterAll(() => machine?.dispose()); // the last test shut the kernel down
+
+  /** The guest's call: the words at `at` in the monitor's stack, then record(type, at, len). */
+  function emit(type: number, words: readonly bigint[]): number {
+    const bytes = machine.frames.view(at, words.length * 8);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    words.forEach((w, i) => view.setBigUint64(i * 8, BigInt.asUintN(64, w), true));
+    const out = record({ thread: [...monitor.threads][0]!, sandbox: monitor, now: 0, k: kernel.objects, console() {} }, { nr: 9, arg: (i) => [type, at, words.length * 8][i] ?? 0, wideArg: () => 0n, setResult() {} });
+    if (typeof out !== 'number') throw new Error(`record returned ${JSON.stringify(out)}`);
+    return out;
+  }
+  /** id, priority, rule, verdict, incident, count, repeats, routes, audit, value */
+  const alert = (priority: bigint, audit: boolean, incident = 1n) => [1n, priority, PERF_DOWN, 0n, incident, 1n, 1n, 0x0fn, audit ? 1n : 0n, 668n];
+  const audited = (): AuditRecord[] => kernel.audit.records.filter((r) => r.kind === 'record');
+
+  it('leaves a record whose field is false, and every other record type, to the event log alone', () => {
+    const events = kernel.events.of('record').length;
+    expect(emit(ALERT, alert(P.p2, false))).toBe(0);
+    expect(emit(ALERT, alert(P.p3, false))).toBe(0);
+    expect(emit(DECISION, [1n, PERF_DOWN, 2n, 5n, 850n, 1n, 14386n, 8n, 1n])).toBe(0); // a decision has no audits field
+    expect(kernel.events.of('record').length).toBe(events + 3);
+    expect(audited()).toEqual([]);
+  });
+
+  it('audits one whose field is true, as the event it is: sandbox, module, type and every field', () => {
+    expect(emit(ALERT, alert(P.p1, true))).toBe(0);
+    expect(audited()).toEqual([
+      expect.objectContaining({
+        kind: 'record', sandbox: 'monitor', module: 'monitor', type: 'alert',
+        fields: { id: 1, priority: 'p1', rule: 'perf_down', verdict: 'sent', incident: 1, count: 1, repeats: 1, routes: 15, audit: true, value: 668 },
+      }),
+    ]);
+  });
+
+  it('holds a flood to the burst, and counts the rest in one auditSuppressed summary (written when the sandbox ends)', () => {
+    for (let i = 0; i < 20; i++) expect(emit(ALERT, alert(P.p0, true, BigInt(2 + i)))).toBe(0);
+    expect(audited()).toHaveLength(BURST); // the one above and three of the twenty
+    kernel.shutdown();
+    const summary = kernel.audit.records.filter((r) => r.kind === SUPPRESSED_KIND);
+    expect(summary).toEqual([expect.objectContaining({ sandbox: 'monitor', suppressed: 20 - (BURST - 1), kinds: { record: 20 - (BURST - 1) } })]);
+  });
+});
+
+describe('regression-latency.himg through `hic boot --alerts FILE`', () => {
+  const data = join(dir, 'data');
+  const alertsFile = join(dir, 'alerts.jsonl');
+  const eventsFile = join(dir, 'events.jsonl');
+  let alerts: (Record<string, unknown> & { t: number })[];
+
+  beforeAll(async () => {
+    writeFileSync(alertsFile, '{"earlier":"line"}\n'); // appended to, never truncated
+    await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'boot', 'images/regression-latency.himg', '-q', '--data-dir', data, '--alerts', alertsFile, '--events', eventsFile], { cwd: REPO, maxBuffer: 64 << 20 });
+    const events = readFileSync(eventsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StampedEvent);
+    alerts = events.flatMap((e) => (e.kind === 'record' && e.module === 'monitor' && e.type === 'alert' ? [{ ...e.fields, t: e.t }] : []));
+  }, LIMIT);
+
+  it('raises a P1 alert for each rule the decision names as it appears: perf_halved (pause), then perf_down (the rollback), each its own incident', () => {
+    expect(alerts.map(({ priority, rule, verdict, incident, count, repeats, routes, audit }) => ({ priority, rule, verdict, incident, count, repeats, routes, audit }))).toEqual([
+      { priority: 'p1', rule: 'perf_halved', verdict: 'sent', incident: 1, count: 1, repeats: 1, routes: 0x0f, audit: true },
+      { priority: 'p1', rule: 'perf_down', verdict: 'sent', incident: 2, count: 1, repeats: 1, routes: 0x0f, audit: true },
+    ]);
+    // The figure behind the rollback's alert: performance down by more than the rule's 30 %.
+    expect(Number(alerts[1]!.value)).toBeGreaterThan(300);
+  });
+
+  it('appends one line per alert routed to the file, after what the file held', () => {
+    const lines = readFileSync(alertsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toEqual({ earlier: 'line' });
+    expect(lines.slice(1)).toEqual(alerts.map((a) => ({
+      tNs: a.t, priority: 'P1', rule: a.rule, message: expect.stringMatching(/^performance down \d+\.\d %$/), incident: a.incident, count: a.count, update: 1,
+    })));
+    expect(lines[2]!.message).toBe(`performance down ${(Number(alerts[1]!.value) / 10).toFixed(1)} %`);
+  });
+
+  it('puts the P0/P1 alerts in the audit log, as their records, and no other record of the Monitor', () => {
+    const audit = readFileSync(join(data, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord & { fields?: Record<string, unknown> });
+    const records = audit.filter((r) => r.kind === 'record');
+    expect(records.map((r) => ({ t: r.t, sandbox: r.sandbox, type: r.type }))).toEqual(alerts.filter((a) => a.audit === true).map((a) => ({ t: a.t, sandbox: 'monitor', type: 'alert' })));
+    expect(records.every((r) => r.fields!.priority === 'p0' || r.fields!.priority === 'p1')).toBe(true);
+    expect(audit.filter((r) => r.kind === SUPPRESSED_KIND)).toEqual([]);
+  });
+});
+
+describe('the alerts file', () => {
+  it('is created 0600, and appended to by a second writer without losing the first one\'s lines', () => {
+    const path = join(dir, 'fresh.jsonl');
+    const a = AlertFile.open(path);
+    a.close();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    writeFileSync(path, 'kept\n', { flag: 'a' });
+    AlertFile.open(path).close();
+    expect(readFileSync(path, 'utf8')).toBe('kept\n');
+  });
+
+  it('refuses a directory, named by what it is', () => {
+    expect(() => AlertFile.open(dir)).toThrow(/EISDIR|not a regular file/);
+  });
+
+  it.each([
+    ['an empty path', '', '--alerts: an empty path; name a file to append the alerts to'],
+    ['a directory', dir, `--alerts: ${dir} is a directory; name a file in it`],
+    ['a file in a directory that does not exist', join(dir, 'nowhere', 'alerts.jsonl'), `--alerts: ${join(dir, 'nowhere')} does not exist; create it first`],
+    ['a kernel file system', '/proc/self/alerts', '--alerts: /proc/self/alerts is inside /proc, not a place for an alerts file'],
+  ])('`hic boot --alerts` refuses %s as a usage error (exit 2), before the machine is assembled', async (_what, path, message) => {
+    const r = await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'boot', 'images/regression-latency.himg', '--data-dir', join(dir, 'data-usage'), '--alerts', path], { cwd: REPO }).catch((e: { code: number; stderr: string }) => e);
+    expect(r).toMatchObject({ code: 2 });
+    expect((r as { stderr: string }).stderr.trim()).toBe(`hic: ${message} [HIC_USAGE]`);
+  });
+
+  it('`hic boot --alerts` refuses a FIFO (opening it would wait for a reader)', async () => {
+    const fifo = join(dir, 'fifo');
+    await run('mkfifo', [fifo]);
+    const r = await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'boot', 'images/regression-latency.himg', '--data-dir', join(dir, 'data-usage'), '--alerts', fifo], { cwd: REPO }).catch((e: { code: number; stderr: string }) => e);
+    expect(r).toMatchObject({ code: 2 });
+    expect((r as { stderr: string }).stderr.trim()).toBe(`hic: --alerts: cannot append to ${fifo}: a FIFO nobody reads [HIC_USAGE]`);
+  });
+});
