@@ -28,9 +28,9 @@ const LIMIT = 600_000;
 const dir = mkdtempSync(join(tmpdir(), 'hic-monitor-alerts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** services/monitor/module.json: record type ids are 1 + position. */
-const DECISION = 3;
-const ALERT = 6;
+/** services/monitor/module.json: a record type's id is 1 + its position. */
+let DECISION: number;
+let ALERT: number;
 const P = { p0: 0n, p1: 1n, p2: 2n, p3: 3n } as const;
 const PERF_DOWN = 4n;
 
@@ -47,7 +47,11 @@ describe("Core-0 audits a record whose declared `audits` field is true, within t
     kernel = new Kernel(machine, { trust: ws.trust, audit: AuditLog.inMemory({ limits: { burst: BURST, perSecond: 0 } }) });
     const verify = (name: string) => kernel.modules.verify(ws.repository.fetch(name, '*')!.bytes, name);
     kernel.modules.loadLibrary(verify('ipc_lib'));
-    monitor = kernel.spawn({ name: 'monitor', quotaBytes: 1 << 20, stackBytes: 16384 }, verify('monitor'));
+    const module = verify('monitor');
+    const id = (t: string) => 1 + module.meta.records.findIndex((r) => r.name === t);
+    DECISION = id('decision');
+    ALERT = id('alert');
+    monitor = kernel.spawn({ name: 'monitor', quotaBytes: 1 << 20, stackBytes: 16384 }, module);
     HostClient.attach(kernel, 'host', {});
     at = kernel.events.of('threadStarted').find((e) => e.sandbox === 'monitor')!.stackTop - 1024;
   });
@@ -108,21 +112,28 @@ describe('regression-latency.himg through `hic boot --alerts FILE`', () => {
   }, LIMIT);
 
   it('raises a P1 alert for each rule the decision names as it appears: perf_halved (pause), then perf_down (the rollback), each its own incident', () => {
-    expect(alerts.map(({ priority, rule, verdict, incident, count, repeats, routes, audit }) => ({ priority, rule, verdict, incident, count, repeats, routes, audit }))).toEqual([
-      { priority: 'p1', rule: 'perf_halved', verdict: 'sent', incident: 1, count: 1, repeats: 1, routes: 0x0f, audit: true },
-      { priority: 'p1', rule: 'perf_down', verdict: 'sent', incident: 2, count: 1, repeats: 1, routes: 0x0f, audit: true },
-    ]);
+    const first = alerts.filter((a) => a.id === 1); // the image's first update (its third is rolled back too)
+    // The pause may come and go before the rollback's rule holds over its window: each time it
+    // appears it is an alert of a new incident; the rollback's alert is the last.
+    expect(first.length).toBeGreaterThanOrEqual(2);
+    first.forEach((a, i) => expect(a).toMatchObject({ priority: 'p1', rule: i < first.length - 1 ? 'perf_halved' : 'perf_down', verdict: 'sent', incident: i + 1, count: 1, repeats: 1, routes: 0x0f, audit: true }));
     // The figure behind the rollback's alert: performance down by more than the rule's 30 %.
-    expect(Number(alerts[1]!.value)).toBeGreaterThan(300);
+    expect(Number(first.at(-1)!.value)).toBeGreaterThan(300);
+    expect(new Set(alerts.map((a) => a.id))).toEqual(new Set([1, 3])); // the refused second update never ran
   });
 
   it('appends one line per alert routed to the file, after what the file held', () => {
     const lines = readFileSync(alertsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toEqual({ earlier: 'line' });
-    expect(lines.slice(1)).toEqual(alerts.map((a) => ({
-      tNs: a.t, priority: 'P1', rule: a.rule, message: expect.stringMatching(/^performance down \d+\.\d %$/), incident: a.incident, count: a.count, update: 1,
+    const routed = alerts.filter((a) => (Number(a.routes) & 0x04) !== 0); // MD_ROUTE_FILE: duplicates and merged ones are only counted
+    expect(lines.slice(1)).toEqual(routed.map((a) => ({
+      tNs: a.t, priority: String(a.priority).toUpperCase(), rule: a.rule, message: expect.any(String), incident: a.incident, count: a.count, update: a.id,
     })));
-    expect(lines[2]!.message).toBe(`performance down ${(Number(alerts[1]!.value) / 10).toFixed(1)} %`);
+    for (const [i, a] of routed.entries()) {
+      if (String(a.rule).startsWith('perf_')) expect(lines[1 + i]!.message).toMatch(/^performance down \d+\.\d %$/);
+    }
+    const rollback = routed.find((a) => a.id === 1 && a.rule === 'perf_down')!;
+    expect(lines.find((l) => l.tNs === rollback.t)!.message).toBe(`performance down ${(Number(rollback.value) / 10).toFixed(1)} %`);
   });
 
   it('puts the P0/P1 alerts in the audit log, as their records, and no other record of the Monitor', () => {

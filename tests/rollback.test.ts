@@ -89,19 +89,24 @@ describe('a regression release (latency doubled) rolled back automatically under
   });
 
   it('alerts on the rules as the decision names them (P1, audited), and reports the alerts; `hic report` prints them', () => {
-    const alerts = recordsOf(run.kernel, 'monitor', 'alert');
-    expect(alerts.map((a) => `${a.priority} ${a.rule} ${a.verdict} incident ${a.incident}`)).toEqual(['p1 perf_halved sent incident 1', 'p1 perf_down sent incident 2']);
+    const all = recordsOf(run.kernel, 'monitor', 'alert');
+    const alerts = all.filter((a) => a.id === 1);
+    // The pause ("performance halved") may come and go before the rollback's rule holds over its
+    // window: each time it appears it is an alert of its own incident; the rollback's comes last.
+    expect(alerts.length).toBeGreaterThanOrEqual(2);
+    expect(alerts.slice(0, -1).map((a) => a.rule)).toEqual(alerts.slice(0, -1).map(() => 'perf_halved'));
+    expect(alerts.map((a) => `${a.priority} ${a.rule} ${a.verdict} incident ${a.incident}`).at(-1)).toBe(`p1 perf_down sent incident ${alerts.length}`);
+    for (const a of alerts) expect(a).toMatchObject({ priority: 'p1', verdict: 'sent', audit: true });
     const verdict = recordsOf(run.kernel, 'monitor', 'verdict')[0]!;
     expect(alerts.at(-1)!.t).toBeLessThanOrEqual(verdict.t); // the rollback's alert, before it is asked for
-    expect(run.kernel.audit.records.filter((r) => r.kind === 'record').map((r) => r.t)).toEqual(alerts.map((a) => a.t));
+    expect(run.kernel.audit.records.filter((r) => r.kind === 'record').map((r) => r.t)).toEqual(all.filter((a) => a.audit === true).map((a) => a.t));
     const report = reportOf(account, 'regression-latency');
-    expect(report.alerts).toEqual([
-      { tNs: alerts[0]!.t, level: 'P1', rule: 'perf_halved', message: expect.stringMatching(/^performance down \d+\.\d % \(incident 1, sent\)$/) },
-      { tNs: alerts[1]!.t, level: 'P1', rule: 'perf_down', message: expect.stringMatching(/^performance down \d+\.\d % \(incident 2, sent\)$/) },
-    ]);
+    expect(report.alerts).toEqual(alerts.map((a, i) => ({
+      tNs: a.t, level: 'P1', rule: a.rule, message: expect.stringMatching(new RegExp(`^performance down \\d+\\.\\d % \\(incident ${i + 1}, sent\\)$`)),
+    })));
     const printed = summarize(report).join('\n');
-    expect(printed).toContain('alerts (2)');
-    expect(printed).toMatch(/P1 {2}perf_down: performance down \d+\.\d % \(incident 2, sent\)/);
+    expect(printed).toContain(`alerts (${alerts.length})`);
+    expect(printed).toMatch(new RegExp(`P1 {2}perf_down: performance down \\d+\\.\\d % \\(incident ${alerts.length}, sent\\)`));
   });
 
   it('reports it: the decision with its inputs, the rollback\'s own phases and the survival rate', () => {
