@@ -93,8 +93,10 @@ bool finish(void);
 
 /* watch.c: the Monitor (hic/monitor.h). watch_init at start; watch_begin once the new instance
  * takes traffic; verdict() true once a rollback verdict for this update has arrived, waiting up
- * to timeout_ns for one (0: just look); watch_end when the update is over, whatever its end. */
+ * to timeout_ns for one (0: just look); watch_end when the update is over, whatever its end.
+ * watch_prepare as the update begins: the Monitor's baseline stops there. */
 void watch_init(void);
+void watch_prepare(void);
 void watch_begin(void);
 bool verdict(uint64_t timeout_ns);
 void watch_end(void);

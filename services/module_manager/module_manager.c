@@ -119,6 +119,7 @@ static void run_update(void) {
       .health_interval_ns = p->health_interval_ns, .stability_ns = p->stability_ns, .rollback_window_ns = p->rollback_window_ns,
       .phase_timeout_ns = p->phase_timeout_ns, .stage1 = p->stage_up_to[0], .stage2 = p->stage_up_to[1], .stage3 = p->stage_up_to[2],
       .stage4 = p->stage_up_to[3], .idle_ms = p->idle_ms});
+  watch_prepare();
   bool ok = new_instance() && migrate() && finish();
   /* What a failure calls for is the Monitor's to say (a failed health check may be the start of
    * what it is judging): while it watches, wait for its verdict before giving up alone. */

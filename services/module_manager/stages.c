@@ -124,7 +124,9 @@ bool healthy(void) {
     msg.label = 1; /* NS_STATS */
     msg.cap = HIC_NO_CAP;
     up.ipc_calls++;
-    ok = hic_call((uint64_t)new_stats, &msg, 0, within) == 0 && msg.label == 0 && msg.words[2] == up.to;
+    int64_t r = hic_call((uint64_t)new_stats, &msg, 0, within);
+    if (r == -HIC_ERR_TIMEOUT) up.new.stalled = true; /* as for its migration channel (mig_call_within) */
+    ok = r == 0 && msg.label == 0 && msg.words[2] == up.to;
   }
   if (!ok) check(false, MODULE_MANAGER_CHECK_WHAT_HEALTH);
   return ok;

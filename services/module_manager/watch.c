@@ -27,10 +27,19 @@ static bool monitor_call(uint64_t label, uint64_t w0, const void *payload, uint6
   return true;
 }
 
-void watch_begin(void) {
+static bool find_monitor(void) {
   static const char name[] = "cap://monitor/watch";
-  if (verdicts < 0) return;
-  if (monitor < 0 && (monitor = hic_registry_lookup(REGISTRY, name, sizeof name - 1)) < 0) return;
+  return verdicts >= 0 && (monitor >= 0 || (monitor = hic_registry_lookup(REGISTRY, name, sizeof name - 1)) >= 0);
+}
+
+/* As the update begins: the Monitor's baseline is the old version as it served until now, before
+ * anything of the update (a new sandbox, a handshake, a snapshot) weighs on it. */
+void watch_prepare(void) {
+  if (find_monitor()) monitor_call(MON_PREPARE, up.req.id, 0, 0, HIC_NO_CAP);
+}
+
+void watch_begin(void) {
+  if (!find_monitor()) return;
   /* Anything a watch of an earlier update left in the endpoint is stale. */
   static struct hic_msg old;
   while (hic_recv((uint64_t)verdicts, &old, HIC_NONBLOCK, 0) == 0)

@@ -126,11 +126,22 @@ static bool rates(struct counters *c, const struct probe *p, uint64_t now, uint3
   return true;
 }
 
+/* The baseline is the last `baseline_samples` samples of the running version before the update
+ * began, not everything since it started: the service time per frame grows with the load (from
+ * 2.5 µs while rolling-update.himg's connections open to 4-6 µs under all of them), and a new
+ * version must be compared with the old one at the load of the moment. */
+#define BASELINE_MAX 64
+static uint32_t recent_time[BASELINE_MAX], recent_rate[BASELINE_MAX];
+static uint32_t recent, recent_next; /* samples held, and where the next goes */
+static bool frozen;                  /* the detectors hold the baseline; learning waits for the next watch's end */
+
 static void baseline_reset(void) {
   md_detect_init(&service_time, &policy.detect[md_metric_index(MD_M_LATENCY)]);
   md_detect_init(&frame_rate, &policy.detect[md_metric_index(MD_M_THROUGHPUT)]);
   running.seen = false;
   baseline_version = 0;
+  recent = recent_next = 0;
+  frozen = false;
 }
 
 /* Between updates: one sample of the running version through the alias. */
@@ -138,10 +149,28 @@ static void learn(int64_t alias) {
   struct probe p;
   uint32_t t, r, n;
   uint64_t now = (uint64_t)hic_time_now();
-  if (!probe(alias, &p)) return;
+  if (frozen || !probe(alias, &p)) return;
   if (baseline_version && p.version != baseline_version) baseline_reset(); /* another version serves */
   baseline_version = p.version;
-  if (rates(&running, &p, now, &t, &r, &n)) md_detect_learn(&service_time, t), md_detect_learn(&frame_rate, r);
+  if (!rates(&running, &p, now, &t, &r, &n)) return;
+  recent_time[recent_next] = t, recent_rate[recent_next] = r;
+  recent_next = (recent_next + 1) % (uint32_t)config->baseline_samples;
+  if (recent < config->baseline_samples) recent++;
+}
+
+/* The detectors learn the samples held, oldest first, and freeze. */
+static bool freeze_baseline(void) {
+  if (frozen) return true;
+  uint32_t k = (uint32_t)config->baseline_samples, first = recent < k ? 0 : recent_next;
+  for (uint32_t i = 0; i < recent; i++) {
+    md_detect_learn(&service_time, recent_time[(first + i) % k]);
+    md_detect_learn(&frame_rate, recent_rate[(first + i) % k]);
+  }
+  if (md_detect_freeze(&service_time) < 0 || md_detect_freeze(&frame_rate) < 0) {
+    baseline_reset();
+    return false;
+  }
+  return frozen = true;
 }
 
 static uint64_t q16_to_int(uint64_t q) { return (q + (1u << 15)) >> 16; }
@@ -156,6 +185,7 @@ static uint64_t q16_to_int(uint64_t q) { return (q + (1u << 15)) >> 16; }
  * hide a doubling. The rule's own signal is steadier: the frame-weighted mean over its whole
  * window against the baseline's (docs/monitor.md, "The service"). */
 static void adapt_policy(void) {
+  for (int m = 0; m < MD_METRICS; m++) policy.detect[m].min_samples = (uint32_t)config->baseline_samples;
   for (uint32_t i = 0; i < policy.rule_count; i++)
     if (policy.rules[i].id == MD_R_PERF_DOWN) policy.rules[i].gate = 0;
   uint64_t k = config->time_scale;
@@ -175,8 +205,7 @@ static uint64_t watch(const struct hic_msg *in) {
   if (in->len != sizeof req || in->cap < 0) return MON_ERR_FORMAT;
   memcpy(&req, in->payload, sizeof req);
   req.service[sizeof req.service - 1] = req.version[sizeof req.version - 1] = 0;
-  if (w.on || md_detect_freeze(&service_time) < 0) return MON_ERR_STATE;
-  md_detect_freeze(&frame_rate); /* as many samples as service_time: it froze */
+  if (w.on || !freeze_baseline()) return MON_ERR_STATE;
   char name[80];
   int len = hic_snprintf(name, sizeof name, "cap://%s/v%s/stats", req.service, req.version);
   int64_t stats = hic_registry_lookup(REGISTRY, name, (uint64_t)len);
@@ -344,6 +373,7 @@ int hic_main(void) {
       if (in.label == MON_WATCH) st = watch(&in);
       else if (in.label == MON_UNWATCH && w.on && in.words[0] == w.id) unwatch(), st = MON_OK;
       else if (in.label == MON_UNWATCH) st = MON_ERR_STATE;
+      else if (in.label == MON_PREPARE) st = !w.on && freeze_baseline() ? MON_OK : MON_ERR_STATE;
       if (st != MON_OK && in.cap >= 0) hic_cap_delete((uint64_t)in.cap);
       memset(&in, 0, offsetof(struct hic_msg, payload));
       in.label = st;

@@ -29,6 +29,8 @@
 #define MON_CONFIRM 5 /* send: words[0] the update id: go ahead with the rollback that waits (§4.3 5.1.3) */
 #define MON_VETO 6    /* send: words[0] the update id: do not roll back (a more drastic action asks again) */
 
+#define MON_PREPARE 7 /* call, Module Manager -> Monitor, as an update begins: the baseline is what was learnt until now */
+
 #define MON_OK 0
 #define MON_ERR_FORMAT 1 /* a malformed message */
 #define MON_ERR_STATE 2  /* WATCH while watching, UNWATCH of another update, no baseline yet */
