@@ -181,9 +181,9 @@ static uint64_t q16_to_int(uint64_t q) { return (q + (1u << 15)) >> 16; }
  * The change: "performance down > 30 %" (§4.2) is not gated on the latency detector. A sample is
  * one interval's mean service time over a few hundred to a few thousand frames whose mix (HTTP
  * requests that call web_server, handshakes, bare ACKs) varies, so the 3-sigma band learnt from
- * netstack 1.2.0 is about ±150 % of its mean (rolling-update.himg: 4.6 µs, sigma 2.2 µs) and would
- * hide a doubling. The rule's own signal is steadier: the frame-weighted mean over its whole
- * window against the baseline's (docs/monitor.md, "The service"). */
+ * netstack 1.2.0 is wide (rolling-update.himg: 4.66 µs, sigma 0.93 µs, ±60 %) and a gate on it
+ * would make the rule depend on runs of single samples. The rule's own signal is steadier: the
+ * frame-weighted mean over its whole window against the baseline's (docs/monitor.md). */
 static void adapt_policy(void) {
   for (int m = 0; m < MD_METRICS; m++) policy.detect[m].min_samples = (uint32_t)config->baseline_samples;
   for (uint32_t i = 0; i < policy.rule_count; i++)
