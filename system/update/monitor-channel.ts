@@ -8,12 +8,11 @@
 // virtual times. The messages are sends and get no reply; the Monitor records what it made of
 // each (its `silence` and `confirmation` records).
 
-import { HostCallError } from '../../core0/host-client.ts';
+import type { HostMessage } from '../../core0/host-client.ts';
 import type { Kernel } from '../../core0/kernel.ts';
-import type { OperatorSandbox } from './operator.ts';
+import { OperatorSender, type OperatorSandbox } from './operator.ts';
 
 const WATCH = 'cap://monitor/watch';
-const RETRY_NS = 1_000_000;
 /** hic/monitor.h */
 const MON_SILENCE = 4n;
 const MON_CONFIRM = 5n;
@@ -32,15 +31,19 @@ export class MonitorChannelError extends Error {
   }
 }
 
+function encode(m: MonitorMessage): HostMessage {
+  return m.what === 'silence' ? { label: MON_SILENCE, words: [BigInt(m.from), BigInt(m.until)] } : { label: m.what === 'confirm' ? MON_CONFIRM : MON_VETO, words: [BigInt(m.id)] };
+}
+
 export class MonitorChannel {
-  private readonly queue: MonitorMessage[] = [];
-  private endpoint: number | undefined;
-  private scheduled = false;
+  private readonly queue: OperatorSender<MonitorMessage>;
 
   constructor(
     private readonly kernel: Kernel,
-    private readonly sandbox: OperatorSandbox,
-  ) {}
+    sandbox: OperatorSandbox,
+  ) {
+    this.queue = new OperatorSender(kernel, sandbox, WATCH, encode);
+  }
 
   /** Go ahead with the rollback update `id` waits on. */
   confirm(id: number): void {
@@ -71,38 +74,7 @@ export class MonitorChannel {
     if (this.queue.length >= MAX_PENDING_MONITOR_MESSAGES) {
       throw new MonitorChannelError('MONITOR_QUEUE_FULL', `${this.queue.length} messages are waiting for the Monitor, the most the operator's channel holds (${MAX_PENDING_MONITOR_MESSAGES}); ask again once one is delivered`);
     }
-    this.queue.push(m);
     this.kernel.events.emit({ kind: 'operatorMessage', to: 'monitor', what: m.what, id: m.what === 'silence' ? 0 : m.id, from: m.what === 'silence' ? m.from : 0, until: m.what === 'silence' ? m.until : 0 });
-    this.schedule(this.kernel.machine.clock.now);
-  }
-
-  private schedule(at: number): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    this.kernel.at(at, () => {
-      this.scheduled = false;
-      this.deliver();
-    });
-  }
-
-  private deliver(): void {
-    const next = this.queue[0];
-    if (!next) return;
-    const client = this.sandbox.client;
-    const message =
-      next.what === 'silence'
-        ? { label: MON_SILENCE, words: [BigInt(next.from), BigInt(next.until)] }
-        : { label: next.what === 'confirm' ? MON_CONFIRM : MON_VETO, words: [BigInt(next.id)] };
-    try {
-      this.endpoint ??= client.lookup(WATCH);
-      client.sendNow(this.endpoint, message);
-    } catch (e) {
-      if (!(e instanceof HostCallError) || !['WOULD_BLOCK', 'NOT_FOUND', 'PEER_GONE'].includes(e.code)) throw e;
-      if (e.code === 'PEER_GONE') this.endpoint = undefined;
-      this.schedule(this.kernel.machine.clock.now + RETRY_NS);
-      return;
-    }
-    this.queue.shift();
-    if (this.queue.length > 0) this.schedule(this.kernel.machine.clock.now + RETRY_NS);
+    this.queue.push(m);
   }
 }

@@ -8,7 +8,7 @@
 // refused (UpdateQueueFull) with nothing recorded. An image's requests keep their places from
 // the start, so a control client cannot crowd out what the image declared.
 
-import { HostCallError, HostClient } from '../../core0/host-client.ts';
+import { HostCallError, HostClient, type HostMessage } from '../../core0/host-client.ts';
 import type { Kernel } from '../../core0/kernel.ts';
 import { encodeRequest, MAX_PENDING_UPDATES, MM_REQUEST_UPDATE, resolvePolicy, type UpdateRequest } from './request.ts';
 
@@ -38,18 +38,75 @@ export class OperatorSandbox {
   }
 }
 
-export class OperatorChannel {
-  private readonly queue: { readonly id: number; readonly request: UpdateRequest }[] = [];
-  /** An image's requests not yet due (requestAt): they count against the bound from the start. */
-  private reserved = 0;
-  private nextId = 1;
+/**
+ * Messages for one guest endpoint, sent in order from the operator's sandbox without ever
+ * blocking: while the receiver is busy or not yet registered (WOULD_BLOCK, NOT_FOUND, PEER_GONE)
+ * the send is tried again a virtual millisecond later. `delivered` runs as each one leaves.
+ */
+export class OperatorSender<T> {
+  private readonly queue: T[] = [];
   private endpoint: number | undefined;
   private scheduled = false;
 
   constructor(
     private readonly kernel: Kernel,
-    private readonly sandbox: OperatorSandbox = new OperatorSandbox(kernel),
+    private readonly sandbox: OperatorSandbox,
+    private readonly name: string,
+    private readonly encode: (m: T) => HostMessage,
+    private readonly delivered: (m: T) => void = () => {},
   ) {}
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  push(m: T): void {
+    this.queue.push(m);
+    this.schedule(this.kernel.machine.clock.now);
+  }
+
+  private schedule(at: number): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.kernel.at(at, () => {
+      this.scheduled = false;
+      this.deliver();
+    });
+  }
+
+  private deliver(): void {
+    const next = this.queue[0];
+    if (next === undefined) return;
+    const client = this.sandbox.client;
+    try {
+      this.endpoint ??= client.lookup(this.name);
+      client.sendNow(this.endpoint, this.encode(next));
+    } catch (e) {
+      if (!(e instanceof HostCallError) || !['WOULD_BLOCK', 'NOT_FOUND', 'PEER_GONE'].includes(e.code)) throw e;
+      if (e.code === 'PEER_GONE') this.endpoint = undefined;
+      this.schedule(this.kernel.machine.clock.now + RETRY_NS);
+      return;
+    }
+    this.queue.shift();
+    this.delivered(next);
+    if (this.queue.length > 0) this.schedule(this.kernel.machine.clock.now + RETRY_NS);
+  }
+}
+
+export class OperatorChannel {
+  private readonly queue: OperatorSender<{ readonly id: number; readonly request: UpdateRequest }>;
+  /** An image's requests not yet due (requestAt): they count against the bound from the start. */
+  private reserved = 0;
+  private nextId = 1;
+
+  constructor(
+    private readonly kernel: Kernel,
+    sandbox: OperatorSandbox = new OperatorSandbox(kernel),
+  ) {
+    this.queue = new OperatorSender(kernel, sandbox, REQUESTS, (m) => ({ label: MM_REQUEST_UPDATE, payload: encodeRequest(m.id, m.request) }), (m) =>
+      kernel.events.emit({ kind: 'updateDelivered', id: m.id }),
+    );
+  }
 
   /** Queues a request now (virtual time); returns its update id. UpdateQueueFull when full. */
   request(request: UpdateRequest): number {
@@ -74,36 +131,8 @@ export class OperatorChannel {
 
   private enqueue(request: UpdateRequest): number {
     const id = this.nextId++;
-    this.queue.push({ id, request });
     this.kernel.events.emit({ kind: 'updateRequested', id, service: request.service, to: request.to, allowDowngrade: request.allowDowngrade, clearBad: request.clearBad === true, policy: JSON.stringify(resolvePolicy(request.policy)) });
-    this.schedule(this.kernel.machine.clock.now);
+    this.queue.push({ id, request });
     return id;
-  }
-
-  private schedule(at: number): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    this.kernel.at(at, () => {
-      this.scheduled = false;
-      this.deliver();
-    });
-  }
-
-  private deliver(): void {
-    const next = this.queue[0];
-    if (!next) return;
-    const client = this.sandbox.client;
-    try {
-      this.endpoint ??= client.lookup(REQUESTS);
-      client.sendNow(this.endpoint, { label: MM_REQUEST_UPDATE, payload: encodeRequest(next.id, next.request) });
-    } catch (e) {
-      if (!(e instanceof HostCallError) || !['WOULD_BLOCK', 'NOT_FOUND', 'PEER_GONE'].includes(e.code)) throw e;
-      if (e.code === 'PEER_GONE') this.endpoint = undefined;
-      this.schedule(this.kernel.machine.clock.now + RETRY_NS);
-      return;
-    }
-    this.queue.shift();
-    this.kernel.events.emit({ kind: 'updateDelivered', id: next.id });
-    if (this.queue.length > 0) this.schedule(this.kernel.machine.clock.now + RETRY_NS);
   }
 }
