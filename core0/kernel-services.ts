@@ -95,6 +95,6 @@ export interface KernelServices {
   installedVersion(name: string): string | undefined;
   /** Whether that version is marked bad (module_mark). */
   isBad(name: string, version: string): boolean;
-  /** Marks a version bad or clears the mark, recorded as moduleMarked; false: no mark to clear. */
-  mark(name: string, version: string, bad: boolean, by: string): boolean;
+  /** Marks a version bad or clears the mark, recorded as moduleMarked; or why not (nothing changed). */
+  mark(name: string, version: string, bad: boolean, by: string): true | 'NOT_FOUND' | 'NO_MEMORY';
 }

@@ -10,6 +10,7 @@ import { CapType, Err, Right, SPAWN_SPEC } from '../core0/abi/abi.ts';
 import { encodeSpawnSpec, HostCallError, HostClient, type SpawnSpec } from '../core0/host-client.ts';
 import { Kernel } from '../core0/kernel.ts';
 import type { ModuleSource } from '../core0/module/source.ts';
+import { MAX_BAD_MARKS } from '../core0/module/registry.ts';
 import { PAGE } from '../core0/objects/sandbox.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
 import { assemble } from '../hicmod-toolchain/asm.ts';
@@ -148,6 +149,11 @@ describe('module_query', () => {
     const r = mm.syscall('cap_copy', LOADER, Right.R);
     refused('NO_RIGHT', () => mm.moduleMark(r, 'netstack', '1.3.1', true));
     expect(k.events.of('moduleMarked')).toHaveLength(2); // refusals change nothing
+    // A bounded store: a guest marking version after version is refused once it is full.
+    for (let i = 0; i < MAX_BAD_MARKS; i++) mm.moduleMark(LOADER, 'hello', `9.0.${i}`, true);
+    refused('NO_MEMORY', () => mm.moduleMark(LOADER, 'hello', '9.1.0', true));
+    mm.moduleMark(LOADER, 'hello', '9.0.0', true); // marking a marked one again needs no room
+    for (let i = 0; i < MAX_BAD_MARKS; i++) mm.moduleMark(LOADER, 'hello', `9.0.${i}`, false);
   });
 
   it('finds nothing on a kernel given no repository', () => {

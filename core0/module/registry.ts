@@ -31,6 +31,9 @@ export interface VerifyOptions {
   readonly signer?: string;
 }
 
+/** Versions that may be marked bad at once: far more than updates that roll back in a run. */
+export const MAX_BAD_MARKS = 256;
+
 export class ModuleRegistry {
   private readonly libraries = new Map<string, LoadedLibrary>();
   private readonly installed = new Map<string, Installed>();
@@ -106,10 +109,13 @@ export class ModuleRegistry {
     return this.bad.has(`${name}@${version}`);
   }
 
-  /** Marks or clears; false when clearing a mark that is not set (nothing changes then). */
-  mark(name: string, version: string, bad: boolean, by: string): boolean {
+  /** Marks or clears: 'NOT_FOUND' when clearing a mark that is not set, 'NO_MEMORY' when
+   * MAX_BAD_MARKS are set already (a guest holding the loader must not grow the store without
+   * bound); nothing changes then. */
+  mark(name: string, version: string, bad: boolean, by: string): true | 'NOT_FOUND' | 'NO_MEMORY' {
     const key = `${name}@${version}`;
-    if (!bad && !this.bad.has(key)) return false;
+    if (!bad && !this.bad.has(key)) return 'NOT_FOUND';
+    if (bad && !this.bad.has(key) && this.bad.size >= MAX_BAD_MARKS) return 'NO_MEMORY';
     if (bad) this.bad.add(key);
     else this.bad.delete(key);
     this.events.emit({ kind: 'moduleMarked', module: name, version, bad, by });

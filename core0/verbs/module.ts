@@ -85,7 +85,8 @@ export function moduleMark(c: SyscallContext, f: SyscallFrame): Outcome {
   const version = field(req, MODULE_REQ.at.range, Limit.NAME_MAX);
   const bad = f.arg(2);
   if (name === undefined || version === undefined || !NAME_PATTERN.test(name) || semver.valid(version) !== version || (bad !== 0 && bad !== 1)) return err('INVALID_ARGUMENT');
-  return c.k.mark(name, version, bad === 1, c.sandbox.name) ? 0 : err('NOT_FOUND');
+  const r = c.k.mark(name, version, bad === 1, c.sandbox.name);
+  return r === true ? 0 : err(r);
 }
 
 /** struct hic_module_info from a module's signed metadata. */

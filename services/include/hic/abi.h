@@ -411,7 +411,7 @@ static inline int64_t hic_module_spawn(uint64_t loader, const void *spec, uint64
   return hic_syscall3(HIC_SYS_MODULE_SPAWN, (int64_t)loader, (int64_t)spec, (int64_t)len);
 }
 
-/* Marks the exact version req names (struct hic_module_req, range an exact version; right W on the loader) bad (bad = 1), or clears the mark (bad = 0), in the installed-state store: module_query reports it in hic_module_info.bad. Core-0 refuses nothing for it; the Module Manager does (the policy is its own). The moduleMarked event records who did what. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version, bad neither 0 nor 1; NOT_FOUND: clearing a mark that is not set. Returns 0, or -HIC_ERR_*. */
+/* Marks the exact version req names (struct hic_module_req, range an exact version; right W on the loader) bad (bad = 1), or clears the mark (bad = 0), in the installed-state store: module_query reports it in hic_module_info.bad. Core-0 refuses nothing for it; the Module Manager does (the policy is its own). The moduleMarked event records who did what. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version, bad neither 0 nor 1; NOT_FOUND: clearing a mark that is not set; NO_MEMORY: 256 versions are marked already. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_module_mark(uint64_t loader, const void *req, uint64_t bad) {
   return hic_syscall3(HIC_SYS_MODULE_MARK, (int64_t)loader, (int64_t)req, (int64_t)bad);
 }
