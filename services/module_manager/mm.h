@@ -83,7 +83,9 @@ bool migrate(void);
 uint8_t classify(const struct mig_conn_ref *c); /* 0 idle, 1 HTTP, 2 real-time, 3 persistent */
 uint64_t move_conn(struct instance *from, struct instance *to, const struct mig_conn_ref *c, struct tally *t, uint64_t within_ns);
 void split(void);
-uint32_t moved_so_far(const struct mig_conn_ref **refs); /* the connections moved to the new instance */
+uint32_t moved_so_far(void); /* connections moved to the new instance in this update */
+/* Every connection instance s holds (MIG_LIST), up to max, each with its class; -1 if it did not answer. */
+int32_t list_conns(struct instance *s, struct mig_conn_ref *out, uint8_t *classes, uint32_t max);
 void latency_reset(void);
 void latency(uint64_t *avg, uint64_t *p99, uint64_t *max, uint64_t *samples);
 bool healthy(void);

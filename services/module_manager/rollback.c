@@ -23,20 +23,6 @@
 static struct mig_conn_ref held[MAX_BACK];
 static uint8_t held_cls[MAX_BACK];
 
-/* Every connection the new instance holds, classified; -1 if it does not answer at all. */
-static int32_t list_new(void) {
-  int32_t n = 0;
-  uint64_t cursor = 0;
-  do {
-    if (mig_call(&up.new, MIG_LIST, cursor, 0, HIC_NO_CAP) != MIG_OK) return cursor == 0 && n == 0 ? -1 : n;
-    uint32_t got = (uint32_t)msg.words[0];
-    cursor = msg.words[1];
-    const struct mig_conn_ref *refs = (const struct mig_conn_ref *)msg.payload;
-    for (uint32_t i = 0; i < got && n < MAX_BACK; i++, n++) held[n] = refs[i], held_cls[n] = classify(&refs[i]);
-  } while (cursor != 0);
-  return n;
-}
-
 static bool switch_back(void) {
   bool ok = eth_call(ETH_DEFAULT, up.old.hello.instance, 0, 0, 0) == ETH_OK;
   if (ok && up.switched) {
@@ -56,7 +42,7 @@ static bool switch_back(void) {
 static bool move_back(struct tally *t) {
   up.new.stalled = false; /* given another chance, at the phase timeout, for what it still holds */
   for (int pass = 0; pass < 4; pass++) {
-    int32_t n = list_new();
+    int32_t n = list_conns(&up.new, held, held_cls, MAX_BACK);
     if (n < 0) return pass > 0;
     uint32_t before = t->moved + t->gone + t->failed;
     for (int cls = MM_STAGES - 1; cls >= 0; cls--)
@@ -73,8 +59,7 @@ static bool move_back(struct tally *t) {
  * instance, which knows nothing of them and resets them. The count: what the new instance held at
  * the last health check, and every connection moved to it since. */
 static uint32_t abandon(void) {
-  const struct mig_conn_ref *refs;
-  uint32_t n = moved_so_far(&refs);
+  uint32_t n = moved_so_far();
   check(eth_call(ETH_FORGET, up.new.hello.instance, 0, 0, 0) == ETH_OK, MODULE_MANAGER_CHECK_WHAT_NOTHING_LEFT_BEHIND);
   return (uint32_t)up.at_new + (n - up.moved_at_check);
 }

@@ -16,8 +16,7 @@
 #define HIST_US 16384 /* added latency histogram: 1 us buckets, the last one open-ended */
 
 static struct mig_conn_ref refs[MAX_CONNS];
-static struct mig_conn_ref moved[MAX_CONNS]; /* every connection moved to the new instance, for an emergency to give up */
-static uint32_t nmoved;
+static uint32_t nmoved; /* connections moved to the new instance, for an emergency's count */
 static uint8_t cls[MAX_CONNS], done[MAX_CONNS];
 static uint32_t nrefs;
 static uint32_t hist[HIST_US];
@@ -33,18 +32,25 @@ uint8_t classify(const struct mig_conn_ref *c) {
   }
 }
 
-/* Every connection the source holds now, classified. */
-static bool list_source(void) {
-  nrefs = 0;
+int32_t list_conns(struct instance *s, struct mig_conn_ref *out, uint8_t *classes, uint32_t max) {
+  int32_t n = 0;
   uint64_t cursor = 0;
   do {
-    if (mig_call(&up.old, MIG_LIST, cursor, 0, HIC_NO_CAP) != MIG_OK) return false;
-    uint32_t n = (uint32_t)msg.words[0];
+    if (mig_call(s, MIG_LIST, cursor, 0, HIC_NO_CAP) != MIG_OK) return -1;
+    uint32_t got = (uint32_t)msg.words[0];
     cursor = msg.words[1];
-    const struct mig_conn_ref *got = (const struct mig_conn_ref *)msg.payload;
-    for (uint32_t i = 0; i < n && nrefs < MAX_CONNS; i++, nrefs++) refs[nrefs] = got[i], cls[nrefs] = classify(&got[i]), done[nrefs] = 0;
+    const struct mig_conn_ref *refs = (const struct mig_conn_ref *)msg.payload;
+    for (uint32_t i = 0; i < got && (uint32_t)n < max; i++, n++) out[n] = refs[i], classes[n] = classify(&refs[i]);
   } while (cursor != 0);
-  return true;
+  return n;
+}
+
+/* Every connection the source holds now, classified. */
+static bool list_source(void) {
+  int32_t n = list_conns(&up.old, refs, cls, MAX_CONNS);
+  nrefs = n < 0 ? 0 : (uint32_t)n;
+  memset(done, 0, nrefs);
+  return n >= 0;
 }
 
 static void sample(uint64_t ns) {
@@ -103,13 +109,10 @@ static void move(const struct mig_conn_ref *c, struct tally *t) {
   uint64_t waited = move_conn(&up.old, &up.new, c, t, up.req.policy.health_interval_ns);
   if (!waited) return;
   sample(waited);
-  if (nmoved < MAX_CONNS) moved[nmoved++] = *c;
+  nmoved++;
 }
 
-uint32_t moved_so_far(const struct mig_conn_ref **out) {
-  *out = moved;
-  return nmoved;
-}
+uint32_t moved_so_far(void) { return nmoved; }
 
 /* Both instances answer within a health interval, the target takes connections, nothing held for
  * a moving connection was dropped, and the new instance's own stats endpoint answers with its
