@@ -40,7 +40,7 @@ export class PageTable {
 
   constructor(private readonly memory: PhysicalMemory, private readonly owner: number) {
     const b = memory.bytes;
-    this.words = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+    this.words = new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4);
     this.root = this.newTable();
   }
 

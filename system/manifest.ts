@@ -160,8 +160,8 @@ export class Reader {
 }
 
 const MiB = 1024 * 1024;
-/** The largest machine an image may ask for (see parseManifest). */
-export const MEMORY_MAX = 4095 * MiB;
+/** The largest machine an image may ask for: physical memory ends where the device windows begin (emulator/device.ts DEVICE_BASE). */
+export const MEMORY_MAX = 4096 * MiB;
 /** Device kinds a manifest may attach (emulator/device.ts). */
 const DEVICE_KINDS: readonly string[] = Object.keys(DEVICE_FACTORIES);
 
@@ -252,8 +252,6 @@ export function parseManifest(file: string, text: string): Manifest {
     if (!DEVICE_KINDS.includes(d)) r.fail(`machine.devices[${i}]`, `unknown device "${d}" (one of: ${DEVICE_KINDS.join(', ')})`);
     return d;
   });
-  // At exactly 4 GiB of RAM every guest faults fetching its first instruction (4095 MiB runs); until
-  // that is understood, the largest machine is one MiB short of it, refused with a clear line.
   const memory = machine.memory === undefined ? 256 * MiB : r.size(machine.memory, 'machine.memory', 4 * MiB, MEMORY_MAX);
   if (memory % 4096 !== 0) r.fail('machine.memory', 'must be a multiple of 4 KiB');
 

@@ -50,6 +50,24 @@ describe('page table', () => {
     expect([...s.pageTable()]).toEqual([[0x400000, { frame: f, writable: false, executable: true }]]);
   });
 
+  it('works in a machine of exactly 4 GiB, whose tables sit in the top frames (the words view once had length 0 there)', () => {
+    const big = new PhysicalMemory(4 * 1024 * 1024 * 1024); // host pages are only touched when used
+    const e = Engine.open();
+    try {
+      const s = new AddressSpace(big, e, 0x4000_0001);
+      const f = big.allocate(1, 1);
+      s.map(0x400000, f, 1, RW);
+      expect(s.table.root).toBe(big.frameCount - 1);
+      expect(s.table.lookup(0x400000)).toEqual({ frame: f, writable: true, executable: false });
+      const q = (phys: number) => Buffer.from(big.view(phys, 8)).readBigUInt64LE();
+      expect(Number(q(s.table.root * PAGE_SIZE) & 0x000f_ffff_ffff_f000n)).toBe((big.frameCount - 2) * PAGE_SIZE); // the PDPT, one frame below
+      s.destroy();
+    } finally {
+      e.close();
+      big.dispose();
+    }
+  });
+
   it('charges its own frames to the table owner and frees them when destroyed', () => {
     const { s } = space();
     s.map(0x400000, mem.allocate(1, 1), 1, RW);

@@ -1,11 +1,13 @@
 // Image manifests: every mistake is reported with the file and the field, and nothing boots.
 
 import { describe, expect, it } from 'vitest';
-import { ManifestError, parseManifest } from '../system/manifest.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MEMORY_MAX, ManifestError, parseManifest } from '../system/manifest.ts';
 import { bootSandboxes } from '../system/boot.ts';
 import { Kernel } from '../core0/kernel.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
-import { builtWorkspace } from './support/boot.ts';
+import { bootImage, builtWorkspace, REPO } from './support/boot.ts';
 
 const good = {
   'hic-image': 1,
@@ -57,7 +59,7 @@ describe('manifest', () => {
     ['loader with grant rights', mutate((m) => (m.sandboxes[0].caps = { loader: 'rwg' })), 'sandboxes[0].caps.loader', /"r" \(query\), "w" \(reserve and spawn\) or "rw"/],
     ['loader as a boolean', mutate((m) => (m.sandboxes[0].caps = { loader: true })), 'sandboxes[0].caps.loader', /string/],
     ['traffic share of an unknown class', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '10.0.0.2', connections: 1, shares: { bulk: 1 } }; }), 'traffic.shares.bulk', /unknown field/],
-    ['4 GiB of memory (every guest faulted at its entry; the limit says so)', mutate((m) => (m.machine = { memory: '4096MiB' })), 'machine.memory', /outside \[4194304, 4293918720\] bytes/],
+    ['more than 4 GiB of memory (the device windows begin there)', mutate((m) => (m.machine = { memory: '4100MiB' })), 'machine.memory', /outside \[4194304, 4294967296\] bytes/],
     ['traffic server that is not an IPv4 address', mutate((m) => { m.machine = { devices: ['nic'] }; m.traffic = { server: '999.999.999.999', connections: 1 }; }), 'traffic.server', /not an IPv4 address/],
     ['the packed argument, gone for named configuration', mutate((m) => (m.sandboxes[0].arg = 1)), 'sandboxes[0].arg', /unknown field/],
     ['configuration that is not an object', mutate((m) => (m.sandboxes[0].config = 'abort')), 'sandboxes[0].config', /expected an object/],
@@ -115,6 +117,19 @@ describe('manifest', () => {
       } finally {
         machine.dispose();
       }
+    }
+  });
+
+  it('the largest machine, exactly 4 GiB, runs its guests (every guest once faulted at its entry there)', async () => {
+    const hello = JSON.parse(readFileSync(join(REPO, 'images', 'hello.himg'), 'utf8'));
+    const run = await bootImage({ label: 'hello-4g.himg', image: { ...hello, machine: { memory: '4096MiB' } } });
+    try {
+      expect(run.machine.frames.frameCount * 4096).toBe(MEMORY_MAX);
+      expect(run.kernel.events.of('fault')).toEqual([]);
+      expect(run.deviations).toEqual([]);
+      expect(run.outcome.exits).toEqual({ hello: 0 });
+    } finally {
+      run.machine.dispose();
     }
   });
 });
