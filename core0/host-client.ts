@@ -161,13 +161,13 @@ export class HostClient {
   }
 
   /** module_query through the loader in `loader`: what the trusted repository has, verified. */
-  moduleQuery(loader: number, name: string, range: string): ModuleInfo {
+  moduleQuery(loader: number, name: string, range: string, flags = 0): ModuleInfo {
     const req = this.bytes(this.scratch, MODULE_REQ.size);
     req.fill(0);
     putText(req, MODULE_REQ.at.name, Limit.NAME_MAX, name);
     putText(req, MODULE_REQ.at.range, Limit.NAME_MAX, range);
     const out = this.scratch + 1024; // after the request, within the first scratch page
-    this.syscall('module_query', loader, this.scratch, out);
+    this.syscall('module_query', loader, this.scratch, out, flags);
     return decodeModuleInfo(this.bytes(out, MODULE_INFO.size));
   }
 
@@ -182,10 +182,10 @@ export class HostClient {
   }
 
   /** module_spawn of a spec, or of a struct's raw bytes (a test's malformed one) with this length argument. */
-  moduleSpawn(loader: number, spec: SpawnSpec | Uint8Array, len: number = SPAWN_SPEC.size): number {
+  moduleSpawn(loader: number, spec: SpawnSpec | Uint8Array, len: number = SPAWN_SPEC.size, flags = 0): number {
     const b = spec instanceof Uint8Array ? spec : encodeSpawnSpec(spec);
     this.bytes(this.scratch, b.length).set(b);
-    return this.syscall('module_spawn', loader, this.scratch, len);
+    return this.syscall('module_spawn', loader, this.scratch, len, flags);
   }
 
   capInfo(slot: number): { type: number; rights: number } {

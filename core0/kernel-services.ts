@@ -80,7 +80,7 @@ export interface KernelServices {
    * NOT_FOUND when there is none (or no repository); a refusal carries the ModuleError saying why.
    * Nothing is recorded: the caller records the verdict (moduleVerified, moduleRejected).
    */
-  fetchModule(name: string, range: string): FetchedModule | 'NOT_FOUND' | FetchRefusal;
+  fetchModule(name: string, range: string, allowDowngrade?: boolean): FetchedModule | 'NOT_FOUND' | FetchRefusal;
   /** Records a fetched module as verified (the moduleVerified event). */
   moduleVerified(f: FetchedModule): void;
   /** Records a refused module request: what was asked, by whom, the code and why; `fetchedFrom` the repository's label. */

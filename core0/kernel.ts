@@ -125,7 +125,7 @@ export class Kernel {
       control: (target, op, by) => control(this.state, target, op, by),
       loader: {
         sandboxLive: (name) => sandboxes.get(name)?.state === 'live',
-        fetchModule: (name, range) => fetchModule(this.state, name, range),
+        fetchModule: (name, range, allowDowngrade) => fetchModule(this.state, name, range, allowDowngrade),
         moduleVerified: (f) => this.modules.verified(f.module, f.source),
         moduleRejected: (what, code, reason, from) => this.events.emit({ kind: 'moduleRejected', source: what, code, reason, ...(from === undefined ? {} : { provenance: { source: from } }) }),
         unloadable: (m) => unloadable(this.state, m),

@@ -46,17 +46,18 @@ export interface FetchRefusal {
 
 /**
  * The newest module `name` satisfying `range`, verified with the boot's checks (signature chain,
- * expiry, rollback protection against what is installed); records nothing. NOT_FOUND when the
+ * expiry, rollback protection against what is installed, unless a rollback allows an older
+ * version); records nothing. NOT_FOUND when the
  * repository has none, or there is no repository; a refusal carries the ModuleError that says why.
  */
-export function fetchModule(k: KernelState, name: string, range: string): FetchedModule | 'NOT_FOUND' | FetchRefusal {
+export function fetchModule(k: KernelState, name: string, range: string, allowDowngrade = false): FetchedModule | 'NOT_FOUND' | FetchRefusal {
   if (!k.repository) return 'NOT_FOUND';
   let label: string | undefined;
   try {
     const f = k.repository.fetch(name, range);
     if (!f) return 'NOT_FOUND';
     label = f.label;
-    const v = k.modules.check(f.bytes, { signer: f.signer });
+    const v = k.modules.check(f.bytes, { signer: f.signer, allowDowngrade });
     // The repository is trusted to find files, not to name them: what it handed over must be what was asked for.
     if (v.meta.name !== name) return { refused: new ModuleError('BAD_REPOSITORY', `asked for ${name} ${range}, the repository handed over ${v.meta.name} ${v.meta.version}`), source: label };
     return { module: v, source: f.label };

@@ -60,7 +60,7 @@ export class ObjectServices implements KernelServices {
 
   control: KernelServices['control'] = (target, op, by) => this.host.control(target, op, by);
   sandboxLive: KernelServices['sandboxLive'] = (name) => this.host.loader.sandboxLive(name);
-  fetchModule: KernelServices['fetchModule'] = (name, range) => this.host.loader.fetchModule(name, range);
+  fetchModule: KernelServices['fetchModule'] = (name, range, allowDowngrade) => this.host.loader.fetchModule(name, range, allowDowngrade);
   moduleVerified: KernelServices['moduleVerified'] = (f) => this.host.loader.moduleVerified(f);
   moduleRejected: KernelServices['moduleRejected'] = (what, code, reason, from) => this.host.loader.moduleRejected(what, code, reason, from);
   unloadable: KernelServices['unloadable'] = (m) => this.host.loader.unloadable(m);

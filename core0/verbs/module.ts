@@ -7,7 +7,7 @@
 
 import semver from 'semver';
 import type { SyscallFrame } from '../../emulator/types.ts';
-import { Limit, MODULE_DEP, MODULE_INFO, MODULE_REQ, Right, SPAWN_GRANT, SPAWN_SPEC } from '../abi/abi.ts';
+import { Flag, Limit, MODULE_DEP, MODULE_INFO, MODULE_REQ, Right, SPAWN_GRANT, SPAWN_SPEC } from '../abi/abi.ts';
 import type { FetchedModule, FetchRefusal, SpawnRequest } from '../module-loader.ts';
 import { declaredBy, declares, familyFor } from '../module/declared.ts';
 import { NAME_PATTERN, type ModuleMetadata } from '../module/format.ts';
@@ -52,9 +52,19 @@ function isFetched(r: FetchedModule | 'NOT_FOUND' | FetchRefusal): r is FetchedM
 
 // --- module_query ---------------------------------------------------------------------------------
 
+/** The flags argument of module_query and module_spawn: 0 or HIC_DOWNGRADE, which needs W on the loader. */
+function downgradeFlag(c: SyscallContext, loaderSlot: number, flags: number): boolean | ErrName {
+  if (flags !== 0 && flags !== Flag.DOWNGRADE) return 'INVALID_ARGUMENT';
+  if (flags === 0) return false;
+  const w = c.sandbox.cspace.lookup(loaderSlot, 'LOADER', Right.W);
+  return typeof w === 'string' ? w : true;
+}
+
 export function moduleQuery(c: SyscallContext, f: SyscallFrame): Outcome {
   const loader = c.sandbox.cspace.lookup(slot(f, 0), 'LOADER', Right.R);
   if (typeof loader === 'string') return err(loader);
+  const downgrade = downgradeFlag(c, slot(f, 0), f.arg(3));
+  if (typeof downgrade === 'string') return err(downgrade);
   const space = c.sandbox.cpu.space;
   const req = f.arg(1) < 0 ? undefined : space.view(f.arg(1), MODULE_REQ.size);
   const out = f.arg(2) < 0 ? undefined : space.view(f.arg(2), MODULE_INFO.size, 'write');
@@ -63,7 +73,7 @@ export function moduleQuery(c: SyscallContext, f: SyscallFrame): Outcome {
   const range = field(req, MODULE_REQ.at.range, Limit.NAME_MAX);
   if (name === undefined || range === undefined || !NAME_PATTERN.test(name) || range === '' || semver.validRange(range) === null) return err('INVALID_ARGUMENT');
 
-  const r = c.k.fetchModule(name, range);
+  const r = c.k.fetchModule(name, range, downgrade);
   if (r === 'NOT_FOUND') return err('NOT_FOUND');
   if (!isFetched(r)) {
     c.k.moduleRejected(`${name} ${range} (module_query by ${c.sandbox.name})`, r.refused.code, r.refused.message, r.source);
@@ -178,8 +188,8 @@ type Refusal = { readonly error: ErrName; readonly code: string; readonly reason
 const refusal = (error: ErrName, reason: string, code: string = error): Refusal => ({ error, code, reason });
 
 /** Every check of a decoded request, in the order the ABI lists them; nothing changes here. */
-function checkSpawn(c: SyscallContext, s: SpawnFields): SpawnRequest | Refusal {
-  const r = c.k.fetchModule(s.module, s.version);
+function checkSpawn(c: SyscallContext, s: SpawnFields, downgrade: boolean): SpawnRequest | Refusal {
+  const r = c.k.fetchModule(s.module, s.version, downgrade);
   if (r === 'NOT_FOUND') return refusal('NOT_FOUND', `the trusted repository has no ${s.module} ${s.version}`);
   if (!isFetched(r)) return { ...refusal('MODULE_REFUSED', r.refused.message, r.refused.code), ...(r.source === undefined ? {} : { source: r.source }) };
   const m = r.module;
@@ -232,13 +242,15 @@ export function moduleSpawn(c: SyscallContext, f: SyscallFrame): Outcome {
   const loader = c.sandbox.cspace.lookup(slot(f, 0), 'LOADER', Right.W);
   if (typeof loader === 'string') return err(loader);
   if (f.arg(2) !== SPAWN_SPEC.size) return err('INVALID_ARGUMENT');
+  const downgrade = downgradeFlag(c, slot(f, 0), f.arg(3));
+  if (typeof downgrade === 'string') return err(downgrade);
   const b = f.arg(1) < 0 ? undefined : c.sandbox.cpu.space.view(f.arg(1), SPAWN_SPEC.size);
   if (!b) return err('BAD_ADDRESS');
   const s = decodeSpec(b);
   if (!s) return err('INVALID_ARGUMENT');
 
   const what = `${s.module} ${s.version} for ${s.sandbox} (module_spawn by ${c.sandbox.name})`;
-  const req = checkSpawn(c, s);
+  const req = checkSpawn(c, s, downgrade);
   if ('error' in req) {
     c.k.moduleRejected(what, req.code, req.reason, req.source);
     return err(req.error);

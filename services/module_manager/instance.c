@@ -23,7 +23,7 @@ static bool spawn(void) {
    * becomes the driver's default only when phase 3 says so. */
   uint32_t instance = up.old.hello.instance == 1 ? 2 : 1;
   hic_snprintf(spec.config, sizeof spec.config, "instance=%u;migration_slot=1;standby=true", instance);
-  int64_t control = hic_module_spawn(LOADER, &spec, sizeof spec);
+  int64_t control = hic_module_spawn(LOADER, &spec, sizeof spec, DOWNGRADE ? HIC_DOWNGRADE : 0);
   if (control < 0) return hic_log("module_manager: Core-0 refused to create %s: %ld", spec.sandbox, control), false;
   up.for_spawn = -1; /* its frames are the new instance's now */
   up.new.control = control;
@@ -37,6 +37,7 @@ static uint16_t peer(struct instance *s, const struct mig_hello *other, uint64_t
   memset(&msg, 0, sizeof msg);
   msg.label = MIG_PEER;
   msg.words[0] = role;
+  msg.words[1] = DOWNGRADE ? MIG_PEER_DOWNGRADE : 0;
   msg.cap = HIC_NO_CAP;
   memcpy(msg.payload, other, sizeof *other);
   msg.len = sizeof *other;

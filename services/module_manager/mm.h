@@ -3,7 +3,8 @@
  * request, fetch and verify, dependencies, reserve); instance.c phase 2 (a new sandbox, the
  * handshake); stages.c phase 3 (snapshot, the four migration stages, the switch); finish.c
  * phase 4 (validation, stability window, shutdown of the old instance, release); watch.c the link
- * to the Monitor; rollback.c the rollback it asks for (seed §4.3 步骤5.2). */
+ * to the Monitor; rollback.c the rollback it asks for before COMPLETE (seed §4.3 步骤5.2), window.c
+ * the one it asks for after, within the rollback window. */
 #ifndef MM_H
 #define MM_H
 
@@ -47,6 +48,7 @@ struct update {
   bool switched;               /* the service's alias reaches the new instance */
   uint64_t at_new;             /* connections at the new instance at the last health check */
   uint32_t moved_at_check;     /* ... and how many had been moved to it by then */
+  uint64_t rollback_of;         /* 0, or the completed update this one rolls back in its window (window.c) */
   bool watched;                /* the Monitor watches the new instance */
   bool has_verdict;            /* the Monitor asked for a rollback: */
   struct mon_verdict verdict;  /* ... this one */
@@ -60,6 +62,7 @@ extern int64_t eth, eth_wake;
 extern uint64_t eth_bits;
 
 /* module_manager.c */
+bool run_update(void); /* the update up.req asks for, to its end record; true if it completed */
 void check(bool ok, uint64_t what);
 void msg_clear(void);
 uint64_t mig_call(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap); /* within the phase timeout */
@@ -106,6 +109,17 @@ void watch_end(void);
 /* rollback.c: the rollback the verdict asks for, before COMPLETE (seed §4.3 步骤5.2), and the
  * new version's bad mark in Core-0's installed-state store. */
 void rollback(void);
-bool mark_bad(bool bad);
+bool mark_bad(const char *version, bool bad);
+
+/* window.c: the rollback window after COMPLETE. window_open after a completed update (the
+ * Monitor still watches); window_wait, before the next request, waits in it: true with a request
+ * in `in` (the window is closed), false once it expired or its rollback ran. */
+void window_open(void);
+bool window_wait(int64_t requests, struct hic_msg *in);
+
+/* Only a rollback in the window goes to an older version: Core-0 lets it pass its rollback
+ * protection (HIC_DOWNGRADE) and the instances take the reverse order (MIG_PEER_DOWNGRADE). An
+ * operator's MM_ALLOW_DOWNGRADE passes this manager's check, not Core-0's. */
+#define DOWNGRADE (up.rollback_of != 0)
 
 #endif

@@ -8,7 +8,8 @@
  * `begin`, `step`s, `stage`s and an `end` record, which the host turns into the update report.
  *
  * When the new instance takes traffic, the Monitor (if the image runs one) watches it; a rollback
- * verdict stops the update and rollback.c undoes it (watch.c, rollback.c).
+ * verdict stops the update and rollback.c undoes it (watch.c, rollback.c). After COMPLETE it goes
+ * on watching through the rollback window, where a verdict starts an update back (window.c).
  *
  * The running instance is the one the image gave us: its sandbox control at config.control_slot,
  * its migration channel at config.channel_slot. After an update the new instance is the running
@@ -106,19 +107,19 @@ static void refuse(uint64_t id, uint64_t reason, int64_t code) {
   hic_log("module_manager: request %lu refused (reason %lu, code %ld)", id, reason, code);
 }
 
-static void run_update(void) {
+bool run_update(void) {
   latency_reset();
   up.old = running;
   up.old.stalled = false;
   up.reservation = up.for_spawn = up.endpoint = -1;
   up.new = (struct instance){.role = "target", .channel = -1, .wake = -1, .control = -1};
-  if (!plan()) return (void)(running.wake = up.old.wake, running.hello = up.old.hello); /* kept for the next request */
+  if (!plan()) return running.wake = up.old.wake, running.hello = up.old.hello, false; /* kept for the next request */
   const struct mm_policy *p = &up.req.policy;
   module_manager_emit_begin(&(struct module_manager_record_begin){
       .id = up.req.id, .from = up.from, .to = up.to, .rate_limit = p->rate_limit == ~0ull ? 0 : p->rate_limit, .batch = p->batch,
       .health_interval_ns = p->health_interval_ns, .stability_ns = p->stability_ns, .rollback_window_ns = p->rollback_window_ns,
       .phase_timeout_ns = p->phase_timeout_ns, .stage1 = p->stage_up_to[0], .stage2 = p->stage_up_to[1], .stage3 = p->stage_up_to[2],
-      .stage4 = p->stage_up_to[3], .idle_ms = p->idle_ms});
+      .stage4 = p->stage_up_to[3], .idle_ms = p->idle_ms, .rollback_of = up.rollback_of});
   watch_prepare();
   bool ok = new_instance() && migrate() && finish();
   /* What a failure calls for is the Monitor's to say (a failed health check may be the start of
@@ -126,7 +127,7 @@ static void run_update(void) {
   if (!ok && up.watched) verdict(up.req.policy.phase_timeout_ns);
   bool rolled_back = !ok && up.has_verdict;
   if (rolled_back) rollback();
-  watch_end();
+  if (!ok) watch_end(); /* a completed update stays watched through its rollback window */
   release();
   if (ok) running = up.new, running.role = "source";
   else running.wake = up.old.wake, running.hello = up.old.hello; /* what it said of itself, for the next request */
@@ -144,6 +145,8 @@ static void run_update(void) {
             up.req.id, up.req.service, up.info.version, moved, avg, p99, max, up.checks, up.failures);
   else if (rolled_back) hic_log("module_manager: update %lu rolled back at step %lu; %s serves", up.req.id, up.failed_step, up.old.role);
   else hic_log("module_manager: update %lu FAILED at step %lu; both instances serve on", up.req.id, up.failed_step);
+  if (ok) window_open();
+  return ok;
 }
 
 int hic_main(void) {
@@ -163,7 +166,7 @@ int hic_main(void) {
   if (requests < 0 || hic_registry_register(REGISTRY, name, sizeof name - 1, (uint64_t)requests) < 0) return hic_log("module_manager: cannot register %s", name), 1;
   for (;;) {
     static struct hic_msg in;
-    if (hic_recv((uint64_t)requests, &in, 0, 0) < 0) continue;
+    if (!window_wait(requests, &in) && hic_recv((uint64_t)requests, &in, 0, 0) < 0) continue;
     if (in.cap >= 0) hic_cap_delete((uint64_t)in.cap);
     struct mm_request req;
     memset(&req, 0, sizeof req);

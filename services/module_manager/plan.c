@@ -60,7 +60,7 @@ static bool dependencies_ok(void) {
     memset(&q, 0, sizeof q);
     memcpy(q.name, d->name, sizeof q.name);
     q.range[0] = '*';
-    int64_t r = hic_module_query(LOADER, &q, &have);
+    int64_t r = hic_module_query(LOADER, &q, &have, 0);
     if (r < 0 || !have.installed || !satisfies(have.installed, d->range)) {
       hic_log("module_manager: %s %s needs %s %s; installed: %lu.%lu.%lu", up.req.service, up.req.to, d->name, d->range,
               have.installed >> 16, have.installed >> 8 & 0xff, have.installed & 0xff);
@@ -78,7 +78,7 @@ bool plan(void) {
   memset(&q, 0, sizeof q);
   memcpy(q.name, up.req.service, sizeof q.name);
   q.range[0] = '*';
-  int64_t r = hic_module_query(LOADER, &q, &up.info);
+  int64_t r = hic_module_query(LOADER, &q, &up.info, 0);
   if (r == -HIC_ERR_NOT_FOUND) return refused(MODULE_MANAGER_REFUSED_REASON_UNKNOWN_SERVICE, r), false;
   /* The version in service: the one our running instance said it was (HELLO of an earlier
    * update), else what Core-0 installed. They differ after a rollback: Core-0's installed version
@@ -88,14 +88,16 @@ bool plan(void) {
   step(1, MODULE_MANAGER_STEP_STEP_REQUEST, MODULE_MANAGER_STEP_STATE_OK);
 
   step(1, MODULE_MANAGER_STEP_STEP_FETCH, MODULE_MANAGER_STEP_STATE_BEGIN);
-  /* The version order is policy, decided before Core-0 is asked (its rollback protection would
-   * refuse an older module anyway, as MODULE_REFUSED). */
+  /* The version order is policy, decided before Core-0 is asked: a downgrade goes on only when the
+   * request says so (MM_ALLOW_DOWNGRADE), and then Core-0's rollback protection refuses it
+   * (MODULE_REFUSED) unless it is a rollback in the window (mm.h DOWNGRADE). */
   const char *to = up.req.to;
   uint64_t wanted = parse_version(&to);
   if (wanted == up.from) return refused(MODULE_MANAGER_REFUSED_REASON_SAME_VERSION, 0), false;
   if (wanted < up.from && !(up.req.flags & MM_ALLOW_DOWNGRADE)) return refused(MODULE_MANAGER_REFUSED_REASON_DOWNGRADE, 0), false;
   memcpy(q.range, up.req.to, sizeof up.req.to);
-  r = hic_module_query(LOADER, &q, &up.info);
+  /* Core-0's rollback protection refuses an older version unless asked to let it pass. */
+  r = hic_module_query(LOADER, &q, &up.info, DOWNGRADE ? HIC_DOWNGRADE : 0);
   if (r == -HIC_ERR_NOT_FOUND || r == -HIC_ERR_INVALID_ARGUMENT) return refused(MODULE_MANAGER_REFUSED_REASON_NO_SUCH_VERSION, r), false;
   if (r < 0) return refused(MODULE_MANAGER_REFUSED_REASON_MODULE_REFUSED, r), false;
   up.to = up.info.version_packed;
@@ -130,7 +132,7 @@ bool plan(void) {
     return refused(MODULE_MANAGER_REFUSED_REASON_NOT_MIGRATABLE, 0), false;
   }
   module_manager_emit_reserved(&(struct module_manager_record_reserved){.id = up.req.id, .memory_bytes = 2 * up.info.memory, .quota_bytes = up.info.memory});
-  if (up.info.bad) mark_bad(false);
+  if (up.info.bad) mark_bad(up.info.version, false);
   step(1, MODULE_MANAGER_STEP_STEP_RESERVE, MODULE_MANAGER_STEP_STATE_OK);
   /* Seed 步骤1.4 (notify dependents) is not built: no dependent service speaks a notice protocol yet. */
   step(1, MODULE_MANAGER_STEP_STEP_NOTIFY, MODULE_MANAGER_STEP_STATE_SKIPPED);

@@ -66,13 +66,13 @@ static uint32_t abandon(void) {
 
 /* The new version in Core-0's installed-state store: marked bad after a rollback, so no automatic
  * update goes to it again; cleared when an operator asks for it with MM_CLEAR_BAD. */
-bool mark_bad(bool bad) {
+bool mark_bad(const char *version, bool bad) {
   struct hic_module_req q;
   memset(&q, 0, sizeof q);
   memcpy(q.name, up.req.service, sizeof q.name - 1);
-  memcpy(q.range, up.info.version, sizeof up.info.version);
+  for (uint64_t i = 0; i + 1 < sizeof q.range && version[i]; i++) q.range[i] = version[i];
   int64_t r = hic_module_mark(LOADER, &q, bad);
-  if (r < 0) hic_log("module_manager: module_mark %s %s %d: %ld", up.req.service, up.info.version, bad, r);
+  if (r < 0) hic_log("module_manager: module_mark %s %s %d: %ld", up.req.service, version, bad, r);
   return r == 0;
 }
 
@@ -105,7 +105,7 @@ void rollback(void) {
   check(gone, MODULE_MANAGER_CHECK_WHAT_NEW_DESTROYED);
   if (gone) hic_cap_delete((uint64_t)up.new.control), up.new.control = -1;
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, gone ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
-  bool marked = mark_bad(true);
+  bool marked = mark_bad(up.info.version, true);
   check(marked, MODULE_MANAGER_CHECK_WHAT_MARKED_BAD);
 
   module_manager_emit_rollback(&(struct module_manager_record_rollback){

@@ -45,11 +45,15 @@ int32_t list_conns(struct instance *s, struct mig_conn_ref *out, uint8_t *classe
   return n;
 }
 
-/* Every connection the source holds now, classified. */
+/* Every connection the source holds now, by the stage it moves in: its class, or for a rollback
+ * (window.c) the reverse -- persistent sessions first, idle ones last, as the seed's reverse
+ * migration orders them (步骤5.2.2). */
 static bool list_source(void) {
   int32_t n = list_conns(&up.old, refs, cls, MAX_CONNS);
   nrefs = n < 0 ? 0 : (uint32_t)n;
   memset(done, 0, nrefs);
+  if (up.rollback_of)
+    for (uint32_t i = 0; i < nrefs; i++) cls[i] = (uint8_t)(MM_STAGES - 1 - cls[i]);
   return n >= 0;
 }
 
@@ -149,8 +153,8 @@ static void pace(uint64_t since, uint64_t moved) {
   if (due > now) hic_sleep(due - now);
 }
 
-/* Stage k: connections of classes 0..k not yet moved, lowest class first, until the stage's
- * share of all has moved (the last stage: all). */
+/* Stage k: connections of stages 0..k not yet moved, earliest first, until the stage's share of
+ * all has moved (the last stage: all). */
 static bool stage(int k, uint32_t total, uint32_t *moved_so_far) {
   static const uint64_t klass[MM_STAGES] = {MODULE_MANAGER_STAGE_CLASS_IDLE, MODULE_MANAGER_STAGE_CLASS_HTTP, MODULE_MANAGER_STAGE_CLASS_REALTIME,
                                              MODULE_MANAGER_STAGE_CLASS_PERSISTENT};
@@ -188,7 +192,7 @@ static bool stage(int k, uint32_t total, uint32_t *moved_so_far) {
   if (in_batch) batches++, split();
   if (ok) ok = healthy(), checks++;
   if (t.failed) ok = false; /* a connection that could not move stops the update: both instances serve on */
-  module_manager_emit_stage(&(struct module_manager_record_stage){.id = up.req.id, .class = klass[k], .up_to = p->stage_up_to[k], .moved = t.moved, .gone = t.gone,
+  module_manager_emit_stage(&(struct module_manager_record_stage){.id = up.req.id, .class = klass[up.rollback_of ? MM_STAGES - 1 - k : k], .up_to = p->stage_up_to[k], .moved = t.moved, .gone = t.gone,
                                                                   .failed = t.failed, .batches = batches, .checks = checks, .healthy = ok,
                                                                   .start_ns = start, .end_ns = (uint64_t)hic_time_now()});
   hic_log("module_manager: stage %d: %u moved, %u closed first, %u failed, %u batches, %s", k + 1, t.moved, t.gone, t.failed, batches, ok ? "healthy" : "UNHEALTHY");

@@ -35,11 +35,12 @@ static bool find_monitor(void) {
 /* As the update begins: the Monitor's baseline is the old version as it served until now, before
  * anything of the update (a new sandbox, a handshake, a snapshot) weighs on it. */
 void watch_prepare(void) {
-  if (find_monitor()) monitor_call(MON_PREPARE, up.req.id, 0, 0, HIC_NO_CAP);
+  if (!up.rollback_of && find_monitor()) monitor_call(MON_PREPARE, up.req.id, 0, 0, HIC_NO_CAP);
 }
 
+/* A rollback in the window (window.c) goes unwatched: the version it returns to is the baseline. */
 void watch_begin(void) {
-  if (!find_monitor()) return;
+  if (up.rollback_of || !find_monitor()) return;
   /* Anything a watch of an earlier update left in the endpoint is stale. */
   static struct hic_msg old;
   while (hic_recv((uint64_t)verdicts, &old, HIC_NONBLOCK, 0) == 0)

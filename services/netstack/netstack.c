@@ -41,6 +41,12 @@ static uint64_t busy_ns; /* virtual time spent in the core on received frames (N
 #ifndef NS_FAULT_SLOW
 #define NS_FAULT_SLOW 0
 #endif
+/* ... beginning that many virtual ns after the instance starts: a regression that shows only
+ * after the update completed (netstack 1.3.3). */
+#ifndef NS_FAULT_SLOW_AFTER
+#define NS_FAULT_SLOW_AFTER 0
+#endif
+static uint64_t started_ns;
 /* Another: the versions built with NS_FAULT_HANG stop answering anything -- frames, the migration
  * channel, the stats endpoint -- that many virtual ns after they start, as a service stuck in a
  * deadlock would. 0 in every real version. */
@@ -95,7 +101,7 @@ void netstack_drain_rx(void) {
     if (mig_intercept(frame, (uint32_t)len)) continue;
     ns_input(&stack, frame, (size_t)len, now_ns, netstack_emit, 0);
     uint64_t t1 = (uint64_t)hic_time_now();
-    if (NS_FAULT_SLOW)
+    if (NS_FAULT_SLOW && t0 >= started_ns + (uint64_t)NS_FAULT_SLOW_AFTER)
       while ((uint64_t)hic_time_now() < t1 + (t1 - t0)) {}
     busy_ns += (uint64_t)hic_time_now() - t0;
   }
@@ -161,6 +167,7 @@ static void serve_control(void) { mig_serve(note); }
 /* The configuration (module.json): the instance to attach as, the slot of the migration control
  * channel (0: none), standby (a successor: it does not become the driver's default by attaching). */
 int hic_main(void) {
+  started_ns = (uint64_t)hic_time_now();
   const struct netstack_config *config = hic_config();
   instance = (uint32_t)config->instance;
   standby = config->standby != 0;
@@ -181,12 +188,9 @@ int hic_main(void) {
           channel >= 0 ? ", migration channel open" : "");
 
   uint64_t last_report = 0, last_poll = 0;
-#if NS_FAULT_HANG
-  uint64_t started = (uint64_t)hic_time_now();
-#endif
   for (;;) {
 #if NS_FAULT_HANG
-    if ((uint64_t)hic_time_now() - started >= (uint64_t)NS_FAULT_HANG) {
+    if ((uint64_t)hic_time_now() - started_ns >= (uint64_t)NS_FAULT_HANG) {
       hic_log("netstack %s: stuck (NS_FAULT_HANG)", HIC_MODULE_VERSION);
       for (;;) hic_sleep(1000000000ull);
     }

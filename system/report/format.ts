@@ -35,3 +35,11 @@ export const rateLimit = (perS: number): string => (perS === 0 ? 'off' : `${perS
 
 /** The policy's stage plan: "idle 30 % → http 60 % → …". */
 export const stagePlan = (r: UpdateReport): string => r.policy.stages.map((s) => `${s.class} ${percent(s.upTo)}`).join(' → ');
+
+/** How a rollback window ended, in words. */
+export const WINDOW_WORDS: Record<NonNullable<UpdateReport['window']>['state'], string> = {
+  open: 'open, the Monitor watching',
+  expired: 'expired with no rollback',
+  superseded: 'closed by the next request',
+  rollback: 'a rollback verdict, and an update back to the previous version',
+};

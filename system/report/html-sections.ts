@@ -3,7 +3,7 @@
 // why and how it was undone (alerts, decision, rollback, root cause). Static markup: only the plots
 // need the page's script. Every value goes through the `html` tag, so everything is escaped.
 
-import { duration, instant, percent, rateLimit, resource, stagePlan, wallSpan } from './format.ts';
+import { duration, instant, percent, rateLimit, resource, stagePlan, wallSpan, WINDOW_WORDS } from './format.ts';
 import { html, type Html } from './html.ts';
 import type { Phase, RootCause, UpdateReport } from './schema.ts';
 
@@ -97,6 +97,7 @@ export function checks(r: UpdateReport): Html {
   return html`<section id="checks"><h2>Checks</h2>
 <ul class="checks">${r.checks.map((c) => html`<li class="${c.ok ? 'ok' : 'failed'}"><span class="mark">${c.ok ? '✓' : '✗'}</span> ${c.name}${c.detail !== undefined && html`: ${c.detail}`}</li>`)}</ul>
 ${r.rollbackPoint !== undefined && html`<p>Rollback point <code>${r.rollbackPoint.path}</code>, kept until ${instant(r.rollbackPoint.expiresNs)}.</p>`}
+${r.window !== undefined && html`<p>Rollback window until ${instant(r.window.untilNs)}: ${WINDOW_WORDS[r.window.state]}${r.window.rollbackId !== undefined && html` (update ${r.window.rollbackId})`}.</p>`}
 </section>`;
 }
 

@@ -23,7 +23,8 @@ export type ConnectionClass = (typeof CONNECTION_CLASSES)[number];
 export type PhaseOutcome = 'ok' | 'failed' | 'skipped';
 export type ReportOutcome = 'completed' | 'refused' | 'failed' | 'rolled-back';
 export type AlertLevel = 'P0' | 'P1' | 'P2' | 'P3';
-export type RollbackKind = 'reverse' | 'emergency' | 'configuration' | 'component';
+/** reverse, emergency: before COMPLETE (seed §4.3 步骤5.2); window: after it, an update back within the rollback window. */
+export type RollbackKind = 'reverse' | 'emergency' | 'configuration' | 'component' | 'window';
 /** `unknown`: the evidence points nowhere in particular (the Monitor says so rather than guess). */
 export type RootCauseClass = 'code' | 'configuration' | 'resource' | 'dependency' | 'unknown';
 
@@ -173,6 +174,10 @@ export interface UpdateReport {
   readonly outcome: ReportOutcome;
   readonly reason?: string;
   readonly rollbackPoint?: { readonly path: string; readonly expiresNs: Ns };
+  /** A completed update's rollback window: until when, and how it ended (open while it runs). */
+  readonly window?: { readonly untilNs: Ns; readonly state: 'open' | 'expired' | 'superseded' | 'rollback'; readonly rollbackId?: number };
+  /** For a rollback within a window: the id of the update it undoes. */
+  readonly rollbackOf?: number;
   readonly alerts?: readonly Alert[];
   readonly decision?: Decision;
   readonly rollback?: Rollback;
@@ -271,6 +276,8 @@ export const REPORT_SCHEMA: Schema = {
       ipcPerConnection: { type: 'number', minimum: 0 },
       reason: text,
       rollbackPoint: object({ path: label, expiresNs: ns }),
+      window: object({ untilNs: ns, state: choice('open', 'expired', 'superseded', 'rollback') }, { rollbackId: count }),
+      rollbackOf: count,
       alerts: list(object({ tNs: ns, level: choice('P0', 'P1', 'P2', 'P3'), rule: label, message: text }, { suppressed: { type: 'boolean' } })),
       decision: object({
         tNs: ns,
@@ -282,7 +289,7 @@ export const REPORT_SCHEMA: Schema = {
         action: label,
       }),
       rollback: object({
-        kind: choice('reverse', 'emergency', 'configuration', 'component'),
+        kind: choice('reverse', 'emergency', 'configuration', 'component', 'window'),
         phases: list(phase),
         movedBack: count,
         abandoned: count,

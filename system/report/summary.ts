@@ -4,7 +4,7 @@
 // Returns lines as they come from the report; the CLI makes each printable, since the strings in
 // a report come from guests.
 
-import { duration, instant, percent, rateLimit, resource, stagePlan, wallSpan } from './format.ts';
+import { duration, instant, percent, rateLimit, resource, stagePlan, wallSpan, WINDOW_WORDS } from './format.ts';
 import type { Phase, UpdateReport } from './schema.ts';
 
 const OUTCOME_WORDS: Record<UpdateReport['outcome'], string> = {
@@ -78,6 +78,7 @@ export function summarize(r: UpdateReport): string[] {
     ),
   );
   if (r.rollbackPoint !== undefined) out.push(...block('rollback pt', [`${r.rollbackPoint.path}, kept until ${instant(r.rollbackPoint.expiresNs)}`]));
+  if (r.window !== undefined) out.push(...block('window', [`until ${instant(r.window.untilNs)}: ${WINDOW_WORDS[r.window.state]}${r.window.rollbackId !== undefined ? ` (update ${r.window.rollbackId})` : ''}`]));
 
   if (r.alerts !== undefined) {
     const suppressed = r.alerts.filter((a) => a.suppressed === true).length;

@@ -28,8 +28,14 @@ export interface UpdateAccount {
   readonly switched: string[];
   readonly failedChecks: string[];
   end?: Fields & { readonly tNs: number };
-  /** The rollback the Monitor's verdict asked for, if one ran. */
+  /** The rollback the Monitor's verdict asked for before COMPLETE, if one ran. */
   rollback?: Fields & { readonly tNs: number };
+  /** The rollback window after COMPLETE: its last state (open, expired, superseded, rollback). */
+  window?: Fields & { readonly tNs: number };
+  /** The update that rolled this one back within its window (services/module_manager/window.c). */
+  rolledBackBy?: UpdateAccount;
+  /** For such a rollback: the completed update it undoes. */
+  readonly rollbackOf?: number;
   /**
    * The Monitor's watch of the new instance: its baseline, its samples, each change of its
    * decision, the alerts it raised, the operator's answers to a rollback waiting for
@@ -91,9 +97,21 @@ export class UpdateLog {
     return this.accounts.get(id);
   }
 
-  /** "completed", "failed:<step>", "rolled_back:<rule>" or "refused:<reason>" per update, in request order; "pending" if it has not ended. */
+  /**
+   * "completed", "failed:<step>", "rolled_back:<rule>" or "refused:<reason>" per update the
+   * operator asked for, in request order; "pending" if it has not ended. A completed update rolled
+   * back within its window is "rolled_back:<rule>" once its rollback completed ("rolling_back"
+   * until then, "rollback_failed:<step>" if it failed); the rollback itself is not listed.
+   */
   outcomes(): string[] {
-    return this.all.map((a) => (a.refused ? `refused:${a.refused.reason}` : a.end ? endOutcome(a) : 'pending'));
+    return this.all.filter((a) => a.rollbackOf === undefined).map((a) => (a.refused ? `refused:${a.refused.reason}` : a.end ? this.endOutcome(a) : 'pending'));
+  }
+
+  private endOutcome(a: UpdateAccount): string {
+    const back = a.rolledBackBy;
+    if (!back) return endOutcome(a);
+    if (!back.end) return 'rolling_back';
+    return back.end.outcome === 'completed' ? `rolled_back:${String(a.window?.rule ?? 'none')}` : `rollback_failed:${String(back.end.failed_step)}`;
   }
 
   private instance(sandbox: string): LoadedInstance | undefined {
@@ -116,13 +134,18 @@ export class UpdateLog {
       if (a) (a.deliveredNs = e.t), (this.current = a);
       return;
     }
-    const a = this.current;
-    if (!a) return;
-    if (e.kind === 'sandboxCreated' && a.begin && !a.created) a.created = { sandbox: e.sandbox, quota: e.quota };
-    if (e.kind === 'moduleLoaded' && e.sandbox === a.created?.sandbox) a.instances.new = this.instance(e.sandbox);
-    if (e.kind === 'fault' && e.sandbox === a.created?.sandbox) a.faults.push({ tNs: e.t, kind: e.fault.kind, text: JSON.stringify(e.fault) });
-    else if (e.kind === 'sandboxDestroyed' && e.reason !== 'shutdown') a.destroyed.push({ sandbox: e.sandbox, framesReturned: e.framesReturned, tNs: e.t });
-    if (e.kind !== 'record' || e.fields.id !== a.id) return;
+    // Core-0's events belong to the update in hand; the services' records to the update they name,
+    // which may have ended: the Monitor watches a completed one through its rollback window.
+    const current = this.current;
+    if (current) {
+      if (e.kind === 'sandboxCreated' && current.begin && !current.created) current.created = { sandbox: e.sandbox, quota: e.quota };
+      if (e.kind === 'moduleLoaded' && e.sandbox === current.created?.sandbox) current.instances.new = this.instance(e.sandbox);
+      if (e.kind === 'fault' && e.sandbox === current.created?.sandbox) current.faults.push({ tNs: e.t, kind: e.fault.kind, text: JSON.stringify(e.fault) });
+      else if (e.kind === 'sandboxDestroyed' && e.reason !== 'shutdown') current.destroyed.push({ sandbox: e.sandbox, framesReturned: e.framesReturned, tNs: e.t });
+    }
+    if (e.kind !== 'record' || (e.module !== MM && e.module !== MONITOR)) return;
+    const a = this.accounts.get(Number(e.fields.id));
+    if (!a || (a !== current && !a.end)) return; // a record of an update not delivered yet is not ours to believe
     const f = e.fields;
     if (e.module === MONITOR) {
       if (e.type === 'baseline') a.monitor.baseline = f;
@@ -171,8 +194,28 @@ export class UpdateLog {
         return;
       case 'end':
         a.end = { ...f, tNs: e.t };
-        return this.ended(a);
+        this.ended(a);
+        // A rollback in the window ended: the update it undid has its outcome now.
+        if (a.rollbackOf !== undefined) this.ended(this.accounts.get(a.rollbackOf)!);
+        return;
+      case 'window':
+        a.window = { ...f, tNs: e.t };
+        if (String(f.state) === 'rollback') this.rollbackBegins(a, Number(f.rollback_id), e.t);
+        else if (String(f.state) !== 'open') this.ended(a); // closed: the report says so
+        return;
     }
+  }
+
+  /** The Module Manager starts an update back from `a`'s version: an account of its own, in hand from now. */
+  private rollbackBegins(a: UpdateAccount, id: number, t: number): void {
+    const back: UpdateAccount = {
+      id, service: a.service, to: version(a.begin?.from), policyJson: a.policyJson, requestedNs: t, deliveredNs: t, rollbackOf: a.id,
+      steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [], monitor: { samples: [], decisions: [], alerts: [], confirmations: [] },
+      instances: {}, faults: [],
+    };
+    this.accounts.set(id, back);
+    a.rolledBackBy = back;
+    this.current = back;
   }
 
   private ended(a: UpdateAccount): void {

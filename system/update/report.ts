@@ -157,8 +157,8 @@ function rollbackOf(a: UpdateAccount, phases: readonly Phase[]): UpdateReport['r
   };
 }
 
-export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
-  const b = a.begin;
+/** An update's steps as phases: each step from its begin to its end, failed where one never ended. */
+function phasesOf(a: UpdateAccount): Phase[] {
   const phases: Phase[] = [];
   for (const s of a.steps) {
     if (s.state === 'begin') {
@@ -174,9 +174,25 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
     }
     else phases.push({ phase: s.phase as Phase['phase'], name: s.step, step: STEPS[s.step]?.seed ?? '?', title: STEPS[s.step]?.title ?? s.step, startNs: s.tNs, endNs: s.tNs, wallStartMs: s.wallMs, wallEndMs: s.wallMs, outcome });
   }
-  const outcome: UpdateReport['outcome'] = a.refused ? 'refused' : a.end?.outcome === 'completed' ? 'completed' : a.end?.outcome === 'rolled_back' ? 'rolled-back' : 'failed';
+  return phases;
+}
+
+/** A completed update undone within its rollback window: the update back, as this one's rollback. */
+function windowRollbackOf(a: UpdateAccount): UpdateReport['rollback'] {
+  const back = a.rolledBackBy;
+  if (!back?.end) return undefined;
+  const moved = num(back.end.moved), failed = num(back.end.failed);
+  return { kind: 'window', phases: phasesOf(back), movedBack: moved, abandoned: 0, survivalRate: moved + failed ? moved / (moved + failed) : 1 };
+}
+
+export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
+  const b = a.begin;
+  const phases = phasesOf(a);
+  const back = a.rolledBackBy;
+  const undone = back?.end?.outcome === 'completed';
+  const outcome: UpdateReport['outcome'] = a.refused ? 'refused' : undone || a.end?.outcome === 'rolled_back' ? 'rolled-back' : a.end?.outcome === 'completed' ? 'completed' : 'failed';
   const decision = decisionOf(a);
-  const rollback = rollbackOf(a, phases);
+  const rollback = rollbackOf(a, phases) ?? windowRollbackOf(a);
   const rootCause = rollback ? rootCauseOf(a) : undefined;
   const end = a.end;
   const reserved = a.reserved ? num(a.reserved.memory) : 0;
@@ -221,6 +237,10 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
     outcome,
     ...(a.refused
       ? { reason: `refused: ${a.refused.reason}${a.refused.code ? ` (error ${a.refused.code})` : ''}` }
+      : back && a.window
+        ? { reason: `completed, then ${undone ? 'rolled back' : back.end ? 'a rollback failed' : 'rolling back'} within its rollback window by update ${back.id} to ${back.to}: the Monitor's rule ${String(a.window.rule)} (level ${num(a.window.level)}, confidence ${(num(a.window.score) / 1000).toFixed(3)})` }
+      : a.rollbackOf !== undefined
+        ? { reason: `the rollback of update ${a.rollbackOf} within its rollback window` }
       : end && outcome === 'rolled-back'
         ? { reason: `rolled back at ${String(end.failed_step)}: the Monitor's rule ${String(a.rollback?.rule)} (level ${num(a.rollback?.level)}, confidence ${(num(a.rollback?.score) / 1000).toFixed(3)})` }
         : end && end.outcome !== 'completed'
@@ -231,5 +251,7 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
     ...(decision ? { decision } : {}),
     ...(rollback ? { rollback } : {}),
     ...(rootCause ? { rootCause } : {}),
+    ...(a.window ? { window: { untilNs: num(a.window.until), state: String(a.window.state) as NonNullable<UpdateReport['window']>['state'], ...(back ? { rollbackId: back.id } : {}) } } : {}),
+    ...(a.rollbackOf !== undefined ? { rollbackOf: a.rollbackOf } : {}),
   };
 }

@@ -104,6 +104,7 @@
 
 /* Flags for send, recv, call and wait. */
 #define HIC_NONBLOCK 1 /* fail with WOULD_BLOCK instead of waiting */
+#define HIC_DOWNGRADE 2 /* module_query, module_spawn: accept a version older than the newest started (a rollback; right W on the loader) */
 
 /* The IPC message, in guest memory. */
 #define HIC_MSG_PAYLOAD_MAX 1024
@@ -396,9 +397,9 @@ static inline int64_t hic_sandbox_destroy(uint64_t slot) {
   return hic_syscall1(HIC_SYS_SANDBOX_DESTROY, (int64_t)slot);
 }
 
-/* Finds the newest module of the trusted repository whose version satisfies req (struct hic_module_req; right R on the loader), verifies it as at boot (signature chain, expiry, rollback protection) and fills info (struct hic_module_info). NOT_FOUND: no such module; MODULE_REFUSED: verification failed (the moduleRejected event says why); INVALID_ARGUMENT: a string not NUL-terminated within its field, or not a version range. Returns 0, or -HIC_ERR_*. */
-static inline int64_t hic_module_query(uint64_t loader, const void *req, void *info) {
-  return hic_syscall3(HIC_SYS_MODULE_QUERY, (int64_t)loader, (int64_t)req, (int64_t)info);
+/* Finds the newest module of the trusted repository whose version satisfies req (struct hic_module_req; right R on the loader), verifies it as at boot (signature chain, expiry, rollback protection) and fills info (struct hic_module_info). flags HIC_DOWNGRADE (right W as well) lets a version older than the newest started pass the rollback protection: a rollback, recorded as such in moduleVerified. NOT_FOUND: no such module; MODULE_REFUSED: verification failed (the moduleRejected event says why); INVALID_ARGUMENT: a string not NUL-terminated within its field, not a version range, or an unknown flag; NO_RIGHT: HIC_DOWNGRADE without W. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_module_query(uint64_t loader, const void *req, void *info, uint64_t flags) {
+  return hic_syscall4(HIC_SYS_MODULE_QUERY, (int64_t)loader, (int64_t)req, (int64_t)info, (int64_t)flags);
 }
 
 /* Sets bytes (rounded up to pages) aside from the frame pool as one contiguous run (right W on the loader), not charged to the caller's quota, for a coming module_spawn. Deleting the reservation, or the end of its holder, returns the frames. INVALID_ARGUMENT: 0 or more than 1 GiB; NO_MEMORY: no run that long. Returns slot of a new reservation capability, or -HIC_ERR_*. */
@@ -406,9 +407,9 @@ static inline int64_t hic_module_reserve(uint64_t loader, uint64_t bytes) {
   return hic_syscall2(HIC_SYS_MODULE_RESERVE, (int64_t)loader, (int64_t)bytes);
 }
 
-/* Verifies the exact module version spec names (struct hic_spawn_spec, len its size; right W on the loader) and starts it in a new sandbox, as an image would: registry R|W in slot 0, then each grant, derived from the caller's capability, in slots 1..n. Every argument is checked before anything changes, and a refusal changes nothing: NOT_FOUND, MODULE_REFUSED (not verified, a library, dependencies not loaded), QUOTA_EXCEEDED (quota above the signed memory, or too small for the image and stack), BAD_SLOT/WRONG_TYPE (reservation), INVALID_ARGUMENT (a reservation smaller than the quota, a bad string, field or config syntax), NO_RIGHT (a grant with more rights than held), NOT_DECLARED (a grant the module does not declare the family of), BAD_VALUE (a config key or value its declaration refuses), NAME_TAKEN, NO_SLOT. The reservation, if given, is consumed. Returns slot of a sandbox capability (right W) on the new sandbox, or -HIC_ERR_*. */
-static inline int64_t hic_module_spawn(uint64_t loader, const void *spec, uint64_t len) {
-  return hic_syscall3(HIC_SYS_MODULE_SPAWN, (int64_t)loader, (int64_t)spec, (int64_t)len);
+/* Verifies the exact module version spec names (struct hic_spawn_spec, len its size; right W on the loader; flags HIC_DOWNGRADE as for module_query, or 0) and starts it in a new sandbox, as an image would: registry R|W in slot 0, then each grant, derived from the caller's capability, in slots 1..n. Every argument is checked before anything changes, and a refusal changes nothing: NOT_FOUND, MODULE_REFUSED (not verified, a library, dependencies not loaded), QUOTA_EXCEEDED (quota above the signed memory, or too small for the image and stack), BAD_SLOT/WRONG_TYPE (reservation), INVALID_ARGUMENT (a reservation smaller than the quota, a bad string, field or config syntax, an unknown flag), NO_RIGHT (a grant with more rights than held), NOT_DECLARED (a grant the module does not declare the family of), BAD_VALUE (a config key or value its declaration refuses), NAME_TAKEN, NO_SLOT. The reservation, if given, is consumed. Returns slot of a sandbox capability (right W) on the new sandbox, or -HIC_ERR_*. */
+static inline int64_t hic_module_spawn(uint64_t loader, const void *spec, uint64_t len, uint64_t flags) {
+  return hic_syscall4(HIC_SYS_MODULE_SPAWN, (int64_t)loader, (int64_t)spec, (int64_t)len, (int64_t)flags);
 }
 
 /* Marks the exact version req names (struct hic_module_req, range an exact version; right W on the loader) bad (bad = 1), or clears the mark (bad = 0), in the installed-state store: module_query reports it in hic_module_info.bad. Core-0 refuses nothing for it; the Module Manager does (the policy is its own). The moduleMarked event records who did what. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version, bad neither 0 nor 1; NOT_FOUND: clearing a mark that is not set; NO_MEMORY: 256 versions are marked already. Returns 0, or -HIC_ERR_*. */

@@ -14,11 +14,16 @@
  *                     cap = a copy of the instance's wake-up notification (W): notify it with
  *                     MIG_KICK_BIT before a call and the call is answered without polling delay.
  *   MIG_PEER       payload struct mig_hello of the other instance, words[0] MIG_ROLE_* this
- *                     instance plays. The instance checks the peer (same module, another
- *                     instance, the right side of the version order, the same firewall rules)
- *                     and negotiates: words[0] of the reply = the highest protocol version both
- *                     lists hold (major << 8 | minor). MIG_ERR_NO_COMMON_VERSION if there is none,
- *                     MIG_ERR_PEER / MIG_ERR_SCHEMA / MIG_ERR_CONFIG otherwise.
+ *                     instance plays, words[1] 0 or MIG_PEER_DOWNGRADE. The instance checks the
+ *                     peer (same module, another instance, the right side of the version order
+ *                     -- the target newer, or with MIG_PEER_DOWNGRADE older -- the same firewall
+ *                     rules) and negotiates: words[0] of the reply = the highest protocol version
+ *                     both lists hold (major << 8 | minor). MIG_ERR_NO_COMMON_VERSION if there is
+ *                     none, MIG_ERR_PEER / MIG_ERR_SCHEMA / MIG_ERR_CONFIG otherwise. In a
+ *                     downgrade the source writes every record (snapshot and connections) in the
+ *                     newest schema the target reads, and marks the snapshot as a downgrade's
+ *                     (MIG_SNAPSHOT_DOWNGRADE_MAGIC); a target refuses a snapshot whose mark
+ *                     does not match its PEER.
  *   MIG_PREPARE    (source, after PEER) -> words[0] schema, words[1] connection count. The
  *                     source now counts connections that close before their turn.
  *   MIG_EXPORT_STATE (source) -> cap = the snapshot's memory object, moved; words[0] its bytes,
@@ -85,6 +90,8 @@
 
 #define MIG_ROLE_SOURCE 1 /* the running instance, giving its state away */
 #define MIG_ROLE_TARGET 2 /* its successor, taking it */
+
+#define MIG_PEER_DOWNGRADE 1 /* MIG_PEER words[1]: the target is the older version (a rollback) */
 
 #define MIG_KICK_BIT (1ull << 8)
 #define MIG_SHARDS 1024
@@ -165,6 +172,7 @@ struct mig_snapshot {
   uint64_t total;      /* bytes of the whole snapshot */
 };
 #define MIG_SNAPSHOT_MAGIC 0x504e5348u /* "HSNP" */
+#define MIG_SNAPSHOT_DOWNGRADE_MAGIC 0x42525348u /* "HSRB": a rollback snapshot, to an older version */
 
 struct mig_shard {
   uint32_t id;          /* 0..MIG_SHARDS-1, in order */

@@ -62,7 +62,7 @@ uint64_t on_conn_out(struct mig_call *call) {
   if (!owns_connections()) return MIG_ERR_STATE;
   struct ns_conn *c = ns_conn_get(mig.stack, id);
   if (!c || c->frozen) return MIG_ERR_NO_CONN;
-  uint16_t schema = mig.phase == MIG_PHASE_SOURCE ? NS_SCHEMA : export_schema();
+  uint16_t schema = export_schema(); /* ours, unless the peer reads only an older one (an abort's or a downgrade's way back) */
   if (!schema) return MIG_ERR_SCHEMA;
   /* Frames the driver pushed before it began steering the connection away are in our ring:
    * they are processed first, so none is left behind. Then the application hands the core

@@ -71,28 +71,37 @@ uint64_t on_hello(struct mig_call *call) {
 uint64_t on_peer(struct mig_call *call) {
   struct hic_msg *m = call->msg;
   struct mig_hello peer;
-  uint64_t role = m->words[0];
+  uint64_t role = m->words[0], flags = m->words[1];
   if (mig.phase != MIG_PHASE_HELLO) return MIG_ERR_STATE;
-  if (call->len != sizeof peer || (role != MIG_ROLE_SOURCE && role != MIG_ROLE_TARGET)) return MIG_ERR_FORMAT;
+  if (call->len != sizeof peer || (role != MIG_ROLE_SOURCE && role != MIG_ROLE_TARGET) || (flags & ~(uint64_t)MIG_PEER_DOWNGRADE)) return MIG_ERR_FORMAT;
+  bool downgrade = flags & MIG_PEER_DOWNGRADE;
   memcpy(&peer, m->payload, sizeof peer);
   struct mig_hello me;
   hello_fill(&me);
-  bool in_order = role == MIG_ROLE_SOURCE ? peer.version > HIC_MODULE_VERSION_NUM : peer.version < HIC_MODULE_VERSION_NUM;
+  /* The target is the newer version, or in a downgrade the older one: a rollback is asked for
+   * knowingly, never inferred from the versions. */
+  bool target_newer = role == MIG_ROLE_SOURCE ? peer.version > HIC_MODULE_VERSION_NUM : peer.version < HIC_MODULE_VERSION_NUM;
+  bool target_older = role == MIG_ROLE_SOURCE ? peer.version < HIC_MODULE_VERSION_NUM : peer.version > HIC_MODULE_VERSION_NUM;
+  bool in_order = downgrade ? target_older : target_newer;
   if (memcmp(peer.module_uuid, module_uuid, 16) != 0 || memcmp(peer.module, me.module, sizeof me.module) != 0 ||
       memcmp(peer.instance_uuid, mig.instance_uuid, 16) == 0 || !in_order)
     return MIG_ERR_PEER;
   uint16_t agreed = negotiate(peer.protocols);
   if (!agreed) return MIG_ERR_NO_COMMON_VERSION;
   /* The target must read the source's schema, and write one the source reads (to give
-   * connections back on an abort). */
-  bool readable = role == MIG_ROLE_SOURCE ? (peer.imports & (1u << NS_SCHEMA)) != 0
-                                          : peer.schema < 16 && (import_mask() & (1u << peer.schema)) && (peer.imports & import_mask());
+   * connections back on an abort). In a downgrade the source writes the newest schema the target
+   * reads (every build writes each schema it reads: core/conn_record.c), so the two need one
+   * schema in common. */
+  bool readable = downgrade                  ? (peer.imports & import_mask()) != 0
+                  : role == MIG_ROLE_SOURCE ? (peer.imports & (1u << NS_SCHEMA)) != 0
+                                            : peer.schema < 16 && (import_mask() & (1u << peer.schema)) && (peer.imports & import_mask());
   if (!readable) return MIG_ERR_SCHEMA;
   if (peer.rule_hash != mig.stack->fw_hash) return MIG_ERR_CONFIG;
   mig.role = (uint32_t)role;
   mig.agreed = agreed;
   mig.peer_schema = peer.schema;
   mig.peer_imports = peer.imports;
+  mig.downgrade = downgrade;
   mig.phase = MIG_PHASE_AGREED;
   m->words[0] = agreed;
   return MIG_OK;

@@ -40,6 +40,7 @@ struct mig_state {
   uint32_t phase, role;
   uint16_t agreed;
   uint16_t peer_schema, peer_imports;
+  bool downgrade;    /* PEER said MIG_PEER_DOWNGRADE: the target is the older version */
   uint8_t instance_uuid[16];
   struct mig_status st;
   uint64_t expect[EXPECT_MAX]; /* steering keys of the connections to come */

@@ -66,6 +66,8 @@ static void config_write(uint8_t *p) {
 uint64_t on_export_state(struct mig_call *call) {
   struct hic_msg *m = call->msg;
   if (mig.phase != MIG_PHASE_SOURCE) return MIG_ERR_STATE;
+  uint16_t schema = export_schema(); /* ours, or in a downgrade the newest the target reads */
+  if (!schema) return MIG_ERR_SCHEMA;
   memset(shard_conns, 0, sizeof shard_conns);
   memset(shard_bytes, 0, sizeof shard_bytes);
   mig.st.closed_from_snapshot = 0;
@@ -78,7 +80,7 @@ uint64_t on_export_state(struct mig_call *call) {
     shard_of_slot[i] = (uint16_t)k;
     snap_ids[i] = c->id;
     shard_conns[k]++;
-    shard_bytes[k] += (uint32_t)ns_export_size(mig.stack, c->id);
+    shard_bytes[k] += (uint32_t)ns_export_size_as(mig.stack, c->id, schema);
     conns++;
   }
   uint32_t config = config_size();
@@ -89,7 +91,7 @@ uint64_t on_export_state(struct mig_call *call) {
   if (mem < 0) return MIG_ERR_NO_MEMORY;
 
   struct mig_snapshot *h = (struct mig_snapshot *)at;
-  *h = (struct mig_snapshot){.magic = MIG_SNAPSHOT_MAGIC, .protocol = mig.agreed, .schema = NS_SCHEMA, .taken_at = netstack_now(),
+  *h = (struct mig_snapshot){.magic = mig.downgrade ? MIG_SNAPSHOT_DOWNGRADE_MAGIC : MIG_SNAPSHOT_MAGIC, .protocol = mig.agreed, .schema = schema, .taken_at = netstack_now(),
                              .shards = MIG_SHARDS, .connections = conns, .config_len = config, .total = total};
   config_write(at + sizeof *h);
   h->config_crc = ns_crc32(0, at + sizeof *h, config);
@@ -104,7 +106,7 @@ uint64_t on_export_state(struct mig_call *call) {
     const struct ns_conn *c = &mig.stack->conns[i];
     if (c->state == NS_TCP_FREE) continue;
     uint32_t k = shard_of_slot[i];
-    shard_fill[k] += (uint32_t)ns_export_conn(mig.stack, c->id, shards + shard_fill[k], shard_bytes[k]);
+    shard_fill[k] += (uint32_t)ns_export_conn_as(mig.stack, c->id, schema, shards + shard_fill[k], shard_bytes[k]);
   }
   off = 0;
   for (uint32_t k = 0; k < MIG_SHARDS; k++) {
@@ -148,7 +150,8 @@ static int32_t snap_find(uint64_t key) {
  * corrupt shard named in *bad_shard). */
 static uint64_t snapshot_check(const uint8_t *at, uint64_t size, uint32_t *count, uint32_t *bad_shard) {
   const struct mig_snapshot *h = (const struct mig_snapshot *)at;
-  if (size < sizeof *h || h->magic != MIG_SNAPSHOT_MAGIC || h->total > size || h->total < sizeof *h) return MIG_ERR_FORMAT;
+  uint32_t magic = mig.downgrade ? MIG_SNAPSHOT_DOWNGRADE_MAGIC : MIG_SNAPSHOT_MAGIC; /* a rollback's snapshot only where PEER said so */
+  if (size < sizeof *h || h->magic != magic || h->total > size || h->total < sizeof *h) return MIG_ERR_FORMAT;
   if (h->schema >= 16 || !(import_mask() & (1u << h->schema))) return MIG_ERR_SCHEMA;
   if (h->shards != MIG_SHARDS || h->connections > NS_MAX_CONNS || h->config_len < CONFIG_FIXED ||
       h->config_len > h->total - sizeof *h)
