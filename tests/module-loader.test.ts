@@ -6,7 +6,7 @@
 // but the refusal's.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CapType, Err, Right, SPAWN_SPEC } from '../core0/abi/abi.ts';
+import { CapType, Err, Flag, Right, SPAWN_SPEC } from '../core0/abi/abi.ts';
 import { encodeSpawnSpec, HostCallError, HostClient, type SpawnSpec } from '../core0/host-client.ts';
 import { Kernel } from '../core0/kernel.ts';
 import type { ModuleSource } from '../core0/module/source.ts';
@@ -220,6 +220,24 @@ describe('module_spawn', () => {
     expect(k.events.of('endpointRegistered')).toEqual([expect.objectContaining({ sandbox: 'svc', name: 'cap://echo/v3.0.0/rpc' })]);
     mm.syscall('sandbox_destroy', s);
     expect(svc.state).toBe('dead');
+  });
+
+  it('lets an older version past the rollback protection only with HIC_DOWNGRADE and W on the loader, recorded as a downgrade', () => {
+    const driver = (version: string, sandbox: string): SpawnSpec => ({ sandbox, module: 'eth_driver', version, quota: 1 << 20, stack: 16 * KiB, config: '' });
+    mm.moduleSpawn(LOADER, driver('1.2.0', 'd2'));
+    expect(mm.moduleQuery(LOADER, 'eth_driver', '*').installed).toBe(0x010200);
+    expect(refused('MODULE_REFUSED', () => mm.moduleQuery(LOADER, 'eth_driver', '1.1.0'), 'DOWNGRADE')!.reason).toMatch(/older than the installed 1\.2\.0/);
+    refused('MODULE_REFUSED', () => mm.moduleSpawn(LOADER, driver('1.1.0', 'd1')), 'DOWNGRADE');
+    refused('INVALID_ARGUMENT', () => mm.moduleQuery(LOADER, 'eth_driver', '1.1.0', 4));
+    refused('INVALID_ARGUMENT', () => mm.moduleSpawn(LOADER, driver('1.1.0', 'd1'), SPAWN_SPEC.size, Flag.DOWNGRADE | 1));
+    const reader = HostClient.attach(k, 'reader', { loader: Right.R });
+    expect(code(() => reader.moduleQuery(LOADER, 'eth_driver', '1.1.0'))).toBe('MODULE_REFUSED');
+    expect(code(() => reader.moduleQuery(LOADER, 'eth_driver', '1.1.0', Flag.DOWNGRADE))).toBe('NO_RIGHT');
+    expect(mm.moduleQuery(LOADER, 'eth_driver', '1.1.0', Flag.DOWNGRADE)).toMatchObject({ version: '1.1.0', installed: 0x010200 });
+    expect(k.events.of('moduleVerified').at(-1)).toMatchObject({ module: 'eth_driver', version: '1.1.0', downgrade: true });
+    mm.moduleSpawn(LOADER, driver('1.1.0', 'd1'), SPAWN_SPEC.size, Flag.DOWNGRADE);
+    expect(k.events.of('moduleLoaded').at(-1)).toMatchObject({ sandbox: 'd1', module: 'eth_driver', version: '1.1.0' });
+    expect(mm.moduleQuery(LOADER, 'eth_driver', '*').installed).toBe(0x010100); // the version that runs now: 1.2.0 is an upgrade again
   });
 
   it('derives each grant into the new sandbox\'s slots 1..n, where it works: irq_handler binds the IRQ line it was granted', async () => {
