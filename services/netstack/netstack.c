@@ -188,9 +188,12 @@ int hic_main(void) {
           channel >= 0 ? ", migration channel open" : "");
 
   uint64_t last_report = 0, last_poll = 0;
+#if NS_FAULT_HANG
+  uint64_t serving = (uint64_t)hic_time_now(); /* the hang counts from here, once attached and serving */
+#endif
   for (;;) {
 #if NS_FAULT_HANG
-    if ((uint64_t)hic_time_now() - started_ns >= (uint64_t)NS_FAULT_HANG) {
+    if ((uint64_t)hic_time_now() - serving >= (uint64_t)NS_FAULT_HANG) {
       hic_log("netstack %s: stuck (NS_FAULT_HANG)", HIC_MODULE_VERSION);
       for (;;) hic_sleep(1000000000ull);
     }
