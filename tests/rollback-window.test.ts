@@ -61,7 +61,9 @@ describe('a regression that shows after COMPLETE, rolled back within the rollbac
     expect(verdict).toMatchObject({ id: 1, action: 'reverse_rollback', rule: 'perf_down', level: 2 });
     expect(verdict.tNs).toBeGreaterThan(update.end!.tNs);
     expect(verdict.tNs).toBeLessThan(Number(open.until));
-    expect(closed).toMatchObject({ rule: 'perf_down', rollback_id: back.id, verdict: verdict.tNs });
+    expect(closed).toMatchObject({ rule: 'perf_down', level: 2, rollback_id: back.id });
+    expect(Number(closed.verdict)).toBeGreaterThan(update.end!.tNs); // the Monitor's decision, just before its call arrived
+    expect(Number(closed.verdict)).toBeLessThanOrEqual(verdict.tNs);
     expect(update.monitor.unwatch).toMatchObject({ id: 1, verdicts: 1 });
     const decided = update.monitor.decisions.find((d) => d.rule === 'perf_down' && d.execute === true)!;
     expect(Number(decided.service_time)).toBeGreaterThan(1.3 * Number(update.monitor.baseline!.service_time));
