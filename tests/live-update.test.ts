@@ -35,7 +35,9 @@ const image = JSON.parse(readFileSync(join(REPO, 'images', 'rolling-update.himg'
   name: string; updates?: { policy: object }[]; expect?: object; traffic: { connections: number; clients: number };
   sandboxes: { name: string; config?: Record<string, unknown> }[];
 };
-const policy = image.updates![0]!.policy;
+// A short rollback window: the operator's confirm below must find the completed update no longer
+// watched, and in real time a window of 1 s would still be open then or not, by the wall clock.
+const policy = { ...image.updates![0]!.policy, rollbackWindow: '10ms' };
 image.name = 'rolling-update-live';
 delete image.updates;
 delete image.expect;
@@ -121,7 +123,9 @@ describe('hic ctl update on a running real-time machine', () => {
     const silenced = (await c.returns('silence', { duration: '2s' })) as { virtual: number; from: number; until: number };
     expect(silenced).toEqual({ virtual: silenced.virtual, from: silenced.virtual, until: silenced.virtual + 2e9 });
     expect(((await c.returns('silence', { duration: 'off' })) as { until: number }).until).toBe(0);
-    await c.returns('confirm', { id: 1 }); // update 1 has completed: the Monitor watches it no more
+    // Update 1 has completed and its rollback window has closed: the Monitor watches it no more.
+    await waitFor(async () => recordsOf(system.kernel, 'module-manager', 'window').find((w) => w.state === 'expired'), 'the rollback window to close');
+    await c.returns('confirm', { id: 1 });
     const records = [];
     for (let i = 0; i < 3; i++) records.push((await watcher.take((m) => m.event === 'record', 'a Monitor record')).data as { type: string; fields: Record<string, unknown> });
     expect(records.map((r) => [r.type, r.fields.result])).toEqual([['silence', 'set'], ['silence', 'lifted'], ['confirmation', 'not_watched']]);
