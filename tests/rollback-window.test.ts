@@ -47,7 +47,7 @@ describe('a regression that shows after COMPLETE, rolled back within the rollbac
     expect(ended.slice(-4)).toEqual(['validate:ok', 'stability:ok', 'shutdown:ok', 'release:ok']);
     const windows = recordsOf(run.kernel, 'module-manager', 'window');
     expect(windows.map((w) => w.state)).toEqual(['open', 'rollback']);
-    const [open, closed] = windows as [Record<string, unknown>, Record<string, unknown>];
+    const [open, closed] = [windows[0]!, windows[1]!];
     // Opened as the update ended, for the policy's rollback window (1 s).
     const opened = Number(open.until) - 1_000_000_000;
     expect(opened).toBeGreaterThanOrEqual(update.end!.tNs);
@@ -96,6 +96,15 @@ describe('a regression that shows after COMPLETE, rolled back within the rollbac
     const marked = run.kernel.events.of('moduleMarked');
     expect(marked.map((e) => `${e.module} ${e.version} ${e.bad ? 'bad' : 'cleared'} by ${e.by}`)).toEqual(['netstack 1.3.3 bad by module-manager']);
     expect(marked[0]!.t).toBeGreaterThanOrEqual(back.end!.tNs);
+  });
+
+  it('validates what serves once the rollback completed (seed 步骤5.4): 1.2.0 answers every probe, back within 30 % of the baseline', () => {
+    const v = update.monitor.validation!;
+    expect(v).toMatchObject({ id: update.id, version: 0x10200, restored: true });
+    expect(v.answered).toBe(v.samples);
+    expect(v.tNs).toBeGreaterThan(back.end!.tNs);
+    expect(Number(v.baseline)).toBe(Number(update.monitor.baseline!.service_time));
+    expect(reportOf(update, 'regression-late').rollback!.validation).toMatchObject({ version: '1.2.0', restored: true });
   });
 
   it('loses, duplicates and reorders nothing: the generator checked every byte, both ways', () => {

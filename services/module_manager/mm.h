@@ -99,12 +99,14 @@ bool finish(void);
 /* watch.c: the Monitor (hic/monitor.h). watch_init at start; watch_begin once the new instance
  * takes traffic; verdict() true once a rollback verdict for this update has arrived, waiting up
  * to timeout_ns for one (0: just look); watch_end when the update is over, whatever its end.
- * watch_prepare as the update begins: the Monitor's baseline stops there. */
+ * watch_prepare as the update begins: the Monitor's baseline stops there. watch_validate once a
+ * rollback is done: the Monitor compares what serves with that baseline (seed 步骤5.4). */
 void watch_init(void);
 void watch_prepare(void);
 void watch_begin(void);
 bool verdict(uint64_t timeout_ns);
 void watch_end(void);
+void watch_validate(uint64_t id);
 
 /* rollback.c: the rollback the verdict asks for, before COMPLETE (seed §4.3 步骤5.2), and the
  * new version's bad mark in Core-0's installed-state store. */

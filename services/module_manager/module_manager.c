@@ -128,6 +128,7 @@ bool run_update(void) {
   bool rolled_back = !ok && up.has_verdict;
   if (rolled_back) rollback();
   if (!ok) watch_end(); /* a completed update stays watched through its rollback window */
+  if (rolled_back) watch_validate(up.req.id);
   release();
   if (ok) running = up.new, running.role = "source";
   else running.wake = up.old.wake, running.hello = up.old.hello; /* what it said of itself, for the next request */

@@ -87,3 +87,9 @@ void watch_end(void) {
   monitor_call(MON_UNWATCH, up.req.id, 0, 0, HIC_NO_CAP);
   up.watched = false;
 }
+
+/* Once a rollback of update `id` is done: the Monitor checks what serves now against that watch's
+ * baseline (seed 步骤5.4) and records the result; nothing here waits for it. */
+void watch_validate(uint64_t id) {
+  if (find_monitor()) monitor_call(MON_VALIDATE, id, 0, 0, HIC_NO_CAP);
+}

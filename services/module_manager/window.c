@@ -69,6 +69,7 @@ static void window_rollback(void) {
   up.req = req;
   up.rollback_of = id;
   if (run_update()) check(mark_bad(failed, true), MODULE_MANAGER_CHECK_WHAT_MARKED_BAD);
+  watch_validate(id);
 }
 
 bool window_wait(int64_t requests, struct hic_msg *in) {

@@ -18,8 +18,13 @@
  *     and the decider; with `confirm` set a rollback waits for them (seed §4.3 步骤5.1.3).
  *
  * Every figure is an integer and every time virtual, so a run's decisions replay bit for bit.
+ *   - After a rollback the Module Manager's MON_VALIDATE has the alias probed each interval and
+ *     compared with the baseline the watch froze (seed 步骤5.4): restored once the last six
+ *     intervals answered every probe and served within the rollback rule's 30 %, and how long
+ *     that took; not restored if that has not happened within 48 intervals.
+ *
  * What it records (module.json): baseline, watch, a sample per interval, decision (when the
- * answer changes), verdict with its cause, unwatch, alert, silence, confirmation. */
+ * answer changes), verdict with its cause, unwatch, validation, alert, silence, confirmation. */
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -76,6 +81,28 @@ static struct {
   bool verdict_due;          /* a rollback decided, not yet taken by the Module Manager */
   struct mon_verdict verdict;
 } w;
+
+/* The last watch's baseline, kept past its end for the validation after a rollback (seed
+ * 步骤5.4), and the validation in progress, if any. */
+static struct {
+  uint64_t id;
+  uint64_t service_time_ns; /* the baseline's mean per frame; 0: no watch yet */
+} last_watch;
+/* A validation looks at the last VALIDATE_WINDOW intervals, for at most VALIDATE_MAX_WINDOWS
+ * times as many: right after an emergency the old version also answers the abandoned connections'
+ * segments with resets, and that settles within a few intervals. */
+#define VALIDATE_WINDOW 6
+#define VALIDATE_MAX_WINDOWS 8
+struct validation {
+  bool on;
+  uint64_t id, started_ns;
+  uint32_t samples, answered;
+  uint64_t version;
+  struct counters seen;
+  uint64_t frames[VALIDATE_WINDOW], busy_ns[VALIDATE_WINDOW]; /* per interval, a ring */
+  bool ok[VALIDATE_WINDOW];                                    /* ... answered */
+};
+static struct validation v;
 
 static struct hic_msg msg;
 static int64_t eth = -1; /* cap://eth/control: the driver's counters */
@@ -144,12 +171,68 @@ static void baseline_reset(void) {
   frozen = false;
 }
 
-/* Between updates: one sample of the running version through the alias. */
+/* The last window's figures: frames, mean ns per frame, permille of the baseline, all answered. */
+static void window_figures(uint64_t *mean, uint64_t *ratio, bool *all_answered) {
+  uint64_t frames = 0, busy = 0;
+  uint32_t n = v.samples < VALIDATE_WINDOW ? v.samples : VALIDATE_WINDOW;
+  *all_answered = n == VALIDATE_WINDOW;
+  for (uint32_t i = 0; i < n; i++) frames += v.frames[i], busy += v.busy_ns[i], *all_answered = *all_answered && v.ok[i];
+  *mean = frames ? busy / frames : 0;
+  *ratio = last_watch.service_time_ns ? *mean * 1000 / last_watch.service_time_ns : 0;
+  if (!frames) *all_answered = false;
+}
+
+/* The validation's result: restored, or not within its intervals (or not yet, when the next update
+ * begins first). */
+static void validation_end(bool restored) {
+  uint64_t mean, ratio;
+  bool answered;
+  window_figures(&mean, &ratio, &answered);
+  uint64_t took = restored ? (uint64_t)hic_time_now() - v.started_ns : 0;
+  monitor_emit_validation(&(struct monitor_record_validation){.id = v.id, .samples = v.samples, .answered = v.answered, .version = v.version,
+                                                              .service_time_ns = mean, .baseline_ns = last_watch.service_time_ns, .ratio = ratio,
+                                                              .restored = restored, .took_ns = took});
+  hic_log("monitor: update %lu: after the rollback, %u of %u probes answered; %lu ns per frame over the last %u intervals against a baseline of %lu (%lu permille): %s",
+          v.id, v.answered, v.samples, mean, VALIDATE_WINDOW, last_watch.service_time_ns, ratio, restored ? "restored" : "NOT restored");
+  v.on = false;
+}
+
+/* One interval of the validation: the probe of the alias, answered or not. Restored once the
+ * last window answered every probe and served within the rollback rule's 30 % of the baseline. */
+static void validate(bool answered, const struct probe *p, uint64_t now) {
+  uint32_t at = v.samples % VALIDATE_WINDOW;
+  v.frames[at] = v.busy_ns[at] = 0, v.ok[at] = answered;
+  v.samples++;
+  if (answered) {
+    /* The counts between probes of one instance: counters of another (the alias moved) start afresh. */
+    bool same = v.seen.seen && p->version == v.version && p->frames >= v.seen.frames && p->busy_ns >= v.seen.busy_ns;
+    if (same) v.frames[at] = p->frames - v.seen.frames, v.busy_ns[at] = p->busy_ns - v.seen.busy_ns;
+    v.seen = (struct counters){.seen = true, .frames = p->frames, .busy_ns = p->busy_ns, .at_ns = now};
+    v.answered++, v.version = p->version;
+  }
+  uint64_t mean, ratio;
+  bool all;
+  window_figures(&mean, &ratio, &all);
+  if (all && ratio <= 1300) validation_end(true);
+  else if (v.samples >= VALIDATE_WINDOW * VALIDATE_MAX_WINDOWS) validation_end(false);
+}
+
+/* MON_VALIDATE: validation of what serves after the rollback of update `id`. */
+static uint64_t validate_begin(uint64_t id) {
+  if (w.on || v.on || !last_watch.service_time_ns || last_watch.id != id) return MON_ERR_STATE;
+  v = (struct validation){.on = true, .id = id, .started_ns = (uint64_t)hic_time_now()};
+  return MON_OK;
+}
+
+/* Between updates: one sample of the running version through the alias, which a validation in
+ * progress also takes. */
 static void learn(int64_t alias) {
   struct probe p;
   uint32_t t, r, n;
   uint64_t now = (uint64_t)hic_time_now();
-  if (frozen || !probe(alias, &p)) return;
+  bool answered = probe(alias, &p);
+  if (v.on) validate(answered, &p, now);
+  if (frozen || !answered) return;
   if (baseline_version && p.version != baseline_version) baseline_reset(); /* another version serves */
   baseline_version = p.version;
   if (!rates(&running, &p, now, &t, &r, &n)) return;
@@ -230,6 +313,7 @@ static uint64_t watch(const struct hic_msg *in) {
 }
 
 static void unwatch(void) {
+  last_watch.id = w.id, last_watch.service_time_ns = w.base.latency_us; /* the core's unit-free latency: ns per frame here */
   monitor_emit_unwatch(&(struct monitor_record_unwatch){.id = w.id, .samples = w.samples, .violations = w.violations, .unanswered = w.unanswered, .verdicts = w.sent});
   hic_cap_delete((uint64_t)w.stats);
   hic_cap_delete((uint64_t)w.verdicts);
@@ -370,7 +454,9 @@ int hic_main(void) {
     if (now < next && hic_recv((uint64_t)ep, &in, 0, next - now) == 0) {
       if (operator_message(&in)) continue;
       uint64_t st = MON_ERR_FORMAT;
+      if (v.on && (in.label == MON_WATCH || in.label == MON_PREPARE)) validation_end(false); /* the next update begins first */
       if (in.label == MON_WATCH) st = watch(&in);
+      else if (in.label == MON_VALIDATE) st = validate_begin(in.words[0]);
       else if (in.label == MON_UNWATCH && w.on && in.words[0] == w.id) unwatch(), st = MON_OK;
       else if (in.label == MON_UNWATCH) st = MON_ERR_STATE;
       else if (in.label == MON_PREPARE) st = !w.on && freeze_baseline() ? MON_OK : MON_ERR_STATE;

@@ -136,6 +136,20 @@ export interface Rollback {
   readonly abandoned: number;
   /** Share of the connections live at the decision still served after the rollback. */
   readonly survivalRate: number;
+  /** The Monitor's check of what served afterwards against the baseline (seed §4.3 step 5.4). */
+  readonly validation?: {
+    readonly tNs: Ns;
+    readonly samples: number;
+    readonly answered: number;
+    readonly version: string;
+    readonly serviceTimeNs: Ns;
+    readonly baselineNs: Ns;
+    /** serviceTimeNs / baselineNs */
+    readonly ratio: number;
+    readonly restored: boolean;
+    /** From the Module Manager's request to restored: how long the rollback weighed on performance (0: not restored). */
+    readonly tookNs: Ns;
+  };
 }
 
 export interface RootCause {
@@ -294,6 +308,8 @@ export const REPORT_SCHEMA: Schema = {
         movedBack: count,
         abandoned: count,
         survivalRate: share,
+      }, {
+        validation: object({ tNs: ns, samples: count, answered: count, version: label, serviceTimeNs: ns, baselineNs: ns, ratio: { type: 'number', minimum: 0 }, restored: { type: 'boolean' }, tookNs: ns }),
       }),
       rootCause: object(
         {

@@ -50,6 +50,8 @@ export interface UpdateAccount {
     verdict?: Fields & { readonly tNs: number };
     cause?: Fields;
     unwatch?: Fields;
+    /** What served after the rollback, against the baseline (seed 步骤5.4). */
+    validation?: Fields & { readonly tNs: number };
   };
   /** The two instances as Core-0 loaded them (version, code hash, configuration) and how each
    * module was built: what the report's configuration diff compares. */
@@ -156,6 +158,10 @@ export class UpdateLog {
       else if (e.type === 'confirmation') a.monitor.confirmations.push({ ...f, tNs: e.t });
       else if (e.type === 'verdict') a.monitor.verdict = { ...f, tNs: e.t };
       else if (e.type === 'unwatch') a.monitor.unwatch = f;
+      else if (e.type === 'validation') {
+        a.monitor.validation = { ...f, tNs: e.t };
+        if (a.end) this.ended(a); // the rollback's report, with its validation now
+      }
       return;
     }
     if (e.module !== MM) return;

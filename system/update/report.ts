@@ -139,6 +139,16 @@ function rootCauseOf(a: UpdateAccount): RootCause | undefined {
   };
 }
 
+/** The Monitor's validation after the rollback (seed 步骤5.4), once it has been recorded. */
+function validationOf(a: UpdateAccount): NonNullable<UpdateReport['rollback']>['validation'] {
+  const v = a.monitor.validation;
+  if (!v) return undefined;
+  return {
+    tNs: v.tNs, samples: num(v.samples), answered: num(v.answered), version: version(v.version), serviceTimeNs: num(v.service_time),
+    baselineNs: num(v.baseline), ratio: num(v.ratio) / 1000, restored: v.restored === true, tookNs: num(v.took),
+  };
+}
+
 function rollbackOf(a: UpdateAccount, phases: readonly Phase[]): UpdateReport['rollback'] {
   const r = a.rollback;
   if (!r) return undefined;
@@ -192,7 +202,9 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
   const undone = back?.end?.outcome === 'completed';
   const outcome: UpdateReport['outcome'] = a.refused ? 'refused' : undone || a.end?.outcome === 'rolled_back' ? 'rolled-back' : a.end?.outcome === 'completed' ? 'completed' : 'failed';
   const decision = decisionOf(a);
-  const rollback = rollbackOf(a, phases) ?? windowRollbackOf(a);
+  const undoing = rollbackOf(a, phases) ?? windowRollbackOf(a);
+  const validation = validationOf(a);
+  const rollback = undoing && validation ? { ...undoing, validation } : undoing;
   const rootCause = rollback ? rootCauseOf(a) : undefined;
   const end = a.end;
   const reserved = a.reserved ? num(a.reserved.memory) : 0;

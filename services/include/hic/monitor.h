@@ -30,6 +30,9 @@
 #define MON_VETO 6    /* send: words[0] the update id: do not roll back (a more drastic action asks again) */
 
 #define MON_PREPARE 7 /* call, Module Manager -> Monitor, as an update begins: the baseline is what was learnt until now */
+#define MON_VALIDATE 8 /* call, Module Manager -> Monitor, once a rollback is done: words[0] the update id. The
+                          Monitor probes what serves through the alias against that watch's baseline and
+                          records the result (`validation`, seed 步骤5.4); MON_ERR_STATE for another id */
 
 #define MON_OK 0
 #define MON_ERR_FORMAT 1 /* a malformed message */
