@@ -33,7 +33,7 @@ export type KernelEvent =
   | { kind: 'moduleVerified'; module: string; version: string; sha384: string; downgrade: boolean; build: readonly string[]; provenance: ModuleProvenance }
   /** A version marked bad in the installed-state store (module_mark), or the mark cleared. */
   | { kind: 'moduleMarked'; module: string; version: string; bad: boolean; by: string }
-  | { kind: 'moduleRejected'; source: string; code: string; reason: string; provenance?: { readonly source: string } }
+  | { kind: 'moduleRejected'; source: string; code: string; reason: string; by?: string; provenance?: { readonly source: string } }
   | { kind: 'libraryLoaded'; module: string; version: string; base: number; pages: number }
   | { kind: 'libraryUnloaded'; module: string; framesReturned: number }
   /** `config`: the values the sandbox was started with, defaults included, as its page holds them. */

@@ -83,8 +83,8 @@ export interface KernelServices {
   fetchModule(name: string, range: string, allowDowngrade?: boolean): FetchedModule | 'NOT_FOUND' | FetchRefusal;
   /** Records a fetched module as verified (the moduleVerified event). */
   moduleVerified(f: FetchedModule): void;
-  /** Records a refused module request: what was asked, by whom, the code and why; `fetchedFrom` the repository's label. */
-  moduleRejected(what: string, code: string, reason: string, fetchedFrom?: string): void;
+  /** Records a refused module request: what was asked, the code and why; `fetchedFrom` the repository's label; `by` the sandbox that asked, whose audit budget it is charged to. */
+  moduleRejected(what: string, code: string, reason: string, fetchedFrom?: string, by?: string): void;
   /** Why a verified module could not be started now (a library, dependencies, imports), or undefined. */
   unloadable(m: VerifiedModule): ModuleError | undefined;
   /** Frames set aside for `holder` as one run (a RESERVATION capability), or NO_MEMORY. */

@@ -127,7 +127,8 @@ export class Kernel {
         sandboxLive: (name) => sandboxes.get(name)?.state === 'live',
         fetchModule: (name, range, allowDowngrade) => fetchModule(this.state, name, range, allowDowngrade),
         moduleVerified: (f) => this.modules.verified(f.module, f.source),
-        moduleRejected: (what, code, reason, from) => this.events.emit({ kind: 'moduleRejected', source: what, code, reason, ...(from === undefined ? {} : { provenance: { source: from } }) }),
+        moduleRejected: (what, code, reason, from, by) =>
+          this.events.emit({ kind: 'moduleRejected', source: what, code, reason, ...(by === undefined ? {} : { by }), ...(from === undefined ? {} : { provenance: { source: from } }) }),
         unloadable: (m) => unloadable(this.state, m),
         newReservation: (holder, pages) => reserve(this.state, holder, pages),
         spawnModule: (by, req) => spawnRequested(this.state, by, req, this.trap),

@@ -62,7 +62,7 @@ export class ObjectServices implements KernelServices {
   sandboxLive: KernelServices['sandboxLive'] = (name) => this.host.loader.sandboxLive(name);
   fetchModule: KernelServices['fetchModule'] = (name, range, allowDowngrade) => this.host.loader.fetchModule(name, range, allowDowngrade);
   moduleVerified: KernelServices['moduleVerified'] = (f) => this.host.loader.moduleVerified(f);
-  moduleRejected: KernelServices['moduleRejected'] = (what, code, reason, from) => this.host.loader.moduleRejected(what, code, reason, from);
+  moduleRejected: KernelServices['moduleRejected'] = (what, code, reason, from, by) => this.host.loader.moduleRejected(what, code, reason, from, by);
   unloadable: KernelServices['unloadable'] = (m) => this.host.loader.unloadable(m);
   newReservation: KernelServices['newReservation'] = (holder, pages) => this.host.loader.newReservation(holder, pages);
   spawnModule: KernelServices['spawnModule'] = (by, req) => this.host.loader.spawnModule(by, req);

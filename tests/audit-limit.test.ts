@@ -93,6 +93,36 @@ describe('through the kernel', () => {
   });
 });
 
+describe('a sandbox flooding the module loader with refused requests', () => {
+  let machine: UnicornMachine;
+  beforeEach(async () => {
+    machine = await UnicornMachine.create({ memoryBytes: 16 << 20 });
+  });
+  afterEach(() => machine.dispose());
+
+  it('is charged for each moduleRejected its requests cause; a refusal at boot, naming nobody, is not limited', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'hic-audit-loader-')), 'audit.jsonl');
+    const audit = AuditLog.open(path, { lock: tryLock, limits: { burst: 100, perSecond: 50 } });
+    const ws = builtWorkspace();
+    const k = new Kernel(machine, { trust: ws.trust, audit, repository: ws.source });
+    const flood = HostClient.attach(k, 'flood', { loader: Right.R | Right.W });
+    flood.moduleSpawn(1, { sandbox: 'd2', module: 'eth_driver', version: '1.2.0', quota: 1 << 20, stack: 16 << 10, config: '' });
+    // Each query of the older version is refused by the rollback protection (DOWNGRADE), and audited.
+    for (let i = 0; i < 5_000; i++) expect(() => flood.moduleQuery(1, 'eth_driver', '1.1.0')).toThrow();
+    k.destroy(k.sandbox('flood')!, 'destroyed');
+    audit.close();
+    const rejected = audit.records.filter((r) => r.kind === 'moduleRejected');
+    expect(rejected).toHaveLength(100); // the burst (the spawn's own records are lifecycle records, never charged)
+    expect(rejected.every((r) => r.by === 'flood' && r.code === 'DOWNGRADE')).toBe(true);
+    const summary = audit.records.filter((r) => r.kind === SUPPRESSED_KIND && r.sandbox === 'flood');
+    expect(summary.map((x) => (x.kinds as Record<string, number>).moduleRejected)).toEqual([5_000 - rejected.length]);
+    expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: audit.records.length });
+    // A refusal with no sandbox behind it (a boot's) is admitted whatever the budgets.
+    const l = new AuditLimiter({ burst: 1, perSecond: 0 });
+    for (let i = 0; i < 3; i++) expect(l.admit({ t: 0, kind: 'moduleRejected', source: 'x.hicmod', code: 'BAD_SIGNATURE', reason: 'r' })).toHaveLength(1);
+  });
+});
+
 describe('a guest flooding the kernel with audited calls (images/audit-flood.himg)', () => {
   it('gets a bounded share of the log, every call counted; hello beside it runs to its exit; the log verifies', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'hic-audit-flood-')), 'audit.jsonl');

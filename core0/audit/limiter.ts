@@ -30,8 +30,10 @@ export const DEFAULT_AUDIT_LIMITS: AuditLimits = { burst: 16_384, perSecond: 256
 
 export const SUPPRESSED_KIND = 'auditSuppressed';
 
+// moduleRejected is not among them: one a guest's loader request caused names the guest (`by`) and
+// is charged to it like any other record it can cause at will; one at boot names nobody.
 const ALWAYS: ReadonlySet<string> = new Set([
-  'boot', 'sandboxCreated', 'sandboxDestroyed', 'fault', 'moduleVerified', 'moduleRejected', 'moduleLoaded',
+  'boot', 'sandboxCreated', 'sandboxDestroyed', 'fault', 'moduleVerified', 'moduleLoaded',
   'libraryLoaded', 'libraryUnloaded', 'channelGranted', 'moduleSpawned', SUPPRESSED_KIND,
 ]);
 

@@ -76,7 +76,7 @@ export function moduleQuery(c: SyscallContext, f: SyscallFrame): Outcome {
   const r = c.k.fetchModule(name, range, downgrade);
   if (r === 'NOT_FOUND') return err('NOT_FOUND');
   if (!isFetched(r)) {
-    c.k.moduleRejected(`${name} ${range} (module_query by ${c.sandbox.name})`, r.refused.code, r.refused.message, r.source);
+    c.k.moduleRejected(`${name} ${range} (module_query by ${c.sandbox.name})`, r.refused.code, r.refused.message, r.source, c.sandbox.name);
     return err('MODULE_REFUSED');
   }
   c.k.moduleVerified(r);
@@ -252,7 +252,7 @@ export function moduleSpawn(c: SyscallContext, f: SyscallFrame): Outcome {
   const what = `${s.module} ${s.version} for ${s.sandbox} (module_spawn by ${c.sandbox.name})`;
   const req = checkSpawn(c, s, downgrade);
   if ('error' in req) {
-    c.k.moduleRejected(what, req.code, req.reason, req.source);
+    c.k.moduleRejected(what, req.code, req.reason, req.source, c.sandbox.name);
     return err(req.error);
   }
   // lifecycle.ts's spawn records its own refusal, if it refuses after all.
