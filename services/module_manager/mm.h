@@ -119,9 +119,10 @@ bool mark_bad(const char *version, bool bad);
 void window_open(void);
 bool window_wait(int64_t requests, struct hic_msg *in);
 
-/* Only a rollback in the window goes to an older version: Core-0 lets it pass its rollback
- * protection (HIC_DOWNGRADE) and the instances take the reverse order (MIG_PEER_DOWNGRADE). An
- * operator's MM_ALLOW_DOWNGRADE passes this manager's check, not Core-0's. */
-#define DOWNGRADE (up.rollback_of != 0)
+/* An update to an older version, which plan.c lets go on only when the request asked for it (an
+ * operator's MM_ALLOW_DOWNGRADE, or a rollback in the window): Core-0 lets it past its rollback
+ * protection for this request (HIC_DOWNGRADE) and the instances take the reverse order
+ * (MIG_PEER_DOWNGRADE). */
+#define DOWNGRADE (up.to < up.from)
 
 #endif

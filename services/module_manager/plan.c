@@ -89,15 +89,15 @@ bool plan(void) {
 
   step(1, MODULE_MANAGER_STEP_STEP_FETCH, MODULE_MANAGER_STEP_STATE_BEGIN);
   /* The version order is policy, decided before Core-0 is asked: a downgrade goes on only when the
-   * request says so (MM_ALLOW_DOWNGRADE), and then Core-0's rollback protection refuses it
-   * (MODULE_REFUSED) unless it is a rollback in the window (mm.h DOWNGRADE). */
+   * request says so (MM_ALLOW_DOWNGRADE), and then Core-0 is asked to let it past its rollback
+   * protection (mm.h DOWNGRADE). */
   const char *to = up.req.to;
   uint64_t wanted = parse_version(&to);
   if (wanted == up.from) return refused(MODULE_MANAGER_REFUSED_REASON_SAME_VERSION, 0), false;
   if (wanted < up.from && !(up.req.flags & MM_ALLOW_DOWNGRADE)) return refused(MODULE_MANAGER_REFUSED_REASON_DOWNGRADE, 0), false;
   memcpy(q.range, up.req.to, sizeof up.req.to);
   /* Core-0's rollback protection refuses an older version unless asked to let it pass. */
-  r = hic_module_query(LOADER, &q, &up.info, DOWNGRADE ? HIC_DOWNGRADE : 0);
+  r = hic_module_query(LOADER, &q, &up.info, wanted < up.from ? HIC_DOWNGRADE : 0);
   if (r == -HIC_ERR_NOT_FOUND || r == -HIC_ERR_INVALID_ARGUMENT) return refused(MODULE_MANAGER_REFUSED_REASON_NO_SUCH_VERSION, r), false;
   if (r < 0) return refused(MODULE_MANAGER_REFUSED_REASON_MODULE_REFUSED, r), false;
   up.to = up.info.version_packed;
