@@ -230,6 +230,7 @@ static void learn(int64_t alias) {
   struct probe p;
   uint32_t t, r, n;
   uint64_t now = (uint64_t)hic_time_now();
+  if (frozen && !v.on) return; /* the baseline waits for the watch: nothing to probe for */
   bool answered = probe(alias, &p);
   if (v.on) validate(answered, &p, now);
   if (frozen || !answered) return;
