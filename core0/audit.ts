@@ -21,6 +21,7 @@ import { AuditError, flatCopy, GENESIS_HASH, RESERVED, seal, type AuditEntry, ty
 import { AuditLimiter, type AuditLimits } from './audit/limiter.ts';
 import { MAX_LINE } from './audit/lines.ts';
 import { refuse, setTornTailAside, startingPoint, TORN_KIND } from './audit/resume.ts';
+import { sealFlat } from './audit/shapes.ts';
 import { DEFAULT_SEGMENT_BYTES, logOf, sealedPath, segmentFiles, syncDirectory, writeCheckpoint, type Checkpoint } from './audit/segments.ts';
 import { fileSegment, GENESIS, textSegment, verifyChain, type ChainOptions } from './audit/verify.ts';
 
@@ -62,6 +63,8 @@ const CHECKPOINT_EVERY = 16_384;
 interface Deferred {
   readonly seq: number;
   readonly entry: AuditEntry;
+  /** Every field a JSON scalar (flatCopy): sealed through its kind's shape (audit/shapes.ts). */
+  readonly flat: boolean;
 }
 
 /** A record hashed, with its line, not yet written. */
@@ -163,7 +166,7 @@ export class AuditLog {
   append(entry: AuditEntry): AuditRecord {
     this.flush();
     this.check(entry);
-    return this.seal([{ seq: this.nextSeq, entry }])[0]!;
+    return this.seal([{ seq: this.nextSeq, entry, flat: false }])[0]!;
   }
 
   /** Seals and writes every record admitted so far. Nothing to do costs nothing. */
@@ -181,7 +184,7 @@ export class AuditLog {
       this.append(entry); // nested, or long enough to need its length checked now
       return;
     }
-    this.pending.push({ seq: this.nextSeq++, entry: copy });
+    this.pending.push({ seq: this.nextSeq++, entry: copy, flat: true });
   }
 
   /** What a caller may not hand the log; refused before anything changes. */
@@ -201,19 +204,15 @@ export class AuditLog {
    */
   private seal(batch: readonly Deferred[]): AuditRecord[] {
     let prev = this.last;
-    const sealed = batch.map(({ seq, entry }): Sealed => {
-      const body = { ...entry, seq, prev };
-      const { hash, line } = seal(prev, body);
+    const sealed: Sealed[] = [];
+    for (const { seq, entry, flat } of batch) {
+      const { hash, line, record } = (flat ? sealFlat(entry, seq, prev) : undefined) ?? sealAny(entry, seq, prev);
       const text = line + '\n';
       const bytes = Buffer.byteLength(text, 'utf8');
       if (bytes > MAX_LINE) throw new AuditError('AUDIT_BAD_ENTRY', `audit: a ${entry.kind} record of ${bytes} bytes is longer than a line may be (${MAX_LINE})`);
       prev = hash;
-      // A copy, so later changes to the caller's objects cannot alter it: flat entries (nearly
-      // all) are copied as they are, nested ones through the line itself.
-      const nested = Object.values(entry).some((v) => typeof v === 'object' && v !== null);
-      const { seq: s, t, kind, prev: p, hash: h, ...fields } = nested ? (JSON.parse(line) as AuditRecord) : ({ ...body, hash } as AuditRecord);
-      return { record: Object.freeze({ seq: s, t, kind, ...fields, prev: p, hash: h }), text, bytes };
-    });
+      sealed.push({ record, text, bytes });
+    }
     const f = this.files;
     if (!f) {
       this.commit(sealed);
@@ -338,6 +337,16 @@ export class AuditLog {
     f.lines = 0;
     this.checkpoint();
   }
+}
+
+/** Any entry, through the generic canonical encoder; its record a copy the caller's later changes cannot alter. */
+function sealAny(entry: AuditEntry, seq: number, prev: string): { hash: string; line: string; record: AuditRecord } {
+  const body = { ...entry, seq, prev };
+  const { hash, line } = seal(prev, body);
+  // Flat entries are copied as they are, nested ones through the line itself.
+  const nested = Object.values(entry).some((v) => typeof v === 'object' && v !== null);
+  const { seq: s, t, kind, prev: p, hash: h, ...fields } = nested ? (JSON.parse(line) as AuditRecord) : ({ ...body, hash } as AuditRecord);
+  return { hash, line, record: Object.freeze({ seq: s, t, kind, ...fields, prev: p, hash: h }) };
 }
 
 /** An error the operating system reported (it names the call that failed), as opposed to a bug. */

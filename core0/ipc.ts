@@ -26,32 +26,52 @@ const err = (e: ErrName) => -Err[e];
 
 /** Where struct hic_msg's fields are (abi.ts, the same table the C header is generated from). */
 const AT = MESSAGE.at;
-const WORD_OFFSETS: readonly number[] = Array.from({ length: MESSAGE.words }, (_, i) => AT.words + 8 * i);
 
-/** Reads struct hic_msg at `at` in the sender's memory, with the capability it passes. */
+// The header's 64-bit fields are read and written as 32-bit halves straight in the guest's bytes:
+// every send, call and reply passes here, and a DataView, a BigInt per field or a closure per
+// word would each be an allocation per message.
+
+/** The unsigned 32-bit little-endian value at b[o..o+4). */
+function u32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+/** Stores v, a safe integer (negative in two's complement), as the 64-bit little-endian field at o. */
+function put64(b: Uint8Array, o: number, v: number): void {
+  const hi = Math.floor(v / 0x1_0000_0000);
+  const lo = v - hi * 0x1_0000_0000;
+  // A Uint8Array keeps the low 8 bits of what it is given.
+  b[o] = lo;
+  b[o + 1] = lo >>> 8;
+  b[o + 2] = lo >>> 16;
+  b[o + 3] = lo >>> 24;
+  b[o + 4] = hi;
+  b[o + 5] = hi >> 8;
+  b[o + 6] = hi >> 16;
+  b[o + 7] = hi >> 24;
+}
+
+/**
+ * Reads struct hic_msg at `at` in the sender's memory, with the capability it passes. The whole
+ * struct must be readable, but only the header and `len` payload bytes are copied: most messages
+ * carry a few words and no payload.
+ */
 export function readMessage(s: Sandbox, at: number, badge: number): Message | ErrName {
   const b = at < 0 ? undefined : s.cpu.space.view(at, MESSAGE.size);
   if (!b) return 'BAD_ADDRESS';
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const len = v.getBigUint64(AT.len, true);
-  if (len > BigInt(MESSAGE.payloadMax)) return 'INVALID_ARGUMENT';
-  const capSlot = v.getBigInt64(AT.cap, true);
-  const capMove = v.getBigUint64(AT.cap_move, true);
-  if (capMove > 1n) return 'INVALID_ARGUMENT';
+  const len = u32(b, AT.len);
+  if (u32(b, AT.len + 4) !== 0 || len > MESSAGE.payloadMax) return 'INVALID_ARGUMENT';
+  const capLo = u32(b, AT.cap);
+  const capHi = u32(b, AT.cap + 4);
+  if (u32(b, AT.cap_move + 4) !== 0 || u32(b, AT.cap_move) > 1) return 'INVALID_ARGUMENT';
   let cap: Capability | undefined;
-  if (capSlot !== -1n) {
-    const c = s.cspace.lookup(Number(BigInt.asIntN(32, capSlot)), undefined, Right.G);
-    if (typeof c === 'string') return capSlot < 0n || capSlot > 1024n ? 'BAD_SLOT' : c;
+  if (capLo !== 0xffff_ffff || capHi !== 0xffff_ffff) {
+    // The slot is the low 32 bits taken as signed, as the guest's int64_t would be truncated.
+    const c = s.cspace.lookup(capLo | 0, undefined, Right.G);
+    if (typeof c === 'string') return capHi !== 0 || capLo > 1024 ? 'BAD_SLOT' : c; // negative or past 1024
     cap = c;
   }
-  return {
-    label: v.getBigUint64(AT.label, true),
-    words: WORD_OFFSETS.map((o) => v.getBigUint64(o, true)),
-    payload: b.slice(AT.payload, AT.payload + Number(len)),
-    cap,
-    capMove: capMove === 1n,
-    badge,
-  };
+  return { bytes: b.slice(0, AT.payload + len), cap, capMove: u32(b, AT.cap_move) === 1, badge };
 }
 
 /** Is there room and quota on the receiving side for the capability a message carries? */
@@ -81,17 +101,17 @@ function passCapability(m: Message, to: Sandbox): number {
   return to.cspace.insert(c) as number;
 }
 
-/** Writes a delivered message into the receiver's struct hic_msg (checked writable at recv). */
+/**
+ * Writes a delivered message into the receiver's struct hic_msg (checked writable at recv): the
+ * sender's header and payload as read, then the fields the kernel sets for the receiver. The
+ * rest of the receiver's payload area keeps what it held.
+ */
 function writeMessage(s: Sandbox, at: number, m: Message, capSlot: number): void {
-  const b = s.cpu.space.view(at, MESSAGE.size, 'write')!;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  v.setBigUint64(AT.label, m.label, true);
-  m.words.forEach((w, i) => v.setBigUint64(WORD_OFFSETS[i]!, w, true));
-  v.setBigInt64(AT.cap, BigInt(capSlot), true);
-  v.setBigUint64(AT.cap_move, 0n, true);
-  v.setBigUint64(AT.badge, BigInt(m.badge), true);
-  v.setBigUint64(AT.len, BigInt(m.payload.length), true);
-  b.set(m.payload, AT.payload);
+  const b = s.cpu.space.view(at, m.bytes.length, 'write')!;
+  b.set(m.bytes);
+  put64(b, AT.cap, capSlot);
+  put64(b, AT.cap_move, 0);
+  put64(b, AT.badge, m.badge);
 }
 
 function writable(s: Sandbox, at: number): boolean {

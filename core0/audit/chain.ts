@@ -158,7 +158,7 @@ function enter(v: object, path: Path, open: Set<object>): void {
 }
 
 /** A key a plain object would not keep in insertion order (an index), or would not keep at all. */
-const reordered = (k: string) => (k.charCodeAt(0) >= 48 && k.charCodeAt(0) <= 57) || k === '__proto__';
+export const reordered = (k: string) => (k.charCodeAt(0) >= 48 && k.charCodeAt(0) <= 57) || k === '__proto__';
 
 function sortedCopy(v: unknown, path: Path, open: Set<object>): unknown {
   if (scalar(v, path)) return v;
@@ -243,7 +243,7 @@ function sealMembers(prev: string, members: [string, string][]): { hash: string;
 }
 
 /** SHA-256 in hex, one-shot where Node has it (20.12 on): no Hash object per record. */
-const sha256: (text: string) => string =
+export const sha256: (text: string) => string =
   typeof oneShotHash === 'function' ? (text) => oneShotHash('sha256', text, 'hex') : (text) => createHash('sha256').update(text).digest('hex');
 
 export interface ParsedLine {

@@ -12,13 +12,20 @@ import type { Thread } from './thread.ts';
 
 /** A message in flight: read from the sender's memory when it sent. */
 export interface Message {
-  readonly label: bigint;
-  readonly words: readonly bigint[];
-  readonly payload: Uint8Array;
+  /**
+   * The sender's struct hic_msg as it was, up to the end of its payload: the header (label,
+   * words, len...) and `len` payload bytes, never the unused rest (ipc.ts reads and writes it).
+   */
+  readonly bytes: Uint8Array;
   /** A capability to pass, and whether it moves or a derived copy goes. */
   readonly cap: Capability | undefined;
   readonly capMove: boolean;
   readonly badge: number;
+}
+
+/** The message's label (struct hic_msg's first field, little-endian), for whoever shows it. */
+export function messageLabel(m: Message): bigint {
+  return new DataView(m.bytes.buffer, m.bytes.byteOffset, 8).getBigUint64(0, true);
 }
 
 export interface SendWait {

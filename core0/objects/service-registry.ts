@@ -5,6 +5,10 @@
 //
 // The first version registered for an alias becomes its default. switch() repoints an alias in
 // one step; the versioned names stay, so switching back (rollback) is the same operation.
+//
+// A name is parsed (pattern and semver) once, when it is registered; what the registry keeps is
+// valid by construction, so a switch or lookup of names it holds compares strings, and only a
+// name it does not hold is parsed again, to say which error it is.
 
 import semver from 'semver';
 import type { KernelObject } from './capability.ts';
@@ -14,6 +18,12 @@ const VERSIONED = /^cap:\/\/([a-z][a-z0-9_]{0,31})\/v(\d+\.\d+\.\d+(?:-[0-9a-z.-
 const ALIAS = /^cap:\/\/([a-z][a-z0-9_]{0,31})\/([a-z][a-z0-9_]{0,31})$/;
 
 export type RegistryError = 'INVALID_ARGUMENT' | 'NAME_TAKEN' | 'NOT_FOUND';
+
+/** A registered versioned name, parsed: the alias it belongs to is `cap://<service>/<endpoint>`. */
+interface Versioned {
+  readonly version: string;
+  readonly alias: string;
+}
 
 export interface SwitchRecord {
   readonly alias: string;
@@ -26,6 +36,8 @@ export class ServiceRegistry implements KernelObject {
   private readonly endpoints = new Map<string, Endpoint>();
   /** Who registered each versioned name (a sandbox id), for the per-sandbox bound. */
   private readonly holders = new Map<string, number>();
+  /** Each name in `endpoints`, parsed when registered (the same keys, in the same order). */
+  private readonly versions = new Map<string, Versioned>();
   private readonly targets = new Map<string, string>();
   private readonly aliases = new Map<string, Alias>();
 
@@ -40,9 +52,10 @@ export class ServiceRegistry implements KernelObject {
     const p = ServiceRegistry.parse(name);
     if (!p?.version) return 'INVALID_ARGUMENT';
     if (this.endpoints.get(name)?.resolve()) return 'NAME_TAKEN';
+    const alias = `cap://${p.service}/${p.endpoint}`;
     this.endpoints.set(name, ep);
     this.holders.set(name, holder);
-    const alias = `cap://${p.service}/${p.endpoint}`;
+    this.versions.set(name, { version: p.version, alias });
     // The first version of an alias becomes its default, and so does a version registered while
     // the default's holder is gone: an alias never stays pointed at nobody when someone answers.
     const current = this.targets.get(alias);
@@ -59,12 +72,10 @@ export class ServiceRegistry implements KernelObject {
     const made: SwitchRecord[] = [];
     for (const [alias, target] of this.targets) {
       if (this.live(target)) continue;
-      const a = ServiceRegistry.parse(alias)!;
       let best: { name: string; version: string } | undefined;
-      for (const name of this.endpoints.keys()) {
-        const p = ServiceRegistry.parse(name)!;
-        if (p.service !== a.service || p.endpoint !== a.endpoint || !this.live(name)) continue;
-        if (!best || semver.gt(p.version!, best.version)) best = { name, version: p.version! };
+      for (const [name, v] of this.versions) {
+        if (v.alias !== alias || !this.live(name)) continue;
+        if (!best || semver.gt(v.version, best.version)) best = { name, version: v.version };
       }
       if (!best) continue;
       this.targets.set(alias, best.name);
@@ -90,6 +101,7 @@ export class ServiceRegistry implements KernelObject {
     for (const n of gone) {
       this.endpoints.delete(n);
       this.holders.delete(n);
+      this.versions.delete(n);
     }
     return gone;
   }
@@ -100,10 +112,9 @@ export class ServiceRegistry implements KernelObject {
 
   /** A versioned name's endpoint, or the alias object for an alias name. */
   lookup(name: string): Endpoint | Alias | RegistryError {
-    const p = ServiceRegistry.parse(name);
-    if (!p) return 'INVALID_ARGUMENT';
-    if (p.version) return this.endpoints.get(name)?.resolve() ?? 'NOT_FOUND';
-    if (!this.targets.has(name)) return 'NOT_FOUND';
+    const ep = this.endpoints.get(name);
+    if (ep) return ep.resolve() ?? 'NOT_FOUND';
+    if (!this.targets.has(name)) return ServiceRegistry.parse(name) ? 'NOT_FOUND' : 'INVALID_ARGUMENT';
     let a = this.aliases.get(name);
     if (!a) {
       a = new Alias(name, (n) => this.endpoints.get(this.targets.get(n) ?? ''));
@@ -124,12 +135,19 @@ export class ServiceRegistry implements KernelObject {
 
   /** Repoints `alias` at `to`, a registered versioned name of the same service and endpoint. */
   switch(alias: string, to: string): RegistryError | SwitchRecord {
-    const a = ServiceRegistry.parse(alias);
-    const t = ServiceRegistry.parse(to);
     const from = this.targets.get(alias);
-    if (!a || a.version || !t?.version || a.service !== t.service || a.endpoint !== t.endpoint) return 'INVALID_ARGUMENT';
-    if (from === undefined || !this.endpoints.get(to)?.resolve()) return 'NOT_FOUND';
+    // An alias in use and a version registered under it: both parsed already.
+    if (from === undefined || this.versions.get(to)?.alias !== alias) return ServiceRegistry.switchRefusal(alias, to);
+    if (!this.endpoints.get(to)!.resolve()) return 'NOT_FOUND';
     this.targets.set(alias, to);
     return { alias, from, to };
+  }
+
+  /** Why switch() refuses names it does not hold as alias and version of it: their form, or that they are not there. */
+  private static switchRefusal(alias: string, to: string): RegistryError {
+    const a = ServiceRegistry.parse(alias);
+    const t = ServiceRegistry.parse(to);
+    if (!a || a.version || !t?.version || a.service !== t.service || a.endpoint !== t.endpoint) return 'INVALID_ARGUMENT';
+    return 'NOT_FOUND';
   }
 }

@@ -7,7 +7,9 @@
  * once, and writes the handler's return value to rax itself. A handler that must not touch rax
  * (the thread blocked or exited, a debugger holds the syscall) says so in the slot's flags, and
  * so does one that wants the engine stopped, so stopping costs no crossing either
- * (docs/unicorn.md#syscall-trap).
+ * (docs/unicorn.md#syscall-trap). The handler is told which engine trapped by its index in
+ * TypeScript's table of engines, a uint32_t: koffi hands that over as a plain number, and the
+ * handler finds its engine by indexing an array rather than by looking a key up.
  *
  * Built by scripts/setup.mjs into build/native/libhicnative.so with counter.c; loaded by
  * emulator/unicorn/lib.ts, which checks the slot's layout against hic_trap_fields(). */
@@ -21,8 +23,8 @@ enum { HIC_TRAP_KEEP_RAX = 1, HIC_TRAP_STOP = 2, HIC_TRAP_FAILED = 4 };
 struct hic_trap {
   uint64_t args[7];   /* rax (the syscall number), rdi, rsi, rdx, r10, r8, r9, as the guest left them */
   uint64_t flags;     /* HIC_TRAP_*, set by the handler */
-  uint64_t user_data; /* passed to the handler: which engine trapped */
-  int64_t (*handler)(uint64_t user_data); /* returns the value for rax */
+  uint64_t index;     /* passed to the handler: which engine trapped (below 2^32) */
+  int64_t (*handler)(uint32_t index); /* returns the value for rax */
 };
 
 /* The layout above in 64-bit words, checked by emulator/unicorn/lib.ts so a stale build is refused. */
@@ -44,7 +46,7 @@ void hic_syscall_trap(uc_engine *uc, void *user_data) {
     return;
   }
   t->flags = 0;
-  int64_t result = t->handler(t->user_data);
+  int64_t result = t->handler((uint32_t)t->index);
   if (!(t->flags & HIC_TRAP_KEEP_RAX)) uc_reg_write(uc, UC_X86_REG_RAX, &result);
   if (t->flags & HIC_TRAP_STOP) uc_emu_stop(uc);
 }

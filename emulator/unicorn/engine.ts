@@ -6,7 +6,8 @@
 // instruction) is an outcome, not a failure of the binding, so start() returns the uc_err name.
 //
 // Hooks: koffi allows a bounded number of registered callbacks, so one native callback per hook
-// kind is registered for the whole process and the engine id travels in user_data. A JS exception
+// kind is registered for the whole process and the engine's index in a table of open engines
+// travels in user_data: every syscall trap finds its engine by indexing an array. A JS exception
 // inside a hook does not stop the guest (docs/unicorn.md#hook-exceptions): each trampoline catches
 // it, stops the engine and start() rethrows it — a throw there is a bug in HIC, never guest
 // behaviour.
@@ -57,7 +58,9 @@ interface Handlers {
 /** in/out/ins/outs: `value` is what an out writes; an in receives the result. */
 export type PortIoHandler = (port: number, size: number, direction: 'in' | 'out', value: number) => number;
 
-const engines = new Map<number, Engine>();
+/** Open engines by index (the user_data of their hooks); a closed engine's index is reused. */
+const engines: (Engine | undefined)[] = [];
+const freeIndexes: number[] = [];
 let nextEngineId = 1;
 
 /** Device register windows mapped with uc_mmio_map, by the id passed as user_data. */
@@ -70,7 +73,7 @@ let nextMmioId = 1;
 
 function trampoline<A extends unknown[], R>(run: (e: Engine, ...a: A) => R, fallback: R) {
   return (ud: number | bigint, ...a: A): R => {
-    const e = engines.get(Number(ud));
+    const e = engines[Number(ud)];
     if (!e) return fallback;
     try {
       return run(e, ...a);
@@ -105,7 +108,7 @@ function nativeCallbacks() {
   const portIn = trampoline((e, port: number, size: number) => e.handlers.portIo?.(port, size, 'in', 0) ?? 0, 0);
   const portOut = trampoline((e, port: number, size: number, value: number) => void e.handlers.portIo?.(port, size, 'out', value), undefined);
   callbacks = {
-    syscall: koffi.register((ud: number) => engines.get(Number(ud))?.syscallTrapped() ?? 0, proto.syscall),
+    syscall: koffi.register((index: number) => engines[index]?.syscallTrapped() ?? 0, proto.syscall),
     intr: koffi.register((_uc: unknown, intno: number, ud: number) => intr(ud, intno), proto.intr),
     memInvalid: koffi.register(
       (_uc: unknown, type: number, address: number, size: number, _v: unknown, ud: number) => memInvalid(ud, type, address, size),
@@ -223,6 +226,8 @@ export interface HookHandle {
 
 export class Engine {
   readonly id: number;
+  /** In `engines`, while open; the user_data of its hooks. */
+  private readonly index: number;
   /** The native uc_engine*; null once closed. */
   private handle: unknown;
   /** @internal read by the native trampolines. */
@@ -247,12 +252,13 @@ export class Engine {
   private constructor(handle: unknown) {
     this.handle = handle;
     this.id = nextEngineId++;
+    this.index = freeIndexes.pop() ?? engines.length;
     this.scratchView = new BigUint64Array(this.scratch.bytes.buffer, this.scratch.bytes.byteOffset, 1);
     this.scratchAt = hostAddress(this.scratch);
     this.count = new BigUint64Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 3);
     this.countHalves = new Uint32Array(this.counter.bytes.buffer, this.counter.bytes.byteOffset, 2);
-    this.trapSlot = new SyscallSlot(nativeCallbacks().syscall, this.id);
-    engines.set(this.id, this);
+    this.trapSlot = new SyscallSlot(nativeCallbacks().syscall, this.index);
+    engines[this.index] = this;
   }
 
   static open(): Engine {
@@ -280,7 +286,9 @@ export class Engine {
     this.scratchContext = undefined;
     uc.close(this.handle);
     this.handle = null;
-    engines.delete(this.id);
+    // No hook of a closed engine runs again, so its index can go to the next engine opened.
+    engines[this.index] = undefined;
+    freeIndexes.push(this.index);
     for (const [id, r] of mmioRegions) if (r.engine === this) mmioRegions.delete(id);
     this.scratch.free();
     this.counter.free();
@@ -387,7 +395,7 @@ export class Engine {
     check('uc_hook_del', uc.hookDel(this.handle, h.id));
   }
 
-  private addHook(type: number, cb: bigint, begin: bigint, end: bigint, insn?: number, userData: bigint | number = this.id): HookHandle {
+  private addHook(type: number, cb: bigint, begin: bigint, end: bigint, insn?: number, userData: bigint | number = this.index): HookHandle {
     const out = [0];
     const err =
       insn === undefined

@@ -42,7 +42,7 @@ export class CounterMissingError extends Error {
 /** struct hic_counter: executed, limit, address of the last instruction (all uint64_t). */
 export const COUNTER_FIELDS = 3;
 
-/** struct hic_trap in 64-bit words: seven argument registers, flags, user data, the handler. */
+/** struct hic_trap in 64-bit words: seven argument registers, flags, the engine's index, the handler. */
 export const TRAP_FIELDS = 10;
 
 /**
@@ -117,10 +117,10 @@ export const uc = {
   contextSize: lib.func('size_t uc_context_size(uc_engine *uc)'),
 };
 
-/** Callback prototypes. user_data is declared uint64_t so the engine id arrives as a number. */
+/** Callback prototypes. user_data is declared uint64_t so the engine's index arrives as a number. */
 export const proto = {
-  /** Called by the native syscall trap (trap.c) with the engine id; returns the value for rax. */
-  syscall: koffi.pointer(koffi.proto('int64_t HicSyscallCb(uint64_t ud)')),
+  /** Called by the native syscall trap (trap.c) with the engine's index; returns the value for rax. */
+  syscall: koffi.pointer(koffi.proto('int64_t HicSyscallCb(uint32_t index)')),
   intr: koffi.pointer(koffi.proto('void HicIntrCb(uintptr_t uc, uint32_t intno, uint64_t ud)')),
   memInvalid: koffi.pointer(
     koffi.proto('bool HicMemInvalidCb(uintptr_t uc, int type, uint64_t address, int size, int64_t value, uint64_t ud)'),

@@ -13,7 +13,7 @@ const FAILED = 4;
 
 /** Word indexes in struct hic_trap. */
 const FLAGS = 7;
-const USER_DATA = 8;
+const INDEX = 8;
 const HANDLER = 9;
 
 export class SyscallSlot {
@@ -22,12 +22,12 @@ export class SyscallSlot {
   private readonly halves: Uint32Array;
   private readonly memory: HostMemory;
 
-  /** A slot whose trap calls `handler` (a registered koffi callback) with `userData`. */
-  constructor(handler: bigint, userData: number) {
+  /** A slot whose trap calls `handler` (a registered koffi callback) with `index` (below 2^32). */
+  constructor(handler: bigint, index: number) {
     this.memory = HostMemory.allocate(8 * TRAP_FIELDS);
     const { buffer, byteOffset } = this.memory.bytes;
     const words = new BigUint64Array(buffer, byteOffset, TRAP_FIELDS);
-    words[USER_DATA] = BigInt(userData);
+    words[INDEX] = BigInt(index);
     words[HANDLER] = handler;
     this.values = new BigUint64Array(buffer, byteOffset, 7);
     this.halves = new Uint32Array(buffer, byteOffset, 2 * TRAP_FIELDS);

@@ -4,7 +4,7 @@
 // and capability table, endpoints and their queues, the scheduler's queues, and the event log.
 
 import type { Kernel } from '../../core0/kernel.ts';
-import { Alias, Endpoint } from '../../core0/objects/endpoint.ts';
+import { Alias, Endpoint, messageLabel } from '../../core0/objects/endpoint.ts';
 import { IrqLine } from '../../core0/objects/irq-line.ts';
 import { MemoryObject } from '../../core0/objects/memory-object.ts';
 import { MmioRegion } from '../../core0/objects/mmio-region.ts';
@@ -164,7 +164,7 @@ export function endpointsView(k: Kernel): View {
   for (const s of k.liveSandboxes) for (const c of s.cspace.all()) if (c.object instanceof Endpoint) note(c.object, `${s.name}:${rights(c.rights)}`);
   const rows = [...seen].sort((a, b) => a[0].id - b[0].id).map(([e, holders]) => ({
     id: e.id, name: endpointName(k, e), dead: e.dead, holders: [...holders],
-    senders: e.senders.map((w) => ({ thread: w.thread.label, label: w.message.label.toString(), call: w.replyTo !== undefined })),
+    senders: e.senders.map((w) => ({ thread: w.thread.label, label: messageLabel(w.message).toString(), call: w.replyTo !== undefined })),
     receivers: e.receivers.map((w) => w.thread.label),
   }));
   const aliases = k.objects.registry.listing().aliases.map(([alias, to]) => ({ alias, to }));
