@@ -106,14 +106,7 @@ export class UpdateLog {
    * until then, "rollback_failed:<step>" if it failed); the rollback itself is not listed.
    */
   outcomes(): string[] {
-    return this.all.filter((a) => a.rollbackOf === undefined).map((a) => (a.refused ? `refused:${a.refused.reason}` : a.end ? this.endOutcome(a) : 'pending'));
-  }
-
-  private endOutcome(a: UpdateAccount): string {
-    const back = a.rolledBackBy;
-    if (!back) return endOutcome(a);
-    if (!back.end) return 'rolling_back';
-    return back.end.outcome === 'completed' ? `rolled_back:${String(a.window?.rule ?? 'none')}` : `rollback_failed:${String(back.end.failed_step)}`;
+    return this.all.filter((a) => a.rollbackOf === undefined).map((a) => (a.refused ? `refused:${a.refused.reason}` : a.end ? endOutcome(a) : 'pending'));
   }
 
   private instance(sandbox: string): LoadedInstance | undefined {
@@ -238,6 +231,8 @@ export function version(packed: unknown): string {
 
 function endOutcome(a: UpdateAccount): string {
   const outcome = String(a.end!.outcome);
+  const back = a.rolledBackBy; // a rollback within the window, after it completed
+  if (back) return !back.end ? 'rolling_back' : back.end.outcome === 'completed' ? `rolled_back:${String(a.window?.rule ?? 'none')}` : `rollback_failed:${String(back.end.failed_step)}`;
   if (outcome === 'completed') return outcome;
   if (outcome === 'rolled_back') return `rolled_back:${String(a.rollback?.rule ?? 'none')}`;
   return `failed:${String(a.end!.failed_step)}`;
