@@ -16,7 +16,7 @@ import { notificationCreate, notify, wait } from './verbs/notification.ts';
 import { record } from './verbs/record.ts';
 import { registryLookup, registryRegister, registrySwitch } from './verbs/registry.ts';
 import { sandboxDestroy, sandboxResume, sandboxSuspend } from './verbs/sandbox.ts';
-import { exit, sleep, timeNow, yieldSlice } from './verbs/thread.ts';
+import { cpuTime, exit, sleep, timeNow, yieldSlice } from './verbs/thread.ts';
 import type { Outcome, SyscallContext, Verb } from './verbs/verb.ts';
 
 export type { Outcome, SyscallContext, Verb } from './verbs/verb.ts';
@@ -28,6 +28,7 @@ const VERBS: { readonly [N in SyscallName]: Verb } = {
   sleep: sleep,
   exit: exit,
   time_now: timeNow,
+  cpu_time: cpuTime,
   mem_alloc: memAlloc,
   mem_free: memFree,
   mem_protect: memProtect,

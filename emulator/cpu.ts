@@ -106,6 +106,8 @@ export class UnicornCpu implements Cpu {
   private nextThreadId = 1;
   /** Engine instruction count already charged to the clock. */
   private charged = 0;
+  /** Syscall traps charged to the clock so far. */
+  private traps = 0;
   // Per-run state, set by the hooks.
   private fault: PendingFault | undefined;
   private timeStamp: TimeStampRead | undefined;
@@ -288,6 +290,10 @@ export class UnicornCpu implements Cpu {
     return this.engine.executed;
   }
 
+  get cpuNs(): number {
+    return this.engine.executed * this.costs.instructionNs + this.traps * this.costs.syscallNs;
+  }
+
   get debug(): CpuDebug {
     return (this.debugPort ??= this.makeDebugPort());
   }
@@ -401,6 +407,7 @@ export class UnicornCpu implements Cpu {
     if (this.debugPort?.syscallEntered(this.frame)) return undefined; // held: as if not yet executed
     this.charge();
     this.clock.advance(this.costs.syscallNs);
+    this.traps++;
     this.trapResult = undefined;
     const action = this.handler ? this.handler(this.frame) : 'stop';
     if (action === 'stop') {

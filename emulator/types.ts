@@ -162,6 +162,10 @@ export interface Cpu {
   unmapDevice(va: number): void;
   /** Instructions executed on this CPU so far (exact). */
   readonly executed: number;
+  /** Virtual ns of this CPU's own work so far: everything it charged to the clock (its
+   * instructions and syscall traps, at the clock's costs). Unlike the clock, it stands still while
+   * other CPUs run and while time is fast-forwarded. */
+  readonly cpuNs: number;
   /** The debugger's hold on this CPU, made on first use; costs nothing until then. */
   readonly debug: CpuDebug;
   /** Closes the engine and releases the page table. Mapped frames are the caller's to free. */

@@ -183,7 +183,13 @@ export class System {
     this.kernel.shutdown();
     const outcome = this.outcome;
     const abandoned = this.updates.all.reduce((n, u) => n + Number(u.rollback?.abandoned ?? 0), 0);
-    const deviations = [...deviationsFrom(this.manifest, outcome, this.updates.outcomes()), ...(this.traffic ? trafficDeviations(this.traffic, abandoned) : [])];
+    // The end of the last rollback the Monitor asked for because payloads were changed: the
+    // corrupting instance is gone from then on.
+    const caught = this.updates.all.filter((u) => u.rollback?.rule === 'corruption').map((u) => Number(u.rollback!.end));
+    const deviations = [
+      ...deviationsFrom(this.manifest, outcome, this.updates.outcomes()),
+      ...(this.traffic ? trafficDeviations(this.traffic, abandoned, caught.length ? Math.max(...caught) : undefined) : []),
+    ];
     return { halt, outcome, deviations, logHash: this.kernel.events.hash() };
   }
 

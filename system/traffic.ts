@@ -63,15 +63,25 @@ interface TrafficState {
  * How the traffic differs from a clean run: every connection closed, nothing lost, duplicated or
  * reordered. `abandoned`: connections an emergency rollback gave up (the Module Manager's
  * `rollback` records, seed §4.3 步骤5.2.3): up to that many may fail, and lose what they had in
- * flight, but every byte of every other connection must still arrive.
+ * flight or what a corrupting version changed before it was caught, but every byte of every other
+ * connection must still arrive, unchanged.
  */
-export function trafficDeviations(t: AttachedTraffic, abandoned = 0): string[] {
+export function trafficDeviations(t: AttachedTraffic, abandoned = 0, corruptionCaught?: number): string[] {
   const s = t.generator.summary();
   const out: string[] = [];
   if (!t.generator.done) out.push('traffic: the generator did not finish within the run');
   if (s.failed > abandoned) out.push(`traffic: ${s.failed} connection(s) failed${abandoned ? `, more than the ${abandoned} an emergency rollback gave up` : ''}`);
-  const lost = s.failed <= abandoned ? s.lost - s.lostOnFailed : s.lost;
-  for (const [k, v] of Object.entries({ lost, duplicated: s.duplicated, reordered: s.reordered, 'seq gaps': s.seqGaps, 'bad http': s.httpErrors })) {
+  const given = s.failed <= abandoned;
+  let lost = given ? s.lost - s.lostOnFailed : s.lost;
+  let corrupted = given ? s.corrupted - s.corruptedOnFailed : s.corrupted;
+  // A version that changed bytes and was rolled back for it: what reached clients before the
+  // rollback ended is the harm no rollback undoes. It stays in the summary and the report, and is
+  // no deviation as long as all of it came before then and nothing else was lost.
+  if (corruptionCaught !== undefined && given && corrupted > 0 && s.corruptedClosed.lastAt <= corruptionCaught) {
+    lost -= s.corruptedClosed.lost;
+    corrupted = 0;
+  }
+  for (const [k, v] of Object.entries({ lost, corrupted, duplicated: s.duplicated, reordered: s.reordered, 'seq gaps': s.seqGaps, 'bad http': s.httpErrors })) {
     if (v > 0) out.push(`traffic: ${v} ${k}`);
   }
   return out;

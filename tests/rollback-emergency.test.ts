@@ -51,6 +51,8 @@ describe('a new version that stops answering mid-migration, rolled back in an em
     expect(r).toMatchObject({ kind: 'emergency', asked: 'emergency_rollback', moved_back: 0, failed: 0, ok: true });
     expect(Number(r.switched_back) - Number(r.verdict)).toBeLessThan(100_000_000); // seed §4.3 步骤5.3: < 100 ms
     expect(Number(r.abandoned)).toBeGreaterThan(100);
+    // The hung instance cannot say what it holds: the count is the steering entries the driver forgot.
+    expect(r.counted).toBe('steering');
     const forgot = run.kernel.events.of('console').find((e) => e.sandbox === 'driver' && e.text.includes('forgot instance 2'));
     expect(forgot).toBeDefined(); // no frame stays bound to the dead instance, not even a SYN it was sent
     expect(run.kernel.events.of('sandboxDestroyed').filter((e) => e.reason === 'destroyed').map((e) => e.sandbox)).toEqual(['netstack-1-3-2']);
@@ -76,8 +78,10 @@ describe('a new version that stops answering mid-migration, rolled back in an em
     expect(reportOf(account, 'regression-hang').rollback!.validation).toMatchObject({ version: '1.2.0', restored: v.restored, tookNs: Number(v.took), ratio: Number(v.ratio) / 1000 });
   });
 
-  it('gives up exactly the connections it counted; every other connection keeps every byte', () => {
-    expect(summary.failed).toBe(Number(account.rollback!.abandoned));
+  it('gives up at most the connections it counted; every other connection keeps every byte', () => {
+    // An upper bound: a steering entry outlives a connection that closed normally at the new instance.
+    expect(summary.failed).toBeGreaterThan(100);
+    expect(summary.failed).toBeLessThanOrEqual(Number(account.rollback!.abandoned));
     expect(summary.closed + summary.failed).toBe(1000);
     expect(summary.lost).toBe(summary.lostOnFailed); // bytes were lost only on the connections given up
     expect({ duplicated: summary.duplicated, reordered: summary.reordered, corrupted: summary.corrupted, seqGaps: summary.seqGaps, httpErrors: summary.httpErrors }).toEqual({
@@ -91,7 +95,7 @@ describe('a new version that stops answering mid-migration, rolled back in an em
     validateReport(report);
     expect(report.outcome).toBe('rolled-back');
     const atOld = account.split.at(-1)!.old, abandoned = Number(account.rollback!.abandoned);
-    expect(report.rollback).toMatchObject({ kind: 'emergency', movedBack: 0, abandoned, survivalRate: atOld / (atOld + abandoned) });
+    expect(report.rollback).toMatchObject({ kind: 'emergency', movedBack: 0, abandoned, abandonedCount: 'at most', survivalRate: atOld / (atOld + abandoned) });
     expect(report.decision).toMatchObject({ rule: 'unavailable', level: 1, score: 1, action: 'emergency_rollback' });
     expect(report.rootCause).toMatchObject({ class: 'code' }); // no answers after a code change
     expect(report.rootCause!.configDiff).toEqual(expect.arrayContaining([{ key: 'build: define NS_FAULT_HANG', to: 'define NS_FAULT_HANG=100000000' }]));

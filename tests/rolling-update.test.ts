@@ -51,7 +51,7 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
     const ended = account.steps.filter((s) => s.state !== 'begin').map((s) => `${s.phase}:${s.step}:${s.state}`);
     expect(ended).toEqual([
       '1:request:ok', '1:fetch:ok', '1:dependencies:ok', '1:reserve:ok', '1:notify:skipped',
-      '2:sandbox:ok', '2:handshake:ok', '2:warmup:skipped',
+      '2:sandbox:ok', '2:handshake:ok', '2:warmup:ok',
       '3:snapshot:ok', '3:migrate:ok', '3:switch:ok',
       '4:validate:ok', '4:stability:ok', '4:shutdown:ok', '4:release:ok',
     ]);
@@ -59,11 +59,30 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
     expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
+  it('warms up with the same loopback probes to both instances, whose answers agree (seed 步骤2.4)', () => {
+    const warmups = recordsOf(run.kernel, 'module-manager', 'warmup');
+    expect(warmups.map((w) => Number(w.id))).toEqual([1, 3]); // the refused request never got that far
+    for (const w of warmups) {
+      expect(w).toMatchObject({ probes: 3, agreed: 3, old_failed: 0, new_failed: 0, new_changed: 0 });
+      expect(w.new_hash).toBe(w.old_hash); // 1.2.0 and 1.3.0 run the same TCP and echo code
+      expect(Number(w.new_time)).toBeGreaterThan(0);
+      expect(Number(w.new_time) * 1000).toBeLessThanOrEqual(Number(w.old_time) * 1050); // within 5 %
+    }
+    // The figure is the probe's own CPU (cpu_time), not the clock: at both ends of update 3 the
+    // same work costs the same to the nanosecond, however each instance was preempted.
+    expect(Number(warmups[1]!.new_time)).toBe(Number(warmups[1]!.old_time));
+  });
+
   it('is watched by the Monitor, which raises no alarm: a healthy version is not rolled back', () => {
     expect(recordsOf(run.kernel, 'monitor', 'watch')).toMatchObject([{ id: 1, from: 0x10200, to: 0x10300 }]);
     expect(account.monitor.baseline).toMatchObject({ id: 1, version: 0x10200 });
     expect(Number(account.monitor.baseline!.samples)).toBe(12); // the Monitor's baseline_samples: the last 12 before the update began
     expect(account.monitor.decisions.filter((d) => d.action !== 'continue')).toEqual([]);
+    // The loopback probe of the critical functions: 1.2.0 passed both as the watch began, and 1.3.0
+    // passes both on every interval with its echo unchanged.
+    expect(Number(account.monitor.baseline!.functions)).toBe(3);
+    expect(account.monitor.samples.length).toBeGreaterThan(10);
+    expect(account.monitor.samples.filter((s) => Number(s.functions_failed) !== 0 || Number(s.corrupt) !== 0)).toEqual([]);
     expect(account.monitor.verdict).toBeUndefined();
     expect(account.monitor.unwatch).toMatchObject({ id: 1, unanswered: 0, verdicts: 0 });
     expect(recordsOf(run.kernel, 'monitor', 'alert')).toEqual([]); // nothing to alert on

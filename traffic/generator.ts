@@ -225,8 +225,9 @@ export class TrafficGenerator implements WireEndpoint {
 
   summary(): TrafficSummary {
     const byClass = Object.fromEntries(TRAFFIC_CLASSES.map((k) => [k, 0])) as Record<TrafficClass, number>;
-    let lost = 0, lostOnFailed = 0, duplicated = 0, reordered = 0, corrupted = 0, bytesSent = 0, bytesReceived = 0;
+    let lost = 0, lostOnFailed = 0, duplicated = 0, reordered = 0, corrupted = 0, corruptedOnFailed = 0, bytesSent = 0, bytesReceived = 0;
     const outcomes = { running: 0, closed: 0, failed: 0 };
+    const corruptedClosed = { connections: 0, lastAt: 0, lost: 0 };
     const failures: string[] = [];
     for (const c of this.conns) {
       byClass[c.cls]++;
@@ -236,7 +237,12 @@ export class TrafficGenerator implements WireEndpoint {
       if (outcome(c) === 'failed' && failures.length < 8) failures.push(`connection ${c.id} (${c.cls}): ${c.tcp.failure ?? 'cut short'}`);
       if (c.session instanceof EchoSession) {
         lost += c.session.check.lost;
-        if (outcome(c) === 'failed') lostOnFailed += c.session.check.lost;
+        if (outcome(c) === 'failed') lostOnFailed += c.session.check.lost, corruptedOnFailed += c.session.check.corrupted;
+        else if (c.session.check.corrupted > 0) {
+          corruptedClosed.connections++;
+          corruptedClosed.lastAt = Math.max(corruptedClosed.lastAt, c.session.corruptedAt ?? 0);
+          corruptedClosed.lost += Math.min(c.session.check.lost, c.session.check.corrupted);
+        }
         duplicated += c.session.check.duplicated;
         reordered += c.session.check.reordered;
         corrupted += c.session.check.corrupted;
@@ -244,7 +250,7 @@ export class TrafficGenerator implements WireEndpoint {
     }
     return {
       connections: this.conns.length, byClass, ...outcomes, bytes: bytesSent + bytesReceived, bytesSent, bytesReceived,
-      lost, lostOnFailed, duplicated, reordered, corrupted, seqGaps: this.tcpCounters.seqGaps, seqErrors: this.tcpCounters.seqErrors,
+      lost, lostOnFailed, duplicated, reordered, corrupted, corruptedOnFailed, corruptedClosed, seqGaps: this.tcpCounters.seqGaps, seqErrors: this.tcpCounters.seqErrors,
       httpResponses: this.metrics.httpResponses, httpErrors: this.metrics.httpErrors, latency: latencySummary(this.metrics.latencies),
       latencyByClass: Object.fromEntries(TRAFFIC_CLASSES.map((c) => [c, latencySummary(this.classLatencies.get(c)!)])) as Record<TrafficClass, LatencySummary>,
       tcp: { ...this.tcpCounters }, arp: { ...this.hosts.counters }, probes: { ...this.probeCounters },

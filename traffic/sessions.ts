@@ -90,6 +90,8 @@ export abstract class Session implements TcpApp {
 
 export class EchoSession extends Session {
   readonly check: StreamCheck;
+  /** When the last byte matching nothing sent arrived (virtual ns); undefined: none did. */
+  corruptedAt: number | undefined;
   private sent = 0;
   /** Requests not fully echoed yet: where each ends in the stream, and when it was sent. */
   private readonly waiting: { end: number; start: number }[] = [];
@@ -113,7 +115,9 @@ export class EchoSession extends Session {
   }
 
   onData(bytes: Uint8Array, now: number): void {
+    const before = this.check.corrupted;
     this.check.push(bytes);
+    if (this.check.corrupted > before) this.corruptedAt = now;
     // An exchange is answered once the echo reaches its end, holes or not: the check counts holes.
     while (this.waiting[0] !== undefined && this.check.highest >= this.waiting[0].end) this.exchangeDone(this.waiting.shift()!.start, now);
     if (this.nextExchange === this.plan.exchanges.length) this.schedule(now);
@@ -121,7 +125,9 @@ export class EchoSession extends Session {
 
   override onEnd(now: number): void {
     super.onEnd(now);
+    const before = this.check.corrupted;
     this.check.finish();
+    if (this.check.corrupted > before) this.corruptedAt = now;
   }
 }
 

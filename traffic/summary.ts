@@ -37,6 +37,12 @@ export interface TrafficSummary {
   readonly reordered: number;
   /** Echoed bytes that match nothing we sent. */
   readonly corrupted: number;
+  /** ... of them, on connections that failed. */
+  readonly corruptedOnFailed: number;
+  /** The connections that did not fail yet received changed bytes: how many, when the last
+   * changed byte came (virtual ns, 0: none), and the bytes their changes left lost (each changed
+   * byte is also a hole where the right one belonged). */
+  readonly corruptedClosed: { readonly connections: number; readonly lastAt: number; readonly lost: number };
   /** Holes in the server's sequence space never filled. */
   readonly seqGaps: number;
   /** A moved FIN or ISN, data past the FIN, an ACK of unsent bytes. */
@@ -77,7 +83,7 @@ export function summaryLine(s: TrafficSummary): string {
   const l = s.latency;
   return (
     `traffic: ${s.connections} connections (${classes}; ${state}), ${s.bytes} bytes, lost ${s.lost}, duplicated ${s.duplicated}, ` +
-    `reordered ${s.reordered}, seq gaps ${s.seqGaps + s.seqErrors}, dns ${s.probes.dnsQueries}/${s.probes.dnsAnswers}, ` +
+    `reordered ${s.reordered}, ${s.corrupted ? `corrupted ${s.corrupted}, ` : ''}seq gaps ${s.seqGaps + s.seqErrors}, dns ${s.probes.dnsQueries}/${s.probes.dnsAnswers}, ` +
     `ping ${s.probes.pingSent}/${s.probes.pingReceived}, latency p50 ${ms(l.p50)} p90 ${ms(l.p90)} p99 ${ms(l.p99)} max ${ms(l.max)}`
   );
 }

@@ -53,6 +53,8 @@ export const SYSCALLS = [
     doc: 'Ends the sandbox with a status; its memory returns to the pool.' },
   { nr: 5, name: 'time_now', args: [], returns: 'virtual time in ns since boot',
     doc: 'Reads the virtual clock.' },
+  { nr: 14, name: 'cpu_time', args: [], returns: 'virtual ns of CPU the sandbox has used',
+    doc: "The sandbox's own work so far: what its threads charged to the virtual clock (every instruction and every syscall trap, this one included, at the clock's costs). Unlike time_now it stands still while other sandboxes run and while the machine idles, so the difference of two readings is what the code between them cost, preempted or not." },
   { nr: 6, name: 'mem_alloc', family: 'memory', args: [['len', 'u64']], returns: 'address of the new region',
     doc: 'Allocates len bytes (rounded up to pages) of zeroed, contiguous memory within the sandbox quota, mapped read-write, no-execute.' },
   { nr: 7, name: 'mem_free', family: 'memory', args: [['addr', 'ptr'], ['len', 'u64']], returns: '0',

@@ -1,4 +1,4 @@
-// Verbs about the calling thread and time: yield, sleep, exit, time_now. None of them touches a
+// Verbs about the calling thread and time: yield, sleep, exit, time_now, cpu_time. None of them touches a
 // capability; the three that stop the thread only say so, and the kernel's trap path does it
 // (re-queue, sleep queue, teardown), because a verb runs inside the CPU's syscall hook.
 
@@ -23,4 +23,8 @@ export function exit(_c: SyscallContext, f: SyscallFrame): Outcome {
 
 export function timeNow(c: SyscallContext): Outcome {
   return c.now;
+}
+
+export function cpuTime(c: SyscallContext): Outcome {
+  return c.sandbox.cpu.cpuNs;
 }

@@ -1,8 +1,8 @@
 /* instance.c -- phase 2, the new instance (seed 步骤2.1-2.3): Core-0 verifies the new version and
  * creates its sandbox from the reservation, with one capability granted: the receiving end of a
  * migration channel we create; then the handshake over both channels, with version
- * negotiation, and the consistency check the protocol's PEER makes (same module, the version
- * order, the same firewall rules, a schema the target reads). */
+ * negotiation, the consistency check the protocol's PEER makes (same module, the version
+ * order, the same firewall rules, a schema the target reads), and the warm-up's probes compared. */
 #include "mm.h"
 
 static bool spawn(void) {
@@ -50,6 +50,78 @@ static uint16_t peer(struct instance *s, const struct mig_hello *other, uint64_t
   return (uint16_t)msg.words[0];
 }
 
+/* Seed 步骤2.4, the warm-up's functional consistency check (功能一致性验证): the same loopback
+ * probes (hic/netstack_probe.h) go to the old instance and the new one, and their answers must
+ * agree -- the same functions pass, each echo gives back exactly the bytes sent, and the
+ * transcripts hash alike -- and the new one may take at most 5 % longer over a probe than the old
+ * one (差异<5%), in CPU time (cpu_time: what the probe's own instructions cost, however often the
+ * instance was preempted); each side's figure is its quickest probe. The warm-up's configuration half is the snapshot's: it
+ * carries the configuration, and PEER checked the firewall rules are the same. */
+#define PROBES 3
+#define PROBE_BYTES 64
+#define SLOWER_PERMILLE 1050
+
+struct answer {
+  bool answered;
+  uint32_t failed, hash, changed;
+  uint64_t ns; /* the CPU the probe took in the instance, virtual ns */
+};
+
+/* cap://<service>/v<major.minor.patch>/stats of one instance. */
+static int64_t stats_endpoint(uint64_t packed) {
+  char name[80];
+  int len = hic_snprintf(name, sizeof name, "cap://%s/v%lu.%lu.%lu/stats", up.req.service, packed >> 16, packed >> 8 & 0xff, packed & 0xff);
+  return hic_registry_lookup(REGISTRY, name, (uint64_t)len);
+}
+
+static struct answer ask(int64_t ep, uint64_t number, const uint8_t *sent) {
+  struct answer a = {0};
+  memset(&msg, 0, sizeof msg);
+  msg.label = NS_PROBE;
+  msg.cap = HIC_NO_CAP;
+  msg.words[0] = number;
+  msg.len = PROBE_BYTES;
+  memcpy(msg.payload, sent, PROBE_BYTES);
+  up.ipc_calls++;
+  if (ep < 0 || hic_call((uint64_t)ep, &msg, 0, up.req.policy.phase_timeout_ns) < 0 || msg.label != 0 || msg.len > PROBE_BYTES) return a;
+  a = (struct answer){.answered = true, .failed = (uint32_t)msg.words[1], .hash = (uint32_t)msg.words[3], .changed = PROBE_BYTES - (uint32_t)msg.len,
+                      .ns = msg.words[0]};
+  for (uint32_t i = 0; i < msg.len; i++) a.changed += msg.payload[i] != sent[i];
+  return a;
+}
+
+static bool consistent(void) {
+  int64_t at_old = stats_endpoint(up.from), at_new = stats_endpoint(up.to);
+  struct answer o = {0}, n = {0};
+  uint32_t agreed = 0;
+  uint64_t old_ns = ~0ull, new_ns = ~0ull;
+  for (uint32_t i = 0; i < PROBES; i++) {
+    uint8_t sent[PROBE_BYTES];
+    uint64_t number = up.req.id * PROBES + i + 0x1000; /* apart from the Monitor's numbers */
+    for (uint32_t k = 0; k < PROBE_BYTES; k++) sent[k] = (uint8_t)(number * 37 + k * 11);
+    o = ask(at_old, number, sent);
+    n = ask(at_new, number, sent);
+    if (o.answered && n.answered && o.failed == n.failed && o.hash == n.hash && n.changed == 0 && o.changed == 0) agreed++;
+    else break;
+    if (o.ns < old_ns) old_ns = o.ns;
+    if (n.ns < new_ns) new_ns = n.ns;
+  }
+  bool same = agreed == PROBES, quick = same && new_ns * 1000 <= old_ns * SLOWER_PERMILLE;
+  if (at_old >= 0) hic_cap_delete((uint64_t)at_old);
+  if (at_new >= 0) hic_cap_delete((uint64_t)at_new);
+  module_manager_emit_warmup(&(struct module_manager_record_warmup){
+      .id = up.req.id, .probes = PROBES, .agreed = agreed, .old_hash = o.hash, .new_hash = n.hash, .old_failed = o.answered ? o.failed : ~0u,
+      .new_failed = n.answered ? n.failed : ~0u, .new_changed = n.changed, .old_time_ns = same ? old_ns : 0, .new_time_ns = same ? new_ns : 0});
+  check(same, MODULE_MANAGER_CHECK_WHAT_SAME_ANSWERS);
+  if (same) check(quick, MODULE_MANAGER_CHECK_WHAT_PROBE_TIME);
+  if (!same)
+    hic_log("module_manager: consistency check: %s and %s answer probe %u differently (functions failed %x/%x, hash %08x/%08x, %u bytes changed)",
+            up.old.role, up.new.role, agreed, o.failed, n.failed, o.hash, n.hash, n.changed);
+  else if (!quick)
+    hic_log("module_manager: consistency check: a probe takes %lu ns at %s, %lu ns at %s: more than 5 %% slower", new_ns, up.new.role, old_ns, up.old.role);
+  return quick;
+}
+
 bool new_instance(void) {
   step(2, MODULE_MANAGER_STEP_STEP_SANDBOX, MODULE_MANAGER_STEP_STATE_BEGIN);
   if (!spawn()) return step(2, MODULE_MANAGER_STEP_STEP_SANDBOX, MODULE_MANAGER_STEP_STATE_FAILED), false;
@@ -64,8 +136,8 @@ bool new_instance(void) {
   hic_log("module_manager: handshake: %s %lu.%lu.%lu and %s agree on protocol %u.%u", up.req.service, up.from >> 16, up.from >> 8 & 0xff,
           up.from & 0xff, up.info.version, at_new >> 8, at_new & 0xff);
   step(2, MODULE_MANAGER_STEP_STEP_HANDSHAKE, MODULE_MANAGER_STEP_STATE_OK);
-  /* Seed 步骤2.3's warm-up (configuration applied, probes compared) is not built: the snapshot
-   * carries the configuration, and PEER checked the firewall rules are the same. */
-  step(2, MODULE_MANAGER_STEP_STEP_WARMUP, MODULE_MANAGER_STEP_STATE_SKIPPED);
-  return true;
+  step(2, MODULE_MANAGER_STEP_STEP_WARMUP, MODULE_MANAGER_STEP_STATE_BEGIN);
+  bool same = consistent();
+  step(2, MODULE_MANAGER_STEP_STEP_WARMUP, same ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
+  return same;
 }

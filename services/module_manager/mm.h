@@ -13,6 +13,7 @@
 #include "hic/module.h"
 #include "hic/module_manager.h"
 #include "hic/monitor.h"
+#include "hic/netstack_probe.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
@@ -46,8 +47,6 @@ struct update {
   uint64_t connections_ns;     /* the connection phase, virtual */
   uint64_t phase_started;      /* virtual ns: the current step's start, for the timeout */
   bool switched;               /* the service's alias reaches the new instance */
-  uint64_t at_new;             /* connections at the new instance at the last health check */
-  uint32_t moved_at_check;     /* ... and how many had been moved to it by then */
   uint64_t rollback_of;         /* 0, or the completed update this one rolls back in its window (window.c) */
   bool watched;                /* the Monitor watches the new instance */
   bool has_verdict;            /* the Monitor asked for a rollback: */
@@ -86,7 +85,6 @@ bool migrate(void);
 uint8_t classify(const struct mig_conn_ref *c); /* 0 idle, 1 HTTP, 2 real-time, 3 persistent */
 uint64_t move_conn(struct instance *from, struct instance *to, const struct mig_conn_ref *c, struct tally *t, uint64_t within_ns);
 void split(void);
-uint32_t moved_so_far(void); /* connections moved to the new instance in this update */
 /* Every connection instance s holds (MIG_LIST), up to max, each with its class; -1 if it did not answer. */
 int32_t list_conns(struct instance *s, struct mig_conn_ref *out, uint8_t *classes, uint32_t max);
 void latency_reset(void);
@@ -111,6 +109,7 @@ void watch_validate(uint64_t id);
 /* rollback.c: the rollback the verdict asks for, before COMPLETE (seed §4.3 步骤5.2), and the
  * new version's bad mark in Core-0's installed-state store. */
 void rollback(void);
+void discard(void); /* the new instance failed the consistency check: destroyed, marked bad */
 bool mark_bad(const char *version, bool bad);
 
 /* window.c: the rollback window after COMPLETE. window_open after a completed update (the

@@ -127,6 +127,7 @@ bool run_update(void) {
   if (!ok && up.watched) verdict(up.req.policy.phase_timeout_ns);
   bool rolled_back = !ok && up.has_verdict;
   if (rolled_back) rollback();
+  else if (up.failed_step == MODULE_MANAGER_END_FAILED_STEP_WARMUP) discard();
   if (!ok) watch_end(); /* a completed update stays watched through its rollback window */
   if (rolled_back) watch_validate(up.req.id);
   release();
@@ -145,6 +146,8 @@ bool run_update(void) {
     hic_log("module_manager: update %lu of %s to %s complete: %lu connections moved, added latency avg %lu ns p99 %lu ns max %lu ns, %u checks, %u failed",
             up.req.id, up.req.service, up.info.version, moved, avg, p99, max, up.checks, up.failures);
   else if (rolled_back) hic_log("module_manager: update %lu rolled back at step %lu; %s serves", up.req.id, up.failed_step, up.old.role);
+  else if (up.failed_step == MODULE_MANAGER_END_FAILED_STEP_WARMUP)
+    hic_log("module_manager: update %lu FAILED its consistency check; %s serves on alone", up.req.id, up.old.role);
   else hic_log("module_manager: update %lu FAILED at step %lu; both instances serve on", up.req.id, up.failed_step);
   if (ok) window_open();
   return ok;

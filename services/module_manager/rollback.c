@@ -53,15 +53,25 @@ static bool move_back(struct tally *t) {
   return true;
 }
 
-/* Emergency: the new instance's connections are given up without asking it anything (it may not
+/* Emergency: the new instance's connections are given up without waiting on it (it may not
  * answer at all). The driver forgets every steering entry naming it -- those the update moved
  * there and those its SYNs made while it was the default -- so their frames reach the old
- * instance, which knows nothing of them and resets them. The count: what the new instance held at
- * the last health check, and every connection moved to it since. */
-static uint32_t abandon(void) {
-  uint32_t n = moved_so_far();
-  check(eth_call(ETH_FORGET, up.new.hello.instance, 0, 0, 0) == ETH_OK, MODULE_MANAGER_CHECK_WHAT_NOTHING_LEFT_BEHIND);
-  return (uint32_t)up.at_new + (n - up.moved_at_check);
+ * instance, which knows nothing of them and resets them.
+ *
+ * The count: what the new instance says it holds, asked once with a short timeout (it is already
+ * out of the path, so the wait delays nothing but the record); if it does not answer, the entries
+ * the driver forgot, which may include connections that had closed there (an upper bound). The
+ * record says which (`counted`). */
+#define ASK_NS 2000000ull /* 2 ms: a serving instance answers within one pass of its loop */
+
+static uint32_t abandon(uint64_t *counted) {
+  struct mig_status st;
+  bool answered = status_within(&up.new, &st, ASK_NS);
+  bool forgot = eth_call(ETH_FORGET, up.new.hello.instance, 0, 0, 0) == ETH_OK;
+  uint64_t entries = forgot ? msg.words[0] : 0;
+  check(forgot, MODULE_MANAGER_CHECK_WHAT_NOTHING_LEFT_BEHIND);
+  *counted = answered ? MODULE_MANAGER_ROLLBACK_COUNTED_INSTANCE : MODULE_MANAGER_ROLLBACK_COUNTED_STEERING;
+  return answered ? st.connections : (uint32_t)entries;
 }
 
 /* The new version in Core-0's installed-state store: marked bad after a rollback, so no automatic
@@ -76,6 +86,24 @@ bool mark_bad(const char *version, bool bad) {
   return r == 0;
 }
 
+/* A new instance that failed the consistency check (seed 步骤2.4) has served nothing: there is
+ * nothing to switch back or move. Both are told to ABORT, the new one's sandbox is destroyed and
+ * its version marked bad, and the old instance serves on (§4.1 level 1, 新实例启动失败). */
+void discard(void) {
+  step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, MODULE_MANAGER_STEP_STATE_BEGIN);
+  bool aborted = mig_call(&up.new, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK;
+  aborted = mig_call(&up.old, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK && aborted;
+  check(aborted, MODULE_MANAGER_CHECK_WHAT_ABORTED);
+  bool gone = up.new.control >= 0 && hic_sandbox_destroy((uint64_t)up.new.control) == 0;
+  check(gone, MODULE_MANAGER_CHECK_WHAT_NEW_DESTROYED);
+  if (gone) hic_cap_delete((uint64_t)up.new.control), up.new.control = -1;
+  bool marked = mark_bad(up.info.version, true);
+  check(marked, MODULE_MANAGER_CHECK_WHAT_MARKED_BAD);
+  step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, aborted && gone && marked ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
+  hic_log("module_manager: update %lu: %s %s discarded before it served: %s", up.req.id, up.req.service, up.info.version,
+          gone ? "destroyed and marked bad" : "NOT destroyed");
+}
+
 void rollback(void) {
   const struct mon_verdict *v = &up.verdict;
   bool emergency = v->action == MON_ACTION_EMERGENCY_ROLLBACK;
@@ -88,10 +116,11 @@ void rollback(void) {
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_MOVE, MODULE_MANAGER_STEP_STATE_BEGIN);
   struct tally t = {0};
   uint32_t abandoned = 0;
+  uint64_t counted = MODULE_MANAGER_ROLLBACK_COUNTED_NONE;
   /* A reverse rollback whose new instance does not answer at all becomes an emergency one: there
    * is nothing to move back from. The record says what was asked and what was done. */
   if (!emergency && !move_back(&t)) emergency = true;
-  if (emergency) abandoned = abandon();
+  if (emergency) abandoned = abandon(&counted);
   struct mig_status n;
   bool empty = emergency || (status_of(&up.new, &n) && n.connections == 0);
   bool aborted = emergency || mig_call(&up.new, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK; /* an emergency does not wait on it */
@@ -111,7 +140,7 @@ void rollback(void) {
   module_manager_emit_rollback(&(struct module_manager_record_rollback){
       .id = up.req.id, .kind = emergency ? MODULE_MANAGER_ROLLBACK_KIND_EMERGENCY : MODULE_MANAGER_ROLLBACK_KIND_REVERSE, .asked = v->action,
       .rule = v->rule, .level = v->level, .score = v->score, .verdict_ns = v->at_ns, .started_ns = t0, .switched_back_ns = t_switched,
-      .moved_back = t.moved, .gone = t.gone, .failed = t.failed, .abandoned = abandoned, .end_ns = (uint64_t)hic_time_now(), .marked_bad = marked,
+      .moved_back = t.moved, .gone = t.gone, .failed = t.failed, .abandoned = abandoned, .counted = counted, .end_ns = (uint64_t)hic_time_now(), .marked_bad = marked,
       .ok = switched && empty && aborted && gone && marked});
   hic_log("module_manager: update %lu rolled back (%s): switched back %lu ns after the verdict, %u connections moved back, %u closed first, %u failed, %u abandoned",
           up.req.id, emergency ? "emergency" : "reverse", t_switched - v->at_ns, t.moved, t.gone, t.failed, abandoned);

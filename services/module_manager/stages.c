@@ -116,8 +116,6 @@ static void move(const struct mig_conn_ref *c, struct tally *t) {
   nmoved++;
 }
 
-uint32_t moved_so_far(void) { return nmoved; }
-
 /* Both instances answer within a health interval, the target takes connections, nothing held for
  * a moving connection was dropped, and the new instance's own stats endpoint answers with its
  * version. */
@@ -125,10 +123,9 @@ bool healthy(void) {
   struct mig_status o, n;
   uint64_t within = up.req.policy.health_interval_ns;
   bool ok = status_within(&up.old, &o, within) && status_within(&up.new, &n, within) && n.phase == MIG_PHASE_TARGET && n.held_dropped == 0;
-  if (ok) up.at_new = n.connections, up.moved_at_check = nmoved;
   if (ok && new_stats >= 0) {
     msg_clear();
-    msg.label = 1; /* NS_STATS */
+    msg.label = NS_STATS;
     msg.cap = HIC_NO_CAP;
     up.ipc_calls++;
     int64_t r = hic_call((uint64_t)new_stats, &msg, 0, within);
@@ -142,7 +139,7 @@ bool healthy(void) {
 void split(void) {
   struct mig_status o, n;
   if (status_of(&up.old, &o) && status_of(&up.new, &n))
-    up.at_new = n.connections, module_manager_emit_split(&(struct module_manager_record_split){.id = up.req.id, .old = o.connections, .new = n.connections});
+    module_manager_emit_split(&(struct module_manager_record_split){.id = up.req.id, .old = o.connections, .new = n.connections});
 }
 
 /* Waits as long as the rate limit asks for `moved` connections since `since`. */

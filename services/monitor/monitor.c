@@ -33,6 +33,7 @@
 #include "hic/eth.h"
 #include "hic/module.h"
 #include "hic/monitor.h"
+#include "hic/netstack_probe.h"
 #include "hic/runtime.h"
 
 _Static_assert(MON_ACTION_CONFIG_ROLLBACK == MD_ACT_CONFIG_ROLLBACK && MON_ACTION_COMPONENT_ROLLBACK == MD_ACT_COMPONENT_ROLLBACK &&
@@ -43,7 +44,8 @@ _Static_assert(MONITOR_ALERT_PRIORITY_P3 == MD_P3 && MONITOR_ALERT_VERDICT_SILEN
                "the records' enums are the core's");
 
 #define REGISTRY 0
-#define NS_STATS 1         /* services/netstack/netstack.c: the stats call */
+#define PROBE_BYTES 64     /* echoed per probe */
+#define FUNCTIONS_UNPROBED 0xffffffffu /* a sample's functions_failed when no probe answered */
 #define MAX_SAMPLE 0x7fffffffu /* the core's samples are below 2^31 */
 
 /* What one probe of a stats endpoint gave. */
@@ -76,6 +78,7 @@ static struct {
   struct md_decider decider;
   struct md_baseline base;
   struct md_decision last;
+  uint32_t functions;  /* the critical functions the old version passed as the watch began */
   uint32_t fail_streak;
   uint64_t samples, violations, unanswered, sent;
   bool verdict_due;          /* a rollback decided, not yet taken by the Module Manager */
@@ -112,6 +115,17 @@ static const char *service_name(void) {
   return names[config->service];
 }
 
+/* The service's alias, cap://<service>/stats: whichever instance serves, once it exists. */
+static int64_t alias(void) {
+  static int64_t ep = -1;
+  if (ep < 0) {
+    char name[48];
+    int len = hic_snprintf(name, sizeof name, "cap://%s/stats", service_name());
+    ep = hic_registry_lookup(REGISTRY, name, (uint64_t)len);
+  }
+  return ep;
+}
+
 /* NS_STATS on `ep`: a health check, failed when unanswered within probe_timeout. */
 static bool probe(int64_t ep, struct probe *p) {
   memset(&msg, 0, offsetof(struct hic_msg, payload));
@@ -121,6 +135,35 @@ static bool probe(int64_t ep, struct probe *p) {
   uint64_t rx_frames;
   memcpy(&rx_frames, msg.payload, sizeof rx_frames); /* struct ns_counters begins with rx_frames */
   *p = (struct probe){.version = msg.words[2], .frames = rx_frames, .busy_ns = msg.words[3]};
+  return true;
+}
+
+/* What one loopback probe of an instance's critical functions gave (netstack's app/probe.c). */
+struct functions {
+  bool answered;
+  uint32_t failed;  /* NS_PROBE_* bits: the functions that failed */
+  uint32_t corrupt; /* bytes the echo gave back changed */
+  uint32_t hash;    /* the transcript's */
+};
+
+/* NS_PROBE `number` on `ep`: the instance runs a scripted client through its own core and
+ * applications and says which critical functions failed; the echoed bytes are compared here with
+ * the ones sent, which differ from probe to probe. */
+static bool probe_functions(int64_t ep, uint64_t number, struct functions *f) {
+  uint8_t sent[PROBE_BYTES];
+  for (uint32_t i = 0; i < PROBE_BYTES; i++) sent[i] = (uint8_t)(number * 131 + i * 7 + (i >> 3));
+  memset(&msg, 0, offsetof(struct hic_msg, payload));
+  msg.label = NS_PROBE;
+  msg.cap = HIC_NO_CAP;
+  msg.words[0] = number;
+  msg.len = PROBE_BYTES;
+  memcpy(msg.payload, sent, PROBE_BYTES);
+  *f = (struct functions){0};
+  if (hic_call((uint64_t)ep, &msg, 0, config->probe_timeout_ns) < 0 || msg.label != 0 || msg.len > PROBE_BYTES) return false;
+  f->answered = true;
+  f->failed = (uint32_t)msg.words[1];
+  f->hash = (uint32_t)msg.words[3];
+  for (uint32_t i = 0; i < msg.len; i++) f->corrupt += msg.payload[i] != sent[i];
   return true;
 }
 
@@ -297,6 +340,9 @@ static uint64_t watch(const struct hic_msg *in) {
   memset(&w, 0, sizeof w);
   w.on = true, w.id = req.id, w.stats = stats, w.verdicts = in->cap, w.instance = (uint32_t)req.instance;
   offered_to(w.instance, &w.offered);
+  /* A function the running version fails as well is not the new one's regression. */
+  struct functions old;
+  w.functions = alias() >= 0 && probe_functions(alias(), 0, &old) ? ~old.failed & NS_PROBE_ALL : 0;
   uint64_t t = q16_to_int(md_detect_mean_q16(&service_time)), r = q16_to_int(md_detect_mean_q16(&frame_rate));
   w.base = (struct md_baseline){.latency_us = t ? (uint32_t)t : 1, .throughput = r ? (uint32_t)r : 1};
   struct md_update_context ctx = {.code_changed = 1};
@@ -307,7 +353,8 @@ static uint64_t watch(const struct hic_msg *in) {
     return MON_ERR_STATE;
   }
   monitor_emit_baseline(&(struct monitor_record_baseline){.id = req.id, .version = baseline_version, .samples = service_time.n, .service_time_ns = t,
-                                                          .service_time_sigma_ns = q16_to_int(md_detect_sigma_q16(&service_time)), .frame_rate = r});
+                                                          .service_time_sigma_ns = q16_to_int(md_detect_sigma_q16(&service_time)), .frame_rate = r,
+                                                          .functions = w.functions});
   monitor_emit_watch(&(struct monitor_record_watch){.id = req.id, .from = req.from, .to = req.to});
   hic_log("monitor: watching %s %s for update %lu: baseline %lu ns per frame over %u samples", req.service, req.version, req.id, t, service_time.n);
   return MON_OK;
@@ -373,6 +420,14 @@ static void observe(void) {
   s.requests = (uint32_t)fresh + 1;
   s.unanswered = answered ? 0 : s.requests;
   s.health_fail_streak = w.fail_streak;
+  /* The critical functions, once the instance answers at all (an unanswered one is the
+   * availability rules' case, and a second timeout would only delay them). */
+  struct functions fn = {0};
+  if (answered && probe_functions(w.stats, w.samples + 1, &fn)) {
+    s.critical_checks = 1;
+    s.critical_failed = (fn.failed & w.functions) != 0; /* one function failed outright (§4.2) */
+    s.corrupt = fn.corrupt != 0;
+  }
   if (measured) {
     struct md_detect_result dr;
     s.latency_us = per_frame; /* the core is unit-free: here ns per frame (docs/monitor.md) */
@@ -384,7 +439,8 @@ static void observe(void) {
     }
   }
   w.samples++;
-  monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = per_frame, .frame_rate = per_second, .offered = s.requests, .unanswered = s.unanswered});
+  monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = per_frame, .frame_rate = per_second, .offered = s.requests, .unanswered = s.unanswered,
+                                                      .functions_failed = fn.answered ? fn.failed : FUNCTIONS_UNPROBED, .corrupt = fn.corrupt});
   struct md_decision d;
   if (md_decide(&w.decider, &s, &d) < 0) return;
   if (d.rule_id != w.last.rule_id || d.action != w.last.action || d.execute != w.last.execute || d.confirm != w.last.confirm) {
@@ -445,9 +501,6 @@ int hic_main(void) {
   int64_t ep = hic_endpoint_create();
   static const char name[] = "cap://monitor/v" HIC_MODULE_VERSION "/watch";
   if (ep < 0 || hic_registry_register(REGISTRY, name, sizeof name - 1, (uint64_t)ep) < 0) return hic_log("monitor: cannot register %s", name), 1;
-  char alias_name[48];
-  int alias_len = hic_snprintf(alias_name, sizeof alias_name, "cap://%s/stats", service_name());
-  int64_t alias = -1;
   uint64_t next = (uint64_t)hic_time_now();
   for (;;) {
     uint64_t now = (uint64_t)hic_time_now();
@@ -472,6 +525,6 @@ int hic_main(void) {
     next += config->interval_ns;
     if (next < (uint64_t)hic_time_now()) next = (uint64_t)hic_time_now(); /* a probe that waited long: no burst to catch up */
     if (w.on) observe();
-    else if (alias >= 0 || (alias = hic_registry_lookup(REGISTRY, alias_name, (uint64_t)alias_len)) >= 0) learn(alias);
+    else if (alias() >= 0) learn(alias());
   }
 }

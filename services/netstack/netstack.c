@@ -33,11 +33,12 @@ static int64_t doorbell;
 static uint64_t bell, now_ns;
 static bool rung_owed;
 static uint64_t tx_full, rx_bad;
-static uint64_t busy_ns; /* virtual time spent in the core on received frames (NS_STATS words[3]) */
+static uint64_t busy_ns; /* CPU spent in the core on received frames (cpu_time, virtual ns; NS_STATS words[3]) */
 
 /* A deliberately broken build for the Monitor's regression images (module.json `defines`): the
- * versions built with NS_FAULT_SLOW take twice the time over every frame, so the service's
- * latency doubles while every byte stays right. 0 in every real version. */
+ * versions built with NS_FAULT_SLOW take twice the CPU over every frame (they spin on cpu_time
+ * for as long again as the core took), so the service's latency doubles while every byte stays
+ * right. 0 in every real version. */
 #ifndef NS_FAULT_SLOW
 #define NS_FAULT_SLOW 0
 #endif
@@ -60,10 +61,13 @@ static int64_t note;      /* the notification the loop waits on (also the migrat
 
 uint64_t netstack_now(void) { return now_ns; }
 
+uint64_t netstack_started(void) { return started_ns; }
+
 uint64_t netstack_tick(void) { return now_ns = (uint64_t)hic_time_now(); }
 
 void netstack_emit(void *ctx, const uint8_t *f, size_t len) {
   (void)ctx;
+  if (probe_take(f, len)) return;
   while (!fc_push(&ch.tx, f, (uint32_t)len)) { /* the driver drains it once rung */
     tx_full++;
     hic_notify((uint64_t)doorbell, bell);
@@ -97,13 +101,16 @@ void netstack_drain_rx(void) {
       rx_bad++;
       continue;
     }
-    uint64_t t0 = netstack_tick();
+    netstack_tick();
     if (mig_intercept(frame, (uint32_t)len)) continue;
+    uint64_t c0 = (uint64_t)hic_cpu_time();
     ns_input(&stack, frame, (size_t)len, now_ns, netstack_emit, 0);
-    uint64_t t1 = (uint64_t)hic_time_now();
-    if (NS_FAULT_SLOW && (!NS_FAULT_SLOW_AFTER || t0 >= started_ns + (uint64_t)NS_FAULT_SLOW_AFTER))
-      while ((uint64_t)hic_time_now() < t1 + (t1 - t0)) {}
-    busy_ns += (uint64_t)hic_time_now() - t0;
+    uint64_t c1 = (uint64_t)hic_cpu_time();
+    if (NS_FAULT_SLOW && (!NS_FAULT_SLOW_AFTER || now_ns >= started_ns + (uint64_t)NS_FAULT_SLOW_AFTER)) {
+      while ((uint64_t)hic_cpu_time() < c1 + (c1 - c0)) {}
+      c1 = (uint64_t)hic_cpu_time();
+    }
+    busy_ns += c1 - c0;
   }
 }
 
@@ -127,12 +134,7 @@ static int64_t attach(void) {
   return wait_on;
 }
 
-/* The stats endpoint (cap://netstack/v<version>/stats, the alias cap://netstack/stats follows the
- * instance in service): NS_STATS answers words[0] connections, words[1] TCP connections
- * accepted, words[2] version (MIG_VERSION), words[3] the virtual ns spent in the core on received
- * frames so far (with rx_frames, the service time per frame the Monitor watches), payload the
- * core's struct ns_counters. */
-#define NS_STATS 1
+/* The stats endpoint: NS_STATS and NS_PROBE (hic/netstack_probe.h). */
 static int64_t stats_ep = -1;
 
 static int64_t serve_stats_name(void) {
@@ -145,6 +147,22 @@ static int64_t serve_stats_name(void) {
 static void serve_stats(void) {
   while (hic_recv((uint64_t)stats_ep, &msg, HIC_NONBLOCK, 0) == 0) {
     if (msg.cap >= 0) hic_cap_delete((uint64_t)msg.cap);
+    if (msg.label == NS_PROBE && msg.len <= NS_PROBE_DATA_MAX) {
+      static uint8_t data[NS_PROBE_DATA_MAX];
+      struct probe_result r;
+      uint32_t len = msg.len;
+      uint64_t number = msg.words[0];
+      memcpy(data, msg.payload, len);
+      memset(&msg, 0, sizeof msg);
+      netstack_tick();
+      uint64_t cpu0 = (uint64_t)hic_cpu_time();
+      probe_run(&stack, number, data, len, msg.payload, &r);
+      msg.cap = HIC_NO_CAP;
+      msg.words[0] = (uint64_t)hic_cpu_time() - cpu0, msg.words[1] = r.failed, msg.words[2] = HIC_MODULE_VERSION_NUM, msg.words[3] = r.hash;
+      msg.len = r.echoed;
+      hic_reply(&msg);
+      continue;
+    }
     bool ok = msg.label == NS_STATS;
     memset(&msg, 0, sizeof msg);
     msg.cap = HIC_NO_CAP;
@@ -167,7 +185,7 @@ static void serve_control(void) { mig_serve(note); }
 /* The configuration (module.json): the instance to attach as, the slot of the migration control
  * channel (0: none), standby (a successor: it does not become the driver's default by attaching). */
 int hic_main(void) {
-  if (NS_FAULT_SLOW_AFTER) started_ns = (uint64_t)hic_time_now(); /* only a build that needs it reads the clock here */
+  if (NS_FAULT_SLOW_AFTER || NS_FAULT_CORRUPT) started_ns = (uint64_t)hic_time_now(); /* only a build that needs it reads the clock here */
   const struct netstack_config *config = hic_config();
   instance = (uint32_t)config->instance;
   standby = config->standby != 0;

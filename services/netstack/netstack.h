@@ -19,6 +19,7 @@
 #endif
 
 #include "core/net.h"
+#include "hic/netstack_probe.h"
 
 /* --- netstack.c ------------------------------------------------------------------------------ */
 
@@ -26,6 +27,21 @@
  * pass of the loop, and passed to every core call that may send. */
 uint64_t netstack_now(void);
 uint64_t netstack_tick(void); /* reads the clock into netstack_now() and returns it */
+
+/* The virtual time the instance started at; read only by a build with a fault that waits for it. */
+uint64_t netstack_started(void);
+
+/* A deliberately broken build for the Monitor's regression images (module.json `defines`; 0 in
+ * every real version): NS_FAULT_CORRUPT makes the echo give back every chunk with one byte
+ * changed, from NS_FAULT_CORRUPT_AFTER virtual ns after the instance started (app/apps.c). The
+ * connection stays well formed -- sequence numbers, lengths and checksums are right -- so only
+ * the bytes themselves show it. netstack.c has the others. */
+#ifndef NS_FAULT_CORRUPT
+#define NS_FAULT_CORRUPT 0
+#endif
+#ifndef NS_FAULT_CORRUPT_AFTER
+#define NS_FAULT_CORRUPT_AFTER 0
+#endif
 
 /* Where the frames the core emits go (an ns_emit_fn): onto the tx ring; the doorbell is rung once
  * per pass of the loop. */
@@ -55,6 +71,23 @@ struct apps_counters {
   uint64_t dns_answered; /* queries the resolver answered and we sent back */
 };
 const struct apps_counters *apps_counters(void);
+
+/* --- app/probe.c: the loopback probe (NS_PROBE) ---------------------------------------------- */
+
+/* The probe's client address: on-link (10.0.0.0/16) and never a real client's. */
+#define PROBE_IP 0x0afffffeu /* 10.0.255.254 */
+
+struct probe_result {
+  uint32_t failed;  /* NS_PROBE_* bits (hic/netstack_probe.h) */
+  uint32_t hash;    /* CRC-32 of the transcript (flags, relative numbers, payloads) */
+  uint32_t echoed;  /* bytes the echo gave back, at out */
+};
+/* Probe number `number` of this instance, echoing `len` bytes of `data` into `out` (app/probe.c). */
+void probe_run(struct ns_stack *s, uint64_t number, const uint8_t *data, uint32_t len, uint8_t *out, struct probe_result *r);
+/* netstack_emit's first question: is this frame the running probe's? Then it is taken. */
+bool probe_take(const uint8_t *frame, size_t len);
+/* The application's word that the probe's connection was accepted, as connection `id`. */
+void probe_accepted(uint32_t id);
 
 /* --- app/app_record.c: the application's state as bytes, for a migration ---------------------- */
 

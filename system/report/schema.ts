@@ -134,6 +134,9 @@ export interface Rollback {
   readonly movedBack: number;
   /** Connections given up by an emergency rollback (seed §4.3 step 5.2.3); 0 otherwise. */
   readonly abandoned: number;
+  /** How that count was had: the new instance's own (exact), or the driver's steering entries
+   * for an instance that did not answer (at most that many). Absent without an emergency. */
+  readonly abandonedCount?: 'exact' | 'at most';
   /** Share of the connections live at the decision still served after the rollback. */
   readonly survivalRate: number;
   /** The Monitor's check of what served afterwards against the baseline (seed §4.3 step 5.4). */
@@ -309,6 +312,7 @@ export const REPORT_SCHEMA: Schema = {
         abandoned: count,
         survivalRate: share,
       }, {
+        abandonedCount: choice('exact', 'at most'),
         validation: object({ tNs: ns, samples: count, answered: count, version: label, serviceTimeNs: ns, baselineNs: ns, ratio: { type: 'number', minimum: 0 }, restored: { type: 'boolean' }, tookNs: ns }),
       }),
       rootCause: object(

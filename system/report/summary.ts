@@ -97,7 +97,7 @@ export function summarize(r: UpdateReport): string[] {
   }
   const b = r.rollback;
   if (b !== undefined) {
-    out.push('', `rollback (${b.kind}): ${b.movedBack} connections moved back, ${b.abandoned} abandoned, ${percent(b.survivalRate)} survived`);
+    out.push('', `rollback (${b.kind}): ${b.movedBack} connections moved back, ${b.abandonedCount === 'at most' ? 'at most ' : ''}${b.abandoned} abandoned, ${b.abandonedCount === 'at most' ? 'at least ' : ''}${percent(b.survivalRate)} survived`);
     const v = b.validation;
     if (v) out.push(`validated: ${v.answered}/${v.samples} probes of ${v.version} answered, ${duration(v.serviceTimeNs)} per frame against ${duration(v.baselineNs)} (×${v.ratio.toFixed(2)}): ${v.restored ? `restored after ${duration(v.tookNs)}` : 'NOT restored'}`);
     out.push(...phaseLines(b.phases).map((x) => `  ${x}`));

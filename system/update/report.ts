@@ -163,6 +163,7 @@ function rollbackOf(a: UpdateAccount, phases: readonly Phase[]): UpdateReport['r
     phases: phases.filter((p) => p.phase === 5),
     movedBack,
     abandoned,
+    ...(r.counted === 'instance' ? { abandonedCount: 'exact' as const } : r.counted === 'steering' ? { abandonedCount: 'at most' as const } : {}),
     survivalRate: live ? (atOld + movedBack) / live : 1,
   };
 }

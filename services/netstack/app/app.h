@@ -28,6 +28,7 @@ struct app {
   uint8_t line_len;                /* bytes of the request line kept; 0xff once it ended */
   char line[96];
   bool moving;                     /* exported for a migration: left alone until it is settled */
+  bool probe;                      /* the loopback probe's (app/probe.c): no migration hears of it */
   uint64_t token;                  /* HTTP: the web server's token for the body being sent */
   uint64_t tokens[BODY_FIFO];      /* ... and for each response owed (0: the server was not reached) */
 };

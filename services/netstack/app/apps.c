@@ -177,6 +177,8 @@ static void on_accept(void *ctx, uint32_t id) {
   a->busy = busy;
   a->id = id;
   a->kind = c && c->local_port == 80 ? APP_HTTP : APP_ECHO;
+  a->probe = c && c->remote_ip == PROBE_IP;
+  if (a->probe) probe_accepted(id);
 }
 
 /* Room for more input on a connection: what its output can still buffer. An echo needs room for
@@ -200,6 +202,14 @@ static void on_deliver(void *ctx, uint32_t id, const uint8_t *data, size_t len) 
   if (len == 0) a->peer_done = true;
   else if (a->kind == APP_HTTP) http_input(a, data, len);
   else {
+#if NS_FAULT_CORRUPT
+    static uint8_t bent[OUT_SIZE];
+    if (netstack_now() >= netstack_started() + (uint64_t)NS_FAULT_CORRUPT_AFTER && len <= sizeof bent) {
+      memcpy(bent, data, len);
+      bent[len / 2] ^= 0x20;
+      data = bent;
+    }
+#endif
     uint32_t took = 0; /* straight to the core when nothing waits ahead of it */
     if (!a->out_len) {
       int n = send_some(a, data, (uint32_t)len);
@@ -212,8 +222,8 @@ static void on_deliver(void *ctx, uint32_t id, const uint8_t *data, size_t len) 
 
 static void on_closed(void *ctx, uint32_t id, enum ns_close_reason why) {
   (void)ctx;
-  mig_closed(id, why);
   struct app *a = app_of(id);
+  if (!a || !a->probe) mig_closed(id, why);
   if (!a) return;
   app_out_release(a);
   a->id = 0;

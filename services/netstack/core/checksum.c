@@ -22,3 +22,7 @@ uint16_t csum_fold(uint32_t sum) {
 uint32_t csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len) {
   return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto + len;
 }
+
+uint16_t ns_checksum(uint32_t src, uint32_t dst, uint8_t proto, const uint8_t *p, size_t len) {
+  return csum_fold(csum_add(proto ? csum_pseudo(src, dst, proto, (uint16_t)len) : 0, p, len));
+}

@@ -311,6 +311,11 @@ int ns_import_conn(struct ns_stack *s, const uint8_t *in, size_t len);
 int ns_set_firewall(struct ns_stack *s, const uint8_t *table, size_t len);
 bool ns_fw_allows(const struct ns_stack *s, uint8_t proto, uint16_t port);
 
+/* checksum.c -- the Internet checksum (RFC 1071) as it goes into a header: of `len` bytes at p,
+ * with the TCP/UDP pseudo-header of src, dst and proto in front (proto 0: none, an IPv4 header).
+ * For a caller that builds frames itself (the service's loopback probe). */
+uint16_t ns_checksum(uint32_t src, uint32_t dst, uint8_t proto, const uint8_t *p, size_t len);
+
 /* crc32.c -- CRC-32/IEEE exactly as zlib's crc32(): pass 0 first, then the previous result. */
 uint32_t ns_crc32(uint32_t crc, const uint8_t *data, size_t len);
 

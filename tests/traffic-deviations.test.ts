@@ -1,0 +1,43 @@
+// What the run's traffic check calls a deviation (system/traffic.ts, trafficDeviations): a lost,
+// changed, duplicated or reordered byte, a failed connection, beyond what an emergency rollback
+// gave up and a rollback for corruption could not undo. The inputs are the generator's summary
+// figures; the whole runs that produce them are in rollback-emergency and rollback-corrupt.
+
+import { describe, expect, it } from 'vitest';
+import { trafficDeviations, type AttachedTraffic } from '../system/traffic.ts';
+import type { TrafficSummary } from '../traffic/summary.ts';
+
+const clean = {
+  failed: 0, lost: 0, lostOnFailed: 0, corrupted: 0, corruptedOnFailed: 0, corruptedClosed: { connections: 0, lastAt: 0, lost: 0 },
+  duplicated: 0, reordered: 0, seqGaps: 0, httpErrors: 0,
+};
+
+function traffic(s: Partial<TrafficSummary>): AttachedTraffic {
+  return { generator: { done: true, summary: () => ({ ...clean, ...s }) } } as unknown as AttachedTraffic;
+}
+
+describe('trafficDeviations', () => {
+  it('passes a clean run, and names every kind of damage in one', () => {
+    expect(trafficDeviations(traffic({}))).toEqual([]);
+    expect(trafficDeviations(traffic({ failed: 2, lost: 5, corrupted: 3, duplicated: 1, reordered: 4 }))).toEqual([
+      'traffic: 2 connection(s) failed', 'traffic: 5 lost', 'traffic: 3 corrupted', 'traffic: 1 duplicated', 'traffic: 4 reordered',
+    ]);
+  });
+
+  it('forgives an emergency rollback\'s abandoned connections what they lost or had changed, and no more', () => {
+    const given = { failed: 600, lost: 900, lostOnFailed: 900, corrupted: 40, corruptedOnFailed: 40 };
+    expect(trafficDeviations(traffic(given), 600)).toEqual([]);
+    expect(trafficDeviations(traffic(given), 599)).toEqual([
+      'traffic: 600 connection(s) failed, more than the 599 an emergency rollback gave up', 'traffic: 900 lost', 'traffic: 40 corrupted',
+    ]);
+    expect(trafficDeviations(traffic({ ...given, corrupted: 41 }), 600)).toEqual(['traffic: 1 corrupted']);
+  });
+
+  it('forgives changes on connections that closed only when a rollback for corruption ended after the last of them', () => {
+    const harmed = { failed: 600, lost: 926, lostOnFailed: 900, corrupted: 66, corruptedOnFailed: 40, corruptedClosed: { connections: 20, lastAt: 5_000, lost: 26 } };
+    expect(trafficDeviations(traffic(harmed), 600, 5_000)).toEqual([]);
+    expect(trafficDeviations(traffic(harmed), 600)).toEqual(['traffic: 26 lost', 'traffic: 26 corrupted']); // no such rollback
+    expect(trafficDeviations(traffic(harmed), 600, 4_999)).toEqual(['traffic: 26 lost', 'traffic: 26 corrupted']); // a change after it ended
+    expect(trafficDeviations(traffic({ ...harmed, lost: 927 }), 600, 5_000)).toEqual(['traffic: 1 lost']); // a loss that is no change's hole
+  });
+});

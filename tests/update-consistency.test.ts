@@ -1,0 +1,57 @@
+// The warm-up's consistency check (seed 步骤2.4, images/update-inconsistent.himg): netstack 1.3.5
+// echoes every chunk with one byte changed from the moment it starts. The Module Manager sends
+// the same loopback probes to 1.2.0 and to the new instance before a single connection moves; the
+// answers differ, so it discards the new instance -- ABORT at both, the sandbox destroyed, the
+// version marked bad -- and 1.2.0 serves on alone with every connection whole.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UpdateAccount } from '../system/update/outcome.ts';
+import { reportOf } from '../system/update/report.ts';
+import { validateReport } from '../system/report/validate.ts';
+import type { TrafficSummary } from '../traffic/summary.ts';
+import { bootImage, type Booted } from './support/boot.ts';
+import { recordsOf } from './support/kernel.ts';
+
+let run: Booted;
+let summary: TrafficSummary;
+let account: UpdateAccount;
+
+beforeAll(async () => {
+  run = await bootImage('update-inconsistent');
+  summary = run.system.traffic!.generator.summary();
+  account = run.system.updates.all[0]!;
+}, 600_000);
+
+afterAll(() => run?.machine.dispose());
+
+describe('a new version whose loopback probes answer differently, discarded before it serves', () => {
+  it('fails at the warm-up, and the same request later is refused as marked bad', () => {
+    expect(run.deviations).toEqual([]);
+    expect(run.system.updates.outcomes()).toEqual(['failed:warmup', 'refused:marked_bad']);
+    expect(account.end).toMatchObject({ outcome: 'failed', failed_step: 'warmup', moved: 0, snapshot: 0 });
+    expect(account.steps.map((s) => `${s.phase}:${s.step}:${s.state}`)).toEqual(expect.arrayContaining(['2:handshake:ok', '2:warmup:failed', '5:rollback_reclaim:ok']));
+    expect(account.steps.filter((s) => s.step === 'snapshot' || s.step === 'migrate')).toEqual([]); // nothing moved
+  });
+
+  it('says how the answers differ: the same functions pass, one echoed byte changed, the transcripts hash apart', () => {
+    const [w] = recordsOf(run.kernel, 'module-manager', 'warmup');
+    expect(w).toMatchObject({ id: 1, probes: 3, agreed: 0, old_failed: 0, new_failed: 0, new_changed: 1, old_time: 0, new_time: 0 });
+    expect(w!.new_hash).not.toBe(w!.old_hash);
+    expect(account.failedChecks).toEqual(['same_answers']);
+  });
+
+  it('destroys the new instance, marks 1.3.5 bad and leaves 1.2.0 serving every connection, whole', () => {
+    expect(run.kernel.events.of('sandboxDestroyed').filter((e) => e.reason === 'destroyed').map((e) => e.sandbox)).toEqual(['netstack-1-3-5']);
+    expect(run.kernel.events.of('sandboxCreated').filter((e) => e.sandbox.startsWith('netstack-')).map((e) => e.sandbox)).toEqual(['netstack-1-3-5']);
+    expect(recordsOf(run.kernel, 'driver', 'default_changed')).toEqual([]); // it never became the default
+    expect(account.rollback).toBeUndefined(); // a discard, not a rollback: nothing had switched
+    expect(summary).toMatchObject({ closed: 1000, failed: 0, lost: 0, corrupted: 0, duplicated: 0, reordered: 0 });
+  });
+
+  it('reports the failed warm-up', () => {
+    const report = reportOf(account, 'update-inconsistent');
+    validateReport(report);
+    expect(report.outcome).toBe('failed');
+    expect(report.phases.find((p) => p.name === 'warmup')).toMatchObject({ phase: 2, outcome: 'failed' });
+  });
+});
