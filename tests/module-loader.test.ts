@@ -104,8 +104,9 @@ describe('the loader capability', () => {
 
 describe('module_query', () => {
   it('fills struct hic_module_info with the newest verified module in the range', () => {
-    // 1.3.1 to 1.3.3 are newer still: regression releases for the Monitor's images (services/netstack_slow, netstack_hang, netstack_late).
-    expect(mm.moduleQuery(LOADER, 'netstack', '*').version).toBe('1.3.3');
+    // 1.3.1 to 1.3.5 are newer still: regression releases for the Monitor's and the Module Manager's
+    // images (services/netstack_slow, _hang, _late, _corrupt, _garbled).
+    expect(mm.moduleQuery(LOADER, 'netstack', '*').version).toBe('1.3.5');
     expect(mm.moduleQuery(LOADER, 'netstack', '< 1.3.1')).toEqual({
       name: 'netstack', version: '1.3.0', versionPacked: 0x010300, memory: 24 << 20, cpuPermille: 300, kind: 'service', stateSchema: 2, installed: 0, bad: false,
       dependencies: [{ name: 'eth_driver', range: '>=1.2.0' }],
@@ -113,7 +114,7 @@ describe('module_query', () => {
     expect(mm.moduleQuery(LOADER, 'netstack', '< 1.3.0').version).toBe('1.2.0');
     expect(mm.moduleQuery(LOADER, 'hello', '1.0.0').dependencies).toEqual([{ name: 'ipc_lib', range: expect.stringContaining('2.0.0') }]);
     expect(mm.moduleQuery(LOADER, 'ipc_lib', '>=2.0.0')).toMatchObject({ kind: 'library', versionPacked: 0x020000 });
-    expect(k.events.of('moduleVerified').map((e) => `${e.module} ${e.version}`)).toEqual(['netstack 1.3.3', 'netstack 1.3.0', 'netstack 1.2.0', 'hello 1.0.0', 'ipc_lib 2.0.0']);
+    expect(k.events.of('moduleVerified').map((e) => `${e.module} ${e.version}`)).toEqual(['netstack 1.3.5', 'netstack 1.3.0', 'netstack 1.2.0', 'hello 1.0.0', 'ipc_lib 2.0.0']);
   });
 
   it('refuses a module the repository lacks (NOT_FOUND) and one verification refuses (MODULE_REFUSED), recorded', () => {

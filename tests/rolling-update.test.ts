@@ -68,9 +68,6 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
       expect(Number(w.new_time)).toBeGreaterThan(0);
       expect(Number(w.new_time) * 1000).toBeLessThanOrEqual(Number(w.old_time) * 1050); // within 5 %
     }
-    // The figure is the probe's own CPU (cpu_time), not the clock: at both ends of update 3 the
-    // same work costs the same to the nanosecond, however each instance was preempted.
-    expect(Number(warmups[1]!.new_time)).toBe(Number(warmups[1]!.old_time));
   });
 
   it('is watched by the Monitor, which raises no alarm: a healthy version is not rolled back', () => {
@@ -161,7 +158,7 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
     const report = reportOf(account, 'rolling-update');
     expect(validateReport(report)).toEqual(report);
     expect(report).toMatchObject({ service: 'netstack', from: '1.2.0', to: '1.3.0', outcome: 'completed' });
-    expect(report.phases.filter((p) => p.outcome === 'ok')).toHaveLength(13);
+    expect(report.phases.filter((p) => p.outcome === 'ok')).toHaveLength(14); // every step but notify (skipped)
     expect(report.stages.slice(0, 4).map((s) => s.class)).toEqual(['idle', 'http', 'realtime', 'persistent']);
     const dir = mkdtempSync(join(tmpdir(), 'hic-report-'));
     try {
