@@ -142,12 +142,14 @@ void split(void) {
     module_manager_emit_split(&(struct module_manager_record_split){.id = up.req.id, .old = o.connections, .new = n.connections});
 }
 
-/* Waits as long as the rate limit asks for `moved` connections since `since`. */
-static void pace(uint64_t since, uint64_t moved) {
+/* Waits as long as the rate limit asks for `moved` connections since `since`, listening for the
+ * Monitor meanwhile: true if a verdict came, which stops the stage at once rather than after the
+ * next batch (at 4000 connections/s in batches of 100, that is 25 ms sooner). */
+static bool pace(uint64_t since, uint64_t moved) {
   uint64_t rate = up.req.policy.rate_limit;
-  if (rate == ~0ull || !moved) return;
+  if (rate == ~0ull || !moved) return verdict(0);
   uint64_t due = since + moved * 1000000000ull / rate, now = (uint64_t)hic_time_now();
-  if (due > now) hic_sleep(due - now);
+  return verdict(due > now ? due - now : 0);
 }
 
 /* Stage k: connections of stages 0..k not yet moved, earliest first, until the stage's share of
@@ -181,7 +183,7 @@ static bool stage(int k, uint32_t total, uint32_t *moved_so_far) {
       if (batch_end) {
         batches++;
         split();
-        pace(batch_start, in_batch);
+        if (pace(batch_start, in_batch)) ok = false; /* the Monitor asks for a rollback */
         batch_start = (uint64_t)hic_time_now(), in_batch = 0;
       }
     }
