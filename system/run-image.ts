@@ -183,13 +183,14 @@ export class System {
     this.kernel.shutdown();
     const outcome = this.outcome;
     const abandoned = this.updates.all.reduce((n, u) => n + Number(u.rollback?.abandoned ?? 0), 0);
-    // The end of the last rollback the Monitor asked for because payloads were changed: the
-    // corrupting instance is gone from then on.
-    const caught = this.updates.all.filter((u) => u.rollback?.rule === 'corruption').map((u) => Number(u.rollback!.end));
-    const deviations = [
-      ...deviationsFrom(this.manifest, outcome, this.updates.outcomes()),
-      ...(this.traffic ? trafficDeviations(this.traffic, abandoned, caught.length ? Math.max(...caught) : undefined) : []),
-    ];
+    // The end of the last rollback the Monitor asked for because of `rule`: the failing instance
+    // is out of the path from then on.
+    const endOf = (rule: string) => {
+      const ends = this.updates.all.filter((u) => u.rollback?.rule === rule).map((u) => Number(u.rollback!.end));
+      return ends.length ? Math.max(...ends) : undefined;
+    };
+    const allow = { abandoned, corruptionUntil: endOf('corruption'), refusalsUntil: endOf('critical_function') };
+    const deviations = [...deviationsFrom(this.manifest, outcome, this.updates.outcomes()), ...(this.traffic ? trafficDeviations(this.traffic, allow) : [])];
     return { halt, outcome, deviations, logHash: this.kernel.events.hash() };
   }
 

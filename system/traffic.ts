@@ -58,26 +58,39 @@ interface TrafficState {
   armed: number | undefined;
 }
 
-/** Problems with a finished run, one line each: what the generator's checks found. */
+/** What a run's rollbacks could not undo, and the traffic check therefore allows (run-image.ts). */
+export interface TrafficAllowance {
+  /** Connections an emergency rollback gave up (the Module Manager's `rollback` records, seed §4.3
+   * 步骤5.2.3): up to that many may fail, and lose what they had in flight. */
+  readonly abandoned?: number;
+  /** The end of a rollback for corrupted payloads: bytes changed before then on connections that
+   * closed are the harm the version did before it was caught. */
+  readonly corruptionUntil?: number;
+  /** The end of a rollback for a critical function that failed: connections refused before then
+   * were refused by the failing version. */
+  readonly refusalsUntil?: number;
+}
+
 /**
- * How the traffic differs from a clean run: every connection closed, nothing lost, duplicated or
- * reordered. `abandoned`: connections an emergency rollback gave up (the Module Manager's
- * `rollback` records, seed §4.3 步骤5.2.3): up to that many may fail, and lose what they had in
- * flight or what a corrupting version changed before it was caught, but every byte of every other
- * connection must still arrive, unchanged.
+ * How the traffic differs from a clean run: every connection closed, nothing lost, changed,
+ * duplicated or reordered, beyond what `allow` says a rollback could not undo. That harm is not
+ * hidden: the summary and the report count it; it only stops being a deviation, and only when all
+ * of it came before the rollback ended.
  */
-export function trafficDeviations(t: AttachedTraffic, abandoned = 0, corruptionCaught?: number): string[] {
+export function trafficDeviations(t: AttachedTraffic, allow: TrafficAllowance = {}): string[] {
   const s = t.generator.summary();
   const out: string[] = [];
+  const abandoned = allow.abandoned ?? 0;
+  const refused = allow.refusalsUntil !== undefined && s.refused.lastAt <= allow.refusalsUntil ? s.refused.connections : 0;
   if (!t.generator.done) out.push('traffic: the generator did not finish within the run');
-  if (s.failed > abandoned) out.push(`traffic: ${s.failed} connection(s) failed${abandoned ? `, more than the ${abandoned} an emergency rollback gave up` : ''}`);
-  const given = s.failed <= abandoned;
+  if (s.failed > abandoned + refused) {
+    const why = [...(abandoned ? [`the ${abandoned} an emergency rollback gave up`] : []), ...(refused ? [`the ${refused} a failing version refused`] : [])];
+    out.push(`traffic: ${s.failed} connection(s) failed${why.length ? `, more than ${why.join(' and ')}` : ''}`);
+  }
+  const given = s.failed <= abandoned + refused;
   let lost = given ? s.lost - s.lostOnFailed : s.lost;
   let corrupted = given ? s.corrupted - s.corruptedOnFailed : s.corrupted;
-  // A version that changed bytes and was rolled back for it: what reached clients before the
-  // rollback ended is the harm no rollback undoes. It stays in the summary and the report, and is
-  // no deviation as long as all of it came before then and nothing else was lost.
-  if (corruptionCaught !== undefined && given && corrupted > 0 && s.corruptedClosed.lastAt <= corruptionCaught) {
+  if (allow.corruptionUntil !== undefined && given && corrupted > 0 && s.corruptedClosed.lastAt <= allow.corruptionUntil) {
     lost -= s.corruptedClosed.lost;
     corrupted = 0;
   }

@@ -127,8 +127,8 @@ describe('a regression release (latency doubled) rolled back automatically under
     expect(run.kernel.audit.records.filter((r) => r.kind === 'record').map((r) => r.t)).toEqual(all.filter((a) => a.audit === true).map((a) => a.t));
     const report = reportOf(account, 'regression-latency');
     const every = all.filter((a) => a.id === 1); // with the P3 anomalies
-    expect(report.alerts).toHaveLength(every.length);
-    expect(report.alerts.filter((a) => a.rule !== 'anomaly')).toEqual(alerts.map((a) => ({
+    expect(report.alerts!).toHaveLength(every.length);
+    expect(report.alerts!.filter((a) => a.rule !== 'anomaly')).toEqual(alerts.map((a) => ({
       tNs: a.t, level: 'P1', rule: a.rule, message: expect.stringMatching(new RegExp(`^performance down \\d+\\.\\d % \\(incident ${a.incident}, ${a.verdict}\\)$`)),
       ...(a.verdict === 'sent' ? {} : { suppressed: true }),
     })));

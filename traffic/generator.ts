@@ -19,7 +19,7 @@ import { DnsQuery, dnsPlan, newProbeCounters, PingStream, type ProbeContext } fr
 import { hash32, Prng } from './prng.ts';
 import { EchoSession, HttpSession, type Session, type SessionMetrics } from './sessions.ts';
 import { latencySummary, summaryLine, type LatencySummary, type TrafficSummary } from './summary.ts';
-import { newTcpCounters, TcpClient, type TcpClientState } from './tcp-client.ts';
+import { newTcpCounters, REFUSED, TcpClient, type TcpClientState } from './tcp-client.ts';
 import { TimerQueue } from './timers.ts';
 import { parsed, type WireEndpoint, type WirePort } from './wire.ts';
 
@@ -228,6 +228,7 @@ export class TrafficGenerator implements WireEndpoint {
     let lost = 0, lostOnFailed = 0, duplicated = 0, reordered = 0, corrupted = 0, corruptedOnFailed = 0, bytesSent = 0, bytesReceived = 0;
     const outcomes = { running: 0, closed: 0, failed: 0 };
     const corruptedClosed = { connections: 0, lastAt: 0, lost: 0 };
+    const refused = { connections: 0, lastAt: 0 };
     const failures: string[] = [];
     for (const c of this.conns) {
       byClass[c.cls]++;
@@ -235,6 +236,7 @@ export class TrafficGenerator implements WireEndpoint {
       bytesSent += c.tcp.bytesSent;
       bytesReceived += c.tcp.bytesReceived;
       if (outcome(c) === 'failed' && failures.length < 8) failures.push(`connection ${c.id} (${c.cls}): ${c.tcp.failure ?? 'cut short'}`);
+      if (c.tcp.failure === REFUSED) refused.connections++, refused.lastAt = Math.max(refused.lastAt, c.tcp.failedAt ?? 0);
       if (c.session instanceof EchoSession) {
         lost += c.session.check.lost;
         if (outcome(c) === 'failed') lostOnFailed += c.session.check.lost, corruptedOnFailed += c.session.check.corrupted;
@@ -250,7 +252,7 @@ export class TrafficGenerator implements WireEndpoint {
     }
     return {
       connections: this.conns.length, byClass, ...outcomes, bytes: bytesSent + bytesReceived, bytesSent, bytesReceived,
-      lost, lostOnFailed, duplicated, reordered, corrupted, corruptedOnFailed, corruptedClosed, seqGaps: this.tcpCounters.seqGaps, seqErrors: this.tcpCounters.seqErrors,
+      lost, lostOnFailed, duplicated, reordered, corrupted, corruptedOnFailed, corruptedClosed, refused, seqGaps: this.tcpCounters.seqGaps, seqErrors: this.tcpCounters.seqErrors,
       httpResponses: this.metrics.httpResponses, httpErrors: this.metrics.httpErrors, latency: latencySummary(this.metrics.latencies),
       latencyByClass: Object.fromEntries(TRAFFIC_CLASSES.map((c) => [c, latencySummary(this.classLatencies.get(c)!)])) as Record<TrafficClass, LatencySummary>,
       tcp: { ...this.tcpCounters }, arp: { ...this.hosts.counters }, probes: { ...this.probeCounters },

@@ -43,6 +43,9 @@ export interface TrafficSummary {
    * changed byte came (virtual ns, 0: none), and the bytes their changes left lost (each changed
    * byte is also a hole where the right one belonged). */
   readonly corruptedClosed: { readonly connections: number; readonly lastAt: number; readonly lost: number };
+  /** Connections whose SYN the server answered with a reset: how many, and when the last was
+   * refused (virtual ns, 0: none). */
+  readonly refused: { readonly connections: number; readonly lastAt: number };
   /** Holes in the server's sequence space never filled. */
   readonly seqGaps: number;
   /** A moved FIN or ISN, data past the FIN, an ACK of unsent bytes. */
@@ -74,12 +77,13 @@ const ms = (ns: number) => `${(ns / 1e6).toFixed(3)}ms`;
 
 /**
  * `traffic: N connections (by class …; closed C, failed F, bad http H), B bytes, lost L,
- * duplicated D, reordered R, seq gaps G, dns Q/A, ping P/R, latency p50 … p90 … p99 … max …`.
+ * duplicated D, reordered R, seq gaps G, dns Q/A, ping P/R, latency p50 … p90 … p99 … max …`,
+ * with "(refused N)" after F and "corrupted X" after R only when there are any.
  * "seq gaps" counts every sequence discontinuity: holes never filled and sequence errors.
  */
 export function summaryLine(s: TrafficSummary): string {
   const classes = TRAFFIC_CLASSES.map((c) => `${c} ${s.byClass[c]}`).join(', ');
-  const state = `closed ${s.closed}, failed ${s.failed}${s.running ? `, running ${s.running}` : ''}, bad http ${s.httpErrors}`;
+  const state = `closed ${s.closed}, failed ${s.failed}${s.refused.connections ? ` (refused ${s.refused.connections})` : ''}${s.running ? `, running ${s.running}` : ''}, bad http ${s.httpErrors}`;
   const l = s.latency;
   return (
     `traffic: ${s.connections} connections (${classes}; ${state}), ${s.bytes} bytes, lost ${s.lost}, duplicated ${s.duplicated}, ` +

@@ -18,6 +18,9 @@ const { SYN, ACK, FIN, RST, PSH } = TcpFlag;
 /** Doubling stops here: 2^6 × RTO. */
 const MAX_BACKOFF = 6;
 
+/** The failure of a connection whose SYN the server answered with a reset. */
+export const REFUSED = 'refused by the server';
+
 export interface SegmentOut {
   readonly seq: number;
   readonly ack: number;
@@ -71,6 +74,8 @@ export type TcpClientState = 'new' | 'synSent' | 'established' | 'closing' | 'do
 export class TcpClient {
   state: TcpClientState = 'new';
   failure: string | undefined;
+  /** When it failed (virtual ns), if it did. */
+  failedAt: number | undefined;
   app!: TcpApp;
   bytesSent = 0;
   bytesReceived = 0;
@@ -149,7 +154,7 @@ export class TcpClient {
     }
     if (seg.flags & RST) {
       this.counters.resets++;
-      this.end('failed', now, 'reset by the server');
+      this.end('failed', now, this.state === 'synSent' ? REFUSED : 'reset by the server');
       return;
     }
     if (this.state === 'synSent') {
@@ -339,6 +344,7 @@ export class TcpClient {
     const wasOpen = this.state !== 'new' && this.state !== 'synSent';
     this.state = state;
     this.failure = reason;
+    if (state === 'failed') this.failedAt = now;
     this.rtx.clear();
     this.probe.clear();
     if (wasOpen) {

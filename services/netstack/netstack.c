@@ -54,6 +54,12 @@ static uint64_t started_ns;
 #ifndef NS_FAULT_HANG
 #define NS_FAULT_HANG 0
 #endif
+/* And another: the versions built with NS_FAULT_REFUSE_HTTP stop listening on port 80 that many
+ * virtual ns after they start: a SYN to it is answered with a reset, as a service whose HTTP
+ * listener died would. Its established connections go on. 0 in every real version. */
+#ifndef NS_FAULT_REFUSE_HTTP
+#define NS_FAULT_REFUSE_HTTP 0
+#endif
 static struct hic_msg msg;
 static uint32_t instance; /* our eth_driver instance id */
 static bool standby;      /* a successor waiting for a rolling update: not the driver's default */
@@ -185,7 +191,7 @@ static void serve_control(void) { mig_serve(note); }
 /* The configuration (module.json): the instance to attach as, the slot of the migration control
  * channel (0: none), standby (a successor: it does not become the driver's default by attaching). */
 int hic_main(void) {
-  if (NS_FAULT_SLOW_AFTER || NS_FAULT_CORRUPT) started_ns = (uint64_t)hic_time_now(); /* only a build that needs it reads the clock here */
+  if (NS_FAULT_SLOW_AFTER || NS_FAULT_CORRUPT || NS_FAULT_REFUSE_HTTP) started_ns = (uint64_t)hic_time_now(); /* only a build that needs it reads the clock here */
   const struct netstack_config *config = hic_config();
   instance = (uint32_t)config->instance;
   standby = config->standby != 0;
@@ -219,6 +225,12 @@ int hic_main(void) {
     int64_t bits = hic_wait((uint64_t)note, 0, POLL_NS);
     if (bits < 0 && bits != -HIC_ERR_TIMEOUT) return hic_log("netstack: wait failed: %ld", bits), 1;
     serve_control(); /* the control channel first: a migration step waits for nothing else */
+#if NS_FAULT_REFUSE_HTTP
+    if (stack.cfg.tcp_ports[0] == 80 && (uint64_t)hic_time_now() >= started_ns + (uint64_t)NS_FAULT_REFUSE_HTTP) {
+      stack.cfg.tcp_ports[0] = 0; /* .tcp_ports = {80, ...} below */
+      hic_log("netstack %s: no longer listening on port 80 (NS_FAULT_REFUSE_HTTP)", HIC_MODULE_VERSION);
+    }
+#endif
     netstack_drain_rx();
     netstack_tick();
     apps_flush_waiting(serve_control); /* and between applications, when many have output */
