@@ -219,7 +219,7 @@ describe('the firewall: a port its rules deny', () => {
       expect(t.generator.done).toBe(true);
       expect({ closed: s.closed, failed: s.failed }).toEqual({ closed: 0, failed: 6 });
       const refused = t.generator.connections().map((c) => ({ port: c.serverPort, outcome: c.outcome, failure: c.failure }));
-      expect(refused).toEqual(Array(6).fill({ port: 23, outcome: 'failed', failure: 'reset by the server' }));
+      expect(refused).toEqual(Array(6).fill({ port: 23, outcome: 'failed', failure: 'refused by the server' }));
       expect(s.probes).toMatchObject({ dnsQueries: 4, dnsAnswers: 4, dnsBad: 0, pingSent: 3, pingReceived: 3, pingBad: 0 });
       const applied = upperReports(staged.kernel).applied;
       expect(applied?.rules).toBe(9);
