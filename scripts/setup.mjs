@@ -102,7 +102,9 @@ if (!existsSync(nativeLib) || nativeSrc.some((src) => statSync(src).mtimeMs > st
 // --- 4. guest services -------------------------------------------------------------------------
 
 // A service that does not build keeps only itself out of the repository (hic build exits 2 and
-// lists it): the images that do not need it still boot, so set-up goes on and says which failed.
+// lists it). The tree's own services must all build: one that does not is a bug in this tree, so
+// set-up names it and fails, and `npm test` / `npm run demo` stop there rather than run against a
+// repository with a module missing. (`hic build` alone still publishes the others.)
 {
   const r = spawnSync(process.execPath, [join(root, 'bin', 'hic.mjs'), 'build'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = (r.stdout ?? '').split('\n');
@@ -110,7 +112,7 @@ if (!existsSync(nativeLib) || nativeSrc.some((src) => statSync(src).mtimeMs > st
   const failed = lines.filter((l) => l.startsWith('FAILED'));
   if (built.length > 0) say(`built, signed and published ${built.length} module(s): ${built.map((l) => l.split(/\s+/).slice(1, 3).join(' ')).join(', ')}`);
   if (r.status === 2 && failed.length > 0) {
-    say(`${failed.length} module(s) did not build, so images that need them will not boot: ${failed.map((l) => l.split(/\s+/)[1]).join(', ')} (the error is above)`);
+    die(`${failed.length} module(s) of this tree did not build: ${failed.map((l) => l.split(/\s+/)[1]).join(', ')} (the compiler's error is above)`);
   } else if (r.status !== 0) {
     die('building the guest modules failed (see above)');
   }
