@@ -42,6 +42,7 @@ interface BootOptions {
   quiet?: boolean;
   events?: string;
   alerts?: string;
+  page?: string;
   dataDir: string;
   date?: string;
   repo?: string;
@@ -75,18 +76,19 @@ function dataDirectory(dir: string): string {
  * The Monitor's alerts file (system/alert-file.ts), opened to append: a path that names nothing
  * writable is a usage error, before the machine is assembled.
  */
-function alertsFile(path: string, beforeWrite: () => void): AlertFile {
-  if (path.trim() === '') throw new UsageError('--alerts: an empty path; name a file to append the alerts to');
+function alertsFile(path: string, beforeWrite: () => void, route: 'file' | 'page' = 'file'): AlertFile {
+  const flag = route === 'file' ? '--alerts' : '--page', what = route === 'file' ? 'an alerts file' : 'a page file';
+  if (path.trim() === '') throw new UsageError(`${flag}: an empty path; name a file to append the alerts to`);
   const abs = resolve(path);
-  if (/^\/(proc|sys|dev)(\/|$)/.test(abs)) throw new UsageError(`--alerts: ${abs} is inside /${abs.split('/')[1]}, not a place for an alerts file`);
-  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`--alerts: ${abs} is a directory; name a file in it`);
-  if (!existsSync(dirname(abs))) throw new UsageError(`--alerts: ${dirname(abs)} does not exist; create it first`);
+  if (/^\/(proc|sys|dev)(\/|$)/.test(abs)) throw new UsageError(`${flag}: ${abs} is inside /${abs.split('/')[1]}, not a place for ${what}`);
+  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`${flag}: ${abs} is a directory; name a file in it`);
+  if (!existsSync(dirname(abs))) throw new UsageError(`${flag}: ${dirname(abs)} does not exist; create it first`);
   try {
-    return AlertFile.open(abs, { beforeWrite });
+    return AlertFile.open(abs, { beforeWrite, route });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === undefined) throw e;
-    throw new UsageError(`--alerts: cannot append to ${abs}: ${code === 'ENOTREG' ? 'not a regular file' : code === 'EACCES' ? 'permission denied' : code === 'ENXIO' ? 'a FIFO nobody reads' : code}`);
+    throw new UsageError(`${flag}: cannot append to ${abs}: ${code === 'ENOTREG' ? 'not a regular file' : code === 'EACCES' ? 'permission denied' : code === 'ENXIO' ? 'a FIFO nobody reads' : code}`);
   }
 }
 
@@ -135,6 +137,7 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
     .option('-q, --quiet', 'show only guest console lines and records, faults and exits (and no status line)')
     .option('--events <file>', 'write the event log as JSON lines to <file> as it is made (its sha256 is the hash printed at the end)')
     .option('--alerts <file>', "append the Monitor's alerts routed to the alerts file (sent or escalated, not silenced) to <file>, one JSON object per line (docs/monitor.md#alerts-seed-522)")
+    .option('--page <file>', "append the alerts routed to the operator's page (P0: the seed's phone and SMS) to <file>, in the same form, for a pager to read")
     .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint) and what the system trusted of the repository (${TRUSTED_STATE_FILE})`, 'build/data')
     .option('--date <yyyy-mm-dd>', 'the wall-clock date (UTC) to judge repository expiry at; recorded in the event log (default: today)')
     .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
@@ -183,6 +186,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
   const sealAudit = () => audit.flush();
   const eventFile = opts.events ? EventFile.open(opts.events, { beforeWrite: sealAudit }) : undefined;
   let alertFile: AlertFile | undefined;
+  let pageFile: AlertFile | undefined;
   let system: System | undefined;
   let gdb: BootUnderGdb | undefined;
   let trusted: TrustedRepository | undefined;
@@ -203,6 +207,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
   try {
     if (opts.tap !== undefined) tap = TapDevice.open(opts.tap, netns ? { netns } : {});
     if (opts.alerts !== undefined) alertFile = alertsFile(opts.alerts, sealAudit);
+    if (opts.page !== undefined) pageFile = alertsFile(opts.page, sealAudit, 'page');
     // Under the audit log's lock: one boot at a time reads and updates what the system trusted.
     trusted = TrustedRepository.open(ws.repoDir, ws.trust, { now: endOfDate(date), ...(replay ? {} : { stateFile: join(dataDir, TRUSTED_STATE_FILE) }) });
     const options: SystemOptions = {
@@ -221,6 +226,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     const onEvent = (e: StampedEvent) => {
       eventFile?.write(e);
       alertFile?.write(e);
+      pageFile?.write(e);
       const line = renderEvent(e, { quiet: opts.quiet });
       if (line === undefined) return;
       sealAudit(); // the audit records of what a printed line shows are sealed before it is shown
@@ -304,6 +310,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     tap?.close();
     eventFile?.close();
     alertFile?.close();
+    pageFile?.close();
     pcap?.close();
     audit.close();
     await gdb?.close();

@@ -176,6 +176,28 @@ describe('the alerts file', () => {
     expect(() => AlertFile.open(dir)).toThrow(/EISDIR|not a regular file/);
   });
 
+  it('as the page (`--page`), takes only the alerts routed to the operator\'s page: P0 in the default policy', () => {
+    const path = join(dir, 'page.jsonl');
+    const page = AlertFile.open(path, { route: 'page' }), file = AlertFile.open(join(dir, 'beside.jsonl'));
+    // services/monitor/core/policy.c: P0 routes log|stream|file|audit|page (0x1f), P1 all but the page (0x0f).
+    const alert = (t: number, priority: string, rule: string, routes: number) =>
+      ({ kind: 'record', t, seq: t, sandbox: 'monitor', module: 'monitor', type: 'alert',
+         fields: { id: 1, priority, rule, verdict: 'sent', incident: t, count: 1, repeats: 1, routes, audit: true, value: 1 } }) as unknown as StampedEvent;
+    for (const e of [alert(1, 'p1', 'perf_down', 0x0f), alert(2, 'p0', 'corruption', 0x1f), alert(3, 'p0', 'unavailable', 0x09)]) page.write(e), file.write(e);
+    page.close();
+    file.close();
+    const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([{ tNs: 2, priority: 'P0', rule: 'corruption', message: expect.any(String), incident: 2, count: 1, update: 1 }]);
+    expect(page.lines).toBe(1);
+    expect(file.lines).toBe(2); // the alerts file beside it takes the P1 and the P0 routed to it
+  });
+
+  it('`hic boot --page` refuses what --alerts refuses, naming its own flag', async () => {
+    const r = await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'boot', 'images/regression-latency.himg', '--data-dir', join(dir, 'data-usage'), '--page', dir], { cwd: REPO }).catch((e: { code: number; stderr: string }) => e);
+    expect(r).toMatchObject({ code: 2 });
+    expect((r as { stderr: string }).stderr.trim()).toBe(`hic: --page: ${dir} is a directory; name a file in it [HIC_USAGE]`);
+  });
+
   it.each([
     ['an empty path', '', '--alerts: an empty path; name a file to append the alerts to'],
     ['a directory', dir, `--alerts: ${dir} is a directory; name a file in it`],
