@@ -9,6 +9,7 @@
 // out: two clean builds of the same sources (each with its own freshly generated keys and its own
 // signing times) run identically, so they must hash identically.
 
+import type { CrashDump } from './crash-dump.ts';
 import { createHash, type Hash } from 'node:crypto';
 import type { Fault } from '../emulator/types.ts';
 import type { FieldValue } from './module/values.ts';
@@ -47,7 +48,7 @@ export type KernelEvent =
   | { kind: 'record'; sandbox: string; module: string; type: string; fields: Readonly<Record<string, FieldValue>> }
   /** `stack`: present when the address is in the thread's stack guard page -- a stack overflow;
    * the stack's bounds, [base, top). */
-  | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null; stack?: { base: number; top: number } }
+  | { kind: 'fault'; sandbox: string; thread: number; fault: Fault; owner: string | null; stack?: { base: number; top: number }; dump?: CrashDump }
   | { kind: 'exit'; sandbox: string; status: number }
   | { kind: 'sandboxDestroyed'; sandbox: string; framesReturned: number; reason: 'exit' | 'fault' | 'shutdown' | 'destroyed' }
   | { kind: 'halt'; reason: 'idle' | 'timeLimit' | 'quit' }

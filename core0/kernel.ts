@@ -10,6 +10,7 @@
 // inside its own trap), its frames go back to the pool zeroed, and every other sandbox keeps
 // running: the host process never fails because of what a guest does.
 
+import { crashDump } from './crash-dump.ts';
 import type { Fault } from '../emulator/fault.ts';
 import type { Machine, StopReason, SyscallFrame } from '../emulator/types.ts';
 import { AuditLog } from './audit.ts';
@@ -387,7 +388,10 @@ export class Kernel {
         if (t.state === 'exiting') destroy(this.state, t.sandbox, 'exit');
         return; // yield and sleep already queued the thread
       case 'fault':
-        this.events.emit({ kind: 'fault', sandbox: t.sandbox.name, thread: t.id, fault: stop.fault, owner: this.ownerOf(stop.fault.address), ...stackOverflow(t, stop.fault) });
+        this.events.emit({
+          kind: 'fault', sandbox: t.sandbox.name, thread: t.id, fault: stop.fault, owner: this.ownerOf(stop.fault.address), ...stackOverflow(t, stop.fault),
+          dump: crashDump(this.machine, t.sandbox.cpu, t.handle, stop.fault),
+        });
         destroy(this.state, t.sandbox, 'fault');
         return;
       case 'debug':

@@ -289,7 +289,13 @@ export function parseManifest(file: string, text: string): Manifest {
     const faults: Record<string, FaultKind> = {};
     for (const [k, v] of Object.entries(r.object(e.exits ?? {}, 'expect.exits', [...seen]))) exits[k] = r.integer(v, `expect.exits.${k}`, -(2 ** 31), 2 ** 31 - 1);
     const kinds = FAULT_KINDS.map((x) => x.name) as readonly string[];
-    for (const [k, v] of Object.entries(r.object(e.faults ?? {}, 'expect.faults', [...seen]))) {
+    // A sandbox an update creates may be expected to fault too: the Module Manager names the new
+    // instance <service>-<version with dashes> (services/module_manager/instance.c).
+    const spawned = (Array.isArray(top.updates) ? (top.updates as unknown[]) : []).flatMap((u) => {
+      const o = u as { service?: unknown; to?: unknown } | null;
+      return typeof o?.service === 'string' && typeof o.to === 'string' ? [`${o.service}-${o.to.replaceAll('.', '-')}`] : [];
+    });
+    for (const [k, v] of Object.entries(r.object(e.faults ?? {}, 'expect.faults', [...seen, ...new Set(spawned)]))) {
       const kind = r.string(v, `expect.faults.${k}`);
       if (!kinds.includes(kind)) r.fail(`expect.faults.${k}`, `unknown fault kind "${kind}" (one of: ${kinds.join(', ')})`);
       faults[k] = kind as FaultKind;

@@ -86,6 +86,17 @@ bool mark_bad(const char *version, bool bad) {
   return r == 0;
 }
 
+/* The new instance's sandbox destroyed: Core-0 zeroes and frees its memory and revokes its
+ * capabilities. One that already ended -- it crashed, and Core-0 reclaimed it then -- is gone
+ * as well (PEER_GONE). */
+static bool destroy_new(void) {
+  int64_t r = up.new.control >= 0 ? hic_sandbox_destroy((uint64_t)up.new.control) : -HIC_ERR_BAD_SLOT;
+  bool gone = r == 0 || r == -HIC_ERR_PEER_GONE;
+  check(gone, MODULE_MANAGER_CHECK_WHAT_NEW_DESTROYED);
+  if (gone) hic_cap_delete((uint64_t)up.new.control), up.new.control = -1;
+  return gone;
+}
+
 /* A new instance that failed the consistency check (seed 步骤2.4) has served nothing: there is
  * nothing to switch back or move. Both are told to ABORT, the new one's sandbox is destroyed and
  * its version marked bad, and the old instance serves on (§4.1 level 1, 新实例启动失败). */
@@ -94,9 +105,7 @@ void discard(void) {
   bool aborted = mig_call(&up.new, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK;
   aborted = mig_call(&up.old, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK && aborted;
   check(aborted, MODULE_MANAGER_CHECK_WHAT_ABORTED);
-  bool gone = up.new.control >= 0 && hic_sandbox_destroy((uint64_t)up.new.control) == 0;
-  check(gone, MODULE_MANAGER_CHECK_WHAT_NEW_DESTROYED);
-  if (gone) hic_cap_delete((uint64_t)up.new.control), up.new.control = -1;
+  bool gone = destroy_new();
   bool marked = mark_bad(up.info.version, true);
   check(marked, MODULE_MANAGER_CHECK_WHAT_MARKED_BAD);
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, aborted && gone && marked ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
@@ -130,9 +139,7 @@ void rollback(void) {
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_MOVE, empty && aborted ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
 
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, MODULE_MANAGER_STEP_STATE_BEGIN);
-  bool gone = up.new.control >= 0 && hic_sandbox_destroy((uint64_t)up.new.control) == 0;
-  check(gone, MODULE_MANAGER_CHECK_WHAT_NEW_DESTROYED);
-  if (gone) hic_cap_delete((uint64_t)up.new.control), up.new.control = -1;
+  bool gone = destroy_new();
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, gone ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
   bool marked = mark_bad(up.info.version, true);
   check(marked, MODULE_MANAGER_CHECK_WHAT_MARKED_BAD);

@@ -79,6 +79,7 @@ static struct {
   struct md_baseline base;
   struct md_decision last;
   uint32_t functions;  /* the critical functions the old version passed as the watch began */
+  bool crashed;        /* the new instance ended before a verdict was taken */
   uint32_t fail_streak;
   uint64_t samples, violations, unanswered, sent;
   bool verdict_due;          /* a rollback decided, not yet taken by the Module Manager */
@@ -126,17 +127,23 @@ static int64_t alias(void) {
   return ep;
 }
 
-/* NS_STATS on `ep`: a health check, failed when unanswered within probe_timeout. */
-static bool probe(int64_t ep, struct probe *p) {
+/* NS_STATS on `ep`: a health check, failed when unanswered within probe_timeout. `gone`, if
+ * asked, says whether the call failed at once because nobody can answer it any more: the sandbox
+ * that served the endpoint ended (Core-0 revoked what derived from its capabilities). */
+static bool probe_of(int64_t ep, struct probe *p, bool *gone) {
   memset(&msg, 0, offsetof(struct hic_msg, payload));
   msg.label = NS_STATS;
   msg.cap = HIC_NO_CAP;
-  if (hic_call((uint64_t)ep, &msg, 0, config->probe_timeout_ns) < 0 || msg.label != 0 || msg.len < sizeof(uint64_t)) return false;
+  int64_t r = hic_call((uint64_t)ep, &msg, 0, config->probe_timeout_ns);
+  if (gone) *gone = r == -HIC_ERR_PEER_GONE || r == -HIC_ERR_BAD_SLOT;
+  if (r < 0 || msg.label != 0 || msg.len < sizeof(uint64_t)) return false;
   uint64_t rx_frames;
   memcpy(&rx_frames, msg.payload, sizeof rx_frames); /* struct ns_counters begins with rx_frames */
   *p = (struct probe){.version = msg.words[2], .frames = rx_frames, .busy_ns = msg.words[3]};
   return true;
 }
+
+static bool probe(int64_t ep, struct probe *p) { return probe_of(ep, p, 0); }
 
 /* What one loopback probe of an instance's critical functions gave (netstack's app/probe.c). */
 struct functions {
@@ -403,7 +410,8 @@ static void observe(void) {
   struct md_sample s;
   memset(&s, 0, sizeof s);
   uint32_t per_frame = 0, per_second = 0, frames = 0;
-  bool answered = probe(w.stats, &p);
+  bool gone = false;
+  bool answered = probe_of(w.stats, &p, &gone);
   uint64_t offered = w.offered;
   offered_to(w.instance, &offered);
   uint64_t now = (uint64_t)hic_time_now();
@@ -420,6 +428,15 @@ static void observe(void) {
   s.requests = (uint32_t)fresh + 1;
   s.unanswered = answered ? 0 : s.requests;
   s.health_fail_streak = w.fail_streak;
+  /* An instance that ended before any verdict was taken crashed (the Module Manager destroys one
+   * only after a verdict, or after COMPLETE): one crash (§4.2's crash-loop row counts them), and
+   * from then on the new instance is not running, the level 1 start-failure gauge (§4.1). */
+  if (gone && !w.sent && !w.crashed) {
+    w.crashed = true;
+    s.crashes = 1;
+    hic_log("monitor: update %lu: the new instance is gone (its stats endpoint was revoked): a crash", w.id);
+  }
+  s.start_failed = w.crashed;
   /* The critical functions, once the instance answers at all (an unanswered one is the
    * availability rules' case, and a second timeout would only delay them). */
   struct functions fn = {0};
@@ -442,7 +459,13 @@ static void observe(void) {
   monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = per_frame, .frame_rate = per_second, .offered = s.requests, .unanswered = s.unanswered,
                                                       .functions_failed = fn.answered ? fn.failed : FUNCTIONS_UNPROBED, .corrupt = fn.corrupt});
   struct md_decision d;
-  if (md_decide(&w.decider, &s, &d) < 0) return;
+  /* Once a rollback is decided the decider has concluded and takes no more samples; the verdict
+   * is still offered each interval until the Module Manager takes it (it may be busy, with calls
+   * to a crashed instance, for longer than one interval). */
+  if (md_decide(&w.decider, &s, &d) < 0) {
+    if (w.verdict_due) offer_verdict();
+    return;
+  }
   if (d.rule_id != w.last.rule_id || d.action != w.last.action || d.execute != w.last.execute || d.confirm != w.last.confirm) {
     monitor_emit_decision(&(struct monitor_record_decision){.id = w.id, .rule = d.rule_id, .level = d.level, .action = d.action, .score = d.score,
                                                             .execute = d.execute, .service_time_ns = per_frame, .holding = d.holding_mask,

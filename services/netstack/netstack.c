@@ -60,6 +60,12 @@ static uint64_t started_ns;
 #ifndef NS_FAULT_REFUSE_HTTP
 #define NS_FAULT_REFUSE_HTTP 0
 #endif
+/* And the last: the versions built with NS_FAULT_CRASH write through a null pointer that many
+ * virtual ns after they start, and Core-0 stops the sandbox on the page fault, as a service with
+ * that bug would crash. 0 in every real version. */
+#ifndef NS_FAULT_CRASH
+#define NS_FAULT_CRASH 0
+#endif
 static struct hic_msg msg;
 static uint32_t instance; /* our eth_driver instance id */
 static bool standby;      /* a successor waiting for a rolling update: not the driver's default */
@@ -191,7 +197,7 @@ static void serve_control(void) { mig_serve(note); }
 /* The configuration (module.json): the instance to attach as, the slot of the migration control
  * channel (0: none), standby (a successor: it does not become the driver's default by attaching). */
 int hic_main(void) {
-  if (NS_FAULT_SLOW_AFTER || NS_FAULT_CORRUPT || NS_FAULT_REFUSE_HTTP) started_ns = (uint64_t)hic_time_now(); /* only a build that needs it reads the clock here */
+  if (NS_FAULT_SLOW_AFTER || NS_FAULT_CORRUPT || NS_FAULT_REFUSE_HTTP || NS_FAULT_CRASH) started_ns = (uint64_t)hic_time_now(); /* only a build that needs it reads the clock here */
   const struct netstack_config *config = hic_config();
   instance = (uint32_t)config->instance;
   standby = config->standby != 0;
@@ -225,6 +231,12 @@ int hic_main(void) {
     int64_t bits = hic_wait((uint64_t)note, 0, POLL_NS);
     if (bits < 0 && bits != -HIC_ERR_TIMEOUT) return hic_log("netstack: wait failed: %ld", bits), 1;
     serve_control(); /* the control channel first: a migration step waits for nothing else */
+#if NS_FAULT_CRASH
+    if ((uint64_t)hic_time_now() >= started_ns + (uint64_t)NS_FAULT_CRASH) {
+      static volatile struct ns_conn *volatile broken; /* never set: the bug */
+      broken->state = NS_TCP_FREE;
+    }
+#endif
 #if NS_FAULT_REFUSE_HTTP
     if (stack.cfg.tcp_ports[0] == 80 && (uint64_t)hic_time_now() >= started_ns + (uint64_t)NS_FAULT_REFUSE_HTTP) {
       stack.cfg.tcp_ports[0] = 0; /* .tcp_ports = {80, ...} below */

@@ -6,6 +6,7 @@
 // account into the update report (system/report/schema.ts), `outcomes()` into the one-word results
 // an image's `expect.updates` is compared with.
 
+import type { CrashDump } from '../../core0/crash-dump.ts';
 import type { EventLog, StampedEvent } from '../../core0/events.ts';
 import type { FieldValue } from '../../core0/module/values.ts';
 import { alertFromFields, type MonitorAlert } from './alerts.ts';
@@ -57,7 +58,7 @@ export interface UpdateAccount {
    * module was built: what the report's configuration diff compares. */
   readonly instances: { old?: LoadedInstance; new?: LoadedInstance };
   /** Faults Core-0 stopped the new instance for. */
-  readonly faults: { readonly tNs: number; readonly kind: string; readonly text: string }[];
+  readonly faults: { readonly tNs: number; readonly kind: string; readonly text: string; readonly dump?: CrashDump }[];
   /** Core-0's side: the sandbox created for the new version, and sandboxes destroyed meanwhile. */
   created?: { readonly sandbox: string; readonly quota: number };
   readonly destroyed: { readonly sandbox: string; readonly framesReturned: number; readonly tNs: number }[];
@@ -135,7 +136,7 @@ export class UpdateLog {
     if (current) {
       if (e.kind === 'sandboxCreated' && current.begin && !current.created) current.created = { sandbox: e.sandbox, quota: e.quota };
       if (e.kind === 'moduleLoaded' && e.sandbox === current.created?.sandbox) current.instances.new = this.instance(e.sandbox);
-      if (e.kind === 'fault' && e.sandbox === current.created?.sandbox) current.faults.push({ tNs: e.t, kind: e.fault.kind, text: JSON.stringify(e.fault) });
+      if (e.kind === 'fault' && e.sandbox === current.created?.sandbox) current.faults.push({ tNs: e.t, kind: e.fault.kind, text: JSON.stringify(e.fault), ...(e.dump ? { dump: e.dump } : {}) });
       else if (e.kind === 'sandboxDestroyed' && e.reason !== 'shutdown') current.destroyed.push({ sandbox: e.sandbox, framesReturned: e.framesReturned, tNs: e.t });
     }
     if (e.kind !== 'record' || (e.module !== MM && e.module !== MONITOR)) return;

@@ -130,10 +130,13 @@ function rootCauseOf(a: UpdateAccount): RootCause | undefined {
     ...a.steps.filter((s) => s.state === 'failed').map((s) => ({ kind: 'step failed', tNs: s.tNs, text: `${s.step} (phase ${s.phase})` })),
   ].sort((x, y) => x.tNs - y.tNs);
   const series = (name: string, field: string) => ({ name, points: a.monitor.samples.map((x) => ({ tNs: x.tNs, value: num(x[field]) })) });
+  // The new instance's crash, as Core-0 dumped it before tearing the sandbox down (core0/crash-dump.ts).
+  const dump = a.faults.find((f) => f.dump)?.dump;
   return {
     class: CAUSES[String(c.cause)] ?? 'unknown',
     summary,
     evidence,
+    ...(dump ? { crash: { registers: dump.registers, disassembly: [...dump.code, ...(dump.before ? [`(the 16 bytes before rip: ${dump.before})`] : [])], stack: dump.stack } } : {}),
     metrics: [series('service time per frame (ns)', 'service_time'), series('frames offered per interval', 'offered'), series('unanswered per interval', 'unanswered')],
     configDiff: configDiff(a.instances.old, a.instances.new),
   };

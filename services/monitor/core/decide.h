@@ -37,7 +37,7 @@ struct md_sample {
   uint32_t throughput;        /* answered per second */
   uint32_t load_permille;     /* offered load against the baseline's (1000: the same) */
   uint32_t crashes;           /* the new instance stopped by a fault */
-  uint32_t start_failed;      /* 0 or 1: the new instance did not come up */
+  uint32_t start_failed;      /* 0 or 1: the new instance is not running: it did not come up, or it ended */
   uint32_t critical_checks, critical_failed; /* critical-function probes run, and failed */
   uint32_t health_fail_streak;/* health checks failed in a row, as of the end of the interval */
   uint32_t mig_attempted, mig_ok, mig_failed; /* connection migrations */
