@@ -1,15 +1,19 @@
 // The hic command as a user runs it: output lines, exit codes, and one clear line for mistakes.
 
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { REPO } from './support/boot.ts';
 import { runNode } from './support/run-node.ts';
 
-/** Runs the hic command beside the event loop (a run takes seconds); its exit status and output. */
-const hic = (...args: string[]) => runNode([join(REPO, 'bin', 'hic.mjs'), ...args], { cwd: REPO });
+/** Runs the hic command beside the event loop (a run takes seconds); its exit status and output.
+ * A boot gets a data directory of its own: the default one's audit log takes one boot at a time
+ * (AUDIT_BUSY), and other test files boot beside this one. */
+const data = mkdtempSync(join(tmpdir(), 'hic-cli-data-'));
+afterAll(() => rmSync(data, { recursive: true, force: true }));
+const hic = (...args: string[]) => runNode([join(REPO, 'bin', 'hic.mjs'), ...args, ...(args[0] === 'boot' && !args.includes('--data-dir') ? ['--data-dir', data] : [])], { cwd: REPO });
 
 describe('hic boot', () => {
   it('boots hello: guest lines carry virtual time and sandbox name, exit 0', async () => {

@@ -6,7 +6,7 @@
 // curl.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -246,7 +246,10 @@ describe("hic boot's live options", () => {
       [['--metrics', '127.0.0.1:70000'], /^hic: --metrics: "127\.0\.0\.1:70000" is not HOST:PORT .* \[HIC_USAGE\]\n$/],
       [['--control', path], /^hic: --control .*: another process is listening on it \[CONTROL_IN_USE\]\n$/],
     ] as const;
-    const results = await Promise.all(cases.map(([args]) => hic('boot', 'images/hello.himg', '-q', ...args)));
+    // Each with a data directory of its own: a boot that got as far as the audit log would hold its lock.
+    const data = mkdtempSync(join(tmpdir(), 'hic-live-mistakes-'));
+    const results = await Promise.all(cases.map(([args], i) => hic('boot', 'images/hello.himg', '-q', ...args, '--data-dir', join(data, String(i)))));
+    rmSync(data, { recursive: true, force: true });
     results.forEach((r, i) => {
       expect(r.stderr).toMatch(cases[i]![1]);
       expect(r.status).toBe(2);
