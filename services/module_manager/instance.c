@@ -58,14 +58,7 @@ static uint16_t peer(struct instance *s, const struct mig_hello *other, uint64_t
  * instance was preempted); each side's figure is its quickest probe. The warm-up's configuration half is the snapshot's: it
  * carries the configuration, and PEER checked the firewall rules are the same. */
 #define PROBES 3
-#define PROBE_BYTES 64
 #define SLOWER_PERMILLE 1050
-
-struct answer {
-  bool answered;
-  uint32_t failed, hash, changed;
-  uint64_t ns; /* the CPU the probe took in the instance, virtual ns */
-};
 
 /* cap://<service>/v<major.minor.patch>/stats of one instance. */
 static int64_t stats_endpoint(uint64_t packed) {
@@ -74,37 +67,28 @@ static int64_t stats_endpoint(uint64_t packed) {
   return hic_registry_lookup(REGISTRY, name, (uint64_t)len);
 }
 
-static struct answer ask(int64_t ep, uint64_t number, const uint8_t *sent) {
-  struct answer a = {0};
-  memset(&msg, 0, sizeof msg);
-  msg.label = NS_PROBE;
-  msg.cap = HIC_NO_CAP;
-  msg.words[0] = number;
-  msg.len = PROBE_BYTES;
-  memcpy(msg.payload, sent, PROBE_BYTES);
+/* One probe at an instance: a call like the others, counted. What was not given back as sent,
+ * changed or missing, is `changed` here. */
+static struct ns_probe_answer ask(int64_t ep, uint64_t number) {
   up.ipc_calls++;
-  if (ep < 0 || hic_call((uint64_t)ep, &msg, 0, up.req.policy.phase_timeout_ns) < 0 || msg.label != 0 || msg.len > PROBE_BYTES) return a;
-  a = (struct answer){.answered = true, .failed = (uint32_t)msg.words[1], .hash = (uint32_t)msg.words[3], .changed = PROBE_BYTES - (uint32_t)msg.len,
-                      .ns = msg.words[0]};
-  for (uint32_t i = 0; i < msg.len; i++) a.changed += msg.payload[i] != sent[i];
+  struct ns_probe_answer a = ns_probe(ep, &msg, number, up.req.policy.phase_timeout_ns);
+  a.changed += NS_PROBE_BYTES - a.echoed;
   return a;
 }
 
 static bool consistent(void) {
   int64_t at_old = stats_endpoint(up.from), at_new = stats_endpoint(up.to);
-  struct answer o = {0}, n = {0};
+  struct ns_probe_answer o = {0}, n = {0};
   uint32_t agreed = 0;
   uint64_t old_ns = ~0ull, new_ns = ~0ull;
   for (uint32_t i = 0; i < PROBES; i++) {
-    uint8_t sent[PROBE_BYTES];
     uint64_t number = up.req.id * PROBES + i + 0x1000; /* apart from the Monitor's numbers */
-    for (uint32_t k = 0; k < PROBE_BYTES; k++) sent[k] = (uint8_t)(number * 37 + k * 11);
-    o = ask(at_old, number, sent);
-    n = ask(at_new, number, sent);
+    o = ask(at_old, number);
+    n = ask(at_new, number);
     if (o.answered && n.answered && o.failed == n.failed && o.hash == n.hash && n.changed == 0 && o.changed == 0) agreed++;
     else break;
-    if (o.ns < old_ns) old_ns = o.ns;
-    if (n.ns < new_ns) new_ns = n.ns;
+    if (o.cpu_ns < old_ns) old_ns = o.cpu_ns;
+    if (n.cpu_ns < new_ns) new_ns = n.cpu_ns;
   }
   bool same = agreed == PROBES, quick = same && new_ns * 1000 <= old_ns * SLOWER_PERMILLE;
   if (at_old >= 0) hic_cap_delete((uint64_t)at_old);

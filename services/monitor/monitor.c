@@ -44,7 +44,6 @@ _Static_assert(MONITOR_ALERT_PRIORITY_P3 == MD_P3 && MONITOR_ALERT_VERDICT_SILEN
                "the records' enums are the core's");
 
 #define REGISTRY 0
-#define PROBE_BYTES 64     /* echoed per probe */
 #define FUNCTIONS_UNPROBED 0xffffffffu /* a sample's functions_failed when no probe answered */
 #define MAX_SAMPLE 0x7fffffffu /* the core's samples are below 2^31 */
 
@@ -144,35 +143,6 @@ static bool probe_of(int64_t ep, struct probe *p, bool *gone) {
 }
 
 static bool probe(int64_t ep, struct probe *p) { return probe_of(ep, p, 0); }
-
-/* What one loopback probe of an instance's critical functions gave (netstack's app/probe.c). */
-struct functions {
-  bool answered;
-  uint32_t failed;  /* NS_PROBE_* bits: the functions that failed */
-  uint32_t corrupt; /* bytes the echo gave back changed */
-  uint32_t hash;    /* the transcript's */
-};
-
-/* NS_PROBE `number` on `ep`: the instance runs a scripted client through its own core and
- * applications and says which critical functions failed; the echoed bytes are compared here with
- * the ones sent, which differ from probe to probe. */
-static bool probe_functions(int64_t ep, uint64_t number, struct functions *f) {
-  uint8_t sent[PROBE_BYTES];
-  for (uint32_t i = 0; i < PROBE_BYTES; i++) sent[i] = (uint8_t)(number * 131 + i * 7 + (i >> 3));
-  memset(&msg, 0, offsetof(struct hic_msg, payload));
-  msg.label = NS_PROBE;
-  msg.cap = HIC_NO_CAP;
-  msg.words[0] = number;
-  msg.len = PROBE_BYTES;
-  memcpy(msg.payload, sent, PROBE_BYTES);
-  *f = (struct functions){0};
-  if (hic_call((uint64_t)ep, &msg, 0, config->probe_timeout_ns) < 0 || msg.label != 0 || msg.len > PROBE_BYTES) return false;
-  f->answered = true;
-  f->failed = (uint32_t)msg.words[1];
-  f->hash = (uint32_t)msg.words[3];
-  for (uint32_t i = 0; i < msg.len; i++) f->corrupt += msg.payload[i] != sent[i];
-  return true;
-}
 
 /* Frames the Ethernet driver has offered an instance so far: pushed onto its rx ring, or dropped
  * because the ring was full. What the instance did not take of them is what it left unanswered. */
@@ -348,8 +318,8 @@ static uint64_t watch(const struct hic_msg *in) {
   w.on = true, w.id = req.id, w.stats = stats, w.verdicts = in->cap, w.instance = (uint32_t)req.instance;
   offered_to(w.instance, &w.offered);
   /* A function the running version fails as well is not the new one's regression. */
-  struct functions old;
-  w.functions = alias() >= 0 && probe_functions(alias(), 0, &old) ? ~old.failed & NS_PROBE_ALL : 0;
+  struct ns_probe_answer old = ns_probe(alias(), &msg, 0, config->probe_timeout_ns);
+  w.functions = old.answered ? ~old.failed & NS_PROBE_ALL : 0;
   uint64_t t = q16_to_int(md_detect_mean_q16(&service_time)), r = q16_to_int(md_detect_mean_q16(&frame_rate));
   w.base = (struct md_baseline){.latency_us = t ? (uint32_t)t : 1, .throughput = r ? (uint32_t)r : 1};
   struct md_update_context ctx = {.code_changed = 1};
@@ -439,11 +409,11 @@ static void observe(void) {
   s.start_failed = w.crashed;
   /* The critical functions, once the instance answers at all (an unanswered one is the
    * availability rules' case, and a second timeout would only delay them). */
-  struct functions fn = {0};
-  if (answered && probe_functions(w.stats, w.samples + 1, &fn)) {
+  struct ns_probe_answer fn = {0};
+  if (answered && (fn = ns_probe(w.stats, &msg, w.samples + 1, config->probe_timeout_ns)).answered) {
     s.critical_checks = 1;
     s.critical_failed = (fn.failed & w.functions) != 0; /* one function failed outright (§4.2) */
-    s.corrupt = fn.corrupt != 0;
+    s.corrupt = fn.changed != 0; /* bytes given back, but not the ones sent */
   }
   if (measured) {
     struct md_detect_result dr;
@@ -457,7 +427,7 @@ static void observe(void) {
   }
   w.samples++;
   monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = per_frame, .frame_rate = per_second, .offered = s.requests, .unanswered = s.unanswered,
-                                                      .functions_failed = fn.answered ? fn.failed : FUNCTIONS_UNPROBED, .corrupt = fn.corrupt});
+                                                      .functions_failed = fn.answered ? fn.failed : FUNCTIONS_UNPROBED, .corrupt = fn.changed});
   struct md_decision d;
   /* Once a rollback is decided the decider has concluded and takes no more samples; the verdict
    * is still offered each interval until the Module Manager takes it (it may be busy, with calls

@@ -30,5 +30,40 @@
 #define NS_PROBE_HTTP 1 /* port 80 accepted no connection */
 #define NS_PROBE_ECHO 2 /* port 5432's echo did not give back as many bytes and close */
 #define NS_PROBE_ALL (NS_PROBE_HTTP | NS_PROBE_ECHO)
+#define NS_PROBE_BYTES 64 /* what the Monitor and the Module Manager send */
+
+#include <stdbool.h>
+
+#include "hic/runtime.h"
+
+/* One NS_PROBE as its caller sees it. */
+struct ns_probe_answer {
+  bool answered;
+  uint32_t failed;  /* NS_PROBE_* bits */
+  uint32_t hash;    /* the transcript's */
+  uint32_t echoed;  /* bytes the echo gave back */
+  uint32_t changed; /* ... of them, not the byte sent at that place */
+  uint64_t cpu_ns;  /* the CPU the probe took in the instance */
+};
+
+/* NS_PROBE `number` on `ep`, through `msg`, with NS_PROBE_BYTES bytes that differ from one
+ * number to the next (they are made here, and the echo compared with them); unanswered within
+ * timeout_ns, or answered with a refusal, it is `answered` false. */
+static inline struct ns_probe_answer ns_probe(int64_t ep, struct hic_msg *msg, uint64_t number, uint64_t timeout_ns) {
+  uint8_t sent[NS_PROBE_BYTES];
+  for (uint32_t i = 0; i < NS_PROBE_BYTES; i++) sent[i] = (uint8_t)(number * 131 + i * 7 + (i >> 3));
+  memset(msg, 0, sizeof *msg - HIC_MSG_PAYLOAD_MAX);
+  msg->label = NS_PROBE;
+  msg->cap = HIC_NO_CAP;
+  msg->words[0] = number;
+  msg->len = NS_PROBE_BYTES;
+  memcpy(msg->payload, sent, NS_PROBE_BYTES);
+  struct ns_probe_answer a = {0};
+  if (ep < 0 || hic_call((uint64_t)ep, msg, 0, timeout_ns) < 0 || msg->label != 0 || msg->len > NS_PROBE_BYTES) return a;
+  a = (struct ns_probe_answer){.answered = true, .failed = (uint32_t)msg->words[1], .hash = (uint32_t)msg->words[3], .echoed = (uint32_t)msg->len,
+                               .cpu_ns = msg->words[0]};
+  for (uint32_t i = 0; i < a.echoed; i++) a.changed += msg->payload[i] != sent[i];
+  return a;
+}
 
 #endif /* HIC_NETSTACK_PROBE_H */
