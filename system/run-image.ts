@@ -189,7 +189,7 @@ export class System {
       const ends = this.updates.all.filter((u) => u.rollback?.rule === rule).map((u) => Number(u.rollback!.end));
       return ends.length ? Math.max(...ends) : undefined;
     };
-    const allow = { abandoned, corruptionUntil: endOf('corruption'), refusalsUntil: endOf('critical_function') };
+    const allow = { abandoned, corruptionUntil: endOf('corruption'), refusalsUntil: endOf('critical_function'), serverErrorsUntil: endOf('error_rate') };
     const deviations = [...deviationsFrom(this.manifest, outcome, this.updates.outcomes()), ...(this.traffic ? trafficDeviations(this.traffic, allow) : [])];
     return { halt, outcome, deviations, logHash: this.kernel.events.hash() };
   }

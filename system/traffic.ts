@@ -69,6 +69,9 @@ export interface TrafficAllowance {
   /** The end of a rollback for a critical function that failed: connections refused before then
    * were refused by the failing version. */
   readonly refusalsUntil?: number;
+  /** The end of a rollback for the error rate: server errors (5xx) answered before then were
+   * the failing version's. */
+  readonly serverErrorsUntil?: number;
 }
 
 /**
@@ -94,7 +97,8 @@ export function trafficDeviations(t: AttachedTraffic, allow: TrafficAllowance = 
     lost -= s.corruptedClosed.lost;
     corrupted = 0;
   }
-  for (const [k, v] of Object.entries({ lost, corrupted, duplicated: s.duplicated, reordered: s.reordered, 'seq gaps': s.seqGaps, 'bad http': s.httpErrors })) {
+  const serverErrors = allow.serverErrorsUntil !== undefined && s.serverErrors.lastAt <= allow.serverErrorsUntil ? 0 : s.serverErrors.responses;
+  for (const [k, v] of Object.entries({ lost, corrupted, duplicated: s.duplicated, reordered: s.reordered, 'seq gaps': s.seqGaps, 'bad http': s.httpErrors, 'server errors (5xx)': serverErrors })) {
     if (v > 0) out.push(`traffic: ${v} ${k}`);
   }
   return out;

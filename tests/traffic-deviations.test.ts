@@ -1,7 +1,9 @@
 // What the run's traffic check calls a deviation (system/traffic.ts, trafficDeviations): a lost,
-// changed, duplicated or reordered byte, a failed connection, beyond what an emergency rollback
-// gave up and a rollback for corruption could not undo. The inputs are the generator's summary
-// figures; the whole runs that produce them are in rollback-emergency and rollback-corrupt.
+// changed, duplicated or reordered byte, a failed connection, a server error (5xx), beyond what a
+// rollback could not undo: the connections an emergency rollback gave up, the bytes changed and
+// the connections refused before a rollback for corruption or a failed function ended, the 5xx
+// answered before a rollback for the error rate ended. The inputs are the generator's summary
+// figures; the whole runs that produce them are in the rollback-* tests.
 
 import { describe, expect, it } from 'vitest';
 import { trafficDeviations, type AttachedTraffic } from '../system/traffic.ts';
@@ -9,7 +11,7 @@ import type { TrafficSummary } from '../traffic/summary.ts';
 
 const clean = {
   failed: 0, lost: 0, lostOnFailed: 0, corrupted: 0, corruptedOnFailed: 0, corruptedClosed: { connections: 0, lastAt: 0, lost: 0 }, refused: { connections: 0, lastAt: 0 },
-  duplicated: 0, reordered: 0, seqGaps: 0, httpErrors: 0,
+  duplicated: 0, reordered: 0, seqGaps: 0, httpErrors: 0, serverErrors: { responses: 0, lastAt: 0 },
 };
 
 function traffic(s: Partial<TrafficSummary>): AttachedTraffic {
@@ -50,5 +52,13 @@ describe('trafficDeviations', () => {
     expect(trafficDeviations(traffic({ ...refused, failed: 606 }), { abandoned: 600, refusalsUntil: 7_000 })).toEqual([
       'traffic: 606 connection(s) failed, more than the 600 an emergency rollback gave up and the 5 a failing version refused',
     ]);
+  });
+
+  it('names server errors (5xx), and forgives them only when all came before a rollback for the error rate ended', () => {
+    const erred = { serverErrors: { responses: 15, lastAt: 9_000 } };
+    expect(trafficDeviations(traffic(erred))).toEqual(['traffic: 15 server errors (5xx)']);
+    expect(trafficDeviations(traffic(erred), { serverErrorsUntil: 9_000 })).toEqual([]);
+    expect(trafficDeviations(traffic(erred), { serverErrorsUntil: 8_999 })).toEqual(['traffic: 15 server errors (5xx)']); // one after it
+    expect(trafficDeviations(traffic(erred), { refusalsUntil: 9_000, corruptionUntil: 9_000 })).toEqual(['traffic: 15 server errors (5xx)']); // another rule's rollback
   });
 });

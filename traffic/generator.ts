@@ -89,7 +89,7 @@ export class TrafficGenerator implements WireEndpoint {
   private readonly pings = new Map<number, PingStream>();
   private readonly tcpCounters = newTcpCounters();
   private readonly probeCounters = newProbeCounters();
-  private readonly metrics: SessionMetrics = { latencies: [], httpResponses: 0, httpErrors: 0, httpErrorSamples: [] };
+  private readonly metrics: SessionMetrics = { latencies: [], httpResponses: 0, httpErrors: 0, httpErrorSamples: [], serverErrors: { responses: 0, lastAt: 0 } };
   private readonly classLatencies = new Map<TrafficClass, number[]>(TRAFFIC_CLASSES.map((c) => [c, []]));
   private framesSent = 0;
   private framesReceived = 0;
@@ -253,7 +253,7 @@ export class TrafficGenerator implements WireEndpoint {
     return {
       connections: this.conns.length, byClass, ...outcomes, bytes: bytesSent + bytesReceived, bytesSent, bytesReceived,
       lost, lostOnFailed, duplicated, reordered, corrupted, corruptedOnFailed, corruptedClosed, refused, seqGaps: this.tcpCounters.seqGaps, seqErrors: this.tcpCounters.seqErrors,
-      httpResponses: this.metrics.httpResponses, httpErrors: this.metrics.httpErrors, latency: latencySummary(this.metrics.latencies),
+      httpResponses: this.metrics.httpResponses, httpErrors: this.metrics.httpErrors, serverErrors: { ...this.metrics.serverErrors }, latency: latencySummary(this.metrics.latencies),
       latencyByClass: Object.fromEntries(TRAFFIC_CLASSES.map((c) => [c, latencySummary(this.classLatencies.get(c)!)])) as Record<TrafficClass, LatencySummary>,
       tcp: { ...this.tcpCounters }, arp: { ...this.hosts.counters }, probes: { ...this.probeCounters },
       framesSent: this.framesSent, framesReceived: this.framesReceived, badFrames: this.badFrames, strayFrames: this.strayFrames,

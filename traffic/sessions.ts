@@ -18,6 +18,9 @@ export interface SessionMetrics {
   httpErrors: number;
   /** The first few HTTP errors, for test messages. */
   readonly httpErrorSamples: string[];
+  /** Well-formed responses with a server-error status (5xx): how many, and when the last came
+   * (virtual ns, 0: none). */
+  readonly serverErrors: { responses: number; lastAt: number };
 }
 
 export abstract class Session implements TcpApp {
@@ -156,6 +159,7 @@ export class HttpSession extends Session {
         this.error(`a response (status ${ev.status}) nobody asked for`, now);
       } else {
         this.metrics.httpResponses++;
+        if (ev.status >= 500) this.metrics.serverErrors.responses++, (this.metrics.serverErrors.lastAt = now);
         this.exchangeDone(this.pendingSince, now);
         this.pendingSince = undefined;
         this.schedule(now);

@@ -52,6 +52,9 @@ export interface TrafficSummary {
   readonly seqErrors: number;
   readonly httpResponses: number;
   readonly httpErrors: number;
+  /** Well-formed HTTP responses with a server-error status (5xx), and when the last came (virtual
+   * ns, 0: none). */
+  readonly serverErrors: { readonly responses: number; readonly lastAt: number };
   readonly latency: LatencySummary;
   /** The same per class: what a migration that serves real-time traffic first should improve. */
   readonly latencyByClass: Readonly<Record<TrafficClass, LatencySummary>>;
@@ -78,12 +81,12 @@ const ms = (ns: number) => `${(ns / 1e6).toFixed(3)}ms`;
 /**
  * `traffic: N connections (by class …; closed C, failed F, bad http H), B bytes, lost L,
  * duplicated D, reordered R, seq gaps G, dns Q/A, ping P/R, latency p50 … p90 … p99 … max …`,
- * with "(refused N)" after F and "corrupted X" after R only when there are any.
+ * with "(refused N)" after F, "5xx E" after H and "corrupted X" after R only when there are any.
  * "seq gaps" counts every sequence discontinuity: holes never filled and sequence errors.
  */
 export function summaryLine(s: TrafficSummary): string {
   const classes = TRAFFIC_CLASSES.map((c) => `${c} ${s.byClass[c]}`).join(', ');
-  const state = `closed ${s.closed}, failed ${s.failed}${s.refused.connections ? ` (refused ${s.refused.connections})` : ''}${s.running ? `, running ${s.running}` : ''}, bad http ${s.httpErrors}`;
+  const state = `closed ${s.closed}, failed ${s.failed}${s.refused.connections ? ` (refused ${s.refused.connections})` : ''}${s.running ? `, running ${s.running}` : ''}, bad http ${s.httpErrors}${s.serverErrors.responses ? `, 5xx ${s.serverErrors.responses}` : ''}`;
   const l = s.latency;
   return (
     `traffic: ${s.connections} connections (${classes}; ${state}), ${s.bytes} bytes, lost ${s.lost}, duplicated ${s.duplicated}, ` +

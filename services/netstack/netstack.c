@@ -184,8 +184,12 @@ static void serve_stats(void) {
       msg.words[1] = stack.stats.tcp_accepted;
       msg.words[2] = HIC_MODULE_VERSION_NUM;
       msg.words[3] = busy_ns;
-      memcpy(msg.payload, &stack.stats, sizeof stack.stats);
-      msg.len = sizeof stack.stats;
+      const struct apps_counters *app = apps_counters();
+      struct ns_stats_head head = {.rx_frames = stack.stats.rx_frames, .http_requests = app->http_requests, .http_errors = app->http_errors};
+      _Static_assert(sizeof head + sizeof stack.stats <= HIC_MSG_PAYLOAD_MAX, "the stats fit a message");
+      memcpy(msg.payload, &head, sizeof head);
+      memcpy(msg.payload + sizeof head, &stack.stats, sizeof stack.stats);
+      msg.len = sizeof head + sizeof stack.stats;
     }
     hic_reply(&msg);
   }
@@ -197,7 +201,7 @@ static void serve_control(void) { mig_serve(note); }
 /* The configuration (module.json): the instance to attach as, the slot of the migration control
  * channel (0: none), standby (a successor: it does not become the driver's default by attaching). */
 int hic_main(void) {
-  if (NS_FAULT_SLOW_AFTER || NS_FAULT_CORRUPT || NS_FAULT_REFUSE_HTTP || NS_FAULT_CRASH) started_ns = (uint64_t)hic_time_now(); /* only a build that needs it reads the clock here */
+  if (NS_FAULT_SLOW_AFTER || NS_FAULT_CORRUPT || NS_FAULT_ERRORS || NS_FAULT_REFUSE_HTTP || NS_FAULT_CRASH) started_ns = (uint64_t)hic_time_now(); /* only a build that needs it reads the clock here */
   const struct netstack_config *config = hic_config();
   instance = (uint32_t)config->instance;
   standby = config->standby != 0;

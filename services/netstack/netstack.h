@@ -42,6 +42,16 @@ uint64_t netstack_started(void);
 #ifndef NS_FAULT_CORRUPT_AFTER
 #define NS_FAULT_CORRUPT_AFTER 0
 #endif
+/* And NS_FAULT_ERRORS answers that many permille of the HTTP requests with a 503 instead of asking
+ * the web server, spread evenly over them, from NS_FAULT_ERRORS_AFTER virtual ns after the
+ * instance started (app/apps.c). The responses stay well formed and in step with the requests:
+ * only their status shows it. */
+#ifndef NS_FAULT_ERRORS
+#define NS_FAULT_ERRORS 0
+#endif
+#ifndef NS_FAULT_ERRORS_AFTER
+#define NS_FAULT_ERRORS_AFTER 0
+#endif
 
 /* Where the frames the core emits go (an ns_emit_fn): onto the tx ring; the doorbell is rung once
  * per pass of the loop. */
@@ -69,6 +79,8 @@ void app_resume(uint32_t id);
 struct apps_counters {
   uint64_t overflows;    /* output that found no room in its buffer (dropped) */
   uint64_t dns_answered; /* queries the resolver answered and we sent back */
+  uint64_t http_requests; /* HTTP requests taken (NS_STATS) */
+  uint64_t http_errors;   /* ... answered with a server error: the 503 of a request the web server was not asked or did not take */
 };
 const struct apps_counters *apps_counters(void);
 

@@ -5,8 +5,9 @@
  *   NS_STATS  Reply words[0] connections, words[1] TCP connections accepted, words[2] version
  *             (major << 16 | minor << 8 | patch), words[3] the CPU spent in the core on
  *             received frames so far (cpu_time, virtual ns: the same for the same work, however
- *             the instance was preempted); payload the core's counters, beginning with the frames
- *             received (u64). A health check.
+ *             the instance was preempted); payload a struct ns_stats_head (frames received,
+ *             HTTP requests taken and those answered with a server error), then the core's
+ *             counters (netstack's struct ns_counters). A health check.
  *   NS_PROBE  words[0] the probe's number, payload up to NS_PROBE_DATA_MAX bytes. The instance runs
  *             a scripted client through its own core and applications (netstack's app/probe.c):
  *             a connection to port 80 (HTTP) is accepted, and port 5432's echo gives the payload
@@ -35,6 +36,13 @@
 #include <stdbool.h>
 
 #include "hic/runtime.h"
+
+/* NS_STATS's payload begins with this: counts since the instance started. */
+struct ns_stats_head {
+  uint64_t rx_frames;     /* frames received */
+  uint64_t http_requests; /* HTTP requests taken */
+  uint64_t http_errors;   /* ... answered with a server error (503: the web server not asked, or not reached) */
+};
 
 /* One NS_PROBE as its caller sees it. */
 struct ns_probe_answer {

@@ -27,7 +27,7 @@ static void inputs(uint8_t sig, const struct md_sample *s, uint64_t acc[4]) {
   switch (sig) {
     case MD_SIG_CRASHES: acc[0] = s->crashes; break;
     case MD_SIG_START_FAILED: acc[0] = s->start_failed; break;
-    case MD_SIG_ERROR_PPM: acc[0] = (uint64_t)s->errors + s->unanswered, acc[1] = s->requests; break;
+    case MD_SIG_ERROR_PPM: acc[0] = (uint64_t)s->errors + s->unanswered, acc[1] = s->requests, acc[2] = s->call_errors, acc[3] = s->calls; break;
     case MD_SIG_ANSWERED_PPM: acc[0] = answered, acc[1] = s->requests; break;
     case MD_SIG_CRITICAL_FAILED: acc[0] = s->critical_failed, acc[1] = s->critical_checks; break;
     case MD_SIG_CORRUPT: acc[0] = s->corrupt; break;
@@ -49,7 +49,15 @@ static void inputs(uint8_t sig, const struct md_sample *s, uint64_t acc[4]) {
 /* The signal's value from summed inputs; 0 when there is nothing to measure. */
 static int value_of(uint8_t sig, const uint64_t a[4], const struct md_baseline *b, int64_t *v) {
   switch (sig) {
-    case MD_SIG_ERROR_PPM:
+    case MD_SIG_ERROR_PPM: {
+      /* A request fails when it is not answered or answered with an error, counted in requests,
+       * or -- among the answered ones -- when its application call was answered with an error:
+       * 1 - (1 - u)(1 - e), in ppm. */
+      if (a[1] == 0) return 0;
+      uint64_t u = md_mul_div(a[0], 1000000, a[1]), e = a[3] ? md_mul_div(a[2], 1000000, a[3]) : 0;
+      *v = (int64_t)(u + e - md_mul_div(u, e, 1000000));
+      return 1;
+    }
     case MD_SIG_ANSWERED_PPM:
       if (a[1] == 0) return 0;
       *v = (int64_t)md_mul_div(a[0], 1000000, a[1]);
@@ -87,6 +95,13 @@ static int value_of(uint8_t sig, const uint64_t a[4], const struct md_baseline *
       *v = (int64_t)a[0];
       return 1;
   }
+}
+
+/* A ratio of requests counts only with the policy's min_requests in its inputs (a[1]: a sample's
+ * or a window's requests); an error rate's calls (a[3]) likewise, or their share is left out. */
+static int enough_requests(const struct md_decider *d, uint8_t sig, uint64_t a[5]) {
+  if (sig == MD_SIG_ERROR_PPM && a[3] < d->policy->min_requests) a[2] = a[3] = 0;
+  return a[1] >= d->policy->min_requests;
 }
 
 static int compare(uint8_t cmp, int64_t v, int64_t t) {
@@ -135,7 +150,7 @@ int md_decider_init(struct md_decider *d, const struct md_policy *p, const struc
 }
 
 static int sample_ok(const struct md_decider *d, const struct md_sample *s) {
-  if (s->errors > s->requests || s->unanswered > s->requests - s->errors) return 0;
+  if (s->errors > s->requests || s->unanswered > s->requests - s->errors || s->call_errors > s->calls) return 0;
   if (s->corrupt > s->requests - s->unanswered || s->critical_failed > s->critical_checks) return 0;
   if (s->mig_ok > s->mig_attempted || s->mig_failed > s->mig_attempted - s->mig_ok) return 0;
   if (s->start_failed > 1 || s->memory_kib > MD_SAMPLE_MAX || s->load_permille > 1000000) return 0;
@@ -157,15 +172,14 @@ static void evaluate(struct md_decider *d, uint32_t i, const struct md_sample *s
     gate_ok = r->gate == 0 || (s->anomalous & r->gate);
   } else if (r->window_ns == 0 || is_gauge(r->signal)) {
     inputs(r->signal, s, a);
-    e->has_value = (uint8_t)value_of(r->signal, a, &d->base, &e->value);
-    if (r->flags & MD_RULE_NEEDS_REQS && s->requests < d->policy->min_requests) e->has_value = 0;
+    int enough = !(r->flags & MD_RULE_NEEDS_REQS) || enough_requests(d, r->signal, a);
+    e->has_value = (uint8_t)(value_of(r->signal, a, &d->base, &e->value) && enough);
     e->covered_ns = r->window_ns;
     gate_ok = r->gate == 0 || (s->anomalous & r->gate);
   } else {
     window_sum(&d->win[i], a, &gated);
-    e->has_value = (uint8_t)value_of(r->signal, a, &d->base, &e->value);
-    /* For a ratio of requests, a[1] is the requests in the window. */
-    if (r->flags & MD_RULE_NEEDS_REQS && a[1] < d->policy->min_requests) e->has_value = 0;
+    int enough = !(r->flags & MD_RULE_NEEDS_REQS) || enough_requests(d, r->signal, a);
+    e->has_value = (uint8_t)(value_of(r->signal, a, &d->base, &e->value) && enough);
     e->covered_ns = md_min_u64(now - d->start_ns, r->window_ns);
     /* Over a window, the gate asks that most samples in it were outside their band. */
     gate_ok = r->gate == 0 || gated * 2 > a[4];
@@ -193,7 +207,7 @@ static int more_severe(const struct md_rule *a, const struct md_rule *b) {
 
 static void totals_add(struct md_cause_totals *t, const struct md_sample *s) {
   t->crashes += s->crashes, t->corrupt += s->corrupt, t->start_failed += s->start_failed;
-  t->errors += s->errors, t->unanswered += s->unanswered;
+  t->errors += (uint64_t)s->errors + s->call_errors, t->unanswered += s->unanswered;
   t->denials += s->cause.denials, t->resource_refusals += s->cause.resource_refusals;
   t->dependency_errors += s->cause.dependency_errors;
   t->fault_components |= s->cause.fault_components;

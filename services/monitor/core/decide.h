@@ -32,6 +32,10 @@ struct md_sample {
   uint32_t requests;          /* offered */
   uint32_t errors;            /* answered with an error */
   uint32_t unanswered;        /* never answered (timed out); errors + unanswered <= requests */
+  /* Application requests among what was answered, when the service counts them in a unit of its
+   * own (netstack: HTTP requests, of which `requests` carries many frames each), and those answered
+   * with an error: the error rate takes their share as well (decide.c). */
+  uint32_t calls, call_errors; /* call_errors <= calls */
   uint32_t corrupt;           /* answers whose payload was found corrupted */
   uint32_t latency_us;        /* mean response time of the answered ones */
   uint32_t throughput;        /* answered per second */

@@ -80,7 +80,14 @@ static int send_some(struct app *a, const uint8_t *data, uint32_t len) {
 static void take_request_line(struct app *a) {
   uint32_t at = (a->first + a->owed) % BODY_FIFO, length = 0;
   uint64_t token = 0; /* both stay 0 when the server is not reached */
-  upper_http_request(a->line, a->line_len, &length, &token);
+  bool ask = true;
+#if NS_FAULT_ERRORS
+  /* Request n fails when n * permille passes a multiple of 1000: that many per thousand, evenly. */
+  uint64_t n = counters.http_requests;
+  ask = netstack_now() < netstack_started() + (uint64_t)NS_FAULT_ERRORS_AFTER || (n * NS_FAULT_ERRORS) % 1000 >= NS_FAULT_ERRORS;
+#endif
+  counters.http_requests++;
+  if (ask) upper_http_request(a->line, a->line_len, &length, &token);
   a->bodies[at] = length;
   a->tokens[at] = token;
 }
@@ -129,7 +136,7 @@ static void flush(struct app *a) {
       char h[WEB_HEAD_MAX];
       uint32_t n = token ? upper_http_head(token, h, sizeof h) : (uint32_t)sizeof UNAVAILABLE - 1;
       if (n == 0) return;
-      if (!token) memcpy(h, UNAVAILABLE, n);
+      if (!token) memcpy(h, UNAVAILABLE, n), counters.http_errors++;
       a->token = token;
       a->body_left = token ? a->bodies[a->first] : 0;
       a->body_sent = 0;

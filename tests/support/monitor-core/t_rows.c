@@ -54,6 +54,18 @@ static void errors(struct md_sample *s, uint32_t i, void *arg) {
   s->violating = s->anomalous = e->flag;
 }
 
+/* Calls per sample, and failed ones; `calls` 0: one call every 10th sample, failed. */
+struct calls_plan {
+  uint32_t calls, failed, flag;
+};
+
+static void calls(struct md_sample *s, uint32_t i, void *arg) {
+  const struct calls_plan *c = arg;
+  if (c->calls) s->calls = c->calls, s->call_errors = c->failed;
+  else if (i % 10 == 0) s->calls = s->call_errors = 1;
+  s->violating = s->anomalous = c->flag;
+}
+
 void t_row_error_rate(void) {
   md_policy_default(&P);
   struct md_decider d;
@@ -76,6 +88,26 @@ void t_row_error_rate(void) {
   decider_on(&d, &P, 0);
   feed(&d, 180, errors, &(struct errors_plan){12, 0}, &dec);
   check(!dec.evals[row].holds && dec.action == MD_ACT_CONTINUE, "6 %% that the baseline had as well: gated, no rollback");
+
+  /* Calls counted in a unit of their own (netstack: HTTP requests among many frames each): 1 %
+   * of the requests fail, and of the answered ones' calls 6 in 100. A request fails when either
+   * does: 1 - 0.99 x 0.94 = 6.94 %. */
+  decider_on(&d, &P, 0);
+  feed(&d, 120, calls, &(struct calls_plan){100, 6, MD_M_ERRORS}, &dec);
+  check(dec.rule_id == MD_R_ERROR_RATE && dec.execute && dec.evals[row].value == 69400, "1 %% of requests and 6 %% of calls for 10 min: %lld ppm, fired",
+        (long long)dec.evals[row].value);
+  decider_on(&d, &P, 0);
+  feed(&d, 180, calls, &(struct calls_plan){100, 4, MD_M_ERRORS}, &dec);
+  check(!dec.evals[row].holds && dec.evals[row].value == 49600, "1 %% and 4 %% of calls: %lld ppm, not above 5 %%", (long long)dec.evals[row].value);
+  /* Too few calls in the window to judge their share: it is left out. */
+  decider_on(&d, &P, 0);
+  feed(&d, 180, calls, &(struct calls_plan){0, 1, MD_M_ERRORS}, &dec);
+  check(!dec.evals[row].holds && dec.evals[row].value == 10000, "a dozen calls in 10 min, all failed: fewer than min_requests, only the requests' 1 %% counts");
+  /* More failed calls than calls is not a sample. */
+  decider_on(&d, &P, 0);
+  struct md_sample bad = healthy(STEP);
+  bad.calls = 3, bad.call_errors = 4;
+  check(md_decide(&d, &bad, &dec) == -MD_E_RANGE, "call_errors > calls: refused (-MD_E_RANGE)");
 }
 
 static void critical(struct md_sample *s, uint32_t i, void *arg) {
