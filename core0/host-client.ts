@@ -5,7 +5,7 @@
 // guest code. Host calls never block: IPC from the host uses HIC_NONBLOCK, and a call that would
 // have to wait is refused.
 
-import { Err, Flag, Limit, MESSAGE, MODULE_DEP, MODULE_INFO, MODULE_REQ, SPAWN_GRANT, SPAWN_SPEC, SYSCALLS, type SyscallName } from './abi/abi.ts';
+import { Err, Flag, Limit, MESSAGE, MODULE_DEP, MODULE_HEALTH, MODULE_INFO, MODULE_REQ, SPAWN_GRANT, SPAWN_SPEC, SYSCALLS, type SyscallName } from './abi/abi.ts';
 import type { SyscallFrame } from '../emulator/types.ts';
 import type { InitialCaps, Kernel } from './kernel.ts';
 
@@ -179,6 +179,20 @@ export class HostClient {
     putText(req, MODULE_REQ.at.name, Limit.NAME_MAX, name);
     putText(req, MODULE_REQ.at.range, Limit.NAME_MAX, version);
     this.syscall('module_mark', loader, this.scratch, typeof bad === 'number' ? bad : bad ? 1 : 0);
+  }
+
+  /** module_health through the loader in `loader`: what Core-0 has seen of `name` `version` since boot. */
+  moduleHealth(loader: number, name: string, version: string): { started: number; faults: number; running: number } {
+    const req = this.bytes(this.scratch, MODULE_REQ.size);
+    req.fill(0);
+    putText(req, MODULE_REQ.at.name, Limit.NAME_MAX, name);
+    putText(req, MODULE_REQ.at.range, Limit.NAME_MAX, version);
+    const out = this.scratch + 1024;
+    this.syscall('module_health', loader, this.scratch, out);
+    const b = this.bytes(out, MODULE_HEALTH.size);
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const word = (at: number) => Number(v.getBigUint64(at, true));
+    return { started: word(MODULE_HEALTH.at.started), faults: word(MODULE_HEALTH.at.faults), running: word(MODULE_HEALTH.at.running) };
   }
 
   /** module_spawn of a spec, or of a struct's raw bytes (a test's malformed one) with this length argument. */

@@ -136,6 +136,10 @@ export class Kernel {
         installedVersion: (name) => this.modules.installedVersion(name)?.version,
         isBad: (name, version) => this.modules.isBad(name, version),
         mark: (name, version, bad, by) => this.modules.mark(name, version, bad, by),
+        moduleHealth: (name, version) => ({
+          ...this.modules.health(name, version),
+          running: [...sandboxes.values()].filter((s) => s.state === 'live' && s.module?.name === name && s.module.version === version).length,
+        }),
       },
     });
     this.state = {
@@ -392,6 +396,7 @@ export class Kernel {
           kind: 'fault', sandbox: t.sandbox.name, thread: t.id, fault: stop.fault, owner: this.ownerOf(stop.fault.address), ...stackOverflow(t, stop.fault),
           dump: crashDump(this.machine, t.sandbox.cpu, t.handle, stop.fault),
         });
+        if (t.sandbox.module) this.modules.faulted(t.sandbox.module.name, t.sandbox.module.version);
         destroy(this.state, t.sandbox, 'fault');
         return;
       case 'debug':

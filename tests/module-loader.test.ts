@@ -168,6 +168,39 @@ describe('module_query', () => {
   });
 });
 
+describe('module_health', () => {
+  const rogue = (sandbox: string, attack: string): SpawnSpec => ({ sandbox, module: 'rogue', version: '1.0.0', quota: 256 * KiB, stack: 16 * KiB, config: `attack=${attack}` });
+
+  it('counts one version\'s sandboxes since boot: started, ended by a fault, live now; an exit and a destroy are no faults', async () => {
+    const lib = ws.source.fetch('ipc_lib', '*')!; // rogue links it
+    k.modules.loadLibrary(k.modules.verify(lib.bytes, lib.label));
+    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ started: 0, faults: 0, running: 0 });
+    mm.moduleSpawn(LOADER, rogue('r1', 'divide_by_zero'));
+    mm.moduleSpawn(LOADER, rogue('r2', 'ud2'));
+    const spinner = mm.moduleSpawn(LOADER, rogue('r3', 'spin'));
+    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ started: 3, faults: 0, running: 3 });
+    await k.run(50_000_000);
+    expect(k.events.of('fault').map((e) => e.sandbox).sort()).toEqual(['r1', 'r2']);
+    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ started: 3, faults: 2, running: 1 });
+    mm.syscall('sandbox_destroy', spinner);
+    mm.moduleSpawn(LOADER, rogue('r1', 'ud2')); // a name reused: a start of its own
+    await k.run(100_000_000);
+    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ started: 4, faults: 3, running: 0 });
+    expect(mm.moduleHealth(LOADER, 'rogue', '9.9.9')).toEqual({ started: 0, faults: 0, running: 0 }); // never started: zeros, not NOT_FOUND
+  });
+
+  it('needs R on the loader and an exact version; asks nothing of the repository and records nothing', () => {
+    const events = k.events.length;
+    mm.moduleHealth(LOADER, 'echo', '1.0.0');
+    expect(k.events.length).toBe(events);
+    refused('INVALID_ARGUMENT', () => mm.moduleHealth(LOADER, 'echo', '>=1.0.0'));
+    refused('INVALID_ARGUMENT', () => mm.moduleHealth(LOADER, 'Echo Server', '1.0.0'));
+    refused('BAD_ADDRESS', () => mm.syscall('module_health', LOADER, 0x10, 0x20));
+    const w = HostClient.attach(k, 'writer', { loader: Right.W });
+    expect(code(() => w.moduleHealth(LOADER, 'echo', '1.0.0'))).toBe('NO_RIGHT');
+  });
+});
+
 describe('module_reserve', () => {
   it('takes whole pages out of the pool, uncharged, and deleting the reservation gives them back', () => {
     const before = free();

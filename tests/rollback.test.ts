@@ -119,7 +119,7 @@ describe('a regression release (latency doubled) rolled back automatically under
     expect(['sent', 'merged']).toContain(last.verdict);
     for (const a of alerts) {
       expect(a.priority).toBe('p1');
-      expect(['sent', 'duplicate', 'merged']).toContain(a.verdict);
+      expect(['sent', 'duplicate', 'merged', 'escalated']).toContain(a.verdict); // escalated: raised into an incident a P3 anomaly opened
       expect(a.audit).toBe(a.verdict !== 'duplicate'); // every P1 alert is audited, except a duplicate, which is only counted
     }
     const verdict = recordsOf(run.kernel, 'monitor', 'verdict')[0]!;
@@ -130,10 +130,10 @@ describe('a regression release (latency doubled) rolled back automatically under
     expect(report.alerts!).toHaveLength(every.length);
     expect(report.alerts!.filter((a) => a.rule !== 'anomaly')).toEqual(alerts.map((a) => ({
       tNs: a.t, level: 'P1', rule: a.rule, message: expect.stringMatching(new RegExp(`^performance down \\d+\\.\\d % \\(incident ${a.incident}, ${a.verdict}\\)$`)),
-      ...(a.verdict === 'sent' ? {} : { suppressed: true }),
+      ...(a.verdict === 'sent' || a.verdict === 'escalated' ? {} : { suppressed: true }),
     })));
     const printed = summarize(report).join('\n');
-    const suppressed = every.filter((a) => a.verdict !== 'sent').length;
+    const suppressed = every.filter((a) => a.verdict !== 'sent' && a.verdict !== 'escalated').length;
     expect(printed).toContain(`alerts (${every.length}${suppressed ? `, ${suppressed} suppressed` : ''})`);
     expect(printed).toMatch(new RegExp(`P1 {2}perf_down: performance down \\d+\\.\\d % \\(incident ${last.incident}, ${last.verdict}\\)`));
   });

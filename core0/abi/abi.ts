@@ -140,6 +140,8 @@ export const SYSCALLS = [
     doc: 'Verifies the exact module version spec names (struct hic_spawn_spec, len its size; right W on the loader; flags HIC_DOWNGRADE as for module_query, or 0) and starts it in a new sandbox, as an image would: registry R|W in slot 0, then each grant, derived from the caller\'s capability, in slots 1..n. Every argument is checked before anything changes, and a refusal changes nothing: NOT_FOUND, MODULE_REFUSED (not verified, a library, dependencies not loaded), QUOTA_EXCEEDED (quota above the signed memory, or too small for the image and stack), BAD_SLOT/WRONG_TYPE (reservation), INVALID_ARGUMENT (a reservation smaller than the quota, a bad string, field or config syntax, an unknown flag), NO_RIGHT (a grant with more rights than held), NOT_DECLARED (a grant the module does not declare the family of), BAD_VALUE (a config key or value its declaration refuses), NAME_TAKEN, NO_SLOT. The reservation, if given, is consumed.' },
   { nr: 83, name: 'module_mark', family: 'module_control', args: [['loader', 'u64'], ['req', 'cptr'], ['bad', 'u64']], returns: '0',
     doc: 'Marks the exact version req names (struct hic_module_req, range an exact version; right W on the loader) bad (bad = 1), or clears the mark (bad = 0), in the installed-state store: module_query reports it in hic_module_info.bad. Core-0 refuses nothing for it; the Module Manager does (the policy is its own). The moduleMarked event records who did what. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version, bad neither 0 nor 1; NOT_FOUND: clearing a mark that is not set; NO_MEMORY: 256 versions are marked already.' },
+  { nr: 84, name: 'module_health', family: 'module_control', args: [['loader', 'u64'], ['req', 'cptr'], ['health', 'ptr']], returns: '0',
+    doc: 'Fills health (struct hic_module_health) with what Core-0 has seen of the exact version req names (struct hic_module_req, range an exact version; right R on the loader) since boot: the sandboxes started from it, those of them that ended by a fault, and those live now -- what a Monitor counts crashes and restarts by (seed §4.2, §5.1). Nothing is fetched, verified or audited, so it may be asked every interval; a version never started gives zeros. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version.' },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof SYSCALLS)[number]['name'];
@@ -360,4 +362,10 @@ export const SPAWN_SPEC = struct('hic_spawn_spec', 'what module_spawn starts, an
 ]);
 
 /** The loader's structures, in the order the header declares them (each after those it contains). */
-export const LOADER_STRUCTS: readonly StructDef[] = [MODULE_REQ, MODULE_DEP, MODULE_INFO, SPAWN_GRANT, SPAWN_SPEC];
+export const MODULE_HEALTH = struct('hic_module_health', 'what module_health found: one version\'s sandboxes since boot', [
+  { name: 'started', type: 'u64', doc: 'sandboxes started from it (by an image or module_spawn)' },
+  { name: 'faults', type: 'u64', doc: 'of them, ended by a fault (a crash; Core-0 stopped the sandbox)' },
+  { name: 'running', type: 'u64', doc: 'of them, live now' },
+]);
+
+export const LOADER_STRUCTS: readonly StructDef[] = [MODULE_REQ, MODULE_DEP, MODULE_INFO, MODULE_HEALTH, SPAWN_GRANT, SPAWN_SPEC];

@@ -102,6 +102,26 @@ export class ModuleRegistry {
     return this.installed.get(name);
   }
 
+  /** Per "name@version": the sandboxes started from it since boot, and those of them that ended by
+   * a fault (module_health). One entry per version ever started: bounded by the repository. */
+  private readonly seen = new Map<string, { started: number; faults: number }>();
+
+  started(name: string, version: string): void {
+    const key = `${name}@${version}`;
+    const h = this.seen.get(key) ?? { started: 0, faults: 0 };
+    this.seen.set(key, { ...h, started: h.started + 1 });
+  }
+
+  faulted(name: string, version: string): void {
+    const key = `${name}@${version}`;
+    const h = this.seen.get(key) ?? { started: 0, faults: 0 };
+    this.seen.set(key, { ...h, faults: h.faults + 1 });
+  }
+
+  health(name: string, version: string): { readonly started: number; readonly faults: number } {
+    return this.seen.get(`${name}@${version}`) ?? { started: 0, faults: 0 };
+  }
+
   /** Versions marked bad (module_mark), as "name@version": a failed update's version, until cleared. */
   private readonly bad = new Set<string>();
 

@@ -25,6 +25,7 @@ export type SandboxState = 'live' | 'dead';
 /** What a sandbox runs, as far as its own syscalls need to know: the record types it may emit. */
 export interface SandboxModule {
   readonly name: string;
+  readonly version: string;
   readonly records: readonly RecordType[];
 }
 

@@ -7,7 +7,7 @@
 
 import semver from 'semver';
 import type { SyscallFrame } from '../../emulator/types.ts';
-import { Flag, Limit, MODULE_DEP, MODULE_INFO, MODULE_REQ, Right, SPAWN_GRANT, SPAWN_SPEC } from '../abi/abi.ts';
+import { Flag, Limit, MODULE_DEP, MODULE_HEALTH, MODULE_INFO, MODULE_REQ, Right, SPAWN_GRANT, SPAWN_SPEC } from '../abi/abi.ts';
 import type { FetchedModule, FetchRefusal, SpawnRequest } from '../module-loader.ts';
 import { declaredBy, declares, familyFor } from '../module/declared.ts';
 import { NAME_PATTERN, type ModuleMetadata } from '../module/format.ts';
@@ -97,6 +97,26 @@ export function moduleMark(c: SyscallContext, f: SyscallFrame): Outcome {
   if (name === undefined || version === undefined || !NAME_PATTERN.test(name) || semver.valid(version) !== version || (bad !== 0 && bad !== 1)) return err('INVALID_ARGUMENT');
   const r = c.k.mark(name, version, bad === 1, c.sandbox.name);
   return r === true ? 0 : err(r);
+}
+
+// --- module_health --------------------------------------------------------------------------------
+
+export function moduleHealth(c: SyscallContext, f: SyscallFrame): Outcome {
+  const loader = c.sandbox.cspace.lookup(slot(f, 0), 'LOADER', Right.R);
+  if (typeof loader === 'string') return err(loader);
+  const space = c.sandbox.cpu.space;
+  const req = f.arg(1) < 0 ? undefined : space.view(f.arg(1), MODULE_REQ.size);
+  const out = f.arg(2) < 0 ? undefined : space.view(f.arg(2), MODULE_HEALTH.size, 'write');
+  if (!req || !out) return err('BAD_ADDRESS');
+  const name = field(req, MODULE_REQ.at.name, Limit.NAME_MAX);
+  const version = field(req, MODULE_REQ.at.range, Limit.NAME_MAX);
+  if (name === undefined || version === undefined || !NAME_PATTERN.test(name) || semver.valid(version) !== version) return err('INVALID_ARGUMENT');
+  const h = c.k.moduleHealth(name, version);
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  v.setBigUint64(MODULE_HEALTH.at.started, BigInt(h.started), true);
+  v.setBigUint64(MODULE_HEALTH.at.faults, BigInt(h.faults), true);
+  v.setBigUint64(MODULE_HEALTH.at.running, BigInt(h.running), true);
+  return 0;
 }
 
 /** struct hic_module_info from a module's signed metadata. */

@@ -21,7 +21,7 @@ static bool spawn(void) {
   spec.grants[0] = (struct hic_spawn_grant){.slot = (uint64_t)up.endpoint, .rights = HIC_RIGHT_R};
   /* The new instance attaches to the Ethernet driver as the other instance id, on standby: it
    * becomes the driver's default only when phase 3 says so. */
-  uint32_t instance = up.old.hello.instance == 1 ? 2 : 1;
+  uint32_t instance = successor_instance(&up.old);
   hic_snprintf(spec.config, sizeof spec.config, "instance=%u;migration_slot=1;standby=true", instance);
   int64_t control = hic_module_spawn(LOADER, &spec, sizeof spec, DOWNGRADE ? HIC_DOWNGRADE : 0);
   if (control < 0) return hic_log("module_manager: Core-0 refused to create %s: %ld", spec.sandbox, control), false;
@@ -98,7 +98,8 @@ static bool consistent(void) {
       .new_failed = n.answered ? n.failed : ~0u, .new_changed = n.changed, .old_time_ns = same ? old_ns : 0, .new_time_ns = same ? new_ns : 0});
   check(same, MODULE_MANAGER_CHECK_WHAT_SAME_ANSWERS);
   if (same) check(quick, MODULE_MANAGER_CHECK_WHAT_PROBE_TIME);
-  if (!same)
+  if (!same && !n.answered) hic_log("module_manager: consistency check: the %s did not answer probe %u", up.new.role, agreed);
+  else if (!same)
     hic_log("module_manager: consistency check: %s and %s answer probe %u differently (functions failed %x/%x, hash %08x/%08x, %u bytes changed)",
             up.old.role, up.new.role, agreed, o.failed, n.failed, o.hash, n.hash, n.changed);
   else if (!quick)
@@ -106,7 +107,8 @@ static bool consistent(void) {
   return quick;
 }
 
-bool new_instance(void) {
+/* One start of the new instance: its sandbox, the handshake, the warm-up's checks. */
+static bool start(void) {
   step(2, MODULE_MANAGER_STEP_STEP_SANDBOX, MODULE_MANAGER_STEP_STATE_BEGIN);
   if (!spawn()) return step(2, MODULE_MANAGER_STEP_STEP_SANDBOX, MODULE_MANAGER_STEP_STATE_FAILED), false;
   step(2, MODULE_MANAGER_STEP_STEP_SANDBOX, MODULE_MANAGER_STEP_STATE_OK);
@@ -125,3 +127,51 @@ bool new_instance(void) {
   step(2, MODULE_MANAGER_STEP_STEP_WARMUP, same ? MODULE_MANAGER_STEP_STATE_OK : MODULE_MANAGER_STEP_STATE_FAILED);
   return same;
 }
+
+/* A new instance that crashes while it starts -- before it serves anything -- is started again,
+ * up to MM_STARTS starts in all (seed §4.2: three crashes in a row call for a rollback). At its
+ * first crash the Monitor begins to watch; it counts Core-0's crashes of the version from the
+ * update's start and decides. A restart waits for nothing: a verdict already taken ends them. */
+#define MM_STARTS 3
+
+/* No sandbox of the new version lives: the new instance ended (Core-0's module_health). */
+bool new_ended(void) {
+  struct hic_module_req q;
+  struct hic_module_health h;
+  memset(&q, 0, sizeof q);
+  hic_snprintf(q.name, sizeof q.name, "%s", up.req.service);
+  hic_snprintf(q.range, sizeof q.range, "%s", up.info.version);
+  return hic_module_health(LOADER, &q, &h) == 0 && h.running == 0;
+}
+
+/* What the dead instance left -- its sandbox capability (Core-0 reclaimed the sandbox at its
+ * fault), its migration channel, its wake-up copy -- let go, and a reservation for the next start. */
+static bool prepare_restart(void) {
+  /* The old instance's PEER with the dead one is void: ABORT returns it to serving alone, and
+   * the next start's handshake begins with a HELLO to it again. */
+  if (mig_call(&up.old, MIG_ABORT, 0, 0, HIC_NO_CAP) != MIG_OK || !hello(&up.old)) return hic_log("module_manager: the old instance did not take a new handshake"), false;
+  if (up.new.control >= 0) hic_cap_delete((uint64_t)up.new.control);
+  if (up.new.wake >= 0) hic_cap_delete((uint64_t)up.new.wake);
+  if (up.endpoint >= 0) hic_cap_delete((uint64_t)up.endpoint);
+  up.endpoint = -1;
+  up.new = (struct instance){.role = "target", .channel = -1, .wake = -1, .control = -1, .hello = up.new.hello};
+  up.for_spawn = hic_module_reserve(LOADER, up.info.memory);
+  if (up.for_spawn < 0) hic_log("module_manager: no reservation for another start: %ld", up.for_spawn);
+  return up.for_spawn >= 0;
+}
+
+bool new_instance(void) {
+  for (up.starts = 1;; up.starts++) {
+    if (start()) return true;
+    if (!new_ended()) return false;
+    up.new.ended = true;
+    bool again = up.starts < MM_STARTS;
+    module_manager_emit_restart(&(struct module_manager_record_restart){.id = up.req.id, .start = up.starts, .again = again});
+    hic_log("module_manager: update %lu: %s %s crashed while it started (start %u of at most %u)%s", up.req.id, up.req.service, up.info.version,
+            up.starts, MM_STARTS, again ? ": starting it again" : "");
+    watch_begin();
+    if (!again || verdict(0) || !prepare_restart()) return false;
+    up.failed_step = 0; /* the next start may pass */
+  }
+}
+

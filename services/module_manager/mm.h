@@ -28,7 +28,11 @@ struct instance {
   int64_t control;
   struct mig_hello hello;
   bool stalled; /* a call to it timed out: for the rest of the update it is not waited on again */
+  bool ended;   /* Core-0 stopped it (a crash): nothing is asked of it again */
 };
+
+/* The new instance's Ethernet driver id: the other one of two. */
+static inline uint32_t successor_instance(const struct instance *old) { return old->hello.instance == 1 ? 2 : 1; }
 
 struct update {
   struct mm_request req;
@@ -47,6 +51,7 @@ struct update {
   uint64_t connections_ns;     /* the connection phase, virtual */
   uint64_t phase_started;      /* virtual ns: the current step's start, for the timeout */
   bool switched;               /* the service's alias reaches the new instance */
+  uint32_t starts;             /* starts of the new instance (phase 2 restarts one that crashed) */
   uint64_t rollback_of;         /* 0, or the completed update this one rolls back in its window (window.c) */
   bool watched;                /* the Monitor watches the new instance */
   bool has_verdict;            /* the Monitor asked for a rollback: */
@@ -77,7 +82,8 @@ bool timed_out(void);
 bool plan(void);
 void release(void);
 
-/* instance.c: phase 2. */
+/* instance.c: phase 2. new_ended: no sandbox of the new version lives (it crashed). */
+bool new_ended(void);
 bool new_instance(void);
 
 /* stages.c: phase 3. */

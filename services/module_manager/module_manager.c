@@ -50,7 +50,7 @@ uint64_t mig_call_within(struct instance *s, uint64_t label, uint64_t w0, uint64
   msg.cap_move = cap >= 0;
   up.ipc_calls++;
   if (s->wake >= 0) hic_notify((uint64_t)s->wake, MIG_KICK_BIT);
-  if (s->stalled) return 0xdead;
+  if (s->stalled || s->ended) return 0xdead;
   int64_t r = hic_call((uint64_t)s->channel, &msg, 0, timeout_ns);
   /* An instance that let a call time out is not waited on again in this update: each further call
    * would cost another timeout while the rollback that may be coming waits behind it. */

@@ -102,7 +102,8 @@ static bool destroy_new(void) {
  * its version marked bad, and the old instance serves on (§4.1 level 1, 新实例启动失败). */
 void discard(void) {
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_RECLAIM, MODULE_MANAGER_STEP_STATE_BEGIN);
-  bool aborted = mig_call(&up.new, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK;
+  if (new_ended()) up.new.ended = true; /* it crashed: nothing is asked of it */
+  bool aborted = up.new.ended || mig_call(&up.new, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK;
   aborted = mig_call(&up.old, MIG_ABORT, 0, 0, HIC_NO_CAP) == MIG_OK && aborted;
   check(aborted, MODULE_MANAGER_CHECK_WHAT_ABORTED);
   bool gone = destroy_new();
@@ -117,6 +118,7 @@ void rollback(void) {
   const struct mon_verdict *v = &up.verdict;
   bool emergency = v->action == MON_ACTION_EMERGENCY_ROLLBACK;
   uint64_t t0 = (uint64_t)hic_time_now();
+  if (new_ended()) up.new.ended = true; /* it crashed: nothing is asked of it, nothing can be moved back */
   step(5, MODULE_MANAGER_STEP_STEP_ROLLBACK_SWITCH, MODULE_MANAGER_STEP_STATE_BEGIN);
   bool switched = switch_back();
   uint64_t t_switched = (uint64_t)hic_time_now();

@@ -13,10 +13,11 @@ void watch_init(void) {
   if (verdicts < 0) hic_log("module_manager: no verdict endpoint (%ld): updates go unwatched", verdicts);
 }
 
-static bool monitor_call(uint64_t label, uint64_t w0, const void *payload, uint64_t len, int64_t cap) {
+static bool monitor_call(uint64_t label, uint64_t w0, uint64_t w1, const void *payload, uint64_t len, int64_t cap) {
   msg_clear();
   msg.label = label;
   msg.words[0] = w0;
+  msg.words[1] = w1;
   msg.cap = cap;
   msg.cap_move = cap >= 0;
   msg.len = len;
@@ -35,12 +36,14 @@ static bool find_monitor(void) {
 /* As the update begins: the Monitor's baseline is the old version as it served until now, before
  * anything of the update (a new sandbox, a handshake, a snapshot) weighs on it. */
 void watch_prepare(void) {
-  if (!up.rollback_of && find_monitor()) monitor_call(MON_PREPARE, up.req.id, 0, 0, HIC_NO_CAP);
+  if (!up.rollback_of && find_monitor()) monitor_call(MON_PREPARE, up.req.id, up.to, 0, 0, HIC_NO_CAP);
 }
 
-/* A rollback in the window (window.c) goes unwatched: the version it returns to is the baseline. */
+/* A rollback in the window (window.c) goes unwatched: the version it returns to is the baseline.
+ * Called when the new instance begins to take traffic, or earlier, at its first crash while it
+ * started (instance.c): the Monitor judges whether it crashes in a loop. */
 void watch_begin(void) {
-  if (up.rollback_of || !find_monitor()) return;
+  if (up.watched || up.rollback_of || !find_monitor()) return;
   /* Anything a watch of an earlier update left in the endpoint is stale. */
   static struct hic_msg old;
   while (hic_recv((uint64_t)verdicts, &old, HIC_NONBLOCK, 0) == 0)
@@ -48,11 +51,11 @@ void watch_begin(void) {
   /* Send and grant: a capability travels only with G. The Monitor can send on it, not receive. */
   int64_t back = hic_cap_copy((uint64_t)verdicts, HIC_RIGHT_W | HIC_RIGHT_G);
   if (back < 0) return (void)hic_log("module_manager: no copy of the verdict endpoint: %ld", back);
-  struct mon_watch w = {.id = up.req.id, .from = up.from, .to = up.to, .instance = up.new.hello.instance};
+  struct mon_watch w = {.id = up.req.id, .from = up.from, .to = up.to, .instance = successor_instance(&up.old)};
   memcpy(w.service, up.req.service, sizeof w.service);
   memcpy(w.version, up.info.version, sizeof w.version < sizeof up.info.version ? sizeof w.version : sizeof up.info.version);
   w.service[sizeof w.service - 1] = w.version[sizeof w.version - 1] = 0;
-  up.watched = monitor_call(MON_WATCH, 0, &w, sizeof w, back);
+  up.watched = monitor_call(MON_WATCH, 0, 0, &w, sizeof w, back);
   if (!up.watched) hic_cap_delete((uint64_t)back);
 }
 
@@ -84,12 +87,12 @@ bool verdict(uint64_t timeout_ns) {
 
 void watch_end(void) {
   if (!up.watched) return;
-  monitor_call(MON_UNWATCH, up.req.id, 0, 0, HIC_NO_CAP);
+  monitor_call(MON_UNWATCH, up.req.id, 0, 0, 0, HIC_NO_CAP);
   up.watched = false;
 }
 
 /* Once a rollback of update `id` is done: the Monitor checks what serves now against that watch's
  * baseline (seed 步骤5.4) and records the result; nothing here waits for it. */
 void watch_validate(uint64_t id) {
-  if (find_monitor()) monitor_call(MON_VALIDATE, id, 0, 0, HIC_NO_CAP);
+  if (find_monitor()) monitor_call(MON_VALIDATE, id, 0, 0, 0, HIC_NO_CAP);
 }

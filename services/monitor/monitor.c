@@ -44,6 +44,7 @@ _Static_assert(MONITOR_ALERT_PRIORITY_P3 == MD_P3 && MONITOR_ALERT_VERDICT_SILEN
                "the records' enums are the core's");
 
 #define REGISTRY 0
+#define LOADER 1 /* the module loader, right R: module_health (caps.loader "r" in the image; without it no crash is counted) */
 #define FUNCTIONS_UNPROBED 0xffffffffu /* a sample's functions_failed when no probe answered */
 #define MAX_SAMPLE 0x7fffffffu /* the core's samples are below 2^31 */
 
@@ -79,7 +80,10 @@ static struct {
   struct md_baseline base;
   struct md_decision last;
   uint32_t functions;  /* the critical functions the old version passed as the watch began */
-  bool crashed;        /* the new instance ended before a verdict was taken */
+  char stats_name[80]; /* cap://<service>/v<version>/stats: a restarted instance registers it again */
+  uint64_t stats_len;
+  uint64_t to;         /* the new version, packed */
+  uint64_t faults;     /* Core-0's count of its sandboxes ended by a fault, as last seen */
   uint32_t fail_streak;
   uint64_t http_requests, http_errors; /* as last seen */
   uint64_t samples, violations, unanswered, sent;
@@ -281,6 +285,29 @@ static bool freeze_baseline(void) {
 
 static uint64_t q16_to_int(uint64_t q) { return (q + (1u << 15)) >> 16; }
 
+/* What Core-0 has seen of the service's version `packed` since boot (module_health): sandboxes
+ * started, ended by a fault, live now. False without the loader. */
+static bool health_of(uint64_t packed, struct hic_module_health *h) {
+  struct hic_module_req q;
+  memset(&q, 0, sizeof q);
+  hic_snprintf(q.name, sizeof q.name, "%s", service_name());
+  hic_snprintf(q.range, sizeof q.range, "%lu.%lu.%lu", packed >> 16, packed >> 8 & 0xff, packed & 0xff);
+  return hic_module_health(LOADER, &q, h) == 0;
+}
+
+/* MON_PREPARE's version, and Core-0's fault count of it then: the watch counts crashes from the
+ * update's start, though it may begin only after the first (a new instance that crashed while it
+ * started, restarted by the Module Manager). */
+static struct {
+  uint64_t id, to, faults;
+} prepared;
+
+static void prepare(uint64_t id, uint64_t to) {
+  struct hic_module_health h = {0};
+  health_of(to, &h);
+  prepared.id = id, prepared.to = to, prepared.faults = h.faults;
+}
+
 /* The seed's policy, with one change for what this service measures, and its windows and timeouts
  * divided by the configured scale.
  *
@@ -317,12 +344,15 @@ static uint64_t watch(const struct hic_msg *in) {
   memcpy(&req, in->payload, sizeof req);
   req.service[sizeof req.service - 1] = req.version[sizeof req.version - 1] = 0;
   if (w.on || !freeze_baseline()) return MON_ERR_STATE;
-  char name[80];
-  int len = hic_snprintf(name, sizeof name, "cap://%s/v%s/stats", req.service, req.version);
-  int64_t stats = hic_registry_lookup(REGISTRY, name, (uint64_t)len);
-  if (stats < 0) return hic_log("monitor: %s: %ld", name, stats), MON_ERR_STATE;
+  /* The new instance's stats endpoint: not there while it is down (it crashed, a restart is
+   * coming); each interval looks again. */
   memset(&w, 0, sizeof w);
-  w.on = true, w.id = req.id, w.stats = stats, w.verdicts = in->cap, w.instance = (uint32_t)req.instance;
+  w.stats_len = (uint64_t)hic_snprintf(w.stats_name, sizeof w.stats_name, "cap://%s/v%s/stats", req.service, req.version);
+  w.stats = hic_registry_lookup(REGISTRY, w.stats_name, w.stats_len);
+  w.on = true, w.id = req.id, w.verdicts = in->cap, w.instance = (uint32_t)req.instance, w.to = req.to;
+  struct hic_module_health h = {0};
+  health_of(req.to, &h);
+  w.faults = prepared.id == req.id && prepared.to == req.to ? prepared.faults : h.faults;
   offered_to(w.instance, &w.offered);
   /* A function the running version fails as well is not the new one's regression. */
   struct ns_probe_answer old = ns_probe(alias(), &msg, 0, config->probe_timeout_ns);
@@ -332,7 +362,7 @@ static uint64_t watch(const struct hic_msg *in) {
   struct md_update_context ctx = {.code_changed = 1};
   uint64_t now = (uint64_t)hic_time_now();
   if (md_decider_init(&w.decider, &policy, &w.base, &ctx, now) < 0) {
-    hic_cap_delete((uint64_t)stats);
+    if (w.stats >= 0) hic_cap_delete((uint64_t)w.stats);
     w.on = false;
     return MON_ERR_STATE;
   }
@@ -347,7 +377,7 @@ static uint64_t watch(const struct hic_msg *in) {
 static void unwatch(void) {
   last_watch.id = w.id, last_watch.service_time_ns = w.base.latency_us; /* the core's unit-free latency: ns per frame here */
   monitor_emit_unwatch(&(struct monitor_record_unwatch){.id = w.id, .samples = w.samples, .violations = w.violations, .unanswered = w.unanswered, .verdicts = w.sent});
-  hic_cap_delete((uint64_t)w.stats);
+  if (w.stats >= 0) hic_cap_delete((uint64_t)w.stats);
   hic_cap_delete((uint64_t)w.verdicts);
   w.on = false;
   baseline_reset();
@@ -388,7 +418,15 @@ static void observe(void) {
   memset(&s, 0, sizeof s);
   uint32_t per_frame = 0, per_second = 0, frames = 0;
   bool gone = false;
-  bool answered = probe_of(w.stats, &p, &gone);
+  if (w.stats < 0) w.stats = hic_registry_lookup(REGISTRY, w.stats_name, w.stats_len);
+  bool answered = w.stats >= 0 && probe_of(w.stats, &p, &gone);
+  if (gone) {
+    /* It ended: Core-0 revoked what derived from its capabilities. A restarted instance registers
+     * the name again, with counters from zero. */
+    hic_cap_delete((uint64_t)w.stats);
+    w.stats = -1;
+    w.seen.seen = false, w.http_requests = w.http_errors = 0;
+  }
   uint64_t offered = w.offered;
   offered_to(w.instance, &offered);
   uint64_t now = (uint64_t)hic_time_now();
@@ -417,15 +455,18 @@ static void observe(void) {
     s.calls = calls > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)calls;
     s.call_errors = http_errors > s.calls ? s.calls : (uint32_t)http_errors;
   }
-  /* An instance that ended before any verdict was taken crashed (the Module Manager destroys one
-   * only after a verdict, or after COMPLETE): one crash (§4.2's crash-loop row counts them), and
-   * from then on the new instance is not running, the level 1 start-failure gauge (§4.1). */
-  if (gone && !w.sent && !w.crashed) {
-    w.crashed = true;
-    s.crashes = 1;
-    hic_log("monitor: update %lu: the new instance is gone (its stats endpoint was revoked): a crash", w.id);
+  /* Crashes are Core-0's count of the new version's sandboxes that ended by a fault (§4.2's
+   * crash-loop row; the Module Manager's destroy after a verdict is no fault). The new instance
+   * is not running when none of them lives (§4.1 level 1's start-failure gauge; a restart ends it). */
+  struct hic_module_health h;
+  bool counted = health_of(w.to, &h);
+  if (counted && h.faults > w.faults) {
+    s.crashes = (uint32_t)(h.faults - w.faults);
+    w.faults = h.faults;
+    hic_log("monitor: update %lu: Core-0 counts %u more crash(es) of the new version, %lu since the update began", w.id, s.crashes,
+            h.faults - (prepared.id == w.id ? prepared.faults : 0));
   }
-  s.start_failed = w.crashed;
+  s.start_failed = counted ? h.running == 0 : w.stats < 0;
   /* The critical functions, once the instance answers at all (an unanswered one is the
    * availability rules' case, and a second timeout would only delay them). */
   struct ns_probe_answer fn = {0};
@@ -447,7 +488,8 @@ static void observe(void) {
   w.samples++;
   monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = per_frame, .frame_rate = per_second, .offered = s.requests, .unanswered = s.unanswered,
                                                       .functions_failed = fn.answered ? fn.failed : FUNCTIONS_UNPROBED, .corrupt = fn.changed,
-                                                      .http_requests = http_requests, .http_errors = http_errors});
+                                                      .http_requests = http_requests, .http_errors = http_errors, .crashes = s.crashes,
+                                                      .running = !s.start_failed});
   struct md_decision d;
   /* Once a rollback is decided the decider has concluded and takes no more samples; the verdict
    * is still offered each interval until the Module Manager takes it (it may be busy, with calls
@@ -526,7 +568,8 @@ int hic_main(void) {
       else if (in.label == MON_VALIDATE) st = validate_begin(in.words[0]);
       else if (in.label == MON_UNWATCH && w.on && in.words[0] == w.id) unwatch(), st = MON_OK;
       else if (in.label == MON_UNWATCH) st = MON_ERR_STATE;
-      else if (in.label == MON_PREPARE) st = !w.on && freeze_baseline() ? MON_OK : MON_ERR_STATE;
+      else if (in.label == MON_PREPARE && !w.on && freeze_baseline()) prepare(in.words[0], in.words[1]), st = MON_OK;
+      else if (in.label == MON_PREPARE) st = MON_ERR_STATE;
       if (st != MON_OK && in.cap >= 0) hic_cap_delete((uint64_t)in.cap);
       memset(&in, 0, offsetof(struct hic_msg, payload));
       in.label = st;

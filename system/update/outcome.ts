@@ -57,6 +57,9 @@ export interface UpdateAccount {
   /** The two instances as Core-0 loaded them (version, code hash, configuration) and how each
    * module was built: what the report's configuration diff compares. */
   readonly instances: { old?: LoadedInstance; new?: LoadedInstance };
+  /** Starts of the new instance that crashed before it served, as the Module Manager recorded them
+   * (`restart`: which start, and whether it started it again). */
+  readonly restarts: (Fields & { readonly tNs: number })[];
   /** Faults Core-0 stopped the new instance for. */
   readonly faults: { readonly tNs: number; readonly kind: string; readonly text: string; readonly dump?: CrashDump }[];
   /** Core-0's side: the sandbox created for the new version, and sandboxes destroyed meanwhile. */
@@ -121,7 +124,7 @@ export class UpdateLog {
     if (e.kind === 'updateRequested') {
       this.accounts.set(e.id, {
         id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [],
-        monitor: { samples: [], decisions: [], alerts: [], confirmations: [] }, instances: {}, faults: [],
+        monitor: { samples: [], decisions: [], alerts: [], confirmations: [] }, instances: {}, faults: [], restarts: [],
       });
       return;
     }
@@ -192,6 +195,9 @@ export class UpdateLog {
       case 'rollback':
         a.rollback = { ...f, tNs: e.t };
         return;
+      case 'restart':
+        a.restarts.push({ ...f, tNs: e.t });
+        return;
       case 'end':
         a.end = { ...f, tNs: e.t };
         this.ended(a);
@@ -211,7 +217,7 @@ export class UpdateLog {
     const back: UpdateAccount = {
       id, service: a.service, to: version(a.begin?.from), policyJson: a.policyJson, requestedNs: t, deliveredNs: t, rollbackOf: a.id,
       steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [], monitor: { samples: [], decisions: [], alerts: [], confirmations: [] },
-      instances: {}, faults: [],
+      instances: {}, faults: [], restarts: [],
     };
     this.accounts.set(id, back);
     a.rolledBackBy = back;

@@ -44,9 +44,10 @@
 #define HIC_SYS_MODULE_RESERVE 81
 #define HIC_SYS_MODULE_SPAWN 82
 #define HIC_SYS_MODULE_MARK 83
+#define HIC_SYS_MODULE_HEALTH 84
 /* Every syscall number, for code that walks the whole ABI (the fuzzer). */
-#define HIC_SYSCALL_COUNT 39
-#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 14, 6, 7, 8, 9, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72, 80, 81, 82, 83 }
+#define HIC_SYSCALL_COUNT 40
+#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 14, 6, 7, 8, 9, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72, 80, 81, 82, 83, 84 }
 
 /* Error codes; a failing syscall returns -(code). */
 #define HIC_ERR_UNKNOWN_SYSCALL 1 /* No syscall has this number. */
@@ -156,6 +157,14 @@ struct hic_module_info {
   struct hic_module_dep deps[HIC_MODULE_DEPS_MAX]; /* +112: its dependencies, the first HIC_MODULE_DEPS_MAX */
 };
 _Static_assert(sizeof(struct hic_module_info) == 624, "struct hic_module_info layout");
+
+/* what module_health found: one version's sandboxes since boot */
+struct hic_module_health {
+  uint64_t started; /* +0: sandboxes started from it (by an image or module_spawn) */
+  uint64_t faults; /* +8: of them, ended by a fault (a crash; Core-0 stopped the sandbox) */
+  uint64_t running; /* +16: of them, live now */
+};
+_Static_assert(sizeof(struct hic_module_health) == 24, "struct hic_module_health layout");
 
 /* a capability of the caller, derived into the new sandbox */
 struct hic_spawn_grant {
@@ -421,6 +430,11 @@ static inline int64_t hic_module_spawn(uint64_t loader, const void *spec, uint64
 /* Marks the exact version req names (struct hic_module_req, range an exact version; right W on the loader) bad (bad = 1), or clears the mark (bad = 0), in the installed-state store: module_query reports it in hic_module_info.bad. Core-0 refuses nothing for it; the Module Manager does (the policy is its own). The moduleMarked event records who did what. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version, bad neither 0 nor 1; NOT_FOUND: clearing a mark that is not set; NO_MEMORY: 256 versions are marked already. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_module_mark(uint64_t loader, const void *req, uint64_t bad) {
   return hic_syscall3(HIC_SYS_MODULE_MARK, (int64_t)loader, (int64_t)req, (int64_t)bad);
+}
+
+/* Fills health (struct hic_module_health) with what Core-0 has seen of the exact version req names (struct hic_module_req, range an exact version; right R on the loader) since boot: the sandboxes started from it, those of them that ended by a fault, and those live now -- what a Monitor counts crashes and restarts by (seed §4.2, §5.1). Nothing is fetched, verified or audited, so it may be asked every interval; a version never started gives zeros. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_module_health(uint64_t loader, const void *req, void *health) {
+  return hic_syscall3(HIC_SYS_MODULE_HEALTH, (int64_t)loader, (int64_t)req, (int64_t)health);
 }
 
 #endif /* HIC_ABI_H */

@@ -29,7 +29,9 @@
 #define MON_CONFIRM 5 /* send: words[0] the update id: go ahead with the rollback that waits (§4.3 5.1.3) */
 #define MON_VETO 6    /* send: words[0] the update id: do not roll back (a more drastic action asks again) */
 
-#define MON_PREPARE 7 /* call, Module Manager -> Monitor, as an update begins: the baseline is what was learnt until now */
+#define MON_PREPARE 7 /* call, Module Manager -> Monitor, as an update begins: words[0] the update id, words[1] the
+                         new version (packed). The baseline is what was learnt until now, and the new
+                         version's crashes are counted from here (Core-0's module_health) */
 #define MON_VALIDATE 8 /* call, Module Manager -> Monitor, once a rollback is done: words[0] the update id. The
                           Monitor probes what serves through the alias against that watch's baseline and
                           records the result (`validation`, seed 步骤5.4); MON_ERR_STATE for another id */

@@ -209,6 +209,10 @@ static void on_deliver(void *ctx, uint32_t id, const uint8_t *data, size_t len) 
   if (len == 0) a->peer_done = true;
   else if (a->kind == APP_HTTP) http_input(a, data, len);
   else {
+#if NS_FAULT_CRASH_ECHO
+    static volatile struct app *volatile broken; /* never set: the bug */
+    broken->out_len = (uint32_t)len;
+#endif
 #if NS_FAULT_CORRUPT
     static uint8_t bent[OUT_SIZE];
     if (netstack_now() >= netstack_started() + (uint64_t)NS_FAULT_CORRUPT_AFTER && len <= sizeof bent) {

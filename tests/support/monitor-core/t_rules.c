@@ -60,9 +60,11 @@ void t_rules(void) {
 
   /* §4.1, level by level. */
   decider_on(&d, &P, 0);
+  feed(&d, 23, set_field, FIELD(start_failed, 1), &dec);
+  check(!fired(&dec, &P, MD_R_START_FAILED) && !dec.execute, "level 1: the new instance not running for 1 min 55 s: a restart may still bring it up");
   feed(&d, 1, set_field, FIELD(start_failed, 1), &dec);
-  check(dec.rule_id == MD_R_START_FAILED && dec.level == MD_LEVEL_CRITICAL && dec.action == MD_ACT_REVERSE_ROLLBACK,
-        "level 1: the new instance did not start: stop the update, the old one stays");
+  check(dec.rule_id == MD_R_START_FAILED && dec.level == MD_LEVEL_CRITICAL && dec.action == MD_ACT_REVERSE_ROLLBACK && dec.execute,
+        "level 1: the new instance did not start (not running for 2 min): stop the update, the old one stays");
   decider_on(&d, &P, 0);
   feed(&d, 4, latency, &(uint32_t){2050}, &dec);
   check(fired(&dec, &P, MD_R_PERF_HALVED) && dec.level == MD_LEVEL_HIGH && dec.action == MD_ACT_PAUSE,
