@@ -50,13 +50,29 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
   it('runs every step of the seed\'s four phases in order, each begun and ended', () => {
     const ended = account.steps.filter((s) => s.state !== 'begin').map((s) => `${s.phase}:${s.step}:${s.state}`);
     expect(ended).toEqual([
-      '1:request:ok', '1:fetch:ok', '1:dependencies:ok', '1:reserve:ok', '1:notify:skipped',
+      '1:request:ok', '1:fetch:ok', '1:dependencies:ok', '1:reserve:ok', '1:notify:ok',
       '2:sandbox:ok', '2:handshake:ok', '2:warmup:ok',
       '3:snapshot:ok', '3:migrate:ok', '3:switch:ok',
       '4:validate:ok', '4:stability:ok', '4:shutdown:ok', '4:release:ok',
     ]);
     const times = account.steps.map((s) => s.tNs);
     expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('tells the services that work with netstack that the update begins, and how it ended; each answers as the seed has it (步骤1.4)', () => {
+    const notified = recordsOf(run.kernel, 'module-manager', 'notified').filter((r) => Number(r.id) === 1);
+    expect(notified.map((r) => `${r.event} ${r.service} ${r.answer}`)).toEqual([
+      'begins web_server ready_migrates', 'begins dns_resolver ready', 'begins firewall ready_refresh',
+      'completed web_server ready_migrates', 'completed dns_resolver ready', 'completed firewall ready_refresh',
+    ]);
+    // Before the new instance existed, and the closing notice after the old one was reclaimed.
+    const created = run.kernel.events.of('sandboxCreated').find((e) => e.sandbox === 'netstack-1-3-0')!;
+    expect(notified.slice(0, 3).every((r) => r.t < created.t)).toBe(true);
+    const reclaimed = run.kernel.events.of('sandboxDestroyed').find((e) => e.sandbox === 'netstack' && e.reason === 'destroyed')!;
+    expect(notified.slice(3).every((r) => r.t > reclaimed.t)).toBe(true);
+    // Each of them heard it: its own log says so, with the versions.
+    for (const sandbox of ['web', 'dns', 'firewall'])
+      expect(run.kernel.events.of('console').filter((e) => e.sandbox === sandbox && e.text.includes('notice: the update of netstack 1.2.0 to 1.3.0')).map((e) => e.text.replace(/.* to 1\.3\.0 /, '').replace(/;.*/, ''))).toEqual(['begins', 'completed']);
   });
 
   it('warms up with the same loopback probes to both instances, whose answers agree (seed 步骤2.4)', () => {
@@ -158,7 +174,7 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
     const report = reportOf(account, 'rolling-update');
     expect(validateReport(report)).toEqual(report);
     expect(report).toMatchObject({ service: 'netstack', from: '1.2.0', to: '1.3.0', outcome: 'completed' });
-    expect(report.phases.filter((p) => p.outcome === 'ok')).toHaveLength(14); // every step but notify (skipped)
+    expect(report.phases.filter((p) => p.outcome === 'ok')).toHaveLength(15); // every step
     expect(report.stages.slice(0, 4).map((s) => s.class)).toEqual(['idle', 'http', 'realtime', 'persistent']);
     const dir = mkdtempSync(join(tmpdir(), 'hic-report-'));
     try {

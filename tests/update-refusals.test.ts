@@ -73,6 +73,40 @@ describe('update requests the Module Manager refuses, each with nothing changed'
     expect(after).toEqual(before);
   });
 
+  it('refuses an update a service it must notify is not ready for, and tells those it told that it is off (seed 步骤1.4)', async () => {
+    // web_server's place taken by a host sandbox whose endpoint takes no call: the notice goes unanswered.
+    const image = structuredClone(IMAGE);
+    image.name = 'update-refusals (a dependent that does not answer)';
+    image.sandboxes = image.sandboxes.filter((s) => s.name !== 'web');
+    image.sandboxes[0]!.version = '1.2.0';
+    // The first request brings the operator's channel up, so the machine is looked at between the two.
+    image.updates = [{ at: '40ms', service: 'nosuch', to: '1.0.0' }, { at: '50ms', service: 'netstack', to: '1.3.0', policy: { phaseTimeout: '5ms' } }];
+    image.expect = { updates: ['refused:unknown_service', 'refused:dependent_not_ready'] };
+    const system = await stage({ label: 'update-refusals, deaf dependent', image });
+    let before: Snapshot | undefined, after: Snapshot | undefined;
+    const look = (): Snapshot => ({ frames: system.machine.frames.accounting().allocated, sandboxes: system.kernel.liveSandboxes.map((s) => s.name) });
+    system.kernel.at(10e6, () => {
+      const deaf = HostClient.attach(system.kernel, 'deaf'); // registry R|W by default
+      deaf.register('cap://web/v9.0.0/http', deaf.syscall('endpoint_create'));
+    });
+    system.kernel.at(45e6, () => (before = look()));
+    system.kernel.at(95e6, () => (after = look()));
+    const result = await system.run();
+    runs.push({ ...result, system, kernel: system.kernel, machine: system.machine });
+    expect(result.deviations).toEqual([]);
+    expect(recordsOf(system.kernel, 'module-manager', 'notified').map((r) => `${r.event} ${r.service} ${r.answer}`)).toEqual([
+      'begins web_server no_answer', 'begins dns_resolver ready', 'begins firewall ready_refresh',
+      'failed web_server no_answer', 'failed dns_resolver ready', 'failed firewall ready_refresh',
+    ]);
+    expect(recordsOf(system.kernel, 'module-manager', 'refused').map((r) => r.reason)).toEqual(['unknown_service', 'dependent_not_ready']);
+    expect(after).toEqual(before); // the reservations went back; no sandbox was made
+    const reserved = system.kernel.events.of('reserved' as never) as unknown as { bytes: number }[];
+    const released = system.kernel.events.of('reservationReleased' as never) as unknown as { bytes: number }[];
+    expect(reserved).toHaveLength(2);
+    expect(released.map((r) => r.bytes)).toEqual(reserved.map((r) => r.bytes));
+    expect(system.kernel.events.of('moduleSpawned' as never)).toEqual([]);
+  });
+
   it('refuses a request that reaches it malformed (a payload of the wrong size)', async () => {
     const image = structuredClone(IMAGE);
     image.updates = [];

@@ -112,5 +112,5 @@ static void report(void) {
 }
 
 int hic_main(void) {
-  return hic_serve("dns", "query", &msg, answer, report);
+  return hic_serve("dns", "query", &msg, answer, report, NOTICE_READY);
 }

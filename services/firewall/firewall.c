@@ -61,5 +61,5 @@ static void report(void) {
 int hic_main(void) {
   table_len = fw_encode(RULES, RULE_COUNT, table);
   table_hash = crc32(table, table_len);
-  return hic_serve("firewall", "rules", &msg, answer, report);
+  return hic_serve("firewall", "rules", &msg, answer, report, NOTICE_READY_REFRESH); /* a new netstack fetches the table at start */
 }

@@ -14,6 +14,7 @@
 #include "hic/module_manager.h"
 #include "hic/monitor.h"
 #include "hic/netstack_probe.h"
+#include "hic/notice.h"
 #include "hic/runtime.h"
 
 #define REGISTRY 0
@@ -78,8 +79,11 @@ bool hello(struct instance *s);
 void step(uint64_t phase, uint64_t which, uint64_t state);
 bool timed_out(void);
 
-/* plan.c: phase 1; false and a `refused` record when the request cannot go ahead. */
+/* plan.c: phase 1; false and a `refused` record when the request cannot go ahead. notify: one
+ * NOTICE_* event to each service that works with the updated one, a `notified` record each; false
+ * if one that runs did not answer ready. */
 bool plan(void);
+bool notify(uint64_t event);
 void release(void);
 
 /* instance.c: phase 2. new_ended: no sandbox of the new version lives (it crashed). */

@@ -133,6 +133,7 @@ bool run_update(void) {
   release();
   if (ok) running = up.new, running.role = "source";
   else running.wake = up.old.wake, running.hello = up.old.hello; /* what it said of itself, for the next request */
+  notify(ok ? NOTICE_COMPLETED : rolled_back ? NOTICE_ROLLED_BACK : NOTICE_FAILED); /* 步骤4.3: and to them, how it ended */
   uint64_t avg, p99, max, moved;
   latency(&avg, &p99, &max, &moved);
   module_manager_emit_end(&(struct module_manager_record_end){

@@ -132,11 +132,61 @@ bool plan(void) {
     return refused(MODULE_MANAGER_REFUSED_REASON_NOT_MIGRATABLE, 0), false;
   }
   module_manager_emit_reserved(&(struct module_manager_record_reserved){.id = up.req.id, .memory_bytes = 2 * up.info.memory, .quota_bytes = up.info.memory});
-  if (up.info.bad) mark_bad(up.info.version, false);
   step(1, MODULE_MANAGER_STEP_STEP_RESERVE, MODULE_MANAGER_STEP_STATE_OK);
-  /* Seed 步骤1.4 (notify dependents) is not built: no dependent service speaks a notice protocol yet. */
-  step(1, MODULE_MANAGER_STEP_STEP_NOTIFY, MODULE_MANAGER_STEP_STATE_SKIPPED);
+
+  /* Seed 步骤1.4: the services that work with this one hear that the update begins, and each says
+   * it is ready. One that is not refuses the request: those told hear it is off, the old
+   * instance's HELLO is undone and the reservations returned -- nothing changed. */
+  step(1, MODULE_MANAGER_STEP_STEP_NOTIFY, MODULE_MANAGER_STEP_STATE_BEGIN);
+  if (!notify(NOTICE_BEGINS)) {
+    notify(NOTICE_FAILED);
+    mig_call(&up.old, MIG_ABORT, 0, 0, HIC_NO_CAP);
+    hic_cap_delete((uint64_t)first), hic_cap_delete((uint64_t)second);
+    up.for_spawn = up.reservation = -1;
+    return refused(MODULE_MANAGER_REFUSED_REASON_DEPENDENT_NOT_READY, 0), false;
+  }
+  if (up.info.bad) mark_bad(up.info.version, false); /* every check passed: the operator's clearBad takes effect */
+  step(1, MODULE_MANAGER_STEP_STEP_NOTIFY, MODULE_MANAGER_STEP_STATE_OK);
   return true;
+}
+
+/* The services that work with netstack -- the seed's upstream ones (步骤1.4: web_server,
+ * dns_resolver, firewall) -- by the endpoint each serves. */
+static const struct {
+  const char *endpoint;
+  uint64_t service;
+} DEPENDENTS[] = {
+    {"cap://web/http", MODULE_MANAGER_NOTIFIED_SERVICE_WEB_SERVER},
+    {"cap://dns/query", MODULE_MANAGER_NOTIFIED_SERVICE_DNS_RESOLVER},
+    {"cap://firewall/rules", MODULE_MANAGER_NOTIFIED_SERVICE_FIREWALL},
+};
+
+_Static_assert(NOTICE_READY == MODULE_MANAGER_NOTIFIED_ANSWER_READY && NOTICE_READY_MIGRATES == MODULE_MANAGER_NOTIFIED_ANSWER_READY_MIGRATES &&
+                   NOTICE_READY_REFRESH == MODULE_MANAGER_NOTIFIED_ANSWER_READY_REFRESH && NOTICE_FAILED == MODULE_MANAGER_NOTIFIED_EVENT_FAILED,
+               "the record's answers and events are the notice protocol's");
+
+bool notify(uint64_t event) {
+  bool ready = true;
+  for (uint32_t i = 0; i < sizeof DEPENDENTS / sizeof DEPENDENTS[0]; i++) {
+    int64_t ep = hic_registry_lookup(REGISTRY, DEPENDENTS[i].endpoint, strlen(DEPENDENTS[i].endpoint));
+    uint64_t answer = MODULE_MANAGER_NOTIFIED_ANSWER_ABSENT; /* not running: nothing of it to prepare */
+    if (ep >= 0) {
+      msg_clear();
+      msg.label = NOTICE_UPDATE;
+      msg.words[0] = event, msg.words[1] = up.from, msg.words[2] = up.to;
+      msg.cap = HIC_NO_CAP;
+      msg.len = strlen(up.req.service);
+      memcpy(msg.payload, up.req.service, msg.len);
+      up.ipc_calls++;
+      int64_t r = hic_call((uint64_t)ep, &msg, 0, up.req.policy.phase_timeout_ns);
+      bool known = r == 0 && msg.label == 0 && msg.words[0] >= NOTICE_READY && msg.words[0] <= NOTICE_READY_REFRESH;
+      answer = r == -HIC_ERR_TIMEOUT ? MODULE_MANAGER_NOTIFIED_ANSWER_NO_ANSWER : known ? msg.words[0] : MODULE_MANAGER_NOTIFIED_ANSWER_REFUSED;
+      hic_cap_delete((uint64_t)ep);
+    }
+    module_manager_emit_notified(&(struct module_manager_record_notified){.id = up.req.id, .event = event, .service = DEPENDENTS[i].service, .answer = answer});
+    ready = ready && answer != MODULE_MANAGER_NOTIFIED_ANSWER_REFUSED && answer != MODULE_MANAGER_NOTIFIED_ANSWER_NO_ANSWER;
+  }
+  return ready;
 }
 
 /* The temporary resources, whatever became of the update (seed 步骤4.3). */

@@ -134,5 +134,5 @@ static void report(void) {
 }
 
 int hic_main(void) {
-  return hic_serve("web", "http", &msg, answer, report);
+  return hic_serve("web", "http", &msg, answer, report, NOTICE_READY_MIGRATES); /* a token is good at any instance */
 }

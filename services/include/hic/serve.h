@@ -9,12 +9,15 @@
  * handler must have changed nothing. A call that brings a capability is refused here, before the
  * handler sees it, and the capability is deleted. A one-line report follows every second of
  * virtual time in which calls came. HIC_MODULE_NAME and HIC_MODULE_VERSION are the module.json's,
- * defined by the toolchain (hicmod-toolchain/build.ts). */
+ * defined by the toolchain (hicmod-toolchain/build.ts).
+ *
+ * An update's notice (hic/notice.h) is answered here, with the server's `readiness`, and logged. */
 #ifndef HIC_SERVE_H
 #define HIC_SERVE_H
 
 #include <stdbool.h>
 
+#include "hic/notice.h"
 #include "hic/runtime.h"
 
 #define HIC_SERVE_REGISTRY 0              /* slot 0: the service registry, from the manifest */
@@ -24,8 +27,25 @@ typedef uint64_t (*hic_serve_fn)(struct hic_msg *msg);
 
 static uint64_t hic_serve_refused; /* calls refused, for whatever reason: for the report */
 
+/* NOTICE_UPDATE: checked, logged, and answered with what the update means to this server. */
+static inline uint64_t hic_serve_notice(struct hic_msg *msg, uint64_t readiness) {
+  static const char *const events[] = {"", "begins", "completed", "rolled back", "failed"};
+  uint64_t event = msg->words[0];
+  if (event == 0 || event > NOTICE_EVENT_MAX || msg->len == 0 || msg->len > NOTICE_NAME_MAX) return HIC_ERR_INVALID_ARGUMENT;
+  char name[NOTICE_NAME_MAX + 1];
+  memcpy(name, msg->payload, msg->len);
+  name[msg->len] = 0;
+  uint64_t from = msg->words[1], to = msg->words[2];
+  hic_log(HIC_MODULE_NAME ": notice: the update of %s %lu.%lu.%lu to %lu.%lu.%lu %s; answered %lu", name, from >> 16, from >> 8 & 0xff, from & 0xff,
+          to >> 16, to >> 8 & 0xff, to & 0xff, events[event], readiness);
+  memset(msg->words, 0, sizeof msg->words);
+  msg->words[0] = readiness;
+  msg->len = 0;
+  return 0;
+}
+
 /* Registers the endpoint and serves forever; returns (nonzero) only when that fails. */
-static inline int hic_serve(const char *service, const char *endpoint, struct hic_msg *msg, hic_serve_fn answer, void (*report)(void)) {
+static inline int hic_serve(const char *service, const char *endpoint, struct hic_msg *msg, hic_serve_fn answer, void (*report)(void), uint64_t readiness) {
   char name[64];
   int len = hic_snprintf(name, sizeof name, "cap://%s/v%s/%s", service, HIC_MODULE_VERSION, endpoint);
   int64_t ep = hic_endpoint_create();
@@ -43,7 +63,7 @@ static inline int hic_serve(const char *service, const char *endpoint, struct hi
       calls++;
       uint64_t status = HIC_ERR_INVALID_ARGUMENT;
       if (msg->cap >= 0) hic_cap_delete((uint64_t)msg->cap);
-      else status = answer(msg);
+      else status = msg->label == NOTICE_UPDATE ? hic_serve_notice(msg, readiness) : answer(msg);
       if (status != 0) {
         hic_serve_refused++;
         memset(msg->words, 0, sizeof msg->words);
