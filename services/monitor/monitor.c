@@ -308,7 +308,7 @@ static void prepare(uint64_t id, uint64_t to) {
   prepared.id = id, prepared.to = to, prepared.faults = h.faults;
 }
 
-/* The seed's policy, with one change for what this service measures, and its windows and timeouts
+/* The seed's policy, with two changes for what this service measures, and its windows and timeouts
  * divided by the configured scale.
  *
  * The changes: "performance down > 30 %" (§4.2) is not gated on the latency detector, and the
