@@ -7,12 +7,14 @@
 // third: an immediate rollback. The new instance never served, so nothing moves back and nothing is
 // given up; 1.3.9 is marked bad, and every connection keeps every byte.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpdateAccount } from '../system/update/outcome.ts';
 import { reportOf } from '../system/update/report.ts';
 import { validateReport } from '../system/report/validate.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
-import { bootImage, type Booted } from './support/boot.ts';
+import { bootImage, REPO, type Booted } from './support/boot.ts';
 
 const INTERVAL = 20_000_000; // the image's Monitor interval
 const WINDOW = 100_000_000; // the crash-loop row's 5 minutes at the image's time scale (3000)
@@ -88,3 +90,30 @@ describe('a new version that crashes at every start, restarted twice and rolled 
     expect(c.crash!.registers.rip).toBe(run.kernel.events.of('fault')[0]!.dump!.registers.rip);
   });
 });
+
+describe('the same crash loop with no Monitor to judge it', () => {
+  let alone: Booted;
+  beforeAll(async () => {
+    const image = JSON.parse(readFileSync(join(REPO, 'images', 'regression-crashloop.himg'), 'utf8')) as { name: string; sandboxes: { name: string }[]; expect: object };
+    image.name = 'regression-crashloop, unwatched';
+    image.sandboxes = image.sandboxes.filter((s) => s.name !== 'monitor');
+    image.expect = { faults: { [SANDBOX]: 'writeUnmapped' }, updates: ['failed:warmup'] };
+    alone = await bootImage({ label: 'regression-crashloop, unwatched', image });
+  }, 600_000);
+  afterAll(() => alone?.machine.dispose());
+
+  it('stops after the third start, fails at the warm-up and discards the version, asking nothing of the dead instance', () => {
+    expect(alone.deviations).toEqual([]);
+    const a = alone.system.updates.all[0]!;
+    expect(a.restarts.map((r) => [Number(r.start), r.again])).toEqual([[1, true], [2, true], [3, false]]);
+    expect(alone.kernel.events.of('fault')).toHaveLength(3);
+    expect(a.rollback).toBeUndefined();
+    // Discarded at once: no call waited out the phase timeout (1 s) on the dead instance.
+    const lastFault = alone.kernel.events.of('fault')[2]!;
+    expect(a.end!.tNs - lastFault.t).toBeLessThan(10_000_000);
+    expect(alone.kernel.events.of('moduleMarked')).toEqual([expect.objectContaining({ module: 'netstack', version: '1.3.9', bad: true })]);
+    const s = alone.system.traffic!.generator.summary();
+    expect({ failed: s.failed, lost: s.lost }).toEqual({ failed: 0, lost: 0 });
+  });
+});
+
