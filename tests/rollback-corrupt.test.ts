@@ -11,21 +11,13 @@ import type { UpdateAccount } from '../system/update/outcome.ts';
 import { reportOf } from '../system/update/report.ts';
 import { validateReport } from '../system/report/validate.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
-import { bootImage, type Booted } from './support/boot.ts';
+import { bootUpdate, type Booted } from './support/boot.ts';
 
 const INTERVAL = 20_000_000; // the image's Monitor interval
 const FAULT_AFTER = 100_000_000; // NS_FAULT_CORRUPT_AFTER in services/netstack_corrupt/module.json
 
-let run: Booted;
-let summary: TrafficSummary;
-let account: UpdateAccount;
-
-beforeAll(async () => {
-  run = await bootImage('regression-corrupt');
-  summary = run.system.traffic!.generator.summary();
-  account = run.system.updates.all[0]!;
-}, 600_000);
-
+let run: Booted, summary: TrafficSummary, account: UpdateAccount;
+beforeAll(async () => void ({ run, summary, account } = await bootUpdate('regression-corrupt')), 600_000);
 afterAll(() => run?.machine.dispose());
 
 describe('a new version that corrupts payloads, caught by the loopback probe and rolled back in an emergency', () => {

@@ -10,18 +10,10 @@ import { reportOf } from '../system/update/report.ts';
 import { validateReport } from '../system/report/validate.ts';
 import { summarize } from '../system/report/summary.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
-import { bootImage, type Booted } from './support/boot.ts';
+import { bootUpdate, type Booted } from './support/boot.ts';
 
-let run: Booted;
-let summary: TrafficSummary;
-let account: UpdateAccount;
-
-beforeAll(async () => {
-  run = await bootImage('regression-crash');
-  summary = run.system.traffic!.generator.summary();
-  account = run.system.updates.all[0]!;
-}, 600_000);
-
+let run: Booted, summary: TrafficSummary, account: UpdateAccount;
+beforeAll(async () => void ({ run, summary, account } = await bootUpdate('regression-crash')), 600_000);
 afterAll(() => run?.machine.dispose());
 
 describe('a new version that crashes mid-migration, rolled back in an emergency with its crash dump', () => {

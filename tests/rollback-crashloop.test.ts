@@ -14,22 +14,15 @@ import type { UpdateAccount } from '../system/update/outcome.ts';
 import { reportOf } from '../system/update/report.ts';
 import { validateReport } from '../system/report/validate.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
-import { bootImage, REPO, type Booted } from './support/boot.ts';
+import { bootImage, bootUpdate, REPO, type Booted } from './support/boot.ts';
+import { expectEveryByte } from './support/rollback.ts';
 
 const INTERVAL = 20_000_000; // the image's Monitor interval
 const WINDOW = 100_000_000; // the crash-loop row's 5 minutes at the image's time scale (3000)
 const SANDBOX = 'netstack-1-3-9';
 
-let run: Booted;
-let summary: TrafficSummary;
-let account: UpdateAccount;
-
-beforeAll(async () => {
-  run = await bootImage('regression-crashloop');
-  summary = run.system.traffic!.generator.summary();
-  account = run.system.updates.all[0]!;
-}, 600_000);
-
+let run: Booted, summary: TrafficSummary, account: UpdateAccount;
+beforeAll(async () => void ({ run, summary, account } = await bootUpdate('regression-crashloop')), 600_000);
 afterAll(() => run?.machine.dispose());
 
 describe('a new version that crashes at every start, restarted twice and rolled back on the crash-loop row', () => {
@@ -74,9 +67,7 @@ describe('a new version that crashes at every start, restarted twice and rolled 
     expect(account.monitor.validation).toMatchObject({ restored: true });
     expect(run.kernel.events.of('moduleMarked')).toEqual([expect.objectContaining({ module: 'netstack', version: '1.3.9', bad: true, by: 'module-manager' })]);
     expect({ closed: summary.closed, failed: summary.failed, httpErrors: summary.httpErrors }).toEqual({ closed: 1000, failed: 0, httpErrors: 0 });
-    expect({ lost: summary.lost, corrupted: summary.corrupted, duplicated: summary.duplicated, reordered: summary.reordered, seqGaps: summary.seqGaps }).toEqual({
-      lost: 0, corrupted: 0, duplicated: 0, reordered: 0, seqGaps: 0,
-    });
+    expectEveryByte(summary);
   });
 
   it('reports the rollback with every crash among the evidence and the first crash\'s dump', () => {

@@ -7,24 +7,15 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpdateAccount } from '../system/update/outcome.ts';
-import { reportOf } from '../system/update/report.ts';
-import { validateReport } from '../system/report/validate.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
-import { bootImage, type Booted } from './support/boot.ts';
+import { bootUpdate, type Booted } from './support/boot.ts';
+import { expectEveryByte, expectFaultSwitchReport, expectReverseRollback } from './support/rollback.ts';
 
 const INTERVAL = 20_000_000; // the image's Monitor interval
 const PROBE_HTTP = 1; // hic/netstack_probe.h: NS_PROBE_HTTP
 
-let run: Booted;
-let summary: TrafficSummary;
-let account: UpdateAccount;
-
-beforeAll(async () => {
-  run = await bootImage('regression-http');
-  summary = run.system.traffic!.generator.summary();
-  account = run.system.updates.all[0]!;
-}, 600_000);
-
+let run: Booted, summary: TrafficSummary, account: UpdateAccount;
+beforeAll(async () => void ({ run, summary, account } = await bootUpdate('regression-http')), 600_000);
 afterAll(() => run?.machine.dispose());
 
 describe('a new version whose HTTP listener dies, caught by the loopback probe and rolled back', () => {
@@ -47,12 +38,7 @@ describe('a new version whose HTTP listener dies, caught by the loopback probe a
   });
 
   it('moves every connection back and marks 1.3.6 bad', () => {
-    const r = account.rollback!;
-    expect(r).toMatchObject({ kind: 'reverse', rule: 'critical_function', failed: 0, abandoned: 0, ok: true, marked_bad: true });
-    expect(Number(r.moved_back)).toBeGreaterThan(100);
-    expect(Number(r.switched_back) - Number(r.verdict)).toBeLessThan(100_000_000); // seed §4.3 步骤5.3
-    expect(run.kernel.events.of('sandboxDestroyed').filter((e) => e.reason === 'destroyed').map((e) => e.sandbox)).toEqual(['netstack-1-3-6']);
-    expect(account.monitor.validation).toMatchObject({ restored: true });
+    expectReverseRollback(run, account, 'critical_function', 'netstack-1-3-6');
   });
 
   it('counts the HTTP clients refused before the switch back; every other connection closes with every byte', () => {
@@ -64,16 +50,10 @@ describe('a new version whose HTTP listener dies, caught by the loopback probe a
     expect(run.system.traffic!.generator.connections().filter((c) => c.outcome === 'failed').map((c) => [c.serverPort, c.failure])).toEqual(
       Array(summary.failed).fill([80, 'refused by the server']),
     );
-    expect({ lost: summary.lost, corrupted: summary.corrupted, duplicated: summary.duplicated, reordered: summary.reordered, seqGaps: summary.seqGaps }).toEqual({
-      lost: 0, corrupted: 0, duplicated: 0, reordered: 0, seqGaps: 0,
-    });
+    expectEveryByte(summary);
   });
 
   it('reports the rollback with its rule and the build switch that differs', () => {
-    const report = reportOf(account, 'regression-http');
-    validateReport(report);
-    expect(report.outcome).toBe('rolled-back');
-    expect(report.decision).toMatchObject({ rule: 'critical_function', level: 1, action: 'reverse_rollback' });
-    expect(report.rootCause!.configDiff).toEqual(expect.arrayContaining([{ key: 'build: define NS_FAULT_REFUSE_HTTP', to: 'define NS_FAULT_REFUSE_HTTP=100000000' }]));
+    expectFaultSwitchReport(account, 'regression-http', 'critical_function', 'NS_FAULT_REFUSE_HTTP', '100000000');
   });
 });

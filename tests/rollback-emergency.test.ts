@@ -11,19 +11,11 @@ import type { UpdateAccount } from '../system/update/outcome.ts';
 import { reportOf } from '../system/update/report.ts';
 import { validateReport } from '../system/report/validate.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
-import { bootImage, type Booted } from './support/boot.ts';
+import { bootUpdate, type Booted } from './support/boot.ts';
 import { recordsOf } from './support/kernel.ts';
 
-let run: Booted;
-let summary: TrafficSummary;
-let account: UpdateAccount;
-
-beforeAll(async () => {
-  run = await bootImage('regression-hang');
-  summary = run.system.traffic!.generator.summary();
-  account = run.system.updates.all[0]!;
-}, 600_000);
-
+let run: Booted, summary: TrafficSummary, account: UpdateAccount;
+beforeAll(async () => void ({ run, summary, account } = await bootUpdate('regression-hang')), 600_000);
 afterAll(() => run?.machine.dispose());
 
 describe('a new version that stops answering mid-migration, rolled back in an emergency', () => {

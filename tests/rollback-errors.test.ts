@@ -8,24 +8,15 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpdateAccount } from '../system/update/outcome.ts';
-import { reportOf } from '../system/update/report.ts';
-import { validateReport } from '../system/report/validate.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
-import { bootImage, type Booted } from './support/boot.ts';
+import { bootUpdate, type Booted } from './support/boot.ts';
+import { expectEveryByte, expectFaultSwitchReport, expectReverseRollback } from './support/rollback.ts';
 
 const WINDOW = 200_000_000; // the error-rate row's 10 minutes at the image's time scale (3000)
 const INTERVAL = 20_000_000; // the image's Monitor interval
 
-let run: Booted;
-let summary: TrafficSummary;
-let account: UpdateAccount;
-
-beforeAll(async () => {
-  run = await bootImage('regression-errors');
-  summary = run.system.traffic!.generator.summary();
-  account = run.system.updates.all[0]!;
-}, 600_000);
-
+let run: Booted, summary: TrafficSummary, account: UpdateAccount;
+beforeAll(async () => void ({ run, summary, account } = await bootUpdate('regression-errors')), 600_000);
 afterAll(() => run?.machine.dispose());
 
 describe('a new version that answers 6 % of HTTP requests with a server error, rolled back', () => {
@@ -53,12 +44,7 @@ describe('a new version that answers 6 % of HTTP requests with a server error, r
   });
 
   it('moves every connection back and marks 1.3.8 bad', () => {
-    const r = account.rollback!;
-    expect(r).toMatchObject({ kind: 'reverse', rule: 'error_rate', failed: 0, abandoned: 0, ok: true, marked_bad: true });
-    expect(Number(r.moved_back)).toBeGreaterThan(100);
-    expect(Number(r.switched_back) - Number(r.verdict)).toBeLessThan(100_000_000); // seed §4.3 步骤5.3
-    expect(run.kernel.events.of('sandboxDestroyed').filter((e) => e.reason === 'destroyed').map((e) => e.sandbox)).toEqual(['netstack-1-3-8']);
-    expect(account.monitor.validation).toMatchObject({ restored: true });
+    expectReverseRollback(run, account, 'error_rate', 'netstack-1-3-8');
   });
 
   it('the clients saw the 503s until the switch back and none after; every connection closes with every byte', () => {
@@ -68,16 +54,10 @@ describe('a new version that answers 6 % of HTTP requests with a server error, r
     // What the instance counted sending is what the clients counted receiving.
     expect(summary.serverErrors.responses).toBe(account.monitor.samples.reduce((n, s) => n + Number(s.http_errors), 0));
     expect({ closed: summary.closed, failed: summary.failed, httpErrors: summary.httpErrors }).toEqual({ closed: 1000, failed: 0, httpErrors: 0 });
-    expect({ lost: summary.lost, corrupted: summary.corrupted, duplicated: summary.duplicated, reordered: summary.reordered, seqGaps: summary.seqGaps }).toEqual({
-      lost: 0, corrupted: 0, duplicated: 0, reordered: 0, seqGaps: 0,
-    });
+    expectEveryByte(summary);
   });
 
   it('reports the rollback with its rule and the build switch that differs', () => {
-    const report = reportOf(account, 'regression-errors');
-    validateReport(report);
-    expect(report.outcome).toBe('rolled-back');
-    expect(report.decision).toMatchObject({ rule: 'error_rate', level: 1, action: 'reverse_rollback' });
-    expect(report.rootCause!.configDiff).toEqual(expect.arrayContaining([{ key: 'build: define NS_FAULT_ERRORS', to: 'define NS_FAULT_ERRORS=60' }]));
+    expectFaultSwitchReport(account, 'regression-errors', 'error_rate', 'NS_FAULT_ERRORS', '60');
   });
 });

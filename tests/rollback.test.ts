@@ -16,19 +16,11 @@ import { summarize } from '../system/report/summary.ts';
 import { validateReport } from '../system/report/validate.ts';
 import { writeReport } from '../system/report/write.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
-import { bootImage, type Booted } from './support/boot.ts';
+import { bootUpdate, type Booted } from './support/boot.ts';
 import { recordsOf } from './support/kernel.ts';
 
-let run: Booted;
-let summary: TrafficSummary;
-let account: UpdateAccount;
-
-beforeAll(async () => {
-  run = await bootImage('regression-latency');
-  summary = run.system.traffic!.generator.summary();
-  account = run.system.updates.all[0]!;
-}, 600_000);
-
+let run: Booted, summary: TrafficSummary, account: UpdateAccount;
+beforeAll(async () => void ({ run, summary, account } = await bootUpdate('regression-latency')), 600_000);
 afterAll(() => run?.machine.dispose());
 
 describe('a regression release (latency doubled) rolled back automatically under 1000 connections', () => {

@@ -52,6 +52,24 @@ function isFetched(r: FetchedModule | 'NOT_FOUND' | FetchRefusal): r is FetchedM
 
 // --- module_query ---------------------------------------------------------------------------------
 
+/**
+ * The struct hic_module_req at argument 1 and, when `outSize` is not 0, the caller's output
+ * structure of that size at argument 2, writable: BAD_ADDRESS if either is not there, then
+ * INVALID_ARGUMENT for a string not NUL-terminated within its field, not a module name, or a range
+ * that is not one (`kind` 'range': any version range; 'exact': one version).
+ */
+function moduleRequest(c: SyscallContext, f: SyscallFrame, outSize: number, kind: 'range' | 'exact'): { name: string; range: string; out: Uint8Array } | ErrName {
+  const space = c.sandbox.cpu.space;
+  const req = f.arg(1) < 0 ? undefined : space.view(f.arg(1), MODULE_REQ.size);
+  const out = outSize === 0 ? new Uint8Array(0) : f.arg(2) < 0 ? undefined : space.view(f.arg(2), outSize, 'write');
+  if (!req || !out) return 'BAD_ADDRESS';
+  const name = field(req, MODULE_REQ.at.name, Limit.NAME_MAX);
+  const range = field(req, MODULE_REQ.at.range, Limit.NAME_MAX);
+  if (name === undefined || range === undefined || !NAME_PATTERN.test(name)) return 'INVALID_ARGUMENT';
+  const ok = kind === 'exact' ? semver.valid(range) === range : range !== '' && semver.validRange(range) !== null;
+  return ok ? { name, range, out } : 'INVALID_ARGUMENT';
+}
+
 /** The flags argument of module_query and module_spawn: 0 or HIC_DOWNGRADE, which needs W on the loader. */
 function downgradeFlag(c: SyscallContext, loaderSlot: number, flags: number): boolean | ErrName {
   if (flags !== 0 && flags !== Flag.DOWNGRADE) return 'INVALID_ARGUMENT';
@@ -65,13 +83,9 @@ export function moduleQuery(c: SyscallContext, f: SyscallFrame): Outcome {
   if (typeof loader === 'string') return err(loader);
   const downgrade = downgradeFlag(c, slot(f, 0), f.arg(3));
   if (typeof downgrade === 'string') return err(downgrade);
-  const space = c.sandbox.cpu.space;
-  const req = f.arg(1) < 0 ? undefined : space.view(f.arg(1), MODULE_REQ.size);
-  const out = f.arg(2) < 0 ? undefined : space.view(f.arg(2), MODULE_INFO.size, 'write');
-  if (!req || !out) return err('BAD_ADDRESS');
-  const name = field(req, MODULE_REQ.at.name, Limit.NAME_MAX);
-  const range = field(req, MODULE_REQ.at.range, Limit.NAME_MAX);
-  if (name === undefined || range === undefined || !NAME_PATTERN.test(name) || range === '' || semver.validRange(range) === null) return err('INVALID_ARGUMENT');
+  const q = moduleRequest(c, f, MODULE_INFO.size, 'range');
+  if (typeof q === 'string') return err(q);
+  const { name, range, out } = q;
 
   const r = c.k.fetchModule(name, range, downgrade);
   if (r === 'NOT_FOUND') return err('NOT_FOUND');
@@ -89,13 +103,11 @@ export function moduleQuery(c: SyscallContext, f: SyscallFrame): Outcome {
 export function moduleMark(c: SyscallContext, f: SyscallFrame): Outcome {
   const loader = c.sandbox.cspace.lookup(slot(f, 0), 'LOADER', Right.W);
   if (typeof loader === 'string') return err(loader);
-  const req = f.arg(1) < 0 ? undefined : c.sandbox.cpu.space.view(f.arg(1), MODULE_REQ.size);
-  if (!req) return err('BAD_ADDRESS');
-  const name = field(req, MODULE_REQ.at.name, Limit.NAME_MAX);
-  const version = field(req, MODULE_REQ.at.range, Limit.NAME_MAX);
+  const q = moduleRequest(c, f, 0, 'exact');
+  if (typeof q === 'string') return err(q);
   const bad = f.arg(2);
-  if (name === undefined || version === undefined || !NAME_PATTERN.test(name) || semver.valid(version) !== version || (bad !== 0 && bad !== 1)) return err('INVALID_ARGUMENT');
-  const r = c.k.mark(name, version, bad === 1, c.sandbox.name);
+  if (bad !== 0 && bad !== 1) return err('INVALID_ARGUMENT');
+  const r = c.k.mark(q.name, q.range, bad === 1, c.sandbox.name);
   return r === true ? 0 : err(r);
 }
 
@@ -104,15 +116,10 @@ export function moduleMark(c: SyscallContext, f: SyscallFrame): Outcome {
 export function moduleHealth(c: SyscallContext, f: SyscallFrame): Outcome {
   const loader = c.sandbox.cspace.lookup(slot(f, 0), 'LOADER', Right.R);
   if (typeof loader === 'string') return err(loader);
-  const space = c.sandbox.cpu.space;
-  const req = f.arg(1) < 0 ? undefined : space.view(f.arg(1), MODULE_REQ.size);
-  const out = f.arg(2) < 0 ? undefined : space.view(f.arg(2), MODULE_HEALTH.size, 'write');
-  if (!req || !out) return err('BAD_ADDRESS');
-  const name = field(req, MODULE_REQ.at.name, Limit.NAME_MAX);
-  const version = field(req, MODULE_REQ.at.range, Limit.NAME_MAX);
-  if (name === undefined || version === undefined || !NAME_PATTERN.test(name) || semver.valid(version) !== version) return err('INVALID_ARGUMENT');
-  const h = c.k.moduleHealth(name, version);
-  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const q = moduleRequest(c, f, MODULE_HEALTH.size, 'exact');
+  if (typeof q === 'string') return err(q);
+  const h = c.k.moduleHealth(q.name, q.range);
+  const v = new DataView(q.out.buffer, q.out.byteOffset, q.out.byteLength);
   v.setBigUint64(MODULE_HEALTH.at.started, BigInt(h.started), true);
   v.setBigUint64(MODULE_HEALTH.at.faults, BigInt(h.faults), true);
   v.setBigUint64(MODULE_HEALTH.at.running, BigInt(h.running), true);

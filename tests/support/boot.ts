@@ -9,6 +9,8 @@ import type { UnicornMachine } from '../../emulator/machine.ts';
 import { workspace, type Workspace } from '../../hicmod-toolchain/workspace.ts';
 import { parseManifest, type Manifest } from '../../system/manifest.ts';
 import { System, type RunResult, type SystemOptions } from '../../system/run-image.ts';
+import type { UpdateAccount } from '../../system/update/outcome.ts';
+import type { TrafficSummary } from '../../traffic/summary.ts';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 
@@ -55,3 +57,11 @@ export async function bootImage(source: string | { label: string; image: object 
     throw e;
   }
 }
+
+/** An update image booted to its end, with what the update tests read of it: the traffic summary
+ * and the first update's account. */
+export async function bootUpdate(source: string): Promise<{ run: Booted; summary: TrafficSummary; account: UpdateAccount }> {
+  const run = await bootImage(source);
+  return { run, summary: run.system.traffic!.generator.summary(), account: run.system.updates.all[0]! };
+}
+
