@@ -107,6 +107,31 @@ describe('update requests the Module Manager refuses, each with nothing changed'
     expect(system.kernel.events.of('moduleSpawned' as never)).toEqual([]);
   });
 
+  it('a hostile caller\'s notices (hic/notice.h) are refused unless well formed, and put nothing of theirs in the log', async () => {
+    const image = structuredClone(IMAGE);
+    image.updates = [];
+    image.expect = { updates: [] };
+    const system = await stage({ label: 'update-refusals, hostile notices', image });
+    const text = (s: string) => new TextEncoder().encode(s);
+    const notices = [
+      { words: [9n, 0n, 0n, 0n], payload: text('netstack') }, // no such event
+      { words: [1n, 0n, 0n, 0n], payload: new Uint8Array(200).fill(97) }, // a name too long
+      { words: [1n, 0n, 0n, 0n] }, // no name
+      { words: [1n, 1n, 2n, 0n], payload: text('netstack\n\x1b[2Jforged line') }, // not a module name
+      { words: [2n, 0x10200n, 0x10300n, 0n], payload: text('netstack') }, // well formed
+    ];
+    let h: HostClient | undefined;
+    let ep = 0;
+    system.kernel.at(19e6, () => ((h = HostClient.attach(system.kernel, 'hostile')), (ep = h.lookup('cap://firewall/rules'))));
+    notices.forEach((n, i) => system.kernel.at(20e6 + i * 1e6, () => h!.sendNow(ep, { label: 0x4e54n, ...n }))); // NOTICE_UPDATE
+    const result = await system.run();
+    runs.push({ ...result, system, kernel: system.kernel, machine: system.machine });
+    expect(result.deviations).toEqual([]);
+    const lines = system.kernel.events.of('console').filter((e) => e.sandbox === 'firewall').map((e) => e.text);
+    expect(lines.filter((l) => l.includes('notice'))).toEqual(['firewall: notice: the update of netstack 1.2.0 to 1.3.0 completed; answered 3']);
+    expect(lines.filter((l) => l.includes('forged') || l.includes('\x1b'))).toEqual([]);
+  });
+
   it('refuses a request that reaches it malformed (a payload of the wrong size)', async () => {
     const image = structuredClone(IMAGE);
     image.updates = [];

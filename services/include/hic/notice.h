@@ -6,8 +6,9 @@
  *
  *   NOTICE_UPDATE  call: words[0] the event (NOTICE_BEGINS ... NOTICE_FAILED), words[1] the
  *                  version in service, words[2] the new one (packed: major << 16 | minor << 8 |
- *                  patch), payload the updated service's name (at most NOTICE_NAME_MAX bytes, no
- *                  NUL). Reply label 0, words[0] NOTICE_READY_*: what the update means to it.
+ *                  patch), payload the updated service's name (a module name,
+ *                  [a-z][a-z0-9_]*, at most NOTICE_NAME_MAX bytes, no NUL). Reply label 0,
+ *                  words[0] NOTICE_READY_*: what the update means to it.
  *                  A malformed notice is refused with HIC_ERR_INVALID_ARGUMENT.
  *
  * The label is far from every service protocol's own (small numbers), so one endpoint takes both. */

@@ -33,7 +33,11 @@ static inline uint64_t hic_serve_notice(struct hic_msg *msg, uint64_t readiness)
   uint64_t event = msg->words[0];
   if (event == 0 || event > NOTICE_EVENT_MAX || msg->len == 0 || msg->len > NOTICE_NAME_MAX) return HIC_ERR_INVALID_ARGUMENT;
   char name[NOTICE_NAME_MAX + 1];
-  memcpy(name, msg->payload, msg->len);
+  for (uint64_t i = 0; i < msg->len; i++) { /* a module name, [a-z][a-z0-9_]*: nothing else reaches the log */
+    char c = (char)msg->payload[i];
+    if (!((c >= 'a' && c <= 'z') || (i > 0 && ((c >= '0' && c <= '9') || c == '_')))) return HIC_ERR_INVALID_ARGUMENT;
+    name[i] = c;
+  }
   name[msg->len] = 0;
   uint64_t from = msg->words[1], to = msg->words[2];
   hic_log(HIC_MODULE_NAME ": notice: the update of %s %lu.%lu.%lu to %lu.%lu.%lu %s; answered %lu", name, from >> 16, from >> 8 & 0xff, from & 0xff,
