@@ -312,7 +312,10 @@ export class Kernel {
         if (wake === undefined && !(pacer && this.liveSandboxes.length > 0)) return this.halt('idle');
         const to = Math.min(wake ?? until, until);
         if (to > horizon) {
-          clock.fastForward(horizon); // idle only up to the wall clock
+          // Idle only up to the wall clock. Not a turn: how often the wall clock stops an idle
+          // machine depends on the host's timing, which a replay does not repeat.
+          clock.fastForward(horizon);
+          this.turns--;
           return 'slice';
         }
         clock.fastForward(to);

@@ -7,7 +7,8 @@
 //
 // Where a boundary falls is named by two things the run itself decides: the virtual time, and
 // the number of turns of the run loop that have passed the host's checks (each turn that starts a
-// scheduler step, an idle fast-forward, or passes over a suspended thread). Time alone is not
+// scheduler step, an idle fast-forward to a wake-up or the run's end, or passes over a suspended
+// thread; not an idle fast-forward the wall clock cut short, whose number depends on the host). Time alone is not
 // enough: a turn need not advance it (a suspended thread passed over, a thread faulting at its
 // first instruction), so two boundaries can share a time and differ in what came between. The
 // turns a debugger adds (a run paused part-way, resumed) are not counted, so a recording's

@@ -59,6 +59,9 @@ export class ReplayPacer extends HostPacer {
     if (this.divergedAt) return now;
     const b = this.recording.batches[this.next];
     if (!b) return Infinity;
+    // At the boundary's turn but short of its time: the recorded run idled up to the wall clock
+    // there (core0/kernel.ts counts no turn for that), so idle up to the boundary's time.
+    if (turn === b.turn && now < b.t) return b.t;
     if (turn >= b.turn) return now; // the boundary is here (past it, admit says so)
     // Before it: idle time goes no further than the boundary's time; a turn at that time which
     // does not advance time (core0/pacer.ts) may still come first.
