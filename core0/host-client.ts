@@ -182,7 +182,7 @@ export class HostClient {
   }
 
   /** module_health through the loader in `loader`: what Core-0 has seen of `name` `version` since boot. */
-  moduleHealth(loader: number, name: string, version: string): { started: number; faults: number; running: number } {
+  moduleHealth(loader: number, name: string, version: string): { started: number; faults: number; running: number; memory: number; cpuNs: number } {
     const req = this.bytes(this.scratch, MODULE_REQ.size);
     req.fill(0);
     putText(req, MODULE_REQ.at.name, Limit.NAME_MAX, name);
@@ -192,7 +192,8 @@ export class HostClient {
     const b = this.bytes(out, MODULE_HEALTH.size);
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const word = (at: number) => Number(v.getBigUint64(at, true));
-    return { started: word(MODULE_HEALTH.at.started), faults: word(MODULE_HEALTH.at.faults), running: word(MODULE_HEALTH.at.running) };
+    const at = MODULE_HEALTH.at;
+    return { started: word(at.started), faults: word(at.faults), running: word(at.running), memory: word(at.memory), cpuNs: word(at.cpu_ns) };
   }
 
   /** module_spawn of a spec, or of a struct's raw bytes (a test's malformed one) with this length argument. */

@@ -136,10 +136,15 @@ export class Kernel {
         installedVersion: (name) => this.modules.installedVersion(name)?.version,
         isBad: (name, version) => this.modules.isBad(name, version),
         mark: (name, version, bad, by) => this.modules.mark(name, version, bad, by),
-        moduleHealth: (name, version) => ({
-          ...this.modules.health(name, version),
-          running: [...sandboxes.values()].filter((s) => s.state === 'live' && s.module?.name === name && s.module.version === version).length,
-        }),
+        moduleHealth: (name, version) => {
+          const live = [...sandboxes.values()].filter((s) => s.state === 'live' && s.module?.name === name && s.module.version === version);
+          return {
+            ...this.modules.health(name, version),
+            running: live.length,
+            memory: live.reduce((n, s) => n + s.usedPages * PAGE, 0),
+            cpuNs: live.reduce((n, s) => n + s.cpu.cpuNs, 0),
+          };
+        },
       },
     });
     this.state = {

@@ -9,6 +9,7 @@ import { DEVICE_FACTORIES } from '../emulator/devices/index.ts';
 import { TRAFFIC_CLASSES } from '../traffic/classes.ts';
 import { Right } from '../core0/abi/abi.ts';
 import { NAME_PATTERN } from '../core0/module/format.ts';
+import { ALERT_RULES } from './update/alerts.ts';
 import { MAX_PENDING_UPDATES, readRequest, type UpdateRequest } from './update/request.ts';
 
 export interface SandboxEntry {
@@ -44,6 +45,11 @@ export interface Expectation {
    * "refused:<reason>", as the Module Manager's records say (system/update/outcome.ts).
    */
   readonly updates: readonly string[] | undefined;
+  /**
+   * The rules of the Monitor's alerts that reach the operator (sent or escalated, not counted into
+   * an incident nor silenced), each once, in the order they first did; [] for none at all.
+   */
+  readonly alerts: readonly string[] | undefined;
 }
 
 /** An update the image requests through the operator's channel at a virtual time. */
@@ -284,7 +290,7 @@ export function parseManifest(file: string, text: string): Manifest {
 
   let expect: Expectation | undefined;
   if (top.expect !== undefined) {
-    const e = r.object(top.expect, 'expect', ['exits', 'faults', 'updates']);
+    const e = r.object(top.expect, 'expect', ['exits', 'faults', 'updates', 'alerts']);
     const exits: Record<string, number> = {};
     const faults: Record<string, FaultKind> = {};
     for (const [k, v] of Object.entries(r.object(e.exits ?? {}, 'expect.exits', [...seen]))) exits[k] = r.integer(v, `expect.exits.${k}`, -(2 ** 31), 2 ** 31 - 1);
@@ -310,7 +316,17 @@ export function parseManifest(file: string, text: string): Manifest {
         return s;
       });
     }
-    expect = { exits, faults, updates };
+    let alerts: string[] | undefined;
+    if (e.alerts !== undefined) {
+      if (!Array.isArray(e.alerts)) return r.fail('expect.alerts', 'expected a list of the Monitor\'s rules whose alerts reach the operator ("leak", "perf_down", ...), [] for none');
+      alerts = e.alerts.map((x: unknown, i: number) => {
+        const s = r.string(x, `expect.alerts[${i}]`);
+        if (!ALERT_RULES.includes(s)) r.fail(`expect.alerts[${i}]`, `unknown rule "${s}" (one of: ${ALERT_RULES.join(', ')})`);
+        return s;
+      });
+      if (new Set(alerts).size !== alerts.length) r.fail('expect.alerts', 'a rule is listed twice: each is expected once, where it first reaches the operator');
+    }
+    expect = { exits, faults, updates, alerts };
   }
 
   let traffic: TrafficSpec | undefined;

@@ -21,9 +21,14 @@ export function recordOutcome(events: EventLog): Outcome {
 }
 
 /** One line per way the outcome differs from the manifest's expectation (none without one). */
-export function deviationsFrom(m: Manifest, o: Outcome, updates: readonly string[] = []): string[] {
+export function deviationsFrom(m: Manifest, o: Outcome, updates: readonly string[] = [], alerts: readonly string[] = []): string[] {
   if (!m.expect) return [];
   const out: string[] = [];
+  const wanted = m.expect.alerts;
+  if (wanted && wanted.join() !== alerts.join()) {
+    const list = (x: readonly string[]) => (x.length ? x.join(', ') : 'none');
+    out.push(`alerts: expected ${list(wanted)}, the operator got ${list(alerts)}`);
+  }
   const want = m.expect.updates;
   if (want) {
     want.forEach((w, i) => {

@@ -190,7 +190,7 @@ export class System {
       return ends.length ? Math.max(...ends) : undefined;
     };
     const allow = { abandoned, corruptionUntil: endOf('corruption'), refusalsUntil: endOf('critical_function'), serverErrorsUntil: endOf('error_rate') };
-    const deviations = [...deviationsFrom(this.manifest, outcome, this.updates.outcomes()), ...(this.traffic ? trafficDeviations(this.traffic, allow) : [])];
+    const deviations = [...deviationsFrom(this.manifest, outcome, this.updates.outcomes(), this.updates.alertRules()), ...(this.traffic ? trafficDeviations(this.traffic, allow) : [])];
     return { halt, outcome, deviations, logHash: this.kernel.events.hash() };
   }
 

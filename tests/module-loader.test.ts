@@ -174,19 +174,25 @@ describe('module_health', () => {
   it('counts one version\'s sandboxes since boot: started, ended by a fault, live now; an exit and a destroy are no faults', async () => {
     const lib = ws.source.fetch('ipc_lib', '*')!; // rogue links it
     k.modules.loadLibrary(k.modules.verify(lib.bytes, lib.label));
-    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ started: 0, faults: 0, running: 0 });
+    const none = { started: 0, faults: 0, running: 0, memory: 0, cpuNs: 0 };
+    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual(none);
     mm.moduleSpawn(LOADER, rogue('r1', 'divide_by_zero'));
     mm.moduleSpawn(LOADER, rogue('r2', 'ud2'));
     const spinner = mm.moduleSpawn(LOADER, rogue('r3', 'spin'));
-    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ started: 3, faults: 0, running: 3 });
+    // The memory is what the live ones hold (image, stacks, configuration page), the CPU what they ran.
+    const held = (...names: string[]) => names.reduce((n, x) => n + k.sandbox(x)!.usedPages * PAGE, 0);
+    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ started: 3, faults: 0, running: 3, memory: held('r1', 'r2', 'r3'), cpuNs: 0 });
+    expect(held('r1', 'r2', 'r3')).toBeGreaterThan(0);
     await k.run(50_000_000);
     expect(k.events.of('fault').map((e) => e.sandbox).sort()).toEqual(['r1', 'r2']);
-    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ started: 3, faults: 2, running: 1 });
+    const spun = mm.moduleHealth(LOADER, 'rogue', '1.0.0');
+    expect(spun).toEqual({ started: 3, faults: 2, running: 1, memory: held('r3'), cpuNs: k.sandbox('r3')!.cpu.cpuNs });
+    expect(spun.cpuNs).toBeGreaterThan(0);
     mm.syscall('sandbox_destroy', spinner);
     mm.moduleSpawn(LOADER, rogue('r1', 'ud2')); // a name reused: a start of its own
     await k.run(100_000_000);
-    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ started: 4, faults: 3, running: 0 });
-    expect(mm.moduleHealth(LOADER, 'rogue', '9.9.9')).toEqual({ started: 0, faults: 0, running: 0 }); // never started: zeros, not NOT_FOUND
+    expect(mm.moduleHealth(LOADER, 'rogue', '1.0.0')).toEqual({ ...none, started: 4, faults: 3 });
+    expect(mm.moduleHealth(LOADER, 'rogue', '9.9.9')).toEqual(none); // never started: zeros, not NOT_FOUND
   });
 
   it('needs R on the loader and an exact version; asks nothing of the repository and records nothing', () => {

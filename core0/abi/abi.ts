@@ -141,7 +141,7 @@ export const SYSCALLS = [
   { nr: 83, name: 'module_mark', family: 'module_control', args: [['loader', 'u64'], ['req', 'cptr'], ['bad', 'u64']], returns: '0',
     doc: 'Marks the exact version req names (struct hic_module_req, range an exact version; right W on the loader) bad (bad = 1), or clears the mark (bad = 0), in the installed-state store: module_query reports it in hic_module_info.bad. Core-0 refuses nothing for it; the Module Manager does (the policy is its own). The moduleMarked event records who did what. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version, bad neither 0 nor 1; NOT_FOUND: clearing a mark that is not set; NO_MEMORY: 256 versions are marked already.' },
   { nr: 84, name: 'module_health', family: 'module_control', args: [['loader', 'u64'], ['req', 'cptr'], ['health', 'ptr']], returns: '0',
-    doc: 'Fills health (struct hic_module_health) with what Core-0 has seen of the exact version req names (struct hic_module_req, range an exact version; right R on the loader) since boot: the sandboxes started from it, those of them that ended by a fault, and those live now -- what a Monitor counts crashes and restarts by (seed §4.2, §5.1). Nothing is fetched, verified or audited, so it may be asked every interval; a version never started gives zeros. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version.' },
+    doc: 'Fills health (struct hic_module_health) with what Core-0 has seen of the exact version req names (struct hic_module_req, range an exact version; right R on the loader) since boot: the sandboxes started from it, those of them that ended by a fault, and those live now, with the memory they hold and the CPU they have used -- what a Monitor counts crashes, restarts, leaks and CPU share by (seed §4.2, §5.1). Nothing is fetched, verified or audited, so it may be asked every interval; a version never started gives zeros. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version.' },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof SYSCALLS)[number]['name'];
@@ -366,6 +366,8 @@ export const MODULE_HEALTH = struct('hic_module_health', 'what module_health fou
   { name: 'started', type: 'u64', doc: 'sandboxes started from it (by an image or module_spawn)' },
   { name: 'faults', type: 'u64', doc: 'of them, ended by a fault (a crash; Core-0 stopped the sandbox)' },
   { name: 'running', type: 'u64', doc: 'of them, live now' },
+  { name: 'memory', type: 'u64', doc: 'bytes the live ones hold: image, stacks, regions, the memory objects they pay for' },
+  { name: 'cpu_ns', type: 'u64', doc: 'virtual ns of CPU the live ones have used (each its cpu_time)' },
 ]);
 
 export const LOADER_STRUCTS: readonly StructDef[] = [MODULE_REQ, MODULE_DEP, MODULE_INFO, MODULE_HEALTH, SPAWN_GRANT, SPAWN_SPEC];

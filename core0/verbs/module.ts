@@ -123,6 +123,8 @@ export function moduleHealth(c: SyscallContext, f: SyscallFrame): Outcome {
   v.setBigUint64(MODULE_HEALTH.at.started, BigInt(h.started), true);
   v.setBigUint64(MODULE_HEALTH.at.faults, BigInt(h.faults), true);
   v.setBigUint64(MODULE_HEALTH.at.running, BigInt(h.running), true);
+  v.setBigUint64(MODULE_HEALTH.at.memory, BigInt(h.memory), true);
+  v.setBigUint64(MODULE_HEALTH.at.cpu_ns, BigInt(h.cpuNs), true);
   return 0;
 }
 

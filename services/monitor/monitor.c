@@ -84,6 +84,7 @@ static struct {
   uint64_t stats_len;
   uint64_t to;         /* the new version, packed */
   uint64_t faults;     /* Core-0's count of its sandboxes ended by a fault, as last seen */
+  uint64_t cpu_ns, cpu_at; /* Core-0's CPU time of its live sandboxes, and when it was read (0: not yet) */
   uint32_t fail_streak;
   uint64_t http_requests, http_errors; /* as last seen */
   uint64_t samples, violations, unanswered, sent;
@@ -467,6 +468,19 @@ static void observe(void) {
             h.faults - (prepared.id == w.id ? prepared.faults : 0));
   }
   s.start_failed = counted ? h.running == 0 : w.stats < 0;
+  /* Memory and CPU (§5.1 资源使用) are Core-0's figures for the version's live sandboxes: the
+   * frames they hold, which a leak grows (§4.2 资源泄漏, a trend), and the CPU they used over the
+   * interval as a share of it. A restart begins again from its own CPU time. */
+  if (counted && h.running) {
+    s.memory_kib = h.memory / 1024 > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)(h.memory / 1024);
+    if (w.cpu_at && h.cpu_ns >= w.cpu_ns && now > w.cpu_at) {
+      uint64_t share = (h.cpu_ns - w.cpu_ns) * 1000 / (now - w.cpu_at);
+      s.cpu_permille = share > 1000 ? 1000 : (uint32_t)share;
+    }
+    w.cpu_ns = h.cpu_ns, w.cpu_at = now;
+  } else {
+    w.cpu_at = 0;
+  }
   /* The critical functions, once the instance answers at all (an unanswered one is the
    * availability rules' case, and a second timeout would only delay them). */
   struct ns_probe_answer fn = {0};
@@ -489,7 +503,7 @@ static void observe(void) {
   monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = per_frame, .frame_rate = per_second, .offered = s.requests, .unanswered = s.unanswered,
                                                       .functions_failed = fn.answered ? fn.failed : FUNCTIONS_UNPROBED, .corrupt = fn.changed,
                                                       .http_requests = http_requests, .http_errors = http_errors, .crashes = s.crashes,
-                                                      .running = !s.start_failed});
+                                                      .running = !s.start_failed, .memory = s.memory_kib, .cpu = s.cpu_permille});
   struct md_decision d;
   /* Once a rollback is decided the decider has concluded and takes no more samples; the verdict
    * is still offered each interval until the Module Manager takes it (it may be busy, with calls

@@ -48,6 +48,33 @@ static uint64_t busy_ns; /* CPU spent in the core on received frames (cpu_time, 
 #define NS_FAULT_SLOW_AFTER 0
 #endif
 static uint64_t started_ns;
+/* Another: the versions built with NS_FAULT_LEAK keep a trace entry of that many bytes for every
+ * frame they receive (its length and first bytes) and never trim it, in arenas of LEAK_ARENA
+ * bytes asked of Core-0 (mem_alloc) as each fills: the memory they hold grows with the frames
+ * they take, until the quota refuses an arena and they serve on without. Nothing they answer
+ * changes; only their memory shows it. */
+#ifndef NS_FAULT_LEAK
+#define NS_FAULT_LEAK 0
+#endif
+#define LEAK_ARENA (64u * 1024u)
+
+#if NS_FAULT_LEAK
+_Static_assert(NS_FAULT_LEAK >= 4 && NS_FAULT_LEAK <= LEAK_ARENA, "a trace entry holds the length and fits an arena");
+
+static void leak_trace(const uint8_t *f, uint32_t len) {
+  static uint8_t *arena;
+  static uint32_t used = LEAK_ARENA;
+  if (used + NS_FAULT_LEAK > LEAK_ARENA) {
+    int64_t at = hic_mem_alloc(LEAK_ARENA);
+    if (at < 0) return; /* the quota is spent */
+    arena = (uint8_t *)(uintptr_t)at, used = 0;
+  }
+  memcpy(arena + used, &len, 4);
+  memcpy(arena + used + 4, f, len < NS_FAULT_LEAK - 4 ? len : NS_FAULT_LEAK - 4);
+  used += NS_FAULT_LEAK;
+}
+#endif
+
 /* Another: the versions built with NS_FAULT_HANG stop answering anything -- frames, the migration
  * channel, the stats endpoint -- that many virtual ns after they start, as a service stuck in a
  * deadlock would. 0 in every real version. */
@@ -115,6 +142,9 @@ void netstack_drain_rx(void) {
     }
     netstack_tick();
     if (mig_intercept(frame, (uint32_t)len)) continue;
+#if NS_FAULT_LEAK
+    leak_trace(frame, (uint32_t)len);
+#endif
     uint64_t c0 = (uint64_t)hic_cpu_time();
     ns_input(&stack, frame, (size_t)len, now_ns, netstack_emit, 0);
     uint64_t c1 = (uint64_t)hic_cpu_time();

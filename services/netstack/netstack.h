@@ -52,6 +52,7 @@ uint64_t netstack_started(void);
 #ifndef NS_FAULT_ERRORS_AFTER
 #define NS_FAULT_ERRORS_AFTER 0
 #endif
+
 /* And NS_FAULT_CRASH_ECHO writes through a null pointer on the first bytes any connection to an
  * echo port delivers (app/apps.c): a version that crashes as soon as it is used, every time it is
  * started -- the loopback probe of a warm-up is its first use. */

@@ -16,6 +16,8 @@ export interface MonitorAlert {
   readonly id: number;
   readonly level: 'P0' | 'P1' | 'P2' | 'P3';
   readonly rule: string;
+  /** The rule's figure over its window, in the rule's unit (permille, ppm, a count, KiB an hour). */
+  readonly value: number;
   readonly message: string;
   readonly verdict: 'sent' | 'escalated' | 'merged' | 'duplicate' | 'silenced';
   readonly incident: number;
@@ -53,6 +55,9 @@ const RULES: Readonly<Record<string, { readonly what: string; readonly show: (v:
   anomaly: { what: 'metrics out of their 3-sigma band', show: times },
 };
 
+/** The names of the rules an alert may carry, in the table's order. */
+export const ALERT_RULES: readonly string[] = Object.keys(RULES);
+
 /** "performance down 66.8 %": the rule's figure in its own terms. */
 export function alertMessage(rule: string, value: number): string {
   const r = RULES[rule];
@@ -76,6 +81,7 @@ export function alertFromFields(f: Readonly<Record<string, FieldValue>>, tNs: nu
     id: num(f.id),
     level: String(f.priority).toUpperCase() as MonitorAlert['level'],
     rule,
+    value: num(f.value),
     message: alertMessage(rule, num(f.value)),
     verdict,
     incident: num(f.incident),

@@ -113,6 +113,12 @@ export class UpdateLog {
     return this.all.filter((a) => a.rollbackOf === undefined).map((a) => (a.refused ? `refused:${a.refused.reason}` : a.end ? endOutcome(a) : 'pending'));
   }
 
+  /** The rules of the Monitor's alerts that reached the operator, each once, in the order they first did. */
+  alertRules(): string[] {
+    const sent = this.all.flatMap((a) => a.monitor.alerts).filter((x) => !x.suppressed).sort((x, y) => x.tNs - y.tNs);
+    return [...new Set(sent.map((x) => x.rule))];
+  }
+
   private instance(sandbox: string): LoadedInstance | undefined {
     const l = this.loaded.get(sandbox);
     return l && { sandbox, version: l.version, sha384: l.sha384, config: l.config, build: this.builds.get(`${l.module}@${l.version}`) ?? [] };

@@ -163,8 +163,10 @@ struct hic_module_health {
   uint64_t started; /* +0: sandboxes started from it (by an image or module_spawn) */
   uint64_t faults; /* +8: of them, ended by a fault (a crash; Core-0 stopped the sandbox) */
   uint64_t running; /* +16: of them, live now */
+  uint64_t memory; /* +24: bytes the live ones hold: image, stacks, regions, the memory objects they pay for */
+  uint64_t cpu_ns; /* +32: virtual ns of CPU the live ones have used (each its cpu_time) */
 };
-_Static_assert(sizeof(struct hic_module_health) == 24, "struct hic_module_health layout");
+_Static_assert(sizeof(struct hic_module_health) == 40, "struct hic_module_health layout");
 
 /* a capability of the caller, derived into the new sandbox */
 struct hic_spawn_grant {
@@ -432,7 +434,7 @@ static inline int64_t hic_module_mark(uint64_t loader, const void *req, uint64_t
   return hic_syscall3(HIC_SYS_MODULE_MARK, (int64_t)loader, (int64_t)req, (int64_t)bad);
 }
 
-/* Fills health (struct hic_module_health) with what Core-0 has seen of the exact version req names (struct hic_module_req, range an exact version; right R on the loader) since boot: the sandboxes started from it, those of them that ended by a fault, and those live now -- what a Monitor counts crashes and restarts by (seed §4.2, §5.1). Nothing is fetched, verified or audited, so it may be asked every interval; a version never started gives zeros. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version. Returns 0, or -HIC_ERR_*. */
+/* Fills health (struct hic_module_health) with what Core-0 has seen of the exact version req names (struct hic_module_req, range an exact version; right R on the loader) since boot: the sandboxes started from it, those of them that ended by a fault, and those live now, with the memory they hold and the CPU they have used -- what a Monitor counts crashes, restarts, leaks and CPU share by (seed §4.2, §5.1). Nothing is fetched, verified or audited, so it may be asked every interval; a version never started gives zeros. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_module_health(uint64_t loader, const void *req, void *health) {
   return hic_syscall3(HIC_SYS_MODULE_HEALTH, (int64_t)loader, (int64_t)req, (int64_t)health);
 }

@@ -166,9 +166,11 @@ static void evaluate(struct md_decider *d, uint32_t i, const struct md_sample *s
   *e = (struct md_rule_eval){0};
   if (r->signal == MD_SIG_LEAK) {
     uint64_t span;
+    /* The trend keeps the window's points; the window is covered once the watch has lasted it
+     * (its first and last points' span depends on when samples fell, and would flicker). */
     e->value = md_trend_slope_per_hour(&d->memory, &span);
     e->has_value = d->memory.n >= 3;
-    e->covered_ns = md_min_u64(span + d->memory.spacing_ns, r->window_ns);
+    e->covered_ns = md_min_u64(now - d->start_ns, r->window_ns);
     gate_ok = r->gate == 0 || (s->anomalous & r->gate);
   } else if (r->window_ns == 0 || is_gauge(r->signal)) {
     inputs(r->signal, s, a);
