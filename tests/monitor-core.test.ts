@@ -23,7 +23,7 @@ const DRIVER = join(REPO, 'tests', 'support', 'monitor-core');
 
 /** The driver's scenarios, in its order (main.c); the first case fails if the lists drift. */
 const SCENARIOS = [
-  'welford', 'band', 'min-band', 'detect-refusals', 'trend',
+  'welford', 'band', 'min-band', 'detect-refusals', 'trend', 'cost',
   'row-crash-loop', 'row-error-rate', 'row-critical-function', 'row-performance', 'row-migration', 'row-leak',
   'rules-and-levels', 'score', 'confirm', 'partial', 'reason', 'decide-refusals',
   'alerts', 'silence', 'alert-refusals', 'classify', 'healthy',

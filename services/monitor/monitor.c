@@ -29,6 +29,7 @@
 #include <stddef.h>
 
 #include "core/alerts.h"
+#include "core/cost.h"
 #include "core/decide.h"
 #include "hic/eth.h"
 #include "hic/module.h"
@@ -50,14 +51,21 @@ _Static_assert(MONITOR_ALERT_PRIORITY_P3 == MD_P3 && MONITOR_ALERT_VERDICT_SILEN
 
 /* What one probe of a stats endpoint gave. */
 struct probe {
-  uint64_t version, frames, busy_ns;
+  uint64_t version, frames, bytes, busy_ns;
   uint64_t http_requests, http_errors;
 };
 
 /* One instance's counters as last seen, to take differences from. */
 struct counters {
   bool seen;
-  uint64_t frames, busy_ns, at_ns;
+  uint64_t frames, bytes, busy_ns, at_ns;
+};
+
+/* One interval of an instance: the frames it took, their bytes, the CPU it spent on them (ns),
+ * and what follows: the mean per frame and the frame rate. */
+struct interval {
+  struct md_cost_point work;
+  uint32_t per_frame, per_second;
 };
 
 static const struct monitor_config *config;
@@ -97,6 +105,7 @@ static struct {
 static struct {
   uint64_t id;
   uint64_t service_time_ns; /* the baseline's mean per frame; 0: no watch yet */
+  struct md_cost cost;      /* ... and its cost model */
 } last_watch;
 /* A validation looks at the last VALIDATE_WINDOW intervals, for at most VALIDATE_MAX_WINDOWS
  * times as many: right after an emergency the old version also answers the abandoned connections'
@@ -109,7 +118,7 @@ struct validation {
   uint32_t samples, answered;
   uint64_t version;
   struct counters seen;
-  uint64_t frames[VALIDATE_WINDOW], busy_ns[VALIDATE_WINDOW]; /* per interval, a ring */
+  uint64_t frames[VALIDATE_WINDOW], bytes[VALIDATE_WINDOW], busy_ns[VALIDATE_WINDOW]; /* per interval, a ring */
   bool ok[VALIDATE_WINDOW];                                    /* ... answered */
 };
 static struct validation v;
@@ -145,7 +154,7 @@ static bool probe_of(int64_t ep, struct probe *p, bool *gone) {
   struct ns_stats_head head;
   if (r < 0 || msg.label != 0 || msg.len < sizeof head) return false;
   memcpy(&head, msg.payload, sizeof head);
-  *p = (struct probe){.version = msg.words[2], .frames = head.rx_frames, .busy_ns = msg.words[3], .http_requests = head.http_requests, .http_errors = head.http_errors};
+  *p = (struct probe){.version = msg.words[2], .frames = head.rx_frames, .bytes = head.rx_bytes, .busy_ns = msg.words[3], .http_requests = head.http_requests, .http_errors = head.http_errors};
   return true;
 }
 
@@ -166,28 +175,44 @@ static bool offered_to(uint32_t instance, uint64_t *n) {
   return true;
 }
 
-/* The interval's service time per frame (ns) and frame rate (per second) since `c` last saw the
- * instance; false when nothing can be said yet (first sight, no frame). */
-static bool rates(struct counters *c, const struct probe *p, uint64_t now, uint32_t *per_frame, uint32_t *per_second, uint32_t *frames) {
-  bool had = c->seen && p->frames >= c->frames && now > c->at_ns;
-  uint64_t df = had ? p->frames - c->frames : 0, db = had ? p->busy_ns - c->busy_ns : 0, dt = had ? now - c->at_ns : 1;
-  *c = (struct counters){.seen = true, .frames = p->frames, .busy_ns = p->busy_ns, .at_ns = now};
-  *frames = df > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)df;
+/* The interval since `c` last saw the instance; false when nothing can be said yet (first sight,
+ * no frame, counters of another instance). */
+static bool rates(struct counters *c, const struct probe *p, uint64_t now, struct interval *iv) {
+  bool had = c->seen && p->frames >= c->frames && p->bytes >= c->bytes && p->busy_ns >= c->busy_ns && now > c->at_ns;
+  *iv = (struct interval){0};
+  if (had) iv->work = (struct md_cost_point){p->frames - c->frames, p->bytes - c->bytes, p->busy_ns - c->busy_ns};
+  uint64_t dt = had ? now - c->at_ns : 1;
+  *c = (struct counters){.seen = true, .frames = p->frames, .bytes = p->bytes, .busy_ns = p->busy_ns, .at_ns = now};
+  uint64_t df = iv->work.units;
   if (!had || df == 0) return false;
-  uint64_t t = db / df, r = df * 1000000000ull / dt;
-  *per_frame = t > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)t;
-  *per_second = r > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)r;
+  uint64_t t = iv->work.busy_ns / df, r = df * 1000000000ull / dt;
+  iv->per_frame = t > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)t;
+  iv->per_second = r > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)r;
   return true;
 }
 
-/* The baseline is the last `baseline_samples` samples of the running version before the update
- * began, not everything since it started: the service time per frame grows with the load (from
- * 2.5 µs while rolling-update.himg's connections open to 4-6 µs under all of them), and a new
- * version must be compared with the old one at the load of the moment. */
+/* The service time per frame the interval would have had with the baseline's mix of frame sizes:
+ * the baseline's mean per frame times the CPU spent against what the baseline's cost model
+ * predicts for these frames and bytes (core/cost.h). A version twice as slow doubles it whatever
+ * the mix; a change of mix alone leaves it at the baseline. 0: nothing to predict from. */
+static uint32_t at_baseline_mix(const struct md_cost *m, uint64_t mean_ns, const struct md_cost_point *work) {
+  uint64_t expected = md_cost_expect(m, work->units, work->bytes);
+  if (expected == 0) return 0;
+  uint64_t v = md_mul_div(mean_ns, work->busy_ns, expected);
+  return v > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)v;
+}
+
+/* The baseline is the last `baseline_samples` intervals of the running version before the update
+ * began: the cost model fitted to their work (frames, bytes, CPU), their mean per frame, and the
+ * detectors learnt from the service time each would have had at their own mean mix. */
 #define BASELINE_MAX 64
-static uint32_t recent_time[BASELINE_MAX], recent_rate[BASELINE_MAX];
+_Static_assert(BASELINE_MAX <= MD_COST_POINTS, "a cost model fits every baseline interval");
+static struct md_cost_point recent_work[BASELINE_MAX];
+static uint32_t recent_rate[BASELINE_MAX];
 static uint32_t recent, recent_next; /* samples held, and where the next goes */
 static bool frozen;                  /* the detectors hold the baseline; learning waits for the next watch's end */
+static struct md_cost cost;          /* the frozen baseline's cost model */
+static uint64_t cost_mean_ns;        /* ... and its mean per frame */
 
 static void baseline_reset(void) {
   md_detect_init(&service_time, &policy.detect[md_metric_index(MD_M_LATENCY)]);
@@ -200,13 +225,15 @@ static void baseline_reset(void) {
 
 /* The last window's figures: frames, mean ns per frame, permille of the baseline, all answered. */
 static void window_figures(uint64_t *mean, uint64_t *ratio, bool *all_answered) {
-  uint64_t frames = 0, busy = 0;
+  uint64_t frames = 0, bytes = 0, busy = 0;
   uint32_t n = v.samples < VALIDATE_WINDOW ? v.samples : VALIDATE_WINDOW;
   *all_answered = n == VALIDATE_WINDOW;
-  for (uint32_t i = 0; i < n; i++) frames += v.frames[i], busy += v.busy_ns[i], *all_answered = *all_answered && v.ok[i];
+  for (uint32_t i = 0; i < n; i++) frames += v.frames[i], bytes += v.bytes[i], busy += v.busy_ns[i], *all_answered = *all_answered && v.ok[i];
   *mean = frames ? busy / frames : 0;
-  *ratio = last_watch.service_time_ns ? *mean * 1000 / last_watch.service_time_ns : 0;
-  if (!frames) *all_answered = false;
+  /* Against what the baseline's cost model predicts for the same frames and bytes (core/cost.h). */
+  uint64_t expected = md_cost_expect(&last_watch.cost, frames, bytes);
+  *ratio = expected ? md_mul_div(busy, 1000, expected) : 0;
+  if (!frames || !expected) *all_answered = false;
 }
 
 /* The validation's result: restored, or not within its intervals (or not yet, when the next update
@@ -219,7 +246,7 @@ static void validation_end(bool restored) {
   monitor_emit_validation(&(struct monitor_record_validation){.id = v.id, .samples = v.samples, .answered = v.answered, .version = v.version,
                                                               .service_time_ns = mean, .baseline_ns = last_watch.service_time_ns, .ratio = ratio,
                                                               .restored = restored, .took_ns = took});
-  hic_log("monitor: update %lu: after the rollback, %u of %u probes answered; %lu ns per frame over the last %u intervals against a baseline of %lu (%lu permille): %s",
+  hic_log("monitor: update %lu: after the rollback, %u of %u probes answered; %lu ns per frame over the last %u intervals (baseline mean %lu), %lu permille of what the baseline's cost model predicts: %s",
           v.id, v.answered, v.samples, mean, VALIDATE_WINDOW, last_watch.service_time_ns, ratio, restored ? "restored" : "NOT restored");
   v.on = false;
 }
@@ -228,13 +255,13 @@ static void validation_end(bool restored) {
  * last window answered every probe and served within the rollback rule's 30 % of the baseline. */
 static void validate(bool answered, const struct probe *p, uint64_t now) {
   uint32_t at = v.samples % VALIDATE_WINDOW;
-  v.frames[at] = v.busy_ns[at] = 0, v.ok[at] = answered;
+  v.frames[at] = v.bytes[at] = v.busy_ns[at] = 0, v.ok[at] = answered;
   v.samples++;
   if (answered) {
     /* The counts between probes of one instance: counters of another (the alias moved) start afresh. */
-    bool same = v.seen.seen && p->version == v.version && p->frames >= v.seen.frames && p->busy_ns >= v.seen.busy_ns;
-    if (same) v.frames[at] = p->frames - v.seen.frames, v.busy_ns[at] = p->busy_ns - v.seen.busy_ns;
-    v.seen = (struct counters){.seen = true, .frames = p->frames, .busy_ns = p->busy_ns, .at_ns = now};
+    bool same = v.seen.seen && p->version == v.version && p->frames >= v.seen.frames && p->bytes >= v.seen.bytes && p->busy_ns >= v.seen.busy_ns;
+    if (same) v.frames[at] = p->frames - v.seen.frames, v.bytes[at] = p->bytes - v.seen.bytes, v.busy_ns[at] = p->busy_ns - v.seen.busy_ns;
+    v.seen = (struct counters){.seen = true, .frames = p->frames, .bytes = p->bytes, .busy_ns = p->busy_ns, .at_ns = now};
     v.answered++, v.version = p->version;
   }
   uint64_t mean, ratio;
@@ -255,7 +282,7 @@ static uint64_t validate_begin(uint64_t id) {
  * progress also takes. */
 static void learn(int64_t alias) {
   struct probe p;
-  uint32_t t, r, n;
+  struct interval iv;
   uint64_t now = (uint64_t)hic_time_now();
   if (frozen && !v.on) return; /* the baseline waits for the watch: nothing to probe for */
   bool answered = probe(alias, &p);
@@ -263,18 +290,26 @@ static void learn(int64_t alias) {
   if (frozen || !answered) return;
   if (baseline_version && p.version != baseline_version) baseline_reset(); /* another version serves */
   baseline_version = p.version;
-  if (!rates(&running, &p, now, &t, &r, &n)) return;
-  recent_time[recent_next] = t, recent_rate[recent_next] = r;
+  if (!rates(&running, &p, now, &iv)) return;
+  recent_work[recent_next] = iv.work, recent_rate[recent_next] = iv.per_second;
   recent_next = (recent_next + 1) % (uint32_t)config->baseline_samples;
   if (recent < config->baseline_samples) recent++;
 }
 
-/* The detectors learn the samples held, oldest first, and freeze. */
+/* The cost model is fitted to the intervals held, and the detectors learn them, oldest first, and
+ * freeze. */
 static bool freeze_baseline(void) {
   if (frozen) return true;
   uint32_t k = (uint32_t)config->baseline_samples, first = recent < k ? 0 : recent_next;
+  uint64_t frames = 0, busy = 0;
+  for (uint32_t i = 0; i < recent; i++) frames += recent_work[i].units, busy += recent_work[i].busy_ns;
+  if (!frames || md_cost_fit(&cost, recent_work, recent) < 0) {
+    baseline_reset();
+    return false;
+  }
+  cost_mean_ns = busy / frames;
   for (uint32_t i = 0; i < recent; i++) {
-    md_detect_learn(&service_time, recent_time[(first + i) % k]);
+    md_detect_learn(&service_time, at_baseline_mix(&cost, cost_mean_ns, &recent_work[(first + i) % k]));
     md_detect_learn(&frame_rate, recent_rate[(first + i) % k]);
   }
   if (md_detect_freeze(&service_time) < 0 || md_detect_freeze(&frame_rate) < 0) {
@@ -313,14 +348,12 @@ static void prepare(uint64_t id, uint64_t to) {
  * divided by the configured scale.
  *
  * The changes: "performance down > 30 %" (§4.2) is not gated on the latency detector, and the
- * error rate (§4.2 服务错误率) not on an error detector. A sample is
- * one interval's mean service time over a few hundred to a few thousand frames whose mix (HTTP
- * requests that call web_server, handshakes, bare ACKs) varies, so the 3-sigma band learnt from
- * netstack 1.2.0 is wide (rolling-update.himg: 4.66 µs, sigma 0.93 µs, ±60 %) and a gate on it
- * would make the rule depend on runs of single samples. The rule's own signal is steadier: the
- * frame-weighted mean over its whole window against the baseline's (docs/monitor.md). The same
- * holds for the error rate: an interval sees a few dozen HTTP requests at most, so its share is 0
- * or a large step, and three out-of-band intervals in a row (the detector's anomaly) would be
+ * error rate (§4.2 服务错误率) not on an error detector. A sample is one interval of a few hundred
+ * to a few thousand frames; the rule's own signal, the frame-weighted mean over its whole window
+ * against the baseline (at the baseline's mix of frame sizes, core/cost.h), is the steadier
+ * figure, and a gate would make the rule wait on runs of single intervals (docs/monitor.md). The
+ * same holds for the error rate: an interval sees a few dozen HTTP requests at most, so its share
+ * is 0 or a large step, and three out-of-band intervals in a row (the detector's anomaly) would be
  * chance; the rule's ratio over its window is the signal. The price: an error rate the old version
  * had as well is not told apart (the gate's purpose); the images' old versions answer no 503. */
 static void adapt_policy(void) {
@@ -358,7 +391,7 @@ static uint64_t watch(const struct hic_msg *in) {
   /* A function the running version fails as well is not the new one's regression. */
   struct ns_probe_answer old = ns_probe(alias(), &msg, 0, config->probe_timeout_ns);
   w.functions = old.answered ? ~old.failed & NS_PROBE_ALL : 0;
-  uint64_t t = q16_to_int(md_detect_mean_q16(&service_time)), r = q16_to_int(md_detect_mean_q16(&frame_rate));
+  uint64_t t = cost_mean_ns > MAX_SAMPLE ? MAX_SAMPLE : cost_mean_ns, r = q16_to_int(md_detect_mean_q16(&frame_rate));
   w.base = (struct md_baseline){.latency_us = t ? (uint32_t)t : 1, .throughput = r ? (uint32_t)r : 1};
   struct md_update_context ctx = {.code_changed = 1};
   uint64_t now = (uint64_t)hic_time_now();
@@ -369,14 +402,15 @@ static uint64_t watch(const struct hic_msg *in) {
   }
   monitor_emit_baseline(&(struct monitor_record_baseline){.id = req.id, .version = baseline_version, .samples = service_time.n, .service_time_ns = t,
                                                           .service_time_sigma_ns = q16_to_int(md_detect_sigma_q16(&service_time)), .frame_rate = r,
-                                                          .functions = w.functions});
+                                                          .functions = w.functions, .cost_per_frame_ns = (cost.per_unit_q8 + 128) >> 8,
+                                                          .cost_per_kib_ns = (cost.per_block_q8 * (1024 / MD_COST_BLOCK) + 128) >> 8});
   monitor_emit_watch(&(struct monitor_record_watch){.id = req.id, .from = req.from, .to = req.to});
   hic_log("monitor: watching %s %s for update %lu: baseline %lu ns per frame over %u samples", req.service, req.version, req.id, t, service_time.n);
   return MON_OK;
 }
 
 static void unwatch(void) {
-  last_watch.id = w.id, last_watch.service_time_ns = w.base.latency_us; /* the core's unit-free latency: ns per frame here */
+  last_watch.id = w.id, last_watch.service_time_ns = w.base.latency_us, last_watch.cost = cost; /* the core's unit-free latency: ns per frame here */
   monitor_emit_unwatch(&(struct monitor_record_unwatch){.id = w.id, .samples = w.samples, .violations = w.violations, .unanswered = w.unanswered, .verdicts = w.sent});
   if (w.stats >= 0) hic_cap_delete((uint64_t)w.stats);
   hic_cap_delete((uint64_t)w.verdicts);
@@ -417,7 +451,7 @@ static void observe(void) {
   struct probe p;
   struct md_sample s;
   memset(&s, 0, sizeof s);
-  uint32_t per_frame = 0, per_second = 0, frames = 0;
+  struct interval iv = {0};
   bool gone = false;
   if (w.stats < 0) w.stats = hic_registry_lookup(REGISTRY, w.stats_name, w.stats_len);
   bool answered = w.stats >= 0 && probe_of(w.stats, &p, &gone);
@@ -431,7 +465,9 @@ static void observe(void) {
   uint64_t offered = w.offered;
   offered_to(w.instance, &offered);
   uint64_t now = (uint64_t)hic_time_now();
-  bool measured = answered && rates(&w.seen, &p, now, &per_frame, &per_second, &frames);
+  bool measured = answered && rates(&w.seen, &p, now, &iv);
+  uint32_t adjusted = measured ? at_baseline_mix(&cost, cost_mean_ns, &iv.work) : 0;
+  measured = measured && adjusted > 0;
   w.fail_streak = answered ? 0 : w.fail_streak + 1;
   w.unanswered += !answered;
   /* The requests of the interval: the frames the driver offered the instance, and the probe. An
@@ -491,16 +527,18 @@ static void observe(void) {
   }
   if (measured) {
     struct md_detect_result dr;
-    s.latency_us = per_frame; /* the core is unit-free: here ns per frame (docs/monitor.md) */
-    s.throughput = per_second;
-    s.load_permille = (uint32_t)((uint64_t)per_second * 1000 / w.base.throughput);
-    if (md_detect_observe(&service_time, per_frame, s.load_permille, &dr) == 0 && dr.verdict != MD_NORMAL) {
+    /* The core is unit-free: here ns per frame, at the baseline's mix of frame sizes (docs/monitor.md). */
+    s.latency_us = adjusted;
+    s.throughput = iv.per_second;
+    s.load_permille = (uint32_t)((uint64_t)iv.per_second * 1000 / w.base.throughput);
+    if (md_detect_observe(&service_time, adjusted, s.load_permille, &dr) == 0 && dr.verdict != MD_NORMAL) {
       s.violating |= MD_M_LATENCY, w.violations++;
       if (dr.verdict == MD_ANOMALY) s.anomalous |= MD_M_LATENCY;
     }
   }
   w.samples++;
-  monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = per_frame, .frame_rate = per_second, .offered = s.requests, .unanswered = s.unanswered,
+  monitor_emit_sample(&(struct monitor_record_sample){.id = w.id, .service_time_ns = iv.per_frame, .adjusted_ns = adjusted, .bytes_per_frame = iv.work.units ? iv.work.bytes / iv.work.units : 0,
+                                                      .frame_rate = iv.per_second, .offered = s.requests, .unanswered = s.unanswered,
                                                       .functions_failed = fn.answered ? fn.failed : FUNCTIONS_UNPROBED, .corrupt = fn.changed,
                                                       .http_requests = http_requests, .http_errors = http_errors, .crashes = s.crashes,
                                                       .running = !s.start_failed, .memory = s.memory_kib, .cpu = s.cpu_permille});
@@ -514,7 +552,7 @@ static void observe(void) {
   }
   if (d.rule_id != w.last.rule_id || d.action != w.last.action || d.execute != w.last.execute || d.confirm != w.last.confirm) {
     monitor_emit_decision(&(struct monitor_record_decision){.id = w.id, .rule = d.rule_id, .level = d.level, .action = d.action, .score = d.score,
-                                                            .execute = d.execute, .service_time_ns = per_frame, .holding = d.holding_mask,
+                                                            .execute = d.execute, .service_time_ns = adjusted, .holding = d.holding_mask,
                                                             .confirm = d.confirm});
     if (d.rule_id) {
       static char reason[160];

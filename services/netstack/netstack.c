@@ -34,6 +34,7 @@ static uint64_t bell, now_ns;
 static bool rung_owed;
 static uint64_t tx_full, rx_bad;
 static uint64_t busy_ns; /* CPU spent in the core on received frames (cpu_time, virtual ns; NS_STATS words[3]) */
+static uint64_t busy_bytes; /* ... the bytes of those frames (struct ns_stats_head) */
 
 /* A deliberately broken build for the Monitor's regression images (module.json `defines`): the
  * versions built with NS_FAULT_SLOW take twice the CPU over every frame (they spin on cpu_time
@@ -153,6 +154,7 @@ void netstack_drain_rx(void) {
       c1 = (uint64_t)hic_cpu_time();
     }
     busy_ns += c1 - c0;
+    busy_bytes += (uint64_t)len;
   }
 }
 
@@ -215,7 +217,7 @@ static void serve_stats(void) {
       msg.words[2] = HIC_MODULE_VERSION_NUM;
       msg.words[3] = busy_ns;
       const struct apps_counters *app = apps_counters();
-      struct ns_stats_head head = {.rx_frames = stack.stats.rx_frames, .http_requests = app->http_requests, .http_errors = app->http_errors};
+      struct ns_stats_head head = {.rx_frames = stack.stats.rx_frames, .rx_bytes = busy_bytes, .http_requests = app->http_requests, .http_errors = app->http_errors};
       _Static_assert(sizeof head + sizeof stack.stats <= HIC_MSG_PAYLOAD_MAX, "the stats fit a message");
       memcpy(msg.payload, &head, sizeof head);
       memcpy(msg.payload + sizeof head, &stack.stats, sizeof stack.stats);

@@ -5,8 +5,8 @@
  *   NS_STATS  Reply words[0] connections, words[1] TCP connections accepted, words[2] version
  *             (major << 16 | minor << 8 | patch), words[3] the CPU spent in the core on
  *             received frames so far (cpu_time, virtual ns: the same for the same work, however
- *             the instance was preempted); payload a struct ns_stats_head (frames received,
- *             HTTP requests taken and those answered with a server error), then the core's
+ *             the instance was preempted); payload a struct ns_stats_head (frames received and
+ *             their bytes, HTTP requests taken and those answered with a server error), then the core's
  *             counters (netstack's struct ns_counters). A health check.
  *   NS_PROBE  words[0] the probe's number, payload up to NS_PROBE_DATA_MAX bytes. The instance runs
  *             a scripted client through its own core and applications (netstack's app/probe.c):
@@ -40,6 +40,7 @@
 /* NS_STATS's payload begins with this: counts since the instance started. */
 struct ns_stats_head {
   uint64_t rx_frames;     /* frames received */
+  uint64_t rx_bytes;      /* ... their bytes: with the frames, the work words[3]'s CPU was spent on */
   uint64_t http_requests; /* HTTP requests taken */
   uint64_t http_errors;   /* ... answered with a server error (503: the web server not asked, or not reached) */
 };

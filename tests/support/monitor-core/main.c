@@ -15,6 +15,7 @@ static const struct {
     {"min-band", t_min_band},
     {"detect-refusals", t_detect_refusals},
     {"trend", t_trend},
+    {"cost", t_cost},
     {"row-crash-loop", t_row_crash_loop},
     {"row-error-rate", t_row_error_rate},
     {"row-critical-function", t_row_critical},

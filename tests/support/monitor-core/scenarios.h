@@ -7,6 +7,7 @@ void t_band(void);
 void t_min_band(void);
 void t_detect_refusals(void);
 void t_trend(void);
+void t_cost(void);
 void t_row_crash_loop(void);
 void t_row_error_rate(void);
 void t_row_critical(void);
