@@ -124,7 +124,7 @@ export function rollback(r: UpdateReport): Html | undefined {
   if (b === undefined) return undefined;
   return html`<section id="rollback"><h2>Rollback (${b.kind})</h2>
 <p>${b.movedBack} connections moved back, ${b.abandonedCount === 'at most' ? 'at most ' : ''}${b.abandoned} abandoned; ${b.abandonedCount === 'at most' ? 'at least ' : ''}${percent(b.survivalRate)} of the connections survived.</p>
-${b.validation !== undefined && html`<p>Validation afterwards (${instant(b.validation.tNs)}): ${b.validation.answered} of ${b.validation.samples} probes of ${b.validation.version} answered, ${duration(b.validation.serviceTimeNs)} per frame over the last six intervals against the baseline's ${duration(b.validation.baselineNs)} (×${b.validation.ratio.toFixed(2)}): <b>${b.validation.restored ? html`restored, ${duration(b.validation.tookNs)} after it was asked` : 'not restored'}</b>.</p>`}
+${b.validation !== undefined && html`<p>Validation afterwards (${instant(b.validation.tNs)}): ${b.validation.answered} of ${b.validation.samples} probes of ${b.validation.version} answered, ${duration(b.validation.serviceTimeNs)} per frame over the last six intervals (the baseline's mean ${duration(b.validation.baselineNs)}), ×${b.validation.ratio.toFixed(2)} the baseline's cost at the same work: <b>${b.validation.restored ? html`restored, ${duration(b.validation.tookNs)} after it was asked` : 'not restored'}</b>.</p>`}
 ${phaseTable(b.phases)}
 </section>`;
 }

@@ -147,7 +147,8 @@ export interface Rollback {
     readonly version: string;
     readonly serviceTimeNs: Ns;
     readonly baselineNs: Ns;
-    /** serviceTimeNs / baselineNs */
+    /** The CPU spent against what the baseline's cost model predicts for the same frames and
+     * bytes (docs/monitor.md): 1 is the old version's cost at the same work. */
     readonly ratio: number;
     readonly restored: boolean;
     /** From the Module Manager's request to restored: how long the rollback weighed on performance (0: not restored). */

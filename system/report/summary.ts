@@ -99,7 +99,7 @@ export function summarize(r: UpdateReport): string[] {
   if (b !== undefined) {
     out.push('', `rollback (${b.kind}): ${b.movedBack} connections moved back, ${b.abandonedCount === 'at most' ? 'at most ' : ''}${b.abandoned} abandoned, ${b.abandonedCount === 'at most' ? 'at least ' : ''}${percent(b.survivalRate)} survived`);
     const v = b.validation;
-    if (v) out.push(`validated: ${v.answered}/${v.samples} probes of ${v.version} answered, ${duration(v.serviceTimeNs)} per frame against ${duration(v.baselineNs)} (×${v.ratio.toFixed(2)}): ${v.restored ? `restored after ${duration(v.tookNs)}` : 'NOT restored'}`);
+    if (v) out.push(`validated: ${v.answered}/${v.samples} probes of ${v.version} answered, ${duration(v.serviceTimeNs)} per frame (the baseline's mean ${duration(v.baselineNs)}), ×${v.ratio.toFixed(2)} the baseline's cost at the same work: ${v.restored ? `restored after ${duration(v.tookNs)}` : 'NOT restored'}`);
     out.push(...phaseLines(b.phases).map((x) => `  ${x}`));
   }
   const c = r.rootCause;
