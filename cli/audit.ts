@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { AuditError, canonicalJson, fileLines, logOf, segmentFiles, verifyAuditFile, type AuditVerdict } from '../core0/audit.ts';
 import { formatTime } from '../emulator/clock.ts';
 import { runCommand } from './errors.ts';
+import type { FieldValue } from '../core0/module/values.ts';
+import { verdictReason } from '../system/update/alerts.ts';
 
 /** A command-line argument that does not parse. */
 export class AuditArgumentError extends Error {
@@ -47,6 +49,10 @@ export function renderRecord(r: Record<string, unknown>): string {
   const fields = Object.keys(r)
     .filter((k) => !FRAME.has(k))
     .map((k) => `${k}=${renderValue(r[k])}`);
+  // The Monitor's rollback request carries its reason as figures; the sentence is rendered here.
+  if (r.kind === 'record' && r.module === 'monitor' && r.type === 'verdict' && typeof r.fields === 'object' && r.fields !== null) {
+    fields.push(`reason=${renderValue(verdictReason(r.fields as Record<string, FieldValue>))}`);
+  }
   return [`[${formatTime(r.t as number).padStart(12)}]`, `#${r.seq}`, String(r.kind), ...fields].join(' ');
 }
 

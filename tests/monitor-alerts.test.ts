@@ -104,12 +104,15 @@ describe('regression-latency.himg through `hic boot --alerts FILE`', () => {
   const alertsFile = join(dir, 'alerts.jsonl');
   const eventsFile = join(dir, 'events.jsonl');
   let alerts: (Record<string, unknown> & { t: number })[];
+  let verdicts: (Record<string, unknown> & { t: number })[];
 
   beforeAll(async () => {
     writeFileSync(alertsFile, '{"earlier":"line"}\n'); // appended to, never truncated
     await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'boot', 'images/regression-latency.himg', '-q', '--data-dir', data, '--alerts', alertsFile, '--events', eventsFile], { cwd: REPO, maxBuffer: 64 << 20 });
     const events = readFileSync(eventsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StampedEvent);
-    alerts = events.flatMap((e) => (e.kind === 'record' && e.module === 'monitor' && e.type === 'alert' ? [{ ...e.fields, t: e.t }] : []));
+    const of = (type: string) => events.flatMap((e) => (e.kind === 'record' && e.module === 'monitor' && e.type === type ? [{ ...e.fields, t: e.t }] : []));
+    alerts = of('alert');
+    verdicts = of('verdict');
   }, LIMIT);
 
   it('raises a P1 alert for each rule the decision names as it appears: perf_halved (pause), then perf_down (the rollback), each its own incident', () => {
@@ -156,12 +159,24 @@ describe('regression-latency.himg through `hic boot --alerts FILE`', () => {
     else expect(line).toBeUndefined();
   });
 
-  it('puts the P0/P1 alerts in the audit log, as their records, and no other record of the Monitor', () => {
+  it('puts the P0/P1 alerts and the rollback verdicts in the audit log, as their records, and no other record of the Monitor', () => {
     const audit = readFileSync(join(data, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord & { fields?: Record<string, unknown> });
     const records = audit.filter((r) => r.kind === 'record');
-    expect(records.map((r) => ({ t: r.t, sandbox: r.sandbox, type: r.type }))).toEqual(alerts.filter((a) => a.audit === true).map((a) => ({ t: a.t, sandbox: 'monitor', type: 'alert' })));
-    expect(records.every((r) => r.fields!.priority === 'p0' || r.fields!.priority === 'p1')).toBe(true);
+    const shape = (type: string) => (a: { t: number }) => ({ t: a.t, sandbox: 'monitor', type });
+    expect(records.filter((r) => r.type === 'alert').map((r) => ({ t: r.t, sandbox: r.sandbox, type: r.type }))).toEqual(alerts.filter((a) => a.audit === true).map(shape('alert')));
+    expect(records.filter((r) => r.type === 'alert').every((r) => r.fields!.priority === 'p0' || r.fields!.priority === 'p1')).toBe(true);
+    expect(verdicts).toHaveLength(2); // the image rolls back twice
+    expect(records.filter((r) => r.type === 'verdict').map((r) => ({ t: r.t, sandbox: r.sandbox, type: r.type }))).toEqual(verdicts.map(shape('verdict')));
+    expect(records.filter((r) => r.type !== 'alert' && r.type !== 'verdict')).toEqual([]);
     expect(audit.filter((r) => r.kind === SUPPRESSED_KIND)).toEqual([]);
+  });
+
+  it('`hic audit show` gives each verdict its reason in the seed\'s form: the rule, its figure, how long it held, the confidence', async () => {
+    const { stdout } = await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'audit', 'show', data, '--kind', 'record'], { cwd: REPO, maxBuffer: 64 << 20 });
+    const reasons = stdout.split('\n').filter((l) => l.includes('type=verdict')).map((l) => /reason="([^"]*)"/.exec(l)?.[1]);
+    expect(reasons).toEqual(verdicts.map((v) =>
+      `automatic rollback triggered (reverse), reason: performance down ${(Number(v.value) / 10).toFixed(1)} % for 300 ms, confidence ${(Number(v.score) / 1000).toFixed(3)}`));
+    expect(verdicts.every((v) => v.rule === 'perf_down' && v.over === 300_000_000 && Number(v.value) > 300)).toBe(true);
   });
 });
 

@@ -117,7 +117,10 @@ describe('a regression release (latency doubled) rolled back automatically under
     }
     const verdict = recordsOf(run.kernel, 'monitor', 'verdict')[0]!;
     expect(last.t).toBeLessThanOrEqual(verdict.t); // the rollback's alert, before it is asked for
-    expect(run.kernel.audit.records.filter((r) => r.kind === 'record').map((r) => r.t)).toEqual(all.filter((a) => a.audit === true).map((a) => a.t));
+    expect(run.kernel.audit.records.filter((r) => r.kind === 'record' && r.type === 'alert').map((r) => r.t)).toEqual(all.filter((a) => a.audit === true).map((a) => a.t));
+    // The verdict is audited too, with the figures of its reason (`hic audit show` words it).
+    expect(run.kernel.audit.records.filter((r) => r.kind === 'record' && r.type === 'verdict').map((r) => r.fields)).toEqual(
+      recordsOf(run.kernel, 'monitor', 'verdict').map(({ t: _t, ...f }) => f));
     const report = reportOf(account, 'regression-latency');
     const every = all.filter((a) => a.id === 1); // with the P3 anomalies
     expect(report.alerts!).toHaveLength(every.length);

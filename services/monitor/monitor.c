@@ -98,6 +98,8 @@ static struct {
   uint64_t samples, violations, unanswered, sent;
   bool verdict_due;          /* a rollback decided, not yet taken by the Module Manager */
   struct mon_verdict verdict;
+  int64_t verdict_value;     /* its rule's figure, and the time it was measured over: the reason */
+  uint64_t verdict_over_ns;
 } w;
 
 /* The last watch's baseline, kept past its end for the validation after a rollback (seed
@@ -430,7 +432,8 @@ static void offer_verdict(void) {
   memcpy(out.payload, &w.verdict, sizeof w.verdict);
   if (hic_call((uint64_t)w.verdicts, &out, 0, config->interval_ns) < 0 || out.label != MON_OK) return;
   w.verdict_due = false, w.sent++;
-  monitor_emit_verdict(&(struct monitor_record_verdict){.id = w.id, .action = w.verdict.action, .rule = w.verdict.rule, .level = w.verdict.level, .score = w.verdict.score});
+  monitor_emit_verdict(&(struct monitor_record_verdict){.id = w.id, .action = w.verdict.action, .rule = w.verdict.rule, .level = w.verdict.level, .score = w.verdict.score,
+                                                        .value = w.verdict_value, .over_ns = w.verdict_over_ns, .audit = true});
 }
 
 /* An alert on the watched instance for the decision's rule (seed §5.2.2): md_alerts says whether
@@ -564,6 +567,7 @@ static void observe(void) {
   w.last = d;
   if (d.execute && md_action_is_rollback(d.action) && !w.sent && !w.verdict_due) {
     w.verdict_due = true, w.verdict = (struct mon_verdict){.id = w.id, .action = d.action, .rule = d.rule_id, .level = d.level, .score = d.score, .at_ns = d.at_ns};
+    w.verdict_value = d.evals[d.rule].value, w.verdict_over_ns = policy.rules[d.rule].window_ns ? d.evals[d.rule].covered_ns : 0;
     monitor_emit_cause(&(struct monitor_record_cause){.id = w.id, .cause = d.cause.cause, .confidence = d.cause.confidence, .evidence = d.cause.evidence});
   }
   if (w.verdict_due) offer_verdict();

@@ -6,6 +6,7 @@
 
 import type { StampedEvent } from '../../core0/events.ts';
 import type { FieldValue } from '../../core0/module/values.ts';
+import { duration } from '../report/format.ts';
 
 /** Where an alert goes (services/monitor/core/policy.h, MD_ROUTE_*). */
 export const ROUTE = { log: 0x01, stream: 0x02, file: 0x04, audit: 0x08, page: 0x10 } as const;
@@ -66,6 +67,21 @@ export function alertMessage(rule: string, value: number): string {
 }
 
 const num = (v: FieldValue | undefined): number => (typeof v === 'number' ? v : Number(v ?? 0));
+
+const ROLLBACK_WORDS: Readonly<Record<string, string>> = {
+  reverse_rollback: 'reverse', emergency_rollback: 'emergency', config_rollback: 'configuration', component_rollback: 'component',
+};
+
+/**
+ * A `verdict` record's fields as the seed's audit sentence (§4.3 步骤5.1: 自动回滚触发，原因：错误率
+ * 6.2%持续12分钟): "automatic rollback triggered (reverse), reason: error rate 6.4 % for 200 ms,
+ * confidence 0.920". The record holds the figures; the words are the host's.
+ */
+export function verdictReason(f: Readonly<Record<string, FieldValue>>): string {
+  const kind = ROLLBACK_WORDS[String(f.action)] ?? String(f.action);
+  const over = num(f.over);
+  return `automatic rollback triggered (${kind}), reason: ${alertMessage(String(f.rule), num(f.value))}${over > 0 ? ` for ${duration(over)}` : ''}, confidence ${(num(f.score) / 1000).toFixed(3)}`;
+}
 
 /** An `alert` record of the Monitor (module `monitor`), or undefined for any other event. */
 export function alertOf(e: StampedEvent): MonitorAlert | undefined {
