@@ -16,6 +16,7 @@ import { validateReport } from '../system/report/validate.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
 import { bootImage, bootUpdate, REPO, type Booted } from './support/boot.ts';
 import { expectEveryByte } from './support/rollback.ts';
+import { summarize } from '../system/report/summary.ts';
 
 const INTERVAL = 20_000_000; // the image's Monitor interval
 const WINDOW = 100_000_000; // the crash-loop row's 5 minutes at the image's time scale (3000)
@@ -79,6 +80,9 @@ describe('a new version that crashes at every start, restarted twice and rolled 
     expect(c.class).toBe('code');
     expect(c.evidence.filter((e) => e.kind === 'fault writeUnmapped')).toHaveLength(3);
     expect(c.crash!.registers.rip).toBe(run.kernel.events.of('fault')[0]!.dump!.registers.rip);
+    // The restarts, as the Module Manager recorded them, and printed by `hic report`.
+    expect(report.restarts!.map((x) => [x.start, x.again])).toEqual([[1, true], [2, true], [3, false]]);
+    expect(summarize(report).join('\n')).toMatch(/restarts \(3\)\n.*start 1 crashed before it served: started again\n.*start 2 crashed before it served: started again\n.*start 3 crashed before it served: not started again/);
   });
 });
 

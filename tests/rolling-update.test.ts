@@ -16,6 +16,7 @@ import { validateReport } from '../system/report/validate.ts';
 import { writeReport } from '../system/report/write.ts';
 import { bootImage, type Booted } from './support/boot.ts';
 import { recordsOf } from './support/kernel.ts';
+import { summarize } from '../system/report/summary.ts';
 
 let run: Booted;
 let summary: TrafficSummary;
@@ -176,11 +177,20 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
     expect(report).toMatchObject({ service: 'netstack', from: '1.2.0', to: '1.3.0', outcome: 'completed' });
     expect(report.phases.filter((p) => p.outcome === 'ok')).toHaveLength(15); // every step
     expect(report.stages.slice(0, 4).map((s) => s.class)).toEqual(['idle', 'http', 'realtime', 'persistent']);
+    // The services told of the update (seed 步骤1.4), as it began and as it ended; no restart.
+    expect(report.notices!.map((n) => `${n.event} ${n.service} ${n.answer}`)).toEqual([
+      'begins web_server ready_migrates', 'begins dns_resolver ready', 'begins firewall ready_refresh',
+      'completed web_server ready_migrates', 'completed dns_resolver ready', 'completed firewall ready_refresh',
+    ]);
+    expect(report.restarts).toBeUndefined();
+    const printed = summarize(report).join('\n');
+    expect(printed).toMatch(/begins: web_server ready_migrates, dns_resolver ready, firewall ready_refresh/);
     const dir = mkdtempSync(join(tmpdir(), 'hic-report-'));
     try {
       const written = writeReport(dir, report);
       expect(JSON.parse(readFileSync(written.json, 'utf8'))).toEqual(report);
       expect(readFileSync(written.html, 'utf8')).toContain('netstack');
+      expect(readFileSync(written.html, 'utf8')).toContain('<section id="notices">');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -101,6 +101,16 @@ ${r.window !== undefined && html`<p>Rollback window until ${instant(r.window.unt
 </section>`;
 }
 
+/** The services told of the update (seed 步骤1.4) and their answers, and the new instance's restarts. */
+export function notices(r: UpdateReport): Html | undefined {
+  if (r.notices === undefined && r.restarts === undefined) return undefined;
+  return html`<section id="notices"><h2>Dependent services and restarts</h2>
+${r.notices !== undefined && html`<table><thead><tr><th>time</th><th>event</th><th>service</th><th>answer</th></tr></thead><tbody>
+${r.notices.map((n) => html`<tr><td class="num">${instant(n.tNs)}</td><td>${n.event.replace('_', ' ')}</td><td>${n.service}</td><td>${n.answer}</td></tr>\n`)}</tbody></table>`}
+${r.restarts !== undefined && html`<p>The new instance crashed while it started, before it served: ${r.restarts.map((x) => `start ${x.start} at ${instant(x.tNs)} (${x.again ? 'started again' : 'not started again'})`).join('; ')}.</p>`}
+</section>`;
+}
+
 export function alerts(r: UpdateReport): Html | undefined {
   if (r.alerts === undefined) return undefined;
   return html`<section id="alerts"><h2>Alerts</h2>

@@ -118,6 +118,21 @@ export interface Alert {
 }
 
 /** The Monitor's rollback decision (seed §4.3 step 5.1): the rule, its inputs and its score. */
+export interface Notice {
+  readonly tNs: Ns;
+  readonly event: 'begins' | 'completed' | 'rolled_back' | 'failed';
+  readonly service: string;
+  /** ready, ready_migrates, ready_refresh; refused or no_answer refuses the update; absent: not running. */
+  readonly answer: string;
+}
+
+export interface Restart {
+  readonly tNs: Ns;
+  /** The start that crashed, from 1. */
+  readonly start: number;
+  readonly again: boolean;
+}
+
 export interface Decision {
   readonly tNs: Ns;
   readonly level: 1 | 2 | 3 | 4;
@@ -196,6 +211,10 @@ export interface UpdateReport {
   readonly window?: { readonly untilNs: Ns; readonly state: 'open' | 'expired' | 'superseded' | 'rollback'; readonly rollbackId?: number };
   /** For a rollback within a window: the id of the update it undoes. */
   readonly rollbackOf?: number;
+  /** The services that work with the updated one, told of the update and how it ended (seed 步骤1.4). */
+  readonly notices?: readonly Notice[];
+  /** Starts of the new instance that crashed before it served, and whether it was started again. */
+  readonly restarts?: readonly Restart[];
   readonly alerts?: readonly Alert[];
   readonly decision?: Decision;
   readonly rollback?: Rollback;
@@ -296,6 +315,8 @@ export const REPORT_SCHEMA: Schema = {
       rollbackPoint: object({ path: label, expiresNs: ns }),
       window: object({ untilNs: ns, state: choice('open', 'expired', 'superseded', 'rollback') }, { rollbackId: count }),
       rollbackOf: count,
+      notices: list(object({ tNs: ns, event: choice('begins', 'completed', 'rolled_back', 'failed'), service: label, answer: label })),
+      restarts: list(object({ tNs: ns, start: count, again: { type: 'boolean' } })),
       alerts: list(object({ tNs: ns, level: choice('P0', 'P1', 'P2', 'P3'), rule: label, message: text }, { suppressed: { type: 'boolean' } })),
       decision: object({
         tNs: ns,

@@ -80,6 +80,19 @@ export function summarize(r: UpdateReport): string[] {
   if (r.rollbackPoint !== undefined) out.push(...block('rollback pt', [`${r.rollbackPoint.path}, kept until ${instant(r.rollbackPoint.expiresNs)}`]));
   if (r.window !== undefined) out.push(...block('window', [`until ${instant(r.window.untilNs)}: ${WINDOW_WORDS[r.window.state]}${r.window.rollbackId !== undefined ? ` (update ${r.window.rollbackId})` : ''}`]));
 
+  if (r.notices !== undefined) {
+    // One line per event: the services told, each with its answer.
+    const events = [...new Set(r.notices.map((n) => n.event))];
+    out.push('', 'notified (seed 1.4)');
+    for (const ev of events) {
+      const told = r.notices.filter((n) => n.event === ev);
+      out.push(`  ${instant(told[0]!.tNs).padStart(11)}  ${ev.replace('_', ' ')}: ${told.map((n) => `${n.service} ${n.answer}`).join(', ')}`);
+    }
+  }
+  if (r.restarts !== undefined) {
+    out.push('', `restarts (${r.restarts.length})`);
+    for (const x of r.restarts) out.push(`  ${instant(x.tNs).padStart(11)}  start ${x.start} crashed before it served: ${x.again ? 'started again' : 'not started again'}`);
+  }
   if (r.alerts !== undefined) {
     const suppressed = r.alerts.filter((a) => a.suppressed === true).length;
     out.push('', `alerts (${r.alerts.length}${suppressed > 0 ? `, ${suppressed} suppressed` : ''})`);

@@ -60,6 +60,8 @@ export interface UpdateAccount {
   /** Starts of the new instance that crashed before it served, as the Module Manager recorded them
    * (`restart`: which start, and whether it started it again). */
   readonly restarts: (Fields & { readonly tNs: number })[];
+  /** The services told of the update (seed 步骤1.4, `notified`): as it begins and as it ends. */
+  readonly notified: (Fields & { readonly tNs: number })[];
   /** Faults Core-0 stopped the new instance for. */
   readonly faults: { readonly tNs: number; readonly kind: string; readonly text: string; readonly dump?: CrashDump }[];
   /** Core-0's side: the sandbox created for the new version, and sandboxes destroyed meanwhile. */
@@ -130,7 +132,7 @@ export class UpdateLog {
     if (e.kind === 'updateRequested') {
       this.accounts.set(e.id, {
         id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [],
-        monitor: { samples: [], decisions: [], alerts: [], confirmations: [] }, instances: {}, faults: [], restarts: [],
+        monitor: { samples: [], decisions: [], alerts: [], confirmations: [] }, instances: {}, faults: [], restarts: [], notified: [],
       });
       return;
     }
@@ -204,6 +206,9 @@ export class UpdateLog {
       case 'restart':
         a.restarts.push({ ...f, tNs: e.t });
         return;
+      case 'notified':
+        a.notified.push({ ...f, tNs: e.t });
+        return;
       case 'end':
         a.end = { ...f, tNs: e.t };
         this.ended(a);
@@ -223,7 +228,7 @@ export class UpdateLog {
     const back: UpdateAccount = {
       id, service: a.service, to: version(a.begin?.from), policyJson: a.policyJson, requestedNs: t, deliveredNs: t, rollbackOf: a.id,
       steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [], monitor: { samples: [], decisions: [], alerts: [], confirmations: [] },
-      instances: {}, faults: [], restarts: [],
+      instances: {}, faults: [], restarts: [], notified: [],
     };
     this.accounts.set(id, back);
     a.rolledBackBy = back;

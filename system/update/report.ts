@@ -4,7 +4,7 @@
 // and decision, and the outcome. The shape is system/report/schema.ts's; rendering and writing
 // live in system/report/.
 
-import type { Phase, RootCause, UpdateReport } from '../report/schema.ts';
+import type { Notice, Phase, RootCause, UpdateReport } from '../report/schema.ts';
 import { version, type LoadedInstance, type UpdateAccount } from './outcome.ts';
 import type { UpdatePolicy } from './request.ts';
 
@@ -262,6 +262,8 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
         : end && end.outcome !== 'completed'
           ? { reason: `failed at ${String(end.failed_step)}` }
           : {}),
+    ...(a.notified.length ? { notices: a.notified.map((n) => ({ tNs: n.tNs, event: String(n.event) as Notice['event'], service: String(n.service), answer: String(n.answer) })) } : {}),
+    ...(a.restarts.length ? { restarts: a.restarts.map((x) => ({ tNs: x.tNs, start: num(x.start), again: x.again === true })) } : {}),
     // The Monitor's alerts, whenever it watched this update (none raised: an empty list).
     ...(a.monitor.baseline ? { alerts: a.monitor.alerts.map((x) => ({ tNs: x.tNs, level: x.level, rule: x.rule, message: `${x.message} (incident ${x.incident}, ${x.verdict})`, ...(x.suppressed ? { suppressed: true } : {}) })) } : {}),
     ...(decision ? { decision } : {}),
