@@ -28,6 +28,7 @@ describe('a new version whose loopback probes answer differently, discarded befo
   it('says how the answers differ: the same functions pass, one echoed byte changed, the transcripts hash apart', () => {
     const [w] = recordsOf(run.kernel, 'module-manager', 'warmup');
     expect(w).toMatchObject({ id: 1, probes: 3, agreed: 0, old_failed: 0, new_failed: 0, new_changed: 1, old_time: 0, new_time: 0 });
+    expect(w).toMatchObject({ stress: 0, memory_before: 0, memory_after: 0 }); // the leak check comes after, and did not run
     expect(w!.new_hash).not.toBe(w!.old_hash);
     expect(account.failedChecks).toEqual(['same_answers']);
   });

@@ -60,6 +60,25 @@ static uint16_t peer(struct instance *s, const struct mig_hello *other, uint64_t
 #define PROBES 3
 #define SLOWER_PERMILLE 1050
 
+/* And its leak check (内存泄漏检查): a short stress of STRESS_PROBES more probes at the new instance
+ * alone, each of which opens connections and moves bytes through its core and applications, with
+ * the memory Core-0 counts for the new version read before and after (module_health). Allocation
+ * and release must balance: a version that holds more after them than before fails the warm-up.
+ * The stress comes after the compared probes, so what a first use allocates once is in both
+ * figures. */
+#define STRESS_PROBES 32
+
+/* The bytes the live sandboxes of the new version hold, as Core-0 counts them; ~0 if it cannot say. */
+static uint64_t new_memory(void) {
+  struct hic_module_req q;
+  struct hic_module_health h;
+  memset(&q, 0, sizeof q);
+  memcpy(q.name, up.req.service, sizeof q.name);
+  q.name[sizeof q.name - 1] = 0;
+  hic_snprintf(q.range, sizeof q.range, "%lu.%lu.%lu", up.to >> 16, up.to >> 8 & 0xff, up.to & 0xff);
+  return hic_module_health(LOADER, &q, &h) == 0 && h.running ? h.memory : ~0ull;
+}
+
 /* cap://<service>/v<major.minor.patch>/stats of one instance. */
 static int64_t stats_endpoint(uint64_t packed) {
   char name[80];
@@ -91,20 +110,32 @@ static bool consistent(void) {
     if (n.cpu_ns < new_ns) new_ns = n.cpu_ns;
   }
   bool same = agreed == PROBES, quick = same && new_ns * 1000 <= old_ns * SLOWER_PERMILLE;
+  uint64_t before = 0, after = 0;
+  uint32_t stressed = 0;
+  if (quick) {
+    before = new_memory();
+    for (uint32_t i = 0; i < STRESS_PROBES; i++) stressed += ask(at_new, up.req.id * STRESS_PROBES + i + 0x8000).answered;
+    after = new_memory();
+  }
+  bool balanced = quick && stressed == STRESS_PROBES && before != ~0ull && after <= before;
   if (at_old >= 0) hic_cap_delete((uint64_t)at_old);
   if (at_new >= 0) hic_cap_delete((uint64_t)at_new);
   module_manager_emit_warmup(&(struct module_manager_record_warmup){
       .id = up.req.id, .probes = PROBES, .agreed = agreed, .old_hash = o.hash, .new_hash = n.hash, .old_failed = o.answered ? o.failed : ~0u,
-      .new_failed = n.answered ? n.failed : ~0u, .new_changed = n.changed, .old_time_ns = same ? old_ns : 0, .new_time_ns = same ? new_ns : 0});
+      .new_failed = n.answered ? n.failed : ~0u, .new_changed = n.changed, .old_time_ns = same ? old_ns : 0, .new_time_ns = same ? new_ns : 0,
+      .stress = stressed, .memory_before = before, .memory_after = after});
   check(same, MODULE_MANAGER_CHECK_WHAT_SAME_ANSWERS);
   if (same) check(quick, MODULE_MANAGER_CHECK_WHAT_PROBE_TIME);
+  if (quick) check(balanced, MODULE_MANAGER_CHECK_WHAT_MEMORY_BALANCE);
   if (!same && !n.answered) hic_log("module_manager: consistency check: the %s did not answer probe %u", up.new.role, agreed);
   else if (!same)
     hic_log("module_manager: consistency check: %s and %s answer probe %u differently (functions failed %x/%x, hash %08x/%08x, %u bytes changed)",
             up.old.role, up.new.role, agreed, o.failed, n.failed, o.hash, n.hash, n.changed);
   else if (!quick)
     hic_log("module_manager: consistency check: a probe takes %lu ns at %s, %lu ns at %s: more than 5 %% slower", new_ns, up.new.role, old_ns, up.old.role);
-  return quick;
+  else if (!balanced)
+    hic_log("module_manager: leak check: the %s held %lu bytes before %u probes and %lu after", up.new.role, before, stressed, after);
+  return balanced;
 }
 
 /* One start of the new instance: its sandbox, the handshake, the warm-up's checks. */

@@ -50,29 +50,38 @@ static uint64_t busy_bytes; /* ... the bytes of those frames (struct ns_stats_he
 #endif
 static uint64_t started_ns;
 /* Another: the versions built with NS_FAULT_LEAK keep a trace entry of that many bytes for every
- * frame they receive (its length and first bytes) and never trim it, in arenas of LEAK_ARENA
- * bytes asked of Core-0 (mem_alloc) as each fills: the memory they hold grows with the frames
- * they take, until the quota refuses an arena and they serve on without. Nothing they answer
- * changes; only their memory shows it. */
+ * frame they receive (its length and first bytes) and never trim it; NS_FAULT_LEAK_CONN (netstack.h)
+ * keeps that many bytes for every connection accepted. Either way the memory comes from arenas of
+ * LEAK_ARENA bytes asked of Core-0 (mem_alloc) as each fills: what they hold grows with the frames
+ * or connections they take, until the quota refuses an arena and they serve on without. Nothing
+ * they answer changes; only their memory shows it. */
 #ifndef NS_FAULT_LEAK
 #define NS_FAULT_LEAK 0
 #endif
 #define LEAK_ARENA (64u * 1024u)
+_Static_assert(NS_FAULT_LEAK == 0 || (NS_FAULT_LEAK >= 4 && NS_FAULT_LEAK <= LEAK_ARENA), "a trace entry holds the length and fits an arena");
+_Static_assert(NS_FAULT_LEAK_CONN <= LEAK_ARENA, "a connection's leak fits an arena");
 
-#if NS_FAULT_LEAK
-_Static_assert(NS_FAULT_LEAK >= 4 && NS_FAULT_LEAK <= LEAK_ARENA, "a trace entry holds the length and fits an arena");
-
-static void leak_trace(const uint8_t *f, uint32_t len) {
+#if NS_FAULT_LEAK || NS_FAULT_LEAK_CONN
+void netstack_leak(const void *what, uint32_t len, uint32_t keep) {
   static uint8_t *arena;
   static uint32_t used = LEAK_ARENA;
-  if (used + NS_FAULT_LEAK > LEAK_ARENA) {
+  if (used + keep > LEAK_ARENA) {
     int64_t at = hic_mem_alloc(LEAK_ARENA);
     if (at < 0) return; /* the quota is spent */
     arena = (uint8_t *)(uintptr_t)at, used = 0;
   }
-  memcpy(arena + used, &len, 4);
-  memcpy(arena + used + 4, f, len < NS_FAULT_LEAK - 4 ? len : NS_FAULT_LEAK - 4);
-  used += NS_FAULT_LEAK;
+  memcpy(arena + used, what, len < keep ? len : keep);
+  used += keep;
+}
+#endif
+
+#if NS_FAULT_LEAK
+static void leak_trace(const uint8_t *f, uint32_t len) {
+  uint8_t entry[NS_FAULT_LEAK];
+  memcpy(entry, &len, 4);
+  memcpy(entry + 4, f, len < NS_FAULT_LEAK - 4 ? len : NS_FAULT_LEAK - 4);
+  netstack_leak(entry, NS_FAULT_LEAK, NS_FAULT_LEAK);
 }
 #endif
 

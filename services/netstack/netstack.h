@@ -52,6 +52,15 @@ uint64_t netstack_started(void);
 #ifndef NS_FAULT_ERRORS_AFTER
 #define NS_FAULT_ERRORS_AFTER 0
 #endif
+/* And NS_FAULT_LEAK_CONN keeps that many bytes for every connection it accepts and never frees
+ * them (app/apps.c): a leak the warm-up's loopback probes exercise, since each opens connections
+ * (the Module Manager's memory balance, seed 步骤2.4). netstack.c has NS_FAULT_LEAK, a leak per
+ * received frame, which they do not. Both keep what they leak with netstack_leak: `len` bytes of
+ * `what` in `keep` bytes of an arena that is never freed. */
+#ifndef NS_FAULT_LEAK_CONN
+#define NS_FAULT_LEAK_CONN 0
+#endif
+void netstack_leak(const void *what, uint32_t len, uint32_t keep);
 
 /* And NS_FAULT_CRASH_ECHO writes through a null pointer on the first bytes any connection to an
  * echo port delivers (app/apps.c): a version that crashes as soon as it is used, every time it is

@@ -186,6 +186,9 @@ static void on_accept(void *ctx, uint32_t id) {
   a->kind = c && c->local_port == 80 ? APP_HTTP : APP_ECHO;
   a->probe = c && c->remote_ip == PROBE_IP;
   if (a->probe) probe_accepted(id);
+#if NS_FAULT_LEAK_CONN
+  if (c) netstack_leak(c, sizeof *c, NS_FAULT_LEAK_CONN); /* the fault: a copy of the connection, never freed */
+#endif
 }
 
 /* Room for more input on a connection: what its output can still buffer. An echo needs room for
