@@ -59,6 +59,7 @@ struct probe {
 struct counters {
   bool seen;
   uint64_t frames, bytes, busy_ns, at_ns;
+  uint64_t http_requests, http_errors;
 };
 
 /* One interval of an instance: the frames it took, their bytes, the CPU it spent on them (ns),
@@ -66,6 +67,7 @@ struct counters {
 struct interval {
   struct md_cost_point work;
   uint32_t per_frame, per_second;
+  uint64_t calls, call_errors; /* HTTP requests taken, and answered with a server error */
 };
 
 static const struct monitor_config *config;
@@ -183,8 +185,11 @@ static bool rates(struct counters *c, const struct probe *p, uint64_t now, struc
   bool had = c->seen && p->frames >= c->frames && p->bytes >= c->bytes && p->busy_ns >= c->busy_ns && now > c->at_ns;
   *iv = (struct interval){0};
   if (had) iv->work = (struct md_cost_point){p->frames - c->frames, p->bytes - c->bytes, p->busy_ns - c->busy_ns};
+  if (had && p->http_requests >= c->http_requests && p->http_errors >= c->http_errors)
+    iv->calls = p->http_requests - c->http_requests, iv->call_errors = p->http_errors - c->http_errors;
   uint64_t dt = had ? now - c->at_ns : 1;
-  *c = (struct counters){.seen = true, .frames = p->frames, .bytes = p->bytes, .busy_ns = p->busy_ns, .at_ns = now};
+  *c = (struct counters){.seen = true, .frames = p->frames, .bytes = p->bytes, .busy_ns = p->busy_ns, .at_ns = now,
+                         .http_requests = p->http_requests, .http_errors = p->http_errors};
   uint64_t df = iv->work.units;
   if (!had || df == 0) return false;
   uint64_t t = iv->work.busy_ns / df, r = df * 1000000000ull / dt;
@@ -211,10 +216,12 @@ static uint32_t at_baseline_mix(const struct md_cost *m, uint64_t mean_ns, const
 _Static_assert(BASELINE_MAX <= MD_COST_POINTS, "a cost model fits every baseline interval");
 static struct md_cost_point recent_work[BASELINE_MAX];
 static uint32_t recent_rate[BASELINE_MAX];
+static uint64_t recent_calls[BASELINE_MAX], recent_call_errors[BASELINE_MAX];
 static uint32_t recent, recent_next; /* samples held, and where the next goes */
 static bool frozen;                  /* the detectors hold the baseline; learning waits for the next watch's end */
 static struct md_cost cost;          /* the frozen baseline's cost model */
 static uint64_t cost_mean_ns;        /* ... and its mean per frame */
+static uint32_t base_error_ppm;      /* ... and the old version's own share of HTTP requests it answered with an error */
 
 static void baseline_reset(void) {
   md_detect_init(&service_time, &policy.detect[md_metric_index(MD_M_LATENCY)]);
@@ -294,6 +301,7 @@ static void learn(int64_t alias) {
   baseline_version = p.version;
   if (!rates(&running, &p, now, &iv)) return;
   recent_work[recent_next] = iv.work, recent_rate[recent_next] = iv.per_second;
+  recent_calls[recent_next] = iv.calls, recent_call_errors[recent_next] = iv.call_errors;
   recent_next = (recent_next + 1) % (uint32_t)config->baseline_samples;
   if (recent < config->baseline_samples) recent++;
 }
@@ -310,6 +318,11 @@ static bool freeze_baseline(void) {
     return false;
   }
   cost_mean_ns = busy / frames;
+  /* The old version's own error share, when it took enough requests to say (the rule's
+   * min_requests): the error-rate row measures the new one's above it. */
+  uint64_t calls = 0, errors = 0;
+  for (uint32_t i = 0; i < recent; i++) calls += recent_calls[i], errors += recent_call_errors[i];
+  base_error_ppm = calls >= policy.min_requests && errors <= calls ? (uint32_t)md_mul_div(errors, 1000000, calls) : 0;
   for (uint32_t i = 0; i < recent; i++) {
     md_detect_learn(&service_time, at_baseline_mix(&cost, cost_mean_ns, &recent_work[(first + i) % k]));
     md_detect_learn(&frame_rate, recent_rate[(first + i) % k]);
@@ -356,8 +369,9 @@ static void prepare(uint64_t id, uint64_t to) {
  * figure, and a gate would make the rule wait on runs of single intervals (docs/monitor.md). The
  * same holds for the error rate: an interval sees a few dozen HTTP requests at most, so its share
  * is 0 or a large step, and three out-of-band intervals in a row (the detector's anomaly) would be
- * chance; the rule's ratio over its window is the signal. The price: an error rate the old version
- * had as well is not told apart (the gate's purpose); the images' old versions answer no 503. */
+ * chance; the rule's ratio over its window is the signal. What the gate did, telling apart an
+ * error rate the old version had as well, the baseline's own error share does instead: the row
+ * measures the new version's share above it (md_baseline.error_ppm, §5.1 错误率增加). */
 static void adapt_policy(void) {
   for (int m = 0; m < MD_METRICS; m++) policy.detect[m].min_samples = (uint32_t)config->baseline_samples;
   for (uint32_t i = 0; i < policy.rule_count; i++)
@@ -394,7 +408,7 @@ static uint64_t watch(const struct hic_msg *in) {
   struct ns_probe_answer old = ns_probe(alias(), &msg, 0, config->probe_timeout_ns);
   w.functions = old.answered ? ~old.failed & NS_PROBE_ALL : 0;
   uint64_t t = cost_mean_ns > MAX_SAMPLE ? MAX_SAMPLE : cost_mean_ns, r = q16_to_int(md_detect_mean_q16(&frame_rate));
-  w.base = (struct md_baseline){.latency_us = t ? (uint32_t)t : 1, .throughput = r ? (uint32_t)r : 1};
+  w.base = (struct md_baseline){.latency_us = t ? (uint32_t)t : 1, .throughput = r ? (uint32_t)r : 1, .error_ppm = base_error_ppm};
   struct md_update_context ctx = {.code_changed = 1};
   uint64_t now = (uint64_t)hic_time_now();
   if (md_decider_init(&w.decider, &policy, &w.base, &ctx, now) < 0) {
@@ -405,7 +419,8 @@ static uint64_t watch(const struct hic_msg *in) {
   monitor_emit_baseline(&(struct monitor_record_baseline){.id = req.id, .version = baseline_version, .samples = service_time.n, .service_time_ns = t,
                                                           .service_time_sigma_ns = q16_to_int(md_detect_sigma_q16(&service_time)), .frame_rate = r,
                                                           .functions = w.functions, .cost_per_frame_ns = (cost.per_unit_q8 + 128) >> 8,
-                                                          .cost_per_kib_ns = (cost.per_block_q8 * (1024 / MD_COST_BLOCK) + 128) >> 8});
+                                                          .cost_per_kib_ns = (cost.per_block_q8 * (1024 / MD_COST_BLOCK) + 128) >> 8,
+                                                          .error_rate = base_error_ppm});
   monitor_emit_watch(&(struct monitor_record_watch){.id = req.id, .from = req.from, .to = req.to});
   hic_log("monitor: watching %s %s for update %lu: baseline %lu ns per frame over %u samples", req.service, req.version, req.id, t, service_time.n);
   return MON_OK;

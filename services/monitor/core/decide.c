@@ -55,7 +55,9 @@ static int value_of(uint8_t sig, const uint64_t a[4], const struct md_baseline *
        * 1 - (1 - u)(1 - e), in ppm. */
       if (a[1] == 0) return 0;
       uint64_t u = md_mul_div(a[0], 1000000, a[1]), e = a[3] ? md_mul_div(a[2], 1000000, a[3]) : 0;
-      *v = (int64_t)(u + e - md_mul_div(u, e, 1000000));
+      uint64_t rate = u + e - md_mul_div(u, e, 1000000);
+      /* What the old version failed as well is no regression: the share above the baseline's. */
+      *v = rate > b->error_ppm ? (int64_t)(rate - b->error_ppm) : 0;
       return 1;
     }
     case MD_SIG_ANSWERED_PPM:
@@ -133,7 +135,7 @@ static void window_sum(const struct md_window *w, uint64_t sum[5], uint64_t *gat
 int md_decider_init(struct md_decider *d, const struct md_policy *p, const struct md_baseline *base,
                     const struct md_update_context *ctx, uint64_t start_ns) {
   int bad, leaks = 0;
-  if (md_policy_check(p, &bad) != MD_OK || base->latency_us == 0 || base->throughput == 0) return -MD_E_POLICY;
+  if (md_policy_check(p, &bad) != MD_OK || base->latency_us == 0 || base->throughput == 0 || base->error_ppm > 1000000) return -MD_E_POLICY;
   uint64_t leak_window = 0;
   for (uint32_t i = 0; i < p->rule_count; i++)
     if (p->rules[i].signal == MD_SIG_LEAK && leaks++ == 0) leak_window = p->rules[i].window_ns;

@@ -57,6 +57,8 @@ struct md_sample {
 struct md_baseline {
   uint32_t latency_us; /* > 0 */
   uint32_t throughput; /* > 0, at the baseline load */
+  uint32_t error_ppm;  /* the old version's own share of failed requests, ppm (0: none, or not known);
+                        * the error-rate signal is the new one's share above it (§5.1 错误率增加) */
 };
 
 enum md_confirm_state {

@@ -178,7 +178,7 @@ void t_decide_refusals(void) {
     check(md_decide(&d, &s, &dec) == -MD_E_RANGE && !memcmp(&d, &before, sizeof d), "%s: -MD_E_RANGE, unchanged", BAD[i].what);
   }
 
-  struct md_baseline base = {BASE_LATENCY_US, BASE_THROUGHPUT}, zero = {0, BASE_THROUGHPUT};
+  struct md_baseline base = {BASE_LATENCY_US, BASE_THROUGHPUT, 0}, zero = {0, BASE_THROUGHPUT, 0};
   struct md_update_context ctx = {0};
   check(md_decider_init(&d, &P, &zero, &ctx, 0) == -MD_E_POLICY && !memcmp(&d, &before, sizeof d), "a zero baseline: refused, unchanged");
   static const struct {

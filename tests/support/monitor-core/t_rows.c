@@ -88,6 +88,21 @@ void t_row_error_rate(void) {
   decider_on(&d, &P, 0);
   feed(&d, 180, errors, &(struct errors_plan){12, 0}, &dec);
   check(!dec.evals[row].holds && dec.action == MD_ACT_CONTINUE, "6 %% that the baseline had as well: gated, no rollback");
+  /* Ungated, as the Monitor service runs the row, the old version's own share is what the new one's
+   * is measured above (§5.1 错误率增加 > 5 %): 6 % it had too is no increase, 12 % is 6 % more. */
+  static struct md_policy ungated;
+  ungated = P, ungated.rules[row].gate = 0;
+  struct md_baseline with_errors = {.latency_us = BASE_LATENCY_US, .throughput = BASE_THROUGHPUT, .error_ppm = 60000};
+  static const struct md_update_context code = {.code_changed = 1};
+  check(md_decider_init(&d, &ungated, &with_errors, &code, 0) == MD_OK, "a baseline that failed 6 %% of its requests");
+  feed(&d, 180, errors, &(struct errors_plan){12, 0}, &dec);
+  check(!dec.evals[row].holds && dec.evals[row].value == 0 && dec.action == MD_ACT_CONTINUE, "6 %% after 6 %%: an increase of %lld ppm, no rollback",
+        (long long)dec.evals[row].value);
+  md_decider_init(&d, &ungated, &with_errors, &code, 0);
+  feed(&d, 120, errors, &(struct errors_plan){24, 0}, &dec);
+  check(dec.rule_id == MD_R_ERROR_RATE && dec.execute && dec.evals[row].value == 60000, "12 %% after 6 %%: %lld ppm more, fired", (long long)dec.evals[row].value);
+  with_errors.error_ppm = 1000001;
+  check(md_decider_init(&d, &ungated, &with_errors, &code, 0) == -MD_E_POLICY, "a baseline share above 1000000 ppm: refused");
 
   /* Calls counted in a unit of their own (netstack: HTTP requests among many frames each): 1 %
    * of the requests fail, and of the answered ones' calls 6 in 100. A request fails when either
