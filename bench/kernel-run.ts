@@ -2,6 +2,7 @@
 // a fresh UnicornMachine and Kernel, one sandbox per program, k.start, then k.run() timed with
 // the host's monotonic clock. Only k.run() is timed; creating engines and loading is not.
 
+import { execFileSync } from 'node:child_process';
 import { Kernel } from '../core0/kernel.ts';
 import { UnicornMachine } from '../emulator/machine.ts';
 import { signModule } from '../hicmod-toolchain/hicmod/sign.ts';
@@ -11,6 +12,19 @@ import type { GuestProgram } from './guest.ts';
 
 export class BenchError extends Error {
   readonly code = 'HIC_BENCH_FAILED';
+}
+
+/**
+ * Compiles a native baseline with gcc, its messages on this process's stderr. What failed is said
+ * apart: no compiler at all (set-up installs it), or the compiler's own error, printed above.
+ */
+export function compileNative(args: readonly string[], what: string, needs = 'gcc'): void {
+  try {
+    execFileSync('gcc', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new BenchError(`building ${what}: gcc is not installed (needs ${needs}: npm run setup)`);
+    throw new BenchError(`building ${what} failed: the compiler says why above`);
+  }
 }
 
 export interface KernelRun {

@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BenchError } from './kernel-run.ts';
+import { BenchError, compileNative } from './kernel-run.ts';
 import { summarize } from './stats.ts';
 
 export interface TrafficSize {
@@ -126,11 +126,7 @@ export function buildMigrationBaseline(repoRoot: string): string {
   const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs));
   if (!existsSync(binary) || statSync(binary).mtimeMs < newest) {
     const flags = ['-O2', '-std=c11', '-mgeneral-regs-only', '-DNS_SCHEMA=2', '-DNS_MAX_CONNS=16384', '-DNS_CONN_HASH=16384', `-I${core}`, `-I${driver}`];
-    try {
-      execFileSync('gcc', [...flags, '-o', binary, source, join(driver, 'harness.c'), ...cFiles(core)], { stdio: ['ignore', 'inherit', 'inherit'] });
-    } catch {
-      throw new BenchError('building the native migration baseline failed (needs gcc)');
-    }
+    compileNative([...flags, '-o', binary, source, join(driver, 'harness.c'), ...cFiles(core)], 'the native migration baseline');
   }
   return binary;
 }

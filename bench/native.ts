@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BenchError } from './kernel-run.ts';
+import { BenchError, compileNative } from './kernel-run.ts';
 import type { GuestProgram } from './guest.ts';
 
 export interface NativeRun {
@@ -44,11 +44,7 @@ export function buildHarness(repoRoot: string): string {
   const binary = join(repoRoot, 'build', 'bench', 'harness');
   if (!existsSync(binary) || statSync(source).mtimeMs > statSync(binary).mtimeMs) {
     mkdirSync(join(repoRoot, 'build', 'bench'), { recursive: true });
-    try {
-      execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source, '-lunicorn'], { stdio: ['ignore', 'inherit', 'inherit'] });
-    } catch {
-      throw new BenchError('building bench/native/harness.c failed (needs gcc and libunicorn-dev: npm run setup)');
-    }
+    compileNative(['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source, '-lunicorn'], 'bench/native/harness.c', 'gcc and libunicorn-dev');
   }
   return binary;
 }

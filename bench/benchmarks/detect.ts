@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Benchmark } from '../benchmark.ts';
-import { BenchError } from '../kernel-run.ts';
+import { BenchError, compileNative } from '../kernel-run.ts';
 import { formatRow, summarize, type Summary } from '../stats.ts';
 
 const STREAMS_PER_KIND = 60;
@@ -57,11 +57,7 @@ function build(repoRoot: string): string {
   mkdirSync(join(repoRoot, 'build', 'bench'), { recursive: true });
   const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs));
   if (!existsSync(binary) || statSync(binary).mtimeMs < newest) {
-    try {
-      execFileSync('gcc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', `-I${core}`, `-I${native}`, ...sources, '-lm', '-o', binary], { stdio: ['ignore', 'inherit', 'inherit'] });
-    } catch {
-      throw new BenchError('building bench/native/detect.c failed (needs gcc)');
-    }
+    compileNative(['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', `-I${core}`, `-I${native}`, ...sources, '-lm', '-o', binary], 'bench/native/detect.c');
   }
   return binary;
 }

@@ -14,7 +14,7 @@ import { Kernel } from '../../core0/kernel.ts';
 import { UnicornMachine } from '../../emulator/machine.ts';
 import { workspace } from '../../hicmod-toolchain/workspace.ts';
 import type { Benchmark } from '../benchmark.ts';
-import { BenchError } from '../kernel-run.ts';
+import { BenchError, compileNative } from '../kernel-run.ts';
 import { formatRatio, formatRow, summarize } from '../stats.ts';
 
 const RUNS = 5;
@@ -101,11 +101,7 @@ function buildNative(repoRoot: string): string {
   if (!existsSync(binary) || statSync(binary).mtimeMs < newest) {
     // -mgeneral-regs-only as for guests, so neither side gets vector code the other cannot have.
     const flags = ['-O2', '-mgeneral-regs-only', '-Wall', '-Wextra', '-Werror', `-I${join(repoRoot, 'services', 'eth_driver')}`, `-I${join(repoRoot, 'services', 'include')}`];
-    try {
-      execFileSync('gcc', [...flags, '-o', binary, source], { stdio: ['ignore', 'inherit', 'inherit'] });
-    } catch {
-      throw new BenchError('building the native steering baseline failed (needs gcc)');
-    }
+    compileNative([...flags, '-o', binary, source], 'the native steering baseline');
   }
   return binary;
 }

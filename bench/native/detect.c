@@ -59,7 +59,7 @@ static void run_stream(enum stream_kind kind, uint64_t seed, struct outcome *o, 
     for (int k = 0; k < STREAM_METRICS; k++) md_detect_learn(&det[k], v[k]), md_detect_learn(&naive[k], v[k]);
   }
   for (int k = 0; k < STREAM_METRICS; k++) md_detect_freeze(&det[k]), md_detect_freeze(&naive[k]);
-  struct md_baseline base = {(uint32_t)(md_detect_mean_q16(&det[0]) >> 16), (uint32_t)(md_detect_mean_q16(&det[1]) >> 16)};
+  struct md_baseline base = {(uint32_t)(md_detect_mean_q16(&det[0]) >> 16), (uint32_t)(md_detect_mean_q16(&det[1]) >> 16), 0};
   struct md_update_context ctx = {.code_changed = 1};
   struct md_decider d;
   if (md_decider_init(&d, &POLICY, &base, &ctx, 0) != MD_OK) exit(3);
