@@ -122,7 +122,7 @@ struct validation {
   uint32_t samples, answered;
   uint64_t version;
   struct counters seen;
-  uint64_t frames[VALIDATE_WINDOW], bytes[VALIDATE_WINDOW], busy_ns[VALIDATE_WINDOW]; /* per interval, a ring */
+  struct md_cost_point work[VALIDATE_WINDOW]; /* per interval, a ring */
   bool ok[VALIDATE_WINDOW];                                    /* ... answered */
 };
 static struct validation v;
@@ -237,7 +237,7 @@ static void window_figures(uint64_t *mean, uint64_t *ratio, bool *all_answered) 
   uint64_t frames = 0, bytes = 0, busy = 0;
   uint32_t n = v.samples < VALIDATE_WINDOW ? v.samples : VALIDATE_WINDOW;
   *all_answered = n == VALIDATE_WINDOW;
-  for (uint32_t i = 0; i < n; i++) frames += v.frames[i], bytes += v.bytes[i], busy += v.busy_ns[i], *all_answered = *all_answered && v.ok[i];
+  for (uint32_t i = 0; i < n; i++) frames += v.work[i].units, bytes += v.work[i].bytes, busy += v.work[i].busy_ns, *all_answered = *all_answered && v.ok[i];
   *mean = frames ? busy / frames : 0;
   /* Against what the baseline's cost model predicts for the same frames and bytes (core/cost.h). */
   uint64_t expected = md_cost_expect(&last_watch.cost, frames, bytes);
@@ -264,13 +264,14 @@ static void validation_end(bool restored) {
  * last window answered every probe and served within the rollback rule's 30 % of the baseline. */
 static void validate(bool answered, const struct probe *p, uint64_t now) {
   uint32_t at = v.samples % VALIDATE_WINDOW;
-  v.frames[at] = v.bytes[at] = v.busy_ns[at] = 0, v.ok[at] = answered;
+  v.work[at] = (struct md_cost_point){0}, v.ok[at] = answered;
   v.samples++;
   if (answered) {
     /* The counts between probes of one instance: counters of another (the alias moved) start afresh. */
-    bool same = v.seen.seen && p->version == v.version && p->frames >= v.seen.frames && p->bytes >= v.seen.bytes && p->busy_ns >= v.seen.busy_ns;
-    if (same) v.frames[at] = p->frames - v.seen.frames, v.bytes[at] = p->bytes - v.seen.bytes, v.busy_ns[at] = p->busy_ns - v.seen.busy_ns;
-    v.seen = (struct counters){.seen = true, .frames = p->frames, .bytes = p->bytes, .busy_ns = p->busy_ns, .at_ns = now};
+    if (p->version != v.version) v.seen.seen = false;
+    struct interval iv;
+    rates(&v.seen, p, now, &iv);
+    v.work[at] = iv.work;
     v.answered++, v.version = p->version;
   }
   uint64_t mean, ratio;
