@@ -20,6 +20,7 @@ import { tryLock } from '../emulator/flock.ts';
 import { bridgeTap, type TapBridge } from '../system/bridge.ts';
 import { ControlServer } from '../system/control/server.ts';
 import { LiveMachine } from '../system/live.ts';
+import { SystemState } from '../system/state/system-state.ts';
 import { writeReport } from '../system/report/write.ts';
 import { reportOf } from '../system/update/report.ts';
 import { readManifest } from '../system/manifest.ts';
@@ -138,7 +139,7 @@ export function registerBootCommand(program: Command, repoRoot: string, version:
     .option('--events <file>', 'write the event log as JSON lines to <file> as it is made (its sha256 is the hash printed at the end)')
     .option('--alerts <file>', "append the Monitor's alerts routed to the alerts file (sent or escalated, not silenced) to <file>, one JSON object per line (docs/monitor.md#alerts-seed-522)")
     .option('--page <file>', "append the alerts routed to the operator's page (P0: the seed's phone and SMS) to <file>, in the same form, for a pager to read")
-    .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint) and what the system trusted of the repository (${TRUSTED_STATE_FILE})`, 'build/data')
+    .option('--data-dir <dir>', `where persistent state goes: the hash-chained audit log (audit.jsonl, its segments and checkpoint), what the system trusted of the repository (${TRUSTED_STATE_FILE}), and the machine's installed versions and journal (system/)`, 'build/data')
     .option('--date <yyyy-mm-dd>', 'the wall-clock date (UTC) to judge repository expiry at; recorded in the event log (default: today)')
     .option('--pcap <file>', 'write every frame crossing the emulated wire (NIC) as a pcap capture')
     .option('--repo <dir>', 'boot from the module repository in <dir> as it is, instead of building the workspace and booting from build/repo')
@@ -180,6 +181,14 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
   // persistent state (audit log, what it trusted) alone.
   const recorder = opts.record !== undefined ? new RunRecorder(opts.record) : undefined;
   const audit = replay ? AuditLog.inMemory() : AuditLog.open(join(dataDir, 'audit.jsonl'), { lock: tryLock });
+  // Under the audit log's lock, like everything in the data directory: the installed versions, the journal.
+  let state: SystemState | undefined;
+  try {
+    state = replay ? undefined : SystemState.open(dataDir);
+  } catch (e) {
+    audit.close();
+    throw e;
+  }
   const pcap = opts.pcap ? PcapWriter.open(opts.pcap) : undefined;
   // What leaves the process — the event file, a terminal line, a frame to Linux — leaves after the
   // audit records of what led to it are written (AuditLog.flush; docs/reliability.md#audit-records-in-batches).
@@ -214,6 +223,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
       modules: withBuildFailures(trusted, ws.failures),
       trust: ws.trust,
       audit,
+      ...(state ? { state } : {}),
       wallClock: date,
       ...(pcap ? { pcap } : {}),
       ...(opts.traffic ? {} : { traffic: 'none' as const }),
@@ -312,6 +322,7 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     alertFile?.close();
     pageFile?.close();
     pcap?.close();
+    state?.close();
     audit.close();
     await gdb?.close();
     if (gdb) gdb.dispose();

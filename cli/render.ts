@@ -50,6 +50,8 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
       return line('core0', `${e.sandbox} exited with status ${e.status}`);
     case 'consoleDropped':
       return line('core0', `${e.sandbox}: ${e.lines} console line(s), ${e.bytes} bytes, dropped over its rate limit`);
+    case 'systemState':
+      return line('host', describeSystemState(e));
   }
   if (opts.quiet) return undefined;
   switch (e.kind) {
@@ -76,4 +78,21 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
     case 'halt':
       return line('core0', e.reason === 'idle' ? 'halted: no thread left to run' : e.reason === 'quit' ? 'halted: quit by the host' : 'halted: time limit reached');
   }
+}
+
+/** What a boot found in its data directory and did with it, in a sentence or two. */
+export function describeSystemState(e: Extract<StampedEvent, { kind: 'systemState' }>): string {
+  const versions = Object.entries(e.versions).map(([m, v]) => `${m} ${v}`).join(', ');
+  const parts = [e.boot === 'installed' ? `booting what is installed: ${versions}` : `booting the image's own versions (a fresh install)`];
+  if (e.bad.length > 0) parts.push(`marked bad: ${e.bad.join(', ')}`);
+  const r = e.recovered;
+  if (r) {
+    const how =
+      r.committed === 'switch' ? `committed at its switch, so finished: ${r.service} ${r.to} is installed`
+        : r.committed === 'rollback' ? `its rollback was decided, so finished: ${r.service} ${r.boots} is installed, ${r.markedBad} marked bad`
+          : `not committed, so undone: ${r.service} ${r.from} is installed`;
+    parts.push(`RECOVERED update ${r.update} (${r.service} ${r.from} to ${r.to}), interrupted by the host's death: ${how}${e.boot === 'image' ? ' (this boot installs the image instead)' : ''}`);
+  } else if (e.journal > 0) parts.push(`the journal's ${e.journal} entries folded in, no update interrupted`);
+  if (e.windowClosed !== null) parts.push(`the rollback window of update ${e.windowClosed} was open; the restart closed it`);
+  return parts.join('; ');
 }

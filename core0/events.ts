@@ -25,6 +25,20 @@ export interface ModuleProvenance {
   readonly source: string;
 }
 
+/** An interrupted update as the journal's last committed step left it (system/state/recover.ts). */
+export interface StateRecovery {
+  readonly update: number;
+  readonly service: string;
+  readonly from: string;
+  readonly to: string;
+  /** The last commit the journal holds: none (undone), the switch (finished), or the rollback's decision (the rollback finished). */
+  readonly committed: 'none' | 'switch' | 'rollback';
+  /** The version that boots. */
+  readonly boots: string;
+  /** The version a committed rollback marks bad, or null. */
+  readonly markedBad: string | null;
+}
+
 export type KernelEvent =
   | { kind: 'boot'; image: string }
   /** The wall-clock date (UTC, YYYY-MM-DD) a boot judged repository expiry at: an input, recorded. */
@@ -32,6 +46,13 @@ export type KernelEvent =
   | { kind: 'sandboxCreated'; sandbox: string; id: number; quota: number }
   /** `build`: how the module was built where that departs from the defaults (its signed metadata). */
   | { kind: 'moduleVerified'; module: string; version: string; sha384: string; downgrade: boolean; build: readonly string[]; provenance: ModuleProvenance }
+  /**
+   * What a boot found in its data directory (system/state/) and did with it: `boot` 'image' for the
+   * image's own versions (a fresh install), 'installed' for what the machine had installed; the
+   * versions that boot, by module; the bad marks restored; an update the host's death interrupted,
+   * and how it was finished or undone; the rollback window a completed update still had open.
+   */
+  | { kind: 'systemState'; boot: 'image' | 'installed'; versions: Readonly<Record<string, string>>; bad: readonly string[]; recovered: StateRecovery | null; windowClosed: number | null; journal: number }
   /** A version marked bad in the installed-state store (module_mark), or the mark cleared. */
   | { kind: 'moduleMarked'; module: string; version: string; bad: boolean; by: string }
   | { kind: 'moduleRejected'; source: string; code: string; reason: string; by?: string; provenance?: { readonly source: string } }

@@ -6,7 +6,7 @@
 // Nothing here returns an error by throwing: a refusal is an error name (ErrName) the verb turns
 // into the guest's -code, and a throw out of any of these is a kernel bug.
 
-import type { EventLog } from './events.ts';
+import type { EventLog, KernelEvent } from './events.ts';
 import type { FetchedModule, FetchRefusal, SpawnRequest } from './module-loader.ts';
 import type { ModuleError } from './module/errors.ts';
 import type { VerifiedModule } from './module/verify.ts';
@@ -72,6 +72,14 @@ export interface KernelServices {
   control(target: Sandbox, op: ControlOp, by: Thread): ControlResult;
   /** Whether a live sandbox has this name (host sandboxes included). */
   sandboxLive(name: string): boolean;
+
+  // --- records ------------------------------------------------------------------------------------
+
+  /**
+   * A record about to become an event: one that commits a step (Kernel.journaledRecord) is made
+   * durable first. False when the journal refused it (full): the record must leave no trace.
+   */
+  commit(e: Extract<KernelEvent, { kind: 'record' }>): boolean;
 
   // --- the module loader (module-loader.ts) -------------------------------------------------------
 

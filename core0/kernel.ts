@@ -84,7 +84,7 @@ const AUDITED: ReadonlySet<string> = new Set([
   'boot', 'sandboxCreated', 'sandboxDestroyed', 'sandboxSuspended', 'sandboxResumed', 'fault',
   'capTransferred', 'capRevoked', 'endpointRegistered', 'endpointSwitched', 'irqRouted', 'channelGranted',
   'moduleVerified', 'moduleRejected', 'moduleLoaded', 'libraryLoaded', 'libraryUnloaded',
-  'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked',
+  'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked', 'systemState',
 ]);
 
 export class Kernel {
@@ -92,6 +92,12 @@ export class Kernel {
   readonly modules: ModuleRegistry;
   readonly objects: ObjectServices;
   readonly audit: AuditLog;
+  /**
+   * The host's durable storage for journaled records (journaledRecord): called while the record
+   * call is in progress, before the record becomes an event; false refuses the record (the journal
+   * is full) and nothing is recorded. Unset: no data directory, nothing is durable.
+   */
+  journal: ((e: Extract<KernelEvent, { kind: 'record' }>) => boolean) | undefined;
   private readonly state: KernelState;
   /** Host-side events in virtual time (devices, scenario steps), in (time, order) order. */
   private readonly timers: { at: number; seq: number; fn: () => void }[] = [];
@@ -124,6 +130,7 @@ export class Kernel {
       scheduler,
       sandboxById: (id) => [...sandboxes.values()].find((s) => s.id === id && s.state === 'live'),
       control: (target, op, by) => control(this.state, target, op, by),
+      commit: (e) => this.journal === undefined || !this.journaledRecord(e) || this.journal(e),
       loader: {
         sandboxLive: (name) => sandboxes.get(name)?.state === 'live',
         fetchModule: (name, range, allowDowngrade) => fetchModule(this.state, name, range, allowDowngrade),
@@ -167,8 +174,23 @@ export class Kernel {
    * record costs the log a bounded number of lines and one summary of what was suppressed.
    */
   private auditedRecord(e: Extract<KernelEvent, { kind: 'record' }>): boolean {
+    return this.flagged(e, 'audits');
+  }
+
+  /**
+   * A guest's record is journaled when its type declares a bool field `journals` and the record
+   * sets it: the host's storage (system/state/) writes it to the machine's journal, durably,
+   * while the record call is still in progress, so the guest knows a step committed when the
+   * call returns. Core-0 knows no update, no step and no commit: the Module Manager's signed
+   * declaration says which of its records may commit, and its policy which do.
+   */
+  journaledRecord(e: Extract<KernelEvent, { kind: 'record' }>): boolean {
+    return this.flagged(e, 'journals');
+  }
+
+  private flagged(e: Extract<KernelEvent, { kind: 'record' }>, flag: 'audits' | 'journals'): boolean {
     const type = this.state.sandboxes.get(e.sandbox)?.module?.records.find((r) => r.name === e.type);
-    return type?.fields.some((f) => f.audits === true && e.fields[f.name] === true) ?? false;
+    return type?.fields.some((f) => f[flag] === true && e.fields[f.name] === true) ?? false;
   }
 
   // --- the host API: what TypeScript system services and devices use, with the same checks ---

@@ -10,6 +10,7 @@ import type { ModuleSource } from '../core0/module/source.ts';
 import { resolveConfig } from '../core0/module/values.ts';
 import type { VerifiedModule } from '../core0/module/verify.ts';
 import { ManifestError, type Manifest } from './manifest.ts';
+import type { SystemStateEvent } from './state/system-state.ts';
 
 export type { FetchedModule, ModuleSource } from '../core0/module/source.ts';
 
@@ -32,11 +33,20 @@ function verifyClosure(kernel: Kernel, modules: ModuleSource, name: string, rang
 
 /**
  * Creates and starts every sandbox of the manifest, or none: on a refusal everything is shut down
- * again. `wallClock`, the date the module source judged expiry at, is recorded as the input it is.
+ * again. `wallClock`, the date the module source judged expiry at, is recorded as the input it is;
+ * so is `state`, what the machine's data directory said (system/state/).
  */
-export function bootSandboxes(kernel: Kernel, manifest: Manifest, modules: ModuleSource, wallClock?: string): void {
+export function bootSandboxes(kernel: Kernel, manifest: Manifest, modules: ModuleSource, wallClock?: string, state?: SystemStateEvent): void {
   kernel.events.emit({ kind: 'boot', image: manifest.name });
   if (wallClock !== undefined) kernel.events.emit({ kind: 'wallClock', date: wallClock });
+  // What the data directory said, and the bad marks it keeps, before any module is looked at.
+  if (state) {
+    kernel.events.emit(state);
+    for (const mark of state.bad) {
+      const at = mark.indexOf('@');
+      kernel.modules.mark(mark.slice(0, at), mark.slice(at + 1), true, 'boot');
+    }
+  }
   manifest.sandboxes.forEach((s, i) => {
     if (!modules.fetch(s.module, s.version)) {
       throw new ManifestError(manifest.file, `sandboxes[${i}].module`, `no module "${s.module}" ${s.version} (looked in ${modules.describe(s.module)})`);

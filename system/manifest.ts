@@ -72,6 +72,12 @@ export interface Manifest {
   readonly traffic: TrafficSpec | undefined;
   /** Rolling updates requested of the Module Manager, in time order. */
   readonly updates: readonly ImageUpdate[];
+  /**
+   * 'image' (the default): the sandboxes run the versions the image names, a fresh install.
+   * 'installed': each runs the version its machine has installed in the data directory, as the
+   * journal of the last boot leaves it (system/state/); the image's version where none is.
+   */
+  readonly boot: 'image' | 'installed';
 }
 
 export interface TrafficSpec {
@@ -248,7 +254,9 @@ export function parseManifest(file: string, text: string): Manifest {
     if (!(e instanceof SyntaxError)) throw e;
     r.fail('', `not valid JSON (${(e as Error).message})`);
   }
-  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect', 'traffic', 'updates']);
+  const top = r.object(raw, '', ['hic-image', 'name', 'description', 'machine', 'sandboxes', 'run', 'expect', 'traffic', 'updates', 'boot']);
+  const boot = top.boot === undefined ? 'image' : r.string(top.boot, 'boot');
+  if (boot !== 'image' && boot !== 'installed') r.fail('boot', `expected "image" (the versions the image names) or "installed" (what the data directory has installed), got ${JSON.stringify(boot)}`);
   if (top['hic-image'] !== 1) r.fail('hic-image', `expected 1 (the manifest format version), got ${JSON.stringify(top['hic-image'])}`);
   const machine = r.object(top.machine ?? {}, 'machine', ['memory', 'devices']);
   const deviceList: unknown = machine.devices === undefined ? [] : machine.devices;
@@ -374,6 +382,7 @@ export function parseManifest(file: string, text: string): Manifest {
     sandboxes,
     until,
     expect,
+    boot: boot as Manifest['boot'],
   };
 }
 

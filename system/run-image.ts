@@ -30,6 +30,7 @@ import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic }
 import { MonitorChannel } from './update/monitor-channel.ts';
 import { OperatorChannel, OperatorSandbox } from './update/operator.ts';
 import { UpdateLog } from './update/outcome.ts';
+import type { SystemState } from './state/system-state.ts';
 
 export interface SystemOptions {
   /** Where modules come from, and the roots their signatures must chain to. */
@@ -59,6 +60,12 @@ export interface SystemOptions {
   readonly until?: number;
   /** The date (UTC, YYYY-MM-DD) `modules` judged metadata expiry at; recorded as an event. */
   readonly wallClock?: string;
+  /**
+   * The machine's persistent system state (installed versions, bad marks, the journal), in its
+   * data directory: it decides the versions that boot (the manifest's `boot`), and the running
+   * machine's commits go to its journal. Without it nothing is durable and the image's versions boot.
+   */
+  readonly state?: SystemState;
   /**
    * A replay (system/recording/): the recording of a live run takes the outside world's place,
    * its inputs entering where they entered live. With replayOptions() for until, traffic and date.
@@ -126,7 +133,10 @@ export class System {
         };
         for (const d of machine.devices) if (d.device instanceof NicDevice) d.device.tap = (_dir, frame) => capture(frame);
       }
-      bootSandboxes(kernel, manifest, options.modules, options.wallClock);
+      const state = options.state?.boot(manifest);
+      if (state) manifest = state.manifest;
+      bootSandboxes(kernel, manifest, options.modules, options.wallClock, state?.event);
+      options.state?.attach(kernel);
       const config = options.traffic ?? (manifest.traffic ? trafficConfig(manifest.traffic) : 'none');
       const traffic = config === 'none' ? undefined : attachTraffic(kernel, machine, config);
       const operatorSandbox = new OperatorSandbox(kernel);

@@ -18,10 +18,13 @@ describe('hic boot and its data directory', () => {
     for (let i = 0; i < 2; i++) expect((await hic('boot', 'images/hello.himg', '-q', '--data-dir', data)).status).toBe(0);
     expect(existsSync(join(data, 'audit.checkpoint'))).toBe(true);
     const v = await hic('audit', 'verify', data);
-    expect(v.stdout).toMatch(/audit\.jsonl: OK, 16 records, head [0-9a-f]{64}\n$/);
+    expect(v.stdout).toMatch(/audit\.jsonl: OK, 18 records, head [0-9a-f]{64}\n$/); // 9 a boot: the systemState among them
     const trusted = JSON.parse(readFileSync(join(data, 'trusted-repository.json'), 'utf8'));
     expect(Object.keys(trusted.modules)).toEqual(['hello', 'ipc_lib']);
     expect(trusted.metadata.timestamp).toBeGreaterThan(0);
+    // The machine's installed versions, written by each boot: hello names no exact version (any
+    // will do, the newest boots), so none is installed for it (docs/reliability.md#the-machines-persistent-state).
+    expect(JSON.parse(readFileSync(join(data, 'system', 'installed.json'), 'utf8'))).toEqual({ format: 'hic-installed/1', services: {}, bad: [] });
   });
 
   it('a lock file naming a live process that holds no lock does not block it (it once blocked every boot)', async () => {

@@ -51,13 +51,20 @@ export interface ConfigField extends FieldHead {
  * `audits`: a bool field whose true value puts the record in the audit log as well as the event
  * log (Kernel.auditedRecord). Declared in the signed metadata, so what a service can make
  * Core-0 audit is fixed when it is signed; which of its records is the service's own policy.
+ *
+ * `journals`: a bool field whose true value makes the record durable: written to the machine's
+ * journal in its data directory before the record call returns (Kernel.journaledRecord,
+ * system/state/). The Module Manager's steps are what a boot after a crash of the host recovers
+ * from; which records commit a step is its policy, that it may commit any is signed.
  */
 export interface RecordField extends FieldHead {
   readonly audits?: true;
+  readonly journals?: true;
 }
 
-/** The field head's flag byte (docs/hicmod-format.md): bit 0, `audits`, on a record's bool field. */
+/** The field head's flag byte (docs/hicmod-format.md), on a record's bool field: bit 0 `audits`, bit 1 `journals`. */
 export const FIELD_AUDITS = 0x01;
+export const FIELD_JOURNALS = 0x02;
 
 export interface RecordType {
   readonly name: string;
@@ -138,8 +145,10 @@ export function decodeRecords(entries: readonly Reader[]): RecordType[] {
     const fields: RecordField[] = [];
     for (let i = 0; i < count; i++) {
       const { flags, ...h } = head(r, `record ${name} field`);
-      if (flags & ~FIELD_AUDITS || (flags !== 0 && h.type !== 'bool')) fail('BAD_METADATA', `record ${name} field "${h.name}": flags ${flags} (only a bool field may audit, bit 0)`);
-      fields.push(flags & FIELD_AUDITS ? { ...h, audits: true } : h);
+      if (flags & ~(FIELD_AUDITS | FIELD_JOURNALS) || (flags !== 0 && h.type !== 'bool')) {
+        fail('BAD_METADATA', `record ${name} field "${h.name}": flags ${flags} (only a bool field may audit, bit 0, or journal, bit 1)`);
+      }
+      fields.push({ ...h, ...(flags & FIELD_AUDITS ? { audits: true as const } : {}), ...(flags & FIELD_JOURNALS ? { journals: true as const } : {}) });
     }
     r.end();
     unique(fields.map((f) => f.name), `record ${name} field`);

@@ -26,6 +26,9 @@ export function record(c: SyscallContext, f: SyscallFrame): Outcome {
     if (value === undefined) return err('BAD_VALUE');
     fields[field.name] = value;
   }
-  c.k.events.emit({ kind: 'record', sandbox: c.sandbox.name, module: module.name, type: type.name, fields });
+  const e = { kind: 'record' as const, sandbox: c.sandbox.name, module: module.name, type: type.name, fields };
+  // A record that commits a step is durable before the call returns, or refused (the journal is full).
+  if (!c.k.commit(e)) return err('NO_MEMORY');
+  c.k.events.emit(e);
   return 0;
 }

@@ -1,7 +1,7 @@
 // Writes the .hicmod container (docs/hicmod-format.md) from module content. Canonical: the same
 // content always gives the same bytes, which is what makes `hicmod build` reproducible.
 
-import { FIELD_AUDITS, typeCode, type FieldHead } from '../../core0/module/config-records.ts';
+import { FIELD_AUDITS, FIELD_JOURNALS, typeCode, type FieldHead } from '../../core0/module/config-records.ts';
 import {
   EXPORT_KIND, FORMAT_VERSION, HEADER_SIZE, MAGIC, META, PERM, RELOC, SECTION, SECTION_ENTRY_SIZE, SECTION_ORDER, SEGMENT_KIND,
   type ModuleContent, type ModuleMetadata, type SectionName,
@@ -66,8 +66,8 @@ function encodeMeta(m: ModuleMetadata): Uint8Array {
 }
 
 /** A declared field's name, type, enum values and doc (docs/hicmod-format.md, tags 11 and 12). */
-function fieldHead(w: Writer, f: FieldHead & { readonly audits?: true }): Writer {
-  w.string(f.name).u8(typeCode(f.type)).u8(f.audits ? FIELD_AUDITS : 0).u16(f.values.length);
+function fieldHead(w: Writer, f: FieldHead & { readonly audits?: true; readonly journals?: true }): Writer {
+  w.string(f.name).u8(typeCode(f.type)).u8((f.audits ? FIELD_AUDITS : 0) | (f.journals ? FIELD_JOURNALS : 0)).u16(f.values.length);
   for (const v of f.values) w.string(v);
   return w.string(f.doc);
 }

@@ -13,7 +13,8 @@
 //   }
 //
 // A record's bool field may say `"audits": true`: a record whose field is true goes to the audit
-// log as well (core0/kernel.ts).
+// log as well (core0/kernel.ts); or `"journals": true`: such a record is written to the machine's
+// journal, durably, before the call returns (system/state/).
 
 import { DECL_NAME, FIELD_TYPES, LIMITS, typeRange, type ConfigField, type FieldHead, type FieldType, type RecordField, type RecordType } from '../../core0/module/config-records.ts';
 import { parseValue } from '../../core0/module/values.ts';
@@ -116,12 +117,17 @@ export function parseRecords(raw: unknown, bad: Bad): RecordType[] {
     const list = Object.entries(fields);
     if (list.length === 0 || list.length > LIMITS.recordFields) bad(`${at}.fields`, `${list.length} fields; a record has 1 to ${LIMITS.recordFields}`);
     const heads = list.map(([f, t]): RecordField => {
-      const h = fieldHead(f, t, `${at}.fields.${f}`, ['audits'], bad);
-      const audits = isObject(t) ? t.audits : undefined;
-      if (audits === undefined || audits === false) return h;
-      if (audits !== true) bad(`${at}.fields.${f}.audits`, 'expected true or false');
-      if (h.type !== 'bool') bad(`${at}.fields.${f}.audits`, `only a bool field audits its record (when true), not a ${h.type}`);
-      return { ...h, audits: true };
+      const h: RecordField = fieldHead(f, t, `${at}.fields.${f}`, ['audits', 'journals'], bad);
+      const flag = (key: 'audits' | 'journals', does: string): boolean => {
+        const v = isObject(t) ? t[key] : undefined;
+        if (v === undefined || v === false) return false;
+        if (v !== true) bad(`${at}.fields.${f}.${key}`, 'expected true or false');
+        if (h.type !== 'bool') bad(`${at}.fields.${f}.${key}`, `only a bool field ${does} its record (when true), not a ${h.type}`);
+        return true;
+      };
+      const audits = flag('audits', 'audits');
+      const journals = flag('journals', 'journals');
+      return { ...h, ...(audits ? { audits: true as const } : {}), ...(journals ? { journals: true as const } : {}) };
     });
     distinctMembers(heads, `${at}.fields`, bad);
     return { name, doc: doc as string, fields: heads };

@@ -93,7 +93,7 @@ bool hello(struct instance *s) {
 void step(uint64_t phase, uint64_t which, uint64_t state) {
   if (state == MODULE_MANAGER_STEP_STATE_BEGIN) up.phase_started = (uint64_t)hic_time_now();
   if (state == MODULE_MANAGER_STEP_STATE_FAILED && !up.failed_step) up.failed_step = which + 1; /* END_FAILED_STEP_* are STEP_STEP_* + 1 */
-  module_manager_emit_step(&(struct module_manager_record_step){.id = up.req.id, .phase = phase, .step = which, .state = state});
+  module_manager_emit_step(&(struct module_manager_record_step){.id = up.req.id, .phase = phase, .step = which, .state = state, .journal = true});
 }
 
 bool timed_out(void) {
@@ -119,7 +119,7 @@ bool run_update(void) {
       .id = up.req.id, .from = up.from, .to = up.to, .rate_limit = p->rate_limit == ~0ull ? 0 : p->rate_limit, .batch = p->batch,
       .health_interval_ns = p->health_interval_ns, .stability_ns = p->stability_ns, .rollback_window_ns = p->rollback_window_ns,
       .phase_timeout_ns = p->phase_timeout_ns, .stage1 = p->stage_up_to[0], .stage2 = p->stage_up_to[1], .stage3 = p->stage_up_to[2],
-      .stage4 = p->stage_up_to[3], .idle_ms = p->idle_ms, .rollback_of = up.rollback_of});
+      .stage4 = p->stage_up_to[3], .idle_ms = p->idle_ms, .rollback_of = up.rollback_of, .journal = true});
   watch_prepare();
   bool ok = new_instance() && migrate() && finish();
   /* What a failure calls for is the Monitor's to say (a failed health check may be the start of
@@ -142,7 +142,7 @@ bool run_update(void) {
       .failed_step = up.failed_step,
       .snapshot = up.snapshot_conns, .moved = moved, .gone = up.gone, .failed = up.move_failures, .latency_avg_ns = avg, .latency_p99_ns = p99,
       .latency_max_ns = max, .ipc_per_connection = moved ? up.ipc_moving * 100 / moved : 0, .connections_phase_ns = up.connections_ns,
-      .checks = up.checks, .ok = (ok || rolled_back) && up.failures == 0});
+      .checks = up.checks, .ok = (ok || rolled_back) && up.failures == 0, .journal = true});
   if (ok)
     hic_log("module_manager: update %lu of %s to %s complete: %lu connections moved, added latency avg %lu ns p99 %lu ns max %lu ns, %u checks, %u failed",
             up.req.id, up.req.service, up.info.version, moved, avg, p99, max, up.checks, up.failures);

@@ -64,10 +64,15 @@ static void sample(uint64_t ns) {
   if (ns > lat_max) lat_max = ns;
 }
 
+/* The 99th percentile, to the histogram's microsecond: the upper edge of the bucket it falls in,
+ * but never above the largest sample (with few samples the p99 is the maximum's own bucket). */
 static uint64_t p99(void) {
   uint64_t want = lat_n - lat_n / 100, seen = 0;
   for (uint32_t us = 0; us < HIST_US; us++)
-    if ((seen += hist[us]) >= want && lat_n) return (uint64_t)(us + 1) * 1000;
+    if ((seen += hist[us]) >= want && lat_n) {
+      uint64_t edge = (uint64_t)(us + 1) * 1000;
+      return edge < lat_max ? edge : lat_max;
+    }
   return lat_max;
 }
 

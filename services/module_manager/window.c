@@ -35,7 +35,7 @@ static void window_record(uint64_t state, uint64_t rollback_id) {
   bool why = state == MODULE_MANAGER_WINDOW_STATE_ROLLBACK;
   module_manager_emit_window(&(struct module_manager_record_window){
       .id = up.req.id, .state = state, .until_ns = win.until, .rollback_id = rollback_id, .rule = why ? v->rule : 0, .level = why ? v->level : 0,
-      .score = why ? v->score : 0, .verdict_ns = why ? v->at_ns : 0});
+      .score = why ? v->score : 0, .verdict_ns = why ? v->at_ns : 0, .journal = true});
 }
 
 void window_open(void) {

@@ -5,7 +5,8 @@
 // previous file or the new one, never a torn one. The page is renamed into place before the JSON,
 // so a report.json is never newer than the page beside it.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { syncDirectory, syncedWrite } from '../durable.ts';
 import { join } from 'node:path';
 import { renderHtml } from './render-html.ts';
 import type { UpdateReport } from './schema.ts';
@@ -18,26 +19,6 @@ export interface WrittenReport {
   readonly dir: string;
   readonly json: string;
   readonly html: string;
-}
-
-function syncedWrite(path: string, text: string): void {
-  const fd = openSync(path, 'w', 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Makes the renames themselves durable: the directory entry is what a crash could lose. */
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -64,7 +45,7 @@ export function writeReport(reportsDir: string, report: UpdateReport): WrittenRe
     syncedWrite(temps[1], text);
     renameSync(temps[0], html);
     renameSync(temps[1], json);
-    syncDir(dir);
+    syncDirectory(dir);
   } catch (e) {
     for (const t of temps) rmSync(t, { force: true });
     const code = (e as NodeJS.ErrnoException).code;

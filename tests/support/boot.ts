@@ -2,7 +2,8 @@
 // one assembly path (system/run-image.ts), for tests that look at a whole run: its event log,
 // its outcome, and the machine afterwards.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kernel } from '../../core0/kernel.ts';
 import type { UnicornMachine } from '../../emulator/machine.ts';
@@ -11,6 +12,8 @@ import { parseManifest, type Manifest } from '../../system/manifest.ts';
 import { System, type RunResult, type SystemOptions } from '../../system/run-image.ts';
 import type { UpdateAccount } from '../../system/update/outcome.ts';
 import type { TrafficSummary } from '../../traffic/summary.ts';
+import { SystemState } from '../../system/state/system-state.ts';
+import { expectEveryCut, journalOf } from './journal.ts';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 
@@ -59,9 +62,23 @@ export async function bootImage(source: string | { label: string; image: object 
 }
 
 /** An update image booted to its end, with what the update tests read of it: the traffic summary
- * and the first update's account. */
+ * and the first update's account. It boots with a data directory of its own, and the journal the
+ * run leaves there is checked at every cut: a host dead after any of its entries would come back
+ * as the update's last committed step says (support/journal.ts). */
 export async function bootUpdate(source: string): Promise<{ run: Booted; summary: TrafficSummary; account: UpdateAccount }> {
-  const run = await bootImage(source);
-  return { run, summary: run.system.traffic!.generator.summary(), account: run.system.updates.all[0]! };
+  const data = mkdtempSync(join(tmpdir(), 'hic-update-'));
+  const state = SystemState.open(data);
+  let run: Booted;
+  try {
+    run = await bootImage(source, { state });
+  } finally {
+    state.close();
+  }
+  const journal = journalOf(data);
+  rmSync(data, { recursive: true, force: true });
+  const account = run.system.updates.all[0]!;
+  const service = run.system.manifest.sandboxes.find((s) => s.module === account.service);
+  if (service) expectEveryCut(journal, account.service, service.version);
+  return { run, summary: run.system.traffic!.generator.summary(), account };
 }
 

@@ -1,0 +1,170 @@
+// The machine's persistent system state, in <data>/system/: what a real machine keeps across a
+// power loss besides its audit log (docs/reliability.md#the-machines-persistent-state).
+//
+//   installed.json   the versions the last boot started, by module, and the versions marked bad
+//   journal.jsonl    what the running machine committed since: each update request (the service
+//                    it names), the Module Manager's records that commit a step (their signed
+//                    `journals` field set), each bad mark set or cleared
+//
+// The host is the storage, nothing more: Core-0 and the Module Manager decide what is written and
+// when; a journal line is written and synced while the record call that commits it is still in
+// progress, after the audit records of what led to it. A boot folds the journal over installed.json
+// (recover.ts), writes the result as the new installed.json, and only then empties the journal: a
+// boot killed between the two folds the same journal over the new file next time and gets the same
+// answer. So at every instant of an update the data directory says exactly one thing.
+
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KernelEvent, StampedEvent } from '../../core0/events.ts';
+import type { Kernel } from '../../core0/kernel.ts';
+import { crashPoint } from '../../hicmod-toolchain/crash-point.ts';
+import { replaceFile, syncDirectory } from '../durable.ts';
+import type { Manifest } from '../manifest.ts';
+import { fold, StateError, type Installed, type JournalEntry } from './recover.ts';
+
+export { StateError };
+
+export const STATE_DIR = 'system';
+export const INSTALLED_FILE = 'installed.json';
+export const JOURNAL_FILE = 'journal.jsonl';
+const FORMAT = 'hic-installed/1';
+/** A journal past this many lines is a guest committing without end, not an update: its records are refused. */
+export const JOURNAL_MAX_LINES = 100_000;
+
+export type SystemStateEvent = Extract<KernelEvent, { kind: 'systemState' }>;
+
+/** What a boot starts from: the manifest with the versions that boot, and the marks to restore. */
+export interface BootState {
+  readonly manifest: Manifest;
+  readonly event: SystemStateEvent;
+}
+
+const VERSION = /^\d+\.\d+\.\d+$/;
+const MARK = /^[a-z][a-z0-9_]{0,31}@\d+\.\d+\.\d+$/;
+
+function readInstalled(file: string): Installed | undefined {
+  if (!existsSync(file)) return undefined;
+  const damaged = (why: string): never => {
+    throw new StateError('STATE_DAMAGED', `${file}: ${why}; the machine's installed state cannot be trusted (remove the file to boot the image's own versions)`);
+  };
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    return damaged(`not JSON (${e.message})`);
+  }
+  const o = v as { format?: unknown; services?: unknown; bad?: unknown } | null;
+  if (typeof o !== 'object' || o === null || o.format !== FORMAT) return damaged(`not a ${FORMAT} file`);
+  if (typeof o.services !== 'object' || o.services === null || Array.isArray(o.services)) return damaged('"services" is not an object of module → version');
+  for (const [m, ver] of Object.entries(o.services)) if (typeof ver !== 'string' || !VERSION.test(ver)) damaged(`services.${m}: not an exact version`);
+  if (!Array.isArray(o.bad) || !o.bad.every((b) => typeof b === 'string' && MARK.test(b))) return damaged('"bad" is not a list of "module@version"');
+  return { services: o.services as Record<string, string>, bad: o.bad as string[] };
+}
+
+/** The journal's lines; a last line without its newline (a write cut short by a power loss) is dropped, and counted. */
+function readJournal(file: string): { entries: JournalEntry[]; torn: boolean } {
+  if (!existsSync(file)) return { entries: [], torn: false };
+  const text = readFileSync(file, 'utf8');
+  const lines = text.split('\n');
+  const last = lines.pop()!;
+  const entries = lines.map((line, i) => {
+    try {
+      const e = JSON.parse(line) as JournalEntry;
+      if (e.n !== i + 1 || !['request', 'record', 'mark'].includes(e.kind)) throw new SyntaxError(`entry ${String(e.n)} of kind ${String(e.kind)}`);
+      return e;
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      throw new StateError('STATE_DAMAGED', `${file}:${i + 1}: not a journal entry (${err.message}); the journal cannot be trusted past a damaged line`);
+    }
+  });
+  return { entries, torn: last !== '' };
+}
+
+export class SystemState {
+  private fd: number | undefined;
+  private lines = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly installed: Installed | undefined,
+    private readonly journal: readonly JournalEntry[],
+    /** The journal's last line was torn (and is ignored). */
+    readonly tornTail: boolean,
+  ) {}
+
+  /** Reads the state in `<dataDir>/system/`: nothing there is a machine never booted. Damage is refused. */
+  static open(dataDir: string): SystemState {
+    const dir = join(dataDir, STATE_DIR);
+    mkdirSync(dir, { recursive: true });
+    const installed = readInstalled(join(dir, INSTALLED_FILE));
+    const { entries, torn } = readJournal(join(dir, JOURNAL_FILE));
+    return new SystemState(dir, installed, entries, torn);
+  }
+
+  /**
+   * Decides what boots: the journal folded over what the last boot installed, an interrupted
+   * update finished or undone; then for an image booting its own versions ('image') those, marks
+   * dropped, and for one booting what is installed those versions and marks. Makes the decision
+   * durable — installed.json replaced, then the journal emptied — before anything runs.
+   */
+  boot(manifest: Manifest): BootState {
+    const folded = fold(this.installed ?? { services: {}, bad: [] }, this.journal);
+    const installed = manifest.boot === 'installed';
+    const sandboxes = manifest.sandboxes.map((s) => {
+      const v = installed ? folded.installed.services[s.module] : undefined;
+      return v === undefined ? s : { ...s, version: v };
+    });
+    const versions: Record<string, string> = {};
+    for (const s of sandboxes) if (VERSION.test(s.version)) versions[s.module] = s.version;
+    const bad = installed ? folded.installed.bad : [];
+    crashPoint('system state: decided, installed.json not yet written');
+    replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, services: versions, bad }, null, 2) + '\n');
+    crashPoint('system state: installed.json written, journal not yet emptied');
+    rmSync(join(this.dir, JOURNAL_FILE), { force: true });
+    syncDirectory(this.dir);
+    crashPoint('system state: journal emptied');
+    return {
+      manifest: { ...manifest, sandboxes },
+      event: { kind: 'systemState', boot: manifest.boot, versions, bad, recovered: folded.recovered, windowClosed: folded.windowClosed, journal: this.journal.length },
+    };
+  }
+
+  /**
+   * From now on, what `kernel` commits is written to the journal, durably, as it happens: a
+   * guest's committing record through Core-0's journal hook (refused when the journal is full, so
+   * a guest that commits without end gets an error, not the host's disk), the operator's requests
+   * and Core-0's bad marks as their events happen (bounded by who may make them: the operator, a
+   * holder of the loader's right W).
+   */
+  attach(kernel: Kernel): void {
+    this.fd = openSync(join(this.dir, JOURNAL_FILE), 'a', 0o644);
+    syncDirectory(this.dir);
+    kernel.journal = (e) => {
+      if (this.lines >= JOURNAL_MAX_LINES) return false;
+      this.append(kernel, { t: kernel.machine.clock.now, kind: 'record', type: e.type, fields: e.fields }, [e.type, e.fields.step, e.fields.outcome, e.fields.state].filter((x) => x !== undefined).join(' '));
+      return true;
+    };
+    kernel.events.subscribe((e: StampedEvent) => {
+      if (e.kind === 'updateRequested') this.append(kernel, { t: e.t, kind: 'request', id: e.id, service: e.service, to: e.to }, `request ${e.id}`);
+      else if (e.kind === 'moduleMarked') this.append(kernel, { t: e.t, kind: 'mark', module: e.module, version: e.version, bad: e.bad }, `mark ${e.module}@${e.version}`);
+    });
+  }
+
+  private append(kernel: Kernel, entry: DistributiveOmit<JournalEntry, 'n'>, what: string): void {
+    if (this.fd === undefined) return;
+    // The audit log covers what the journal commits: its records of what led here are written first.
+    kernel.audit.flush();
+    const line = JSON.stringify({ n: ++this.lines, ...entry }) + '\n';
+    writeSync(this.fd, line);
+    fsyncSync(this.fd);
+    crashPoint(`journal ${this.lines}: ${what}`);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
