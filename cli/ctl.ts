@@ -13,6 +13,7 @@ import { connect, type Socket } from 'node:net';
 import { formatTime } from '../emulator/clock.ts';
 import { LineSplitter, type CommandDescription, type Greeting } from '../system/control/protocol.ts';
 import { EXIT, runCommand } from './errors.ts';
+import { describeSystemState } from './render.ts';
 
 export class CtlError extends Error {
   constructor(readonly code: 'CTL_NO_SERVER' | 'CTL_UNKNOWN_COMMAND' | 'CTL_BAD_ARGUMENT' | 'CTL_REFUSED' | 'CTL_PROTOCOL', message: string) {
@@ -203,7 +204,11 @@ function print(command: string, value: unknown, json: boolean | undefined): void
     return;
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) process.stdout.write(`${k.padEnd(12)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
+    for (const [k, v] of Object.entries(value)) {
+      // The boot's data directory, as the boot itself printed it: what is installed, what was recovered.
+      const text = command === 'status' && k === 'state' ? describeSystemState(v as Parameters<typeof describeSystemState>[0]) : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      process.stdout.write(`${k.padEnd(12)} ${text}\n`);
+    }
     return;
   }
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');

@@ -81,7 +81,7 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
 }
 
 /** What a boot found in its data directory and did with it, in a sentence or two. */
-export function describeSystemState(e: Extract<StampedEvent, { kind: 'systemState' }>): string {
+export function describeSystemState(e: Omit<Extract<StampedEvent, { kind: 'systemState' }>, 'kind' | 't' | 'seq'>): string {
   const versions = Object.entries(e.versions).map(([m, v]) => `${m} ${v}`).join(', ');
   const parts = [e.boot === 'installed' ? `booting what is installed: ${versions}` : `booting the image's own versions (a fresh install)`];
   if (e.bad.length > 0) parts.push(`marked bad: ${e.bad.join(', ')}`);

@@ -4,7 +4,7 @@
 // Everything here only reads: it runs on the host's event loop between slices, when nothing in
 // the machine is in flight, and changes nothing (changes enter through the pacer).
 
-import type { StampedEvent } from '../core0/events.ts';
+import type { KernelEvent, StampedEvent } from '../core0/events.ts';
 import { RIGHTS } from '../core0/abi/abi.ts';
 import { TABLE_TAG } from '../core0/kernel.ts';
 import type { Sandbox } from '../core0/objects/sandbox.ts';
@@ -32,6 +32,8 @@ export interface LiveStatus {
   readonly nic?: { readonly rx: number; readonly tx: number; readonly rxDropped: number; readonly rxRingSize: number; readonly rxRingFree: number };
   readonly traffic?: { readonly connections: number; readonly closed: number; readonly failed: number; readonly bytes: number; readonly done: boolean };
   readonly tap?: { readonly name: string; readonly toGuest: number; readonly toLinux: number; readonly refused: number };
+  /** What the boot found in its data directory and did with it (the systemState event), when it has one. */
+  readonly state?: Omit<Extract<KernelEvent, { kind: 'systemState' }>, 'kind'>;
 }
 
 export interface SandboxInfo {
@@ -65,6 +67,8 @@ export class LiveMachine {
   private readonly faults = new Map<string, number>();
   /** Which versioned endpoint each registry alias names now, from the event log. */
   private readonly aliasTargets = new Map<string, string>();
+  /** The boot's systemState event, without its kind and stamps (kept: the log may not retain it). */
+  private bootState: LiveStatus['state'];
 
   /** The host's hold on the run, when it is live (the control socket needs one). */
   readonly pacer: HostPacer | undefined;
@@ -114,8 +118,11 @@ export class LiveMachine {
         ? { traffic: { connections: summary.connections, closed: summary.closed, failed: summary.failed, bytes: summary.bytes, done: traffic.generator.done } }
         : {}),
       ...(bridge ? { tap: { name: bridge.tap.name, ...bridge.counters } } : {}),
+      ...(this.bootState ? { state: this.bootState } : {}),
     };
   }
+
+
 
   /** The live sandboxes, in the order they were created. */
   sandboxes(): SandboxInfo[] {
@@ -164,5 +171,9 @@ export class LiveMachine {
     if (e.kind === 'endpointSwitched') this.aliasTargets.set(e.alias, e.to);
     if (e.kind === 'moduleLoaded') this.modules.set(e.sandbox, { module: e.module, version: e.version });
     if (e.kind === 'fault') this.faults.set(e.sandbox, (this.faults.get(e.sandbox) ?? 0) + 1);
+    if (e.kind === 'systemState') {
+      const { kind: _kind, t: _t, seq: _seq, ...state } = e;
+      this.bootState = state;
+    }
   }
 }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlServer } from '../system/control/server.ts';
 import { MAX_LINE_BYTES } from '../system/control/protocol.ts';
 import { LiveMachine } from '../system/live.ts';
+import { SystemState } from '../system/state/system-state.ts';
 import { MachineMetrics } from '../system/metrics.ts';
 import type { RunResult, System } from '../system/run-image.ts';
 import { REPO, stage } from './support/boot.ts';
@@ -38,7 +39,8 @@ let running: Promise<RunResult>;
 const path = join(mkdtempSync(join(tmpdir(), 'hic-control-')), 'hic.sock');
 
 beforeAll(async () => {
-  system = await stage('netstack', { traffic: 'none', live: { realtime: true }, until: Infinity });
+  // With a data directory, as `hic boot` has: `status` says what the boot found there.
+  system = await stage('netstack', { traffic: 'none', live: { realtime: true }, until: Infinity, state: SystemState.open(mkdtempSync(join(tmpdir(), 'hic-live-'))) });
   live = new LiveMachine(system);
   const metrics = new MachineMetrics(live);
   server = await ControlServer.listen({ path, live, metrics, version: '0.1.0' });
@@ -73,7 +75,8 @@ describe('the control socket', () => {
     const c = await ControlClient.open(path);
     await c.greeting();
     const status = (await c.returns('status')) as { phase: string; realtime: boolean; nic: object };
-    expect(status).toMatchObject({ image: 'netstack', phase: 'running', realtime: true });
+    expect(status).toMatchObject({ image: 'netstack', phase: 'running', realtime: true, state: { boot: 'image', recovered: null, windowClosed: null, journal: 0 } });
+    expect((status as unknown as { state: { versions: object } }).state.versions).toMatchObject({ netstack: '1.2.0', eth_driver: '1.1.0' });
     expect(status.nic).toBeDefined();
     const sandboxes = (await c.returns('sandboxes')) as { name: string; module: string; instructions: number }[];
     expect(sandboxes.map((s) => s.name)).toEqual(['driver', 'firewall', 'dns', 'web', 'netstack']);
