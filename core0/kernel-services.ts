@@ -75,9 +75,11 @@ export interface KernelServices {
 
   // --- records ------------------------------------------------------------------------------------
 
+  /** Whether a record commits a step: its type's `journals` field is set (Kernel.journaledRecord). */
+  journaled(e: Extract<KernelEvent, { kind: 'record' }>): boolean;
   /**
-   * A record about to become an event: one that commits a step (Kernel.journaledRecord) is made
-   * durable first. False when the journal refused it (full): the record must leave no trace.
+   * Makes a committing record durable before it becomes an event. False when the journal refused
+   * it (full): the record must leave no trace. True without a journal (nothing is durable).
    */
   commit(e: Extract<KernelEvent, { kind: 'record' }>): boolean;
 

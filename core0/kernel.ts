@@ -130,7 +130,8 @@ export class Kernel {
       scheduler,
       sandboxById: (id) => [...sandboxes.values()].find((s) => s.id === id && s.state === 'live'),
       control: (target, op, by) => control(this.state, target, op, by),
-      commit: (e) => this.journal === undefined || !this.journaledRecord(e) || this.journal(e),
+      journaled: (e) => this.journaledRecord(e),
+      commit: (e) => this.journal === undefined || this.journal(e),
       loader: {
         sandboxLive: (name) => sandboxes.get(name)?.state === 'live',
         fetchModule: (name, range, allowDowngrade) => fetchModule(this.state, name, range, allowDowngrade),

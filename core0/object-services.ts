@@ -28,7 +28,7 @@ type LoaderPart = 'sandboxLive' | 'fetchModule' | 'moduleVerified' | 'moduleReje
  * its scheduler and sandboxes, and sandbox control (which only the Kernel can do, as it owns the
  * sandboxes). `events` and `control` are the very members KernelServices exposes.
  */
-type KernelParts = Pick<KernelServices, 'events' | 'control' | 'commit'> & {
+type KernelParts = Pick<KernelServices, 'events' | 'control' | 'journaled' | 'commit'> & {
   /** The module loader, which works on the kernel's sandboxes and module table (module-loader.ts). */
   readonly loader: Pick<KernelServices, LoaderPart>;
   readonly clock: Clock;
@@ -60,6 +60,7 @@ export class ObjectServices implements KernelServices {
 
   control: KernelServices['control'] = (target, op, by) => this.host.control(target, op, by);
   sandboxLive: KernelServices['sandboxLive'] = (name) => this.host.loader.sandboxLive(name);
+  journaled: KernelServices['journaled'] = (e) => this.host.journaled(e);
   commit: KernelServices['commit'] = (e) => this.host.commit(e);
   fetchModule: KernelServices['fetchModule'] = (name, range, allowDowngrade) => this.host.loader.fetchModule(name, range, allowDowngrade);
   moduleVerified: KernelServices['moduleVerified'] = (f) => this.host.loader.moduleVerified(f);

@@ -30,7 +30,7 @@ import { attachTraffic, trafficConfig, trafficDeviations, type AttachedTraffic }
 import { MonitorChannel } from './update/monitor-channel.ts';
 import { OperatorChannel, OperatorSandbox } from './update/operator.ts';
 import { UpdateLog } from './update/outcome.ts';
-import type { SystemState } from './state/system-state.ts';
+import type { MachineState } from './state/system-state.ts';
 
 export interface SystemOptions {
   /** Where modules come from, and the roots their signatures must chain to. */
@@ -65,7 +65,7 @@ export interface SystemOptions {
    * data directory: it decides the versions that boot (the manifest's `boot`), and the running
    * machine's commits go to its journal. Without it nothing is durable and the image's versions boot.
    */
-  readonly state?: SystemState;
+  readonly state?: MachineState;
   /**
    * A replay (system/recording/): the recording of a live run takes the outside world's place,
    * its inputs entering where they entered live. With replayOptions() for until, traffic and date.

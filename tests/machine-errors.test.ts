@@ -41,6 +41,7 @@ function objects(): ObjectServices {
     scheduler: new Scheduler(),
     sandboxById: () => undefined,
     control: () => 0,
+    journaled: () => false,
     commit: () => true,
     loader: NO_LOADER,
   });

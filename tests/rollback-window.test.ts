@@ -14,7 +14,7 @@ import { reportOf } from '../system/update/report.ts';
 import { summarize } from '../system/report/summary.ts';
 import { validateReport } from '../system/report/validate.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
-import { bootImage, type Booted } from './support/boot.ts';
+import { bootJournaled, type Booted } from './support/boot.ts';
 import { recordsOf } from './support/kernel.ts';
 
 let run: Booted;
@@ -23,7 +23,7 @@ let update: UpdateAccount;
 let back: UpdateAccount;
 
 beforeAll(async () => {
-  run = await bootImage('regression-late');
+  run = await bootJournaled('regression-late'); // its journal checked at every cut: the update back within the window among them
   summary = run.system.traffic!.generator.summary();
   [update, back] = run.system.updates.all as [UpdateAccount, UpdateAccount];
 }, 600_000);

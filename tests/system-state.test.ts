@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fold, type Installed, type JournalEntry } from '../system/state/recover.ts';
 import { INSTALLED_FILE, JOURNAL_FILE, STATE_DIR, SystemState } from '../system/state/system-state.ts';
-import { loadManifest } from './support/boot.ts';
+import type { KernelEvent, StampedEvent } from '../core0/events.ts';
+import type { Kernel } from '../core0/kernel.ts';
+import { bootImage, loadManifest, REPO } from './support/boot.ts';
+import { journalOf } from './support/journal.ts';
 
 const V = (s: string) => s.split('.').reduce((n, x) => n * 256 + Number(x), 0);
 
@@ -22,7 +25,7 @@ const request = (id: number, service = 'netstack', to = '1.3.0') => ({ kind: 're
 const begin = (id: number, from: string, to: string, rollback_of = 0) => ({ kind: 'record' as const, type: 'begin', fields: { id, from: V(from), to: V(to), rollback_of, journal: true } });
 const step = (id: number, s: string, state: string) => ({ kind: 'record' as const, type: 'step', fields: { id, phase: 3, step: s, state, journal: true } });
 const end = (id: number, outcome: string) => ({ kind: 'record' as const, type: 'end', fields: { id, outcome, journal: true } });
-const window = (id: number, state: string) => ({ kind: 'record' as const, type: 'window', fields: { id, state, journal: true } });
+const window = (id: number, state: string, rollback_id = 0) => ({ kind: 'record' as const, type: 'window', fields: { id, state, rollback_id, journal: true } });
 const mark = (version: string, bad = true) => ({ kind: 'mark' as const, module: 'netstack', version, bad });
 
 const START: Installed = { services: { netstack: '1.2.0', eth_driver: '1.2.0' }, bad: [] };
@@ -56,6 +59,12 @@ describe('recovery: the journal folded over what the last boot installed', () =>
     expect(r.recovered).toMatchObject({ update: id, service: 'netstack', committed: 'rollback', boots: '1.2.0', markedBad: '1.3.0' });
     expect(r.installed.bad).toEqual(['netstack@1.3.0']);
     expect(r.windowClosed).toBeNull();
+    // The verdict's window record commits the rollback before the update back begins.
+    const verdict = fold(START, journal(request(1), begin(1, '1.2.0', '1.3.0'), step(1, 'switch', 'ok'), end(1, 'completed'), window(1, 'open'), window(1, 'rollback', id)));
+    expect(verdict.recovered).toEqual({ update: id, service: 'netstack', from: '1.3.0', to: '1.2.0', committed: 'rollback', boots: '1.2.0', markedBad: '1.3.0' });
+    // And the update back, completed, leaves its version marked bad even before the mark's own entry.
+    const done = fold(START, journal(request(1), begin(1, '1.2.0', '1.3.0'), end(1, 'completed'), begin(id, '1.3.0', '1.2.0', 1), end(id, 'completed')));
+    expect(done).toMatchObject({ recovered: null, installed: { services: { netstack: '1.2.0' }, bad: ['netstack@1.3.0'] } });
   });
 
   it('a rollback window still open when the host died is reported closed; the new version stays', () => {
@@ -148,5 +157,56 @@ describe('a boot and its data directory', () => {
       expect(thrown).toMatchObject({ code: 'STATE_DAMAGED', message: expect.stringMatching(message) });
       expect(readFileSync(stateFile(d, file), 'utf8')).toBe(before);
     }
+  });
+});
+
+describe('the running machine\'s journal', () => {
+  const dataDir = () => mkdtempSync(join(tmpdir(), 'hic-state-'));
+
+  it('only a holder of the loader\'s right W commits: the Module Manager without it has every committing record refused, none written', async () => {
+    const image = JSON.parse(readFileSync(join(REPO, 'images', 'crash-campaign.himg'), 'utf8')) as { sandboxes: { name: string; caps?: Record<string, unknown> }[]; expect?: object; traffic?: object };
+    image.sandboxes.find((s) => s.name === 'module-manager')!.caps!.loader = 'r';
+    delete image.expect;
+    delete image.traffic;
+    const d = dataDir();
+    const state = SystemState.open(d);
+    const run = await bootImage({ label: 'no-loader-w.himg', image }, { state });
+    state.close();
+    run.system.dispose();
+    const mm = run.kernel.events.all.filter((e) => e.kind === 'record' && e.module === 'module_manager');
+    expect(mm).toEqual([]); // refused with NO_RIGHT: no trace, not even an event
+    expect(run.kernel.events.all.some((e) => e.kind === 'console' && e.sandbox === 'module-manager' && /update 1 of netstack to 1\.3\.0 refused/.test(e.text))).toBe(true);
+    expect(journalOf(d).map((e) => e.kind)).toEqual(['request']);
+  }, 60_000);
+
+  it('a long journal with nothing open is folded into installed.json, keeping the requests still waiting', () => {
+    const d = dataDir();
+    const s = SystemState.open(d);
+    s.boot(loadManifest('installed'));
+    // The storage's side of the kernel: its journal hook, its events, the audit log it flushes first.
+    let listener: (e: StampedEvent) => void = () => {};
+    const kernel = { journal: undefined as ((e: Extract<KernelEvent, { kind: 'record' }>) => boolean) | undefined, machine: { clock: { now: 0 } }, audit: { flush: () => {} }, events: { subscribe: (f: typeof listener) => (listener = f) } };
+    s.attach(kernel as unknown as Kernel);
+    const rec = (type: string, fields: Record<string, number | string | boolean>) => kernel.journal!({ kind: 'record', sandbox: 'module-manager', module: 'module_manager', type, fields: { ...fields, journal: true } });
+    const request = (id: number, to: string) => listener({ kind: 'updateRequested', id, service: 'netstack', to, allowDowngrade: true, clearBad: false, policy: '{}', t: 0, seq: 0 });
+    let id = 0;
+    let version = '1.2.0';
+    // Updates back and forth between 1.2.0 and 1.3.0, each a request, a begin, 20 steps and an end: past the compaction length.
+    while (id < 60) {
+      const to = version === '1.2.0' ? '1.3.0' : '1.2.0';
+      request(++id, to);
+      expect(rec('begin', { id, from: V(version), to: V(to), rollback_of: 0 })).toBe(true);
+      for (let i = 0; i < 10; i++) rec('step', { id, phase: 3, step: 'migrate', state: 'begin' }), rec('step', { id, phase: 3, step: 'migrate', state: 'ok' });
+      rec('end', { id, outcome: 'completed' });
+      version = to;
+    }
+    request(++id, '1.3.0'); // waiting: the Module Manager has not begun it
+    s.close();
+    const left = journalOf(d);
+    expect(left.length).toBeLessThan(1024);
+    // What a boot makes of it: the last update's version; the waiting request kept for its begin.
+    const again = SystemState.open(d);
+    expect(again.boot(loadManifest('installed')).event.versions.netstack).toBe(version);
+    expect(left.filter((e) => e.kind === 'request').map((e) => (e as { id: number }).id)).toContain(id);
   });
 });

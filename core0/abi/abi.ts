@@ -64,7 +64,7 @@ export const SYSCALLS = [
 
   // Typed results: what a service reports, decoded against the record types it declares.
   { nr: 9, name: 'record', args: [['type', 'u64'], ['fields', 'cptr'], ['len', 'u64']], returns: '0',
-    doc: 'Emits a typed record: type is the id of one of the record types the module declares (1 + its position in module.json), fields its struct of 64-bit words and len that struct\'s exact size. Core-0 checks every word against the declaration and records an event; a refused record leaves no trace (NOT_FOUND: no such type; INVALID_ARGUMENT: wrong length; BAD_ADDRESS: unreadable fields; BAD_VALUE: a word no value of its field; NO_MEMORY: a record that commits to the journal (a `journals` field set) when the journal is full). A committing record is durable in the machine\'s journal when the call returns.' },
+    doc: 'Emits a typed record: type is the id of one of the record types the module declares (1 + its position in module.json), fields its struct of 64-bit words and len that struct\'s exact size. Core-0 checks every word against the declaration and records an event; a refused record leaves no trace (NOT_FOUND: no such type; INVALID_ARGUMENT: wrong length; BAD_ADDRESS: unreadable fields; BAD_VALUE: a word no value of its field; NO_RIGHT: a record that commits to the journal (a `journals` field set) from a sandbox holding no loader capability with right W; NO_MEMORY: such a record when the journal is full). A committing record is durable in the machine\'s journal when the call returns.' },
 
   // Capabilities: named by slot in the caller's own capability space.
   { nr: 10, name: 'cap_copy', args: [['slot', 'u64'], ['rights', 'u64']], returns: 'the new slot',

@@ -6,6 +6,7 @@
 
 import type { SyscallFrame } from '../../emulator/types.ts';
 import { wordValue, type FieldValue } from '../module/values.ts';
+import { Right } from '../abi/abi.ts';
 import { err, type Outcome, type SyscallContext } from './verb.ts';
 
 export function record(c: SyscallContext, f: SyscallFrame): Outcome {
@@ -27,8 +28,17 @@ export function record(c: SyscallContext, f: SyscallFrame): Outcome {
     fields[field.name] = value;
   }
   const e = { kind: 'record' as const, sandbox: c.sandbox.name, module: module.name, type: type.name, fields };
-  // A record that commits a step is durable before the call returns, or refused (the journal is full).
-  if (!c.k.commit(e)) return err('NO_MEMORY');
+  // A record that commits a step is durable before the call returns, or refused: only a holder of
+  // the loader's right W (the one who changes what is installed) commits, and not to a full journal.
+  if (c.k.journaled(e)) {
+    if (!holdsLoaderW(c)) return err('NO_RIGHT');
+    if (!c.k.commit(e)) return err('NO_MEMORY');
+  }
   c.k.events.emit(e);
   return 0;
+}
+
+function holdsLoaderW(c: SyscallContext): boolean {
+  for (const cap of c.sandbox.cspace.all()) if (cap.object.capType === 'LOADER' && cap.has(Right.W)) return true;
+  return false;
 }

@@ -103,7 +103,7 @@ bool timed_out(void) {
 }
 
 static void refuse(uint64_t id, uint64_t reason, int64_t code) {
-  module_manager_emit_refused(&(struct module_manager_record_refused){.id = id, .reason = reason, .code = (uint64_t)(code < 0 ? -code : code), .from = 0});
+  module_manager_emit_refused(&(struct module_manager_record_refused){.id = id, .reason = reason, .code = (uint64_t)(code < 0 ? -code : code), .from = 0, .journal = true});
   hic_log("module_manager: request %lu refused (reason %lu, code %ld)", id, reason, code);
 }
 

@@ -5,7 +5,7 @@
 #include "mm.h"
 
 static void refused(uint64_t reason, int64_t code) {
-  module_manager_emit_refused(&(struct module_manager_record_refused){.id = up.req.id, .reason = reason, .code = (uint64_t)(code < 0 ? -code : code), .from = up.from});
+  module_manager_emit_refused(&(struct module_manager_record_refused){.id = up.req.id, .reason = reason, .code = (uint64_t)(code < 0 ? -code : code), .from = up.from, .journal = true});
   hic_log("module_manager: update %lu of %s to %s refused (reason %lu, code %ld)", up.req.id, up.req.service, up.req.to, reason, code);
 }
 

@@ -13,6 +13,7 @@
 
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { HaltReason } from '../../core0/kernel.ts';
+import type { SystemStateRecord } from '../state/system-state.ts';
 
 export const RECORDING_FORMAT = 'hic-recording';
 export const RECORDING_VERSION = 1;
@@ -30,6 +31,8 @@ export interface RecordingHeader {
   readonly traffic: boolean;
   /** The event log once the machine was assembled, before it ran. */
   readonly boot: { readonly events: number; readonly hash: string };
+  /** What the boot found in its data directory (the systemState event's content), if it had one: a replay boots the same. */
+  readonly state?: SystemStateRecord;
 }
 
 export interface RecordedInput {
@@ -169,7 +172,14 @@ function readHeader(v: Json, fail: (what: string) => Error): RecordingHeader {
   if (typeof v.traffic !== 'boolean') throw fail('"traffic" must be true or false');
   const boot = v.boot;
   if (!isObject(boot) || !isCount(boot.events) || typeof boot.hash !== 'string') throw fail('"boot" must be { events, hash }');
-  return { format: RECORDING_FORMAT, version: RECORDING_VERSION, image: { file: image.file, text: image.text }, date: v.date, until: v.until, traffic: v.traffic, boot: { events: boot.events, hash: boot.hash } };
+  const state = v.state;
+  if (state !== undefined && !(isObject(state) && (state.boot === 'image' || state.boot === 'installed') && isObject(state.versions) && Array.isArray(state.bad))) {
+    throw fail('"state" must be what the boot found in its data directory: { boot, versions, bad, recovered, windowClosed, journal }');
+  }
+  return {
+    format: RECORDING_FORMAT, version: RECORDING_VERSION, image: { file: image.file, text: image.text }, date: v.date, until: v.until, traffic: v.traffic, boot: { events: boot.events, hash: boot.hash },
+    ...(state === undefined ? {} : { state: state as unknown as SystemStateRecord }),
+  };
 }
 
 function readBatch(v: Json, fail: (what: string) => Error): RecordedBatch {

@@ -26,7 +26,9 @@ export class RunRecorder {
   begin(system: System, run: Pick<RecordingHeader, 'image' | 'date' | 'until' | 'traffic'>): void {
     this.system = system;
     const events = system.kernel.events;
-    this.writer.header({ format: RECORDING_FORMAT, version: RECORDING_VERSION, ...run, boot: { events: events.length, hash: events.hash() } });
+    const found = events.all.find((e) => e.kind === 'systemState');
+    const state = found?.kind === 'systemState' ? (({ kind: _k, t: _t, seq: _s, ...rest }) => rest)(found) : undefined;
+    this.writer.header({ format: RECORDING_FORMAT, version: RECORDING_VERSION, ...run, boot: { events: events.length, hash: events.hash() }, ...(state ? { state } : {}) });
   }
 
   /** The run ended (System.finish has run): the end line, and the file closed. */

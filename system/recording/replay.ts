@@ -22,6 +22,7 @@ import { LiveMachine } from '../live.ts';
 import { MachineMetrics } from '../metrics.ts';
 import { HostPacer } from '../realtime.ts';
 import type { RunResult, System } from '../run-image.ts';
+import { RecordedState, type MachineState } from '../state/system-state.ts';
 import { parseManifest, type Manifest } from '../manifest.ts';
 import { readRecording, RecordingError, type RecordedBatch, type RecordedInput, type Recording } from './format.ts';
 
@@ -150,13 +151,15 @@ export class ReplayPacer extends HostPacer {
 }
 
 /** What a replay's System takes from its recording: how far to run, the traffic, the boot's date. */
-export function replayOptions(recording: Recording): { until: number; traffic?: 'none'; wallClock: string; replay: Recording } {
+export function replayOptions(recording: Recording): { until: number; traffic?: 'none'; wallClock: string; replay: Recording; state?: MachineState } {
   const { header } = recording;
   return {
     until: header.until === 'never' ? Infinity : header.until,
     ...(header.traffic ? {} : { traffic: 'none' as const }),
     wallClock: header.date,
     replay: recording,
+    // What the live boot found in its data directory, booted again without touching one.
+    ...(header.state ? { state: new RecordedState(header.state) } : {}),
   };
 }
 

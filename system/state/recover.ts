@@ -6,8 +6,9 @@
 //   committed step                              the update is   boots   marks bad
 //   none (begin, … before the switch)           undone          from    -
 //   switch ok (步骤3.4, the alias repointed)     finished        to      -
-//   a rollback begun (步骤5.2; or an update     rolled back     the old the new one
-//   back within the window, rollback_of ≠ 0)
+//   a rollback begun (步骤5.2: a rollback_*      rolled back     the old the new one
+//   step; within the window, the verdict's
+//   window record or the update back's begin)
 //
 // The journal's entries are the host's record of each request (the service it names) and the
 // Module Manager's records that commit a step (its `journals` field set): `begin`, `step`, `end`,
@@ -66,6 +67,8 @@ export function fold(start: Installed, journal: readonly JournalEntry[]): Folded
   const services: Record<string, string> = { ...start.services };
   const bad = new Set(start.bad);
   const requested = new Map<number, string>();
+  /** Every update begun, by id: what an update back within its window undoes. */
+  const begun = new Map<number, Open>();
   let open: Open | undefined;
   let window: number | null = null;
   const num = (v: FieldValue | undefined): number => (typeof v === 'number' ? v : Number.NaN);
@@ -81,16 +84,26 @@ export function fold(start: Installed, journal: readonly JournalEntry[]): Folded
       const service = requested.get(rollbackOf ? rollbackOf % WINDOW_ROLLBACK : id);
       if (service === undefined) throw new StateError('STATE_DAMAGED', `journal line ${e.n}: update ${id} begins with no request naming its service`);
       open = { id, service, from: unpackVersion(num(e.fields.from)), to: unpackVersion(num(e.fields.to)), rollbackOf, switched: false, rollingBack: rollbackOf !== 0 };
-      if (rollbackOf) window = null;
+      begun.set(id, open);
+    } else if (e.type === 'window') {
+      // The Monitor's verdict within the window commits the rollback before the update back begins.
+      const state = e.fields.state;
+      const of = begun.get(num(e.fields.id));
+      window = state === 'open' ? num(e.fields.id) : null;
+      if (state === 'rollback' && of) {
+        open = { id: num(e.fields.rollback_id), service: of.service, from: of.to, to: of.from, rollbackOf: of.id, switched: false, rollingBack: true };
+      }
     } else if (open && num(e.fields.id) === open.id) {
       if (e.type === 'step' && e.fields.step === 'switch' && e.fields.state === 'ok') open.switched = true;
       else if (e.type === 'step' && ROLLBACK_STEPS.has(String(e.fields.step))) open.rollingBack = true;
       else if (e.type === 'end') {
-        services[open.service] = e.fields.outcome === 'completed' ? open.to : open.from;
+        const completed = e.fields.outcome === 'completed';
+        services[open.service] = completed ? open.to : open.from;
+        // An update back within the window that completed has rolled its version back: marked bad.
+        if (completed && open.rollbackOf) bad.add(`${open.service}@${open.from}`);
         open = undefined;
       }
     }
-    if (e.kind === 'record' && e.type === 'window') window = e.fields.state === 'open' ? num(e.fields.id) : null;
   }
 
   let recovered: StateRecovery | null = null;

@@ -28,10 +28,40 @@ export const STATE_DIR = 'system';
 export const INSTALLED_FILE = 'installed.json';
 export const JOURNAL_FILE = 'journal.jsonl';
 const FORMAT = 'hic-installed/1';
-/** A journal past this many lines is a guest committing without end, not an update: its records are refused. */
-export const JOURNAL_MAX_LINES = 100_000;
+/** A journal this long with nothing open is folded into installed.json and emptied, as a boot does. */
+export const JOURNAL_COMPACT_LINES = 1024;
+/** A journal past this many lines with an update still open is a guest committing without end: its records are refused. */
+export const JOURNAL_MAX_LINES = 65_536;
 
 export type SystemStateEvent = Extract<KernelEvent, { kind: 'systemState' }>;
+/** The event's content: what a recording keeps of a live run's boot (system/recording/). */
+export type SystemStateRecord = Omit<SystemStateEvent, 'kind'>;
+
+/** What a machine boots from and commits to: a data directory (SystemState), or a recording of one (RecordedState). */
+export interface MachineState {
+  boot(manifest: Manifest): BootState;
+  attach(kernel: Kernel): void;
+}
+
+/** The manifest with each sandbox on the version `versions` names for its module, where it names one. */
+function withVersions(manifest: Manifest, versions: Readonly<Record<string, string>> | undefined): Manifest {
+  if (!versions) return manifest;
+  return { ...manifest, sandboxes: manifest.sandboxes.map((s) => (versions[s.module] === undefined ? s : { ...s, version: versions[s.module]! })) };
+}
+
+/**
+ * A replay's state: the boot decides nothing and keeps nothing; it boots what the recorded boot
+ * did, and says what that boot said, so the replayed event log is the recorded one.
+ */
+export class RecordedState implements MachineState {
+  constructor(private readonly recorded: SystemStateRecord) {}
+
+  boot(manifest: Manifest): BootState {
+    return { manifest: withVersions(manifest, this.recorded.boot === 'installed' ? this.recorded.versions : undefined), event: { kind: 'systemState', ...this.recorded } };
+  }
+
+  attach(): void {}
+}
 
 /** What a boot starts from: the manifest with the versions that boot, and the marks to restore. */
 export interface BootState {
@@ -81,9 +111,12 @@ function readJournal(file: string): { entries: JournalEntry[]; torn: boolean } {
   return { entries, torn: last !== '' };
 }
 
-export class SystemState {
+export class SystemState implements MachineState {
   private fd: number | undefined;
   private lines = 0;
+  /** What installed.json says now, and the entries written since: their fold is what is installed. */
+  private base: Installed = { services: {}, bad: [] };
+  private written: JournalEntry[] = [];
 
   private constructor(
     readonly dir: string,
@@ -111,12 +144,9 @@ export class SystemState {
   boot(manifest: Manifest): BootState {
     const folded = fold(this.installed ?? { services: {}, bad: [] }, this.journal);
     const installed = manifest.boot === 'installed';
-    const sandboxes = manifest.sandboxes.map((s) => {
-      const v = installed ? folded.installed.services[s.module] : undefined;
-      return v === undefined ? s : { ...s, version: v };
-    });
+    const booted = withVersions(manifest, installed ? folded.installed.services : undefined);
     const versions: Record<string, string> = {};
-    for (const s of sandboxes) if (VERSION.test(s.version)) versions[s.module] = s.version;
+    for (const s of booted.sandboxes) if (VERSION.test(s.version)) versions[s.module] = s.version;
     const bad = installed ? folded.installed.bad : [];
     crashPoint('system state: decided, installed.json not yet written');
     replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, services: versions, bad }, null, 2) + '\n');
@@ -124,8 +154,9 @@ export class SystemState {
     rmSync(join(this.dir, JOURNAL_FILE), { force: true });
     syncDirectory(this.dir);
     crashPoint('system state: journal emptied');
+    this.base = { services: versions, bad };
     return {
-      manifest: { ...manifest, sandboxes },
+      manifest: booted,
       event: { kind: 'systemState', boot: manifest.boot, versions, bad, recovered: folded.recovered, windowClosed: folded.windowClosed, journal: this.journal.length },
     };
   }
@@ -155,10 +186,35 @@ export class SystemState {
     if (this.fd === undefined) return;
     // The audit log covers what the journal commits: its records of what led here are written first.
     kernel.audit.flush();
-    const line = JSON.stringify({ n: ++this.lines, ...entry }) + '\n';
-    writeSync(this.fd, line);
+    const full = { n: ++this.lines, ...entry } as JournalEntry;
+    writeSync(this.fd, JSON.stringify(full) + '\n');
     fsyncSync(this.fd);
     crashPoint(`journal ${this.lines}: ${what}`);
+    this.written.push(full);
+    if (this.lines >= JOURNAL_COMPACT_LINES) this.compact();
+  }
+
+  /**
+   * With nothing open — no update between its begin and its end, no rollback window — the journal
+   * is folded into installed.json and replaced by the requests still waiting, the boot's own two
+   * steps in the boot's order, so a machine that runs for a long time keeps a short journal.
+   * Killed between the two, the next boot folds the same entries over the new file: the same answer.
+   */
+  private compact(): void {
+    const folded = fold(this.base, this.written);
+    if (folded.recovered !== null || folded.windowClosed !== null) return;
+    replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, ...folded.installed }, null, 2) + '\n');
+    crashPoint('system state: compacted into installed.json, journal not yet emptied');
+    // A request the Module Manager has not yet begun or refused stays: its begin will need the service it names.
+    const done = new Set(this.written.flatMap((e) => (e.kind === 'record' && (e.type === 'begin' || e.type === 'refused') ? [e.fields.id] : [])));
+    const pending = this.written.filter((e) => e.kind === 'request' && !done.has(e.id)).map((e, i) => ({ ...e, n: i + 1 }));
+    const journal = join(this.dir, JOURNAL_FILE);
+    replaceFile(journal, pending.map((e) => JSON.stringify(e) + '\n').join(''));
+    closeSync(this.fd!);
+    this.fd = openSync(journal, 'a', 0o644);
+    this.base = folded.installed;
+    this.written = pending;
+    this.lines = pending.length;
   }
 
   close(): void {

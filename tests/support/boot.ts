@@ -66,6 +66,13 @@ export async function bootImage(source: string | { label: string; image: object 
  * run leaves there is checked at every cut: a host dead after any of its entries would come back
  * as the update's last committed step says (support/journal.ts). */
 export async function bootUpdate(source: string): Promise<{ run: Booted; summary: TrafficSummary; account: UpdateAccount }> {
+  const run = await bootJournaled(source);
+  return { run, summary: run.system.traffic!.generator.summary(), account: run.system.updates.all[0]! };
+}
+
+/** An image with updates booted to its end with a data directory of its own, and the journal the
+ * run left there checked at every cut for the service its first update names (support/journal.ts). */
+export async function bootJournaled(source: string): Promise<Booted> {
   const data = mkdtempSync(join(tmpdir(), 'hic-update-'));
   const state = SystemState.open(data);
   let run: Booted;
@@ -77,8 +84,8 @@ export async function bootUpdate(source: string): Promise<{ run: Booted; summary
   const journal = journalOf(data);
   rmSync(data, { recursive: true, force: true });
   const account = run.system.updates.all[0]!;
-  const service = run.system.manifest.sandboxes.find((s) => s.module === account.service);
-  if (service) expectEveryCut(journal, account.service, service.version);
-  return { run, summary: run.system.traffic!.generator.summary(), account };
+  const service = run.system.manifest.sandboxes.find((s) => s.module === account.service)!;
+  expectEveryCut(journal, account.service, service.version);
+  return run;
 }
 

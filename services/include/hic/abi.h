@@ -284,7 +284,7 @@ static inline int64_t hic_mem_protect(void *addr, uint64_t len, uint64_t prot) {
   return hic_syscall3(HIC_SYS_MEM_PROTECT, (int64_t)addr, (int64_t)len, (int64_t)prot);
 }
 
-/* Emits a typed record: type is the id of one of the record types the module declares (1 + its position in module.json), fields its struct of 64-bit words and len that struct's exact size. Core-0 checks every word against the declaration and records an event; a refused record leaves no trace (NOT_FOUND: no such type; INVALID_ARGUMENT: wrong length; BAD_ADDRESS: unreadable fields; BAD_VALUE: a word no value of its field; NO_MEMORY: a record that commits to the journal (a `journals` field set) when the journal is full). A committing record is durable in the machine's journal when the call returns. Returns 0, or -HIC_ERR_*. */
+/* Emits a typed record: type is the id of one of the record types the module declares (1 + its position in module.json), fields its struct of 64-bit words and len that struct's exact size. Core-0 checks every word against the declaration and records an event; a refused record leaves no trace (NOT_FOUND: no such type; INVALID_ARGUMENT: wrong length; BAD_ADDRESS: unreadable fields; BAD_VALUE: a word no value of its field; NO_RIGHT: a record that commits to the journal (a `journals` field set) from a sandbox holding no loader capability with right W; NO_MEMORY: such a record when the journal is full). A committing record is durable in the machine's journal when the call returns. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_record(uint64_t type, const void *fields, uint64_t len) {
   return hic_syscall3(HIC_SYS_RECORD, (int64_t)type, (int64_t)fields, (int64_t)len);
 }
