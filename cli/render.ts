@@ -51,7 +51,8 @@ export function renderEvent(e: StampedEvent, opts: RenderOptions = {}): string |
     case 'consoleDropped':
       return line('core0', `${e.sandbox}: ${e.lines} console line(s), ${e.bytes} bytes, dropped over its rate limit`);
     case 'systemState':
-      return line('host', describeSystemState(e));
+      // The host's account of the data directory, before anything ran: a host line, not a run's.
+      return `hic: ${describeSystemState(e)}`;
   }
   if (opts.quiet) return undefined;
   switch (e.kind) {

@@ -117,6 +117,7 @@ export class SystemState implements MachineState {
   /** What installed.json says now, and the entries written since: their fold is what is installed. */
   private base: Installed = { services: {}, bad: [] };
   private written: JournalEntry[] = [];
+  private booted = false;
 
   private constructor(
     readonly dir: string,
@@ -142,6 +143,9 @@ export class SystemState implements MachineState {
    * durable — installed.json replaced, then the journal emptied — before anything runs.
    */
   boot(manifest: Manifest): BootState {
+    // A data directory boots one machine: a second boot from the same reading would decide again on what the first already changed.
+    if (this.booted) throw new Error('SystemState.boot: this state has booted a machine already; open the data directory again');
+    this.booted = true;
     const folded = fold(this.installed ?? { services: {}, bad: [] }, this.journal);
     const installed = manifest.boot === 'installed';
     const booted = withVersions(manifest, installed ? folded.installed.services : undefined);
@@ -169,6 +173,7 @@ export class SystemState implements MachineState {
    * holder of the loader's right W).
    */
   attach(kernel: Kernel): void {
+    if (this.fd !== undefined) throw new Error('SystemState.attach: a machine is attached already');
     this.fd = openSync(join(this.dir, JOURNAL_FILE), 'a', 0o644);
     syncDirectory(this.dir);
     kernel.journal = (e) => {
