@@ -32,7 +32,7 @@ export type JournalEntry =
 
 export class StateError extends Error {
   constructor(
-    readonly code: 'STATE_DAMAGED',
+    readonly code: 'STATE_DAMAGED' | 'STATE_WRITE',
     message: string,
   ) {
     super(message);

@@ -153,7 +153,7 @@ export class SystemState implements MachineState {
     for (const s of booted.sandboxes) if (VERSION.test(s.version)) versions[s.module] = s.version;
     const bad = installed ? folded.installed.bad : [];
     crashPoint('system state: decided, installed.json not yet written');
-    replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, services: versions, bad }, null, 2) + '\n');
+    writable(join(this.dir, INSTALLED_FILE), () => replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, services: versions, bad }, null, 2) + '\n'));
     crashPoint('system state: installed.json written, journal not yet emptied');
     rmSync(join(this.dir, JOURNAL_FILE), { force: true });
     syncDirectory(this.dir);
@@ -192,8 +192,10 @@ export class SystemState implements MachineState {
     // The audit log covers what the journal commits: its records of what led here are written first.
     kernel.audit.flush();
     const full = { n: ++this.lines, ...entry } as JournalEntry;
-    writeSync(this.fd, JSON.stringify(full) + '\n');
-    fsyncSync(this.fd);
+    writable(`the journal ${join(this.dir, JOURNAL_FILE)}`, () => {
+      writeSync(this.fd!, JSON.stringify(full) + '\n');
+      fsyncSync(this.fd!);
+    });
     crashPoint(`journal ${this.lines}: ${what}`);
     this.written.push(full);
     if (this.lines >= JOURNAL_COMPACT_LINES) this.compact();
@@ -208,13 +210,13 @@ export class SystemState implements MachineState {
   private compact(): void {
     const folded = fold(this.base, this.written);
     if (folded.recovered !== null || folded.windowClosed !== null) return;
-    replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, ...folded.installed }, null, 2) + '\n');
+    writable(join(this.dir, INSTALLED_FILE), () => replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, ...folded.installed }, null, 2) + '\n'));
     crashPoint('system state: compacted into installed.json, journal not yet emptied');
     // A request the Module Manager has not yet begun or refused stays: its begin will need the service it names.
     const done = new Set(this.written.flatMap((e) => (e.kind === 'record' && (e.type === 'begin' || e.type === 'refused') ? [e.fields.id] : [])));
     const pending = this.written.filter((e) => e.kind === 'request' && !done.has(e.id)).map((e, i) => ({ ...e, n: i + 1 }));
     const journal = join(this.dir, JOURNAL_FILE);
-    replaceFile(journal, pending.map((e) => JSON.stringify(e) + '\n').join(''));
+    writable(journal, () => replaceFile(journal, pending.map((e) => JSON.stringify(e) + '\n').join('')));
     closeSync(this.fd!);
     this.fd = openSync(journal, 'a', 0o644);
     this.base = folded.installed;
@@ -225,6 +227,17 @@ export class SystemState implements MachineState {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+/** A write of the machine's state that the disk refused (full, read-only, gone) is the environment's failure, named, not a bug. */
+function writable(what: string, write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw e;
+    throw new StateError('STATE_WRITE', `cannot write ${what}: ${(e as Error).message}; the machine's state on disk is as it was before this write`);
   }
 }
 
