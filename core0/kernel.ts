@@ -332,7 +332,7 @@ export class Kernel {
       const horizon = pacer ? pacer.horizon(clock.now, this.turns) : Infinity;
       if (clock.now >= horizon) return 'slice';
       this.turns++;
-      const t = this.state.scheduler.next();
+      const t = this.state.scheduler.next(clock.now);
       if (t?.sandbox.suspended) continue; // stays runnable; resume queues it again
       if (!t) {
         const wake = this.nextWake();

@@ -139,7 +139,7 @@ export function spawn(k: KernelState, spec: SandboxSpec & StartSpec & { readonly
   if (k.machine.frames.accounting().free === 0) refuse(new KernelError('NO_MEMORY', `${spec.name}: no free frame for its page table`));
 
   const id = k.ids.sandbox++;
-  const module = { name: m.meta.name, version: m.meta.version, records: m.meta.records };
+  const module = { name: m.meta.name, version: m.meta.version, records: m.meta.records, cpuPermille: m.meta.cpuPermille };
   const s = new Sandbox(id, spec.name, quotaPages, budget, k.machine.createCpu(TABLE_TAG | id, spec.mappingLimit), k.machine.frames, declared, module);
   let t: Thread;
   let placedAt: { base: number; entry: number; stackTop: number; config: number };

@@ -1,11 +1,28 @@
-// Round-robin scheduling with virtual-time sleep, and a preference for threads woken by IPC.
-// Policy only: running a thread is the CPU's job. Ties are broken by thread id, never by host
-// state, so the order is deterministic.
+// Round-robin scheduling with virtual-time sleep, a preference for threads woken by IPC, and each
+// sandbox's signed CPU share guaranteed under contention. Policy only: running a thread is the
+// CPU's job. Ties are broken by thread id, never by host state, so the order is deterministic.
+//
+// The share (a module's `cpuPermille`, seed 步骤2.1 CPU配额): in every period of SHARE_PERIOD_NS of
+// virtual time, a sandbox that has used less CPU than its share of the period goes before any
+// that has used more. The scheduler is work-conserving: when every runnable thread is over its
+// share, the queue's order decides as before, and no CPU is left idle while a thread could run.
+// So a guest spinning beside a worker takes at most its share from it, whatever its budget, and
+// a new instance started with a share gets it.
 
 import type { Thread } from './objects/thread.ts';
 
 /** How many times in a row a thread may be woken to the front of the queue (Scheduler.wakeUp). */
 export const WAKE_PREFERENCE = 4;
+
+/** The period CPU shares are measured over, in virtual ns. */
+export const SHARE_PERIOD_NS = 10_000_000;
+
+/** Where a sandbox stands in the current share period. */
+interface ShareAccount {
+  period: number;
+  /** Its CPU time (virtual ns) when the period began. */
+  base: number;
+}
 
 export class Scheduler {
   private readonly runQueue: Thread[] = [];
@@ -72,7 +89,26 @@ export class Scheduler {
     }
   }
 
-  next(): Thread | undefined {
+  private readonly accounts = new WeakMap<Thread['sandbox'], ShareAccount>();
+
+  /** Whether `t`'s sandbox has used its share of the period `now` falls in (a host sandbox has none to use up). */
+  private overShare(t: Thread, now: number): boolean {
+    const s = t.sandbox;
+    const share = s?.module?.cpuPermille;
+    if (share === undefined) return false;
+    const period = Math.floor(now / SHARE_PERIOD_NS);
+    let a = this.accounts.get(s);
+    if (!a || a.period !== period) this.accounts.set(s, (a = { period, base: s.cpu.cpuNs }));
+    return (s.cpu.cpuNs - a.base) * 1000 >= share * SHARE_PERIOD_NS;
+  }
+
+  /**
+   * The next thread to run at virtual time `now`: the first in the queue whose sandbox is within
+   * its CPU share, or the first of all when none is.
+   */
+  next(now = 0): Thread | undefined {
+    const within = this.runQueue.findIndex((x) => !this.overShare(x, now));
+    if (within > 0) this.runQueue.unshift(...this.runQueue.splice(within, 1));
     const t = this.runQueue.shift();
     if (t && !t.wokenToFront) t.frontWakes = 0; // its turn came from the back: preference restored
     if (t) t.wokenToFront = false;

@@ -1,7 +1,7 @@
 // Scheduling policy on its own: round robin, sleepers woken in (time, id) order, removal.
 
 import { describe, expect, it } from 'vitest';
-import { Scheduler, WAKE_PREFERENCE } from '../core0/scheduler.ts';
+import { Scheduler, SHARE_PERIOD_NS, WAKE_PREFERENCE } from '../core0/scheduler.ts';
 import type { Thread } from '../core0/objects/thread.ts';
 
 const thread = (id: number) => ({ id, state: 'runnable', wakeAt: 0, frontWakes: 0, wokenToFront: false }) as unknown as Thread;
@@ -81,4 +81,41 @@ describe('scheduler', () => {
     expect([s.next(), s.next()]).toEqual([other, t]);
     expect(s.wakeUp(t)).toBe(true); // its turn came from the back: preference restored
   });
+
+  describe('CPU shares', () => {
+    /** A thread of a sandbox with `share` permille that has used `cpuNs` of virtual CPU time so far. */
+    const sharing = (id: number, share: number) => {
+      const sandbox = { module: { cpuPermille: share }, cpu: { cpuNs: 0 } };
+      return Object.assign(thread(id), { sandbox }) as Thread & { sandbox: typeof sandbox };
+    };
+
+    it('puts a sandbox within its share of the period before one past it; past it, every one waits its turn', () => {
+      const s = new Scheduler();
+      const [spinner, worker] = [sharing(1, 50), sharing(2, 300)];
+      s.makeRunnable(spinner);
+      s.makeRunnable(worker);
+      expect(s.next(0)).toBe(spinner); // both within: queue order
+      spinner.sandbox.cpu.cpuNs = SHARE_PERIOD_NS / 20; // its 50 ‰, used up
+      s.makeRunnable(spinner);
+      expect(s.next(1)).toBe(worker); // the worker goes first, though behind in the queue
+      worker.sandbox.cpu.cpuNs = (3 * SHARE_PERIOD_NS) / 10; // its 300 ‰, used up too
+      s.makeRunnable(worker);
+      expect(s.next(2)).toBe(spinner); // none within: queue order again; nothing waits idle
+      expect(s.next(3)).toBe(worker);
+    });
+
+    it('counts each period afresh', () => {
+      const s = new Scheduler();
+      const [spinner, worker] = [sharing(1, 50), sharing(2, 300)];
+      s.makeRunnable(spinner);
+      s.makeRunnable(worker);
+      expect(s.next(0)).toBe(spinner);
+      spinner.sandbox.cpu.cpuNs = SHARE_PERIOD_NS / 2; // half the first period, spinning
+      s.makeRunnable(spinner);
+      expect(s.next(SHARE_PERIOD_NS - 1)).toBe(worker);
+      s.makeRunnable(worker);
+      expect(s.next(SHARE_PERIOD_NS)).toBe(spinner); // a new period: within its share again
+    });
+  });
 });
+

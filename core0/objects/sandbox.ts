@@ -27,6 +27,8 @@ export interface SandboxModule {
   readonly name: string;
   readonly version: string;
   readonly records: readonly RecordType[];
+  /** Its signed CPU share, permille: what the scheduler guarantees it under contention (scheduler.ts). */
+  readonly cpuPermille: number;
 }
 
 /** A contiguous run of frames the sandbox owns; `mapped` pages start at frame `first + skip`. */
