@@ -17,12 +17,7 @@ export const WAKE_PREFERENCE = 4;
 /** The period CPU shares are measured over, in virtual ns. */
 export const SHARE_PERIOD_NS = 10_000_000;
 
-/** Where a sandbox stands in the current share period. */
-interface ShareAccount {
-  period: number;
-  /** Its CPU time (virtual ns) when the period began. */
-  base: number;
-}
+
 
 export class Scheduler {
   private readonly runQueue: Thread[] = [];
@@ -89,17 +84,17 @@ export class Scheduler {
     }
   }
 
-  private readonly accounts = new WeakMap<Thread['sandbox'], ShareAccount>();
-
   /** Whether `t`'s sandbox has used its share of the period `now` falls in (a host sandbox has none to use up). */
   private overShare(t: Thread, now: number): boolean {
     const s = t.sandbox;
     const share = s?.module?.cpuPermille;
     if (share === undefined) return false;
     const period = Math.floor(now / SHARE_PERIOD_NS);
-    let a = this.accounts.get(s);
-    if (!a || a.period !== period) this.accounts.set(s, (a = { period, base: s.cpu.cpuNs }));
-    return (s.cpu.cpuNs - a.base) * 1000 >= share * SHARE_PERIOD_NS;
+    if (s.sharePeriod !== period) {
+      s.sharePeriod = period;
+      s.shareBase = s.cpu.cpuNs;
+    }
+    return (s.cpu.cpuNs - s.shareBase) * 1000 >= share * SHARE_PERIOD_NS;
   }
 
   /**

@@ -127,7 +127,7 @@ describe('record', () => {
   });
 
   it('a module that declares no records has no record type to emit', () => {
-    expect(hello.module).toEqual({ name: 'hello', version: '1.0.0', records: [] });
+    expect(hello.module).toEqual({ name: 'hello', version: '1.0.0', records: [], cpuPermille: 100 });
     expect(emit([], { sandbox: hello, len: 8 })).toBe(-Err.NOT_FOUND);
   });
 });

@@ -85,7 +85,7 @@ describe('scheduler', () => {
   describe('CPU shares', () => {
     /** A thread of a sandbox with `share` permille that has used `cpuNs` of virtual CPU time so far. */
     const sharing = (id: number, share: number) => {
-      const sandbox = { module: { cpuPermille: share }, cpu: { cpuNs: 0 } };
+      const sandbox = { module: { cpuPermille: share }, cpu: { cpuNs: 0 }, sharePeriod: -1, shareBase: 0 };
       return Object.assign(thread(id), { sandbox }) as Thread & { sandbox: typeof sandbox };
     };
 

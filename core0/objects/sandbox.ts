@@ -48,6 +48,9 @@ export class Sandbox implements CapabilityOwner {
   readonly cspace: CSpace = new CSpace(this);
   /** What it may still write to the console (console-budget.ts). */
   readonly console = new ConsoleBudget();
+  /** The scheduler's account of its CPU share (scheduler.ts): the period it counts, and its CPU time when that period began. Plain fields, so a debugger's checkpoint restores them with the rest. */
+  sharePeriod = -1;
+  shareBase = 0;
   /** Syscalls its threads have made (counted by the trap; read by the host's metrics). */
   syscalls = 0;
   private used = 0;
