@@ -20,6 +20,7 @@ import { registerCtlCommand } from './ctl.ts';
 import { registerNetCommands } from './net.ts';
 import { registerDebugCommand } from './debug.ts';
 import { registerReportCommand } from './report.ts';
+import { registerStateCommand } from './state.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -99,6 +100,7 @@ registerRepoCommands(program, REPO_ROOT);
 registerAuditCommands(program);
 registerDebugCommand(program, REPO_ROOT);
 registerReportCommand(program);
+registerStateCommand(program);
 registerModCommands(program.command('mod').description('the module toolchain: build, pki, sign, verify, inspect (also the `hicmod` command)'), REPO_ROOT);
 
 program

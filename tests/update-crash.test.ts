@@ -123,6 +123,11 @@ describe('an update killed with SIGKILL at any of its commits', () => {
     const sw = points.findIndex((p) => p.includes('step switch') && p.includes(' ok')) + 1;
     const data = join(scratch, 'recovery-killed');
     expect((await hic(['boot', 'images/crash-campaign.himg', '-q', '--repo', repo, '--data-dir', data], { HIC_CRASH_AT: String(sw) })).signal).toBe('SIGKILL');
+    // What the data directory says, read without changing it (`hic state`).
+    const said = await hic(['state', data]);
+    expect(said.status, said.stderr).toBe(0);
+    expect(said.stdout).toContain('next boot    recovers update 1 (netstack 1.2.0 to 1.3.0): committed at its switch, finished; installs');
+    expect(journalOf(data).length).toBe(sw - 3); // every journal write up to the kill: unchanged by reading
     // The recovering boot's own points: decided, installed.json written, journal emptied.
     for (const at of [1, 2]) {
       const killed = await bootInstalledCli(data, `recovery-killed-${at}`, { HIC_CRASH_AT: String(at) });

@@ -20,7 +20,7 @@ import type { Kernel } from '../../core0/kernel.ts';
 import { crashPoint } from '../../hicmod-toolchain/crash-point.ts';
 import { replaceFile, syncDirectory } from '../durable.ts';
 import type { Manifest } from '../manifest.ts';
-import { fold, StateError, type Installed, type JournalEntry } from './recover.ts';
+import { fold, StateError, type Folded, type Installed, type JournalEntry } from './recover.ts';
 
 export { StateError };
 
@@ -126,6 +126,17 @@ export class SystemState implements MachineState {
     /** The journal's last line was torn (and is ignored). */
     readonly tornTail: boolean,
   ) {}
+
+  /**
+   * What a data directory holds, read without changing anything (`hic state`): what the last boot
+   * installed, the journal since, and what the next boot would install and recover.
+   */
+  static inspect(dataDir: string): { readonly installed: Installed | undefined; readonly journal: number; readonly torn: boolean; readonly next: Folded } {
+    const dir = join(dataDir, STATE_DIR);
+    const installed = readInstalled(join(dir, INSTALLED_FILE));
+    const { entries, torn } = readJournal(join(dir, JOURNAL_FILE));
+    return { installed, journal: entries.length, torn, next: fold(installed ?? { services: {}, bad: [] }, entries) };
+  }
 
   /** Reads the state in `<dataDir>/system/`: nothing there is a machine never booted. Damage is refused. */
   static open(dataDir: string): SystemState {
