@@ -5,7 +5,8 @@
 
 import type { Command } from 'commander';
 import { SystemState } from '../system/state/system-state.ts';
-import { runCommand } from './errors.ts';
+import { existsSync, statSync } from 'node:fs';
+import { runCommand, UsageError } from './errors.ts';
 
 const list = (versions: Readonly<Record<string, string>>) => Object.entries(versions).map(([m, v]) => `${m} ${v}`).join(', ') || 'none';
 
@@ -17,6 +18,8 @@ export function registerStateCommand(program: Command): void {
     .option('--json', 'print it as one JSON object')
     .action((dir: string, opts: { json?: boolean }) =>
       runCommand(() => {
+        if (!existsSync(dir)) throw new UsageError(`${dir}: no such data directory`);
+        if (!statSync(dir).isDirectory()) throw new UsageError(`${dir}: not a directory; name a data directory (hic boot --data-dir, default build/data)`);
         const s = SystemState.inspect(dir);
         if (opts.json) return void process.stdout.write(JSON.stringify(s) + '\n');
         const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)} ${v}\n`);

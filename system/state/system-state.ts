@@ -118,6 +118,8 @@ export class SystemState implements MachineState {
   private base: Installed = { services: {}, bad: [] };
   private written: JournalEntry[] = [];
   private booted = false;
+  /** The journal's length at which to try folding it into installed.json next. */
+  private compactAt = JOURNAL_COMPACT_LINES;
 
   private constructor(
     readonly dir: string,
@@ -209,7 +211,7 @@ export class SystemState implements MachineState {
     });
     crashPoint(`journal ${this.lines}: ${what}`);
     this.written.push(full);
-    if (this.lines >= JOURNAL_COMPACT_LINES) this.compact();
+    if (this.lines >= this.compactAt) this.compact();
   }
 
   /**
@@ -220,6 +222,9 @@ export class SystemState implements MachineState {
    */
   private compact(): void {
     const folded = fold(this.base, this.written);
+    // Something still open: try again JOURNAL_COMPACT_LINES later, so a long open update costs a
+    // fold per that many lines, not one per line (a fold reads every line).
+    this.compactAt = this.lines + JOURNAL_COMPACT_LINES;
     if (folded.recovered !== null || folded.windowClosed !== null) return;
     writable(join(this.dir, INSTALLED_FILE), () => replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, ...folded.installed }, null, 2) + '\n'));
     crashPoint('system state: compacted into installed.json, journal not yet emptied');
@@ -233,6 +238,7 @@ export class SystemState implements MachineState {
     this.base = folded.installed;
     this.written = pending;
     this.lines = pending.length;
+    this.compactAt = JOURNAL_COMPACT_LINES;
   }
 
   close(): void {
