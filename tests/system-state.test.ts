@@ -200,6 +200,14 @@ describe('the running machine\'s journal', () => {
       rec('end', { id, outcome: 'completed' });
       version = to;
     }
+    // One long update (a Module Manager committing 3000 steps): nothing is folded while it is open, and its end folds it all.
+    request(++id, version === '1.2.0' ? '1.3.0' : '1.2.0');
+    rec('begin', { id, from: V(version), to: V(version === '1.2.0' ? '1.3.0' : '1.2.0'), rollback_of: 0 });
+    for (let i = 0; i < 3000; i++) rec('step', { id, phase: 3, step: 'migrate', state: 'begin' });
+    expect(journalOf(d).length).toBeGreaterThan(3000);
+    rec('end', { id, outcome: 'completed' });
+    version = version === '1.2.0' ? '1.3.0' : '1.2.0';
+    expect(journalOf(d).length).toBeLessThan(1024);
     request(++id, '1.3.0'); // waiting: the Module Manager has not begun it
     s.close();
     const left = journalOf(d);

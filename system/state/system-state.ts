@@ -120,6 +120,8 @@ export class SystemState implements MachineState {
   private booted = false;
   /** The journal's length at which to try folding it into installed.json next. */
   private compactAt = JOURNAL_COMPACT_LINES;
+  /** The journal's length at the last try. */
+  private triedAt = 0;
 
   private constructor(
     readonly dir: string,
@@ -211,7 +213,9 @@ export class SystemState implements MachineState {
     });
     crashPoint(`journal ${this.lines}: ${what}`);
     this.written.push(full);
-    if (this.lines >= this.compactAt) this.compact();
+    // An update's end or a window's close may leave nothing open: worth a try, at most once every 64 lines.
+    const closes = full.kind === 'record' && (full.type === 'end' || (full.type === 'window' && full.fields.state !== 'open'));
+    if (this.lines >= this.compactAt || (closes && this.lines >= JOURNAL_COMPACT_LINES && this.lines >= this.triedAt + 64)) this.compact();
   }
 
   /**
@@ -222,9 +226,10 @@ export class SystemState implements MachineState {
    */
   private compact(): void {
     const folded = fold(this.base, this.written);
-    // Something still open: try again JOURNAL_COMPACT_LINES later, so a long open update costs a
-    // fold per that many lines, not one per line (a fold reads every line).
+    // Something still open: try again JOURNAL_COMPACT_LINES later (or at a close, 64 lines on), so
+    // a long open update costs a fold per that many lines, not one per line (a fold reads every line).
     this.compactAt = this.lines + JOURNAL_COMPACT_LINES;
+    this.triedAt = this.lines;
     if (folded.recovered !== null || folded.windowClosed !== null) return;
     writable(join(this.dir, INSTALLED_FILE), () => replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, ...folded.installed }, null, 2) + '\n'));
     crashPoint('system state: compacted into installed.json, journal not yet emptied');
@@ -239,6 +244,7 @@ export class SystemState implements MachineState {
     this.written = pending;
     this.lines = pending.length;
     this.compactAt = JOURNAL_COMPACT_LINES;
+    this.triedAt = 0;
   }
 
   close(): void {
