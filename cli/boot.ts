@@ -261,7 +261,8 @@ async function boot(image: string | undefined, opts: BootOptions, repoRoot: stri
     const reportsDir = join(repoRoot, 'build', 'reports');
     system.updates.onEnd((a) => {
       const written = writeReport(reportsDir, reportOf(a, manifest.name));
-      print(`hic: update ${a.id} (${printable(a.service)} to ${printable(a.to)}): report ${relative(process.cwd(), written.html)}`);
+      const what = a.configuration ? `${printable(a.service)} configuration, ${a.configuration.rules.length} rules` : `${printable(a.service)} to ${printable(a.to)}`;
+      print(`hic: update ${a.id} (${what}): report ${relative(process.cwd(), written.html)}`);
     });
     const live = new LiveMachine(system, bridge);
     const metrics = new MachineMetrics(live);

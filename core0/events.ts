@@ -84,7 +84,7 @@ export type KernelEvent =
   | { kind: 'sandboxSuspended'; sandbox: string; by: string }
   | { kind: 'sandboxResumed'; sandbox: string; by: string }
   /** The operator's channel (system/update/operator.ts) queued an update request for the Module Manager; `policy` as JSON. */
-  | { kind: 'updateRequested'; id: number; service: string; to: string; allowDowngrade: boolean; clearBad: boolean; policy: string }
+  | { kind: 'updateRequested'; id: number; service: string; to: string; allowDowngrade: boolean; clearBad: boolean; policy: string; /** a configuration change: the firewall's new table (to is '') */ rules?: readonly string[] }
   /** ... and delivered it: the Module Manager was waiting for a request. */
   | { kind: 'updateDelivered'; id: number }
   /**

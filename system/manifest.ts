@@ -362,7 +362,7 @@ export function parseManifest(file: string, text: string): Manifest {
   if (updateList.length > MAX_PENDING_UPDATES) r.fail('updates', `${updateList.length} update requests; the operator's channel holds at most ${MAX_PENDING_UPDATES}`);
   let last = 0;
   const updates = updateList.map((v: unknown, i: number): ImageUpdate => {
-    const o = r.object(v, `updates[${i}]`, ['at', 'service', 'to', 'allowDowngrade', 'clearBad', 'policy']);
+    const o = r.object(v, `updates[${i}]`, ['at', 'service', 'to', 'rules', 'allowDowngrade', 'clearBad', 'policy']);
     const atNs = r.time(o.at, `updates[${i}].at`);
     if (atNs < last) r.fail(`updates[${i}].at`, 'updates are listed in time order');
     if (atNs >= until) r.fail(`updates[${i}].at`, `at or after run.until: the machine stops first`);

@@ -9,6 +9,7 @@
 #define MM_H
 
 #include "hic/eth.h"
+#include "hic/firewall.h"
 #include "hic/migration.h"
 #include "hic/module.h"
 #include "hic/module_manager.h"
@@ -112,6 +113,7 @@ bool finish(void);
 void watch_init(void);
 void watch_prepare(void);
 void watch_begin(void);
+void watch_config(const char *service);
 bool verdict(uint64_t timeout_ns);
 void watch_end(void);
 void watch_validate(uint64_t id);
@@ -127,6 +129,15 @@ bool mark_bad(const char *version, bool bad);
  * in `in` (the window is closed), false once it expired or its rollback ran. */
 void window_open(void);
 bool window_wait(int64_t requests, struct hic_msg *in);
+
+/* configure.c: a configuration change (MM_REQUEST_CONFIGURE): the firewall's table, put in force,
+ * enforced by the running instance, watched through the stability window and put back if the
+ * Monitor asks. configure_init with the admin channel's slot (0: none). */
+void configure_init(uint64_t firewall_slot);
+bool run_configure(const struct instance *running, const struct mm_configure *c);
+
+/* plan.c: the request's strings terminated (`to` empty unless versioned) and its policy sound (seed 步骤1.1). */
+bool request_ok(bool versioned);
 
 /* An update to an older version, which plan.c lets go on only when the request asked for it (an
  * operator's MM_ALLOW_DOWNGRADE, or a rollback in the window): Core-0 lets it past its rollback

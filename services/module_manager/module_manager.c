@@ -11,6 +11,10 @@
  * verdict stops the update and rollback.c undoes it (watch.c, rollback.c). After COMPLETE it goes
  * on watching through the rollback window, where a verdict starts an update back (window.c).
  *
+ * A configuration change (MM_REQUEST_CONFIGURE) runs in configure.c: a new firewall table, put in
+ * force through the firewall's admin channel (config.firewall_slot), watched, and put back alone if
+ * the Monitor asks (seed §4.4.2).
+ *
  * The running instance is the one the image gave us: its sandbox control at config.control_slot,
  * its migration channel at config.channel_slot. After an update the new instance is the running
  * one, so a second update starts from it. */
@@ -166,6 +170,7 @@ int hic_main(void) {
   msg.cap = HIC_NO_CAP;
   if (hic_call((uint64_t)eth, &msg, 0, 0) == 0 && msg.label == ETH_OK) eth_wake = msg.cap, eth_bits = msg.words[0];
   watch_init();
+  configure_init(config->firewall_slot);
   int64_t requests = hic_endpoint_create();
   static const char name[] = "cap://module_manager/v" HIC_MODULE_VERSION "/requests";
   if (requests < 0 || hic_registry_register(REGISTRY, name, sizeof name - 1, (uint64_t)requests) < 0) return hic_log("module_manager: cannot register %s", name), 1;
@@ -173,15 +178,18 @@ int hic_main(void) {
     static struct hic_msg in;
     if (!window_wait(requests, &in) && hic_recv((uint64_t)requests, &in, 0, 0) < 0) continue;
     if (in.cap >= 0) hic_cap_delete((uint64_t)in.cap);
-    struct mm_request req;
-    memset(&req, 0, sizeof req);
-    memcpy(&req, in.payload, in.len < sizeof req ? in.len : sizeof req);
-    if (in.label != MM_REQUEST_UPDATE || in.len != sizeof req) {
-      refuse(req.id, MODULE_MANAGER_REFUSED_REASON_BAD_POLICY, HIC_ERR_INVALID_ARGUMENT);
+    static struct mm_configure c;
+    memset(&c, 0, sizeof c);
+    memcpy(&c, in.payload, in.len < sizeof c ? in.len : sizeof c);
+    bool update = in.label == MM_REQUEST_UPDATE && in.len == sizeof c.req;
+    bool configure = in.label == MM_REQUEST_CONFIGURE && in.len == sizeof c;
+    if (!update && !configure) {
+      refuse(c.req.id, MODULE_MANAGER_REFUSED_REASON_BAD_POLICY, HIC_ERR_INVALID_ARGUMENT);
       continue;
     }
     memset(&up, 0, sizeof up);
-    up.req = req;
-    run_update();
+    up.req = c.req;
+    if (update) run_update();
+    else run_configure(&running, &c);
   }
 }

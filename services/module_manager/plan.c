@@ -70,9 +70,14 @@ static bool dependencies_ok(void) {
   return true;
 }
 
+bool request_ok(bool versioned) {
+  bool to_ok = versioned ? terminated(up.req.to, sizeof up.req.to) : up.req.to[0] == 0;
+  return terminated(up.req.service, sizeof up.req.service) && to_ok && policy_ok(&up.req.policy);
+}
+
 bool plan(void) {
   step(1, MODULE_MANAGER_STEP_STEP_REQUEST, MODULE_MANAGER_STEP_STATE_BEGIN);
-  if (!terminated(up.req.service, sizeof up.req.service) || !terminated(up.req.to, sizeof up.req.to) || !policy_ok(&up.req.policy))
+  if (!request_ok(true))
     return refused(MODULE_MANAGER_REFUSED_REASON_BAD_POLICY, HIC_ERR_INVALID_ARGUMENT), false;
   struct hic_module_req q;
   memset(&q, 0, sizeof q);

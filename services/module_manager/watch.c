@@ -39,11 +39,8 @@ void watch_prepare(void) {
   if (!up.rollback_of && find_monitor()) monitor_call(MON_PREPARE, up.req.id, up.to, 0, 0, HIC_NO_CAP);
 }
 
-/* A rollback in the window (window.c) goes unwatched: the version it returns to is the baseline.
- * Called when the new instance begins to take traffic, or earlier, at its first crash while it
- * started (instance.c): the Monitor judges whether it crashes in a loop. */
-void watch_begin(void) {
-  if (up.watched || up.rollback_of || !find_monitor()) return;
+/* The watch of `service` `version` (its stats endpoint), Ethernet driver id `instance`. */
+static void watch_start(uint64_t kind, const char *service, const char *version, uint64_t instance) {
   /* Anything a watch of an earlier update left in the endpoint is stale. */
   static struct hic_msg old;
   while (hic_recv((uint64_t)verdicts, &old, HIC_NONBLOCK, 0) == 0)
@@ -51,12 +48,31 @@ void watch_begin(void) {
   /* Send and grant: a capability travels only with G. The Monitor can send on it, not receive. */
   int64_t back = hic_cap_copy((uint64_t)verdicts, HIC_RIGHT_W | HIC_RIGHT_G);
   if (back < 0) return (void)hic_log("module_manager: no copy of the verdict endpoint: %ld", back);
-  struct mon_watch w = {.id = up.req.id, .from = up.from, .to = up.to, .instance = successor_instance(&up.old)};
-  memcpy(w.service, up.req.service, sizeof w.service);
-  memcpy(w.version, up.info.version, sizeof w.version < sizeof up.info.version ? sizeof w.version : sizeof up.info.version);
-  w.service[sizeof w.service - 1] = w.version[sizeof w.version - 1] = 0;
+  struct mon_watch w = {.id = up.req.id, .from = up.from, .to = up.to, .instance = instance, .kind = kind};
+  for (uint64_t i = 0; i + 1 < sizeof w.service && service[i]; i++) w.service[i] = service[i];
+  for (uint64_t i = 0; i + 1 < sizeof w.version && version[i]; i++) w.version[i] = version[i];
   up.watched = monitor_call(MON_WATCH, 0, 0, &w, sizeof w, back);
   if (!up.watched) hic_cap_delete((uint64_t)back);
+}
+
+/* A rollback in the window (window.c) goes unwatched: the version it returns to is the baseline.
+ * Called when the new instance begins to take traffic, or earlier, at its first crash while it
+ * started (instance.c): the Monitor judges whether it crashes in a loop. */
+void watch_begin(void) {
+  if (up.watched || up.rollback_of || !find_monitor()) return;
+  char version[sizeof up.info.version + 1];
+  memcpy(version, up.info.version, sizeof up.info.version);
+  version[sizeof up.info.version] = 0;
+  watch_start(MON_WATCH_CODE, up.req.service, version, successor_instance(&up.old));
+}
+
+/* A configuration change (configure.c): the instance in service, `service` at up.from, before it
+ * enforces the new table. */
+void watch_config(const char *service) {
+  if (up.watched || !find_monitor()) return;
+  char version[16];
+  hic_snprintf(version, sizeof version, "%lu.%lu.%lu", up.from >> 16, up.from >> 8 & 0xff, up.from & 0xff);
+  watch_start(MON_WATCH_CONFIG, service, version, up.old.hello.instance);
 }
 
 bool verdict(uint64_t timeout_ns) {

@@ -53,6 +53,7 @@ _Static_assert(MONITOR_ALERT_PRIORITY_P3 == MD_P3 && MONITOR_ALERT_VERDICT_SILEN
 struct probe {
   uint64_t version, frames, bytes, busy_ns;
   uint64_t http_requests, http_errors;
+  uint64_t fw_denied;
 };
 
 /* One instance's counters as last seen, to take differences from. */
@@ -97,6 +98,9 @@ static struct {
   uint64_t cpu_ns, cpu_at; /* Core-0's CPU time of its live sandboxes, and when it was read (0: not yet) */
   uint32_t fail_streak;
   uint64_t http_requests, http_errors; /* as last seen */
+  uint64_t fw_denied;                  /* ... and the traffic its firewall rules refused */
+  bool fw_denied_seen;
+  bool config;                         /* MON_WATCH_CONFIG: a configuration change, the code unchanged */
   uint64_t samples, violations, unanswered, sent;
   bool verdict_due;          /* a rollback decided, not yet taken by the Module Manager */
   struct mon_verdict verdict;
@@ -158,7 +162,8 @@ static bool probe_of(int64_t ep, struct probe *p, bool *gone) {
   struct ns_stats_head head;
   if (r < 0 || msg.label != 0 || msg.len < sizeof head) return false;
   memcpy(&head, msg.payload, sizeof head);
-  *p = (struct probe){.version = msg.words[2], .frames = head.rx_frames, .bytes = head.rx_bytes, .busy_ns = msg.words[3], .http_requests = head.http_requests, .http_errors = head.http_errors};
+  *p = (struct probe){.version = msg.words[2], .frames = head.rx_frames, .bytes = head.rx_bytes, .busy_ns = msg.words[3], .http_requests = head.http_requests, .http_errors = head.http_errors,
+                       .fw_denied = head.fw_denied};
   return true;
 }
 
@@ -410,7 +415,8 @@ static uint64_t watch(const struct hic_msg *in) {
   w.functions = old.answered ? ~old.failed & NS_PROBE_ALL : 0;
   uint64_t t = cost_mean_ns > MAX_SAMPLE ? MAX_SAMPLE : cost_mean_ns, r = q16_to_int(md_detect_mean_q16(&frame_rate));
   w.base = (struct md_baseline){.latency_us = t ? (uint32_t)t : 1, .throughput = r ? (uint32_t)r : 1, .error_ppm = base_error_ppm};
-  struct md_update_context ctx = {.code_changed = 1};
+  w.config = req.kind == MON_WATCH_CONFIG;
+  struct md_update_context ctx = {.code_changed = !w.config, .config_changed = w.config};
   uint64_t now = (uint64_t)hic_time_now();
   if (md_decider_init(&w.decider, &policy, &w.base, &ctx, now) < 0) {
     if (w.stats >= 0) hic_cap_delete((uint64_t)w.stats);
@@ -422,7 +428,7 @@ static uint64_t watch(const struct hic_msg *in) {
                                                           .functions = w.functions, .cost_per_frame_ns = (cost.per_unit_q8 + 128) >> 8,
                                                           .cost_per_kib_ns = (cost.per_block_q8 * (1024 / MD_COST_BLOCK) + 128) >> 8,
                                                           .error_rate = base_error_ppm});
-  monitor_emit_watch(&(struct monitor_record_watch){.id = req.id, .from = req.from, .to = req.to});
+  monitor_emit_watch(&(struct monitor_record_watch){.id = req.id, .from = req.from, .to = req.to, .config = w.config});
   hic_log("monitor: watching %s %s for update %lu: baseline %lu ns per frame over %u samples", req.service, req.version, req.id, t, service_time.n);
   return MON_OK;
 }
@@ -479,7 +485,7 @@ static void observe(void) {
      * the name again, with counters from zero. */
     hic_cap_delete((uint64_t)w.stats);
     w.stats = -1;
-    w.seen.seen = false, w.http_requests = w.http_errors = 0;
+    w.seen.seen = false, w.http_requests = w.http_errors = w.fw_denied = 0;
   }
   uint64_t offered = w.offered;
   offered_to(w.instance, &offered);
@@ -511,6 +517,13 @@ static void observe(void) {
     s.calls = calls > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)calls;
     s.call_errors = http_errors > s.calls ? s.calls : (uint32_t)http_errors;
   }
+  /* Traffic the instance's firewall rules refused (§4.4.2: refusals by a new configuration are
+   * that configuration's evidence). The first reading of a watch only sets where to count from. */
+  if (answered && w.fw_denied_seen && p.fw_denied >= w.fw_denied) {
+    uint64_t d = p.fw_denied - w.fw_denied;
+    s.cause.denials = d > MAX_SAMPLE ? MAX_SAMPLE : (uint32_t)d;
+  }
+  if (answered) w.fw_denied = p.fw_denied, w.fw_denied_seen = true;
   /* Crashes are Core-0's count of the new version's sandboxes that ended by a fault (§4.2's
    * crash-loop row; the Module Manager's destroy after a verdict is no fault). The new instance
    * is not running when none of them lives (§4.1 level 1's start-failure gauge; a restart ends it). */

@@ -226,7 +226,8 @@ static void serve_stats(void) {
       msg.words[2] = HIC_MODULE_VERSION_NUM;
       msg.words[3] = busy_ns;
       const struct apps_counters *app = apps_counters();
-      struct ns_stats_head head = {.rx_frames = stack.stats.rx_frames, .rx_bytes = busy_bytes, .http_requests = app->http_requests, .http_errors = app->http_errors};
+      struct ns_stats_head head = {.rx_frames = stack.stats.rx_frames, .rx_bytes = busy_bytes, .http_requests = app->http_requests, .http_errors = app->http_errors,
+                                   .fw_denied = stack.stats.tcp_fw_denied + stack.stats.udp_fw_denied + stack.stats.icmp_fw_denied};
       _Static_assert(sizeof head + sizeof stack.stats <= HIC_MSG_PAYLOAD_MAX, "the stats fit a message");
       memcpy(msg.payload, &head, sizeof head);
       memcpy(msg.payload + sizeof head, &stack.stats, sizeof stack.stats);

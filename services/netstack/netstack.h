@@ -128,6 +128,7 @@ bool app_record_load(uint32_t id, const uint8_t *p); /* a checked record, as con
 /* --- app/upper.c: the firewall, DNS resolver and web server, each one call away --------------- */
 
 int upper_init(struct ns_stack *s);
+int upper_rules(struct ns_stack *s);
 size_t upper_dns(const uint8_t *query, size_t len, uint8_t *out, size_t cap);
 bool upper_http_request(const char *line, uint32_t len, uint32_t *body_len, uint64_t *token);
 uint32_t upper_http_head(uint64_t token, char *out, size_t cap);

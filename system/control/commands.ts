@@ -156,28 +156,18 @@ export const COMMANDS: readonly Command[] = [
       arg('clearBad', 'boolean', false, 'allow a version marked bad after a rollback, clearing the mark'),
       arg('policy', 'object', false, 'the update policy (seed 步骤1.1): rateLimit, batch, stages, stability, …; fields left out take the seed defaults'),
     ],
-    run: async (ctx, a) => {
-      let request;
-      try {
-        request = readRequest(new Reader('update'), { service: a.service, to: a.to, allowDowngrade: a.allowDowngrade, clearBad: a.clearBad, policy: a.policy }, 'arguments');
-      } catch (e) {
-        if (e instanceof ManifestError) throw new CommandError('InvalidArgument', e.message);
-        throw e;
-      }
-      // Whether the queue has room is known only when the input enters (deliveries happen in
-      // virtual time), and a refusal must not throw there: the pacer is admitting inputs.
-      const entered: { id?: number; full?: UpdateQueueFull } = {};
-      const virtual = await ctx.input('update', a, () => {
-        try {
-          entered.id = ctx.live.system.operator.request(request);
-        } catch (e) {
-          if (!(e instanceof UpdateQueueFull)) throw e;
-          entered.full = e;
-        }
-      });
-      if (entered.full) throw new CommandError('QueueFull', entered.full.message);
-      return { virtual, id: entered.id };
-    },
+    run: (ctx, a) => requestUpdate(ctx, 'update', a, { service: a.service, to: a.to, allowDowngrade: a.allowDowngrade, clearBad: a.clearBad, policy: a.policy }),
+  },
+  {
+    name: 'configure',
+    summary: `ask the Module Manager for a configuration change (seed §4.4.2): the firewall's new rule table, put in force as its next version with the code unchanged, watched by the Monitor through the stability window and put back alone if it fails; the reply gives the id, \`updates\` its progress`,
+    effect: 'input',
+    args: [
+      arg('service', 'string', true, 'the service whose configuration changes: firewall'),
+      arg('rules', 'string[]', true, 'the table, in order: "allow tcp 80" "deny tcp 0-65535" … (what none matches is denied)'),
+      arg('policy', 'object', false, 'the policy: stability, phaseTimeout, healthInterval (seed 步骤1.1); fields left out take the seed defaults'),
+    ],
+    run: (ctx, a) => requestUpdate(ctx, 'configure', a, { service: a.service, rules: a.rules, policy: a.policy }),
   },
   {
     name: 'confirm',
@@ -304,4 +294,28 @@ export function decodeArguments(cmd: Command, raw: unknown): Record<string, unkn
     out[a.name] = v;
   }
   return out;
+}
+
+/** An update or configuration request (`fields` as an image's `updates` entry writes it) into the operator's queue. */
+async function requestUpdate(ctx: CommandContext, name: string, a: Record<string, unknown>, fields: Record<string, unknown>): Promise<unknown> {
+  let request;
+  try {
+    request = readRequest(new Reader(name), Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)), 'arguments');
+  } catch (e) {
+    if (e instanceof ManifestError) throw new CommandError('InvalidArgument', e.message);
+    throw e;
+  }
+  // Whether the queue has room is known only when the input enters (deliveries happen in
+  // virtual time), and a refusal must not throw there: the pacer is admitting inputs.
+  const entered: { id?: number; full?: UpdateQueueFull } = {};
+  const virtual = await ctx.input(name, a, () => {
+    try {
+      entered.id = ctx.live.system.operator.request(request);
+    } catch (e) {
+      if (!(e instanceof UpdateQueueFull)) throw e;
+      entered.full = e;
+    }
+  });
+  if (entered.full) throw new CommandError('QueueFull', entered.full.message);
+  return { virtual, id: entered.id };
 }

@@ -111,6 +111,16 @@ ${r.restarts !== undefined && html`<p>The new instance crashed while it started,
 </section>`;
 }
 
+/** A configuration change (seed §4.4.2): the firewall's versions, the diff, and the table asked for. */
+export function configuration(r: UpdateReport): Html | undefined {
+  const c = r.configuration;
+  if (c === undefined) return undefined;
+  return html`<section id="configuration"><h2>Configuration change</h2>
+<p>${c.version > 0 ? html`The firewall's table became configuration version <b>${c.version}</b> (from version ${c.previous}; hash ${c.hash}): ${c.added} rules added, ${c.removed} removed.` : 'The firewall did not put the table in force.'}${c.revertedTo !== undefined && html` Rolled back: version <b>${c.revertedTo}</b> is in force again, the code unchanged.`}</p>
+<ol>${c.rules.map((x) => html`<li><code>${x}</code></li>`)}</ol>
+</section>`;
+}
+
 export function alerts(r: UpdateReport): Html | undefined {
   if (r.alerts === undefined) return undefined;
   return html`<section id="alerts"><h2>Alerts</h2>

@@ -42,7 +42,7 @@ const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'u
 export function renderHtml(report: UpdateReport): string {
   const { script, style } = loadAssets();
   const csp = [`default-src 'none'`, `script-src ${sha256(script)}`, `style-src ${sha256(style)}`, `img-src data:`, `base-uri 'none'`, `form-action 'none'`].join('; ');
-  const optional = [section.notices(report), section.alerts(report), section.decision(report), section.rollback(report), section.rootCause(report)];
+  const optional = [section.configuration(report), section.notices(report), section.alerts(report), section.decision(report), section.rollback(report), section.rootCause(report)];
   const page = html`<!DOCTYPE html>
 <html lang="en">
 <head>

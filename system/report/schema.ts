@@ -219,6 +219,22 @@ export interface UpdateReport {
   readonly decision?: Decision;
   readonly rollback?: Rollback;
   readonly rootCause?: RootCause;
+  /** A configuration change (seed §4.4.2): the firewall's table, versioned by the firewall. */
+  readonly configuration?: Configuration;
+}
+
+export interface Configuration {
+  /** The table asked for, in order. */
+  readonly rules: readonly string[];
+  /** The version it became, and the one in force before it (0: it was refused). */
+  readonly version: number;
+  readonly previous: number;
+  readonly added: number;
+  readonly removed: number;
+  /** CRC-32 of the table, as the firewall computed it, in hex. */
+  readonly hash: string;
+  /** The version put back in force by the rollback, if one ran. */
+  readonly revertedTo?: number;
 }
 
 // --- the JSON Schema -----------------------------------------------------------------------------
@@ -317,6 +333,10 @@ export const REPORT_SCHEMA: Schema = {
       rollbackOf: count,
       notices: list(object({ tNs: ns, event: choice('begins', 'completed', 'rolled_back', 'failed'), service: label, answer: label })),
       restarts: list(object({ tNs: ns, start: count, again: { type: 'boolean' } })),
+      configuration: object(
+        { rules: list(text), version: count, previous: count, added: count, removed: count, hash: { type: 'string', pattern: '^[0-9a-f]{8}$' } },
+        { revertedTo: count },
+      ),
       alerts: list(object({ tNs: ns, level: choice('P0', 'P1', 'P2', 'P3'), rule: label, message: text }, { suppressed: { type: 'boolean' } })),
       decision: object({
         tNs: ns,

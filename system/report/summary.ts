@@ -80,6 +80,11 @@ export function summarize(r: UpdateReport): string[] {
   if (r.rollbackPoint !== undefined) out.push(...block('rollback pt', [`${r.rollbackPoint.path}, kept until ${instant(r.rollbackPoint.expiresNs)}`]));
   if (r.window !== undefined) out.push(...block('window', [`until ${instant(r.window.untilNs)}: ${WINDOW_WORDS[r.window.state]}${r.window.rollbackId !== undefined ? ` (update ${r.window.rollbackId})` : ''}`]));
 
+  const cfg = r.configuration;
+  if (cfg !== undefined) {
+    out.push('', `configuration (seed 4.4.2): ${cfg.version > 0 ? `firewall version ${cfg.version} after ${cfg.previous}, hash ${cfg.hash}, ${cfg.added} rules added, ${cfg.removed} removed` : 'the firewall did not put it in force'}${cfg.revertedTo !== undefined ? `; rolled back to version ${cfg.revertedTo}, the code unchanged` : ''}`);
+    cfg.rules.forEach((x, i) => out.push(`  ${String(i + 1).padStart(2)}. ${x}`));
+  }
   if (r.notices !== undefined) {
     // One line per event: the services told, each with its answer.
     const events = [...new Set(r.notices.map((n) => n.event))];

@@ -10,7 +10,7 @@
 
 import { HostCallError, HostClient, type HostMessage } from '../../core0/host-client.ts';
 import type { Kernel } from '../../core0/kernel.ts';
-import { encodeRequest, MAX_PENDING_UPDATES, MM_REQUEST_UPDATE, resolvePolicy, type UpdateRequest } from './request.ts';
+import { encodeRequest, MAX_PENDING_UPDATES, requestLabel, resolvePolicy, ruleText, type UpdateRequest } from './request.ts';
 
 const REQUESTS = 'cap://module_manager/requests';
 const RETRY_NS = 1_000_000;
@@ -103,7 +103,7 @@ export class OperatorChannel {
     private readonly kernel: Kernel,
     sandbox: OperatorSandbox = new OperatorSandbox(kernel),
   ) {
-    this.queue = new OperatorSender(kernel, sandbox, REQUESTS, (m) => ({ label: MM_REQUEST_UPDATE, payload: encodeRequest(m.id, m.request) }), (m) =>
+    this.queue = new OperatorSender(kernel, sandbox, REQUESTS, (m) => ({ label: requestLabel(m.request), payload: encodeRequest(m.id, m.request) }), (m) =>
       kernel.events.emit({ kind: 'updateDelivered', id: m.id }),
     );
   }
@@ -131,7 +131,8 @@ export class OperatorChannel {
 
   private enqueue(request: UpdateRequest): number {
     const id = this.nextId++;
-    this.kernel.events.emit({ kind: 'updateRequested', id, service: request.service, to: request.to, allowDowngrade: request.allowDowngrade, clearBad: request.clearBad === true, policy: JSON.stringify(resolvePolicy(request.policy)) });
+    this.kernel.events.emit({ kind: 'updateRequested', id, service: request.service, to: request.to, allowDowngrade: request.allowDowngrade, clearBad: request.clearBad === true, policy: JSON.stringify(resolvePolicy(request.policy)),
+      ...(request.rules ? { rules: request.rules.map(ruleText) } : {}) });
     this.queue.push({ id, request });
     return id;
   }

@@ -16,7 +16,11 @@ type Fields = Readonly<Record<string, FieldValue>>;
 export interface UpdateAccount {
   readonly id: number;
   readonly service: string;
+  /** The version asked for; for a configuration change, the configured service's version as it runs. */
   readonly to: string;
+  /** A configuration change (seed §4.4.2): the table asked for, and each version the Module
+   * Manager put in force (`config` records): the request's, and the one before again if it rolled back. */
+  readonly configuration?: { readonly rules: readonly string[]; applied?: Fields & { readonly tNs: number }; reverted?: Fields & { readonly tNs: number } };
   readonly policyJson: string;
   readonly requestedNs: number;
   deliveredNs?: number;
@@ -130,8 +134,10 @@ export class UpdateLog {
     if (e.kind === 'moduleVerified') this.builds.set(`${e.module}@${e.version}`, e.build);
     if (e.kind === 'moduleLoaded') this.loaded.set(e.sandbox, { sandbox: e.sandbox, module: e.module, version: e.version, sha384: e.sha384, config: e.config });
     if (e.kind === 'updateRequested') {
+      // A configuration change keeps the version: the configured service's, as Core-0 last loaded it.
+      const running = e.rules && [...this.loaded.values()].reverse().find((l) => l.module === e.service);
       this.accounts.set(e.id, {
-        id: e.id, service: e.service, to: e.to, policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [],
+        id: e.id, service: e.service, to: e.rules ? (running?.version ?? '0.0.0') : e.to, ...(e.rules ? { configuration: { rules: e.rules } } : {}), policyJson: e.policy, requestedNs: e.t, steps: [], stages: [], split: [], switched: [], failedChecks: [], destroyed: [],
         monitor: { samples: [], decisions: [], alerts: [], confirmations: [] }, instances: {}, faults: [], restarts: [], notified: [],
       });
       return;
@@ -208,6 +214,9 @@ export class UpdateLog {
         return;
       case 'notified':
         a.notified.push({ ...f, tNs: e.t });
+        return;
+      case 'config':
+        if (a.configuration) a.configuration[String(f.state) === 'reverted' ? 'reverted' : 'applied'] = { ...f, tNs: e.t };
         return;
       case 'end':
         a.end = { ...f, tNs: e.t };

@@ -4,7 +4,7 @@
 // and decision, and the outcome. The shape is system/report/schema.ts's; rendering and writing
 // live in system/report/.
 
-import type { Notice, Phase, RootCause, UpdateReport } from '../report/schema.ts';
+import type { Configuration, Notice, Phase, RootCause, UpdateReport } from '../report/schema.ts';
 import { version, type LoadedInstance, type UpdateAccount } from './outcome.ts';
 import type { UpdatePolicy } from './request.ts';
 
@@ -30,6 +30,11 @@ const STEPS: Readonly<Record<string, { readonly seed: string; readonly title: st
   rollback_switch: { seed: '5.3', title: "driver's default and the service's alias back to the old instance" },
   rollback_move: { seed: '5.2', title: 'connections moved back (reverse) or given up (emergency), both instances aborted' },
   rollback_reclaim: { seed: '5.3', title: 'new instance destroyed, its resources reclaimed' },
+  // A configuration change (seed §4.4.2): the code stays, the firewall's table changes. Putting
+  // it in force is the change's switch (步骤3.4); putting the one before back, its rollback (5.2).
+  config_apply: { seed: '3.4', title: "the firewall's new table checked and put in force as its next version (§4.4.2)" },
+  config_enforce: { seed: '3.4', title: 'the running instance fetched the table and enforces it' },
+  config_revert: { seed: '5.2', title: 'the version before put back in force and enforced again; the code stays (§4.4.2)' },
 };
 
 const CLASSES = ['idle', 'http', 'realtime', 'persistent'] as const;
@@ -113,6 +118,15 @@ function configDiff(old: LoadedInstance | undefined, now: LoadedInstance | undef
   return out;
 }
 
+/** A configuration change's diff (seed §4.4.2 配置差异分析): the firewall's versions and what changed. */
+function tableDiff(c: Configuration): NonNullable<RootCause['configDiff']> {
+  return [
+    { key: 'firewall configuration version', from: String(c.previous), to: String(c.version) },
+    { key: 'rules added, removed', to: `${c.added} added, ${c.removed} removed` },
+    { key: 'table (new)', to: c.rules.join('; ') },
+  ];
+}
+
 /** The root cause (seed §4.3 步骤5.4.2): the Monitor's classification with its evidence, the
  * metric history it decided on, and what changed between the two instances. */
 function rootCauseOf(a: UpdateAccount): RootCause | undefined {
@@ -138,7 +152,7 @@ function rootCauseOf(a: UpdateAccount): RootCause | undefined {
     evidence,
     ...(dump ? { crash: { registers: dump.registers, disassembly: [...dump.code, ...(dump.before ? [`(the 16 bytes before rip: ${dump.before})`] : [])], stack: dump.stack } } : {}),
     metrics: [series('service time per frame (ns)', 'service_time'), series('frames offered per interval', 'offered'), series('unanswered per interval', 'unanswered')],
-    configDiff: configDiff(a.instances.old, a.instances.new),
+    configDiff: a.configuration ? tableDiff(configurationOf(a.configuration)) : configDiff(a.instances.old, a.instances.new),
   };
 }
 
@@ -162,7 +176,7 @@ function rollbackOf(a: UpdateAccount, phases: readonly Phase[]): UpdateReport['r
   const atOld = a.split.at(-1)?.old ?? 0;
   const live = atOld + movedBack + abandoned + failed;
   return {
-    kind: String(r.kind) as 'reverse' | 'emergency',
+    kind: r.kind === 'config' ? 'configuration' : (String(r.kind) as 'reverse' | 'emergency'),
     phases: phases.filter((p) => p.phase === 5),
     movedBack,
     abandoned,
@@ -214,7 +228,8 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
   const reserved = a.reserved ? num(a.reserved.memory) : 0;
   const old = a.destroyed; // the old instance after a completed update, the new one after a rollback
   // The version it updates from: what was installed (0.0.0: nothing, for a refused request).
-  const from = version(b ? b.from : (a.refused?.from ?? 0));
+  // A configuration change keeps the version it runs.
+  const from = a.configuration ? a.to : version(b ? b.from : (a.refused?.from ?? 0));
   return {
     format: 'hic-update-report',
     version: 1,
@@ -271,5 +286,19 @@ export function reportOf(a: UpdateAccount, image?: string): UpdateReport {
     ...(rootCause ? { rootCause } : {}),
     ...(a.window ? { window: { untilNs: num(a.window.until), state: String(a.window.state) as NonNullable<UpdateReport['window']>['state'], ...(back ? { rollbackId: back.id } : {}) } } : {}),
     ...(a.rollbackOf !== undefined ? { rollbackOf: a.rollbackOf } : {}),
+    ...(a.configuration ? { configuration: configurationOf(a.configuration) } : {}),
+  };
+}
+
+function configurationOf(c: NonNullable<UpdateAccount['configuration']>): Configuration {
+  const x = c.applied;
+  return {
+    rules: c.rules,
+    version: num(x?.version),
+    previous: num(x?.previous),
+    added: num(x?.added),
+    removed: num(x?.removed),
+    hash: num(x?.hash).toString(16).padStart(8, '0'),
+    ...(c.reverted ? { revertedTo: num(c.reverted.version) } : {}),
   };
 }

@@ -35,9 +35,22 @@ export interface UpdatePolicy {
   readonly idleNs?: number;
 }
 
+/** One rule of the firewall's table (services/include/hic/firewall.h): the local ports (for ICMP,
+ * the message types) it judges, both ends included. */
+export interface FirewallRule {
+  readonly action: 'allow' | 'deny';
+  readonly proto: 'tcp' | 'udp' | 'icmp';
+  readonly first: number;
+  readonly last: number;
+}
+
 export interface UpdateRequest {
   readonly service: string;
+  /** The exact version wanted; '' for a configuration change (`rules`). */
   readonly to: string;
+  /** A configuration change instead of an update (seed §4.4.2): the firewall's new table, which the
+   * Module Manager puts in force as its next version, the code unchanged. */
+  readonly rules?: readonly FirewallRule[];
   readonly allowDowngrade: boolean;
   /** Update to a version marked bad after a rollback, clearing the mark (an operator's knowing
    * choice: without it, the Module Manager refuses such a version). */
@@ -114,10 +127,40 @@ function positive(r: Reader, n: number, field: string): number {
   return n;
 }
 
-/** An image's `updates[i]` entry, without its `at`. */
+/** The firewall's table holds at most this many rules (FW_MAX_RULES). */
+export const MAX_RULES = 32;
+const RULE = /^(allow|deny) (tcp|udp|icmp) (\d{1,5})(?:-(\d{1,5}))?$/;
+
+/** "allow tcp 80", "deny udp 0-65535", "allow icmp 8": a rule as images and `--rules` files write it. */
+export function readRule(r: Reader, v: unknown, field: string): FirewallRule {
+  const s = r.string(v, field);
+  const m = RULE.exec(s);
+  if (!m) r.fail(field, `"${s}" is not a rule: expected "allow|deny tcp|udp|icmp PORT[-PORT]"`);
+  const first = Number(m[3]), last = m[4] === undefined ? first : Number(m[4]);
+  const top = m[2] === 'icmp' ? 255 : 65535;
+  if (first > top || last > top) r.fail(field, `"${s}": ${m[2] === 'icmp' ? 'an ICMP type is at most 255' : 'a port is at most 65535'}`);
+  if (last < first) r.fail(field, `"${s}": the range ends before it begins`);
+  return { action: m[1] as FirewallRule['action'], proto: m[2] as FirewallRule['proto'], first, last };
+}
+
+export const ruleText = (x: FirewallRule): string => `${x.action} ${x.proto} ${x.first === x.last ? x.first : `${x.first}-${x.last}`}`;
+
+/** A firewall table: a list of rules, tried in order (what none matches is denied). */
+export function readRules(r: Reader, v: unknown, field: string): FirewallRule[] {
+  if (!Array.isArray(v)) r.fail(field, 'expected a list of rules, like ["allow tcp 80", "deny tcp 0-65535"]');
+  if (v.length > MAX_RULES) r.fail(field, `${v.length} rules; the firewall's table holds at most ${MAX_RULES}`);
+  return v.map((x, i) => readRule(r, x, `${field}[${i}]`));
+}
+
+/** An image's `updates[i]` entry, without its `at`: an update (`to`) or a configuration change (`rules`). */
 export function readRequest(r: Reader, o: Record<string, unknown>, field: string): UpdateRequest {
   const service = r.string(o.service, `${field}.service`);
   if (!SERVICE.test(service)) r.fail(`${field}.service`, `"${service}" is not a module name ([a-z][a-z0-9_]*, at most 31)`);
+  if (o.rules !== undefined) {
+    if (o.to !== undefined) r.fail(`${field}.to`, 'a configuration change (rules) keeps the version: no "to"');
+    for (const k of ['allowDowngrade', 'clearBad'] as const) if (o[k] !== undefined) r.fail(`${field}.${k}`, 'only for an update to a version');
+    return { service, to: '', allowDowngrade: false, rules: readRules(r, o.rules, `${field}.rules`), policy: readPolicy(r, o.policy, `${field}.policy`) };
+  }
   const to = r.string(o.to, `${field}.to`);
   if (!VERSION.test(to)) r.fail(`${field}.to`, `"${to}" is not an exact version (like "1.3.0")`);
   if (o.allowDowngrade !== undefined && typeof o.allowDowngrade !== 'boolean') r.fail(`${field}.allowDowngrade`, 'expected true or false');
@@ -130,6 +173,12 @@ const AT = { id: 0, service: 8, to: 40, flags: 56, policy: 64 } as const;
 const POLICY_WORDS = ['zeroDowntime', 'rollbackWindowNs', 'healthIntervalNs', 'rateLimit', 'batch', 'stabilityNs', 'phaseTimeoutNs'] as const;
 export const REQUEST_BYTES = AT.policy + 8 * (POLICY_WORDS.length + 2 * STAGES + 1);
 export const MM_REQUEST_UPDATE = 1n;
+export const MM_REQUEST_CONFIGURE = 2n;
+// struct mm_configure: the request, then table_len and the table (hic/firewall.h's wire form).
+const TABLE_MAX = 4 + MAX_RULES * 8;
+// The struct is 8-aligned, so C rounds its size up past the table.
+export const CONFIGURE_BYTES = Math.ceil((REQUEST_BYTES + 8 + TABLE_MAX) / 8) * 8;
+const PROTO = { icmp: 1, tcp: 6, udp: 17 } as const;
 const MM_ALLOW_DOWNGRADE = 1; // mm_request.flags (hic/module_manager.h)
 const MM_CLEAR_BAD = 2;
 
@@ -155,5 +204,29 @@ export function encodeRequest(id: number, req: UpdateRequest): Uint8Array {
     Math.round(p.idleNs / 1e6),
   ];
   words.forEach((w, i) => u64(AT.policy + 8 * i, w));
-  return b;
+  if (!req.rules) return b;
+  const c = new Uint8Array(CONFIGURE_BYTES);
+  c.set(b);
+  const t = encodeTable(req.rules);
+  new DataView(c.buffer).setBigUint64(REQUEST_BYTES, BigInt(t.length), true);
+  c.set(t, REQUEST_BYTES + 8);
+  return c;
+}
+
+/** The label a request travels with. */
+export const requestLabel = (req: UpdateRequest): bigint => (req.rules ? MM_REQUEST_CONFIGURE : MM_REQUEST_UPDATE);
+
+/** The firewall's wire form of a table: u16 version 1, u16 count, then 8 bytes a rule. */
+export function encodeTable(rules: readonly FirewallRule[]): Uint8Array {
+  const t = new Uint8Array(4 + 8 * rules.length);
+  const v = new DataView(t.buffer);
+  v.setUint16(0, 1, true);
+  v.setUint16(2, rules.length, true);
+  rules.forEach((x, i) => {
+    t[4 + 8 * i] = PROTO[x.proto];
+    t[5 + 8 * i] = x.action === 'allow' ? 1 : 0;
+    v.setUint16(6 + 8 * i, x.first, true);
+    v.setUint16(8 + 8 * i, x.last, true);
+  });
+  return t;
 }

@@ -3,9 +3,29 @@
  *
  * cap://firewall/v<version>/rules (the alias cap://firewall/rules reaches the first version):
  *   FW_RULES  no words, no payload, no capability. Reply: label FW_OK, words[0] = the rule count,
- *             words[1] = the table's hash, payload = the table.
+ *             words[1] = the table's hash, words[2] = its configuration version, payload = the
+ *             table.
  * Any other label, a payload or a capability: label HIC_ERR_INVALID_ARGUMENT, nothing else; a
  * capability that came with the call is deleted.
+ *
+ * Configuration versions (seed §4.4.2 配置版本管理). The table in force is one of the versions
+ * the firewall keeps: version 1 is the table it was built with, and every table put since is the
+ * next number. The last FW_VERSIONS are kept; any of them can be put in force again. Changing the
+ * table is the Module Manager's (services/module_manager/configure.c), through the admin channel
+ * an image grants the two of them (the firewall's config.admin_slot); the public endpoint above
+ * only reads. On the admin channel:
+ *   FW_PUT     payload = a table. Checked whole (the wire form below, every rule valid); it becomes
+ *              the next version and the one in force.
+ *   FW_REVERT  words[0] = a version still kept: it is in force again (no new version is made).
+ *   Reply to both: label FW_OK, words[0] = the rule count, words[1] = the hash, words[2] = the
+ *   version now in force (bits 0-31) and the one in force before (bits 32-63), words[3] = the
+ *   change against that one: rules added (bits 32-63) and removed (bits 0-31), each rule
+ *   compared whole, order aside.
+ *   Refusals change nothing: HIC_ERR_INVALID_ARGUMENT for a malformed table or message,
+ *   HIC_ERR_NOT_FOUND for a version not kept.
+ * The public endpoint refuses FW_PUT and FW_REVERT like any other label. A network stack does
+ * not learn of a change by itself: the Module Manager has each instance fetch the table again
+ * (MIG_RULES, hic/migration.h).
  *
  * The table, little-endian throughout:
  *   +0  u16  FW_TABLE_VERSION
@@ -30,6 +50,10 @@
 
 #define FW_OK 0
 #define FW_RULES 1
+#define FW_PUT 2
+#define FW_REVERT 3
+
+#define FW_VERSIONS 16 /* configuration versions kept */
 
 #define FW_TABLE_VERSION 1
 #define FW_MAX_RULES 32

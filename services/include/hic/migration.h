@@ -53,6 +53,11 @@
  *   MIG_ABORT      (either) -> back to normal service, as before HELLO. MIG_ERR_STATE while the
  *                     instance still holds connections it imported for the update.
  *   MIG_STATUS     -> payload struct mig_status.
+ *   MIG_RULES      (serving only) fetch the firewall's table again and enforce it from now
+ *                     (a configuration change, seed §4.4.2; hic/firewall.h) -> words[0] the rule
+ *                     count, words[1] the hash. MIG_ERR_CONFIG when the firewall does not
+ *                     answer or its table does not check: the table in force stays.
+ *                     MIG_ERR_STATE while an update's migration is under way.
  */
 #ifndef HIC_MIGRATION_H
 #define HIC_MIGRATION_H
@@ -73,6 +78,7 @@
 #define MIG_COMPLETE 12
 #define MIG_ABORT 13
 #define MIG_STATUS 14
+#define MIG_RULES 15
 
 #define MIG_OK 0
 #define MIG_ERR_LABEL 1            /* not a call of this protocol */
@@ -139,6 +145,8 @@ struct mig_status {
                                 * and of them dropped (the hold was full, or cancelled) */
   uint64_t accepted;          /* TCP connections this instance accepted since it started */
   uint64_t opened;            /* ... and opened (SYNs that made a connection): new arrivals */
+  uint32_t version;           /* its own, MIG_VERSION-packed */
+  uint32_t instance;          /* its Ethernet driver id (hic/eth.h) */
 };
 
 #define MIG_PHASE_SERVING 0  /* no update in progress */

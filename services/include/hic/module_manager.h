@@ -1,8 +1,8 @@
 /* hic/module_manager.h -- the Module Manager's request channel (services/module_manager).
  *
- * The operator's channel (the host: an image's `updates`, `hic ctl update`) sends one message
- * per request on cap://module_manager/requests: label MM_REQUEST_UPDATE, payload struct
- * mm_request. The Module Manager takes requests one at a time, only while no update runs; what
+ * The operator's channel (the host: an image's `updates`, `hic ctl update`, `hic ctl configure`)
+ * sends one message per request on cap://module_manager/requests: label MM_REQUEST_UPDATE,
+ * payload struct mm_request, or MM_REQUEST_CONFIGURE, payload struct mm_configure. The Module Manager takes requests one at a time, only while no update runs; what
  * becomes of each is reported as typed records (services/module_manager/module.json), never as
  * a reply, so a request is fire-and-forget for the host and the event log is the one account.
  *
@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #define MM_REQUEST_UPDATE 1
+#define MM_REQUEST_CONFIGURE 2 /* payload struct mm_configure: a new firewall table (seed §4.4.2) */
 
 #define MM_STAGES 4
 #define MM_ALLOW_DOWNGRADE 1 /* mm_request.flags */
@@ -41,6 +42,16 @@ struct mm_request {
   struct mm_policy policy;
 };
 
+/* A configuration change: req.service "firewall", req.to empty, req.policy's stability window,
+ * phase timeout and health interval in force (services/module_manager/configure.c); then the new
+ * table in the firewall's wire form (hic/firewall.h), table_len bytes of it. */
+struct mm_configure {
+  struct mm_request req;
+  uint64_t table_len;
+  uint8_t table[4 + 32 * 8]; /* FW_TABLE_MAX */
+};
+
+_Static_assert(sizeof(struct mm_configure) == 464, "the size system/update/request.ts's CONFIGURE_BYTES sends");
 _Static_assert(sizeof(struct mm_request) <= 1024, "a request fits one message's payload");
 
 #endif /* HIC_MODULE_MANAGER_H */

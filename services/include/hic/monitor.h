@@ -47,7 +47,13 @@ struct mon_watch {
   char service[32]; /* e.g. "netstack" */
   char version[16]; /* the new version, as its registry names say it: "1.3.1" */
   uint64_t instance; /* the new instance's Ethernet driver id (hic/eth.h): the frames offered to it */
+  uint64_t kind;     /* MON_WATCH_CODE, or MON_WATCH_CONFIG: the same instance, about to enforce a new
+                        configuration (seed §4.4.2; from == to). Sent before the change, so the
+                        functions the instance passes as the watch begins are the old configuration's */
 };
+
+#define MON_WATCH_CODE 0
+#define MON_WATCH_CONFIG 1
 
 /* The actions of services/monitor/core/md.h (enum md_action) a verdict can carry. */
 #define MON_ACTION_CONFIG_ROLLBACK 3

@@ -43,6 +43,7 @@ struct ns_stats_head {
   uint64_t rx_bytes;      /* ... their bytes: with the frames, the work words[3]'s CPU was spent on */
   uint64_t http_requests; /* HTTP requests taken */
   uint64_t http_errors;   /* ... answered with a server error (503: the web server not asked, or not reached) */
+  uint64_t fw_denied;     /* new inbound traffic the firewall's rules refused: SYNs, datagrams, ICMP messages */
 };
 
 /* One NS_PROBE as its caller sees it. */

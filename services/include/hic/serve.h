@@ -48,8 +48,34 @@ static inline uint64_t hic_serve_notice(struct hic_msg *msg, uint64_t readiness)
   return 0;
 }
 
-/* Registers the endpoint and serves forever; returns (nonzero) only when that fails. */
-static inline int hic_serve(const char *service, const char *endpoint, struct hic_msg *msg, hic_serve_fn answer, void (*report)(void), uint64_t readiness) {
+/* One call taken from an endpoint: answered by `answer` (a capability that came is refused and
+ * deleted, a notice answered with `readiness`), and the reply sent. */
+static inline void hic_serve_one(struct hic_msg *msg, hic_serve_fn answer, uint64_t readiness) {
+  uint64_t status = HIC_ERR_INVALID_ARGUMENT;
+  if (msg->cap >= 0) hic_cap_delete((uint64_t)msg->cap);
+  else status = msg->label == NOTICE_UPDATE ? hic_serve_notice(msg, readiness) : answer(msg);
+  if (status != 0) {
+    hic_serve_refused++;
+    memset(msg->words, 0, sizeof msg->words);
+    msg->len = 0;
+  }
+  msg->label = status;
+  msg->cap = HIC_NO_CAP;
+  msg->cap_move = 0;
+  int64_t r = hic_reply(msg);
+  if (r < 0) hic_log(HIC_MODULE_NAME ": reply failed: %ld", r);
+}
+
+/* How often a server with a private endpoint as well looks at it (hic_serve_private): calls
+ * there wait at most this long. A server waits on one endpoint at a time, so the public one,
+ * which every client calls, is the one it blocks on. */
+#define HIC_SERVE_PRIVATE_POLL_NS 2000000ull /* 2 ms */
+
+/* Registers the endpoint and serves forever; returns (nonzero) only when that fails. With
+ * `private_ep` >= 0 (a channel the image granted, which only its other holders can call), calls
+ * there are answered by `private_answer`, looked for every HIC_SERVE_PRIVATE_POLL_NS. */
+static inline int hic_serve_private(const char *service, const char *endpoint, struct hic_msg *msg, hic_serve_fn answer, void (*report)(void),
+                                    uint64_t readiness, int64_t private_ep, hic_serve_fn private_answer) {
   char name[64];
   int len = hic_snprintf(name, sizeof name, "cap://%s/v%s/%s", service, HIC_MODULE_VERSION, endpoint);
   int64_t ep = hic_endpoint_create();
@@ -61,24 +87,10 @@ static inline int hic_serve(const char *service, const char *endpoint, struct hi
   uint64_t last_report = (uint64_t)hic_time_now(), calls = 0;
   for (;;) {
     /* Waiting at most a report period, so the last calls of a busy second get their report. */
-    r = hic_recv((uint64_t)ep, msg, 0, HIC_SERVE_REPORT_NS);
+    r = hic_recv((uint64_t)ep, msg, 0, private_ep >= 0 ? HIC_SERVE_PRIVATE_POLL_NS : HIC_SERVE_REPORT_NS);
     if (r < 0 && r != -HIC_ERR_TIMEOUT) return hic_log(HIC_MODULE_NAME ": recv failed: %ld", r), 2;
-    if (r == 0) {
-      calls++;
-      uint64_t status = HIC_ERR_INVALID_ARGUMENT;
-      if (msg->cap >= 0) hic_cap_delete((uint64_t)msg->cap);
-      else status = msg->label == NOTICE_UPDATE ? hic_serve_notice(msg, readiness) : answer(msg);
-      if (status != 0) {
-        hic_serve_refused++;
-        memset(msg->words, 0, sizeof msg->words);
-        msg->len = 0;
-      }
-      msg->label = status;
-      msg->cap = HIC_NO_CAP;
-      msg->cap_move = 0;
-      r = hic_reply(msg);
-      if (r < 0) hic_log(HIC_MODULE_NAME ": reply failed: %ld", r);
-    }
+    if (r == 0) calls++, hic_serve_one(msg, answer, readiness);
+    if (private_ep >= 0 && hic_recv((uint64_t)private_ep, msg, HIC_NONBLOCK, 0) == 0) calls++, hic_serve_one(msg, private_answer, readiness);
     uint64_t now = (uint64_t)hic_time_now();
     if (calls && now - last_report >= HIC_SERVE_REPORT_NS) {
       report();
@@ -86,6 +98,10 @@ static inline int hic_serve(const char *service, const char *endpoint, struct hi
       calls = 0;
     }
   }
+}
+
+static inline int hic_serve(const char *service, const char *endpoint, struct hic_msg *msg, hic_serve_fn answer, void (*report)(void), uint64_t readiness) {
+  return hic_serve_private(service, endpoint, msg, answer, report, readiness, -1, 0);
 }
 
 #endif /* HIC_SERVE_H */

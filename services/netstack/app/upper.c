@@ -52,19 +52,33 @@ int upper_init(struct ns_stack *s) {
   if (fw_ep < 0 || dns_ep < 0 || web_ep < 0) {
     return hic_log("netstack " HIC_MODULE_VERSION ": upper services missing: firewall %ld, dns %ld, web %ld", fw_ep, dns_ep, web_ep), -1;
   }
+  if (upper_rules(s) != 0) return -1;
+  hic_log("netstack " HIC_MODULE_VERSION ": firewall rules applied: %u rules, hash 0x%08x; dns and web servers found", s->fw_count, s->fw_hash);
+  return 0;
+}
+
+/* Fetches the firewall's table and enforces it in `s`, emitting a `rules` record: at start, and
+ * again when the Module Manager asks (MIG_RULES, a configuration change). 0, or -1 (logged) with
+ * the table in force before kept. */
+int upper_rules(struct ns_stack *s) {
   uint64_t status = upper_call(fw_ep, "firewall", FW_RULES, 0, 0, 0, 0);
   if (status != FW_OK) return hic_log("netstack " HIC_MODULE_VERSION ": the firewall did not answer RULES: %lu", status), -1;
+  static struct ns_fw_rule before[NS_MAX_FW_RULES];
+  uint16_t before_count = s->fw_count;
+  uint32_t before_hash = s->fw_hash;
+  bool before_on = s->fw_on;
+  memcpy(before, s->fw, sizeof before);
   int count = ns_set_firewall(s, upper_msg.payload, upper_msg.len);
   if (count < 0) return hic_log("netstack " HIC_MODULE_VERSION ": the firewall's table is malformed: %d", count), -1;
   /* The hash the core took over the bytes that came must be the one the firewall sent. */
   if ((uint64_t)count != upper_msg.words[0] || s->fw_hash != upper_msg.words[1]) {
     hic_log("netstack " HIC_MODULE_VERSION ": the firewall's table does not match its reply: %d rules, hash 0x%08x; it said %lu, 0x%08lx", count, s->fw_hash,
             upper_msg.words[0], upper_msg.words[1]);
-    ns_set_firewall(s, 0, 0);
+    memcpy(s->fw, before, sizeof before);
+    s->fw_count = before_count, s->fw_hash = before_hash, s->fw_on = before_on;
     return -1;
   }
-  netstack_emit_rules(&(struct netstack_record_rules){.rules = s->fw_count, .hash = s->fw_hash});
-  hic_log("netstack " HIC_MODULE_VERSION ": firewall rules applied: %u rules, hash 0x%08x; dns and web servers found", s->fw_count, s->fw_hash);
+  netstack_emit_rules(&(struct netstack_record_rules){.rules = s->fw_count, .hash = s->fw_hash, .version = upper_msg.words[2]});
   return 0;
 }
 

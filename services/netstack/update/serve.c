@@ -87,7 +87,20 @@ static uint64_t on_status(struct mig_call *call) {
   s->connections = mig.stack->conn_count;
   s->accepted = mig.stack->stats.tcp_accepted;
   s->opened = mig.stack->stats.tcp_opened;
+  s->version = HIC_MODULE_VERSION_NUM;
+  s->instance = mig.instance;
   m->len = sizeof *s;
+  return MIG_OK;
+}
+
+/* A configuration change: the firewall's table fetched again and enforced (upper_rules). Not in
+ * the middle of an update: the handshake compared this table with the peer's. */
+static uint64_t on_rules(struct mig_call *call) {
+  struct hic_msg *m = call->msg;
+  if (mig.phase != MIG_PHASE_SERVING) return MIG_ERR_STATE;
+  if (upper_rules(mig.stack) != 0) return MIG_ERR_CONFIG;
+  m->words[0] = mig.stack->fw_count;
+  m->words[1] = mig.stack->fw_hash;
   return MIG_OK;
 }
 
@@ -122,6 +135,7 @@ static uint64_t (*const handlers[])(struct mig_call *) = {
     [MIG_COMPLETE] = on_complete,
     [MIG_ABORT] = on_abort,
     [MIG_STATUS] = on_status,
+    [MIG_RULES] = on_rules,
 };
 
 /** Answers every call waiting on the control channel. */
