@@ -145,7 +145,7 @@ static void report(void) {
 int hic_main(void) {
   const struct firewall_config *config = hic_config();
   static uint8_t built[FW_TABLE_MAX];
-  current = put(built, fw_encode(RULES, RULE_COUNT, built));
+  in_force(put(built, fw_encode(RULES, RULE_COUNT, built)), &msg, false); /* version 1 */
   int64_t admin_ep = config->admin_slot ? (int64_t)config->admin_slot : -1;
   /* A new netstack fetches the table at start: an update's notice needs no more of us. */
   return hic_serve_private("firewall", "rules", &msg, answer, report, NOTICE_READY_REFRESH, admin_ep, admin);
