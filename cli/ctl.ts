@@ -142,7 +142,7 @@ export function registerCtlCommand(program: Command): void {
     .command('ctl')
     .description('talk to a running machine over its control socket (hic boot --control PATH); `hic ctl PATH commands` lists the commands')
     .argument('<path>', 'the control socket')
-    .argument('<command>', 'status, sandboxes, caps <sandbox>, events [kinds…], update <service> <version>, updates, stop, cont, metrics, quit, commands')
+    .argument('<command>', 'status, sandboxes, caps <sandbox>, events [kinds…], update <service> <version>, configure <service> <rule>…, updates, stop, cont, metrics, quit, commands')
     .argument('[args...]', "the command's arguments, in order, or as name=value")
     .option('--json', 'print the reply (and events) as JSON, one object a line')
     .option('--count <n>', 'events: stop after this many')

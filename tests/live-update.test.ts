@@ -103,6 +103,23 @@ describe('hic ctl update on a running real-time machine', () => {
     expect((refused as { stderr: string }).stderr).toContain('arguments.policy.batch: expected an integer in [1, 1000], got 5000');
   }, LIMIT);
 
+  it('takes a configuration change from `hic ctl … configure`, which this image\'s Module Manager refuses: it holds no admin channel to the firewall', async () => {
+    const c = await ControlClient.open(path);
+    await c.greeting();
+    const bad = await c.execute('configure', { service: 'firewall', rules: ['allow tcp 80', 'permit tcp 81'] });
+    expect(bad.error).toMatchObject({ class: 'InvalidArgument' });
+    expect(String((bad.error as { desc: string }).desc)).toContain('arguments.rules[1]: "permit tcp 81" is not a rule');
+    const shell = await run(process.execPath, [join(REPO, 'bin', 'hic.mjs'), 'ctl', path, 'configure', 'firewall', 'allow tcp 80', 'deny tcp 0-65535', '--json'], { cwd: REPO, encoding: 'utf8' });
+    expect(JSON.parse(shell.stdout)).toMatchObject({ id: 2 });
+    const done = await waitFor(async () => {
+      const all = (await c.returns('updates')) as { outcome: string }[];
+      return all[1] && all[1].outcome !== 'running' ? all[1] : undefined;
+    }, 'the configuration request to end');
+    expect(done).toMatchObject({ id: 2, service: 'firewall', outcome: 'refused', reason: 'refused: not_configurable (error 8)' });
+    expect(system.kernel.events.of('updateRequested').at(-1)).toMatchObject({ service: 'firewall', to: '', rules: ['allow tcp 80', 'deny tcp 0-65535'] });
+    c.close();
+  }, LIMIT);
+
   it('passes the operator\'s confirm, veto and silence to the Monitor, refusing bad arguments; a records filter streams only those records', async () => {
     const watcher = await ControlClient.open(path);
     await watcher.greeting();
@@ -143,9 +160,9 @@ describe('hic ctl update on a running real-time machine', () => {
     result = await running; // to the image's end, when every client has finished
     const s = system.traffic!.generator.summary();
     expect({ closed: s.closed, failed: s.failed, lost: s.lost, duplicated: s.duplicated, reordered: s.reordered }).toEqual({ closed: 200, failed: 0, lost: 0, duplicated: 0, reordered: 0 });
-    const inputs = system.kernel.events.of('input').filter((e) => e.what === 'update');
-    expect(inputs).toHaveLength(1);
-    expect(system.kernel.events.of('updateRequested')).toHaveLength(1);
+    expect(system.kernel.events.of('input').filter((e) => e.what === 'update')).toHaveLength(1);
+    expect(system.kernel.events.of('input').filter((e) => e.what === 'configure')).toHaveLength(1);
+    expect(system.kernel.events.of('updateRequested')).toHaveLength(2);
     expect(recordsOf(system.kernel, 'module-manager', 'end')[0]).toMatchObject({ outcome: 'completed', ok: true });
     expect(result.halt).toBe('timeLimit');
   }, LIMIT);
