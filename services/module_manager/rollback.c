@@ -14,8 +14,10 @@
  *   4. The new instance's sandbox destroyed: Core-0 zeroes and frees its memory and revokes its
  *      capabilities, all audited; and its version marked bad in the installed-state store.
  *
- * One `rollback` record says what was done. Configuration and component rollbacks (§4.4) are not
- * built: a verdict asking for one is carried out as a reverse rollback, and the record says so. */
+ * One `rollback` record says what was done. A verdict for a configuration or component rollback
+ * (§4.4) of an update is carried out as a reverse rollback, and the record says so: an update
+ * changes code, and no component of the netstack rolls back alone. A configuration change's own
+ * rollback is configure.c's. */
 #include "mm.h"
 
 #define MAX_BACK 16384
