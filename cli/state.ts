@@ -25,6 +25,7 @@ export function registerStateCommand(program: Command): void {
         const out = (k: string, v: string) => process.stdout.write(`${k.padEnd(12)} ${v}\n`);
         out('installed', s.installed ? list(s.installed.services) : 'nothing: no boot has used this data directory');
         out('marked bad', s.installed?.bad.join(', ') || 'none');
+        out('collected', s.installed?.collected?.join(', ') || 'none');
         out('journal', `${s.journal} entries since that boot${s.torn ? ', and a torn last line (never committed)' : ''}`);
         const r = s.next.recovered;
         out('next boot', r

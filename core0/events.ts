@@ -52,9 +52,11 @@ export type KernelEvent =
    * versions that boot, by module; the bad marks restored; an update the host's death interrupted,
    * and how it was finished or undone; the rollback window a completed update still had open.
    */
-  | { kind: 'systemState'; boot: 'image' | 'installed'; versions: Readonly<Record<string, string>>; bad: readonly string[]; recovered: StateRecovery | null; windowClosed: number | null; journal: number }
+  | { kind: 'systemState'; boot: 'image' | 'installed'; versions: Readonly<Record<string, string>>; bad: readonly string[]; /** versions collected (module_collect), kept out of a boot of what is installed */ collected?: readonly string[]; recovered: StateRecovery | null; windowClosed: number | null; journal: number }
   /** A version marked bad in the installed-state store (module_mark), or the mark cleared. */
   | { kind: 'moduleMarked'; module: string; version: string; bad: boolean; by: string }
+  /** A version collected from what this machine may load (module_collect, seed 步骤4.3). */
+  | { kind: 'moduleCollected'; module: string; version: string; by: string }
   | { kind: 'moduleRejected'; source: string; code: string; reason: string; by?: string; provenance?: { readonly source: string } }
   | { kind: 'libraryLoaded'; module: string; version: string; base: number; pages: number }
   | { kind: 'libraryUnloaded'; module: string; framesReturned: number }

@@ -107,6 +107,8 @@ export interface KernelServices {
   isBad(name: string, version: string): boolean;
   /** Marks a version bad or clears the mark, recorded as moduleMarked; or why not (nothing changed). */
   mark(name: string, version: string, bad: boolean, by: string): true | 'NOT_FOUND' | 'NO_MEMORY';
+  /** Collects a version no live sandbox runs, recorded as moduleCollected; or why not (nothing changed). */
+  collect(name: string, version: string, by: string): true | 'NOT_FOUND' | 'NO_MEMORY' | 'INVALID_ARGUMENT';
   /** What Core-0 has seen of that version since boot: sandboxes started, ended by a fault, live
    * now, and the live ones' memory in bytes and CPU in virtual ns (module_health). */
   moduleHealth(name: string, version: string): { started: number; faults: number; running: number; memory: number; cpuNs: number };

@@ -84,7 +84,7 @@ const AUDITED: ReadonlySet<string> = new Set([
   'boot', 'sandboxCreated', 'sandboxDestroyed', 'sandboxSuspended', 'sandboxResumed', 'fault',
   'capTransferred', 'capRevoked', 'endpointRegistered', 'endpointSwitched', 'irqRouted', 'channelGranted',
   'moduleVerified', 'moduleRejected', 'moduleLoaded', 'libraryLoaded', 'libraryUnloaded',
-  'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked', 'systemState',
+  'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked', 'moduleCollected', 'systemState',
 ]);
 
 export class Kernel {
@@ -144,6 +144,10 @@ export class Kernel {
         installedVersion: (name) => this.modules.installedVersion(name)?.version,
         isBad: (name, version) => this.modules.isBad(name, version),
         mark: (name, version, bad, by) => this.modules.mark(name, version, bad, by),
+        collect: (name, version, by) => {
+          const runs = [...sandboxes.values()].some((s) => s.state === 'live' && s.module?.name === name && s.module.version === version);
+          return runs ? 'INVALID_ARGUMENT' : this.modules.collect(name, version, by);
+        },
         moduleHealth: (name, version) => {
           const live = [...sandboxes.values()].filter((s) => s.state === 'live' && s.module?.name === name && s.module.version === version);
           return {

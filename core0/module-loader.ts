@@ -5,6 +5,7 @@
 // asked for is made exactly as an image's are. Mechanism only: which module, when and why is the
 // Module Manager's business.
 
+import semver from 'semver';
 import { Right } from './abi/abi.ts';
 import { KernelError, spawn, type KernelErrorCode } from './lifecycle.ts';
 import { ModuleError } from './module/errors.ts';
@@ -54,18 +55,28 @@ export function fetchModule(k: KernelState, name: string, range: string, allowDo
   if (!k.repository) return 'NOT_FOUND';
   let label: string | undefined;
   try {
-    const f = k.repository.fetch(name, range);
-    if (!f) return 'NOT_FOUND';
-    label = f.label;
-    const v = k.modules.check(f.bytes, { signer: f.signer, allowDowngrade });
-    // The repository is trusted to find files, not to name them: what it handed over must be what was asked for.
-    if (v.meta.name !== name) return { refused: new ModuleError('BAD_REPOSITORY', `asked for ${name} ${range}, the repository handed over ${v.meta.name} ${v.meta.version}`), source: label };
-    return { module: v, source: f.label };
+    // A collected version (module_collect) is not there for this machine: the newest below it
+    // that satisfies the range is, so the range narrows past each one found.
+    for (let within = range; ; ) {
+      const f = k.repository.fetch(name, within);
+      if (!f) return 'NOT_FOUND';
+      label = f.label;
+      const v = k.modules.check(f.bytes, { signer: f.signer, allowDowngrade });
+      // The repository is trusted to find files, not to name them: what it handed over must be what was asked for.
+      if (v.meta.name !== name) return { refused: new ModuleError('BAD_REPOSITORY', `asked for ${name} ${range}, the repository handed over ${v.meta.name} ${v.meta.version}`), source: label };
+      if (!k.modules.isCollected(name, v.meta.version)) return { module: v, source: f.label };
+      within = below(within, v.meta.version);
+    }
   } catch (e) {
     // A repository that fails its own checks (a tampered index, expired metadata) refuses the same way.
     if (e instanceof ModuleError) return label === undefined ? { refused: e } : { refused: e, source: label };
     throw e;
   }
+}
+
+/** `range` and below `version`: each of its comparator sets with `<version` added. */
+function below(range: string, version: string): string {
+  return new semver.Range(range).set.map((set) => [...set.map((c) => c.value).filter((x) => x !== ''), `<${version}`].join(' ')).join(' || ');
 }
 
 /**

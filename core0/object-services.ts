@@ -21,7 +21,7 @@ import type { Thread, Waiting } from './objects/thread.ts';
 import type { Scheduler } from './scheduler.ts';
 
 /** What the module loader needs of the kernel's tables; the Kernel provides it (module-loader.ts). */
-type LoaderPart = 'sandboxLive' | 'fetchModule' | 'moduleVerified' | 'moduleRejected' | 'unloadable' | 'newReservation' | 'spawnModule' | 'installedVersion' | 'isBad' | 'mark' | 'moduleHealth';
+type LoaderPart = 'sandboxLive' | 'fetchModule' | 'moduleVerified' | 'moduleRejected' | 'unloadable' | 'newReservation' | 'spawnModule' | 'installedVersion' | 'isBad' | 'mark' | 'collect' | 'moduleHealth';
 
 /**
  * What the Kernel lends ObjectServices to build KernelServices on: the machine's clock and frames,
@@ -71,6 +71,7 @@ export class ObjectServices implements KernelServices {
   installedVersion: KernelServices['installedVersion'] = (name) => this.host.loader.installedVersion(name);
   isBad: KernelServices['isBad'] = (name, version) => this.host.loader.isBad(name, version);
   mark: KernelServices['mark'] = (name, version, bad, by) => this.host.loader.mark(name, version, bad, by);
+  collect: KernelServices['collect'] = (name, version, by) => this.host.loader.collect(name, version, by);
   moduleHealth: KernelServices['moduleHealth'] = (name, version) => this.host.loader.moduleHealth(name, version);
 
   // --- blocking --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { call, endpointCreate, recv, reply, send } from './verbs/ipc.ts';
 import { irqAck, irqBind } from './verbs/irq.ts';
 import { memAlloc, memFree, memoryCreate, memoryMap, memorySize, memoryUnmap, memProtect } from './verbs/memory.ts';
 import { mmioMap } from './verbs/mmio.ts';
-import { moduleHealth, moduleMark, moduleQuery, moduleReserve, moduleSpawn } from './verbs/module.ts';
+import { moduleCollect, moduleHealth, moduleMark, moduleQuery, moduleReserve, moduleSpawn } from './verbs/module.ts';
 import { notificationCreate, notify, wait } from './verbs/notification.ts';
 import { record } from './verbs/record.ts';
 import { registryLookup, registryRegister, registrySwitch } from './verbs/registry.ts';
@@ -68,6 +68,7 @@ const VERBS: { readonly [N in SyscallName]: Verb } = {
 
   module_query: moduleQuery,
   module_mark: moduleMark,
+  module_collect: moduleCollect,
   module_health: moduleHealth,
   module_reserve: moduleReserve,
   module_spawn: moduleSpawn,

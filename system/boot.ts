@@ -46,6 +46,10 @@ export function bootSandboxes(kernel: Kernel, manifest: Manifest, modules: Modul
       const at = mark.indexOf('@');
       kernel.modules.mark(mark.slice(0, at), mark.slice(at + 1), true, 'boot');
     }
+    for (const gone of state.collected ?? []) {
+      const at = gone.indexOf('@');
+      kernel.modules.collect(gone.slice(0, at), gone.slice(at + 1), 'boot');
+    }
   }
   manifest.sandboxes.forEach((s, i) => {
     if (!modules.fetch(s.module, s.version)) {

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HostClient } from '../core0/host-client.ts';
-import { ManifestError, parseManifest } from '../system/manifest.ts';
-import { encodeRequest, MM_REQUEST_CONFIGURE, REQUEST_BYTES } from '../system/update/request.ts';
+import { ManifestError, parseManifest, Reader } from '../system/manifest.ts';
+import { encodeRequest, MM_REQUEST_CONFIGURE, readRules, REQUEST_BYTES } from '../system/update/request.ts';
 import { REPO, stage, type Booted } from './support/boot.ts';
 import { recordsOf } from './support/kernel.ts';
 
@@ -44,7 +44,7 @@ describe('configuration changes on a serving machine', () => {
     image.traffic = { ...(image.traffic as object), connections: 300, duration: '1s' };
     // A table the firewall must refuse (protocol 2 is none it judges), sent raw: the host's own
     // encoder never writes one.
-    const raw = encodeRequest(77, { service: 'firewall', to: '', allowDowngrade: false, rules: HEALTHY, policy: {} });
+    const raw = encodeRequest(77, { service: 'firewall', to: '', allowDowngrade: false, rules: readRules(new Reader('test'), HEALTHY, 'rules'), policy: {} });
     raw[REQUEST_BYTES + 8 + 4] = 2;
     const run = await boot(image, 'config-change', (system) =>
       system.kernel.at(1.1e9, () => {

@@ -31,7 +31,7 @@ const TOO_MANY = 2048; // 4 MiB is 1024 frames
 const unused = (): never => {
   throw new Error('the module loader is not part of this test');
 };
-const NO_LOADER = { sandboxLive: unused, fetchModule: unused, moduleVerified: unused, moduleRejected: unused, unloadable: unused, newReservation: unused, spawnModule: unused, installedVersion: unused, isBad: unused, mark: unused, moduleHealth: unused };
+const NO_LOADER = { sandboxLive: unused, fetchModule: unused, moduleVerified: unused, moduleRejected: unused, unloadable: unused, newReservation: unused, spawnModule: unused, installedVersion: unused, isBad: unused, mark: unused, collect: unused, moduleHealth: unused };
 
 function objects(): ObjectServices {
   return new ObjectServices({

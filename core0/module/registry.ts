@@ -142,6 +142,25 @@ export class ModuleRegistry {
     return true;
   }
 
+  /** Versions collected (module_collect), as "name@version": gone from what this machine may load. */
+  private readonly collected = new Set<string>();
+
+  isCollected(name: string, version: string): boolean {
+    return this.collected.has(`${name}@${version}`);
+  }
+
+  /** Collects: 'NOT_FOUND' when collected already, 'NO_MEMORY' when MAX_BAD_MARKS are (the same
+   * bound as the marks, for the same reason); nothing changes then. Whether a sandbox runs it is
+   * the caller's to check. */
+  collect(name: string, version: string, by: string): true | 'NOT_FOUND' | 'NO_MEMORY' {
+    const key = `${name}@${version}`;
+    if (this.collected.has(key)) return 'NOT_FOUND';
+    if (this.collected.size >= MAX_BAD_MARKS) return 'NO_MEMORY';
+    this.collected.add(key);
+    this.events.emit({ kind: 'moduleCollected', module: name, version, by });
+    return true;
+  }
+
   library(name: string): LoadedLibrary | undefined {
     return this.libraries.get(name);
   }

@@ -111,6 +111,17 @@ export function moduleMark(c: SyscallContext, f: SyscallFrame): Outcome {
   return r === true ? 0 : err(r);
 }
 
+// --- module_collect -------------------------------------------------------------------------------
+
+export function moduleCollect(c: SyscallContext, f: SyscallFrame): Outcome {
+  const loader = c.sandbox.cspace.lookup(slot(f, 0), 'LOADER', Right.W);
+  if (typeof loader === 'string') return err(loader);
+  const q = moduleRequest(c, f, 0, 'exact');
+  if (typeof q === 'string') return err(q);
+  const r = c.k.collect(q.name, q.range, c.sandbox.name);
+  return r === true ? 0 : err(r);
+}
+
 // --- module_health --------------------------------------------------------------------------------
 
 export function moduleHealth(c: SyscallContext, f: SyscallFrame): Outcome {

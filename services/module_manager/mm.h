@@ -136,6 +136,15 @@ bool window_wait(int64_t requests, struct hic_msg *in);
 void configure_init(uint64_t firewall_slot);
 bool run_configure(const struct instance *running, const struct mm_configure *c);
 
+/* gc.c: version garbage collection (seed 步骤4.3). gc_collectable when nothing can roll back to a
+ * replaced version any more; gc_in_service when an update puts one in service again; gc_due the
+ * virtual time the next collection is due (0: none); gc_run collects what is due. */
+void gc_init(uint64_t after_ns);
+void gc_collectable(const char *service, uint64_t version);
+void gc_in_service(const char *service, uint64_t version);
+uint64_t gc_due(void);
+void gc_run(void);
+
 /* plan.c: the request's strings terminated (`to` empty unless versioned) and its policy sound (seed 步骤1.1). */
 bool request_ok(bool versioned);
 

@@ -137,6 +137,10 @@ bool run_update(void) {
   release();
   if (ok) running = up.new, running.role = "source";
   else running.wake = up.old.wake, running.hello = up.old.hello; /* what it said of itself, for the next request */
+  /* Versions: the one now in service is nobody's garbage; the one replaced is, once nothing can roll
+   * back to it -- at once when no rollback window opens (no Monitor watched), else when it closes. */
+  if (ok) gc_in_service(up.req.service, up.to);
+  if (ok && !up.rollback_of && !up.watched) gc_collectable(up.req.service, up.from);
   notify(ok ? NOTICE_COMPLETED : rolled_back ? NOTICE_ROLLED_BACK : NOTICE_FAILED); /* 步骤4.3: and to them, how it ended */
   uint64_t avg, p99, max, moved;
   latency(&avg, &p99, &max, &moved);
@@ -171,12 +175,19 @@ int hic_main(void) {
   if (hic_call((uint64_t)eth, &msg, 0, 0) == 0 && msg.label == ETH_OK) eth_wake = msg.cap, eth_bits = msg.words[0];
   watch_init();
   configure_init(config->firewall_slot);
+  gc_init(config->gc_after_ns);
   int64_t requests = hic_endpoint_create();
   static const char name[] = "cap://module_manager/v" HIC_MODULE_VERSION "/requests";
   if (requests < 0 || hic_registry_register(REGISTRY, name, sizeof name - 1, (uint64_t)requests) < 0) return hic_log("module_manager: cannot register %s", name), 1;
   for (;;) {
     static struct hic_msg in;
-    if (!window_wait(requests, &in) && hic_recv((uint64_t)requests, &in, 0, 0) < 0) continue;
+    if (!window_wait(requests, &in)) {
+      /* Waiting for a request, or for the next version collection to fall due. */
+      uint64_t due = gc_due(), now = (uint64_t)hic_time_now();
+      int64_t r = due && due <= now ? -HIC_ERR_TIMEOUT : hic_recv((uint64_t)requests, &in, 0, due ? due - now : 0);
+      if (r == -HIC_ERR_TIMEOUT) gc_run();
+      if (r < 0) continue;
+    }
     if (in.cap >= 0) hic_cap_delete((uint64_t)in.cap);
     static struct mm_configure c;
     memset(&c, 0, sizeof c);

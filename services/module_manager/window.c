@@ -49,6 +49,8 @@ void window_open(void) {
 static void window_close(uint64_t state, uint64_t rollback_id) {
   win.open = false;
   window_record(state, rollback_id);
+  /* Expired or superseded: nothing rolls back to the version the update replaced any more. */
+  if (state != MODULE_MANAGER_WINDOW_STATE_ROLLBACK) gc_collectable(up.req.service, up.from);
   watch_end();
 }
 

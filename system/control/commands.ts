@@ -22,7 +22,7 @@ export const KERNEL_EVENT_KINDS = [
   'boot', 'sandboxCreated', 'moduleVerified', 'moduleRejected', 'libraryLoaded', 'libraryUnloaded', 'moduleLoaded',
   'threadStarted', 'console', 'consoleDropped', 'record', 'fault', 'exit', 'wallClock', 'sandboxDestroyed', 'halt', 'endpointRegistered', 'endpointSwitched',
   'capTransferred', 'capRevoked', 'channelGranted', 'irqRouted', 'sandboxSuspended', 'sandboxResumed', 'input', 'updateRequested', 'updateDelivered',
-  'operatorMessage', 'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked', 'systemState',
+  'operatorMessage', 'reserved', 'reservationReleased', 'moduleSpawned', 'moduleMarked', 'moduleCollected', 'systemState',
 ] as const satisfies readonly KernelEvent['kind'][];
 type Missing = Exclude<KernelEvent['kind'], (typeof KERNEL_EVENT_KINDS)[number]>;
 const complete: Missing extends never ? true : Missing = true;

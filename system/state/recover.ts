@@ -18,17 +18,20 @@
 import type { StateRecovery } from '../../core0/events.ts';
 import type { FieldValue } from '../../core0/module/values.ts';
 
-/** What is installed: a version per module, and the versions marked bad ("name@version"). */
+/** What is installed: a version per module, the versions marked bad, and the versions collected
+ * (seed 步骤4.3: gone from what the machine may load), each as "name@version". */
 export interface Installed {
   readonly services: Readonly<Record<string, string>>;
   readonly bad: readonly string[];
+  readonly collected?: readonly string[];
 }
 
 /** One line of the journal. */
 export type JournalEntry =
   | { readonly n: number; readonly t: number; readonly kind: 'request'; readonly id: number; readonly service: string; readonly to: string }
   | { readonly n: number; readonly t: number; readonly kind: 'record'; readonly type: string; readonly fields: Readonly<Record<string, FieldValue>> }
-  | { readonly n: number; readonly t: number; readonly kind: 'mark'; readonly module: string; readonly version: string; readonly bad: boolean };
+  | { readonly n: number; readonly t: number; readonly kind: 'mark'; readonly module: string; readonly version: string; readonly bad: boolean }
+  | { readonly n: number; readonly t: number; readonly kind: 'collect'; readonly module: string; readonly version: string };
 
 export class StateError extends Error {
   constructor(
@@ -66,6 +69,7 @@ const WINDOW_ROLLBACK = 2 ** 32;
 export function fold(start: Installed, journal: readonly JournalEntry[]): Folded {
   const services: Record<string, string> = { ...start.services };
   const bad = new Set(start.bad);
+  const collected = new Set(start.collected ?? []);
   const requested = new Map<number, string>();
   /** Every update begun, by id: what an update back within its window undoes. */
   const begun = new Map<number, Open>();
@@ -75,6 +79,7 @@ export function fold(start: Installed, journal: readonly JournalEntry[]): Folded
 
   for (const e of journal) {
     if (e.kind === 'request') requested.set(e.id, e.service);
+    else if (e.kind === 'collect') collected.add(`${e.module}@${e.version}`);
     else if (e.kind === 'mark') {
       if (e.bad) bad.add(`${e.module}@${e.version}`);
       else bad.delete(`${e.module}@${e.version}`);
@@ -117,5 +122,5 @@ export function fold(start: Installed, journal: readonly JournalEntry[]): Folded
     services[open.service] = boots;
     recovered = { update: open.id, service: open.service, from: open.from, to: open.to, committed, boots, markedBad };
   }
-  return { installed: { services, bad: [...bad].sort() }, recovered, windowClosed: window };
+  return { installed: { services, bad: [...bad].sort(), collected: [...collected].sort() }, recovered, windowClosed: window };
 }

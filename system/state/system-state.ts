@@ -1,10 +1,11 @@
 // The machine's persistent system state, in <data>/system/: what a real machine keeps across a
 // power loss besides its audit log (docs/reliability.md#the-machines-persistent-state).
 //
-//   installed.json   the versions the last boot started, by module, and the versions marked bad
+//   installed.json   the versions the last boot started, by module, the versions marked bad, and
+//                    the versions collected (seed 步骤4.3)
 //   journal.jsonl    what the running machine committed since: each update request (the service
 //                    it names), the Module Manager's records that commit a step (their signed
-//                    `journals` field set), each bad mark set or cleared
+//                    `journals` field set), each bad mark set or cleared, each version collected
 //
 // The host is the storage, nothing more: Core-0 and the Module Manager decide what is written and
 // when; a journal line is written and synced while the record call that commits it is still in
@@ -84,12 +85,15 @@ function readInstalled(file: string): Installed | undefined {
     if (!(e instanceof SyntaxError)) throw e;
     return damaged(`not JSON (${e.message})`);
   }
-  const o = v as { format?: unknown; services?: unknown; bad?: unknown } | null;
+  const o = v as { format?: unknown; services?: unknown; bad?: unknown; collected?: unknown } | null;
   if (typeof o !== 'object' || o === null || o.format !== FORMAT) return damaged(`not a ${FORMAT} file`);
   if (typeof o.services !== 'object' || o.services === null || Array.isArray(o.services)) return damaged('"services" is not an object of module → version');
   for (const [m, ver] of Object.entries(o.services)) if (typeof ver !== 'string' || !VERSION.test(ver)) damaged(`services.${m}: not an exact version`);
   if (!Array.isArray(o.bad) || !o.bad.every((b) => typeof b === 'string' && MARK.test(b))) return damaged('"bad" is not a list of "module@version"');
-  return { services: o.services as Record<string, string>, bad: o.bad as string[] };
+  // Written by every boot since collection exists; a file from before it has collected nothing.
+  const collected = o.collected ?? [];
+  if (!Array.isArray(collected) || !collected.every((b) => typeof b === 'string' && MARK.test(b))) return damaged('"collected" is not a list of "module@version"');
+  return { services: o.services as Record<string, string>, bad: o.bad as string[], collected: collected as string[] };
 }
 
 /** The journal's lines; a last line without its newline (a write cut short by a power loss) is dropped, and counted. */
@@ -101,7 +105,7 @@ function readJournal(file: string): { entries: JournalEntry[]; torn: boolean } {
   const entries = lines.map((line, i) => {
     try {
       const e = JSON.parse(line) as JournalEntry;
-      if (e.n !== i + 1 || !['request', 'record', 'mark'].includes(e.kind)) throw new SyntaxError(`entry ${String(e.n)} of kind ${String(e.kind)}`);
+      if (e.n !== i + 1 || !['request', 'record', 'mark', 'collect'].includes(e.kind)) throw new SyntaxError(`entry ${String(e.n)} of kind ${String(e.kind)}`);
       return e;
     } catch (err) {
       if (!(err instanceof SyntaxError)) throw err;
@@ -167,16 +171,17 @@ export class SystemState implements MachineState {
     const versions: Record<string, string> = {};
     for (const s of booted.sandboxes) if (VERSION.test(s.version)) versions[s.module] = s.version;
     const bad = installed ? folded.installed.bad : [];
+    const collected = installed ? (folded.installed.collected ?? []) : [];
     crashPoint('system state: decided, installed.json not yet written');
-    writable(join(this.dir, INSTALLED_FILE), () => replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, services: versions, bad }, null, 2) + '\n'));
+    writable(join(this.dir, INSTALLED_FILE), () => replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, services: versions, bad, collected }, null, 2) + '\n'));
     crashPoint('system state: installed.json written, journal not yet emptied');
     rmSync(join(this.dir, JOURNAL_FILE), { force: true });
     syncDirectory(this.dir);
     crashPoint('system state: journal emptied');
-    this.base = { services: versions, bad };
+    this.base = { services: versions, bad, collected };
     return {
       manifest: booted,
-      event: { kind: 'systemState', boot: manifest.boot, versions, bad, recovered: folded.recovered, windowClosed: folded.windowClosed, journal: this.journal.length },
+      event: { kind: 'systemState', boot: manifest.boot, versions, bad, ...(collected.length ? { collected } : {}), recovered: folded.recovered, windowClosed: folded.windowClosed, journal: this.journal.length },
     };
   }
 
@@ -199,6 +204,7 @@ export class SystemState implements MachineState {
     kernel.events.subscribe((e: StampedEvent) => {
       if (e.kind === 'updateRequested') this.append(kernel, { t: e.t, kind: 'request', id: e.id, service: e.service, to: e.to }, `request ${e.id}`);
       else if (e.kind === 'moduleMarked') this.append(kernel, { t: e.t, kind: 'mark', module: e.module, version: e.version, bad: e.bad }, `mark ${e.module}@${e.version}`);
+      else if (e.kind === 'moduleCollected') this.append(kernel, { t: e.t, kind: 'collect', module: e.module, version: e.version }, `collect ${e.module}@${e.version}`);
     });
   }
 
@@ -233,8 +239,9 @@ export class SystemState implements MachineState {
     if (folded.recovered !== null || folded.windowClosed !== null) return;
     writable(join(this.dir, INSTALLED_FILE), () => replaceFile(join(this.dir, INSTALLED_FILE), JSON.stringify({ format: FORMAT, ...folded.installed }, null, 2) + '\n'));
     crashPoint('system state: compacted into installed.json, journal not yet emptied');
-    // A request the Module Manager has not yet begun or refused stays: its begin will need the service it names.
-    const done = new Set(this.written.flatMap((e) => (e.kind === 'record' && (e.type === 'begin' || e.type === 'refused') ? [e.fields.id] : [])));
+    // A request the Module Manager has not yet begun, refused or ended (a configuration change
+    // has no begin) stays: its begin will need the service it names.
+    const done = new Set(this.written.flatMap((e) => (e.kind === 'record' && (e.type === 'begin' || e.type === 'refused' || e.type === 'end') ? [e.fields.id] : [])));
     const pending = this.written.filter((e) => e.kind === 'request' && !done.has(e.id)).map((e, i) => ({ ...e, n: i + 1 }));
     const journal = join(this.dir, JOURNAL_FILE);
     writable(journal, () => replaceFile(journal, pending.map((e) => JSON.stringify(e) + '\n').join('')));

@@ -45,9 +45,10 @@
 #define HIC_SYS_MODULE_SPAWN 82
 #define HIC_SYS_MODULE_MARK 83
 #define HIC_SYS_MODULE_HEALTH 84
+#define HIC_SYS_MODULE_COLLECT 85
 /* Every syscall number, for code that walks the whole ABI (the fuzzer). */
-#define HIC_SYSCALL_COUNT 40
-#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 14, 6, 7, 8, 9, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72, 80, 81, 82, 83, 84 }
+#define HIC_SYSCALL_COUNT 41
+#define HIC_SYSCALL_NUMBERS { 1, 2, 3, 4, 5, 14, 6, 7, 8, 9, 10, 11, 12, 13, 20, 21, 22, 23, 24, 30, 31, 32, 40, 41, 42, 44, 43, 50, 51, 52, 60, 61, 70, 71, 72, 80, 81, 82, 83, 84, 85 }
 
 /* Error codes; a failing syscall returns -(code). */
 #define HIC_ERR_UNKNOWN_SYSCALL 1 /* No syscall has this number. */
@@ -437,6 +438,11 @@ static inline int64_t hic_module_mark(uint64_t loader, const void *req, uint64_t
 /* Fills health (struct hic_module_health) with what Core-0 has seen of the exact version req names (struct hic_module_req, range an exact version; right R on the loader) since boot: the sandboxes started from it, those of them that ended by a fault, and those live now, with the memory they hold and the CPU they have used -- what a Monitor counts crashes, restarts, leaks and CPU share by (seed §4.2, §5.1). Nothing is fetched, verified or audited, so it may be asked every interval; a version never started gives zeros. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version. Returns 0, or -HIC_ERR_*. */
 static inline int64_t hic_module_health(uint64_t loader, const void *req, void *health) {
   return hic_syscall3(HIC_SYS_MODULE_HEALTH, (int64_t)loader, (int64_t)req, (int64_t)health);
+}
+
+/* Collects the exact version req names (struct hic_module_req, range an exact version; right W on the loader): it leaves what this machine may load, as if the trusted repository did not hold it, so module_query and module_spawn find it no more (an older version that satisfies their range is found instead), and a boot of what is installed keeps it out. The version is garbage of an update (seed 步骤4.3); which versions to collect, and when, is the Module Manager's policy. The moduleCollected event records who did it. INVALID_ARGUMENT: a string not NUL-terminated within its field, not a module name or not an exact version, or a version a live sandbox runs; NOT_FOUND: collected already; NO_MEMORY: 256 versions are collected already. Returns 0, or -HIC_ERR_*. */
+static inline int64_t hic_module_collect(uint64_t loader, const void *req) {
+  return hic_syscall2(HIC_SYS_MODULE_COLLECT, (int64_t)loader, (int64_t)req);
 }
 
 #endif /* HIC_ABI_H */
