@@ -181,6 +181,15 @@ export class HostClient {
     this.syscall('module_mark', loader, this.scratch, typeof bad === 'number' ? bad : bad ? 1 : 0);
   }
 
+  /** module_collect through the loader in `loader`: `name` `version` out of what the machine may load. */
+  moduleCollect(loader: number, name: string, version: string): void {
+    const req = this.bytes(this.scratch, MODULE_REQ.size);
+    req.fill(0);
+    putText(req, MODULE_REQ.at.name, Limit.NAME_MAX, name);
+    putText(req, MODULE_REQ.at.range, Limit.NAME_MAX, version);
+    this.syscall('module_collect', loader, this.scratch);
+  }
+
   /** module_health through the loader in `loader`: what Core-0 has seen of `name` `version` since boot. */
   moduleHealth(loader: number, name: string, version: string): { started: number; faults: number; running: number; memory: number; cpuNs: number } {
     const req = this.bytes(this.scratch, MODULE_REQ.size);

@@ -67,7 +67,7 @@ describe('the control socket', () => {
     expect(g.version.protocol).toEqual({ major: 1, minor: 1 });
     expect(g.image).toBe('netstack');
     expect(g.capabilities).toEqual(['events', 'realtime']);
-    expect(g.commands.map((x) => x.name)).toEqual(['status', 'sandboxes', 'caps', 'events', 'stop', 'cont', 'metrics', 'update', 'confirm', 'veto', 'silence', 'updates', 'quit', 'commands']);
+    expect(g.commands.map((x) => x.name)).toEqual(['status', 'sandboxes', 'caps', 'events', 'stop', 'cont', 'metrics', 'update', 'configure', 'confirm', 'veto', 'silence', 'updates', 'quit', 'commands']);
     c.close();
   }, LIMIT);
 
@@ -85,7 +85,7 @@ describe('the control socket', () => {
     expect(caps[0]).toMatchObject({ slot: 0, type: 'REGISTRY' });
     expect(caps.some((x) => x.type === 'IRQ' || x.type === 'MMIO')).toBe(true);
     const commands = (await c.returns('commands')) as { name: string; effect: string }[];
-    expect(commands.filter((x) => x.effect === 'input').map((x) => x.name)).toEqual(['stop', 'cont', 'update', 'confirm', 'veto', 'silence', 'quit']);
+    expect(commands.filter((x) => x.effect === 'input').map((x) => x.name)).toEqual(['stop', 'cont', 'update', 'configure', 'confirm', 'veto', 'silence', 'quit']);
     const metrics = (await c.returns('metrics')) as { name: string }[];
     expect(metrics.map((m) => m.name)).toContain('hic_realtime_lag_seconds');
     c.close();
@@ -191,7 +191,7 @@ describe('the control socket', () => {
     expect(lines[0]).toEqual({ subscribed: true, kinds: ['console'], sandbox: 'netstack' });
     expect(lines.slice(1)).toMatchObject([{ event: 'console', data: { sandbox: 'netstack' } }, { event: 'console', data: { sandbox: 'netstack' } }]);
     const refusals = [
-      [['reboot'], /^hic: no command "reboot"; the machine knows: status, sandboxes, caps, events, stop, cont, metrics, update, confirm, veto, silence, updates, quit, commands \[CTL_UNKNOWN_COMMAND\]\n$/],
+      [['reboot'], /^hic: no command "reboot"; the machine knows: status, sandboxes, caps, events, stop, cont, metrics, update, configure, confirm, veto, silence, updates, quit, commands \[CTL_UNKNOWN_COMMAND\]\n$/],
       [['caps'], /^hic: caps: missing <sandbox> \(the sandbox, by name\) \[CTL_BAD_ARGUMENT\]\n$/],
       [['caps', 'ghost'], /^hic: caps: no live sandbox named "ghost"; `sandboxes` lists them \[InvalidArgument\]\n$/],
       [['status', 'extra'], /^hic: status: unexpected "extra" \(it takes no arguments\) \[CTL_BAD_ARGUMENT\]\n$/],

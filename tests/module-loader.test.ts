@@ -161,6 +161,27 @@ describe('module_query', () => {
     for (let i = 0; i < MAX_BAD_MARKS; i++) mm.moduleMark(LOADER, 'hello', `9.0.${i}`, false);
   });
 
+  it('module_collect takes a version out of what the machine may load: queries and spawns narrow past it; a running one is refused', () => {
+    mm.moduleCollect(LOADER, 'netstack', '1.3.0');
+    refused('NOT_FOUND', () => mm.moduleQuery(LOADER, 'netstack', '1.3.0'));
+    expect(mm.moduleQuery(LOADER, 'netstack', '< 1.3.1').version).toBe('1.2.0'); // the newest below it that is still there
+    expect(mm.moduleQuery(LOADER, 'netstack', '1.2.0 || 1.3.0').version).toBe('1.2.0');
+    mm.moduleCollect(LOADER, 'netstack', '1.2.0');
+    refused('NOT_FOUND', () => mm.moduleQuery(LOADER, 'netstack', '< 1.3.1'));
+    expect(mm.moduleQuery(LOADER, 'netstack', '1.3.1').version).toBe('1.3.1'); // one version, not the module
+    refused('NOT_FOUND', () => mm.moduleCollect(LOADER, 'netstack', '1.2.0')); // collected already
+    refused('INVALID_ARGUMENT', () => mm.moduleCollect(LOADER, 'netstack', '>=1.2.0')); // an exact version only
+    const r = mm.syscall('cap_copy', LOADER, Right.R);
+    refused('NO_RIGHT', () => mm.moduleCollect(r, 'netstack', '1.3.1'));
+    // A version a sandbox runs is not garbage; once none does, it may go, and a spawn finds it no more.
+    const svc = mm.moduleSpawn(LOADER, echo());
+    refused('INVALID_ARGUMENT', () => mm.moduleCollect(LOADER, 'echo', '1.0.0'));
+    mm.syscall('sandbox_destroy', svc);
+    mm.moduleCollect(LOADER, 'echo', '1.0.0');
+    refused('NOT_FOUND', () => mm.moduleSpawn(LOADER, echo({ sandbox: 'svc2' })), 'NOT_FOUND'); // recorded as a spawn of a missing version is
+    expect(k.events.of('moduleCollected').map((e) => `${e.module} ${e.version} by ${e.by}`)).toEqual(['netstack 1.3.0 by mm', 'netstack 1.2.0 by mm', 'echo 1.0.0 by mm']);
+  });
+
   it('finds nothing on a kernel given no repository', () => {
     const bare = new Kernel(machine, { trust: ws.trust });
     const h = HostClient.attach(bare, 'bare', { loader: Right.R });
