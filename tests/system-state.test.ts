@@ -33,7 +33,7 @@ const START: Installed = { services: { netstack: '1.2.0', eth_driver: '1.2.0' },
 describe('recovery: the journal folded over what the last boot installed', () => {
   it('an update that ended leaves what its end says, and nothing to recover', () => {
     const done = fold(START, journal(request(1), begin(1, '1.2.0', '1.3.0'), step(1, 'switch', 'ok'), end(1, 'completed')));
-    expect(done).toEqual({ installed: { services: { netstack: '1.3.0', eth_driver: '1.2.0' }, bad: [] }, recovered: null, windowClosed: null });
+    expect(done).toEqual({ installed: { services: { netstack: '1.3.0', eth_driver: '1.2.0' }, bad: [], collected: [] }, recovered: null, windowClosed: null });
     const failed = fold(START, journal(request(1), begin(1, '1.2.0', '1.3.0'), step(1, 'warmup', 'failed'), end(1, 'failed')));
     expect(failed.installed.services.netstack).toBe('1.2.0');
   });
@@ -50,7 +50,7 @@ describe('recovery: the journal folded over what the last boot installed', () =>
   it('a rollback begun is finished: the old version, the new one marked bad', () => {
     const r = fold(START, journal(request(1), begin(1, '1.2.0', '1.3.0'), step(1, 'switch', 'ok'), step(1, 'rollback_switch', 'begin')));
     expect(r.recovered).toMatchObject({ committed: 'rollback', boots: '1.2.0', markedBad: '1.3.0' });
-    expect(r.installed).toEqual({ services: { netstack: '1.2.0', eth_driver: '1.2.0' }, bad: ['netstack@1.3.0'] });
+    expect(r.installed).toEqual({ services: { netstack: '1.2.0', eth_driver: '1.2.0' }, bad: ['netstack@1.3.0'], collected: [] });
   });
 
   it('an update back within the rollback window is a rollback from its begin: the old version boots', () => {
@@ -76,7 +76,13 @@ describe('recovery: the journal folded over what the last boot installed', () =>
 
   it('bad marks set and cleared; a later update overrides an earlier one', () => {
     const r = fold(START, journal(mark('1.3.1'), mark('1.3.2'), mark('1.3.1', false), request(1), begin(1, '1.2.0', '1.3.0'), end(1, 'completed'), request(2, 'netstack', '1.3.3'), begin(2, '1.3.0', '1.3.3'), end(2, 'rolled_back')));
-    expect(r.installed).toEqual({ services: { netstack: '1.3.0', eth_driver: '1.2.0' }, bad: ['netstack@1.3.2'] });
+    expect(r.installed).toEqual({ services: { netstack: '1.3.0', eth_driver: '1.2.0' }, bad: ['netstack@1.3.2'], collected: [] });
+  });
+
+  it('a version collected stays collected, whatever updates follow (seed 步骤4.3)', () => {
+    const collect = (version: string) => ({ kind: 'collect' as const, module: 'netstack', version });
+    const r = fold({ ...START, collected: ['netstack@1.1.0'] }, journal(request(1), begin(1, '1.2.0', '1.3.0'), end(1, 'completed'), collect('1.2.0')));
+    expect(r.installed).toEqual({ services: { netstack: '1.3.0', eth_driver: '1.2.0' }, bad: [], collected: ['netstack@1.1.0', 'netstack@1.2.0'] });
   });
 
   it('folding twice gives the same: a boot killed while it recovers recovers the same next time', () => {
@@ -124,6 +130,21 @@ describe('a boot and its data directory', () => {
     const b = SystemState.open(d).boot(installedImage);
     expect(b.manifest.sandboxes.find((s) => s.module === 'netstack')!.version).toBe('1.3.0');
     expect(SystemState.open(d).boot(installedImage).event).toMatchObject({ recovered: null, journal: 0, versions: { netstack: '1.3.0' } });
+  });
+
+  it('the versions collected are kept by a boot of what is installed, and dropped by one of the image; a file from before collection reads as none', () => {
+    const d = dataDir();
+    SystemState.open(d).boot(installedImage);
+    const before = JSON.parse(readFileSync(stateFile(d, INSTALLED_FILE), 'utf8')) as Record<string, unknown>;
+    delete before.collected;
+    writeFileSync(stateFile(d, INSTALLED_FILE), JSON.stringify(before));
+    writeFileSync(stateFile(d, JOURNAL_FILE), lines(journal({ kind: 'collect', module: 'netstack', version: '1.1.0' })));
+    const b = SystemState.open(d).boot(installedImage);
+    expect(b.event).toMatchObject({ boot: 'installed', collected: ['netstack@1.1.0'] });
+    expect(JSON.parse(readFileSync(stateFile(d, INSTALLED_FILE), 'utf8')).collected).toEqual(['netstack@1.1.0']);
+    expect(SystemState.open(d).boot(imageImage).event.collected).toBeUndefined(); // a fresh install of the image's versions
+    writeFileSync(stateFile(d, INSTALLED_FILE), JSON.stringify({ ...before, collected: ['netstack 1.1.0'] }));
+    expect(() => SystemState.open(d)).toThrow(/"collected" is not a list of "module@version"/);
   });
 
   it('a last journal line cut short (a power loss mid-write) is dropped; the lines before it count', () => {

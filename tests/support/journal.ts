@@ -27,10 +27,11 @@ const unpack = (v: unknown) => { const n = Number(v); return `${n >> 16}.${(n >>
  * that completed marks what it undid bad); without one, a rollback begun (a rollback_* step, or
  * an update back within the window) leaves the old version and marks the new one bad, a switch
  * done leaves the new one, anything else the old one. A window's rollback verdict with no update
- * back begun yet is a rollback begun. Marks as the entries set them.
+ * back begun yet is a rollback begun. Marks as the entries set them, and every version collected.
  */
-export function expectedAfter(cut: readonly JournalEntry[], service: string, start: string): { version: string; bad: string[]; open: boolean } {
+export function expectedAfter(cut: readonly JournalEntry[], service: string, start: string): { version: string; bad: string[]; collected: string[]; open: boolean } {
   const bad = new Set<string>();
+  const collected = cut.flatMap((e) => (e.kind === 'collect' ? [`${e.module}@${e.version}`] : [])).sort();
   for (const e of cut) if (e.kind === 'mark') (e.bad ? bad.add(`${e.module}@${e.version}`) : bad.delete(`${e.module}@${e.version}`));
   let version = start;
   let open = false;
@@ -56,7 +57,7 @@ export function expectedAfter(cut: readonly JournalEntry[], service: string, sta
       open = true;
     }
   }
-  return { version, bad: [...bad].sort(), open };
+  return { version, bad: [...bad].sort(), collected, open };
 }
 
 /** Every cut of `journal` — a host dead after each entry, or before the first — folds to what `expectedAfter` reads. */
@@ -65,6 +66,8 @@ export function expectEveryCut(journal: readonly JournalEntry[], service: string
     const cut = journal.slice(0, n);
     const got = fold({ services: { [service]: start }, bad: [] }, cut);
     const want = expectedAfter(cut, service, start);
-    expect({ n, version: got.installed.services[service], bad: got.installed.bad, recovered: got.recovered !== null }).toEqual({ n, version: want.version, bad: want.bad, recovered: want.open });
+    expect({ n, version: got.installed.services[service], bad: got.installed.bad, collected: got.installed.collected, recovered: got.recovered !== null }).toEqual({
+      n, version: want.version, bad: want.bad, collected: want.collected, recovered: want.open,
+    });
   }
 }
