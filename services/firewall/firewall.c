@@ -28,7 +28,7 @@ static const struct fw_rule RULES[] = {
 #define RULE_COUNT (sizeof RULES / sizeof RULES[0])
 _Static_assert(RULE_COUNT <= FW_MAX_RULES, "the table fits its wire form");
 
-/* The configuration versions kept: a ring of the last FW_VERSIONS, numbered from 1. */
+/* The configuration versions kept: the last FW_VERSIONS put, and the one in force, numbered from 1. */
 struct version {
   uint64_t number; /* 0: an empty place */
   uint32_t len, hash;
@@ -101,9 +101,13 @@ static void in_force(struct version *v, struct hic_msg *m, bool revert) {
           revert ? "back from" : "after", before ? before->number : 0, v->count, v->hash, added, removed);
 }
 
+/* A new version takes the place of the oldest kept, never of the one in force (after reverts that
+ * may be the oldest of all). */
 static struct version *put(const uint8_t *t, uint32_t len) {
-  struct version *v = &kept[newest % FW_VERSIONS];
-  if (v == current) return 0; /* only when FW_VERSIONS is 1 */
+  struct version *v = 0;
+  for (uint32_t i = 0; i < FW_VERSIONS; i++)
+    if (&kept[i] != current && (!v || kept[i].number < v->number)) v = &kept[i];
+  if (!v) return 0; /* only when FW_VERSIONS is 1 */
   memcpy(v->table, t, len);
   v->number = ++newest, v->len = len, v->count = le16(t + 2), v->hash = crc32(t, len);
   return v;

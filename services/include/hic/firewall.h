@@ -10,7 +10,9 @@
  *
  * Configuration versions (seed §4.4.2 配置版本管理). The table in force is one of the versions
  * the firewall keeps: version 1 is the table it was built with, and every table put since is the
- * next number. The last FW_VERSIONS are kept; any of them can be put in force again. Changing the
+ * next number. FW_VERSIONS are kept: the one in force and the newest of the others (a new version
+ * takes the place of the oldest, never of the one in force, so the version a change replaced can
+ * always be put back); any of them can be put in force again. Changing the
  * table is the Module Manager's (services/module_manager/configure.c), through the admin channel
  * an image grants the two of them (the firewall's config.admin_slot); the public endpoint above
  * only reads. On the admin channel:
