@@ -138,7 +138,8 @@ describe('a boot and its data directory', () => {
     const before = JSON.parse(readFileSync(stateFile(d, INSTALLED_FILE), 'utf8')) as Record<string, unknown>;
     delete before.collected;
     writeFileSync(stateFile(d, INSTALLED_FILE), JSON.stringify(before));
-    writeFileSync(stateFile(d, JOURNAL_FILE), lines(journal({ kind: 'collect', module: 'netstack', version: '1.1.0' })));
+    const collected = { kind: 'collect' as const, module: 'netstack', version: '1.1.0' };
+    writeFileSync(stateFile(d, JOURNAL_FILE), lines(journal(collected)));
     const b = SystemState.open(d).boot(installedImage);
     expect(b.event).toMatchObject({ boot: 'installed', collected: ['netstack@1.1.0'] });
     expect(JSON.parse(readFileSync(stateFile(d, INSTALLED_FILE), 'utf8')).collected).toEqual(['netstack@1.1.0']);

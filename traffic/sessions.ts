@@ -7,7 +7,7 @@
 import type { SessionPlan } from './classes.ts';
 import { getRequest, HttpResponseParser } from './http.ts';
 import { pattern, StreamCheck } from './stream-check.ts';
-import type { TcpApp, TcpClient } from './tcp-client.ts';
+import { RESET_BY_SERVER, type TcpApp, type TcpClient } from './tcp-client.ts';
 import { Timer, type TimerQueue } from './timers.ts';
 
 /** Shared by every session of a generator. */
@@ -169,6 +169,9 @@ export class HttpSession extends Session {
 
   override onEnd(now: number): void {
     super.onEnd(now);
+    // A response the server cut short with a reset is the failed connection's, counted as such
+    // (an emergency rollback abandons connections so): it is not a malformed response.
+    if (this.tcp.failure === RESET_BY_SERVER) return;
     for (const ev of this.parser.finish()) if (ev.kind === 'error') this.error(ev.message, now);
   }
 

@@ -18,6 +18,8 @@ const { SYN, ACK, FIN, RST, PSH } = TcpFlag;
 /** Doubling stops here: 2^6 × RTO. */
 const MAX_BACKOFF = 6;
 
+/** The failure of an open connection the server reset. */
+export const RESET_BY_SERVER = 'reset by the server';
 /** The failure of a connection whose SYN the server answered with a reset. */
 export const REFUSED = 'refused by the server';
 
@@ -154,7 +156,7 @@ export class TcpClient {
     }
     if (seg.flags & RST) {
       this.counters.resets++;
-      this.end('failed', now, this.state === 'synSent' ? REFUSED : 'reset by the server');
+      this.end('failed', now, this.state === 'synSent' ? REFUSED : RESET_BY_SERVER);
       return;
     }
     if (this.state === 'synSent') {
