@@ -76,10 +76,13 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
       expect(run.kernel.events.of('console').filter((e) => e.sandbox === sandbox && e.text.includes('notice: the update of netstack 1.2.0 to 1.3.0')).map((e) => e.text.replace(/.* to 1\.3\.0 /, '').replace(/;.*/, ''))).toEqual(['begins', 'completed']);
   });
 
-  it('warms up with the same loopback probes to both instances, whose answers agree (seed 步骤2.4)', () => {
+  it('warms up with the old instance\'s configuration, then the same loopback probes to both instances, whose answers agree (seed 步骤2.4)', () => {
     const warmups = recordsOf(run.kernel, 'module-manager', 'warmup');
     expect(warmups.map((w) => Number(w.id))).toEqual([1, 3]); // the refused request never got that far
     for (const w of warmups) {
+      // The configuration sync first: the new instance took the old one's ARP table (each of the
+      // 50 client hosts it has talked to) and its route, its address and rules its own.
+      expect(w).toMatchObject({ synced: true, arp: 50, routes: 1 });
       expect(w).toMatchObject({ probes: 3, agreed: 3, old_failed: 0, new_failed: 0, new_changed: 0 });
       expect(w.new_hash).toBe(w.old_hash); // 1.2.0 and 1.3.0 run the same TCP and echo code
       expect(Number(w.new_time)).toBeGreaterThan(0);

@@ -95,7 +95,25 @@ static struct ns_probe_answer ask(int64_t ep, uint64_t number) {
   return a;
 }
 
+/* The configuration sync that opens the warm-up (步骤2.4 配置同步预热): the old instance's
+ * config block -- address configuration, rule hash, ARP table, routes -- to the new one, which
+ * checks that the address configuration and the rules are its own and takes the ARP table and
+ * routes, before its probes run and before any connection is to come. */
+static bool sync_config(uint64_t *arps, uint64_t *routes) {
+  static uint8_t block[HIC_MSG_PAYLOAD_MAX];
+  if (mig_call(&up.old, MIG_CONFIG_OUT, 0, 0, HIC_NO_CAP) != MIG_OK || msg.len > sizeof block) return false;
+  uint64_t len = msg.len;
+  memcpy(block, msg.payload, len);
+  uint64_t st = mig_call_with(&up.new, MIG_CONFIG_IN, block, len);
+  if (st != MIG_OK) return hic_log("module_manager: configuration sync: the %s refused the %s's config block: %lu", up.new.role, up.old.role, st), false;
+  *arps = msg.words[0], *routes = msg.words[1];
+  return true;
+}
+
 static bool consistent(void) {
+  uint64_t arps = 0, routes = 0;
+  bool synced = sync_config(&arps, &routes);
+  check(synced, MODULE_MANAGER_CHECK_WHAT_CONFIG_SYNCED);
   int64_t at_old = stats_endpoint(up.from), at_new = stats_endpoint(up.to);
   struct ns_probe_answer o = {0}, n = {0};
   uint32_t agreed = 0;
@@ -109,7 +127,7 @@ static bool consistent(void) {
     if (o.cpu_ns < old_ns) old_ns = o.cpu_ns;
     if (n.cpu_ns < new_ns) new_ns = n.cpu_ns;
   }
-  bool same = agreed == PROBES, quick = same && new_ns * 1000 <= old_ns * SLOWER_PERMILLE;
+  bool same = synced && agreed == PROBES, quick = same && new_ns * 1000 <= old_ns * SLOWER_PERMILLE;
   uint64_t before = 0, after = 0;
   uint32_t stressed = 0;
   if (quick) {
@@ -123,8 +141,8 @@ static bool consistent(void) {
   module_manager_emit_warmup(&(struct module_manager_record_warmup){
       .id = up.req.id, .probes = PROBES, .agreed = agreed, .old_hash = o.hash, .new_hash = n.hash, .old_failed = o.answered ? o.failed : ~0u,
       .new_failed = n.answered ? n.failed : ~0u, .new_changed = n.changed, .old_time_ns = same ? old_ns : 0, .new_time_ns = same ? new_ns : 0,
-      .stress = stressed, .memory_before = before, .memory_after = after});
-  check(same, MODULE_MANAGER_CHECK_WHAT_SAME_ANSWERS);
+      .stress = stressed, .memory_before = before, .memory_after = after, .arp = arps, .routes = routes, .synced = synced});
+  if (synced) check(agreed == PROBES, MODULE_MANAGER_CHECK_WHAT_SAME_ANSWERS);
   if (same) check(quick, MODULE_MANAGER_CHECK_WHAT_PROBE_TIME);
   if (quick) check(balanced, MODULE_MANAGER_CHECK_WHAT_MEMORY_BALANCE);
   if (!same && !n.answered) hic_log("module_manager: consistency check: the %s did not answer probe %u", up.new.role, agreed);

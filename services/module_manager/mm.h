@@ -73,6 +73,8 @@ void check(bool ok, uint64_t what);
 void msg_clear(void);
 uint64_t mig_call(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap); /* within the phase timeout */
 uint64_t mig_call_within(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap, uint64_t timeout_ns);
+uint64_t mig_call_with(struct instance *s, uint64_t label, const void *payload, uint64_t len); /* with these payload bytes */
+uint64_t mig_call_bytes(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap, uint64_t len, uint64_t timeout_ns);
 uint64_t eth_call(uint64_t label, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3);
 bool status_of(struct instance *s, struct mig_status *st);
 bool status_within(struct instance *s, struct mig_status *st, uint64_t timeout_ns);

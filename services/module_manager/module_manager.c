@@ -46,7 +46,18 @@ uint64_t mig_call(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, 
 }
 
 uint64_t mig_call_within(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap, uint64_t timeout_ns) {
+  return mig_call_bytes(s, label, w0, w1, cap, 0, timeout_ns);
+}
+
+uint64_t mig_call_with(struct instance *s, uint64_t label, const void *payload, uint64_t len) {
+  memmove(msg.payload, payload, len);
+  return mig_call_bytes(s, label, 0, 0, HIC_NO_CAP, len, up.req.policy.phase_timeout_ns);
+}
+
+/* A call whose first `len` payload bytes are in msg.payload already. */
+uint64_t mig_call_bytes(struct instance *s, uint64_t label, uint64_t w0, uint64_t w1, int64_t cap, uint64_t len, uint64_t timeout_ns) {
   msg_clear();
+  msg.len = len;
   msg.label = label;
   msg.words[0] = w0;
   msg.words[1] = w1;

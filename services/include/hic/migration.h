@@ -53,6 +53,14 @@
  *   MIG_ABORT      (either) -> back to normal service, as before HELLO. MIG_ERR_STATE while the
  *                     instance still holds connections it imported for the update.
  *   MIG_STATUS     -> payload struct mig_status.
+ *   MIG_CONFIG_OUT (source, after PEER) -> payload: the config block a snapshot carries (below:
+ *                     address configuration, rule hash, ARP table, routes), words[0] its ARP entries,
+ *                     words[1] its routes. The warm-up's configuration sync (seed 步骤2.4 配置同步预热).
+ *   MIG_CONFIG_IN  (target, after PEER) payload: a source's config block. Checked whole; the address
+ *                     configuration (ip, netmask, gateway) and the rule hash must be the target's own
+ *                     (MIG_ERR_CONFIG), else the ARP table and routes are taken (a read-only copy:
+ *                     the snapshot's block is applied again at IMPORT_STATE, with what was learnt
+ *                     since) -> words[0] ARP entries taken, words[1] routes.
  *   MIG_RULES      (serving only) fetch the firewall's table again and enforce it from now
  *                     (a configuration change, seed §4.4.2; hic/firewall.h) -> words[0] the rule
  *                     count, words[1] the hash. MIG_ERR_CONFIG when the firewall does not
@@ -79,6 +87,8 @@
 #define MIG_ABORT 13
 #define MIG_STATUS 14
 #define MIG_RULES 15
+#define MIG_CONFIG_OUT 16
+#define MIG_CONFIG_IN 17
 
 #define MIG_OK 0
 #define MIG_ERR_LABEL 1            /* not a call of this protocol */

@@ -66,6 +66,8 @@ uint64_t on_prepare(struct mig_call *call);
 
 /* snapshot.c */
 uint64_t on_export_state(struct mig_call *call);
+uint64_t on_config_out(struct mig_call *call);
+uint64_t on_config_in(struct mig_call *call);
 uint64_t on_import_state(struct mig_call *call);
 void snapshot_arrived(uint64_t key); /* target: a connection of the snapshot came (counted once) */
 bool snapshot_listed(uint32_t id);   /* source: is the connection in the last snapshot taken? */

@@ -136,6 +136,8 @@ static uint64_t (*const handlers[])(struct mig_call *) = {
     [MIG_ABORT] = on_abort,
     [MIG_STATUS] = on_status,
     [MIG_RULES] = on_rules,
+    [MIG_CONFIG_OUT] = on_config_out,
+    [MIG_CONFIG_IN] = on_config_in,
 };
 
 /** Answers every call waiting on the control channel. */

@@ -63,6 +63,47 @@ static void config_write(uint8_t *p) {
   le16(p + 48, arps), le16(p + 50, routes);
 }
 
+/* The config block's length if it is well formed (its counts in reach, its length theirs), else 0. */
+static uint32_t config_checked(const uint8_t *config, uint64_t len) {
+  if (len < CONFIG_FIXED || rd16(config + 48) > NS_MAX_ARP || rd16(config + 50) > NS_MAX_ROUTES) return 0;
+  return CONFIG_FIXED + 10u * rd16(config + 48) + 12u * rd16(config + 50) == len ? (uint32_t)len : 0;
+}
+
+/* The ARP table and routes of a checked config block taken into this instance. */
+static void config_take(const uint8_t *config) {
+  const uint8_t *q = config + CONFIG_FIXED;
+  for (uint16_t i = 0; i < rd16(config + 48); i++, q += 10) ns_arp_learn(mig.stack, rd32(q), q + 4, netstack_now());
+  for (uint16_t i = 0; i < rd16(config + 50); i++, q += 12) ns_route_add(mig.stack, rd32(q), rd32(q + 4), rd32(q + 8));
+}
+
+/* The warm-up's configuration sync (seed 步骤2.4): the source's config block, and the target
+ * taking it before any connection is to come. */
+uint64_t on_config_out(struct mig_call *call) {
+  struct hic_msg *m = call->msg;
+  if (mig.phase != MIG_PHASE_AGREED || mig.role != MIG_ROLE_SOURCE) return MIG_ERR_STATE;
+  uint32_t n = config_size();
+  _Static_assert(CONFIG_FIXED + 10 * NS_MAX_ARP + 12 * NS_MAX_ROUTES <= HIC_MSG_PAYLOAD_MAX, "a whole config block fits one message");
+  config_write(m->payload);
+  m->len = n;
+  m->words[0] = rd16(m->payload + 48);
+  m->words[1] = rd16(m->payload + 50);
+  return MIG_OK;
+}
+
+uint64_t on_config_in(struct mig_call *call) {
+  struct hic_msg *m = call->msg;
+  if (mig.phase != MIG_PHASE_AGREED || mig.role != MIG_ROLE_TARGET) return MIG_ERR_STATE;
+  if (!config_checked(m->payload, call->len)) return MIG_ERR_FORMAT;
+  const struct ns_config *c = &mig.stack->cfg;
+  const uint8_t *p = m->payload;
+  /* The address configuration is the image's, copied but not activated: it must be ours already. */
+  if (rd32(p) != c->ip || rd32(p + 4) != c->netmask || rd32(p + 8) != c->gateway || rd32(p + 44) != mig.stack->fw_hash) return MIG_ERR_CONFIG;
+  config_take(p);
+  m->words[0] = rd16(p + 48);
+  m->words[1] = rd16(p + 50);
+  return MIG_OK;
+}
+
 uint64_t on_export_state(struct mig_call *call) {
   struct hic_msg *m = call->msg;
   if (mig.phase != MIG_PHASE_SOURCE) return MIG_ERR_STATE;
@@ -158,7 +199,7 @@ static uint64_t snapshot_check(const uint8_t *at, uint64_t size, uint32_t *count
     return MIG_ERR_FORMAT;
   const uint8_t *config = at + sizeof *h;
   if (ns_crc32(0, config, h->config_len) != h->config_crc) return MIG_ERR_FORMAT;
-  if (CONFIG_FIXED + 10u * rd16(config + 48) + 12u * rd16(config + 50) != h->config_len) return MIG_ERR_FORMAT;
+  if (!config_checked(config, h->config_len)) return MIG_ERR_FORMAT;
   const uint8_t *p = config + h->config_len, *end = at + h->total;
   uint32_t n = 0;
   for (uint32_t k = 0; k < MIG_SHARDS; k++) {
@@ -198,9 +239,7 @@ uint64_t on_import_state(struct mig_call *call) {
     /* Checked: take the predecessor's ARP table and routes (the address configuration is the
      * image's, and the firewall rules were compared in PEER). */
     const struct mig_snapshot *h = (const struct mig_snapshot *)at;
-    const uint8_t *config = at + sizeof *h, *q = config + CONFIG_FIXED;
-    for (uint16_t i = 0; i < rd16(config + 48); i++, q += 10) ns_arp_learn(mig.stack, rd32(q), q + 4, netstack_now());
-    for (uint16_t i = 0; i < rd16(config + 50); i++, q += 12) ns_route_add(mig.stack, rd32(q), rd32(q + 4), rd32(q + 8));
+    config_take(at + sizeof *h);
     sort_keys(snap_keys, n);
     memset(snap_got, 0, sizeof snap_got);
     mig.snap_count = n;
