@@ -87,6 +87,10 @@ describe('a rolling update of netstack 1.2.0 to 1.3.0 by the Module Manager, und
       expect(w.new_hash).toBe(w.old_hash); // 1.2.0 and 1.3.0 run the same TCP and echo code
       expect(Number(w.new_time)).toBeGreaterThan(0);
       expect(Number(w.new_time) * 1000).toBeLessThanOrEqual(Number(w.old_time) * 1050); // within 5 %
+      // And the comparison is fair: the old instance, serving hundreds of connections, probes no
+      // slower than the empty new one (a probe's connection takes the lowest free slot a word of
+      // slots at a time; walking every taken slot below it made the loaded instance 46 % slower).
+      expect(Number(w.old_time) * 1000).toBeLessThanOrEqual(Number(w.new_time) * 1050);
       // The leak check: 32 more probes at the new instance, and its memory as Core-0 counts it the same after.
       expect(Number(w.stress)).toBe(32);
       expect(Number(w.memory_before)).toBeGreaterThan(0);

@@ -40,6 +40,18 @@ struct ns_conn *conn_lookup(struct ns_stack *s, uint32_t rip, uint16_t rport, ui
 
 bool conn_slot_free(const struct ns_stack *s) { return s->conn_count < NS_MAX_CONNS; }
 
+/* The lowest slot not taken, or NS_MAX_CONNS: a word of 64 slots at a time, not one slot at a time
+ * (a new connection at a loaded instance used to walk every slot below the first free one). */
+static uint32_t lowest_free(const struct ns_stack *s) {
+  for (uint32_t w = 0; w < (NS_MAX_CONNS + 63) / 64; w++) {
+    uint64_t free = ~s->conn_used[w];
+    if (!free) continue;
+    uint32_t slot = w * 64 + (uint32_t)__builtin_ctzll(free);
+    return slot < NS_MAX_CONNS ? slot : NS_MAX_CONNS;
+  }
+  return NS_MAX_CONNS;
+}
+
 /* Takes the slot want_id names if it is free (an import keeping its id), else the lowest free
  * slot under a new generation. The caller sets the state at once: FREE marks an unused slot. */
 struct ns_conn *conn_alloc(struct ns_stack *s, uint32_t want_id, uint32_t rip, uint16_t rport,
@@ -49,8 +61,7 @@ struct ns_conn *conn_alloc(struct ns_stack *s, uint32_t want_id, uint32_t rip, u
     slot = want_id % NS_MAX_CONNS;
     id = want_id;
   } else {
-    for (uint32_t i = 0; i < NS_MAX_CONNS && slot == NS_MAX_CONNS; i++)
-      if (s->conns[i].state == NS_TCP_FREE) slot = i;
+    slot = lowest_free(s);
     if (slot == NS_MAX_CONNS) return NULL;
     uint32_t gen = s->conns[slot].id / NS_MAX_CONNS + 1;
     if (gen > MAX_GENERATION) gen = 1;
@@ -58,6 +69,7 @@ struct ns_conn *conn_alloc(struct ns_stack *s, uint32_t want_id, uint32_t rip, u
   }
   struct ns_conn *c = &s->conns[slot];
   memset(c, 0, sizeof *c);
+  s->conn_used[slot / 64] |= 1ull << (slot % 64);
   c->id = id;
   c->remote_ip = rip;
   c->remote_port = rport;
@@ -79,6 +91,8 @@ void conn_free(struct ns_stack *s, struct ns_conn *c, enum ns_close_reason why) 
 
   uint32_t id = c->id;
   bool tell = c->accepted;
+  uint32_t slot = (uint32_t)(c - s->conns);
+  s->conn_used[slot / 64] &= ~(1ull << (slot % 64));
   memset(c, 0, sizeof *c);
   c->id = id; /* kept: the slot's next occupant takes the following generation */
   s->conn_count--;

@@ -227,6 +227,7 @@ struct ns_stack {
   uint32_t fw_hash;   /* CRC-32 of the table's wire form, as the firewall service hashes it */
   struct ns_fw_rule fw[NS_MAX_FW_RULES];
   uint32_t conn_count;
+  uint64_t conn_used[(NS_MAX_CONNS + 63) / 64]; /* bit per slot: taken (conn_alloc), so the lowest free one is found a word at a time */
   uint16_t conn_hash[NS_CONN_HASH]; /* slot + 1 of each bucket's first connection */
   struct ns_conn conns[NS_MAX_CONNS];
   bool sndbuf_used[NS_SNDBUF_COUNT];
