@@ -23,7 +23,7 @@ const DRIVER = join(REPO, 'tests', 'support', 'netstack-core');
 const SCENARIOS = [
   'arp', 'icmp', 'udp', 'bad-input', 'crc32', 'firewall',
   'handshake', 'data', 'dup-ooo', 'fin-passive', 'fin-active', 'rst', 'dupack-retransmit',
-  'migrate', 'frozen',
+  'migrate', 'frozen', 'slots',
 ];
 /** Scenarios that take a file and run across two binaries (t_handoff.c). */
 const HANDOFF = ['handoff-export', 'handoff-import'];

@@ -26,6 +26,7 @@ static const struct {
     {"dupack-retransmit", t_dupack},
     {"migrate", t_migrate},
     {"frozen", t_frozen},
+    {"slots", t_slots},
     {"handoff-export", t_handoff_export},
     {"handoff-import", t_handoff_import},
 };

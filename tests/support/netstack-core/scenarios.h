@@ -17,6 +17,7 @@ void t_rst(void);
 void t_dupack(void);
 void t_migrate(void);
 void t_frozen(void);
+void t_slots(void); /* t_slots.c */
 /* t_handoff.c: between two builds of the core; scenario_arg names the record's file. */
 extern const char *scenario_arg;
 void t_handoff_export(void);
