@@ -24,7 +24,7 @@ describe('hic boot and its data directory', () => {
     expect(trusted.metadata.timestamp).toBeGreaterThan(0);
     // The machine's installed versions, written by each boot: hello names no exact version (any
     // will do, the newest boots), so none is installed for it (docs/reliability.md#the-machines-persistent-state).
-    expect(JSON.parse(readFileSync(join(data, 'system', 'installed.json'), 'utf8'))).toEqual({ format: 'hic-installed/1', services: {}, bad: [] });
+    expect(JSON.parse(readFileSync(join(data, 'system', 'installed.json'), 'utf8'))).toEqual({ format: 'hic-installed/1', services: {}, bad: [], collected: [] });
   });
 
   it('a lock file naming a live process that holds no lock does not block it (it once blocked every boot)', async () => {
