@@ -2,7 +2,9 @@
  * cap://<service>/v<version>/<endpoint> -- the first version registered also becomes the alias
  * cap://<service>/<endpoint> that clients look up -- and every call answered at once by a handler.
  * Such a server keeps no state between calls that a client could depend on, so it never waits
- * on anyone and never needs its state migrated.
+ * on anyone and never needs its state migrated -- except what its private channel sets, if it has
+ * one (hic_serve_private): the firewall's configuration versions, which a new version of the
+ * firewall would start without (the Module Manager updates no firewall).
  *
  * The handler gets the call in msg and returns the reply's label: 0 with the reply's words and
  * payload written into msg, or a HIC_ERR_* code -- then the reply carries nothing else, and the
