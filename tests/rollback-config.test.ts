@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpdateAccount } from '../system/update/outcome.ts';
 import { reportOf } from '../system/update/report.ts';
+import { renderHtml } from '../system/report/render-html.ts';
 import { validateReport } from '../system/report/validate.ts';
 import type { TrafficSummary } from '../traffic/summary.ts';
 import { bootUpdate, type Booted } from './support/boot.ts';
@@ -97,5 +98,10 @@ describe('a firewall table that blocks port 80, rolled back as configuration', (
     expect(report.rollback!.phases.map((p) => [p.name, p.outcome])).toEqual([['config_revert', 'ok']]);
     expect(report.rootCause).toMatchObject({ class: 'configuration' });
     expect(report.rootCause!.configDiff).toContainEqual({ key: 'firewall configuration version', from: '1', to: '2' });
+    // The page has the section, with every rule of the table in order.
+    const page = renderHtml(report);
+    expect(page).toContain('<section id="configuration"><h2>Configuration change</h2>');
+    expect([...page.matchAll(/<li><code>([^<]*)<\/code><\/li>/g)].map((m) => m[1])).toEqual(report.configuration!.rules);
+    expect(page).toContain('<h2>Rollback (configuration)</h2>');
   });
 });
