@@ -83,10 +83,10 @@ void gc_run(void) {
     memcpy(q.name, candidates[i].service, sizeof q.name);
     hic_snprintf(q.range, sizeof q.range, "%lu.%lu.%lu", v >> 16, v >> 8 & 0xff, v & 0xff);
     int64_t r = hic_module_collect(LOADER, &q);
-    /* Collected now, or already (by an earlier boot): no longer a candidate either way. A version a
-     * sandbox runs again stays one, and is asked again when next due. */
-    if (r == 0 || r == -HIC_ERR_NOT_FOUND) candidates[i].version = 0;
-    else candidates[i].since = now;
+    /* Collected, or refused: no longer a candidate either way. A refusal is recorded once and not
+     * asked again (asking again when next due would, with a short gc_after, record a refusal per
+     * wait without end). */
+    candidates[i].version = 0;
     gc_record(v, r == 0 ? MODULE_MANAGER_GC_STATE_COLLECTED : MODULE_MANAGER_GC_STATE_REFUSED, r);
     hic_log("module_manager: gc: %s %s %s (%ld)", q.name, q.range, r == 0 ? "collected" : "not collected", r);
   }
